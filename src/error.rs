@@ -1,0 +1,80 @@
+//! Errors of the library. Each names the structure and the byte offset where the
+//! problem sits, so a damaged image can be inspected by hand at that spot.
+
+use std::path::PathBuf;
+
+/// The result type of the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while reading or comparing images.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The image file could not be opened or mapped.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        #[source]
+        source: std::sync::Arc<std::io::Error>,
+    },
+    /// No supported file system signature was found.
+    #[error("not a recognized image: {0}")]
+    UnknownFormat(String),
+    /// A structure reaches past the end of the image.
+    #[error("{structure} at byte {offset}: needs bytes up to {end} but the image has only {len} (truncated?)")]
+    OutOfBounds {
+        /// Which structure.
+        structure: &'static str,
+        /// Where it starts, from the start of its image.
+        offset: u64,
+        /// Where it would end.
+        end: u64,
+        /// The image's size.
+        len: u64,
+    },
+    /// A structure holds a value it cannot hold.
+    #[error("{structure} at byte {offset}: {reason}")]
+    Malformed {
+        /// Which structure.
+        structure: &'static str,
+        /// Where it starts, from the start of its image.
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A budget of [`crate::Limits`] was used up.
+    #[error("limit exceeded: {limit} (reached {value}, allowed {max})")]
+    LimitExceeded {
+        /// The name of the limit.
+        limit: &'static str,
+        /// The value that exceeded it.
+        value: u64,
+        /// The limit in force.
+        max: u64,
+    },
+    /// A directory contains one of its own ancestors.
+    #[error("directory loop: {child} leads back to its ancestor {ancestor}")]
+    Loop {
+        /// The path of the ancestor.
+        ancestor: String,
+        /// The path of the entry that points back to it.
+        child: String,
+    },
+}
+
+impl Error {
+    /// A `Malformed` error.
+    pub(crate) fn malformed(
+        structure: &'static str,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> Error {
+        Error::Malformed {
+            structure,
+            offset,
+            reason: reason.into(),
+        }
+    }
+}

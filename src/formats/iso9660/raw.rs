@@ -1,0 +1,339 @@
+//! Raw ECMA-119 structures: both-endian numbers, the two date forms and the
+//! directory record, read at explicit offsets from checked slices.
+
+use crate::bytes::{be16, be32, byte, le16, le32};
+use crate::error::{Error, Result};
+use crate::model::Value;
+use crate::time::{Civil, Precision, Timestamp};
+
+/// Size of the fixed part of a directory record (before the name).
+pub(crate) const RECORD_FIXED: usize = 33;
+
+/// Directory record flag bits (ECMA-119 9.1.6).
+pub(crate) mod flag {
+    /// The entry is a directory.
+    pub const DIRECTORY: u8 = 0x02;
+    /// The entry is an associated file.
+    pub const ASSOCIATED: u8 = 0x04;
+    /// More records of the same file follow (multi-extent).
+    pub const MULTI_EXTENT: u8 = 0x80;
+}
+
+/// A both-endian 32-bit number (ECMA-119 7.3.3): the little-endian copy, and whether
+/// the big-endian copy disagrees with it.
+pub(crate) fn both32(b: &[u8], at: usize) -> (u32, bool) {
+    let le = le32(b, at);
+    (le, le != be32(b, at + 4))
+}
+
+/// A both-endian 16-bit number (ECMA-119 7.2.3).
+pub(crate) fn both16(b: &[u8], at: usize) -> (u16, bool) {
+    let le = le16(b, at);
+    (le, le != be16(b, at + 2))
+}
+
+/// Zone offset in quarter hours, as ECMA-119 stores it. Out-of-range values (genisoimage
+/// writes -96 for dates past 2038) are read as UTC, as libarchive does; the raw value
+/// is kept in the timestamp so that a difference in it still shows.
+fn zone(raw: u8) -> (i32, Option<i16>) {
+    let quarters = i16::from(raw as i8);
+    let minutes = quarters * 15;
+    if (-48..=52).contains(&quarters) {
+        (i32::from(minutes), Some(minutes))
+    } else {
+        (0, Some(minutes))
+    }
+}
+
+/// The 7-byte recording date of a directory record (ECMA-119 9.1.5).
+/// `Unset` when all bytes are zero, the raw bytes when a field is out of range.
+pub(crate) fn record_date(b: &[u8]) -> Value {
+    let Some(b) = b.get(..7) else {
+        return Value::Unset;
+    };
+    if b.iter().all(|&x| x == 0) {
+        return Value::Unset;
+    }
+    let civil = Civil {
+        year: 1900 + i64::from(b[0]),
+        month: u32::from(b[1]),
+        day: u32::from(b[2]),
+        hour: u32::from(b[3]),
+        minute: u32::from(b[4]),
+        second: u32::from(b[5]),
+    };
+    let (offset, raw_offset) = zone(b[6]);
+    match Timestamp::from_civil(civil, offset, 0, Precision::Seconds) {
+        Some(mut t) => {
+            t.offset_minutes = raw_offset;
+            Value::Time(t)
+        }
+        None => Value::Bytes(b.to_vec()),
+    }
+}
+
+/// The 17-byte date of a volume descriptor (ECMA-119 8.4.26.1), also used by Rock
+/// Ridge long-form TF stamps. `Unset` when the digits are all zero (the standard's
+/// "not specified"), the raw bytes when they do not form a date.
+pub(crate) fn long_date(b: &[u8]) -> Value {
+    let Some(b) = b.get(..17) else {
+        return Value::Unset;
+    };
+    let digits = &b[..16];
+    if digits.iter().all(|&d| d == b'0' || d == 0) && (b[16] == 0) {
+        return Value::Unset;
+    }
+    let num = |from: usize, len: usize| -> Option<u32> {
+        let mut v = 0u32;
+        for &d in digits.get(from..from + len)? {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u32::from(d - b'0');
+        }
+        Some(v)
+    };
+    let parsed = (|| {
+        let civil = Civil {
+            year: i64::from(num(0, 4)?),
+            month: num(4, 2)?,
+            day: num(6, 2)?,
+            hour: num(8, 2)?,
+            minute: num(10, 2)?,
+            second: num(12, 2)?,
+        };
+        let hundredths = num(14, 2)?;
+        let (offset, raw_offset) = zone(b[16]);
+        let mut t = Timestamp::from_civil(
+            civil,
+            offset,
+            hundredths * 10_000_000,
+            Precision::Hundredths,
+        )?;
+        t.offset_minutes = raw_offset;
+        Some(t)
+    })();
+    match parsed {
+        Some(t) => Value::Time(t),
+        None => Value::Bytes(b.to_vec()),
+    }
+}
+
+/// One directory record (ECMA-119 9.1), borrowed from the image.
+#[derive(Debug, Clone)]
+pub(crate) struct DirRecord<'a> {
+    /// Where the record starts in the image.
+    pub offset: u64,
+    /// Extended attribute record length, in logical blocks.
+    pub ext_attr_len: u8,
+    /// First logical block of the extent.
+    pub extent: u32,
+    /// Length of the extent's data in bytes.
+    pub data_len: u32,
+    /// The 7-byte recording date.
+    pub date: &'a [u8],
+    /// File flags.
+    pub flags: u8,
+    /// File unit size (interleaved files).
+    pub unit_size: u8,
+    /// Interleave gap size.
+    pub interleave_gap: u8,
+    /// Volume sequence number.
+    pub volume_sequence: u16,
+    /// File identifier bytes, as stored (with `;1`).
+    pub name: &'a [u8],
+    /// The System Use area (SUSP entries).
+    pub system_use: &'a [u8],
+    /// Where the System Use area starts in the image.
+    pub system_use_offset: u64,
+    /// Names of both-endian fields whose two copies disagree.
+    pub endian_mismatches: Vec<&'static str>,
+}
+
+impl<'a> DirRecord<'a> {
+    /// Parses the record that `raw` holds exactly (its length byte included).
+    pub(crate) fn parse(raw: &'a [u8], offset: u64) -> Result<DirRecord<'a>> {
+        let len = usize::from(byte(raw, 0));
+        if len < RECORD_FIXED + 1 || len > raw.len() {
+            return Err(Error::malformed(
+                "directory record",
+                offset,
+                format!("record length {len} is impossible here"),
+            ));
+        }
+        let name_len = usize::from(byte(raw, 32));
+        let name_end = RECORD_FIXED + name_len;
+        if name_end > len {
+            return Err(Error::malformed(
+                "directory record",
+                offset,
+                format!("file identifier of {name_len} bytes overruns the {len}-byte record"),
+            ));
+        }
+        // A pad byte follows an even-length identifier so the System Use area starts
+        // on an even offset.
+        let su_start = (name_end + usize::from(name_len % 2 == 0)).min(len);
+        let mut endian_mismatches = Vec::new();
+        let (extent, bad) = both32(raw, 2);
+        if bad {
+            endian_mismatches.push("extent");
+        }
+        let (data_len, bad) = both32(raw, 10);
+        if bad {
+            endian_mismatches.push("data_length");
+        }
+        let (volume_sequence, bad) = both16(raw, 28);
+        if bad {
+            endian_mismatches.push("volume_sequence_number");
+        }
+        Ok(DirRecord {
+            offset,
+            ext_attr_len: byte(raw, 1),
+            extent,
+            data_len,
+            date: raw.get(18..25).unwrap_or_default(),
+            flags: byte(raw, 25),
+            unit_size: byte(raw, 26),
+            interleave_gap: byte(raw, 27),
+            volume_sequence,
+            name: raw.get(RECORD_FIXED..name_end).unwrap_or_default(),
+            system_use: raw.get(su_start..len).unwrap_or_default(),
+            system_use_offset: offset + su_start as u64,
+            endian_mismatches,
+        })
+    }
+
+    /// True for the `.` record (identifier 0x00).
+    pub(crate) fn is_self(&self) -> bool {
+        self.name == [0]
+    }
+
+    /// True for the `..` record (identifier 0x01).
+    pub(crate) fn is_parent(&self) -> bool {
+        self.name == [1]
+    }
+
+    /// True when the directory flag is set.
+    pub(crate) fn is_dir(&self) -> bool {
+        self.flags & flag::DIRECTORY != 0
+    }
+}
+
+/// The ISO 9660 identifier without its `;version` and without the trailing dot that
+/// marks an empty extension (`README.;1` is `README`).
+pub(crate) fn strip_version(name: &[u8]) -> &[u8] {
+    let name = match name.iter().rposition(|&c| c == b';') {
+        Some(semi) if name[semi + 1..].iter().all(u8::is_ascii_digit) => &name[..semi],
+        _ => name,
+    };
+    match name.strip_suffix(b".") {
+        Some(stem) if !stem.is_empty() => stem,
+        _ => name,
+    }
+}
+
+/// Decodes a UCS-2/UTF-16 big-endian Joliet string into UTF-8 bytes (unpaired
+/// surrogates become U+FFFD).
+pub(crate) fn ucs2_to_utf8(b: &[u8]) -> Vec<u8> {
+    let units = b.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]]));
+    char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect::<String>()
+        .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record as a writer would lay it out.
+    pub(crate) fn record(name: &[u8], flags: u8, extent: u32, len: u32, su: &[u8]) -> Vec<u8> {
+        let mut r = vec![0u8; RECORD_FIXED];
+        r[2..6].copy_from_slice(&extent.to_le_bytes());
+        r[6..10].copy_from_slice(&extent.to_be_bytes());
+        r[10..14].copy_from_slice(&len.to_le_bytes());
+        r[14..18].copy_from_slice(&len.to_be_bytes());
+        r[18..25].copy_from_slice(&[124, 6, 2, 12, 30, 15, 8]);
+        r[25] = flags;
+        r[28..32].copy_from_slice(&[1, 0, 0, 1]);
+        r[32] = name.len() as u8;
+        r.extend_from_slice(name);
+        if name.len() % 2 == 0 {
+            r.push(0);
+        }
+        r.extend_from_slice(su);
+        r[0] = r.len() as u8;
+        r
+    }
+
+    #[test]
+    fn parses_a_record() {
+        let raw = record(b"README.TXT;1", 0, 20, 1234, b"NM\x05\x01\x00");
+        let rec = DirRecord::parse(&raw, 100).ok();
+        let rec = rec.as_ref();
+        assert_eq!(rec.map(|r| r.extent), Some(20));
+        assert_eq!(rec.map(|r| r.data_len), Some(1234));
+        assert_eq!(rec.map(|r| r.name), Some(&b"README.TXT;1"[..]));
+        assert_eq!(rec.map(|r| r.system_use), Some(&b"NM\x05\x01\x00"[..]));
+        assert_eq!(rec.map(|r| r.system_use_offset), Some(100 + 33 + 12 + 1));
+        assert_eq!(rec.map(|r| r.endian_mismatches.is_empty()), Some(true));
+    }
+
+    #[test]
+    fn rejects_overlong_identifier() {
+        let mut raw = record(b"A", 0, 0, 0, b"");
+        raw[32] = 200;
+        assert!(DirRecord::parse(&raw, 0).is_err());
+        assert!(DirRecord::parse(&raw[..10], 0).is_err());
+    }
+
+    #[test]
+    fn notices_endian_disagreement() {
+        let mut raw = record(b"A", 0, 7, 0, b"");
+        raw[9] = 8;
+        let rec = DirRecord::parse(&raw, 0).ok();
+        assert_eq!(rec.map(|r| r.endian_mismatches), Some(vec!["extent"]));
+    }
+
+    #[test]
+    fn record_dates_with_zones() {
+        // 2024-06-02 12:30:15 at +02:00 is 10:30:15 UTC.
+        let v = record_date(&[124, 6, 2, 12, 30, 15, 8]);
+        assert!(
+            matches!(v, Value::Time(t) if t.rfc3339() == "2024-06-02T10:30:15Z" && t.offset_minutes == Some(120))
+        );
+        assert_eq!(record_date(&[0; 7]), Value::Unset);
+        // genisoimage's -96 quarter hours past 2038: read as UTC, raw zone kept.
+        let v = record_date(&[140, 1, 1, 0, 0, 0, (-96i8) as u8]);
+        assert!(
+            matches!(v, Value::Time(t) if t.rfc3339() == "2040-01-01T00:00:00Z" && t.offset_minutes == Some(-1440))
+        );
+        assert_eq!(
+            record_date(&[80, 13, 1, 0, 0, 0, 0]),
+            Value::Bytes(vec![80, 13, 1, 0, 0, 0, 0])
+        );
+    }
+
+    #[test]
+    fn long_dates() {
+        let v = long_date(b"2024060212301525\x00");
+        assert!(matches!(v, Value::Time(t) if t.rfc3339() == "2024-06-02T12:30:15.25Z"));
+        assert_eq!(long_date(b"0000000000000000\x00"), Value::Unset);
+        assert!(matches!(
+            long_date(b"20240x0212301525\x00"),
+            Value::Bytes(_)
+        ));
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(strip_version(b"README.TXT;1"), b"README.TXT");
+        assert_eq!(strip_version(b"README.;1"), b"README");
+        assert_eq!(strip_version(b"DIR"), b"DIR");
+        assert_eq!(strip_version(b"."), b".");
+        assert_eq!(
+            ucs2_to_utf8(&[0, b'a', 0x00, 0xe9, 0xd8, 0x3d, 0xde, 0x00]),
+            "aé😀".as_bytes()
+        );
+    }
+}

@@ -1,0 +1,338 @@
+//! Rock Ridge (RRIP 1.10 and 1.12): POSIX attributes, names, symlinks, times and
+//! directory relocation, decoded from SUSP entries. Entries we do not interpret
+//! (ZF, AL, AA, SF and unknown ones) are kept raw so they can still be compared.
+
+use super::raw::{long_date, record_date};
+use super::susp::SuspEntry;
+use crate::bytes::{byte, le32};
+use crate::model::{hex, Fact, Value};
+
+/// POSIX file attributes (`PX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Px {
+    pub mode: u32,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// File serial number, only in the 44-byte RRIP 1.12 form.
+    pub ino: Option<u32>,
+}
+
+/// The names of the TF stamps in flag-bit order (RRIP 1.12 4.1.6): bit 1 is
+/// modification and bit 2 access, whatever some libraries say.
+const TF_STAMPS: [&str; 7] = [
+    "creation",
+    "modify",
+    "access",
+    "attributes",
+    "backup",
+    "expiration",
+    "effective",
+];
+
+/// What the Rock Ridge entries of one directory record say.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RockRidge {
+    pub px: Option<Px>,
+    /// Device number words (`PN`) as stored: high, low.
+    pub pn: Option<(u32, u32)>,
+    /// Alternate name (`NM`), continuations joined.
+    pub name: Option<Vec<u8>>,
+    /// Symbolic link target (`SL`), components joined.
+    pub target: Option<Vec<u8>>,
+    /// TF stamps that are present, by name.
+    pub stamps: Vec<(&'static str, Value)>,
+    /// Child link (`CL`): this placeholder stands for the directory at this block.
+    pub child_link: Option<u32>,
+    /// Parent link (`PL`).
+    pub parent_link: Option<u32>,
+    /// Relocated directory (`RE`): hidden at this place, shown where its `CL` is.
+    pub relocated: bool,
+    /// `SP` skip length (only in the root's `.` record).
+    pub sp_skip: Option<u8>,
+    /// Everything else, as facts (ER texts, RR flags, raw unknown entries).
+    pub other: Vec<Fact>,
+    /// Entries that could not be decoded.
+    pub problems: Vec<String>,
+}
+
+impl RockRidge {
+    /// The TF stamp with this name.
+    pub(crate) fn stamp(&self, name: &str) -> Option<&Value> {
+        self.stamps.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
+}
+
+/// Decodes the Rock Ridge meaning of `entries`.
+pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
+    let mut rr = RockRidge::default();
+    let mut name: Option<Vec<u8>> = None;
+    let mut link = SymlinkBuilder::default();
+    let mut er_count = 0;
+    for e in entries {
+        let d = e.data;
+        let need = |rr: &mut RockRidge, n: usize| {
+            let ok = d.len() >= n;
+            if !ok {
+                rr.problems.push(format!(
+                    "{} entry at byte {} has {} bytes, needs {n}",
+                    String::from_utf8_lossy(&e.sig),
+                    e.offset,
+                    d.len()
+                ));
+            }
+            ok
+        };
+        match &e.sig {
+            b"SP" if need(&mut rr, 7) => {
+                if d.get(4..6) == Some(&[0xbe, 0xef]) {
+                    rr.sp_skip = Some(byte(d, 6));
+                } else {
+                    rr.problems.push(format!(
+                        "SP entry at byte {} lacks its BE EF check bytes",
+                        e.offset
+                    ));
+                }
+            }
+            b"PX" if need(&mut rr, 36) => {
+                rr.px = Some(Px {
+                    mode: le32(d, 4),
+                    nlink: le32(d, 12),
+                    uid: le32(d, 20),
+                    gid: le32(d, 28),
+                    ino: (d.len() >= 44).then(|| le32(d, 36)),
+                });
+            }
+            b"PN" if need(&mut rr, 20) => rr.pn = Some((le32(d, 4), le32(d, 12))),
+            b"NM" if need(&mut rr, 5) => {
+                let flags = byte(d, 4);
+                let part: &[u8] = match flags & 0x06 {
+                    0x02 => b".",
+                    0x04 => b"..",
+                    _ => d.get(5..).unwrap_or_default(),
+                };
+                name.get_or_insert_with(Vec::new).extend_from_slice(part);
+            }
+            b"SL" if need(&mut rr, 5) => link.add(
+                d.get(5..).unwrap_or_default(),
+                byte(d, 4),
+                e.offset,
+                &mut rr.problems,
+            ),
+            b"TF" if need(&mut rr, 5) => {
+                let flags = byte(d, 4);
+                let width = if flags & 0x80 != 0 { 17 } else { 7 };
+                let mut at = 5;
+                for (bit, stamp) in TF_STAMPS.iter().enumerate() {
+                    if flags & (1 << bit) == 0 {
+                        continue;
+                    }
+                    let Some(raw) = d.get(at..at + width) else {
+                        rr.problems.push(format!(
+                            "TF entry at byte {} is too short for its {stamp} stamp",
+                            e.offset
+                        ));
+                        break;
+                    };
+                    let v = if width == 17 {
+                        long_date(raw)
+                    } else {
+                        record_date(raw)
+                    };
+                    rr.stamps.push((stamp, v));
+                    at += width;
+                }
+            }
+            b"CL" if need(&mut rr, 12) => rr.child_link = Some(le32(d, 4)),
+            b"PL" if need(&mut rr, 12) => rr.parent_link = Some(le32(d, 4)),
+            b"RE" => rr.relocated = true,
+            b"RR" if need(&mut rr, 5) => rr
+                .other
+                .push(Fact::new("rr.rr_flags", Value::Int(u64::from(byte(d, 4))))),
+            b"ER" if need(&mut rr, 8) => {
+                er_count += 1;
+                let (id, des) = (usize::from(byte(d, 4)), usize::from(byte(d, 5)));
+                let src = usize::from(byte(d, 6));
+                let text = |from: usize, len: usize| {
+                    Value::Text(
+                        String::from_utf8_lossy(d.get(from..from + len).unwrap_or_default())
+                            .into_owned(),
+                    )
+                };
+                let p = format!("susp.er{er_count}");
+                rr.other.push(Fact::new(format!("{p}.id"), text(8, id)));
+                rr.other
+                    .push(Fact::new(format!("{p}.descriptor"), text(8 + id, des)));
+                rr.other
+                    .push(Fact::new(format!("{p}.source"), text(8 + id + des, src)));
+                rr.other.push(Fact::new(
+                    format!("{p}.version"),
+                    Value::Int(u64::from(byte(d, 7))),
+                ));
+            }
+            // Continuation and padding are structure, not content.
+            b"CE" | b"PD" | b"ES" => {}
+            sig => {
+                let sig = String::from_utf8_lossy(sig);
+                let sig = if sig.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    sig.into_owned()
+                } else {
+                    hex(&e.sig)
+                };
+                rr.other
+                    .push(Fact::new(format!("susp.{sig}"), Value::Bytes(d.to_vec())));
+            }
+        }
+    }
+    rr.name = name;
+    rr.target = link.finish();
+    rr
+}
+
+/// Joins `SL` components the way the Linux kernel and libarchive do: a slash after
+/// each component that is neither the root nor continued in the next one.
+#[derive(Debug, Default)]
+struct SymlinkBuilder {
+    target: Option<Vec<u8>>,
+    /// Whether a separator is owed before the next component.
+    pending_slash: bool,
+}
+
+impl SymlinkBuilder {
+    fn add(&mut self, mut comps: &[u8], _entry_flags: u8, offset: u64, problems: &mut Vec<String>) {
+        let target = self.target.get_or_insert_with(Vec::new);
+        while comps.len() >= 2 {
+            let (flags, len) = (comps[0], usize::from(comps[1]));
+            let Some(text) = comps.get(2..2 + len) else {
+                problems.push(format!(
+                    "SL entry at byte {offset}: component overruns the entry"
+                ));
+                return;
+            };
+            if self.pending_slash {
+                target.push(b'/');
+            }
+            let root = flags & 0x08 != 0;
+            match flags & 0x0e {
+                0x02 => target.extend_from_slice(b"."),
+                0x04 => target.extend_from_slice(b".."),
+                0x08 => target.push(b'/'),
+                _ => target.extend_from_slice(text),
+            }
+            self.pending_slash = !root && flags & 0x01 == 0;
+            comps = &comps[2 + len..];
+        }
+    }
+
+    fn finish(self) -> Option<Vec<u8>> {
+        self.target
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(raw: &[(&[u8; 2], Vec<u8>)]) -> Vec<(Vec<u8>, [u8; 2])> {
+        raw.iter()
+            .map(|(sig, body)| {
+                let mut e = vec![sig[0], sig[1], (body.len() + 4) as u8, 1];
+                e.extend_from_slice(body);
+                (e, **sig)
+            })
+            .collect()
+    }
+
+    fn decode_raw(raw: &[(&[u8; 2], Vec<u8>)]) -> RockRidge {
+        let owned = entries(raw);
+        let list: Vec<SuspEntry<'_>> = owned
+            .iter()
+            .map(|(data, sig)| SuspEntry {
+                sig: *sig,
+                version: 1,
+                data,
+                offset: 0,
+            })
+            .collect();
+        decode(&list)
+    }
+
+    fn both(v: u32) -> Vec<u8> {
+        let mut b = v.to_le_bytes().to_vec();
+        b.extend_from_slice(&v.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn px_both_forms() {
+        let mut body: Vec<u8> = [0o104755, 1, 1000, 100]
+            .iter()
+            .flat_map(|&v| both(v))
+            .collect();
+        let rr = decode_raw(&[(b"PX", body.clone())]);
+        assert_eq!(
+            rr.px,
+            Some(Px {
+                mode: 0o104755,
+                nlink: 1,
+                uid: 1000,
+                gid: 100,
+                ino: None
+            })
+        );
+        body.extend(both(77));
+        let rr = decode_raw(&[(b"PX", body)]);
+        assert_eq!(rr.px.and_then(|p| p.ino), Some(77));
+    }
+
+    #[test]
+    fn nm_continues() {
+        let rr = decode_raw(&[
+            (b"NM", b"\x01long-".to_vec()),
+            (b"NM", b"\x00name".to_vec()),
+        ]);
+        assert_eq!(rr.name.as_deref(), Some(&b"long-name"[..]));
+    }
+
+    #[test]
+    fn sl_components() {
+        // /usr/../lib/libfoo.so.1 split over two SL entries, the last name continued.
+        let first = b"\x01\x08\x00\x00\x03usr\x04\x00\x00\x03lib\x01\x07libfoo.".to_vec();
+        let second = b"\x00\x00\x04so.1".to_vec();
+        let rr = decode_raw(&[(b"SL", first), (b"SL", second)]);
+        assert_eq!(rr.target.as_deref(), Some(&b"/usr/../lib/libfoo.so.1"[..]));
+        let rel = b"\x00\x02\x00\x00\x00\x03bin".to_vec();
+        let rr = decode_raw(&[(b"SL", rel)]);
+        assert_eq!(rr.target.as_deref(), Some(&b"./bin"[..]));
+    }
+
+    #[test]
+    fn tf_in_flag_bit_order() {
+        // modify and access, short form: bit 1 comes first.
+        let mut body = vec![0x06];
+        body.extend_from_slice(&[80, 1, 1, 0, 0, 0, 0]);
+        body.extend_from_slice(&[70, 1, 1, 0, 0, 1, 0]);
+        let rr = decode_raw(&[(b"TF", body)]);
+        let t = |n| match rr.stamp(n) {
+            Some(Value::Time(t)) => t.rfc3339(),
+            other => format!("{other:?}"),
+        };
+        assert_eq!(t("modify"), "1980-01-01T00:00:00Z");
+        assert_eq!(t("access"), "1970-01-01T00:00:01Z");
+        assert_eq!(rr.stamp("creation"), None);
+    }
+
+    #[test]
+    fn truncated_entries_are_problems_not_panics() {
+        let rr = decode_raw(&[(b"PX", vec![1, 2, 3]), (b"TF", vec![0x83, 1, 2])]);
+        assert!(rr.px.is_none());
+        assert_eq!(rr.problems.len(), 2);
+    }
+
+    #[test]
+    fn unknown_entries_are_kept() {
+        let rr = decode_raw(&[(b"ZF", b"pz\x02\x0f\x00".to_vec())]);
+        assert_eq!(rr.other.len(), 1);
+        assert_eq!(rr.other[0].name, "susp.ZF");
+    }
+}

@@ -1,0 +1,191 @@
+//! System Use Sharing Protocol (SUSP 1.12): the entries in a directory record's
+//! System Use area and in the continuation areas (`CE`) it chains to.
+
+use crate::bytes::{byte, le32, Bytes};
+use crate::error::{Error, Result};
+use crate::limits::{check, Limits};
+
+/// One SUSP entry, borrowed from the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SuspEntry<'a> {
+    /// Two-letter signature, e.g. `PX`.
+    pub sig: [u8; 2],
+    /// Entry version.
+    pub version: u8,
+    /// The whole entry, header included (so field offsets match the specifications).
+    pub data: &'a [u8],
+    /// Where the entry starts in the image.
+    pub offset: u64,
+}
+
+/// Collects the entries of a System Use area, following `CE` continuation areas.
+///
+/// Returns the entries read so far together with the problem that stopped the
+/// reading, if any: a damaged entry costs what follows it, not what came before.
+pub(crate) fn collect<'a>(
+    image: Bytes<'a>,
+    area: &'a [u8],
+    area_offset: u64,
+    block_size: u32,
+    limits: &Limits,
+) -> (Vec<SuspEntry<'a>>, Option<Error>) {
+    let mut entries = Vec::new();
+    let problem = walk(image, area, area_offset, block_size, limits, &mut entries).err();
+    (entries, problem)
+}
+
+fn walk<'a>(
+    image: Bytes<'a>,
+    mut area: &'a [u8],
+    mut area_offset: u64,
+    block_size: u32,
+    limits: &Limits,
+    entries: &mut Vec<SuspEntry<'a>>,
+) -> Result<()> {
+    let mut hops = 0u32;
+    let mut total = area.len() as u64;
+    loop {
+        let mut pos = 0usize;
+        let mut next = None;
+        // Fewer than four bytes left is padding (SUSP 5.1 allows a trailing pad byte).
+        while area.len().saturating_sub(pos) >= 4 {
+            let at = area_offset + pos as u64;
+            let sig = [byte(area, pos), byte(area, pos + 1)];
+            if sig == [0, 0] {
+                break; // zero padding to the end of the area
+            }
+            let len = usize::from(byte(area, pos + 2));
+            let Some(data) = area.get(pos..pos + len).filter(|_| len >= 4) else {
+                return Err(Error::malformed(
+                    "SUSP entry",
+                    at,
+                    format!(
+                        "entry {:?} claims {len} bytes, {} remain in the area",
+                        String::from_utf8_lossy(&sig),
+                        area.len() - pos
+                    ),
+                ));
+            };
+            pos += len;
+            match &sig {
+                b"ST" => return Ok(()),
+                b"CE" if len >= 28 => {
+                    next = Some((le32(data, 4), le32(data, 12), le32(data, 20), at));
+                }
+                _ => {}
+            }
+            entries.push(SuspEntry {
+                sig,
+                version: byte(data, 3),
+                data,
+                offset: at,
+            });
+        }
+        let Some((block, offset, length, ce_at)) = next else {
+            return Ok(());
+        };
+        hops += 1;
+        check(
+            "SUSP continuation areas per record",
+            u64::from(hops),
+            u64::from(limits.max_continuations),
+        )?;
+        total += u64::from(length);
+        check(
+            "System Use bytes per record",
+            total,
+            limits.max_system_use_bytes,
+        )?;
+        let start = u64::from(block) * u64::from(block_size) + u64::from(offset);
+        area = image
+            .get(start, u64::from(length), "SUSP continuation area")
+            .map_err(|e| match e {
+                Error::OutOfBounds { end, len, .. } => Error::OutOfBounds {
+                    structure: "SUSP continuation area (CE)",
+                    offset: ce_at,
+                    end,
+                    len,
+                },
+                other => other,
+            })?;
+        area_offset = start;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(sig: &[u8; 2], body: &[u8]) -> Vec<u8> {
+        let mut e = vec![sig[0], sig[1], (body.len() + 4) as u8, 1];
+        e.extend_from_slice(body);
+        e
+    }
+
+    fn ce(block: u32, offset: u32, len: u32) -> Vec<u8> {
+        let mut body = Vec::new();
+        for v in [block, offset, len] {
+            body.extend_from_slice(&v.to_le_bytes());
+            body.extend_from_slice(&v.to_be_bytes());
+        }
+        entry(b"CE", &body)
+    }
+
+    fn sigs(entries: &[SuspEntry<'_>]) -> Vec<String> {
+        entries
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.sig).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn follows_continuation_areas() {
+        let mut image = vec![0u8; 4096];
+        let cont = entry(b"NM", b"\x00tail");
+        image[2048 + 16..2048 + 16 + cont.len()].copy_from_slice(&cont);
+        let mut area = entry(b"PX", &[0; 32]);
+        area.extend(ce(1, 16, cont.len() as u32));
+        let (entries, problem) = collect(Bytes::new(&image), &area, 0, 2048, &Limits::default());
+        assert!(problem.is_none());
+        assert_eq!(sigs(&entries), ["PX", "CE", "NM"]);
+        assert_eq!(entries[2].offset, 2048 + 16);
+    }
+
+    #[test]
+    fn a_continuation_loop_hits_the_budget() {
+        // The continuation area points to itself.
+        let mut image = vec![0u8; 4096];
+        let looped = ce(1, 0, 28);
+        image[2048..2048 + 28].copy_from_slice(&looped);
+        let (entries, problem) = collect(Bytes::new(&image), &looped, 0, 2048, &Limits::default());
+        assert!(
+            matches!(problem, Some(Error::LimitExceeded { .. })),
+            "{problem:?}"
+        );
+        assert!(entries.len() >= 64);
+    }
+
+    #[test]
+    fn damaged_entry_keeps_what_came_before() {
+        let mut area = entry(b"RR", &[0x81]);
+        area.extend_from_slice(b"NM\xff\x01abc");
+        let (entries, problem) = collect(Bytes::new(&[]), &area, 0, 2048, &Limits::default());
+        assert_eq!(sigs(&entries), ["RR"]);
+        assert!(matches!(problem, Some(Error::Malformed { offset: 5, .. })));
+    }
+
+    #[test]
+    fn continuation_outside_the_image_is_an_error() {
+        let area = ce(1000, 0, 100);
+        let (_, problem) = collect(Bytes::new(&[0; 2048]), &area, 0, 2048, &Limits::default());
+        assert!(matches!(problem, Some(Error::OutOfBounds { .. })));
+    }
+
+    #[test]
+    fn stops_at_st() {
+        let mut area = entry(b"ST", &[]);
+        area.extend(entry(b"PX", &[0; 32]));
+        let (entries, problem) = collect(Bytes::new(&[]), &area, 0, 2048, &Limits::default());
+        assert!(entries.is_empty() && problem.is_none());
+    }
+}

@@ -1,0 +1,630 @@
+//! The walk of one directory hierarchy (primary or Joliet) into a tree of entries.
+
+use std::collections::HashMap;
+
+use super::descriptor::{VolumeRoot, SECTOR};
+use super::raw::{flag, record_date, strip_version, ucs2_to_utf8, DirRecord};
+use super::rockridge::{self, RockRidge};
+use super::susp;
+use crate::bytes::Bytes;
+use crate::error::{Error, Result};
+use crate::limits::{check, Limits};
+use crate::model::{Entry, EntryKind, Fact, Meta, NodeId, Value};
+
+/// Which names and attributes a hierarchy is read with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Namespace {
+    /// The primary tree with Rock Ridge; SUSP entries start `skip` bytes into the
+    /// System Use area (the `SP` skip length).
+    RockRidge { skip: u8 },
+    /// The Joliet tree: UCS-2 names, no Rock Ridge.
+    Joliet,
+    /// The primary tree with ISO 9660 names only.
+    Plain,
+}
+
+impl Namespace {
+    /// Where the effective names come from.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Namespace::RockRidge { .. } => "rock_ridge",
+            Namespace::Joliet => "joliet",
+            Namespace::Plain => "iso9660",
+        }
+    }
+}
+
+/// A piece of a file's data: absolute byte offset and length in the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Extent {
+    pub start: u64,
+    pub len: u64,
+}
+
+/// One entry of the tree.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub entry: Entry,
+    pub extents: Vec<Extent>,
+    /// Children (indices into the tree), sorted by name.
+    pub children: Vec<u32>,
+    /// Problems met while reading this directory.
+    pub errors: Vec<Error>,
+    parent: u32,
+    /// The directory's extent block, for loop detection.
+    dir_block: u32,
+}
+
+/// A whole hierarchy, node 0 being the root.
+#[derive(Debug)]
+pub(crate) struct Tree {
+    pub nodes: Vec<Node>,
+    pub namespace: Namespace,
+}
+
+/// The `SP` skip length when the root's `.` record announces Rock Ridge (SUSP 5.3).
+pub(crate) fn rock_ridge_skip(
+    image: Bytes<'_>,
+    vol: &VolumeRoot<'_>,
+    limits: &Limits,
+) -> Option<u8> {
+    let start = u64::from(vol.root.extent) * u64::from(vol.block_size);
+    let first = image.get(start, 1, "root directory").ok()?;
+    let raw = image
+        .get(start, u64::from(first[0]), "root directory record")
+        .ok()?;
+    let dot = DirRecord::parse(raw, start).ok()?;
+    let (entries, _) = susp::collect(
+        image,
+        dot.system_use,
+        dot.system_use_offset,
+        vol.block_size,
+        limits,
+    );
+    if entries.first().map(|e| &e.sig) != Some(b"SP") {
+        return None;
+    }
+    rockridge::decode(&entries[..1]).sp_skip
+}
+
+/// A directory still to be read.
+struct Pending {
+    node: u32,
+    block: u32,
+    size: u32,
+    depth: u32,
+}
+
+/// A record (or the records of a multi-extent file) turned into an entry.
+struct Built {
+    entry: Entry,
+    extents: Vec<Extent>,
+    /// Where to read the directory, for directories.
+    dir: Option<(u32, u32)>,
+    /// Raw identifier, to join the records of a multi-extent file.
+    raw_name: Vec<u8>,
+}
+
+struct Walker<'a, 'l> {
+    image: Bytes<'a>,
+    block_size: u32,
+    ns: Namespace,
+    limits: &'l Limits,
+}
+
+impl Tree {
+    /// Reads the hierarchy under `vol` with names and attributes from `ns`.
+    pub(crate) fn read(
+        image: Bytes<'_>,
+        vol: &VolumeRoot<'_>,
+        ns: Namespace,
+        limits: &Limits,
+    ) -> Result<Tree> {
+        let w = Walker {
+            image,
+            block_size: vol.block_size,
+            ns,
+            limits,
+        };
+        // The root's attributes live in the `.` record of its own extent.
+        let root_start = w.block_start(vol.root.extent);
+        let first = image.get(root_start, 1, "root directory")?;
+        let raw = image.get(root_start, u64::from(first[0]), "root directory record")?;
+        let dot = DirRecord::parse(raw, root_start)?;
+        let mut errors = Vec::new();
+        let built = w.build(&dot, true, &mut errors);
+        let mut tree = Tree {
+            nodes: vec![Node {
+                entry: built.entry,
+                extents: Vec::new(),
+                children: Vec::new(),
+                errors,
+                parent: 0,
+                dir_block: vol.root.extent,
+            }],
+            namespace: ns,
+        };
+        let mut stack = vec![Pending {
+            node: 0,
+            block: vol.root.extent,
+            size: vol.root.data_len,
+            depth: 0,
+        }];
+        while let Some(dir) = stack.pop() {
+            let (built, errors) = w.read_dir(dir.block, dir.size);
+            let mut children = Vec::with_capacity(built.len());
+            let mut errors = errors;
+            let mut stop = false;
+            for b in built {
+                let id = tree.nodes.len() as u32;
+                if let Err(e) = check("entries per image", u64::from(id) + 1, w.limits.max_entries)
+                {
+                    errors.push(e);
+                    stop = true;
+                    break;
+                }
+                let mut entry = b.entry;
+                entry.node = NodeId(u64::from(id));
+                let dir_block = b.dir.map_or(0, |d| d.0);
+                if let Some((block, size)) = b.dir {
+                    match tree.ancestor_with_block(dir.node, block) {
+                        Some(ancestor) => errors.push(Error::Loop {
+                            ancestor: tree.path(ancestor),
+                            child: format!(
+                                "{}/{}",
+                                tree.path(dir.node).trim_end_matches('/'),
+                                String::from_utf8_lossy(&entry.name)
+                            ),
+                        }),
+                        None if dir.depth + 1 > w.limits.max_depth => {
+                            errors.push(Error::LimitExceeded {
+                                limit: "directory depth",
+                                value: u64::from(dir.depth) + 1,
+                                max: u64::from(w.limits.max_depth),
+                            })
+                        }
+                        None => stack.push(Pending {
+                            node: id,
+                            block,
+                            size,
+                            depth: dir.depth + 1,
+                        }),
+                    }
+                }
+                tree.nodes.push(Node {
+                    entry,
+                    extents: b.extents,
+                    children: Vec::new(),
+                    errors: Vec::new(),
+                    parent: dir.node,
+                    dir_block,
+                });
+                children.push(id);
+            }
+            let nodes = &tree.nodes;
+            children.sort_by(|&a, &b| {
+                nodes[a as usize]
+                    .entry
+                    .name
+                    .cmp(&nodes[b as usize].entry.name)
+            });
+            let parent = &mut tree.nodes[dir.node as usize];
+            parent.children = children;
+            parent.errors.extend(errors);
+            if stop {
+                break;
+            }
+        }
+        Ok(tree)
+    }
+
+    fn ancestor_with_block(&self, mut node: u32, block: u32) -> Option<u32> {
+        loop {
+            let n = &self.nodes[node as usize];
+            if n.dir_block == block {
+                return Some(node);
+            }
+            if node == 0 {
+                return None;
+            }
+            node = n.parent;
+        }
+    }
+
+    /// The path of a node, for messages.
+    pub(crate) fn path(&self, mut node: u32) -> String {
+        let mut parts = Vec::new();
+        while node != 0 {
+            let n = &self.nodes[node as usize];
+            parts.push(String::from_utf8_lossy(&n.entry.name).into_owned());
+            node = n.parent;
+        }
+        parts.reverse();
+        format!("/{}", parts.join("/"))
+    }
+
+    /// Records, as attribute `attr`, the name each entry has in `other` (the same
+    /// image's other namespace). Files are paired by their extent, directories by
+    /// name (Joliet truncates long names, so a prefix counts).
+    pub(crate) fn adopt_names(&mut self, other: &Tree, attr: &'static str) {
+        let mut stack = vec![(0u32, 0u32)];
+        while let Some((mine, theirs)) = stack.pop() {
+            let their_children = &other.nodes[theirs as usize].children;
+            let mut by_extent: HashMap<(u64, u64), u32> = HashMap::new();
+            for &c in their_children {
+                let n = &other.nodes[c as usize];
+                if let Some(first) = n.extents.first().filter(|e| e.len > 0) {
+                    by_extent.insert((first.start, first.len), c);
+                }
+            }
+            let my_children = self.nodes[mine as usize].children.clone();
+            for c in my_children {
+                let node = &self.nodes[c as usize];
+                let matched = match node.extents.first().filter(|e| e.len > 0) {
+                    Some(first) => by_extent.get(&(first.start, first.len)).copied(),
+                    None => their_children.iter().copied().find(|&t| {
+                        let t = &other.nodes[t as usize].entry;
+                        t.meta.kind == node.entry.meta.kind
+                            && !t.name.is_empty()
+                            && node.entry.name.eq_ignore_ascii_case(&t.name)
+                            || (t.name.len() >= 64 && node.entry.name.starts_with(&t.name))
+                    }),
+                };
+                let value = match matched {
+                    Some(t) => {
+                        if node.entry.meta.kind == EntryKind::Dir {
+                            stack.push((c, t));
+                        }
+                        Value::Text(
+                            String::from_utf8_lossy(&other.nodes[t as usize].entry.name)
+                                .into_owned(),
+                        )
+                    }
+                    None => Value::Unset,
+                };
+                self.nodes[c as usize]
+                    .entry
+                    .attrs
+                    .push(Fact::new(attr, value));
+            }
+        }
+    }
+}
+
+impl<'a> Walker<'a, '_> {
+    fn block_start(&self, block: u32) -> u64 {
+        u64::from(block) * u64::from(self.block_size)
+    }
+
+    /// Reads one directory extent into entries. Records cannot cross a sector
+    /// boundary; a zero length byte means "the rest of this sector is padding".
+    fn read_dir(&self, block: u32, size: u32) -> (Vec<Built>, Vec<Error>) {
+        let mut errors = Vec::new();
+        let start = self.block_start(block);
+        let data = match self.image.get(start, u64::from(size), "directory extent") {
+            Ok(d) => d,
+            Err(e) => return (Vec::new(), vec![e]),
+        };
+        let sector = SECTOR as usize;
+        let mut out: Vec<Built> = Vec::new();
+        let mut multi: Option<Built> = None;
+        let mut pos = 0usize;
+        while pos < data.len() {
+            let sector_end = ((pos / sector + 1) * sector).min(data.len());
+            let len = usize::from(data[pos]);
+            if len == 0 {
+                pos = sector_end;
+                continue;
+            }
+            let at = start + pos as u64;
+            let parsed = match data.get(pos..pos + len).filter(|_| pos + len <= sector_end) {
+                Some(raw) => DirRecord::parse(raw, at),
+                None => Err(Error::malformed(
+                    "directory record",
+                    at,
+                    format!("record of {len} bytes crosses the end of its sector"),
+                )),
+            };
+            let rec = match parsed {
+                Ok(r) => r,
+                Err(e) => {
+                    errors.push(e);
+                    pos = sector_end;
+                    continue;
+                }
+            };
+            pos += len;
+            if rec.is_self() || rec.is_parent() || rec.flags & flag::ASSOCIATED != 0 {
+                continue;
+            }
+            let b = self.build(&rec, false, &mut errors);
+            if let Some(mut m) = multi.take() {
+                if m.raw_name == b.raw_name {
+                    m.extents.extend(b.extents);
+                    m.entry.meta.size = m.extents.iter().map(|e| e.len).sum();
+                    if rec.flags & flag::MULTI_EXTENT != 0 {
+                        multi = Some(m);
+                    } else {
+                        out.push(m);
+                    }
+                    continue;
+                }
+                errors.push(Error::malformed(
+                    "directory record",
+                    at,
+                    format!(
+                        "multi-extent file {:?} ends without its final record",
+                        String::from_utf8_lossy(&m.entry.name)
+                    ),
+                ));
+                out.push(m);
+            }
+            if rec.flags & flag::MULTI_EXTENT != 0 && !rec.is_dir() {
+                multi = Some(b);
+            } else if b.entry.name.is_empty()
+                && b.dir.is_none()
+                && b.entry.meta.kind == EntryKind::File
+                && b.raw_name.is_empty()
+            {
+                errors.push(Error::malformed(
+                    "directory record",
+                    at,
+                    "empty file identifier",
+                ));
+            } else {
+                out.push(b);
+            }
+        }
+        if let Some(m) = multi {
+            errors.push(Error::malformed(
+                "directory extent",
+                start,
+                format!(
+                    "multi-extent file {:?} ends without its final record",
+                    String::from_utf8_lossy(&m.entry.name)
+                ),
+            ));
+            out.push(m);
+        }
+        // Relocated directories (`RE`) are shown where their `CL` placeholder is.
+        out.retain(|b| !b.entry.attrs.iter().any(|a| a.name == "rr.relocated"));
+        (out, errors)
+    }
+
+    /// Turns one record into an entry. Problems with its System Use area are pushed
+    /// to `errors`; the entry is still built from what could be read.
+    fn build(&self, rec: &DirRecord<'a>, is_root: bool, errors: &mut Vec<Error>) -> Built {
+        let rr = match self.ns {
+            Namespace::RockRidge { skip } => {
+                // The root's `.` record holds `SP` itself: no skip there.
+                let skip = if is_root { 0 } else { usize::from(skip) };
+                let area = rec.system_use.get(skip..).unwrap_or_default();
+                let (entries, problem) = susp::collect(
+                    self.image,
+                    area,
+                    rec.system_use_offset + skip as u64,
+                    self.block_size,
+                    self.limits,
+                );
+                errors.extend(problem);
+                let rr = rockridge::decode(&entries);
+                for p in &rr.problems {
+                    errors.push(Error::malformed("Rock Ridge entry", rec.offset, p.clone()));
+                }
+                Some(rr)
+            }
+            _ => None,
+        };
+        let rr = rr.unwrap_or_default();
+        let name = match self.ns {
+            Namespace::Joliet => strip_version(&ucs2_to_utf8(rec.name)).to_vec(),
+            _ => match &rr.name {
+                Some(n) => n.clone(),
+                None => strip_version(rec.name).to_vec(),
+            },
+        };
+
+        // A `CL` placeholder stands for a directory relocated elsewhere; its
+        // attributes are those of the `.` record of that directory, as the Linux
+        // kernel and libisofs read them.
+        let (rec_for_meta, rr, dir) = match rr.child_link {
+            Some(block) => match self.relocated_dot(block, errors) {
+                Some((dot, dot_rr)) => {
+                    let dir = Some((block, dot.data_len));
+                    (dot, dot_rr, dir)
+                }
+                None => (rec.clone(), rr, None),
+            },
+            None => {
+                let dir = rec.is_dir().then_some((rec.extent, rec.data_len));
+                (rec.clone(), rr, dir)
+            }
+        };
+        let rec_m = &rec_for_meta;
+
+        let kind = match (dir.is_some(), rr.px) {
+            (true, _) => EntryKind::Dir,
+            (false, Some(px)) => EntryKind::from_posix_mode(px.mode).unwrap_or(EntryKind::File),
+            (false, None) if rec.is_dir() => EntryKind::Dir,
+            (false, None) => EntryKind::File,
+        };
+        let mut meta = Meta::new(kind);
+        if let Some(px) = rr.px {
+            meta.mode = Some(px.mode & 0o7777);
+            meta.uid = Some(px.uid);
+            meta.gid = Some(px.gid);
+            meta.nlink = Some(px.nlink);
+        }
+        let time = |v: Option<&Value>| match v {
+            Some(Value::Time(t)) => Some(*t),
+            _ => None,
+        };
+        meta.mtime = match rr.stamp("modify") {
+            Some(v) => time(Some(v)),
+            None => time(Some(&record_date(rec_m.date))),
+        };
+        meta.atime = time(rr.stamp("access"));
+        meta.ctime = time(rr.stamp("attributes"));
+        if matches!(kind, EntryKind::CharDevice | EntryKind::BlockDevice) {
+            meta.rdev = rr.pn.map(decode_pn);
+        }
+        if kind == EntryKind::Symlink {
+            meta.target = rr.target.clone();
+        }
+        let extents = if kind == EntryKind::File {
+            let e = Extent {
+                start: self.block_start(rec.extent.saturating_add(u32::from(rec.ext_attr_len))),
+                len: u64::from(rec.data_len),
+            };
+            meta.size = e.len;
+            vec![e]
+        } else {
+            Vec::new()
+        };
+
+        let mut attrs = vec![
+            Fact::new(
+                "iso.name",
+                Value::Text(String::from_utf8_lossy(rec.name).into_owned()),
+            ),
+            Fact::new("record.flags", Value::Int(u64::from(rec_m.flags))),
+            Fact::new("record.date", record_date(rec_m.date)),
+            Fact::new(
+                "record.file_unit_size",
+                Value::Int(u64::from(rec_m.unit_size)),
+            ),
+            Fact::new(
+                "record.interleave_gap",
+                Value::Int(u64::from(rec_m.interleave_gap)),
+            ),
+            Fact::new(
+                "record.volume_sequence_number",
+                Value::Int(u64::from(rec_m.volume_sequence)),
+            ),
+            Fact::new(
+                "record.ext_attr_length",
+                Value::Int(u64::from(rec_m.ext_attr_len)),
+            ),
+            Fact::layout("record.extent", Value::Int(u64::from(rec_m.extent))),
+        ];
+        if self.ns == Namespace::Joliet {
+            attrs[0] = Fact::new(
+                "joliet.name",
+                Value::Text(String::from_utf8_lossy(&name).into_owned()),
+            );
+        }
+        if !rec_m.endian_mismatches.is_empty() {
+            attrs.push(Fact::new(
+                "record.both_endian_mismatch",
+                Value::Text(rec_m.endian_mismatches.join(",")),
+            ));
+        }
+        if let Some(ino) = rr.px.and_then(|p| p.ino) {
+            attrs.push(Fact::layout("rr.ino", Value::Int(u64::from(ino))));
+        }
+        if let Some((high, low)) = rr.pn {
+            attrs.push(Fact::new(
+                "rr.pn",
+                Value::Text(format!("{high:#x},{low:#x}")),
+            ));
+        }
+        for (stamp, value) in &rr.stamps {
+            if !matches!(*stamp, "modify" | "access" | "attributes") {
+                attrs.push(Fact::new(format!("rr.tf.{stamp}"), value.clone()));
+            }
+        }
+        if let Some(cl) = rr.child_link {
+            attrs.push(Fact::layout("rr.child_link", Value::Int(u64::from(cl))));
+        }
+        if rr.relocated {
+            attrs.push(Fact::new("rr.relocated", Value::Bool(true)));
+        }
+        attrs.extend(rr.other);
+
+        Built {
+            entry: Entry {
+                name,
+                node: NodeId(0),
+                meta,
+                attrs,
+            },
+            extents,
+            dir,
+            raw_name: rec.name.to_vec(),
+        }
+    }
+
+    /// The `.` record of a relocated directory and its Rock Ridge entries.
+    fn relocated_dot(
+        &self,
+        block: u32,
+        errors: &mut Vec<Error>,
+    ) -> Option<(DirRecord<'a>, RockRidge)> {
+        let start = self.block_start(block);
+        let read = || -> Result<DirRecord<'a>> {
+            let first = self.image.get(start, 1, "relocated directory (CL)")?;
+            let raw = self
+                .image
+                .get(start, u64::from(first[0]), "relocated directory (CL)")?;
+            DirRecord::parse(raw, start)
+        };
+        match read() {
+            Ok(dot) if dot.is_self() => {
+                let skip = match self.ns {
+                    Namespace::RockRidge { skip } => usize::from(skip),
+                    _ => 0,
+                };
+                let area = dot.system_use.get(skip..).unwrap_or_default();
+                let (entries, problem) = susp::collect(
+                    self.image,
+                    area,
+                    dot.system_use_offset + skip as u64,
+                    self.block_size,
+                    self.limits,
+                );
+                errors.extend(problem);
+                let rr = rockridge::decode(&entries);
+                Some((dot, rr))
+            }
+            Ok(_) => {
+                errors.push(Error::malformed(
+                    "relocated directory (CL)",
+                    start,
+                    "does not start with a `.` record",
+                ));
+                None
+            }
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        }
+    }
+}
+
+/// Device number from the `PN` words. RRIP says the high word is unused when
+/// `dev_t` has 32 bits; writers differ (libisofs splits a 64-bit glibc `dev_t`,
+/// others put major and minor in the two words), so read it as the Linux kernel
+/// does: a whole number in the low word when the high one is zero and the low one
+/// is larger than a minor, else major in the high word and minor in the low one.
+fn decode_pn((high, low): (u32, u32)) -> (u32, u32) {
+    if high == 0 && low & !0xff != 0 {
+        // glibc's encoding of dev_t in 32 bits.
+        ((low >> 8) & 0xfff, (low & 0xff) | ((low >> 12) & 0xfff00))
+    } else {
+        (high, low)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_pn;
+
+    #[test]
+    fn pn_encodings() {
+        assert_eq!(decode_pn((0, 0x0801)), (8, 1));
+        assert_eq!(decode_pn((8, 1)), (8, 1));
+        assert_eq!(decode_pn((0, 5)), (0, 5));
+        assert_eq!(decode_pn((0, 0x1234_5678)), (0x456, 0x12378));
+    }
+}

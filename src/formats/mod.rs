@@ -1,0 +1,4 @@
+//! Format readers: each turns the bytes of one kind of image into the entry model.
+
+pub mod iso9660;
+pub mod sniff;

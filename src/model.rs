@@ -1,0 +1,300 @@
+//! The one entry model every format reader produces.
+//!
+//! A reader turns the bytes of an image into image-level [`Fact`]s and a tree of
+//! [`Entry`]s reached through the [`Filesystem`] trait. Everything the diff engine and
+//! the renderers know about an image comes through these types, so a new format only
+//! has to fill them in.
+//!
+//! `Option` is how a format says "I do not store this": an ISO 9660 image without Rock
+//! Ridge has no owner, so its `uid` is `None`, not `0`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::error::Result;
+use crate::time::Timestamp;
+
+/// The kind of file system an image holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Format {
+    /// ECMA-119 / ISO 9660, with Rock Ridge and Joliet where present.
+    Iso9660,
+    /// Squashfs 4.0.
+    Squashfs,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Iso9660 => "ISO 9660",
+            Format::Squashfs => "squashfs",
+        })
+    }
+}
+
+/// An opaque handle of one node (file, directory, ...) inside one [`Filesystem`].
+///
+/// Only meaningful to the file system that handed it out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeId(pub u64);
+
+/// What kind of thing an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link.
+    Symlink,
+    /// A character device.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// A named pipe.
+    Fifo,
+    /// A unix domain socket.
+    Socket,
+}
+
+impl EntryKind {
+    /// The short name used in listings and JSON (`file`, `dir`, `symlink`, `char`,
+    /// `block`, `fifo`, `socket`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "dir",
+            EntryKind::Symlink => "symlink",
+            EntryKind::CharDevice => "char",
+            EntryKind::BlockDevice => "block",
+            EntryKind::Fifo => "fifo",
+            EntryKind::Socket => "socket",
+        }
+    }
+
+    /// The letter `ls -l` shows for this kind.
+    pub fn ls_letter(self) -> char {
+        match self {
+            EntryKind::File => '-',
+            EntryKind::Dir => 'd',
+            EntryKind::Symlink => 'l',
+            EntryKind::CharDevice => 'c',
+            EntryKind::BlockDevice => 'b',
+            EntryKind::Fifo => 'p',
+            EntryKind::Socket => 's',
+        }
+    }
+
+    /// Decodes the file type bits (`S_IFMT`) of a POSIX mode.
+    pub fn from_posix_mode(mode: u32) -> Option<EntryKind> {
+        Some(match mode & 0o170000 {
+            0o100000 => EntryKind::File,
+            0o040000 => EntryKind::Dir,
+            0o120000 => EntryKind::Symlink,
+            0o020000 => EntryKind::CharDevice,
+            0o060000 => EntryKind::BlockDevice,
+            0o010000 => EntryKind::Fifo,
+            0o140000 => EntryKind::Socket,
+            _ => return None,
+        })
+    }
+}
+
+/// The metadata of one entry, as the format stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    /// What kind of entry this is.
+    pub kind: EntryKind,
+    /// Permission bits plus setuid, setgid and sticky (`mode & 0o7777`).
+    pub mode: Option<u32>,
+    /// Owner.
+    pub uid: Option<u32>,
+    /// Group.
+    pub gid: Option<u32>,
+    /// Modification time.
+    pub mtime: Option<Timestamp>,
+    /// Access time.
+    pub atime: Option<Timestamp>,
+    /// Attribute change time.
+    pub ctime: Option<Timestamp>,
+    /// Number of hard links.
+    pub nlink: Option<u32>,
+    /// Device number (major, minor) of a device node.
+    pub rdev: Option<(u32, u32)>,
+    /// Size of a regular file's content in bytes (0 for other kinds).
+    pub size: u64,
+    /// Target of a symbolic link, as bytes.
+    pub target: Option<Vec<u8>>,
+    /// Extended attributes (name, value), sorted by name.
+    pub xattrs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+impl Meta {
+    /// Metadata of the given kind with nothing else known.
+    pub fn new(kind: EntryKind) -> Meta {
+        Meta {
+            kind,
+            mode: None,
+            uid: None,
+            gid: None,
+            mtime: None,
+            atime: None,
+            ctime: None,
+            nlink: None,
+            rdev: None,
+            size: 0,
+            target: None,
+            xattrs: Vec::new(),
+        }
+    }
+}
+
+/// One entry of a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The effective name, as bytes (for ISO 9660: Rock Ridge, else Joliet, else the
+    /// ISO name without its version).
+    pub name: Vec<u8>,
+    /// Handle to list (directories) or read (files) this entry.
+    pub node: NodeId,
+    /// The entry's metadata.
+    pub meta: Meta,
+    /// Format-specific fields that have no place in [`Meta`] (record flags, the names
+    /// in other namespaces, Rock Ridge stamps beyond the three times, raw SUSP
+    /// entries, the extent location, ...). Compared by name.
+    pub attrs: Vec<Fact>,
+}
+
+/// The entries of one directory, and what went wrong while reading it.
+///
+/// A damaged record costs only itself: the entries that could be read are listed,
+/// and each problem is kept in `errors`.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Entries sorted by name bytes.
+    pub entries: Vec<Entry>,
+    /// Problems found in this directory (damaged records, loops, limits hit).
+    pub errors: Vec<crate::Error>,
+}
+
+/// A named, typed field of an image or an entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Fact {
+    /// Dotted name, e.g. `pvd.volume_id` or `rr.tf.creation`.
+    pub name: Cow<'static, str>,
+    /// The value as stored.
+    pub value: Value,
+    /// True for placement details (block addresses, table offsets) that change
+    /// whenever anything before them changes; the diff skips them unless asked.
+    pub layout: bool,
+}
+
+impl Fact {
+    /// A fact that describes content or metadata.
+    pub fn new(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
+        Fact {
+            name: name.into(),
+            value,
+            layout: false,
+        }
+    }
+
+    /// A fact that only describes where something is placed.
+    pub fn layout(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
+        Fact {
+            name: name.into(),
+            value,
+            layout: true,
+        }
+    }
+}
+
+/// The value of a [`Fact`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// An unsigned number.
+    Int(u64),
+    /// A signed number.
+    Signed(i64),
+    /// A flag.
+    Bool(bool),
+    /// Text, already decoded (trailing padding kept: it is part of what differs).
+    Text(String),
+    /// Raw bytes that are not text.
+    #[serde(serialize_with = "serialize_hex")]
+    Bytes(Vec<u8>),
+    /// A point in time.
+    Time(Timestamp),
+    /// The format has a place for this but it is unset (an all-zero ISO date).
+    Unset,
+}
+
+fn serialize_hex<S: serde::Serializer>(bytes: &[u8], s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&hex(bytes))
+}
+
+/// Lower-case hexadecimal of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(v) => write!(f, "{v}"),
+            Value::Signed(v) => write!(f, "{v}"),
+            Value::Bool(v) => write!(f, "{v}"),
+            Value::Text(v) => write!(f, "{v:?}"),
+            Value::Bytes(v) => write!(f, "0x{}", hex(v)),
+            Value::Time(t) => write!(f, "{t}"),
+            Value::Unset => f.write_str("unset"),
+        }
+    }
+}
+
+/// How to get at a file's bytes.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Content<'a> {
+    /// The content is these slices of the image, concatenated (ISO extents).
+    Slices(Vec<&'a [u8]>),
+}
+
+impl Content<'_> {
+    /// Total length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Content::Slices(s) => s.iter().map(|s| s.len() as u64).sum(),
+        }
+    }
+
+    /// True when the content has no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One file system, opened over bytes it borrows (a map, a slice of a parent, a buffer).
+pub trait Filesystem: Send + Sync {
+    /// Which format this is.
+    fn format(&self) -> Format;
+    /// Image-level fields: volume descriptors, superblock, ...
+    fn facts(&self) -> &[Fact];
+    /// The root directory.
+    fn root(&self) -> NodeId;
+    /// Metadata of the root directory itself.
+    fn root_meta(&self) -> &Meta;
+    /// The entries of a directory, sorted by name bytes.
+    fn children(&self, dir: NodeId) -> Result<Listing>;
+    /// The content of a regular file.
+    fn content(&self, file: NodeId) -> Result<Content<'_>>;
+}

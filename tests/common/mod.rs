@@ -1,0 +1,90 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A fixture in `testdata/`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+}
+
+/// Runs the `isodiff` binary.
+pub fn isodiff(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_isodiff"))
+        .args(args)
+        .output()
+        .expect("the isodiff binary runs")
+}
+
+/// `isodiff ls --json IMAGE`, keyed by the location joined with `:`; panics on a
+/// non-zero exit.
+pub fn ls_json(image: &Path) -> BTreeMap<String, serde_json::Value> {
+    let out = isodiff(&["ls".as_ref(), "--json".as_ref(), image.as_os_str()]);
+    assert!(
+        out.status.success(),
+        "isodiff ls {} failed: {}",
+        image.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_lines(&out.stdout)
+}
+
+/// JSON lines keyed by their location.
+pub fn parse_lines(bytes: &[u8]) -> BTreeMap<String, serde_json::Value> {
+    let mut map = BTreeMap::new();
+    for line in String::from_utf8_lossy(bytes).lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
+        let key = v["location"]
+            .as_array()
+            .expect("location is an array")
+            .iter()
+            .map(|p| p.as_str().expect("location parts are strings").to_owned())
+            .collect::<Vec<_>>()
+            .join(":");
+        assert!(map.insert(key.clone(), v).is_none(), "location {key} listed twice");
+    }
+    map
+}
+
+/// True when `tool` runs. When it does not, a test that needs it is skipped with a
+/// note, unless `ISODIFF_REQUIRE_TOOLS` is set (CI sets it, so a missing tool fails
+/// there instead of passing silently).
+pub fn have(tool: &str, probe: &[&str]) -> bool {
+    let ok = Command::new(tool)
+        .args(probe)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        assert!(
+            std::env::var_os("ISODIFF_REQUIRE_TOOLS").is_none(),
+            "{tool} is required (ISODIFF_REQUIRE_TOOLS is set) but does not run"
+        );
+        eprintln!("note: {tool} is not available; skipping the part of the test that needs it");
+    }
+    ok
+}
+
+/// A fresh empty directory under the system's temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "isodiff-test-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

@@ -28,6 +28,8 @@
 #[forbid(unsafe_code)]
 mod bytes;
 #[forbid(unsafe_code)]
+pub mod diff;
+#[forbid(unsafe_code)]
 pub mod error;
 #[forbid(unsafe_code)]
 pub mod escape;
@@ -41,23 +43,25 @@ mod map;
 #[forbid(unsafe_code)]
 pub mod model;
 #[forbid(unsafe_code)]
+pub mod report;
+#[forbid(unsafe_code)]
 pub mod time;
 
+pub use diff::{diff_bytes, diff_files, diff_filesystems, Options};
 pub use error::{Error, Result};
 pub use limits::Limits;
 pub use map::MappedFile;
 pub use model::{
     Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Value,
 };
+pub use report::{Difference, Kind, Report};
 pub use time::{Precision, Timestamp};
 
 /// Opens the file system in `data`, recognized by its magic bytes.
 pub fn open<'a>(data: &'a [u8], limits: &Limits) -> Result<Box<dyn Filesystem + 'a>> {
     match formats::sniff::sniff(data) {
         Some(Format::Iso9660) => Ok(Box::new(formats::iso9660::IsoFs::open(data, limits)?)),
-        Some(other) => Err(Error::UnknownFormat(format!(
-            "{other} is not supported yet"
-        ))),
+        Some(Format::Squashfs) => Ok(Box::new(formats::squashfs::SquashFs::open(data, limits)?)),
         None => Err(Error::UnknownFormat(
             "no ISO 9660 signature at byte 32769 and no squashfs magic at byte 0".into(),
         )),

@@ -267,13 +267,37 @@ impl fmt::Display for Value {
 pub enum Content<'a> {
     /// The content is these slices of the image, concatenated (ISO extents).
     Slices(Vec<&'a [u8]>),
+    /// Squashfs: raw (mostly compressed) data blocks and a fragment tail, slices of
+    /// the image, so equal raw blocks prove equal content without decompressing.
+    Blocks(crate::formats::squashfs::BlockList<'a>),
 }
 
-impl Content<'_> {
+impl<'a> Content<'a> {
+    /// The plain slices of the image that hold the content, when it is stored
+    /// plainly; `None` when it must be decoded.
+    pub fn as_slices(&self) -> Option<&[&'a [u8]]> {
+        match self {
+            Content::Slices(s) => Some(s),
+            Content::Blocks(_) => None,
+        }
+    }
+
+    /// The content's bytes as a sequence of chunks, borrowed from the image where
+    /// it is stored plainly.
+    pub fn chunks<'c>(
+        &'c self,
+    ) -> Box<dyn Iterator<Item = Result<std::borrow::Cow<'c, [u8]>>> + 'c> {
+        match self {
+            Content::Slices(s) => Box::new(s.iter().map(|s| Ok(std::borrow::Cow::Borrowed(*s)))),
+            Content::Blocks(b) => Box::new(b.chunks().map(|c| c.map(std::borrow::Cow::Owned))),
+        }
+    }
+
     /// Total length in bytes.
     pub fn len(&self) -> u64 {
         match self {
             Content::Slices(s) => s.iter().map(|s| s.len() as u64).sum(),
+            Content::Blocks(b) => b.len(),
         }
     }
 

@@ -10,9 +10,12 @@ fn field<'a>(
     listing: &'a std::collections::BTreeMap<String, serde_json::Value>,
     path: &str,
 ) -> &'a serde_json::Value {
-    listing
-        .get(path)
-        .unwrap_or_else(|| panic!("{path} is not listed; listed: {:?}", listing.keys().collect::<Vec<_>>()))
+    listing.get(path).unwrap_or_else(|| {
+        panic!(
+            "{path} is not listed; listed: {:?}",
+            listing.keys().collect::<Vec<_>>()
+        )
+    })
 }
 
 #[test]
@@ -27,7 +30,11 @@ fn rock_ridge_fields_from_both_writers() {
         assert_eq!(f("/owned/file")["gid"], 100, "{image}");
         assert_eq!(f("/owned/file")["mode"], "0640", "{image}");
         assert_eq!(f("/owned/file")["mtime"], "1980-01-01T00:00:00Z", "{image}");
-        assert_eq!(f("/after-2038.txt")["mtime"], "2040-01-01T12:00:00Z", "{image}");
+        assert_eq!(
+            f("/after-2038.txt")["mtime"],
+            "2040-01-01T12:00:00Z",
+            "{image}"
+        );
         assert_eq!(f("/plain.txt")["size"], 6, "{image}");
         assert_eq!(f("/big.txt")["size"], 70000, "{image}");
         assert_eq!(f("/rel-link")["target"], "plain.txt", "{image}");
@@ -41,13 +48,27 @@ fn rock_ridge_fields_from_both_writers() {
         let long = format!("/{}", "long-name-".repeat(21));
         assert_eq!(f(&long)["size"], 5, "{image}: a name that needs a CE area");
         let deep = "/deep/l2/l3/l4/l5/l6/l7/l8/l9/l10/bottom.txt";
-        assert_eq!(f(deep)["size"], 5, "{image}: a file below a relocated directory");
+        assert_eq!(
+            f(deep)["size"],
+            5,
+            "{image}: a file below a relocated directory"
+        );
         assert_eq!(f("/deep/l2/l3/l4/l5/l6/l7/l8/l9")["type"], "dir", "{image}");
     }
     let x = ls_json(&fixture("rr-xorriso.iso"));
-    let target = field(&x, "/long-link")["target"].as_str().unwrap_or_default().to_owned();
-    let expected = format!("/usr/lib/{}/../{}/lib.so.1", "component".repeat(20), "x".repeat(150));
-    assert_eq!(target, expected, "a target split over SL entries and a CE area");
+    let target = field(&x, "/long-link")["target"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let expected = format!(
+        "/usr/lib/{}/../{}/lib.so.1",
+        "component".repeat(20),
+        "x".repeat(150)
+    );
+    assert_eq!(
+        target, expected,
+        "a target split over SL entries and a CE area"
+    );
 }
 
 #[test]
@@ -56,7 +77,11 @@ fn genisoimage_relocation_is_undone() {
     // genisoimage leaves its relocation directory visible, but empty: the moved
     // directory is shown at its real place only.
     assert_eq!(field(&l, "/rr_moved")["type"], "dir");
-    assert!(!l.keys().any(|k| k.starts_with("/rr_moved/")), "{:?}", l.keys());
+    assert!(
+        !l.keys().any(|k| k.starts_with("/rr_moved/")),
+        "{:?}",
+        l.keys()
+    );
 }
 
 #[test]
@@ -69,7 +94,17 @@ fn joliet_only_and_level1_names() {
     assert!(field(&j, "/README.TXT").get("uid").is_none());
     let l1 = ls_json(&fixture("level1.iso"));
     let names: Vec<&String> = l1.keys().collect();
-    assert_eq!(names, ["/", "/DIR", "/DIR/SUB", "/DIR/SUB/FILE.DAT", "/NOEXT", "/README.TXT"]);
+    assert_eq!(
+        names,
+        [
+            "/",
+            "/DIR",
+            "/DIR/SUB",
+            "/DIR/SUB/FILE.DAT",
+            "/NOEXT",
+            "/README.TXT"
+        ]
+    );
     assert_eq!(field(&l1, "/README.TXT")["mtime"], "2024-06-02T00:00:00Z");
 }
 
@@ -85,12 +120,21 @@ fn text_listing_reads_like_unsquashfs() {
     let out = isodiff(&["ls".as_ref(), fixture("rr-xorriso.iso").as_os_str()]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().find(|l| l.ends_with(" /setuid.sh")).unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|l| l.ends_with(" /setuid.sh"))
+        .unwrap_or_default();
     assert!(line.starts_with("-rwsr-xr-x 0/0 "), "{line}");
     assert!(line.contains(" 2024-06-02T00:00:00Z "), "{line}");
-    let sticky = text.lines().find(|l| l.ends_with(" /sticky")).unwrap_or_default();
+    let sticky = text
+        .lines()
+        .find(|l| l.ends_with(" /sticky"))
+        .unwrap_or_default();
     assert!(sticky.starts_with("drwxrwxrwt "), "{sticky}");
-    let link = text.lines().find(|l| l.contains(" /rel-link")).unwrap_or_default();
+    let link = text
+        .lines()
+        .find(|l| l.contains(" /rel-link"))
+        .unwrap_or_default();
     assert!(link.ends_with(" /rel-link -> plain.txt"), "{link}");
 }
 

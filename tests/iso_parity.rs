@@ -107,7 +107,10 @@ fn xorriso_listing(image: &Path) -> Listing {
             "file" => v["size"] = cols[4].parse::<u64>().expect("size").into(),
             "char" | "block" => {
                 let (major, minor) = cols[4].split_once(',').expect("major,minor");
-                v["rdev"] = serde_json::json!([major.parse::<u64>().expect("major"), minor.parse::<u64>().expect("minor")]);
+                v["rdev"] = serde_json::json!([
+                    major.parse::<u64>().expect("major"),
+                    minor.parse::<u64>().expect("minor")
+                ]);
             }
             _ => {}
         }
@@ -116,7 +119,12 @@ fn xorriso_listing(image: &Path) -> Listing {
         }
         map.insert(path.to_owned(), v);
     }
-    assert!(!map.is_empty(), "xorriso listed nothing for {}: {}", image.display(), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !map.is_empty(),
+        "xorriso listed nothing for {}: {}",
+        image.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     map
 }
 
@@ -184,7 +192,12 @@ fn check_image(image: &Path, writer: Writer) {
         assert_same(image, "pycdlib", &pycdlib_listing(py, image), &ours);
     }
     if have("xorriso", &["-version"]) {
-        assert_same(image, "xorriso", &xorriso_listing(image), &comparable_with_xorriso(&ours, writer));
+        assert_same(
+            image,
+            "xorriso",
+            &xorriso_listing(image),
+            &comparable_with_xorriso(&ours, writer),
+        );
     }
 }
 
@@ -214,8 +227,15 @@ touch "$(printf 'n%.0s' $(seq 1 240))"
 "#,
         root = root.display()
     );
-    let ok = Command::new("sh").args(["-c", &sh]).status().map(|s| s.success()).unwrap_or(false);
-    assert!(ok, "building the test tree failed (needs root for mknod and chown)");
+    let ok = Command::new("sh")
+        .args(["-c", &sh])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "building the test tree failed (needs root for mknod and chown)"
+    );
 }
 
 fn run(cmd: &mut Command) -> bool {
@@ -240,13 +260,21 @@ fn images_made_here_agree_with_pycdlib_and_xorriso() {
             ("xorriso-level3.iso", &["-R", "-iso-level", "3"][..]),
         ] {
             let out = dir.0.join(name);
-            run(Command::new("xorriso").args(["-as", "mkisofs", "-quiet"]).args(opts).arg("-o").arg(&out).arg(&tree));
+            run(Command::new("xorriso")
+                .args(["-as", "mkisofs", "-quiet"])
+                .args(opts)
+                .arg("-o")
+                .arg(&out)
+                .arg(&tree));
             images.push((out, Writer::Libisofs));
         }
     }
     if have("genisoimage", &["-version"]) {
         let out = dir.0.join("genisoimage-r.iso");
-        run(Command::new("genisoimage").args(["-quiet", "-r", "-J", "-o"]).arg(&out).arg(&tree));
+        run(Command::new("genisoimage")
+            .args(["-quiet", "-r", "-J", "-o"])
+            .arg(&out)
+            .arg(&tree));
         images.push((out, Writer::Genisoimage));
     }
     if have("grub-mkrescue", &["--version"]) {

@@ -12,6 +12,8 @@ use isodiff::listing::{self, ListError, Listed};
 use isodiff::{EntryKind, Limits, MappedFile};
 
 /// Compare two ISO 9660 images and every file system nested in them.
+///
+/// Exit codes: 0 identical, 1 different, 2 trouble.
 #[derive(Debug, Parser)]
 #[command(
     name = "isodiff",
@@ -22,6 +24,20 @@ use isodiff::{EntryKind, Limits, MappedFile};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// The first image.
+    a: Option<PathBuf>,
+    /// The second image.
+    b: Option<PathBuf>,
+    /// Write the JSON report to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the text report to FILE (`-` for stdout; the default when no other
+    /// report is asked for).
+    #[arg(long, value_name = "FILE")]
+    text: Option<PathBuf>,
+    /// Also compare placement details (extent addresses, table offsets, inode numbers).
+    #[arg(long)]
+    layout: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,15 +54,84 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Some(Command::Ls { json, image }) => ls(&image, json),
-        None => {
-            eprintln!(
-                "isodiff: comparing two images is not implemented yet; try `isodiff ls IMAGE`"
-            );
-            ExitCode::from(2)
+    match &cli.command {
+        Some(Command::Ls { json, image }) => ls(image, *json),
+        None => compare(&cli),
+    }
+}
+
+fn compare(cli: &Cli) -> ExitCode {
+    let (Some(a), Some(b)) = (&cli.a, &cli.b) else {
+        eprintln!("isodiff: two images to compare are needed (or `isodiff ls IMAGE`); see --help");
+        return ExitCode::from(2);
+    };
+    let options = isodiff::Options::default().layout(cli.layout);
+    let report = match isodiff::diff_files(a, b, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("isodiff: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let stdout = PathBuf::from("-");
+    let mut outputs: Vec<(&PathBuf, Renderer)> = Vec::new();
+    if let Some(p) = &cli.json {
+        outputs.push((p, isodiff::report::json::write));
+    }
+    match &cli.text {
+        Some(p) => outputs.push((p, isodiff::report::text::write)),
+        None if cli.json.is_none() => outputs.push((&stdout, isodiff::report::text::write)),
+        None => {}
+    }
+    for (path, render) in outputs {
+        if let Err(e) = write_report(path, &report, render) {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                break;
+            }
+            eprintln!("isodiff: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
         }
     }
+    for p in &report.problems {
+        let side = if p.side == isodiff::report::Which::A {
+            a
+        } else {
+            b
+        };
+        eprintln!(
+            "isodiff: {}: {}: {}",
+            side.display(),
+            isodiff::report::text::location(&p.location),
+            p.message
+        );
+    }
+    if !report.problems.is_empty() {
+        ExitCode::from(2)
+    } else if report.identical {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+type Renderer = fn(&isodiff::Report, &mut dyn Write) -> io::Result<()>;
+
+/// Writes one report to a file, or to stdout for `-`. Only the files the user
+/// named are created.
+fn write_report(
+    path: &std::path::Path,
+    report: &isodiff::Report,
+    render: Renderer,
+) -> io::Result<()> {
+    if path.as_os_str() == "-" {
+        let stdout = io::stdout();
+        let mut out = BufWriter::new(stdout.lock());
+        render(report, &mut out)?;
+        return out.flush();
+    }
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    render(report, &mut out)?;
+    out.flush()
 }
 
 fn ls(path: &std::path::Path, json: bool) -> ExitCode {

@@ -2,3 +2,4 @@
 
 pub mod iso9660;
 pub mod sniff;
+pub mod squashfs;

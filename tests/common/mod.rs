@@ -7,7 +7,9 @@ use std::process::{Command, Output};
 
 /// A fixture in `testdata/`.
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
 }
 
 /// Runs the `isodiff` binary.
@@ -43,7 +45,10 @@ pub fn parse_lines(bytes: &[u8]) -> BTreeMap<String, serde_json::Value> {
             .map(|p| p.as_str().expect("location parts are strings").to_owned())
             .collect::<Vec<_>>()
             .join(":");
-        assert!(map.insert(key.clone(), v).is_none(), "location {key} listed twice");
+        assert!(
+            map.insert(key.clone(), v).is_none(),
+            "location {key} listed twice"
+        );
     }
     map
 }
@@ -65,6 +70,25 @@ pub fn have(tool: &str, probe: &[&str]) -> bool {
         eprintln!("note: {tool} is not available; skipping the part of the test that needs it");
     }
     ok
+}
+
+/// True when every one of `tools` is an executable on PATH; skips (or, with
+/// `ISODIFF_REQUIRE_TOOLS`, fails) like [`have`] otherwise.
+pub fn on_path(tools: &[&str]) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let missing: Vec<&&str> = tools
+        .iter()
+        .filter(|t| !std::env::split_paths(&path).any(|d| d.join(t).is_file()))
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("ISODIFF_REQUIRE_TOOLS").is_none(),
+        "{missing:?} required (ISODIFF_REQUIRE_TOOLS is set) but not on PATH"
+    );
+    eprintln!("note: {missing:?} not on PATH; skipping the part of the test that needs them");
+    false
 }
 
 /// A fresh empty directory under the system's temp dir, removed on drop.

@@ -301,7 +301,7 @@ mod tests {
         let second = b"\x00\x00\x04so.1".to_vec();
         let rr = decode_raw(&[(b"SL", first), (b"SL", second)]);
         assert_eq!(rr.target.as_deref(), Some(&b"/usr/../lib/libfoo.so.1"[..]));
-        let rel = b"\x00\x02\x00\x00\x00\x03bin".to_vec();
+        let rel = b"\x00\x02\x00\x00\x03bin".to_vec();
         let rr = decode_raw(&[(b"SL", rel)]);
         assert_eq!(rr.target.as_deref(), Some(&b"./bin"[..]));
     }

@@ -1,0 +1,147 @@
+//! The diff engine: walks two file systems as a merge on names, directory by
+//! directory, in parallel, and reports every differing field with both values.
+//!
+//! Format-agnostic: it sees only the [`Filesystem`] trait. Content is compared by the
+//! cheapest proof first (equal bytes of the maps), and a differing file that is itself
+//! an image on both sides is opened and compared entry by entry instead of being
+//! reported as a blob.
+
+mod content;
+mod meta;
+mod walk;
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::map::MappedFile;
+use crate::model::Filesystem;
+use crate::report::{Report, Side};
+
+/// How to compare.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Options {
+    /// Budgets for reading each image (outer and nested).
+    pub limits: Limits,
+    /// Also compare placement details (extent addresses, table offsets, inode
+    /// numbers), which change whenever anything before them changes.
+    pub layout: bool,
+    /// How deep images nested in images are opened.
+    pub max_nesting: u32,
+    /// Largest nested image or file that is gathered into memory when it is not
+    /// one contiguous slice of its parent.
+    pub max_buffer_bytes: u64,
+    /// Largest file shown as a unified text diff.
+    pub max_text_diff_bytes: u64,
+    /// Time allowed for one text diff; past it the diff is approximate.
+    pub text_diff_timeout: Duration,
+    /// Most lines of one unified diff.
+    pub max_diff_lines: usize,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            limits: Limits::default(),
+            layout: false,
+            max_nesting: 8,
+            max_buffer_bytes: 4 << 30,
+            max_text_diff_bytes: 1 << 20,
+            text_diff_timeout: Duration::from_secs(2),
+            max_diff_lines: 400,
+            threads: 0,
+        }
+    }
+}
+
+impl Options {
+    /// Sets [`Options::layout`].
+    pub fn layout(mut self, layout: bool) -> Options {
+        self.layout = layout;
+        self
+    }
+
+    /// Sets [`Options::threads`].
+    pub fn threads(mut self, threads: usize) -> Options {
+        self.threads = threads;
+        self
+    }
+
+    /// Sets [`Options::limits`].
+    pub fn limits(mut self, limits: Limits) -> Options {
+        self.limits = limits;
+        self
+    }
+}
+
+/// Compares two opened file systems.
+pub fn diff_filesystems(
+    a: &dyn Filesystem,
+    b: &dyn Filesystem,
+    options: &Options,
+) -> Result<Report> {
+    let pool = pool(options)?;
+    let differ = walk::Differ::new(options);
+    pool.install(|| differ.filesystems(a, b, &Vec::new(), 0));
+    Ok(differ.into_report(
+        Side {
+            path: "a".into(),
+            size: 0,
+        },
+        Side {
+            path: "b".into(),
+            size: 0,
+        },
+    ))
+}
+
+/// Compares two images given as bytes. Fails when either cannot be opened at all.
+pub fn diff_bytes(a: &[u8], b: &[u8], options: &Options) -> Result<Report> {
+    let fa = crate::open(a, &options.limits)?;
+    let fb = crate::open(b, &options.limits)?;
+    let mut report = diff_filesystems(fa.as_ref(), fb.as_ref(), options)?;
+    report.a.size = a.len() as u64;
+    report.b.size = b.len() as u64;
+    Ok(report)
+}
+
+/// Compares two image files. Fails when either cannot be read or opened at all;
+/// problems further down are in [`Report::problems`].
+pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
+    let ma = MappedFile::open(a)?;
+    let mb = MappedFile::open(b)?;
+    let fa = crate::open(ma.bytes(), &options.limits).map_err(|e| in_file(a, e))?;
+    let fb = crate::open(mb.bytes(), &options.limits).map_err(|e| in_file(b, e))?;
+    let mut report = diff_filesystems(fa.as_ref(), fb.as_ref(), options)?;
+    report.a = Side {
+        path: a.display().to_string(),
+        size: ma.bytes().len() as u64,
+    };
+    report.b = Side {
+        path: b.display().to_string(),
+        size: mb.bytes().len() as u64,
+    };
+    Ok(report)
+}
+
+fn in_file(path: &Path, e: Error) -> Error {
+    match e {
+        Error::UnknownFormat(why) => Error::UnknownFormat(format!("{}: {why}", path.display())),
+        other => other,
+    }
+}
+
+/// A pool whose threads have room for deep trees: the walk recurses once per
+/// directory level.
+fn pool(options: &Options) -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .stack_size(64 << 20)
+        .thread_name(|i| format!("isodiff-{i}"))
+        .build()
+        .map_err(|e| Error::malformed("thread pool", 0, e.to_string()))
+}

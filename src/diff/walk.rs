@@ -1,0 +1,427 @@
+//! The merge walk of two trees.
+
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use serde_json::{json, Value as Json};
+
+use super::content;
+use super::meta;
+use super::Options;
+use crate::model::{Entry, EntryKind, Filesystem, Meta, NodeId};
+use crate::report::{Difference, Kind, Location, Problem, Report, Side, Which};
+
+/// Collects differences and problems from all worker threads.
+pub(crate) struct Differ<'o> {
+    options: &'o Options,
+    differences: Mutex<Vec<Difference>>,
+    problems: Mutex<Vec<Problem>>,
+}
+
+/// Where an entry pair sits: the container chain and the path inside.
+#[derive(Clone, Copy)]
+struct At<'p> {
+    prefix: &'p Location,
+    path: &'p [u8],
+    nesting: u32,
+}
+
+impl At<'_> {
+    fn location(&self) -> Location {
+        let mut l = self.prefix.clone();
+        l.push(self.path.to_vec());
+        l
+    }
+}
+
+fn child_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut p = dir.to_vec();
+    if !p.ends_with(b"/") {
+        p.push(b'/');
+    }
+    p.extend_from_slice(name);
+    p
+}
+
+impl<'o> Differ<'o> {
+    pub(crate) fn new(options: &'o Options) -> Differ<'o> {
+        Differ {
+            options,
+            differences: Mutex::new(Vec::new()),
+            problems: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The sorted report.
+    pub(crate) fn into_report(self, a: Side, b: Side) -> Report {
+        let mut differences = self
+            .differences
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        differences
+            .sort_by(|x, y| (&x.location, x.kind, &x.field).cmp(&(&y.location, y.kind, &y.field)));
+        let mut problems = self
+            .problems
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        problems.sort_by(|x, y| {
+            (&x.location, x.side, &x.message).cmp(&(&y.location, y.side, &y.message))
+        });
+        Report {
+            a,
+            b,
+            identical: differences.is_empty(),
+            differences,
+            problems,
+        }
+    }
+
+    fn emit(&self, mut found: Vec<Difference>) {
+        if found.is_empty() {
+            return;
+        }
+        let mut d = self.differences.lock().unwrap_or_else(|e| e.into_inner());
+        d.append(&mut found);
+    }
+
+    fn problem(&self, location: Location, side: Which, message: String) {
+        let mut p = self.problems.lock().unwrap_or_else(|e| e.into_inner());
+        p.push(Problem {
+            location,
+            side,
+            message,
+        });
+    }
+
+    /// Compares two whole file systems found at `prefix`.
+    pub(crate) fn filesystems(
+        &self,
+        a: &dyn Filesystem,
+        b: &dyn Filesystem,
+        prefix: &Location,
+        nesting: u32,
+    ) {
+        let mut found = Vec::new();
+        if a.format() != b.format() {
+            found.push(
+                Difference::new(
+                    prefix.clone(),
+                    Kind::Image,
+                    json!(a.format().to_string()),
+                    json!(b.format().to_string()),
+                )
+                .with_field("format"),
+            );
+        }
+        meta::facts(
+            a.facts(),
+            b.facts(),
+            self.options.layout,
+            &[],
+            |name, va, vb| {
+                found.push(Difference::new(prefix.clone(), Kind::Image, va, vb).with_field(name));
+            },
+        );
+        self.emit(found);
+        let at = At {
+            prefix,
+            path: b"/",
+            nesting,
+        };
+        let (ra, rb) = (a.root_meta(), b.root_meta());
+        let mut found = Vec::new();
+        meta::entries(&at.location(), ra, rb, &mut found);
+        self.emit(found);
+        self.dirs(a, b, a.root(), b.root(), ra, rb, at);
+    }
+
+    /// Compares the children of two directories, then recurses in parallel.
+    #[allow(clippy::too_many_arguments)]
+    fn dirs(
+        &self,
+        fa: &dyn Filesystem,
+        fb: &dyn Filesystem,
+        na: NodeId,
+        nb: NodeId,
+        ma: &Meta,
+        mb: &Meta,
+        at: At<'_>,
+    ) {
+        let (la, lb) = (fa.children(na), fb.children(nb));
+        let (la, lb) = match (la, lb) {
+            (Ok(la), Ok(lb)) => (la, lb),
+            (la, lb) => {
+                for (side, r) in [(Which::A, la.err()), (Which::B, lb.err())] {
+                    if let Some(e) = r {
+                        self.problem(at.location(), side, e.to_string());
+                    }
+                }
+                return;
+            }
+        };
+        for (side, errors) in [(Which::A, &la.errors), (Which::B, &lb.errors)] {
+            for e in errors {
+                self.problem(at.location(), side, e.to_string());
+            }
+        }
+        // A directory's link count follows from its subdirectories: compare it only
+        // when those are the same in number, else it is noise.
+        let subdirs = |es: &[Entry]| es.iter().filter(|e| e.meta.kind == EntryKind::Dir).count();
+        if ma.nlink != mb.nlink && subdirs(&la.entries) == subdirs(&lb.entries) {
+            self.emit(vec![Difference::new(
+                at.location(),
+                Kind::Nlink,
+                json!(ma.nlink),
+                json!(mb.nlink),
+            )]);
+        }
+        let pairs = merge(la.entries, lb.entries);
+        pairs.par_iter().for_each(|(ea, eb)| {
+            let name = ea
+                .as_ref()
+                .or(eb.as_ref())
+                .map(|e| e.name.as_slice())
+                .unwrap_or_default();
+            let path = child_path(at.path, name);
+            let child = At { path: &path, ..at };
+            match (ea, eb) {
+                (Some(ea), Some(eb)) => self.entries(fa, fb, ea, eb, child),
+                (Some(ea), None) => self.one_sided(fa, ea, child, Kind::Removed),
+                (None, Some(eb)) => self.one_sided(fb, eb, child, Kind::Added),
+                (None, None) => {}
+            }
+        });
+    }
+
+    fn one_sided(&self, fs: &dyn Filesystem, e: &Entry, at: At<'_>, kind: Kind) {
+        let count = 1 + if e.meta.kind == EntryKind::Dir {
+            count_below(fs, e.node, self.options.limits.max_entries)
+        } else {
+            0
+        };
+        let v = json!(e.meta.kind.name());
+        let (va, vb) = if kind == Kind::Added {
+            (Json::Null, v)
+        } else {
+            (v, Json::Null)
+        };
+        let mut d = Difference::new(at.location(), kind, va, vb);
+        d.entries = Some(count);
+        self.emit(vec![d]);
+    }
+
+    fn entries(
+        &self,
+        fa: &dyn Filesystem,
+        fb: &dyn Filesystem,
+        ea: &Entry,
+        eb: &Entry,
+        at: At<'_>,
+    ) {
+        let location = at.location();
+        if ea.meta.kind != eb.meta.kind {
+            self.emit(vec![Difference::new(
+                location,
+                Kind::Type,
+                json!(ea.meta.kind.name()),
+                json!(eb.meta.kind.name()),
+            )]);
+            return;
+        }
+        let mut found = Vec::new();
+        meta::entries(&location, &ea.meta, &eb.meta, &mut found);
+        // Fields that merely encode a difference reported above are left out.
+        let mut skip = Vec::new();
+        if ea.meta.mtime != eb.meta.mtime {
+            skip.push("record.date");
+        }
+        if ea.meta.rdev != eb.meta.rdev {
+            skip.push("rr.pn");
+        }
+        meta::facts(
+            &ea.attrs,
+            &eb.attrs,
+            self.options.layout,
+            &skip,
+            |name, va, vb| {
+                found.push(
+                    Difference::new(location.clone(), Kind::Attribute, va, vb).with_field(name),
+                );
+            },
+        );
+        match ea.meta.kind {
+            EntryKind::Dir => {
+                self.emit(found);
+                self.dirs(fa, fb, ea.node, eb.node, &ea.meta, &eb.meta, at);
+            }
+            EntryKind::File => {
+                let nested = self.files(fa, fb, ea, eb, at, &mut found);
+                if nested {
+                    // The inside is reported; the container's own size is noise.
+                    found.retain(|d| d.kind != Kind::Size);
+                }
+                self.emit(found);
+            }
+            _ => self.emit(found),
+        }
+    }
+
+    /// Compares two files' content. Returns true when both were images and their
+    /// inside was compared instead.
+    fn files(
+        &self,
+        fa: &dyn Filesystem,
+        fb: &dyn Filesystem,
+        ea: &Entry,
+        eb: &Entry,
+        at: At<'_>,
+        found: &mut Vec<Difference>,
+    ) -> bool {
+        let location = at.location();
+        let (ca, cb) = match (fa.content(ea.node), fb.content(eb.node)) {
+            (Ok(ca), Ok(cb)) => (ca, cb),
+            (ra, rb) => {
+                for (side, r) in [(Which::A, ra.err()), (Which::B, rb.err())] {
+                    if let Some(e) = r {
+                        self.problem(location.clone(), side, content::unreadable(e));
+                    }
+                }
+                return false;
+            }
+        };
+        match content::equal(&ca, &cb) {
+            Ok(true) => return false,
+            Ok(false) => {}
+            Err(e) => {
+                self.problem(location, Which::A, content::unreadable(e));
+                return false;
+            }
+        }
+        if at.nesting < self.options.max_nesting && self.nested(&ca, &cb, &location, at.nesting) {
+            return true;
+        }
+        match content::compare(&ca, &cb) {
+            Ok(c) => {
+                let mut d = Difference::new(
+                    location,
+                    Kind::Content,
+                    json!(format!("sha256:{}", c.sha_a)),
+                    json!(format!("sha256:{}", c.sha_b)),
+                );
+                d.summary = Some(c.summary());
+                let mut detail = c.digests();
+                let max = self.options.max_text_diff_bytes;
+                if ca.len() <= max && cb.len() <= max {
+                    if let (Ok(ba), Ok(bb)) =
+                        (content::contiguous(&ca, max), content::contiguous(&cb, max))
+                    {
+                        if let Some(t) = content::text_diff(&ba, &bb, self.options) {
+                            detail.push('\n');
+                            detail.push_str(&t);
+                        }
+                    }
+                }
+                d.detail = Some(detail);
+                found.push(d);
+            }
+            Err(e) => self.problem(location, Which::A, content::unreadable(e)),
+        }
+        false
+    }
+
+    /// When both contents are images of a known format, compares them as such.
+    fn nested(
+        &self,
+        ca: &crate::model::Content<'_>,
+        cb: &crate::model::Content<'_>,
+        location: &Location,
+        nesting: u32,
+    ) -> bool {
+        const SNIFF: usize = 64 * 1024;
+        let sniffed = |c| {
+            content::head(c, SNIFF)
+                .ok()
+                .and_then(|h| crate::formats::sniff::sniff(&h))
+        };
+        if sniffed(ca).is_none() || sniffed(cb).is_none() {
+            return false;
+        }
+        let max = self.options.max_buffer_bytes;
+        let (ba, bb) = match (content::contiguous(ca, max), content::contiguous(cb, max)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (ra, rb) => {
+                for (side, r) in [(Which::A, ra.err()), (Which::B, rb.err())] {
+                    if let Some(e) = r {
+                        self.problem(
+                            location.clone(),
+                            side,
+                            format!("nested image not opened: {e}"),
+                        );
+                    }
+                }
+                return false;
+            }
+        };
+        let limits = &self.options.limits;
+        let opened = (crate::open(&ba, limits), crate::open(&bb, limits));
+        match opened {
+            (Ok(na), Ok(nb)) => {
+                self.filesystems(na.as_ref(), nb.as_ref(), location, nesting + 1);
+                true
+            }
+            (ra, rb) => {
+                for (side, r) in [(Which::A, ra.err()), (Which::B, rb.err())] {
+                    if let Some(e) = r {
+                        self.problem(
+                            location.clone(),
+                            side,
+                            format!("nested image not opened: {e}"),
+                        );
+                    }
+                }
+                false
+            }
+        }
+    }
+}
+
+/// Pairs two name-sorted lists of entries by name. Duplicate names (a damaged or
+/// hostile image) pair up in order.
+fn merge(a: Vec<Entry>, b: Vec<Entry>) -> Vec<(Option<Entry>, Option<Entry>)> {
+    let mut out = Vec::with_capacity(a.len().max(b.len()));
+    let (mut ia, mut ib) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let order = match (ia.peek(), ib.peek()) {
+            (Some(x), Some(y)) => x.name.cmp(&y.name),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => return out,
+        };
+        out.push(match order {
+            std::cmp::Ordering::Less => (ia.next(), None),
+            std::cmp::Ordering::Greater => (None, ib.next()),
+            std::cmp::Ordering::Equal => (ia.next(), ib.next()),
+        });
+    }
+}
+
+/// How many entries lie below a directory (bounded by `max`).
+fn count_below(fs: &dyn Filesystem, dir: NodeId, max: u64) -> u64 {
+    let mut count = 0u64;
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        let Ok(listing) = fs.children(d) else {
+            continue;
+        };
+        for e in listing.entries {
+            count += 1;
+            if count >= max {
+                return count;
+            }
+            if e.meta.kind == EntryKind::Dir {
+                stack.push(e.node);
+            }
+        }
+    }
+    count
+}

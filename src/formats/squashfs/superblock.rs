@@ -1,0 +1,406 @@
+//! The superblock and the compressor options: every field becomes an image-level fact.
+
+use super::compress::Compressor;
+use super::metadata::{Reader, Table};
+use crate::bytes::{le16, le32, Bytes};
+use crate::error::{Error, Result};
+use crate::model::{Fact, Value};
+use crate::time::Timestamp;
+
+/// Size of the superblock at byte 0.
+pub(crate) const SUPERBLOCK_SIZE: u64 = 96;
+/// The value of a table position that is not there.
+pub(crate) const ABSENT: u64 = u64::MAX;
+/// `inode_number`/`frag_index`/`xattr_idx` value for "none".
+pub(crate) const NONE32: u32 = u32::MAX;
+
+/// Superblock flags, by bit.
+const FLAGS: [(u16, &str); 12] = [
+    (0x0001, "uncompressed_inodes"),
+    (0x0002, "uncompressed_data"),
+    (0x0004, "check"),
+    (0x0008, "uncompressed_fragments"),
+    (0x0010, "no_fragments"),
+    (0x0020, "always_fragments"),
+    (0x0040, "duplicates"),
+    (0x0080, "exportable"),
+    (0x0100, "uncompressed_xattrs"),
+    (0x0200, "no_xattrs"),
+    (0x0400, "compressor_options"),
+    (0x0800, "uncompressed_ids"),
+];
+const FLAG_COMPRESSOR_OPTIONS: u16 = 0x0400;
+
+/// The fields of a squashfs 4.0 superblock.
+#[derive(Debug, Clone)]
+pub(crate) struct Superblock {
+    pub inode_count: u32,
+    pub mkfs_time: u32,
+    pub block_size: u32,
+    pub fragment_count: u32,
+    pub compressor: Compressor,
+    pub block_log: u16,
+    pub flags: u16,
+    pub id_count: u16,
+    pub root_inode: u64,
+    pub bytes_used: u64,
+    pub id_table: u64,
+    pub xattr_id_table: u64,
+    pub inode_table: u64,
+    pub directory_table: u64,
+    pub fragment_table: u64,
+    pub export_table: u64,
+}
+
+/// Reads and checks the superblock at byte 0 of `image`.
+pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
+    let s = image.get(0, SUPERBLOCK_SIZE, "superblock")?;
+    let q = |at: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(b)
+    };
+    if s.get(..4) != Some(b"hsqs") {
+        return Err(Error::malformed(
+            "superblock",
+            0,
+            "no squashfs magic (hsqs, little-endian)",
+        ));
+    }
+    let (major, minor) = (le16(s, 28), le16(s, 30));
+    if (major, minor) != (4, 0) {
+        return Err(Error::malformed(
+            "superblock",
+            28,
+            format!("version {major}.{minor}; only squashfs 4.0 is supported"),
+        ));
+    }
+    let compressor_id = le16(s, 20);
+    let compressor = Compressor::from_id(compressor_id).ok_or_else(|| {
+        Error::malformed(
+            "superblock",
+            20,
+            format!("unknown compressor id {compressor_id}"),
+        )
+    })?;
+    let sb = Superblock {
+        inode_count: le32(s, 4),
+        mkfs_time: le32(s, 8),
+        block_size: le32(s, 12),
+        fragment_count: le32(s, 16),
+        compressor,
+        block_log: le16(s, 22),
+        flags: le16(s, 24),
+        id_count: le16(s, 26),
+        root_inode: q(32),
+        bytes_used: q(40),
+        id_table: q(48),
+        xattr_id_table: q(56),
+        inode_table: q(64),
+        directory_table: q(72),
+        fragment_table: q(80),
+        export_table: q(88),
+    };
+    // The kernel's limits: 4 KiB to 1 MiB, a power of two, and block_log agreeing.
+    if !(4096..=1 << 20).contains(&sb.block_size) || !sb.block_size.is_power_of_two() {
+        return Err(Error::malformed(
+            "superblock",
+            12,
+            format!(
+                "block size {} is not a power of two from 4096 to 1048576",
+                sb.block_size
+            ),
+        ));
+    }
+    if u32::from(sb.block_log) != sb.block_size.trailing_zeros() {
+        return Err(Error::malformed(
+            "superblock",
+            22,
+            format!(
+                "block_log {} does not match block size {}",
+                sb.block_log, sb.block_size
+            ),
+        ));
+    }
+    if sb.bytes_used > image.len() || sb.bytes_used < SUPERBLOCK_SIZE {
+        return Err(Error::OutOfBounds {
+            structure: "file system (superblock bytes_used)",
+            offset: 0,
+            end: sb.bytes_used,
+            len: image.len(),
+        });
+    }
+    let check = |name: &'static str, at: u64, pos: u64, optional: bool| {
+        if optional && pos == ABSENT {
+            return Ok(());
+        }
+        if pos < SUPERBLOCK_SIZE || pos >= sb.bytes_used {
+            return Err(Error::malformed(
+                "superblock",
+                at,
+                format!(
+                    "{name} at byte {pos} lies outside the file system (96..{})",
+                    sb.bytes_used
+                ),
+            ));
+        }
+        Ok(())
+    };
+    check("inode table", 64, sb.inode_table, false)?;
+    check("directory table", 72, sb.directory_table, false)?;
+    check("id table", 48, sb.id_table, false)?;
+    check("xattr id table", 56, sb.xattr_id_table, true)?;
+    check("export table", 88, sb.export_table, true)?;
+    // With no fragments the fragment table may sit right at the end of the image.
+    if sb.fragment_count > 0 {
+        check("fragment table", 80, sb.fragment_table, false)?;
+    }
+    if sb.inode_table >= sb.directory_table {
+        return Err(Error::malformed(
+            "superblock",
+            64,
+            format!(
+                "inode table (byte {}) does not come before the directory table (byte {})",
+                sb.inode_table, sb.directory_table
+            ),
+        ));
+    }
+    Ok(sb)
+}
+
+impl Superblock {
+    pub(crate) fn has_compressor_options(&self) -> bool {
+        self.flags & FLAG_COMPRESSOR_OPTIONS != 0
+    }
+
+    /// The superblock's fields as facts.
+    pub(crate) fn facts(&self) -> Vec<Fact> {
+        let table = |pos: u64| {
+            if pos == ABSENT {
+                Value::Unset
+            } else {
+                Value::Int(pos)
+            }
+        };
+        vec![
+            Fact::new("superblock.version", Value::Text("4.0".into())),
+            Fact::new(
+                "superblock.compressor",
+                Value::Text(self.compressor.name().into()),
+            ),
+            Fact::new(
+                "superblock.block_size",
+                Value::Int(u64::from(self.block_size)),
+            ),
+            Fact::new("superblock.flags", Value::Text(flag_names(self.flags))),
+            Fact::new(
+                "superblock.mkfs_time",
+                Value::Time(Timestamp::from_unix(i64::from(self.mkfs_time))),
+            ),
+            Fact::new(
+                "superblock.inode_count",
+                Value::Int(u64::from(self.inode_count)),
+            ),
+            Fact::new("superblock.id_count", Value::Int(u64::from(self.id_count))),
+            Fact::new(
+                "superblock.fragment_count",
+                Value::Int(u64::from(self.fragment_count)),
+            ),
+            Fact::new(
+                "superblock.export_table",
+                Value::Bool(self.export_table != ABSENT),
+            ),
+            Fact::new(
+                "superblock.xattr_table",
+                Value::Bool(self.xattr_id_table != ABSENT),
+            ),
+            Fact::layout("superblock.bytes_used", Value::Int(self.bytes_used)),
+            Fact::layout("superblock.root_inode", Value::Int(self.root_inode)),
+            Fact::layout("superblock.inode_table_start", table(self.inode_table)),
+            Fact::layout(
+                "superblock.directory_table_start",
+                table(self.directory_table),
+            ),
+            Fact::layout(
+                "superblock.fragment_table_start",
+                table(self.fragment_table),
+            ),
+            Fact::layout("superblock.export_table_start", table(self.export_table)),
+            Fact::layout("superblock.id_table_start", table(self.id_table)),
+            Fact::layout(
+                "superblock.xattr_id_table_start",
+                table(self.xattr_id_table),
+            ),
+        ]
+    }
+}
+
+/// `a|b|0x1000`: the names of the set flags, unknown bits in hex, or `none`.
+fn flag_names(flags: u16) -> String {
+    let mut parts: Vec<String> = FLAGS
+        .iter()
+        .filter(|(bit, _)| flags & bit != 0)
+        .map(|(_, name)| (*name).to_owned())
+        .collect();
+    let known = FLAGS.iter().fold(0, |acc, (bit, _)| acc | bit);
+    if flags & !known != 0 {
+        parts.push(format!("{:#06x}", flags & !known));
+    }
+    if parts.is_empty() {
+        "none".to_owned()
+    } else {
+        parts.join("|")
+    }
+}
+
+/// The compressor options block that follows the superblock when the
+/// `compressor_options` flag is set, as facts.
+pub(crate) fn compressor_options(sb: &Superblock, reader: &Reader<'_>) -> Result<Vec<Fact>> {
+    if !sb.has_compressor_options() {
+        return Ok(Vec::new());
+    }
+    let table = Table {
+        start: SUPERBLOCK_SIZE,
+        end: sb.bytes_used,
+        name: "compressor options",
+    };
+    let block = reader.block(&table, SUPERBLOCK_SIZE)?;
+    let d = &block.data;
+    let int = |name: &'static str, v: u32| Fact::new(name, Value::Int(u64::from(v)));
+    let need = |n: usize| {
+        if d.len() < n {
+            Err(Error::malformed(
+                "compressor options",
+                SUPERBLOCK_SIZE,
+                format!(
+                    "{} options need {n} bytes, the block has {}",
+                    sb.compressor.name(),
+                    d.len()
+                ),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    Ok(match sb.compressor {
+        super::Compressor::Gzip => {
+            need(8)?;
+            vec![
+                int("compression_options.compression_level", le32(d, 0)),
+                int("compression_options.window_size", u32::from(le16(d, 4))),
+                int("compression_options.strategies", u32::from(le16(d, 6))),
+            ]
+        }
+        super::Compressor::Xz => {
+            need(8)?;
+            vec![
+                int("compression_options.dictionary_size", le32(d, 0)),
+                int("compression_options.filters", le32(d, 4)),
+            ]
+        }
+        super::Compressor::Lz4 => {
+            need(8)?;
+            vec![
+                int("compression_options.version", le32(d, 0)),
+                int("compression_options.flags", le32(d, 4)),
+            ]
+        }
+        super::Compressor::Zstd => {
+            need(4)?;
+            vec![int("compression_options.compression_level", le32(d, 0))]
+        }
+        super::Compressor::Lzo => {
+            need(8)?;
+            vec![
+                int("compression_options.algorithm", le32(d, 0)),
+                int("compression_options.compression_level", le32(d, 4)),
+            ]
+        }
+        // lzma has no options; keep whatever is there so a difference still shows.
+        super::Compressor::Lzma => vec![Fact::new(
+            "compression_options.raw",
+            Value::Bytes(d.clone()),
+        )],
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A valid superblock for a gzip image of `len` bytes with the given tables.
+    pub(crate) fn superblock(len: u64, inode: u64, dir: u64, id: u64, root: u64) -> Vec<u8> {
+        let mut s = vec![0u8; 96];
+        s[..4].copy_from_slice(b"hsqs");
+        s[4..8].copy_from_slice(&1u32.to_le_bytes());
+        s[8..12].copy_from_slice(&1_700_000_000u32.to_le_bytes());
+        s[12..16].copy_from_slice(&4096u32.to_le_bytes());
+        s[20..22].copy_from_slice(&1u16.to_le_bytes());
+        s[22..24].copy_from_slice(&12u16.to_le_bytes());
+        s[24..26].copy_from_slice(&0x0210u16.to_le_bytes());
+        s[26..28].copy_from_slice(&1u16.to_le_bytes());
+        s[28..30].copy_from_slice(&4u16.to_le_bytes());
+        for (at, v) in [
+            (32, root),
+            (40, len),
+            (48, id),
+            (56, ABSENT),
+            (64, inode),
+            (72, dir),
+            (80, ABSENT),
+            (88, ABSENT),
+        ] {
+            s[at..at + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        s
+    }
+
+    #[test]
+    fn fields_and_checks() {
+        let mut img = superblock(200, 100, 150, 180, 0);
+        img.resize(200, 0);
+        let sb = read(Bytes::new(&img)).unwrap();
+        assert_eq!(sb.block_size, 4096);
+        assert_eq!(flag_names(sb.flags), "no_fragments|no_xattrs");
+        assert_eq!(flag_names(0x9000), "0x9000");
+        assert_eq!(flag_names(0), "none");
+        let facts = sb.facts();
+        let mkfs = facts
+            .iter()
+            .find(|f| f.name == "superblock.mkfs_time")
+            .map(|f| f.value.to_string());
+        assert_eq!(mkfs.as_deref(), Some("2023-11-14T22:13:20Z"));
+
+        let mut bad = img.clone();
+        bad[12..16].copy_from_slice(&5000u32.to_le_bytes());
+        assert!(matches!(
+            read(Bytes::new(&bad)),
+            Err(Error::Malformed { offset: 12, .. })
+        ));
+        let mut bad = img.clone();
+        bad[22] = 13;
+        assert!(matches!(
+            read(Bytes::new(&bad)),
+            Err(Error::Malformed { offset: 22, .. })
+        ));
+        let mut bad = img.clone();
+        bad[28] = 3;
+        assert!(matches!(
+            read(Bytes::new(&bad)),
+            Err(Error::Malformed { offset: 28, .. })
+        ));
+        let mut bad = img.clone();
+        bad[40..48].copy_from_slice(&201u64.to_le_bytes());
+        assert!(matches!(
+            read(Bytes::new(&bad)),
+            Err(Error::OutOfBounds { .. })
+        ));
+        let mut bad = img.clone();
+        bad[72..80].copy_from_slice(&90u64.to_le_bytes());
+        assert!(matches!(
+            read(Bytes::new(&bad)),
+            Err(Error::Malformed { offset: 72, .. })
+        ));
+        assert!(read(Bytes::new(&img[..95])).is_err());
+    }
+}

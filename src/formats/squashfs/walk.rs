@@ -1,0 +1,452 @@
+//! The walk of the directory tree into a tree of entries, done once at open time.
+
+use std::collections::HashMap;
+
+use super::dir;
+use super::inode::{self, Body, FileLayout, Inode};
+use super::metadata::{Reader, Table};
+use super::xattr::Xattrs;
+use crate::error::{Error, Result};
+use crate::limits::{check, Limits};
+use crate::model::{Entry, Fact, Meta, NodeId, Value};
+use crate::time::Timestamp;
+
+/// Most bytes of xattr names and values handed out for one image. Sets are shared
+/// between inodes in the image but copied into every entry; this keeps a small image
+/// whose inodes all point to one large set from filling memory.
+const MAX_XATTR_BYTES: u64 = 256 << 20;
+
+/// One entry of the tree.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub entry: Entry,
+    /// Children (indices into the tree), sorted by name.
+    pub children: Vec<u32>,
+    /// Problems met while reading this directory.
+    pub errors: Vec<Error>,
+    /// Where a regular file's data is described.
+    pub file: Option<FileLayout>,
+    parent: u32,
+    /// The inode reference of a directory, for loop detection.
+    dir_ref: Option<u64>,
+}
+
+/// The whole tree, node 0 being the root.
+#[derive(Debug)]
+pub(crate) struct Tree {
+    pub nodes: Vec<Node>,
+}
+
+/// What the walk needs to read entries.
+pub(crate) struct Walker<'r, 'a> {
+    pub reader: &'r Reader<'a>,
+    pub inode_table: Table,
+    pub dir_table: Table,
+    pub block_size: u32,
+    pub ids: &'r [u32],
+    pub xattrs: Option<Xattrs>,
+    pub limits: &'r Limits,
+    xattr_bytes: u64,
+}
+
+/// A directory still to be read.
+struct Pending {
+    node: u32,
+    layout: inode::DirLayout,
+    depth: u32,
+}
+
+impl<'r, 'a> Walker<'r, 'a> {
+    pub(crate) fn new(
+        reader: &'r Reader<'a>,
+        inode_table: Table,
+        dir_table: Table,
+        block_size: u32,
+        ids: &'r [u32],
+        xattrs: Option<Xattrs>,
+        limits: &'r Limits,
+    ) -> Walker<'r, 'a> {
+        Walker {
+            reader,
+            inode_table,
+            dir_table,
+            block_size,
+            ids,
+            xattrs,
+            limits,
+            xattr_bytes: 0,
+        }
+    }
+
+    /// Reads the tree under the root inode at `root_ref`. Fails only when the root
+    /// itself cannot be read; everything below is reported per directory.
+    pub(crate) fn walk(mut self, root_ref: u64, root_errors: Vec<Error>) -> Result<Tree> {
+        let root = inode::read(self.reader, self.inode_table, root_ref, self.block_size)?;
+        let Body::Dir(layout) = root.body else {
+            return Err(Error::malformed(
+                "inode",
+                self.inode_table.start + (root_ref >> 16),
+                format!(
+                    "the root inode {root_ref:#x} is a {}, not a directory",
+                    root.kind.name()
+                ),
+            ));
+        };
+        let mut errors = root_errors;
+        let (entry, file) = self.build(Vec::new(), root_ref, &root, &mut errors);
+        let mut tree = Tree {
+            nodes: vec![Node {
+                entry,
+                children: Vec::new(),
+                errors,
+                file,
+                parent: 0,
+                dir_ref: Some(root_ref),
+            }],
+        };
+        let mut listed: HashMap<u64, u32> = HashMap::new();
+        listed.insert(root_ref, 0);
+        let mut stack = vec![Pending {
+            node: 0,
+            layout,
+            depth: 0,
+        }];
+        while let Some(dir) = stack.pop() {
+            let budget = (tree.nodes.len() as u64, self.limits.max_entries);
+            let (raw, mut errors) = dir::read(
+                self.reader,
+                self.dir_table,
+                dir.layout.block,
+                dir.layout.offset,
+                dir.layout.file_size,
+                budget,
+            );
+            let mut children: Vec<u32> = Vec::with_capacity(raw.len());
+            let mut stop = false;
+            for d in raw {
+                let id = tree.nodes.len() as u32;
+                if let Err(e) = check(
+                    "entries per image",
+                    u64::from(id) + 1,
+                    self.limits.max_entries,
+                ) {
+                    errors.push(e);
+                    stop = true;
+                    break;
+                }
+                let inode = match inode::read(
+                    self.reader,
+                    self.inode_table,
+                    d.inode_ref,
+                    self.block_size,
+                ) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        errors.push(about(e, &d.name));
+                        continue;
+                    }
+                };
+                let mut entry_errors = Vec::new();
+                if inode::basic_kind(d.type_code) != Some(inode.kind) {
+                    entry_errors.push(Error::malformed(
+                        "directory entry",
+                        d.at.0,
+                        format!(
+                            "says type {}, its inode {:#x} is a {}",
+                            d.type_code,
+                            d.inode_ref,
+                            inode.type_name()
+                        ),
+                    ));
+                }
+                if d.inode_number != inode.number {
+                    entry_errors.push(Error::malformed(
+                        "directory entry",
+                        d.at.0,
+                        format!(
+                            "says inode number {}, its inode {:#x} has {}",
+                            d.inode_number, d.inode_ref, inode.number
+                        ),
+                    ));
+                }
+                let (mut entry, file) =
+                    self.build(d.name.clone(), d.inode_ref, &inode, &mut entry_errors);
+                errors.extend(entry_errors.into_iter().map(|e| about(e, &d.name)));
+                entry.node = NodeId(u64::from(id));
+                let mut dir_ref = None;
+                if let Body::Dir(layout) = inode.body {
+                    dir_ref = Some(d.inode_ref);
+                    let child_path = || {
+                        format!(
+                            "{}/{}",
+                            tree.path(dir.node).trim_end_matches('/'),
+                            String::from_utf8_lossy(&d.name)
+                        )
+                    };
+                    if let Some(ancestor) = tree.ancestor_with_ref(dir.node, d.inode_ref) {
+                        errors.push(Error::Loop {
+                            ancestor: tree.path(ancestor),
+                            child: child_path(),
+                        });
+                    } else if let Some(&other) = listed.get(&d.inode_ref) {
+                        errors.push(Error::malformed(
+                            "directory entry",
+                            d.at.0,
+                            format!(
+                                "{} is the directory {} again (directories have one name)",
+                                child_path(),
+                                tree.path(other)
+                            ),
+                        ));
+                    } else if dir.depth + 1 > self.limits.max_depth {
+                        errors.push(Error::LimitExceeded {
+                            limit: "directory depth",
+                            value: u64::from(dir.depth) + 1,
+                            max: u64::from(self.limits.max_depth),
+                        });
+                    } else {
+                        listed.insert(d.inode_ref, id);
+                        stack.push(Pending {
+                            node: id,
+                            layout,
+                            depth: dir.depth + 1,
+                        });
+                    }
+                }
+                tree.nodes.push(Node {
+                    entry,
+                    children: Vec::new(),
+                    errors: Vec::new(),
+                    file,
+                    parent: dir.node,
+                    dir_ref,
+                });
+                children.push(id);
+            }
+            let nodes = &tree.nodes;
+            children.sort_by(|&a, &b| {
+                nodes[a as usize]
+                    .entry
+                    .name
+                    .cmp(&nodes[b as usize].entry.name)
+            });
+            // Two entries of one name cannot both be compared; keep the first.
+            children.dedup_by(|later, first| {
+                let same = nodes[*later as usize].entry.name == nodes[*first as usize].entry.name;
+                if same {
+                    errors.push(Error::malformed(
+                        "directory listing",
+                        dir_start(&self.dir_table, &dir.layout),
+                        format!(
+                            "name {:?} appears twice",
+                            String::from_utf8_lossy(&nodes[*later as usize].entry.name)
+                        ),
+                    ));
+                }
+                same
+            });
+            let parent = &mut tree.nodes[dir.node as usize];
+            parent.children = children;
+            parent.errors.extend(errors);
+            if stop {
+                break;
+            }
+        }
+        Ok(tree)
+    }
+
+    /// Turns an inode into an entry. Problems with its ids or xattrs go to
+    /// `errors`; the entry is still built from the rest.
+    fn build(
+        &mut self,
+        name: Vec<u8>,
+        iref: u64,
+        inode: &Inode,
+        errors: &mut Vec<Error>,
+    ) -> (Entry, Option<FileLayout>) {
+        let at = self.inode_table.start + (iref >> 16);
+        let mut meta = Meta::new(inode.kind);
+        meta.mode = Some(u32::from(inode.mode) & 0o7777);
+        let id = |index: u16, what: &str, errors: &mut Vec<Error>| match self
+            .ids
+            .get(usize::from(index))
+        {
+            Some(&v) => Some(v),
+            None => {
+                errors.push(Error::malformed(
+                    "inode",
+                    at,
+                    format!(
+                        "{what} index {index} is past the id table's {} entries",
+                        self.ids.len()
+                    ),
+                ));
+                None
+            }
+        };
+        meta.uid = id(inode.uid_index, "uid", errors);
+        meta.gid = id(inode.gid_index, "gid", errors);
+        meta.mtime = Some(Timestamp::from_unix(i64::from(inode.mtime)));
+        meta.nlink = Some(inode.nlink);
+        let mut attrs = vec![
+            Fact::layout("squashfs.inode", Value::Int(u64::from(inode.number))),
+            Fact::layout("squashfs.inode_ref", Value::Int(iref)),
+            Fact::new(
+                "squashfs.inode_type",
+                Value::Text(inode.type_name().to_owned()),
+            ),
+        ];
+        let mut file = None;
+        match &inode.body {
+            Body::Dir(d) => {
+                attrs.push(Fact::layout(
+                    "squashfs.dir_start",
+                    Value::Int(u64::from(d.block)),
+                ));
+                attrs.push(Fact::layout(
+                    "squashfs.dir_offset",
+                    Value::Int(u64::from(d.offset)),
+                ));
+                attrs.push(Fact::layout(
+                    "squashfs.dir_size",
+                    Value::Int(u64::from(d.file_size)),
+                ));
+                attrs.push(Fact::layout(
+                    "squashfs.parent_inode",
+                    Value::Int(u64::from(d.parent)),
+                ));
+                if d.index_count > 0 {
+                    attrs.push(Fact::layout(
+                        "squashfs.dir_index_count",
+                        Value::Int(u64::from(d.index_count)),
+                    ));
+                }
+            }
+            Body::File(f) => {
+                meta.size = f.size;
+                attrs.push(Fact::layout(
+                    "squashfs.blocks_start",
+                    Value::Int(f.blocks_start),
+                ));
+                attrs.push(Fact::new("squashfs.blocks", Value::Int(f.block_count)));
+                if let Some((index, offset)) = f.fragment {
+                    attrs.push(Fact::layout(
+                        "squashfs.fragment",
+                        Value::Int(u64::from(index)),
+                    ));
+                    attrs.push(Fact::layout(
+                        "squashfs.fragment_offset",
+                        Value::Int(u64::from(offset)),
+                    ));
+                }
+                if let Some(sparse) = f.sparse {
+                    attrs.push(Fact::new("squashfs.sparse", Value::Int(sparse)));
+                }
+                file = Some(*f);
+            }
+            Body::Symlink(target) => meta.target = Some(target.clone()),
+            Body::Device(rdev) => meta.rdev = Some(split_dev(*rdev)),
+            Body::Ipc => {}
+        }
+        if let Some(index) = inode.xattr {
+            attrs.push(Fact::layout(
+                "squashfs.xattr_index",
+                Value::Int(u64::from(index)),
+            ));
+            match self.xattr_set(index) {
+                Ok(set) => meta.xattrs = set,
+                Err(e) => errors.push(e),
+            }
+        }
+        let entry = Entry {
+            name,
+            node: NodeId(0),
+            meta,
+            attrs,
+        };
+        (entry, file)
+    }
+
+    fn xattr_set(&mut self, index: u32) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let Some(x) = &self.xattrs else {
+            return Err(Error::malformed(
+                "inode",
+                self.inode_table.start,
+                format!("xattr index {index} but the image has no xattr table"),
+            ));
+        };
+        let set = x.get(self.reader, index)?;
+        let bytes: u64 = set.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum();
+        self.xattr_bytes += bytes;
+        check("xattr bytes per image", self.xattr_bytes, MAX_XATTR_BYTES)?;
+        Ok(set)
+    }
+}
+
+impl Tree {
+    fn ancestor_with_ref(&self, mut node: u32, iref: u64) -> Option<u32> {
+        loop {
+            let n = &self.nodes[node as usize];
+            if n.dir_ref == Some(iref) {
+                return Some(node);
+            }
+            if node == 0 {
+                return None;
+            }
+            node = n.parent;
+        }
+    }
+
+    /// The path of a node, for messages.
+    pub(crate) fn path(&self, mut node: u32) -> String {
+        let mut parts = Vec::new();
+        while node != 0 {
+            let n = &self.nodes[node as usize];
+            parts.push(String::from_utf8_lossy(&n.entry.name).into_owned());
+            node = n.parent;
+        }
+        parts.reverse();
+        format!("/{}", parts.join("/"))
+    }
+}
+
+fn dir_start(table: &Table, layout: &inode::DirLayout) -> u64 {
+    table.start + u64::from(layout.block)
+}
+
+/// Adds the entry's name to a `Malformed` error's reason.
+fn about(e: Error, name: &[u8]) -> Error {
+    match e {
+        Error::Malformed {
+            structure,
+            offset,
+            reason,
+        } => Error::Malformed {
+            structure,
+            offset,
+            reason: format!("entry {:?}: {reason}", String::from_utf8_lossy(name)),
+        },
+        other => other,
+    }
+}
+
+/// Major and minor of a Linux "new" 32-bit device number, as squashfs stores it.
+pub(crate) fn split_dev(rdev: u32) -> (u32, u32) {
+    (
+        (rdev >> 8) & 0xfff,
+        (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_dev;
+
+    #[test]
+    fn device_numbers() {
+        assert_eq!(split_dev(0x0103), (1, 3));
+        assert_eq!(split_dev(0x0801), (8, 1));
+        // major 0x123, minor 0x45678
+        assert_eq!(split_dev(0x4561_2378), (0x123, 0x45678));
+    }
+}

@@ -1,0 +1,207 @@
+//! The job isodiff exists for: NixOS-like installer pairs made by
+//! `testdata/make-nixos-pair.sh` (squashfs inside a hybrid ISO, as nixpkgs builds
+//! it). The report must hold exactly the planted differences, and a pair that
+//! differs only in the squashfs compressor and block size none at entry level.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use common::{fixture, isodiff, TempDir};
+
+const HELLO: &str = "/5p1y2ssd3hzvplzmxk4n9ss7jkvmx0l3-hello-2.12.1";
+
+fn tools() -> bool {
+    common::on_path(&["mksquashfs", "xorriso", "mkfs.vfat", "mcopy", "mmd"])
+}
+
+fn make_pair(dir: &Path, comp: &str, mode: &str) {
+    let out = Command::new("bash")
+        .arg(fixture("make-nixos-pair.sh"))
+        .arg(dir)
+        .args([comp, mode])
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "make-nixos-pair.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn report(a: &Path, b: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = isodiff(&[
+        "--json".as_ref(),
+        "-".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+    ]);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "JSON report ({e}); stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), v)
+}
+
+/// (location joined with `:`, kind, field) of every difference.
+fn found(report: &serde_json::Value) -> BTreeSet<(String, String, String)> {
+    report["differences"]
+        .as_array()
+        .expect("differences")
+        .iter()
+        .map(|d| {
+            let loc: Vec<&str> = d["location"]
+                .as_array()
+                .expect("location")
+                .iter()
+                .filter_map(|p| p.as_str())
+                .collect();
+            (
+                loc.join(":"),
+                d["kind"].as_str().unwrap_or_default().to_owned(),
+                d["field"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn planted(container: &str) -> BTreeSet<(String, String, String)> {
+    let at = |path: &str| {
+        if container.is_empty() {
+            path.to_owned()
+        } else {
+            format!("{container}:{path}")
+        }
+    };
+    let mut set = BTreeSet::new();
+    let image_location = if container.is_empty() {
+        String::new()
+    } else {
+        container.to_owned()
+    };
+    set.insert((
+        image_location,
+        "image".to_owned(),
+        "superblock.mkfs_time".to_owned(),
+    ));
+    for f in [
+        "/lmgw9ylzm3xyzddsvw4r6q4lhwrzxm55-lingering-users",
+        "/kx1jyj9hzjlzlj3d9dq2s7s9sxvwk1h2-etc-netgroup",
+        "/pwl5w1f8kcnz3d4cqkhp87d3yc9z7q1g-mdadm.conf",
+    ] {
+        set.insert((at(f), "mode".into(), String::new()));
+        set.insert((at(f), "mtime".into(), String::new()));
+    }
+    for (path, kind) in [
+        (format!("{HELLO}/bin/hello"), "content"),
+        (format!("{HELLO}/share/motd"), "content"),
+        (format!("{HELLO}/share/motd"), "size"),
+        (format!("{HELLO}/share/added"), "added"),
+        (format!("{HELLO}/share/removed"), "removed"),
+        (
+            "/0zxhq0pfb0c6d3yl9b9ra66d0zwc6yxa-etc/etc/current".to_owned(),
+            "symlink",
+        ),
+    ] {
+        set.insert((at(&path), kind.into(), String::new()));
+    }
+    set
+}
+
+fn assert_exactly(report: &serde_json::Value, expected: &BTreeSet<(String, String, String)>) {
+    let got = found(report);
+    let missing: Vec<_> = expected.difference(&got).collect();
+    let extra: Vec<_> = got.difference(expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:#?}\nextra {extra:#?}"
+    );
+}
+
+#[test]
+fn planted_differences_in_xz_and_zstd_pairs() {
+    if !tools() {
+        return;
+    }
+    for comp in ["xz", "zstd"] {
+        let dir = TempDir::new(&format!("nixos-{comp}"));
+        make_pair(&dir.0, comp, "planted");
+        let (code, r) = report(&dir.0.join("a.iso"), &dir.0.join("b.iso"));
+        assert_eq!(code, Some(1), "{r:#}");
+        assert_exactly(&r, &planted("/nix-store.squashfs"));
+        let diffs = r["differences"].as_array().cloned().unwrap_or_default();
+        let get = |path: &str, kind: &str| {
+            diffs
+                .iter()
+                .find(|d| d["location"][1] == path && d["kind"] == kind)
+                .cloned()
+                .unwrap_or_default()
+        };
+        let m = get("/lmgw9ylzm3xyzddsvw4r6q4lhwrzxm55-lingering-users", "mtime");
+        assert_eq!(
+            (m["a"].as_str(), m["b"].as_str()),
+            (Some("1980-01-01T00:00:00Z"), Some("1970-01-01T00:00:01Z"))
+        );
+        let m = get("/lmgw9ylzm3xyzddsvw4r6q4lhwrzxm55-lingering-users", "mode");
+        assert_eq!(
+            (m["a"].as_str(), m["b"].as_str()),
+            (Some("0644"), Some("0444"))
+        );
+        let elf = get(&format!("{HELLO}/bin/hello"), "content");
+        assert_eq!(
+            elf["summary"],
+            "20 bytes differ in 1 region from offset 4096"
+        );
+        let motd = get(&format!("{HELLO}/share/motd"), "content");
+        assert!(motd["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("-This is line two.\n+This is line 2.\n"));
+        let mkfs = diffs
+            .iter()
+            .find(|d| d["field"] == "superblock.mkfs_time")
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            (mkfs["a"].as_str(), mkfs["b"].as_str()),
+            (Some("1970-01-01T00:00:01Z"), Some("2024-06-02T00:00:00Z"))
+        );
+
+        // The bare squashfs images give the same, without the container.
+        let (code, r) = report(&dir.0.join("a.squashfs"), &dir.0.join("b.squashfs"));
+        assert_eq!(code, Some(1));
+        assert_exactly(&r, &planted(""));
+    }
+}
+
+#[test]
+fn recompressed_pair_has_no_entry_level_difference() {
+    if !tools() {
+        return;
+    }
+    let dir = TempDir::new("nixos-recompressed");
+    make_pair(&dir.0, "xz", "recompressed");
+    for (a, b) in [("a.iso", "b.iso"), ("a.squashfs", "b.squashfs")] {
+        let (code, r) = report(&dir.0.join(a), &dir.0.join(b));
+        let entry_level: Vec<_> = found(&r)
+            .into_iter()
+            .filter(|(_, kind, _)| kind != "image")
+            .collect();
+        assert!(entry_level.is_empty(), "{a} vs {b}: {entry_level:#?}");
+        let fields: BTreeSet<String> = found(&r).into_iter().map(|(_, _, f)| f).collect();
+        assert!(fields.contains("superblock.compressor"), "{fields:?}");
+        assert!(fields.contains("superblock.block_size"), "{fields:?}");
+        assert_eq!(code, Some(1));
+    }
+}
+
+#[test]
+fn bundled_pair_reports_the_planted_differences() {
+    let (code, r) = report(&fixture("nixos-like-a.iso"), &fixture("nixos-like-b.iso"));
+    assert_eq!(code, Some(1));
+    assert_exactly(&r, &planted("/nix-store.squashfs"));
+}

@@ -1,7 +1,7 @@
 //! Listing every entry of an image: what `isodiff ls` prints.
 
 use crate::error::Error;
-use crate::model::{Entry, EntryKind, Filesystem, Meta};
+use crate::model::{Entry, EntryKind, Filesystem, Meta, NodeId};
 
 /// One listed entry: where it is, and its metadata.
 #[derive(Debug, Clone)]
@@ -11,6 +11,8 @@ pub struct Listed {
     pub location: Vec<Vec<u8>>,
     /// The entry's metadata.
     pub meta: Meta,
+    /// Its handle in the file system listed.
+    pub node: NodeId,
 }
 
 /// A problem met while listing, and the directory it was met in.
@@ -38,6 +40,7 @@ pub fn walk(
     visit(Listed {
         location: located(b"/"),
         meta: fs.root_meta().clone(),
+        node: fs.root(),
     });
     // Depth-first preorder with an explicit stack (the depth of an image is not
     // ours to choose): a directory's entries are pushed in reverse so they pop in
@@ -51,6 +54,7 @@ pub fn walk(
                 visit(Listed {
                     location: located(&path),
                     meta,
+                    node,
                 });
                 if !is_dir {
                     continue;
@@ -88,5 +92,101 @@ fn display_dir(path: &[u8]) -> Vec<u8> {
         b"/".to_vec()
     } else {
         path.to_vec()
+    }
+}
+
+/// How deep and how much [`walk_nested`] opens images inside images.
+#[derive(Debug, Clone)]
+pub struct Nesting {
+    /// Budgets for each image opened.
+    pub limits: crate::Limits,
+    /// Most levels of images inside images.
+    pub max_depth: u32,
+    /// Largest nested image gathered into memory when it is not one slice of its
+    /// parent (a compressed squashfs inside a squashfs).
+    pub max_buffer_bytes: u64,
+}
+
+impl Default for Nesting {
+    fn default() -> Nesting {
+        let options = crate::diff::Options::default();
+        Nesting {
+            limits: options.limits,
+            max_depth: options.max_nesting,
+            max_buffer_bytes: options.max_buffer_bytes,
+        }
+    }
+}
+
+/// Like [`walk`], and then, for every file that is itself an image (recognized by
+/// its magic), the entries of that image, located under the file.
+pub fn walk_nested(
+    fs: &dyn Filesystem,
+    prefix: &[Vec<u8>],
+    nesting: &Nesting,
+    visit: &mut dyn FnMut(Listed),
+    problem: &mut dyn FnMut(ListError),
+) {
+    walk_nested_at(fs, prefix, nesting, 0, visit, problem);
+}
+
+fn walk_nested_at(
+    fs: &dyn Filesystem,
+    prefix: &[Vec<u8>],
+    nesting: &Nesting,
+    depth: u32,
+    visit: &mut dyn FnMut(Listed),
+    problem: &mut dyn FnMut(ListError),
+) {
+    let mut files: Vec<(Vec<u8>, NodeId)> = Vec::new();
+    walk(
+        fs,
+        prefix,
+        &mut |l: Listed| {
+            if l.meta.kind == EntryKind::File && l.meta.size > 0 {
+                if let Some(path) = l.location.last() {
+                    files.push((path.clone(), l.node));
+                }
+            }
+            visit(l);
+        },
+        problem,
+    );
+    if depth >= nesting.max_depth {
+        return;
+    }
+    for (path, node) in files {
+        let content = match fs.content(node) {
+            Ok(c) => c,
+            Err(_) => continue,
+        };
+        let is_image = crate::diff::content::head(&content, 64 * 1024)
+            .ok()
+            .and_then(|h| crate::formats::sniff::sniff(&h))
+            .is_some();
+        if !is_image {
+            continue;
+        }
+        let mut location = prefix.to_vec();
+        location.push(path);
+        let bytes = match crate::diff::content::contiguous(&content, nesting.max_buffer_bytes) {
+            Ok(b) => b,
+            Err(error) => {
+                problem(ListError { location, error });
+                continue;
+            }
+        };
+        let opened = crate::open(&bytes, &nesting.limits);
+        match opened {
+            Ok(inner) => walk_nested_at(
+                inner.as_ref(),
+                &location,
+                nesting,
+                depth + 1,
+                visit,
+                problem,
+            ),
+            Err(error) => problem(ListError { location, error }),
+        }
     }
 }

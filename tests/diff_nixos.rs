@@ -205,3 +205,58 @@ fn bundled_pair_reports_the_planted_differences() {
     assert_eq!(code, Some(1));
     assert_exactly(&r, &planted("/nix-store.squashfs"));
 }
+
+#[test]
+fn ls_lists_the_squashfs_inside_the_iso_like_the_bare_one() {
+    if !tools() {
+        return;
+    }
+    let dir = TempDir::new("nixos-ls");
+    make_pair(&dir.0, "zstd", "planted");
+    let iso = common::ls_json(&dir.0.join("a.iso"));
+    let bare = common::ls_json(&dir.0.join("a.squashfs"));
+    let nested: std::collections::BTreeMap<String, serde_json::Value> = iso
+        .iter()
+        .filter_map(|(k, v)| {
+            let inner = k.strip_prefix("/nix-store.squashfs:")?;
+            let mut v = v.clone();
+            v["location"] = serde_json::json!([inner]);
+            Some((inner.to_owned(), v))
+        })
+        .collect();
+    assert!(nested.len() > 50, "{} nested entries", nested.len());
+    assert_eq!(nested, bare);
+    // The ISO's own entries come first, the nested ones after them.
+    let order: Vec<bool> = {
+        let out = isodiff(&[
+            "ls".as_ref(),
+            "--json".as_ref(),
+            dir.0.join("a.iso").as_os_str(),
+        ]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.contains("\"location\":[\"/nix-store.squashfs\","))
+            .collect()
+    };
+    let first_nested = order.iter().position(|&n| n).unwrap_or(order.len());
+    assert!(
+        order[first_nested..].iter().all(|&n| n),
+        "nested entries are listed after the ISO's own"
+    );
+    // And unsquashfs sees the same paths.
+    let out = Command::new("unsquashfs")
+        .arg("-lln")
+        .arg(dir.0.join("a.squashfs"))
+        .output()
+        .expect("unsquashfs");
+    let theirs: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            l.split_once(" squashfs-root")
+                .map(|(_, p)| p.split(" -> ").next().unwrap_or(p).to_owned())
+        })
+        .map(|p| if p.is_empty() { "/".to_owned() } else { p })
+        .collect();
+    let ours: BTreeSet<String> = bare.keys().cloned().collect();
+    assert_eq!(ours, theirs);
+}

@@ -151,9 +151,10 @@ fn ls(path: &std::path::Path, json: bool) -> ExitCode {
     let mut out = BufWriter::new(stdout.lock());
     let mut write_error = None;
     let mut problems = 0u64;
-    listing::walk(
+    listing::walk_nested(
         fs.as_ref(),
         &[],
+        &listing::Nesting::default(),
         &mut |l: Listed| {
             if write_error.is_some() {
                 return;

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::Options;
 use crate::error::{Error, Result};
+use crate::formats::squashfs::BlockList;
 use crate::model::Content;
 
 fn chunks<'c>(content: &'c Content<'_>) -> Box<dyn Iterator<Item = Result<Cow<'c, [u8]>>> + 'c> {
@@ -109,12 +110,51 @@ pub(crate) fn equal(a: &Content<'_>, b: &Content<'_>) -> Result<bool> {
             return Ok(true);
         }
     }
+    if let (Content::Blocks(x), Content::Blocks(y)) = (a, b) {
+        if let Some(same) = raw_blocks_equal(x, y)? {
+            return Ok(same);
+        }
+    }
     let mut same = true;
     in_step(chunks(a), chunks(b), |_, x, y| {
         same = x == y;
         same
     })?;
     Ok(same)
+}
+
+/// Equal raw blocks under the same compressor and block size are equal content:
+/// proven without decompressing anything. A shared fragment block that differs
+/// (it holds other files' tails too) costs only the two tails. `None` when the raw
+/// blocks differ and only decompressing can tell.
+fn raw_blocks_equal(x: &BlockList<'_>, y: &BlockList<'_>) -> Result<Option<bool>> {
+    if x.compressor != y.compressor
+        || x.block_size != y.block_size
+        || x.blocks.len() != y.blocks.len()
+    {
+        return Ok(None);
+    }
+    let blocks_same = x
+        .blocks
+        .iter()
+        .zip(&y.blocks)
+        .all(|(p, q)| p.compressed == q.compressed && p.raw == q.raw);
+    if !blocks_same {
+        return Ok(None);
+    }
+    Ok(match (&x.fragment, &y.fragment) {
+        (None, None) => Some(true),
+        (Some(f), Some(g))
+            if f.compressed == g.compressed
+                && f.offset == g.offset
+                && f.len == g.len
+                && f.raw == g.raw =>
+        {
+            Some(true)
+        }
+        (Some(_), Some(_)) => Some(x.tail()? == y.tail()?),
+        _ => None,
+    })
 }
 
 /// Where and how two differing contents differ.

@@ -6,7 +6,7 @@
 //! an image on both sides is opened and compared entry by entry instead of being
 //! reported as a blob.
 
-mod content;
+pub(crate) mod content;
 mod meta;
 mod walk;
 

@@ -62,8 +62,12 @@ pub fn open<'a>(data: &'a [u8], limits: &Limits) -> Result<Box<dyn Filesystem + 
     match formats::sniff::sniff(data) {
         Some(Format::Iso9660) => Ok(Box::new(formats::iso9660::IsoFs::open(data, limits)?)),
         Some(Format::Squashfs) => Ok(Box::new(formats::squashfs::SquashFs::open(data, limits)?)),
+        Some(Format::Fat) => Ok(Box::new(formats::fat::FatFs::open(data, limits)?)),
+        Some(Format::Cpio) => Ok(Box::new(formats::cpio::CpioFs::open(data, limits)?)),
         None => Err(Error::UnknownFormat(
-            "no ISO 9660 signature at byte 32769 and no squashfs magic at byte 0".into(),
+            "no ISO 9660 signature at byte 32769, no squashfs, FAT boot sector or cpio \
+             magic at byte 0, and no compressed cpio archive"
+                .into(),
         )),
     }
 }

@@ -15,6 +15,10 @@ pub struct Limits {
     pub max_continuations: u32,
     /// Most bytes of System Use entries gathered for one directory record.
     pub max_system_use_bytes: u64,
+    /// Most bytes decompressed from one image's compressed parts (all the
+    /// compressed segments of a cpio archive together): a decompression bomb
+    /// stops here with [`Error::LimitExceeded`].
+    pub max_decompressed_bytes: u64,
 }
 
 impl Default for Limits {
@@ -24,6 +28,9 @@ impl Default for Limits {
             max_entries: 10_000_000,
             max_continuations: 64,
             max_system_use_bytes: 1 << 20,
+            // Real initrds decompress to a few hundred MiB; 4 GiB leaves room for
+            // firmware-heavy ones and still fits the memory of a build machine.
+            max_decompressed_bytes: 4 << 30,
         }
     }
 }
@@ -38,6 +45,12 @@ impl Limits {
     /// Sets [`Limits::max_entries`] (at least 1).
     pub fn max_entries(mut self, entries: u64) -> Limits {
         self.max_entries = entries.max(1);
+        self
+    }
+
+    /// Sets [`Limits::max_decompressed_bytes`].
+    pub fn max_decompressed_bytes(mut self, bytes: u64) -> Limits {
+        self.max_decompressed_bytes = bytes;
         self
     }
 

@@ -23,6 +23,10 @@ pub enum Format {
     Iso9660,
     /// Squashfs 4.0.
     Squashfs,
+    /// FAT12, FAT16 or FAT32, with VFAT long names (EFI system partition images).
+    Fat,
+    /// cpio archives, plain or compressed, possibly several in a row (initrds).
+    Cpio,
 }
 
 impl fmt::Display for Format {
@@ -30,6 +34,8 @@ impl fmt::Display for Format {
         f.write_str(match self {
             Format::Iso9660 => "ISO 9660",
             Format::Squashfs => "squashfs",
+            Format::Fat => "FAT",
+            Format::Cpio => "cpio",
         })
     }
 }
@@ -270,6 +276,9 @@ pub enum Content<'a> {
     /// Squashfs: raw (mostly compressed) data blocks and a fragment tail, slices of
     /// the image, so equal raw blocks prove equal content without decompressing.
     Blocks(crate::formats::squashfs::BlockList<'a>),
+    /// Bytes the reader derived and owns (a system area with its parsed fields
+    /// blanked out).
+    Owned(std::sync::Arc<[u8]>),
 }
 
 impl<'a> Content<'a> {
@@ -278,7 +287,7 @@ impl<'a> Content<'a> {
     pub fn as_slices(&self) -> Option<&[&'a [u8]]> {
         match self {
             Content::Slices(s) => Some(s),
-            Content::Blocks(_) => None,
+            Content::Blocks(_) | Content::Owned(_) => None,
         }
     }
 
@@ -290,6 +299,7 @@ impl<'a> Content<'a> {
         match self {
             Content::Slices(s) => Box::new(s.iter().map(|s| Ok(std::borrow::Cow::Borrowed(*s)))),
             Content::Blocks(b) => Box::new(b.chunks().map(|c| c.map(std::borrow::Cow::Owned))),
+            Content::Owned(v) => Box::new(std::iter::once(Ok(std::borrow::Cow::Borrowed(&v[..])))),
         }
     }
 
@@ -298,6 +308,7 @@ impl<'a> Content<'a> {
         match self {
             Content::Slices(s) => s.iter().map(|s| s.len() as u64).sum(),
             Content::Blocks(b) => b.len(),
+            Content::Owned(v) => v.len() as u64,
         }
     }
 
@@ -321,4 +332,19 @@ pub trait Filesystem: Send + Sync {
     fn children(&self, dir: NodeId) -> Result<Listing>;
     /// The content of a regular file.
     fn content(&self, file: NodeId) -> Result<Content<'_>>;
+    /// Parts of the image compared like files although no directory lists them
+    /// (boot images the tree does not hold, a system area), by stable names.
+    fn specials(&self) -> Vec<Special<'_>> {
+        Vec::new()
+    }
+}
+
+/// A part of an image that is compared like a file but is not in the tree.
+#[derive(Debug, Clone)]
+pub struct Special<'a> {
+    /// A name that is the same for the same part of two images, e.g. `system-area`
+    /// or `el-torito:2 (UEFI)`; used as the location.
+    pub name: String,
+    /// Its bytes.
+    pub content: Content<'a>,
 }

@@ -12,8 +12,16 @@ use std::fmt;
 pub enum Precision {
     /// Whole seconds (ISO 9660 directory records, squashfs, cpio).
     Seconds,
-    /// Hundredths of a second (ISO 9660 17-byte dates, Rock Ridge long-form TF).
+    /// Hundredths of a second (ISO 9660 17-byte dates, Rock Ridge long-form TF,
+    /// FAT creation times with their 10 ms field).
     Hundredths,
+    /// Even seconds (FAT modification times: the seconds field counts pairs).
+    /// Printed like [`Precision::Seconds`]; kept apart so that a comparison with a
+    /// format that stores odd seconds can say why they cannot agree.
+    TwoSeconds,
+    /// A calendar date without a time of day (FAT access dates). Printed as an
+    /// RFC 3339 full-date, `2024-06-02`.
+    Days,
 }
 
 /// A point in time as an image stores it.
@@ -79,11 +87,53 @@ impl Timestamp {
         let (y, m, d) = civil_from_days(days);
         let (hh, mm, ss) = (rem / 3600, rem / 60 % 60, rem % 60);
         let frac = match self.precision {
-            Precision::Seconds => String::new(),
+            Precision::Seconds | Precision::TwoSeconds => String::new(),
             Precision::Hundredths => format!(".{:02}", self.nanos / 10_000_000),
+            // A date alone: printing a time of day would invent one.
+            Precision::Days => return format!("{y:04}-{m:02}-{d:02}"),
         };
         format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}{frac}Z")
     }
+}
+
+/// Parses the RFC 3339 UTC form [`Timestamp::rfc3339`] writes
+/// (`2024-06-02T00:00:00Z`, optionally with a fraction) into seconds and
+/// nanoseconds. Anything else is `None`.
+pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.splitn(3, '-');
+    let (year, month, day): (i64, u32, u32) = (
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+        d.next()?.parse().ok()?,
+    );
+    let (hms, frac) = match time.split_once('.') {
+        Some((hms, frac)) => (hms, Some(frac)),
+        None => (time, None),
+    };
+    let mut t = hms.splitn(3, ':');
+    let (hour, minute, second): (u32, u32, u32) = (
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+        t.next()?.parse().ok()?,
+    );
+    let nanos = match frac {
+        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) => {
+            f.parse::<u32>().ok()? * 10u32.pow(9 - f.len() as u32)
+        }
+        Some(_) => return None,
+        None => 0,
+    };
+    let civil = Civil {
+        year,
+        month,
+        day,
+        hour,
+        minute,
+        second,
+    };
+    Timestamp::from_civil(civil, 0, nanos, Precision::Seconds).map(|t| (t.secs, t.nanos))
 }
 
 impl fmt::Display for Timestamp {
@@ -199,6 +249,17 @@ mod tests {
     }
 
     #[test]
+    fn fat_precisions_are_printed() {
+        let t = Timestamp::from_civil(civil(2024, 6, 2, 13, 4, 6), 0, 0, Precision::TwoSeconds);
+        assert_eq!(
+            t.map(|t| t.rfc3339()).as_deref(),
+            Some("2024-06-02T13:04:06Z")
+        );
+        let t = Timestamp::from_civil(civil(2024, 6, 2, 0, 0, 0), 0, 0, Precision::Days);
+        assert_eq!(t.map(|t| t.rfc3339()).as_deref(), Some("2024-06-02"));
+    }
+
+    #[test]
     fn out_of_range_fields_are_rejected() {
         assert!(
             Timestamp::from_civil(civil(2023, 2, 29, 0, 0, 0), 0, 0, Precision::Seconds).is_none()
@@ -209,6 +270,17 @@ mod tests {
         assert!(
             Timestamp::from_civil(civil(2023, 1, 1, 24, 0, 0), 0, 0, Precision::Seconds).is_none()
         );
+    }
+
+    #[test]
+    fn parses_what_it_prints() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:01Z"), Some((1, 0)));
+        assert_eq!(
+            parse_rfc3339("2024-06-02T00:00:00.25Z"),
+            Some((1_717_286_400, 250_000_000))
+        );
+        assert_eq!(parse_rfc3339("2024-06-02 00:00:00"), None);
+        assert_eq!(parse_rfc3339("2024-13-02T00:00:00Z"), None);
     }
 
     #[test]

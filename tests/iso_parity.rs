@@ -187,7 +187,12 @@ fn comparable_with_xorriso(ours: &Listing, writer: Writer) -> Listing {
 }
 
 fn check_image(image: &Path, writer: Writer) {
-    let ours = ls_json(image);
+    // pycdlib and xorriso read the ISO alone: leave out the entries of images
+    // nested in it (the FAT efi.img of grub-mkrescue), which tests/fat.rs checks.
+    let ours: Listing = ls_json(image)
+        .into_iter()
+        .filter(|(_, v)| v["location"].as_array().is_some_and(|l| l.len() == 1))
+        .collect();
     if let Some(py) = python_with_pycdlib() {
         assert_same(image, "pycdlib", &pycdlib_listing(py, image), &ours);
     }

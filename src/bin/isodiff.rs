@@ -2,18 +2,23 @@
 
 #![forbid(unsafe_code)]
 
-use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use isodiff::escape::escape;
 use isodiff::listing::{self, ListError, Listed};
+use isodiff::report::{self, filter::Filter, text::Style, Report};
 use isodiff::{EntryKind, Limits, MappedFile};
 
 /// Compare two ISO 9660 images and every file system nested in them.
 ///
-/// Exit codes: 0 identical, 1 different, 2 trouble.
+/// Reports go to the files named by --text, --json, --html, --markdown and
+/// --diffoscope-json (several at once; `-` is stdout); with none of them, text goes
+/// to stdout.
+///
+/// Exit codes: 0 identical (after filters), 1 different, 2 trouble.
 #[derive(Debug, Parser)]
 #[command(
     name = "isodiff",
@@ -28,16 +33,80 @@ struct Cli {
     a: Option<PathBuf>,
     /// The second image.
     b: Option<PathBuf>,
-    /// Write the JSON report to FILE (`-` for stdout).
-    #[arg(long, value_name = "FILE")]
-    json: Option<PathBuf>,
     /// Write the text report to FILE (`-` for stdout; the default when no other
     /// report is asked for).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
     text: Option<PathBuf>,
+    /// Write the JSON report to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    json: Option<PathBuf>,
+    /// Write a self-contained HTML report to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    html: Option<PathBuf>,
+    /// Write a Markdown report to FILE, for issue trackers (`-` for stdout).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    markdown: Option<PathBuf>,
+    /// Write the report in diffoscope's JSON format to FILE (`-` for stdout);
+    /// `diffoscope --load-existing-diff FILE` reads it.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    diffoscope_json: Option<PathBuf>,
+    /// Colour the text report: auto colours stdout when it is a terminal and
+    /// NO_COLOR is not set.
+    #[arg(
+        long,
+        alias = "colour",
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = Color::Auto,
+        help_heading = "Reports"
+    )]
+    color: Color,
+    /// Cut the report to about this many bytes of text report (suffixes K, M, G:
+    /// binary multiples): details first, then the last differences, with a note
+    /// saying what was left out. 0: no limit.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "0", help_heading = "Reports")]
+    max_report_size: u64,
+    /// Most lines of one unified diff; a cut diff ends with a note. 0: no limit.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 400,
+        help_heading = "Reports"
+    )]
+    max_diff_lines: usize,
+    /// Hide differences at locations matching GLOB, and below them (repeatable).
+    /// Locations read `/nix-store.squashfs:/etc/passwd`; `*` and `?` stop at `/`,
+    /// `**` does not; a GLOB not starting with `/` matches at any depth.
+    #[arg(long, value_name = "GLOB", help_heading = "Filters")]
+    exclude: Vec<String>,
+    /// Hide differences of these kinds or fields (comma-separated, repeatable):
+    /// mtime, atime, ctime, uid, gid, mode, nlink, xattr, size, ...; image facts
+    /// and attributes by name or glob (pvd.creation_date, superblock.*, rr.tf.*).
+    #[arg(
+        long,
+        value_name = "FIELD,...",
+        value_delimiter = ',',
+        help_heading = "Filters"
+    )]
+    ignore: Vec<String>,
+    /// Hide times, ownership, and image facts that only say how the bytes were laid
+    /// out or packed (dates, compressor, block size).
+    #[arg(long, help_heading = "Filters")]
+    semantic: bool,
     /// Also compare placement details (extent addresses, table offsets, inode numbers).
     #[arg(long)]
     layout: bool,
+}
+
+/// When to colour the text report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Color {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,13 +119,123 @@ enum Command {
         /// The image to list.
         image: PathBuf,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(hide = true)]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    #[command(hide = true)]
+    Manpage,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::Ls { json, image }) => ls(image, *json),
+        Some(Command::Completions { shell }) => {
+            let mut out = io::stdout().lock();
+            clap_complete::generate(*shell, &mut Cli::command(), "isodiff", &mut out);
+            ExitCode::SUCCESS
+        }
+        Some(Command::Manpage) => {
+            match clap_mangen::Man::new(Cli::command()).render(&mut io::stdout().lock()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("isodiff: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         None => compare(&cli),
+    }
+}
+
+/// `1000`, `64K`, `10M`, `1G` (binary multiples).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (digits, shift) = match s.as_bytes().last() {
+        Some(b'k' | b'K') => (&s[..s.len() - 1], 10),
+        Some(b'm' | b'M') => (&s[..s.len() - 1], 20),
+        Some(b'g' | b'G') => (&s[..s.len() - 1], 30),
+        _ => (s, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (a number, optionally followed by K, M or G)"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+type Renderer = fn(&Report, &mut dyn Write, Style) -> io::Result<()>;
+
+/// The reports asked for, each with its path and renderer; text on stdout when
+/// none is. Fails when two would go to stdout, where they would be interleaved.
+fn outputs(cli: &Cli) -> Result<Vec<(&Path, &'static str, Renderer)>, String> {
+    let asked: [(&Option<PathBuf>, &'static str, Renderer); 5] = [
+        (&cli.text, "--text", report::text::write_styled),
+        (&cli.json, "--json", |r, o, _| report::json::write(r, o)),
+        (&cli.html, "--html", |r, o, _| report::html::write(r, o)),
+        (&cli.markdown, "--markdown", |r, o, _| {
+            report::markdown::write(r, o)
+        }),
+        (&cli.diffoscope_json, "--diffoscope-json", |r, o, _| {
+            report::diffoscope::write(r, o)
+        }),
+    ];
+    let mut out: Vec<(&Path, &'static str, Renderer)> = asked
+        .iter()
+        .filter_map(|(p, flag, render)| p.as_deref().map(|p| (p, *flag, *render)))
+        .collect();
+    if out.is_empty() {
+        out.push((Path::new("-"), "--text", report::text::write_styled));
+    }
+    let to_stdout: Vec<&str> = out
+        .iter()
+        .filter(|(p, _, _)| p.as_os_str() == "-")
+        .map(|(_, flag, _)| *flag)
+        .collect();
+    if to_stdout.len() > 1 {
+        return Err(format!(
+            "only one report can go to stdout, not {}",
+            to_stdout.join(" and ")
+        ));
+    }
+    Ok(out)
+}
+
+fn filter(cli: &Cli) -> Result<Filter, String> {
+    let mut f = Filter::new();
+    for g in &cli.exclude {
+        f = f.exclude(g).map_err(|e| format!("--exclude: {e}"))?;
+    }
+    for g in cli
+        .ignore
+        .iter()
+        .map(|g| g.trim())
+        .filter(|g| !g.is_empty())
+    {
+        f = f.ignore(g).map_err(|e| format!("--ignore: {e}"))?;
+    }
+    if cli.semantic {
+        f = f.semantic();
+    }
+    Ok(f)
+}
+
+/// Colour for a text report written to `path`.
+fn color_for(cli: &Cli, path: &Path) -> bool {
+    match cli.color {
+        Color::Always => true,
+        Color::Never => false,
+        // https://no-color.org: set and not empty means no colour.
+        Color::Auto => {
+            path.as_os_str() == "-"
+                && io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+        }
     }
 }
 
@@ -65,26 +244,47 @@ fn compare(cli: &Cli) -> ExitCode {
         eprintln!("isodiff: two images to compare are needed (or `isodiff ls IMAGE`); see --help");
         return ExitCode::from(2);
     };
-    let options = isodiff::Options::default().layout(cli.layout);
-    let report = match isodiff::diff_files(a, b, &options) {
+    // Check everything the user typed before the (possibly long) comparison.
+    let (outputs, filter) = match (outputs(cli), filter(cli)) {
+        (Ok(o), Ok(f)) => (o, f),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("isodiff: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut options = isodiff::Options::default().layout(cli.layout);
+    options.max_diff_lines = match cli.max_diff_lines {
+        0 => usize::MAX,
+        n => n,
+    };
+    let mut report = match isodiff::diff_files(a, b, &options) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("isodiff: {e}");
             return ExitCode::from(2);
         }
     };
-    let stdout = PathBuf::from("-");
-    let mut outputs: Vec<(&PathBuf, Renderer)> = Vec::new();
-    if let Some(p) = &cli.json {
-        outputs.push((p, isodiff::report::json::write));
+    if !filter.is_empty() {
+        report = filter.apply(report);
+        if let Some(f) = &report.filtered {
+            for r in f.rules.iter().filter(|r| {
+                r.differences + r.problems == 0 && r.rule != report::filter::Reason::Semantic
+            }) {
+                eprintln!(
+                    "isodiff: note: {} hid nothing",
+                    escape(r.label().as_bytes())
+                );
+            }
+        }
     }
-    match &cli.text {
-        Some(p) => outputs.push((p, isodiff::report::text::write)),
-        None if cli.json.is_none() => outputs.push((&stdout, isodiff::report::text::write)),
-        None => {}
+    if cli.max_report_size > 0 {
+        report = report::limit::cap(report, cli.max_report_size);
     }
-    for (path, render) in outputs {
-        if let Err(e) = write_report(path, &report, render) {
+    for (path, _, render) in outputs {
+        let style = Style {
+            color: color_for(cli, path),
+        };
+        if let Err(e) = write_report(path, &report, render, style) {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 break;
             }
@@ -102,7 +302,7 @@ fn compare(cli: &Cli) -> ExitCode {
             "isodiff: {}: {}: {}",
             side.display(),
             isodiff::report::text::location(&p.location),
-            p.message
+            escape(p.message.as_bytes())
         );
     }
     if !report.problems.is_empty() {
@@ -114,23 +314,17 @@ fn compare(cli: &Cli) -> ExitCode {
     }
 }
 
-type Renderer = fn(&isodiff::Report, &mut dyn Write) -> io::Result<()>;
-
 /// Writes one report to a file, or to stdout for `-`. Only the files the user
 /// named are created.
-fn write_report(
-    path: &std::path::Path,
-    report: &isodiff::Report,
-    render: Renderer,
-) -> io::Result<()> {
+fn write_report(path: &Path, report: &Report, render: Renderer, style: Style) -> io::Result<()> {
     if path.as_os_str() == "-" {
         let stdout = io::stdout();
         let mut out = BufWriter::new(stdout.lock());
-        render(report, &mut out)?;
+        render(report, &mut out, style)?;
         return out.flush();
     }
     let mut out = BufWriter::new(std::fs::File::create(path)?);
-    render(report, &mut out)?;
+    render(report, &mut out, style)?;
     out.flush()
 }
 

@@ -57,6 +57,29 @@ pub(crate) fn head<'c>(content: &'c Content<'_>, want: usize) -> Result<Cow<'c, 
     Ok(Cow::Owned(out))
 }
 
+/// Pieces `x`, `y` at `offset` with the bytes inside `mask` taken out.
+fn unmasked<'x>(
+    offset: u64,
+    x: &'x [u8],
+    y: &'x [u8],
+    mask: &Option<std::ops::Range<u64>>,
+) -> [(u64, &'x [u8], &'x [u8]); 2] {
+    let empty: (u64, &[u8], &[u8]) = (offset, &[], &[]);
+    let Some(m) = mask else {
+        return [(offset, x, y), empty];
+    };
+    let end = offset + x.len() as u64;
+    if m.end <= offset || m.start >= end {
+        return [(offset, x, y), empty];
+    }
+    let cut_start = (m.start.max(offset) - offset) as usize;
+    let cut_end = (m.end.min(end) - offset) as usize;
+    [
+        (offset, &x[..cut_start], &y[..cut_start]),
+        (offset + cut_end as u64, &x[cut_end..], &y[cut_end..]),
+    ]
+}
+
 /// Walks two chunk streams in step, handing `visit` equal-length pieces of both.
 /// Stops early when `visit` returns false. Returns the length of the common prefix
 /// walked.
@@ -99,8 +122,12 @@ fn in_step<'x>(
     }
 }
 
-/// True when both contents hold the same bytes.
-pub(crate) fn equal(a: &Content<'_>, b: &Content<'_>) -> Result<bool> {
+/// True when both contents hold the same bytes (outside `mask`).
+pub(crate) fn equal(
+    a: &Content<'_>,
+    b: &Content<'_>,
+    mask: Option<std::ops::Range<u64>>,
+) -> Result<bool> {
     if a.len() != b.len() {
         return Ok(false);
     }
@@ -110,14 +137,14 @@ pub(crate) fn equal(a: &Content<'_>, b: &Content<'_>) -> Result<bool> {
             return Ok(true);
         }
     }
-    if let (Content::Blocks(x), Content::Blocks(y)) = (a, b) {
+    if let (Content::Blocks(x), Content::Blocks(y), None) = (a, b, &mask) {
         if let Some(same) = raw_blocks_equal(x, y)? {
             return Ok(same);
         }
     }
     let mut same = true;
-    in_step(chunks(a), chunks(b), |_, x, y| {
-        same = x == y;
+    in_step(chunks(a), chunks(b), |offset, x, y| {
+        same = unmasked(offset, x, y, &mask).iter().all(|(_, x, y)| x == y);
         same
     })?;
     Ok(same)
@@ -215,7 +242,11 @@ fn plural(n: u64) -> &'static str {
 
 /// Compares two contents byte by byte, with digests. Reads each once more; only
 /// called for contents already known to differ.
-pub(crate) fn compare(a: &Content<'_>, b: &Content<'_>) -> Result<Comparison> {
+pub(crate) fn compare(
+    a: &Content<'_>,
+    b: &Content<'_>,
+    mask: Option<std::ops::Range<u64>>,
+) -> Result<Comparison> {
     let mut c = Comparison {
         first_offset: None,
         differing_bytes: 0,
@@ -227,20 +258,22 @@ pub(crate) fn compare(a: &Content<'_>, b: &Content<'_>) -> Result<Comparison> {
     };
     let mut in_region = false;
     in_step(chunks(a), chunks(b), |offset, x, y| {
-        if x == y {
-            in_region = false;
-            return true;
-        }
-        for (i, (p, q)) in x.iter().zip(y).enumerate() {
-            if p != q {
-                c.differing_bytes += 1;
-                if !in_region {
-                    c.regions += 1;
-                    in_region = true;
+        for (offset, x, y) in unmasked(offset, x, y, &mask) {
+            if x == y {
+                in_region &= x.is_empty();
+                continue;
+            }
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                if p != q {
+                    c.differing_bytes += 1;
+                    if !in_region {
+                        c.regions += 1;
+                        in_region = true;
+                    }
+                    c.first_offset.get_or_insert(offset + i as u64);
+                } else {
+                    in_region = false;
                 }
-                c.first_offset.get_or_insert(offset + i as u64);
-            } else {
-                in_region = false;
             }
         }
         true
@@ -310,16 +343,20 @@ mod tests {
     fn equal_across_different_chunking() {
         let a = content(&[b"hello ", b"world"]);
         let b = content(&[b"hel", b"lo world"]);
-        assert!(equal(&a, &b).unwrap_or(false));
+        assert!(equal(&a, &b, None).unwrap_or(false));
         let c = content(&[b"hello_world"]);
-        assert!(!equal(&a, &c).unwrap_or(true));
+        assert!(!equal(&a, &c, None).unwrap_or(true));
+        assert!(
+            equal(&a, &c, Some(5..6)).unwrap_or(false),
+            "the differing byte is masked"
+        );
     }
 
     #[test]
     fn counts_bytes_and_regions() {
         let a = content(&[b"aaaaXXaaaaYaaa"]);
         let b = content(&[b"aaaa", b"YYaaaaZaaa", b"tail"]);
-        let c = compare(&a, &b).ok();
+        let c = compare(&a, &b, None).ok();
         let c = c.as_ref();
         assert_eq!(c.and_then(|c| c.first_offset), Some(4));
         assert_eq!(c.map(|c| c.differing_bytes), Some(3));

@@ -13,9 +13,16 @@ pub(crate) fn fact_json(v: &crate::model::Value) -> Json {
     serde_json::to_value(v).unwrap_or(Json::Null)
 }
 
+/// The group of a dotted fact name: `joliet` of `joliet.volume_id`.
+fn group(name: &str) -> &str {
+    name.split('.').next().unwrap_or(name)
+}
+
 /// Differences between two lists of named facts, in the order of `a` then the
 /// names only `b` has. Layout facts are skipped unless `layout`; names in `skip`
-/// are skipped too (they follow from a difference reported otherwise).
+/// are skipped too (they follow from a difference reported otherwise). A group
+/// that only one side has at all (a Joliet descriptor, a GPT) is one difference
+/// (`present` against null), not one per field.
 pub(crate) fn facts(
     a: &[Fact],
     b: &[Fact],
@@ -23,7 +30,25 @@ pub(crate) fn facts(
     skip: &[&str],
     mut emit: impl FnMut(&str, Json, Json),
 ) {
-    let wanted = |f: &&Fact| (layout || !f.layout) && !skip.contains(&f.name.as_ref());
+    let groups = |list: &[Fact]| -> std::collections::HashSet<String> {
+        list.iter().map(|f| group(&f.name).to_owned()).collect()
+    };
+    let (ga, gb) = (groups(a), groups(b));
+    let mut one_sided: Vec<&String> = ga.symmetric_difference(&gb).collect();
+    one_sided.sort();
+    for g in &one_sided {
+        let present = json!("present");
+        if ga.contains(*g) {
+            emit(g, present, Json::Null);
+        } else {
+            emit(g, Json::Null, present);
+        }
+    }
+    let wanted = |f: &&Fact| {
+        (layout || !f.layout)
+            && !skip.contains(&f.name.as_ref())
+            && !one_sided.iter().any(|g| g.as_str() == group(&f.name))
+    };
     let by_name: HashMap<&str, &Fact> = b
         .iter()
         .filter(wanted)
@@ -34,14 +59,18 @@ pub(crate) fn facts(
         if !seen.insert(fa.name.as_ref()) {
             continue;
         }
-        match by_name.get(fa.name.as_ref()) {
-            Some(fb) if fb.value == fa.value => {}
-            Some(fb) => emit(&fa.name, fact_json(&fa.value), fact_json(&fb.value)),
-            None => emit(&fa.name, fact_json(&fa.value), Json::Null),
+        let (va, vb) = match by_name.get(fa.name.as_ref()) {
+            Some(fb) if fb.value == fa.value => continue,
+            Some(fb) => (fact_json(&fa.value), fact_json(&fb.value)),
+            None => (fact_json(&fa.value), Json::Null),
+        };
+        // An unset value and an absent one both read as null: no difference to show.
+        if va != vb {
+            emit(&fa.name, va, vb);
         }
     }
     for fb in b.iter().filter(wanted) {
-        if seen.insert(fb.name.as_ref()) {
+        if seen.insert(fb.name.as_ref()) && !fact_json(&fb.value).is_null() {
             emit(&fb.name, Json::Null, fact_json(&fb.value));
         }
     }

@@ -7,6 +7,7 @@
 //! reported as a blob.
 
 pub(crate) mod content;
+mod elf;
 mod meta;
 mod walk;
 

@@ -6,9 +6,10 @@ use rayon::prelude::*;
 use serde_json::{json, Value as Json};
 
 use super::content;
+use super::elf;
 use super::meta;
 use super::Options;
-use crate::model::{Entry, EntryKind, Filesystem, Meta, NodeId};
+use crate::model::{Content, Entry, EntryKind, Filesystem, Meta, NodeId};
 use crate::report::{Difference, Kind, Location, Problem, Report, Side, Which};
 
 /// Collects differences and problems from all worker threads.
@@ -67,13 +68,7 @@ impl<'o> Differ<'o> {
         problems.sort_by(|x, y| {
             (&x.location, x.side, &x.message).cmp(&(&y.location, y.side, &y.message))
         });
-        Report {
-            a,
-            b,
-            identical: differences.is_empty(),
-            differences,
-            problems,
-        }
+        Report::new(a, b, differences, problems)
     }
 
     fn emit(&self, mut found: Vec<Difference>) {
@@ -123,6 +118,7 @@ impl<'o> Differ<'o> {
             },
         );
         self.emit(found);
+        self.specials(a, b, prefix, nesting);
         let at = At {
             prefix,
             path: b"/",
@@ -268,6 +264,7 @@ impl<'o> Differ<'o> {
 
     /// Compares two files' content. Returns true when both were images and their
     /// inside was compared instead.
+    #[allow(clippy::too_many_arguments)]
     fn files(
         &self,
         fa: &dyn Filesystem,
@@ -289,31 +286,53 @@ impl<'o> Differ<'o> {
                 return false;
             }
         };
-        match content::equal(&ca, &cb) {
+        // The boot info table (bytes 8 to 63 of a boot image) is patched in by the
+        // ISO writer and holds block addresses; its fields are compared as
+        // attributes, so the bytes are left out here.
+        let has_table = |e: &Entry| e.attrs.iter().any(|a| a.name == "boot_info_table.checksum");
+        let mask = (has_table(ea) && has_table(eb)).then_some(8..64);
+        self.contents(&ca, &cb, &location, at.nesting, mask, found)
+    }
+
+    /// Compares two contents: equal, nested images, or where they differ.
+    /// Returns true when both were images and their inside was compared instead.
+    fn contents(
+        &self,
+        ca: &Content<'_>,
+        cb: &Content<'_>,
+        location: &Location,
+        nesting: u32,
+        mask: Option<std::ops::Range<u64>>,
+        found: &mut Vec<Difference>,
+    ) -> bool {
+        match content::equal(ca, cb, mask.clone()) {
             Ok(true) => return false,
             Ok(false) => {}
             Err(e) => {
-                self.problem(location, Which::A, content::unreadable(e));
+                self.problem(location.clone(), Which::A, content::unreadable(e));
                 return false;
             }
         }
-        if at.nesting < self.options.max_nesting && self.nested(&ca, &cb, &location, at.nesting) {
+        if nesting < self.options.max_nesting && self.nested(ca, cb, location, nesting) {
             return true;
         }
-        match content::compare(&ca, &cb) {
+        match content::compare(ca, cb, mask) {
             Ok(c) => {
                 let mut d = Difference::new(
-                    location,
+                    location.clone(),
                     Kind::Content,
                     json!(format!("sha256:{}", c.sha_a)),
                     json!(format!("sha256:{}", c.sha_b)),
                 );
                 d.summary = Some(c.summary());
+                if let Some(first) = c.first_offset {
+                    self.elf_place(ca, cb, first, location, &mut d, found);
+                }
                 let mut detail = c.digests();
                 let max = self.options.max_text_diff_bytes;
                 if ca.len() <= max && cb.len() <= max {
                     if let (Ok(ba), Ok(bb)) =
-                        (content::contiguous(&ca, max), content::contiguous(&cb, max))
+                        (content::contiguous(ca, max), content::contiguous(cb, max))
                     {
                         if let Some(t) = content::text_diff(&ba, &bb, self.options) {
                             detail.push('\n');
@@ -324,9 +343,76 @@ impl<'o> Differ<'o> {
                 d.detail = Some(detail);
                 found.push(d);
             }
-            Err(e) => self.problem(location, Which::A, content::unreadable(e)),
+            Err(e) => self.problem(location.clone(), Which::A, content::unreadable(e)),
         }
         false
+    }
+
+    /// For ELF files: names the section and symbol of the first differing byte in
+    /// the summary, and reports differing build ids as their own field.
+    fn elf_place(
+        &self,
+        ca: &Content<'_>,
+        cb: &Content<'_>,
+        first: u64,
+        location: &Location,
+        d: &mut Difference,
+        found: &mut Vec<Difference>,
+    ) {
+        const MAX_ELF: u64 = 256 << 20;
+        let is_elf = |c: &Content<'_>| content::head(c, 4).is_ok_and(|h| h.as_ref() == b"\x7fELF");
+        if !is_elf(ca) || !is_elf(cb) {
+            return;
+        }
+        let (Ok(ba), Ok(bb)) = (
+            content::contiguous(ca, MAX_ELF),
+            content::contiguous(cb, MAX_ELF),
+        ) else {
+            return;
+        };
+        if let (Some(place), Some(summary)) = (elf::place(&ba, first), d.summary.as_mut()) {
+            summary.push_str(&format!(" ({place})"));
+        }
+        let (ia, ib) = (elf::build_id(&ba), elf::build_id(&bb));
+        if ia != ib {
+            found.push(
+                Difference::new(location.clone(), Kind::Attribute, json!(ia), json!(ib))
+                    .with_field("elf.build_id"),
+            );
+        }
+    }
+
+    /// Compares the parts of two images that no directory lists (system area,
+    /// hidden boot images), paired by name.
+    fn specials(&self, a: &dyn Filesystem, b: &dyn Filesystem, prefix: &Location, nesting: u32) {
+        let (sa, sb) = (a.specials(), b.specials());
+        let mut found = Vec::new();
+        for x in &sa {
+            let mut location = prefix.clone();
+            location.push(x.name.clone().into_bytes());
+            match sb.iter().find(|y| y.name == x.name) {
+                Some(y) => {
+                    self.contents(&x.content, &y.content, &location, nesting, None, &mut found);
+                }
+                None => found.push(Difference::new(
+                    location,
+                    Kind::Removed,
+                    json!("boot image"),
+                    Json::Null,
+                )),
+            }
+        }
+        for y in sb.iter().filter(|y| !sa.iter().any(|x| x.name == y.name)) {
+            let mut location = prefix.clone();
+            location.push(y.name.clone().into_bytes());
+            found.push(Difference::new(
+                location,
+                Kind::Added,
+                Json::Null,
+                json!("boot image"),
+            ));
+        }
+        self.emit(found);
     }
 
     /// When both contents are images of a known format, compares them as such.

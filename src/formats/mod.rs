@@ -1,5 +1,7 @@
 //! Format readers: each turns the bytes of one kind of image into the entry model.
 
+pub mod cpio;
+pub mod fat;
 pub mod iso9660;
 pub mod sniff;
 pub mod squashfs;

@@ -1,11 +1,30 @@
 //! The report: a plain data structure built once by the diff and rendered by
-//! independent renderers (text, JSON). Its JSON form is the contract of
-//! `../shared/DESIGN.md` (version 1): fields may be added, never renamed or removed.
+//! independent renderers (text, JSON, HTML, Markdown, diffoscope's JSON). Its JSON
+//! form is the contract of `../shared/DESIGN.md` (version 1): fields may be added,
+//! never renamed or removed.
+//!
+//! Between the diff and the renderers the report can be narrowed: [`filter`] hides
+//! what the user named (`--exclude`, `--ignore`, `--semantic`) and [`limit`] cuts it
+//! to a size (`--max-report-size`). Both work on the finished report, so the diff
+//! engine knows nothing of them, and both record what they took away
+//! ([`Report::filtered`], [`Report::cut`]) so every renderer can say so: nothing is
+//! dropped silently.
 
+pub mod diffoscope;
+pub mod filter;
+pub mod html;
 pub mod json;
+pub mod limit;
+pub mod markdown;
+pub mod summary;
 pub mod text;
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+
+pub use filter::{Filter, Filtered};
+pub use limit::Cut;
 
 /// A location: outermost image first; each element an absolute path inside the file
 /// system named by the elements before it. `[]` is the outermost image itself.
@@ -18,12 +37,104 @@ pub struct Report {
     pub a: Side,
     /// The second image.
     pub b: Side,
-    /// True when no difference was found (problems aside).
+    /// True when no difference was found (problems aside); after a [`Filter`], when
+    /// none is left ([`Report::filtered`] says how many were hidden).
     pub identical: bool,
     /// Every difference, sorted by location.
     pub differences: Vec<Difference>,
     /// What could not be read or compared; the rest of the report still holds.
     pub problems: Vec<Problem>,
+    /// What a [`Filter`] hid; `None` when no filter was applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filtered: Option<Filtered>,
+    /// What [`limit::cap`] left out to keep the report within a size; `None` when
+    /// nothing was cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cut: Option<Cut>,
+}
+
+impl Report {
+    /// A report of `differences` (sorted by location) and `problems`, with nothing
+    /// filtered or cut.
+    pub fn new(a: Side, b: Side, differences: Vec<Difference>, problems: Vec<Problem>) -> Report {
+        Report {
+            a,
+            b,
+            identical: differences.is_empty(),
+            differences,
+            problems,
+            filtered: None,
+            cut: None,
+        }
+    }
+
+    /// How many differences there are of each kind, in the order of [`Kind`].
+    pub fn count_by_kind(&self) -> BTreeMap<Kind, u64> {
+        let mut counts = BTreeMap::new();
+        for d in &self.differences {
+            *counts.entry(d.kind).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// How many differences there are in each file system, keyed by the location of
+    /// that file system (`[]` for the outermost image), in location order.
+    pub fn count_by_image(&self) -> BTreeMap<&[Vec<u8>], u64> {
+        let mut counts = BTreeMap::new();
+        for d in &self.differences {
+            *counts.entry(d.image()).or_insert(0) += 1;
+        }
+        counts
+    }
+
+    /// Changes that recur: differences of the same kind and field with the same two
+    /// values at several locations (600 files all moved from one mtime to another),
+    /// most frequent first, at least `min` of each. Content and one-sided entries
+    /// are left out: their values say nothing in common.
+    pub fn repeated(&self, min: u64) -> Vec<Repeated> {
+        // Keyed by the values' JSON text; the first difference of each group gives
+        // the values back as JSON.
+        type Key<'r> = (Kind, Option<&'r str>, String, String);
+        let mut groups: BTreeMap<Key<'_>, (u64, usize)> = BTreeMap::new();
+        for (i, d) in self.differences.iter().enumerate() {
+            if matches!(d.kind, Kind::Content | Kind::Added | Kind::Removed) {
+                continue;
+            }
+            let key = (d.kind, d.field.as_deref(), d.a.to_string(), d.b.to_string());
+            groups.entry(key).or_insert((0, i)).0 += 1;
+        }
+        let mut out: Vec<Repeated> = groups
+            .into_values()
+            .filter(|(n, _)| *n >= min)
+            .map(|(count, i)| {
+                let d = &self.differences[i];
+                Repeated {
+                    kind: d.kind,
+                    field: d.field.clone(),
+                    a: d.a.clone(),
+                    b: d.b.clone(),
+                    count,
+                }
+            })
+            .collect();
+        out.sort_by_key(|r| std::cmp::Reverse(r.count));
+        out
+    }
+}
+
+/// A change shared by several differences (see [`Report::repeated`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repeated {
+    /// The kind of the differences.
+    pub kind: Kind,
+    /// Their field, if their kind has one.
+    pub field: Option<String>,
+    /// The value in the first image.
+    pub a: serde_json::Value,
+    /// The value in the second image.
+    pub b: serde_json::Value,
+    /// How many differences share it.
+    pub count: u64,
 }
 
 /// One of the two compared images.
@@ -152,6 +263,28 @@ impl Difference {
     pub fn with_field(mut self, field: impl Into<String>) -> Difference {
         self.field = Some(field.into());
         self
+    }
+
+    /// The location of the file system this difference is in: the location itself
+    /// for an image-level fact (it names the image), else the location without its
+    /// last element (the entry's path inside that file system).
+    pub fn image(&self) -> &[Vec<u8>] {
+        if self.kind == Kind::Image {
+            &self.location
+        } else {
+            let n = self.location.len().saturating_sub(1);
+            &self.location[..n]
+        }
+    }
+
+    /// What differs, in words: the kind, with the field where there is one
+    /// (`mode`, `xattr user.comment`, `superblock.mkfs_time`).
+    pub fn what(&self) -> String {
+        match (&self.field, self.kind) {
+            (Some(f), Kind::Image) => f.clone(),
+            (Some(f), kind) => format!("{} {f}", kind.name()),
+            (None, kind) => kind.name().to_owned(),
+        }
     }
 }
 

@@ -1,48 +1,145 @@
 //! The text report: one line per difference with both values, grouped by location
 //! as they are sorted, details indented beneath. Every string from an image is
 //! escaped (see [`crate::escape`]).
+//!
+//! The format is stable (scripts and tests read its lines): new information comes
+//! as new lines before the closing count, only when it exists (what filters hid,
+//! what a size limit cut). Colour, when asked for, wraps parts of the same lines in
+//! SGR sequences and changes nothing else; since names are escaped before they are
+//! coloured, a name cannot carry escape sequences of its own.
 
 use std::io::Write;
 
 use super::{Difference, Kind, Location, Report, Which};
 use crate::escape::escape;
 
-/// Writes `report` as text.
+/// How to write the text report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Style {
+    /// Colour with ANSI SGR sequences (for a terminal).
+    pub color: bool,
+}
+
+/// SGR sequences used when colouring.
+mod sgr {
+    pub const RESET: &str = "\x1b[0m";
+    pub const BOLD: &str = "\x1b[1m";
+    pub const RED: &str = "\x1b[31m";
+    pub const GREEN: &str = "\x1b[32m";
+    pub const YELLOW: &str = "\x1b[33m";
+    pub const CYAN: &str = "\x1b[36m";
+    pub const DIM: &str = "\x1b[2m";
+}
+
+/// `text` in `code` when colouring, as it is otherwise.
+fn paint(style: Style, code: &str, text: &str) -> String {
+    if style.color && !text.is_empty() {
+        format!("{code}{text}{}", sgr::RESET)
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Writes `report` as text, without colour.
 pub fn write(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(out, "--- {}", escape(report.a.path.as_bytes()))?;
-    writeln!(out, "+++ {}", escape(report.b.path.as_bytes()))?;
-    for d in &report.differences {
-        writeln!(out, "{}", line(d))?;
+    write_styled(report, out, Style::default())
+}
+
+/// Writes `report` as text in `style`.
+pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}",
+        paint(
+            style,
+            sgr::BOLD,
+            &format!("--- {}", escape(report.a.path.as_bytes()))
+        )
+    )?;
+    writeln!(
+        out,
+        "{}",
+        paint(
+            style,
+            sgr::BOLD,
+            &format!("+++ {}", escape(report.b.path.as_bytes()))
+        )
+    )?;
+    // Many entries changed the same way are said once (the JSON keeps them all).
+    let (groups, rest) = super::summary::summarize(&report.differences);
+    let mut groups = groups.iter().peekable();
+    for i in rest {
+        while let Some(g) = groups.next_if(|g| g.first < i) {
+            writeln!(out, "{}", group_line(g))?;
+        }
+        let d = &report.differences[i];
+        writeln!(out, "{}", styled_line(d, style))?;
         if let Some(detail) = &d.detail {
             for l in detail.lines() {
-                writeln!(out, "    {}", escape(l.as_bytes()))?;
+                let l = escape(l.as_bytes());
+                let code = match l.as_bytes().first() {
+                    Some(b'@') => sgr::CYAN,
+                    Some(b'+') => sgr::GREEN,
+                    Some(b'-') => sgr::RED,
+                    Some(b'[') => sgr::YELLOW,
+                    _ => "",
+                };
+                writeln!(out, "    {}", paint(style, code, &l))?;
             }
         }
+    }
+    for g in groups {
+        writeln!(out, "{}", group_line(g))?;
     }
     for p in &report.problems {
         let side = match p.side {
             Which::A => "a",
             Which::B => "b",
         };
+        let text = format!("error in {side}: {}", escape(p.message.as_bytes()));
         writeln!(
             out,
-            "{}  error in {side}: {}",
-            location(&p.location),
-            escape(p.message.as_bytes())
+            "{}  {}",
+            paint(style, sgr::BOLD, &location(&p.location)),
+            paint(style, sgr::RED, &text)
         )?;
     }
-    if report.identical && report.problems.is_empty() {
-        writeln!(out, "identical")?;
-    } else {
+    if let Some(f) = &report.filtered {
         writeln!(
             out,
-            "{} difference(s){}",
-            report.differences.len(),
-            if report.problems.is_empty() {
-                String::new()
-            } else {
-                format!(", {} problem(s)", report.problems.len())
-            }
+            "{}",
+            paint(style, sgr::DIM, &escape(f.describe().as_bytes()))
+        )?;
+    }
+    if let Some(c) = &report.cut {
+        writeln!(out, "{}", paint(style, sgr::YELLOW, &c.describe()))?;
+    }
+    let hidden = report.filtered.as_ref().map_or(0, |f| f.differences);
+    let shown_left_out = report.cut.as_ref().map_or(0, |c| c.differences);
+    if report.identical && report.problems.is_empty() {
+        let word = if hidden > 0 {
+            "identical after filtering"
+        } else {
+            "identical"
+        };
+        writeln!(out, "{}", paint(style, sgr::BOLD, word))?;
+    } else {
+        let total = report.differences.len() as u64 + shown_left_out;
+        writeln!(
+            out,
+            "{}",
+            paint(
+                style,
+                sgr::BOLD,
+                &format!(
+                    "{total} difference(s){}",
+                    if report.problems.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} problem(s)", report.problems.len())
+                    }
+                )
+            )
         )?;
     }
     Ok(())
@@ -70,14 +167,39 @@ pub fn value(v: &serde_json::Value) -> String {
     }
 }
 
+/// The one line of a group of entries that changed the same way.
+pub fn group_line(g: &super::summary::Group) -> String {
+    let examples: Vec<String> = g
+        .paths
+        .iter()
+        .take(super::summary::EXAMPLES)
+        .map(|p| escape(p))
+        .collect();
+    let more = if g.paths.len() > examples.len() {
+        ", ..."
+    } else {
+        ""
+    };
+    format!(
+        "{}  {} {} on {} entries (e.g. {}{more})",
+        location(&g.container),
+        g.fields.join(", "),
+        escape(g.change.as_bytes()),
+        g.paths.len(),
+        examples.join(", ")
+    )
+}
+
 /// The one line of a difference.
 pub fn line(d: &Difference) -> String {
-    let loc = location(&d.location);
-    let what = match (&d.field, d.kind) {
-        (Some(f), Kind::Image) => escape(f.as_bytes()),
-        (Some(f), kind) => format!("{} {}", kind.name(), escape(f.as_bytes())),
-        (None, kind) => kind.name().to_owned(),
-    };
+    styled_line(d, Style::default())
+}
+
+/// The line of a difference: location, what differs, values; in colour the
+/// location is bold, what differs yellow, and one-sided entries green or red.
+fn styled_line(d: &Difference, style: Style) -> String {
+    let loc = paint(style, sgr::BOLD, &location(&d.location));
+    let what = escape(d.what().as_bytes());
     match d.kind {
         Kind::Added | Kind::Removed => {
             let v = if d.kind == Kind::Added { &d.b } else { &d.a };
@@ -85,12 +207,94 @@ pub fn line(d: &Difference) -> String {
                 Some(n) if n > 1 => format!(", {n} entries"),
                 _ => String::new(),
             };
-            format!("{loc}  {what} ({}{count})", value(v))
+            let code = if d.kind == Kind::Added {
+                sgr::GREEN
+            } else {
+                sgr::RED
+            };
+            format!("{loc}  {} ({}{count})", paint(style, code, &what), value(v))
         }
-        Kind::Content => match &d.summary {
-            Some(summary) => format!("{loc}  {what}: {}", escape(summary.as_bytes())),
-            None => format!("{loc}  {what} differs"),
-        },
-        _ => format!("{loc}  {what} {} -> {}", value(&d.a), value(&d.b)),
+        Kind::Content => {
+            let what = paint(style, sgr::YELLOW, &what);
+            match &d.summary {
+                Some(summary) => format!("{loc}  {what}: {}", escape(summary.as_bytes())),
+                None => format!("{loc}  {what} differs"),
+            }
+        }
+        _ => format!(
+            "{loc}  {} {} -> {}",
+            paint(style, sgr::YELLOW, &what),
+            value(&d.a),
+            value(&d.b)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Side;
+    use serde_json::json;
+
+    fn report() -> Report {
+        let mut content = Difference::new(
+            vec![b"/f".to_vec()],
+            Kind::Content,
+            json!("sha256:1"),
+            json!("sha256:2"),
+        );
+        content.summary = Some("1 byte differs".into());
+        content.detail = Some("@@ -1 +1 @@\n-a\n+b\n".into());
+        let side = |p: &str| Side {
+            path: p.into(),
+            size: 0,
+        };
+        Report::new(
+            side("a.iso"),
+            side("b.iso"),
+            vec![
+                content,
+                Difference::new(
+                    vec![b"/\x1b]0;evil\x07".to_vec()],
+                    Kind::Mode,
+                    json!("0644"),
+                    json!("0444"),
+                ),
+            ],
+            Vec::new(),
+        )
+    }
+
+    fn render(style: Style) -> String {
+        let mut v = Vec::new();
+        write_styled(&report(), &mut v, style).expect("write");
+        String::from_utf8(v).expect("utf8")
+    }
+
+    /// Strips SGR sequences (ESC `[` ... `m`).
+    fn strip(s: &str) -> String {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find("\x1b[") {
+            out.push_str(&rest[..i]);
+            let after = &rest[i + 2..];
+            let end = after.find('m').map_or(after.len(), |e| e + 1);
+            rest = &after[end..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    #[test]
+    fn colour_changes_nothing_but_sgr() {
+        let plain = render(Style::default());
+        let color = render(Style { color: true });
+        assert!(!plain.contains('\x1b'));
+        assert!(color.contains("\x1b[32m+b\x1b[0m"), "{color:?}");
+        assert!(color.contains("\x1b[31m-a\x1b[0m"), "{color:?}");
+        assert_eq!(strip(&color), plain);
+        // The name's own escape sequence is shown, not sent.
+        assert!(plain.contains("/\\u{1b}]0;evil\\u{7}  mode 0644 -> 0444"));
+        assert!(plain.ends_with("2 difference(s)\n"));
     }
 }

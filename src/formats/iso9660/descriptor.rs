@@ -30,6 +30,8 @@ pub(crate) struct Descriptors<'a> {
     pub joliet: Option<VolumeRoot<'a>>,
     /// Volume space size times block size: how many bytes the volume claims.
     pub volume_bytes: u64,
+    /// The El Torito boot catalog's block, when a boot record names El Torito.
+    pub el_torito_catalog: Option<u32>,
     pub facts: Vec<Fact>,
 }
 
@@ -43,6 +45,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
     let mut supplementary = 0;
     let mut partitions = 0;
     let mut terminated = false;
+    let mut el_torito_catalog = None;
     for index in 0..MAX_DESCRIPTORS {
         let offset = (FIRST_DESCRIPTOR + index) * SECTOR;
         let d = image.get(offset, SECTOR, "volume descriptor")?;
@@ -58,6 +61,9 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
             0 => {
                 sequence.push("boot_record");
                 boot_record(d, &mut facts);
+                if d.get(7..30) == Some(b"EL TORITO SPECIFICATION") && el_torito_catalog.is_none() {
+                    el_torito_catalog = Some(le32(d, 71));
+                }
             }
             1 if primary.is_none() => {
                 sequence.push("primary");
@@ -132,6 +138,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
         primary,
         joliet,
         volume_bytes,
+        el_torito_catalog,
         facts,
     })
 }

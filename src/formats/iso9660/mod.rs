@@ -12,17 +12,23 @@
 //! `joliet.name`, so a disagreement between namespaces can be reported.
 
 mod descriptor;
+mod eltorito;
 mod raw;
 mod rockridge;
 mod susp;
+mod sysarea;
 mod walk;
+
+use std::sync::Arc;
 
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::model::{
-    Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Value,
+    Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Special, Value,
 };
+
+use descriptor::SECTOR;
 
 /// An opened ISO 9660 image.
 #[derive(Debug)]
@@ -30,6 +36,10 @@ pub struct IsoFs<'a> {
     image: Bytes<'a>,
     facts: Vec<Fact>,
     tree: walk::Tree,
+    /// The system area with its parsed fields blanked out.
+    system_area: Arc<[u8]>,
+    /// Boot images that no file of the tree holds: name, bytes.
+    hidden_boot_images: Vec<(String, &'a [u8])>,
 }
 
 impl<'a> IsoFs<'a> {
@@ -52,7 +62,6 @@ impl<'a> IsoFs<'a> {
         let mut facts = d.facts;
         let rr_skip = walk::rock_ridge_skip(image, &d.primary, limits);
         facts.push(Fact::new("rock_ridge", Value::Bool(rr_skip.is_some())));
-        facts.push(Fact::new("joliet", Value::Bool(d.joliet.is_some())));
         let tree = match (rr_skip, &d.joliet) {
             (Some(skip), joliet) => {
                 let mut tree = walk::Tree::read(
@@ -84,7 +93,89 @@ impl<'a> IsoFs<'a> {
             Value::Text(tree.namespace.name().to_owned()),
         ));
         facts.push(Fact::layout("image_size", Value::Int(image.len())));
-        Ok(IsoFs { image, facts, tree })
+        let area = image.get(0, sysarea::SIZE as u64, "system area")?;
+        let covered = sysarea::read(area, &mut facts);
+        let system_area = Arc::from(sysarea::unexplained(area, &covered));
+        let mut fs = IsoFs {
+            image,
+            facts,
+            tree,
+            system_area,
+            hidden_boot_images: Vec::new(),
+        };
+        if let Some(catalog) = d.el_torito_catalog {
+            fs.read_el_torito(catalog);
+        }
+        Ok(fs)
+    }
+
+    /// Reads the boot catalog, marks the files that are boot images (and their boot
+    /// info tables) and keeps the boot images no file holds. A damaged catalog is a
+    /// problem of the root directory; the rest of the image still reads.
+    fn read_el_torito(&mut self, catalog: u32) {
+        let entries = match eltorito::read(self.image, catalog, &mut self.facts) {
+            Ok(e) => e,
+            Err(e) => {
+                self.tree.nodes[0].errors.push(e);
+                return;
+            }
+        };
+        let mut by_start = std::collections::HashMap::new();
+        for (i, n) in self.tree.nodes.iter().enumerate() {
+            if let Some(first) = n.extents.first() {
+                by_start.entry(first.start).or_insert(i);
+            }
+        }
+        for entry in entries {
+            let start = u64::from(entry.load_rba) * SECTOR;
+            let label = format!("{} ({})", entry.number, entry.platform_name());
+            match by_start.get(&start).copied() {
+                Some(i) => {
+                    let node = &mut self.tree.nodes[i];
+                    let len = node.extents.first().map_or(0, |e| e.len);
+                    let table = self
+                        .image
+                        .get(start, len, "boot image")
+                        .ok()
+                        .and_then(|bytes| eltorito::boot_info_table(bytes, entry.load_rba));
+                    let attrs = &mut node.entry.attrs;
+                    attrs.push(Fact::new("eltorito.boot_entry", Value::Text(label)));
+                    if let Some([pvd, lba, length, checksum]) = table {
+                        attrs.push(Fact::layout(
+                            "boot_info_table.pvd_lba",
+                            Value::Int(u64::from(pvd)),
+                        ));
+                        attrs.push(Fact::layout(
+                            "boot_info_table.file_lba",
+                            Value::Int(u64::from(lba)),
+                        ));
+                        attrs.push(Fact::new(
+                            "boot_info_table.file_length",
+                            Value::Int(u64::from(length)),
+                        ));
+                        attrs.push(Fact::new(
+                            "boot_info_table.checksum",
+                            Value::Text(format!("{checksum:08x}")),
+                        ));
+                    }
+                }
+                None => {
+                    let len = match entry.media & 0x0f {
+                        1 => 1_228_800,
+                        2 => 1_474_560,
+                        3 => 2_949_120,
+                        _ => u64::from(entry.sector_count) * 512,
+                    };
+                    let len = len.min(self.image.len().saturating_sub(start));
+                    match self.image.get(start, len, "El Torito boot image") {
+                        Ok(bytes) => self
+                            .hidden_boot_images
+                            .push((format!("el-torito:{label}"), bytes)),
+                        Err(e) => self.tree.nodes[0].errors.push(e),
+                    }
+                }
+            }
+        }
     }
 
     fn node(&self, id: NodeId) -> Result<&walk::Node> {
@@ -138,5 +229,19 @@ impl Filesystem for IsoFs<'_> {
             .map(|e| self.image.get(e.start, e.len, "file extent"))
             .collect::<Result<Vec<_>>>()?;
         Ok(Content::Slices(slices))
+    }
+
+    fn specials(&self) -> Vec<Special<'_>> {
+        let mut out = vec![Special {
+            name: "system-area".to_owned(),
+            content: Content::Owned(self.system_area.clone()),
+        }];
+        for (name, bytes) in &self.hidden_boot_images {
+            out.push(Special {
+                name: name.clone(),
+                content: Content::Slices(vec![bytes]),
+            });
+        }
+        out
     }
 }

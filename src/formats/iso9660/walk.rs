@@ -1,5 +1,6 @@
 //! The walk of one directory hierarchy (primary or Joliet) into a tree of entries.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use super::descriptor::{VolumeRoot, SECTOR};
@@ -105,11 +106,20 @@ struct Built {
     raw_name: Vec<u8>,
 }
 
+/// System Use bytes one walk may gather beyond the image's own size. In a sound
+/// image every System Use byte (in a record or in a `CE` area) belongs to one
+/// record, so a walk gathers at most the image's size. Records that share or loop
+/// through continuation areas could otherwise make a 70 KB image gather
+/// `max_system_use_bytes` for each record: 13 GB of entries and 30 s for 200 records.
+const SYSTEM_USE_SLACK: u64 = 1 << 20;
+
 struct Walker<'a, 'l> {
     image: Bytes<'a>,
     block_size: u32,
     ns: Namespace,
     limits: &'l Limits,
+    /// System Use bytes gathered so far by this walk.
+    system_use: Cell<u64>,
 }
 
 impl Tree {
@@ -125,6 +135,7 @@ impl Tree {
             block_size: vol.block_size,
             ns,
             limits,
+            system_use: Cell::new(0),
         };
         // The root's attributes live in the `.` record of its own extent.
         let root_start = w.block_start(vol.root.extent);
@@ -296,6 +307,39 @@ impl<'a> Walker<'a, '_> {
         u64::from(block) * u64::from(self.block_size)
     }
 
+    /// The SUSP entries of one record's System Use area (`area`, at `offset`),
+    /// following `CE` areas within the per-record budget and within what is left of
+    /// the walk's (the image's size plus [`SYSTEM_USE_SLACK`]).
+    fn gather(
+        &self,
+        area: &'a [u8],
+        offset: u64,
+        errors: &mut Vec<Error>,
+    ) -> Vec<susp::SuspEntry<'a>> {
+        let before = self.system_use.get();
+        let max = self.image.len().saturating_add(SYSTEM_USE_SLACK);
+        let left = max.saturating_sub(before);
+        let tree_bound = left < self.limits.max_system_use_bytes;
+        let mut limits = self.limits.clone();
+        limits.max_system_use_bytes = limits.max_system_use_bytes.min(left);
+        let (entries, problem) = susp::collect(self.image, area, offset, self.block_size, &limits);
+        let bytes: u64 = entries.iter().map(|e| e.data.len() as u64).sum();
+        self.system_use.set(before.saturating_add(bytes));
+        errors.extend(problem.map(|e| match e {
+            Error::LimitExceeded {
+                limit: "System Use bytes per record",
+                value,
+                ..
+            } if tree_bound => Error::LimitExceeded {
+                limit: "System Use bytes per directory tree",
+                value: before.saturating_add(value),
+                max,
+            },
+            e => e,
+        }));
+        entries
+    }
+
     /// Reads one directory extent into entries. Records cannot cross a sector
     /// boundary; a zero length byte means "the rest of this sector is padding".
     fn read_dir(&self, block: u32, size: u32) -> (Vec<Built>, Vec<Error>) {
@@ -399,14 +443,7 @@ impl<'a> Walker<'a, '_> {
                 // The root's `.` record holds `SP` itself: no skip there.
                 let skip = if is_root { 0 } else { usize::from(skip) };
                 let area = rec.system_use.get(skip..).unwrap_or_default();
-                let (entries, problem) = susp::collect(
-                    self.image,
-                    area,
-                    rec.system_use_offset + skip as u64,
-                    self.block_size,
-                    self.limits,
-                );
-                errors.extend(problem);
+                let entries = self.gather(area, rec.system_use_offset + skip as u64, errors);
                 let rr = rockridge::decode(&entries);
                 for p in &rr.problems {
                     errors.push(Error::malformed("Rock Ridge entry", rec.offset, p.clone()));
@@ -575,14 +612,7 @@ impl<'a> Walker<'a, '_> {
                     _ => 0,
                 };
                 let area = dot.system_use.get(skip..).unwrap_or_default();
-                let (entries, problem) = susp::collect(
-                    self.image,
-                    area,
-                    dot.system_use_offset + skip as u64,
-                    self.block_size,
-                    self.limits,
-                );
-                errors.extend(problem);
+                let entries = self.gather(area, dot.system_use_offset + skip as u64, errors);
                 let rr = rockridge::decode(&entries);
                 Some((dot, rr))
             }

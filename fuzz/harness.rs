@@ -1,0 +1,160 @@
+//! What every fuzz target, and `tests/replay.rs`, does with one input: open it, list
+//! every entry the way `isodiff ls` does (nested images included), format
+//! everything that would be printed, and read the content of every regular file.
+//!
+//! Shared by path (`#[path = "..."] mod harness;`) so that the replay test exercises
+//! exactly what the fuzzer exercised.
+
+// Each target uses only part of it.
+#![allow(dead_code)]
+
+use std::collections::HashSet;
+
+use isodiff::escape::escape;
+use isodiff::listing::{self, ListError, Listed};
+use isodiff::{EntryKind, Filesystem, Limits, NodeId};
+
+/// Small budgets, so that one input cannot take long or use much memory.
+pub fn limits() -> Limits {
+    Limits::default().max_entries(10_000).max_depth(64)
+}
+
+/// Most bytes of content decoded (decompressed, or zeros of sparse blocks) per
+/// input. Lengths are summed for every file; decoding stops here, because a file may
+/// rightly be far larger than the few bytes that describe it (a sparse squashfs
+/// file), and the fuzzer is after crashes in the decoders, not their throughput.
+pub const DECODE_BUDGET: u64 = 8 << 20;
+
+/// What one run saw.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Entries `listing::walk` visited (the root included).
+    pub listed: u64,
+    /// Problems it reported.
+    pub problems: u64,
+    /// Files whose content was read.
+    pub files: u64,
+    /// Their total length, as [`isodiff::Content::len`] says.
+    pub content_bytes: u64,
+    /// Bytes of content decoded through [`isodiff::Content::chunks`] (at most
+    /// [`DECODE_BUDGET`] plus one chunk).
+    pub decoded_bytes: u64,
+    /// Files whose content could not be handed out or decoded.
+    pub content_errors: u64,
+    /// Entries listed inside nested images (by [`open_and_exercise`]).
+    pub nested_listed: u64,
+}
+
+/// Lists and reads everything in `fs`.
+pub fn exercise(fs: &dyn Filesystem) -> Outcome {
+    let mut out = Outcome::default();
+    for fact in fs.facts() {
+        std::hint::black_box(fact.value.to_string());
+    }
+    listing::walk(
+        fs,
+        &[],
+        &mut |l: Listed| {
+            out.listed += 1;
+            for part in &l.location {
+                std::hint::black_box(escape(part));
+            }
+            let m = &l.meta;
+            for t in [m.mtime, m.atime, m.ctime].into_iter().flatten() {
+                std::hint::black_box(t.to_string());
+            }
+            if let Some(target) = &m.target {
+                std::hint::black_box(escape(target));
+            }
+        },
+        &mut |p: ListError| {
+            out.problems += 1;
+            std::hint::black_box(p.error.to_string());
+        },
+    );
+    read_contents(fs, &mut out);
+    out
+}
+
+/// Reads every regular file's content. `listing::walk` does not hand out node
+/// handles, so this walks `children` itself; a node is entered once at most, so a
+/// reader that handed out a cycle could not keep this loop going.
+fn read_contents(fs: &dyn Filesystem, out: &mut Outcome) {
+    let mut seen = HashSet::new();
+    let mut stack = vec![fs.root()];
+    seen.insert(fs.root());
+    while let Some(dir) = stack.pop() {
+        let Ok(listing) = fs.children(dir) else {
+            continue;
+        };
+        for entry in listing.entries {
+            if !seen.insert(entry.node) {
+                continue;
+            }
+            for attr in &entry.attrs {
+                std::hint::black_box(attr.value.to_string());
+            }
+            match entry.meta.kind {
+                EntryKind::Dir => stack.push(entry.node),
+                EntryKind::File => read_one(fs, entry.node, out),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn read_one(fs: &dyn Filesystem, file: NodeId, out: &mut Outcome) {
+    match fs.content(file) {
+        Ok(content) => {
+            out.files += 1;
+            out.content_bytes += content.len();
+            for chunk in content.chunks() {
+                if out.decoded_bytes >= DECODE_BUDGET {
+                    break;
+                }
+                match chunk {
+                    Ok(bytes) => out.decoded_bytes += bytes.len() as u64,
+                    Err(e) => {
+                        out.content_errors += 1;
+                        std::hint::black_box(e.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            out.content_errors += 1;
+            std::hint::black_box(e.to_string());
+        }
+    }
+}
+
+/// Small budgets for images inside images.
+pub fn nesting() -> listing::Nesting {
+    listing::Nesting {
+        limits: limits(),
+        max_depth: 3,
+        max_buffer_bytes: 16 << 20,
+    }
+}
+
+/// `isodiff::open` (which sniffs the format), then [`exercise`], then the listing
+/// of `isodiff ls`, which opens every nested image it finds.
+pub fn open_and_exercise(data: &[u8]) -> Result<Outcome, isodiff::Error> {
+    let fs = isodiff::open(data, &limits())?;
+    let mut out = exercise(fs.as_ref());
+    listing::walk_nested(
+        fs.as_ref(),
+        &[],
+        &nesting(),
+        &mut |l: Listed| {
+            if l.location.len() > 1 {
+                out.nested_listed += 1;
+            }
+        },
+        &mut |p: ListError| {
+            std::hint::black_box(p.error.to_string());
+        },
+    );
+    Ok(out)
+}

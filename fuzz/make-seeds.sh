@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Regenerates the seed corpora fuzz/corpus/<target>/ from the committed fixtures
+# (testdata/*.iso, copied as they are) and from small images made here with
+# xorriso and genisoimage (-no-pad, a tiny tree: a few files, symlinks, a fifo, a
+# device, a directory 9 deep, a name that needs a CE area; all under 100 KB), one
+# hand-made multi-extent image and, for open_any, small squashfs, FAT and cpio
+# images.
+# Needs: xorriso, genisoimage, python3; optionally mksquashfs, setfattr,
+# mkfs.vfat + mtools, cpio. Run as root (mknod).
+# The seeds are committed; the fuzz targets and tests/replay.rs only read them.
+set -euo pipefail
+fuzz=$(cd "$(dirname "$0")" && pwd)
+testdata=$fuzz/../testdata
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export TZ=UTC SOURCE_DATE_EPOCH=1717286400 # 2024-06-02T00:00:00Z
+seeds=$work/seeds
+mkdir -p "$seeds"
+
+tree=$work/tree
+mkdir -p "$tree/d/e/f/g/h/i/j/k/l"
+(
+    cd "$tree"
+    printf 'hi\n' >a.txt
+    printf 'x' >b && chmod 4755 b
+    printf 'deep\n' >d/e/f/g/h/i/j/k/l/z
+    ln -s a.txt link
+    ln -s /usr/lib/../lib/x.so abs-link
+    printf 'n\n' >"$(printf 'long-name-%.0s' $(seq 1 21))"
+    mkfifo fifo
+    mknod null c 1 3
+)
+# A shallower tree, so that the Rock Ridge + Joliet image from genisoimage stays small.
+flat=$work/flat
+mkdir -p "$flat/d/e"
+cp -a "$tree"/a.txt "$tree"/b "$tree"/link "$tree"/abs-link "$tree"/fifo "$tree"/null "$flat"/
+printf 'z\n' >"$flat/d/e/z"
+boot=$work/boot
+mkdir -p "$boot/boot"
+head -c 2048 /dev/zero | tr '\0' '\220' >"$boot/boot/l.bin"
+for t in "$tree" "$flat" "$boot"; do
+    find "$t" -exec touch -h -d '2024-06-02 00:00:00' {} +
+done
+
+x() { xorriso -as mkisofs -quiet -no-pad "$@" 2>/dev/null; }
+g() { genisoimage -quiet -no-pad "$@" 2>/dev/null; }
+x -R -J -V TINY_X -o "$seeds/xorriso-rr-joliet.iso" "$tree"
+x -R -V TINY_XR -o "$seeds/xorriso-rr.iso" "$tree"
+x -R -b boot/l.bin -no-emul-boot -boot-load-size 4 -boot-info-table \
+    -o "$seeds/xorriso-eltorito.iso" "$boot"
+g -R -J -V TINY_G -o "$seeds/genisoimage-rr-joliet.iso" "$flat"
+g -r -o "$seeds/genisoimage-rr-relocated.iso" "$tree"
+g -iso-level 1 -o "$seeds/genisoimage-level1.iso" "$tree"
+g -J -o "$seeds/genisoimage-joliet.iso" "$tree"
+g -R -b boot/l.bin -no-emul-boot -boot-load-size 4 -o "$seeds/genisoimage-eltorito.iso" "$boot"
+
+# Multi-extent: no writer splits a file this small, so split one by hand. The file
+# M.BIN (5000 bytes) of a level-3 image becomes two records, 4096 + 904 bytes.
+mkdir -p "$work/multi"
+head -c 5000 /dev/zero | tr '\0' 'm' >"$work/multi/m.bin"
+touch -d '2024-06-02 00:00:00' "$work/multi/m.bin" "$work/multi"
+x -iso-level 3 -V MULTI -o "$seeds/multi-extent.iso" "$work/multi"
+python3 - "$seeds/multi-extent.iso" <<'EOF'
+import struct, sys
+path = sys.argv[1]
+d = bytearray(open(path, "rb").read())
+pvd = 16 * 2048
+root = struct.unpack_from("<I", d, pvd + 156 + 2)[0] * 2048
+pos = root
+while d[pos]:
+    length, name_len = d[pos], d[pos + 32]
+    if d[pos + 33 : pos + 33 + name_len].startswith(b"M.BIN"):
+        break
+    pos += length
+else:
+    sys.exit("M.BIN not found")
+rec = bytearray(d[pos : pos + length])
+extent, size = struct.unpack_from("<I", rec, 2)[0], struct.unpack_from("<I", rec, 10)[0]
+assert size == 5000, size
+first, second = bytearray(rec), bytearray(rec)
+for r, ext, n in ((first, extent, 4096), (second, extent + 2, size - 4096)):
+    struct.pack_into("<I", r, 2, ext)
+    struct.pack_into(">I", r, 6, ext)
+    struct.pack_into("<I", r, 10, n)
+    struct.pack_into(">I", r, 14, n)
+first[25] |= 0x80
+rest = bytes(d[pos + length : root + 2048]).rstrip(b"\0")
+block = bytes(d[root:pos]) + bytes(first) + bytes(second) + rest
+assert len(block) <= 2048
+d[root : root + 2048] = block.ljust(2048, b"\0")
+open(path, "wb").write(d)
+EOF
+
+for target in iso9660 open_any; do
+    dir=$fuzz/corpus/$target
+    mkdir -p "$dir"
+    for f in "$testdata"/*.iso; do
+        cp "$f" "$dir/testdata-$(basename "$f")"
+    done
+    cp "$seeds"/*.iso "$dir"/
+done
+
+# open_any sniffs: squashfs images for its squashfs reader, one per compressor, with
+# 4 KiB blocks so that small files still have several blocks and fragments; plus
+# xattrs, hard links, a sparse file, devices and an ISO holding a squashfs.
+if command -v mksquashfs >/dev/null; then
+    sq=$work/sq
+    mkdir -p "$sq/dir/sub"
+    (
+        cd "$sq"
+        head -c 9000 /dev/zero | tr '\0' 'q' >blocks.txt
+        printf 'tail\n' >dir/small
+        ln dir/small dir/hardlink
+        ln -s ../blocks.txt dir/sub/link
+        truncate -s 20000 sparse
+        printf 'end' >>sparse
+        mkfifo fifo
+        mknod null c 1 3
+        setfattr -n user.comment -v hello blocks.txt 2>/dev/null || true
+        setfattr -n security.selinux -v 'system_u:object_r:etc_t:s0' dir 2>/dev/null || true
+    )
+    find "$sq" -exec touch -h -d '2024-06-02 00:00:00' {} +
+    for comp in gzip xz lzo lz4 zstd; do
+        mksquashfs "$sq" "$fuzz/corpus/open_any/$comp-4k.squashfs" -quiet -noappend \
+            -all-root -comp "$comp" -b 4096 >/dev/null
+    done
+    mksquashfs "$sq" "$fuzz/corpus/open_any/uncompressed.squashfs" -quiet -noappend \
+        -noI -noD -noF -noX -no-fragments >/dev/null
+    mksquashfs "$flat" "$fuzz/corpus/open_any/tiny.squashfs" -quiet -noappend -all-root >/dev/null
+    nest=$work/nest
+    mkdir -p "$nest"
+    cp "$fuzz/corpus/open_any/gzip-4k.squashfs" "$nest/root.squashfs"
+    touch -d '2024-06-02 00:00:00' "$nest/root.squashfs" "$nest"
+    x -R -V NESTED -o "$fuzz/corpus/open_any/iso-with-squashfs.iso" "$nest"
+fi
+# Formats open() is about to sniff (efi.img's FAT, an initrd's cpio), so open_any
+# has seeds for them the day they arrive.
+if command -v mkfs.vfat >/dev/null && command -v mcopy >/dev/null; then
+    fat=$work/efi.img
+    mkfs.vfat -C -n EFIBOOT -i 12345678 "$fat" 128 >/dev/null
+    mmd -i "$fat" ::/EFI ::/EFI/BOOT
+    printf 'MZ stand-in\n' >"$work/BOOTX64.EFI"
+    printf 'a long VFAT name\n' >"$work/A Long Vfat Name.txt"
+    touch -d '2024-06-02 00:00:00' "$work/BOOTX64.EFI" "$work/A Long Vfat Name.txt"
+    mcopy -m -i "$fat" "$work/BOOTX64.EFI" ::/EFI/BOOT/
+    mcopy -m -i "$fat" "$work/A Long Vfat Name.txt" ::/
+    cp "$fat" "$fuzz/corpus/open_any/efi.img"
+fi
+if command -v cpio >/dev/null; then
+    (cd "$flat" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$work/main.cpio"
+    cp "$work/main.cpio" "$fuzz/corpus/open_any/initrd.cpio"
+    gzip -9n <"$work/main.cpio" >"$fuzz/corpus/open_any/initrd.cpio.gz"
+    # Early microcode style: an uncompressed cpio, then a compressed one.
+    cat "$work/main.cpio" "$fuzz/corpus/open_any/initrd.cpio.gz" >"$fuzz/corpus/open_any/initrd-early.cpio"
+fi
+ls -l "$fuzz"/corpus/*/

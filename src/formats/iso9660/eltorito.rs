@@ -1,0 +1,321 @@
+//! El Torito (the bootable CD-ROM specification, 1.0): the boot catalog's validation
+//! entry, default entry, section headers and section entries, each field a fact.
+
+use crate::bytes::{byte, le16, le32, Bytes};
+use crate::error::{Error, Result};
+use crate::model::{Fact, Value};
+
+/// Catalog entries are 32 bytes; a catalog is at most a few sectors. Bound the walk
+/// so a crafted catalog cannot make us read for long.
+const MAX_ENTRIES: usize = 64 * 4;
+
+/// One boot image the catalog names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct BootEntry {
+    /// 1 for the default entry, then section entries in catalog order.
+    pub number: u32,
+    /// Platform of its section (the validation entry's for the default entry).
+    pub platform: u8,
+    /// First block of the image.
+    pub load_rba: u32,
+    /// Emulation type (0: none, 1-3: floppies, 4: hard disk).
+    pub media: u8,
+    /// Virtual 512-byte sectors loaded at boot.
+    pub sector_count: u16,
+}
+
+impl BootEntry {
+    /// `BIOS`, `UEFI`, ... as xorriso names platforms.
+    pub(crate) fn platform_name(&self) -> String {
+        platform_name(self.platform)
+    }
+}
+
+fn platform_name(p: u8) -> String {
+    match p {
+        0 => "BIOS".to_owned(),
+        1 => "PowerPC".to_owned(),
+        2 => "Mac".to_owned(),
+        0xef => "UEFI".to_owned(),
+        other => format!("platform {other:#04x}"),
+    }
+}
+
+fn media_name(m: u8) -> &'static str {
+    match m & 0x0f {
+        0 => "no emulation",
+        1 => "1.2M floppy",
+        2 => "1.44M floppy",
+        3 => "2.88M floppy",
+        4 => "hard disk",
+        _ => "unknown",
+    }
+}
+
+/// Reads the boot catalog at `lba` (2048-byte blocks), pushing its fields as facts
+/// named `eltorito.*`. Returns the boot entries.
+pub(crate) fn read(image: Bytes<'_>, lba: u32, facts: &mut Vec<Fact>) -> Result<Vec<BootEntry>> {
+    let start = u64::from(lba) * 2048;
+    // The catalog's length is not recorded; read what the image holds of 4 sectors.
+    let avail = image.len().saturating_sub(start).min(4 * 2048);
+    let cat = image.get(start, avail, "El Torito boot catalog")?;
+    let validation = cat.get(..32).ok_or_else(|| Error::OutOfBounds {
+        structure: "El Torito validation entry",
+        offset: start,
+        end: start + 32,
+        len: image.len(),
+    })?;
+    if byte(validation, 0) != 1 || validation.get(30..32) != Some(&[0x55, 0xaa]) {
+        return Err(Error::malformed(
+            "El Torito validation entry",
+            start,
+            "no header id 1 or key bytes 55 AA",
+        ));
+    }
+    let checksum_ok = validation.chunks_exact(2).fold(0u16, |sum, w| {
+        sum.wrapping_add(u16::from_le_bytes([w[0], w[1]]))
+    }) == 0;
+    let platform = byte(validation, 1);
+    facts.push(Fact::new(
+        "eltorito.validation.platform",
+        Value::Text(platform_name(platform)),
+    ));
+    facts.push(Fact::new(
+        "eltorito.validation.id",
+        text(validation.get(4..28)),
+    ));
+    facts.push(Fact::new(
+        "eltorito.validation.checksum",
+        Value::Int(u64::from(le16(validation, 28))),
+    ));
+    facts.push(Fact::new(
+        "eltorito.validation.checksum_valid",
+        Value::Bool(checksum_ok),
+    ));
+
+    let mut entries = Vec::new();
+    let mut section_platform = platform;
+    let mut number = 0u32;
+    let mut pos = 32usize;
+    let mut in_section = false;
+    let mut sections = 0u32;
+    let mut final_header = false;
+    for _ in 0..MAX_ENTRIES {
+        let Some(e) = cat.get(pos..pos + 32) else {
+            break;
+        };
+        let at = start + pos as u64;
+        pos += 32;
+        let indicator = byte(e, 0);
+        if number == 0 {
+            number = 1;
+            entry_facts(e, "eltorito.entry1", platform, facts);
+            entries.push(boot_entry(e, 1, platform));
+            continue;
+        }
+        match indicator {
+            0x90 | 0x91 => {
+                sections += 1;
+                section_platform = byte(e, 1);
+                let p = format!("eltorito.section{sections}");
+                facts.push(Fact::new(
+                    format!("{p}.platform"),
+                    Value::Text(platform_name(section_platform)),
+                ));
+                facts.push(Fact::new(
+                    format!("{p}.entries"),
+                    Value::Int(u64::from(le16(e, 2))),
+                ));
+                facts.push(Fact::new(format!("{p}.id"), text(e.get(4..32))));
+                final_header = indicator == 0x91;
+                in_section = true;
+            }
+            0x88 | 0x00 if in_section && e.iter().any(|&b| b != 0) => {
+                number += 1;
+                entry_facts(
+                    e,
+                    &format!("eltorito.entry{number}"),
+                    section_platform,
+                    facts,
+                );
+                entries.push(boot_entry(e, number, section_platform));
+            }
+            // Extension entries continue the selection criteria of the entry before.
+            0x44 => {}
+            _ if final_header || e.iter().all(|&b| b == 0) => break,
+            other => {
+                return Err(Error::malformed(
+                    "El Torito catalog entry",
+                    at,
+                    format!("unknown entry indicator {other:#04x}"),
+                ))
+            }
+        }
+    }
+    facts.push(Fact::new(
+        "eltorito.boot_entries",
+        Value::Int(entries.len() as u64),
+    ));
+    Ok(entries)
+}
+
+fn boot_entry(e: &[u8], number: u32, platform: u8) -> BootEntry {
+    BootEntry {
+        number,
+        platform,
+        load_rba: le32(e, 8),
+        media: byte(e, 1),
+        sector_count: le16(e, 6),
+    }
+}
+
+fn entry_facts(e: &[u8], p: &str, platform: u8, facts: &mut Vec<Fact>) {
+    facts.push(Fact::new(
+        format!("{p}.platform"),
+        Value::Text(platform_name(platform)),
+    ));
+    facts.push(Fact::new(
+        format!("{p}.bootable"),
+        Value::Bool(byte(e, 0) == 0x88),
+    ));
+    facts.push(Fact::new(
+        format!("{p}.emulation"),
+        Value::Text(media_name(byte(e, 1)).to_owned()),
+    ));
+    facts.push(Fact::new(
+        format!("{p}.media_flags"),
+        Value::Int(u64::from(byte(e, 1) & 0xf0)),
+    ));
+    facts.push(Fact::new(
+        format!("{p}.load_segment"),
+        Value::Int(u64::from(le16(e, 2))),
+    ));
+    facts.push(Fact::new(
+        format!("{p}.system_type"),
+        Value::Int(u64::from(byte(e, 4))),
+    ));
+    facts.push(Fact::new(
+        format!("{p}.sector_count"),
+        Value::Int(u64::from(le16(e, 6))),
+    ));
+    facts.push(Fact::layout(
+        format!("{p}.load_rba"),
+        Value::Int(u64::from(le32(e, 8))),
+    ));
+    facts.push(Fact::new(
+        format!("{p}.selection_criteria"),
+        Value::Bytes(trim_zeros(e.get(12..32))),
+    ));
+}
+
+fn trim_zeros(b: Option<&[u8]>) -> Vec<u8> {
+    let b = b.unwrap_or_default();
+    let end = b.iter().rposition(|&c| c != 0).map_or(0, |p| p + 1);
+    b[..end].to_vec()
+}
+
+fn text(b: Option<&[u8]>) -> Value {
+    let b = b.unwrap_or_default();
+    let end = b
+        .iter()
+        .rposition(|&c| c != 0 && c != b' ')
+        .map_or(0, |p| p + 1);
+    Value::Text(String::from_utf8_lossy(&b[..end]).into_owned())
+}
+
+/// The boot info table that `-boot-info-table` patches into bytes 8 to 63 of a
+/// no-emulation boot image: the primary volume descriptor's block, the image's own
+/// block and length, and a checksum of the image from byte 64 on. Recognized when
+/// the first three words say what they must.
+pub(crate) fn boot_info_table(file: &[u8], file_lba: u32) -> Option<[u32; 4]> {
+    let words = [
+        le32(file, 8),
+        le32(file, 12),
+        le32(file, 16),
+        le32(file, 20),
+    ];
+    (file.len() >= 64 && words[0] == 16 && words[1] == file_lba && words[2] as usize == file.len())
+        .then_some(words)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog() -> Vec<u8> {
+        let mut c = vec![0u8; 2048 * 3];
+        let cat = &mut c[2048..];
+        cat[0] = 1;
+        cat[4..9].copy_from_slice(b"TESTS");
+        cat[30] = 0x55;
+        cat[31] = 0xaa;
+        let sum = cat[..32].chunks_exact(2).fold(0u16, |s, w| {
+            s.wrapping_add(u16::from_le_bytes([w[0], w[1]]))
+        });
+        cat[28..30].copy_from_slice(&0u16.wrapping_sub(sum).to_le_bytes());
+        // Default entry: bootable, no emulation, 4 sectors at block 40.
+        cat[32] = 0x88;
+        cat[38] = 4;
+        cat[40..44].copy_from_slice(&40u32.to_le_bytes());
+        // Final section header for UEFI with one entry at block 50.
+        cat[64] = 0x91;
+        cat[65] = 0xef;
+        cat[66] = 1;
+        cat[96] = 0x88;
+        cat[102] = 0;
+        cat[104..108].copy_from_slice(&50u32.to_le_bytes());
+        c
+    }
+
+    #[test]
+    fn reads_default_and_section_entries() {
+        let c = catalog();
+        let mut facts = Vec::new();
+        let entries = read(Bytes::new(&c), 1, &mut facts).unwrap_or_default();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(
+            (entries[0].platform_name(), entries[0].load_rba),
+            ("BIOS".to_owned(), 40)
+        );
+        assert_eq!(
+            (entries[1].platform_name(), entries[1].load_rba),
+            ("UEFI".to_owned(), 50)
+        );
+        let get = |n: &str| facts.iter().find(|f| f.name == n).map(|f| f.value.clone());
+        assert_eq!(
+            get("eltorito.validation.checksum_valid"),
+            Some(Value::Bool(true))
+        );
+        assert_eq!(
+            get("eltorito.validation.id"),
+            Some(Value::Text("TESTS".into()))
+        );
+        assert_eq!(
+            get("eltorito.entry2.platform"),
+            Some(Value::Text("UEFI".into()))
+        );
+        assert_eq!(get("eltorito.entry1.sector_count"), Some(Value::Int(4)));
+    }
+
+    #[test]
+    fn damaged_catalogs_are_errors() {
+        let mut c = catalog();
+        c[2048 + 31] = 0;
+        assert!(read(Bytes::new(&c), 1, &mut Vec::new()).is_err());
+        assert!(read(Bytes::new(&c), 100, &mut Vec::new()).is_err());
+        let mut c = catalog();
+        c[2048 + 96] = 0x77;
+        c[2048 + 64] = 0x90;
+        assert!(read(Bytes::new(&c), 1, &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn boot_info_table_is_recognized() {
+        let mut f = vec![0u8; 2048];
+        f[8..12].copy_from_slice(&16u32.to_le_bytes());
+        f[12..16].copy_from_slice(&30u32.to_le_bytes());
+        f[16..20].copy_from_slice(&2048u32.to_le_bytes());
+        assert!(boot_info_table(&f, 30).is_some());
+        assert!(boot_info_table(&f, 31).is_none());
+    }
+}

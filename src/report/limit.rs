@@ -1,0 +1,215 @@
+//! Keeping a report within a size (`--max-report-size`), with a visible note of
+//! what was left out.
+//!
+//! The cut is made on the report, before any renderer runs, so every format shows
+//! the same differences and the same note. Its measure is the text report: each
+//! difference costs its line and its detail lines there. The other formats wrap
+//! the same content in their own markup, so their files are larger by a bounded
+//! factor; the limit bounds what the report holds, not a file's exact byte count.
+//!
+//! Lines are kept first, in order, while they fit: they are the findings. The
+//! differences whose lines do not fit are left out at the end, counted by kind.
+//! Then details (unified diffs, digests) are kept, in order, while they fit; each
+//! one that does not is replaced by a one-line note. `identical` keeps its value:
+//! a difference left out still differs.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Report;
+
+/// What [`cap`] left out (the `cut` object of the JSON report).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Cut {
+    /// The limit, in bytes of the text report.
+    pub max_report_size: u64,
+    /// Differences whose detail was replaced by [`DETAIL_CUT`].
+    pub details: u64,
+    /// Differences left out at the end of the report.
+    pub differences: u64,
+    /// Those differences by kind.
+    pub by_kind: BTreeMap<String, u64>,
+}
+
+/// The detail of a difference whose detail did not fit.
+pub const DETAIL_CUT: &str = "[detail left out: --max-report-size reached]";
+
+impl Cut {
+    /// One line for a summary.
+    pub fn describe(&self) -> String {
+        let mut s = format!("report cut at --max-report-size {}", self.max_report_size);
+        if self.details > 0 {
+            s.push_str(&format!(": {} detail(s) left out", self.details));
+        }
+        if self.differences > 0 {
+            let kinds: Vec<String> = self
+                .by_kind
+                .iter()
+                .map(|(k, n)| format!("{k} {n}"))
+                .collect();
+            s.push_str(if self.details > 0 { ", " } else { ": " });
+            s.push_str(&format!(
+                "{} more difference(s) not shown ({})",
+                self.differences,
+                kinds.join(", ")
+            ));
+        }
+        s
+    }
+}
+
+/// What one difference costs in the text report: its line, and its detail lines
+/// indented by four.
+fn costs(report: &Report) -> Vec<(u64, u64)> {
+    report
+        .differences
+        .iter()
+        .map(|d| {
+            let line = super::text::line(d).len() as u64 + 1;
+            let detail = d
+                .detail
+                .as_deref()
+                .map_or(0, |t| t.lines().map(|l| 5 + l.len() as u64).sum::<u64>());
+            (line, detail)
+        })
+        .collect()
+}
+
+/// The report, cut to about `max_bytes` of text report (see the module docs).
+/// A report that fits is returned as it is, with no [`Report::cut`].
+pub fn cap(mut report: Report, max_bytes: u64) -> Report {
+    let costs = costs(&report);
+    let lines: u64 = costs.iter().map(|c| c.0).sum();
+    let details: u64 = costs.iter().map(|c| c.1).sum();
+    if lines.saturating_add(details) <= max_bytes {
+        return report;
+    }
+    let mut cut = Cut {
+        max_report_size: max_bytes,
+        ..Cut::default()
+    };
+    let note = DETAIL_CUT.len() as u64 + 5;
+    // Keep whole lines first: they are the findings; details explain them.
+    let mut used = 0u64;
+    let mut keep = 0usize;
+    for (line, _) in &costs {
+        if used + line > max_bytes {
+            break;
+        }
+        used += line;
+        keep += 1;
+    }
+    for d in report.differences.drain(keep..) {
+        cut.differences += 1;
+        *cut.by_kind.entry(d.kind.name().to_owned()).or_insert(0) += 1;
+    }
+    // Then details. Each one cut leaves a one-line note where it was, so room for
+    // those notes is set aside first; a detail kept takes its note's room plus what
+    // it needs beyond. When even the notes do not fit, cut details go without one
+    // (the summary still counts them).
+    let with_detail = report
+        .differences
+        .iter()
+        .filter(|d| d.detail.is_some())
+        .count() as u64;
+    let notes = with_detail * note;
+    let with_notes = used + notes <= max_bytes;
+    let mut room = if with_notes {
+        max_bytes - used - notes
+    } else {
+        max_bytes - used
+    };
+    for (d, (_, detail)) in report.differences.iter_mut().zip(&costs) {
+        if d.detail.is_none() {
+            continue;
+        }
+        let extra = if with_notes {
+            detail.saturating_sub(note)
+        } else {
+            *detail
+        };
+        if extra <= room {
+            room -= extra;
+            continue;
+        }
+        cut.details += 1;
+        d.detail = with_notes.then(|| DETAIL_CUT.to_owned());
+    }
+    report.cut = Some(cut);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Difference, Kind, Side};
+    use serde_json::json;
+
+    fn report(n: usize) -> Report {
+        let mut ds = Vec::new();
+        for i in 0..n {
+            let mut d = Difference::new(
+                vec![format!("/f{i:03}").into_bytes()],
+                Kind::Content,
+                json!("sha256:a"),
+                json!("sha256:b"),
+            );
+            d.summary = Some("1 byte differs".into());
+            d.detail = Some("@@ -1 +1 @@\n-x\n+y\n".repeat(10));
+            ds.push(d);
+            ds.push(Difference::new(
+                vec![format!("/f{i:03}").into_bytes()],
+                Kind::Mode,
+                json!("0644"),
+                json!("0600"),
+            ));
+        }
+        let side = |p: &str| Side {
+            path: p.into(),
+            size: 0,
+        };
+        Report::new(side("a"), side("b"), ds, Vec::new())
+    }
+
+    #[test]
+    fn small_reports_are_untouched() {
+        let r = cap(report(3), 1 << 20);
+        assert!(r.cut.is_none());
+        assert_eq!(r.differences.len(), 6);
+    }
+
+    #[test]
+    fn details_go_first_then_differences_with_counts() {
+        let full = report(20);
+        let lines: u64 = costs(&full).iter().map(|c| c.0).sum();
+        // Room for every line, a note for each detail, and a few details.
+        let notes = 20 * (DETAIL_CUT.len() as u64 + 5);
+        let r = cap(full.clone(), lines + notes + 600);
+        let cut = r.cut.clone().expect("cut");
+        assert_eq!((cut.differences, r.differences.len()), (0, 40));
+        assert!(cut.details > 10 && cut.details < 20, "{cut:?}");
+        assert!(r
+            .differences
+            .iter()
+            .any(|d| d.detail.as_deref() == Some(DETAIL_CUT)));
+        assert!(cut.describe().contains("detail(s) left out"));
+        // Room for half the lines: the rest are counted by kind.
+        let r = cap(full, lines / 2);
+        let cut = r.cut.clone().expect("cut");
+        assert_eq!(cut.differences as usize + r.differences.len(), 40);
+        assert_eq!(
+            cut.by_kind.values().sum::<u64>(),
+            cut.differences,
+            "{cut:?}"
+        );
+        assert!(!r.identical);
+        let text = {
+            let mut v = Vec::new();
+            crate::report::text::write(&r, &mut v).expect("write");
+            String::from_utf8(v).expect("utf8")
+        };
+        assert!(text.len() as u64 <= lines / 2 + 400, "{}", text.len());
+        assert!(text.contains("more difference(s) not shown"), "{text}");
+    }
+}

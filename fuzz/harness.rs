@@ -1,6 +1,7 @@
 //! What every fuzz target, and `tests/replay.rs`, does with one input: open it, list
 //! every entry the way `isodiff ls` does (nested images included), format
-//! everything that would be printed, and read the content of every regular file.
+//! everything that would be printed, and read the content of every regular file and
+//! of every special part (system area, boot images).
 //!
 //! Shared by path (`#[path = "..."] mod harness;`) so that the replay test exercises
 //! exactly what the fuzzer exercised.
@@ -34,7 +35,9 @@ pub struct Outcome {
     pub problems: u64,
     /// Files whose content was read.
     pub files: u64,
-    /// Their total length, as [`isodiff::Content::len`] says.
+    /// Special parts (system area, boot images no file holds) whose content was read.
+    pub specials: u64,
+    /// The total length of both, as [`isodiff::Content::len`] says.
     pub content_bytes: u64,
     /// Bytes of content decoded through [`isodiff::Content::chunks`] (at most
     /// [`DECODE_BUDGET`] plus one chunk).
@@ -73,6 +76,12 @@ pub fn exercise(fs: &dyn Filesystem) -> Outcome {
         },
     );
     read_contents(fs, &mut out);
+    // Parts compared like files that no directory lists (system area, boot images).
+    for special in fs.specials() {
+        out.specials += 1;
+        std::hint::black_box(escape(special.name.as_bytes()));
+        read_content(Ok(special.content), &mut out);
+    }
     out
 }
 
@@ -104,9 +113,16 @@ fn read_contents(fs: &dyn Filesystem, out: &mut Outcome) {
 }
 
 fn read_one(fs: &dyn Filesystem, file: NodeId, out: &mut Outcome) {
-    match fs.content(file) {
+    let content = fs.content(file);
+    if content.is_ok() {
+        out.files += 1;
+    }
+    read_content(content, out);
+}
+
+fn read_content(content: isodiff::Result<isodiff::Content<'_>>, out: &mut Outcome) {
+    match content {
         Ok(content) => {
-            out.files += 1;
             out.content_bytes += content.len();
             for chunk in content.chunks() {
                 if out.decoded_bytes >= DECODE_BUDGET {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every fuzz target for SECONDS seconds each, one after the other, starting
-# from the committed seeds (fuzz/corpus/<target>/) and the dictionary.
+# from the committed seeds (fuzz/corpus/<target>/), the inputs that crashed it
+# once (fuzz/regressions/<target>/) and the dictionary.
 #
 #   fuzz/run.sh 300
 #
@@ -35,15 +36,23 @@ if ! cargo +nightly fuzz build -a; then
     exit 1
 fi
 
+targets=$(cargo +nightly fuzz list)
+if [ -z "$targets" ]; then
+    echo "fuzz/run.sh: cargo fuzz list names no target" >&2
+    exit 1
+fi
 logs=target/run-logs
 mkdir -p "$logs"
 failed=()
-for target in $(cargo +nightly fuzz list); do
+for target in $targets; do
     scratch=target/run-corpus/$target
     mkdir -p "$scratch" "corpus/$target"
-    echo "fuzz/run.sh: $target for ${seconds}s"
     # The first corpus directory is where new inputs go; the seeds stay as they are.
-    cargo +nightly fuzz run -a "$target" "$scratch" "corpus/$target" -- \
+    # Past crashes run first thing, so a fix that regresses fails at once.
+    dirs=("$scratch" "corpus/$target")
+    if [ -d "regressions/$target" ]; then dirs+=("regressions/$target"); fi
+    echo "fuzz/run.sh: $target for ${seconds}s"
+    cargo +nightly fuzz run -a "$target" "${dirs[@]}" -- \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -dict=iso9660.dict -print_final_stats=1 >"$logs/$target.log" 2>&1
     status=$?

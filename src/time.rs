@@ -100,8 +100,12 @@ impl Timestamp {
 /// (`2024-06-02T00:00:00Z`, optionally with a fraction) into seconds and
 /// nanoseconds. Anything else is `None`.
 pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
-    let s = s.strip_suffix('Z')?;
-    let (date, time) = s.split_once('T')?;
+    // A date alone (FAT access dates) is its midnight.
+    let (date, time) = match s.strip_suffix('Z') {
+        Some(s) => s.split_once('T')?,
+        None if s.len() == 10 => (s, "00:00:00"),
+        None => return None,
+    };
     let mut d = date.splitn(3, '-');
     let (year, month, day): (i64, u32, u32) = (
         d.next()?.parse().ok()?,
@@ -280,6 +284,7 @@ mod tests {
             Some((1_717_286_400, 250_000_000))
         );
         assert_eq!(parse_rfc3339("2024-06-02 00:00:00"), None);
+        assert_eq!(parse_rfc3339("2024-06-02"), Some((1_717_286_400, 0)));
         assert_eq!(parse_rfc3339("2024-13-02T00:00:00Z"), None);
     }
 

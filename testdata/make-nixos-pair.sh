@@ -94,10 +94,13 @@ iso() {
   printf 'DEFAULT boot\nLABEL boot\n  KERNEL /boot/bzImage\n' > "$iso_root/isolinux/isolinux.cfg"
   printf 'not a kernel\n' > "$iso_root/boot/bzImage"
   # The EFI system partition image, as a FAT file system.
-  mkfs.vfat -C -n EFIBOOT -i 12345678 "$iso_root/boot/efi.img" 256 >/dev/null
+  # Fixed times (--invariant for the label entry, SOURCE_DATE_EPOCH for mtools,
+  # a fixed mtime for mcopy -m), so the two sides' efi.img are the same bytes.
+  mkfs.vfat --invariant -C -n EFIBOOT -i 12345678 "$iso_root/boot/efi.img" 256 >/dev/null
   printf 'MZ stand-in for BOOTX64.EFI\n' > "$work/BOOTX64.EFI"
-  mmd -i "$iso_root/boot/efi.img" ::/EFI ::/EFI/BOOT
-  mcopy -m -i "$iso_root/boot/efi.img" "$work/BOOTX64.EFI" ::/EFI/BOOT/
+  touch -d @1717286400 "$work/BOOTX64.EFI"
+  SOURCE_DATE_EPOCH=1717286400 mmd -i "$iso_root/boot/efi.img" ::/EFI ::/EFI/BOOT
+  SOURCE_DATE_EPOCH=1717286400 mcopy -m -i "$iso_root/boot/efi.img" "$work/BOOTX64.EFI" ::/EFI/BOOT/
   cp "$squash" "$iso_root/nix-store.squashfs"
   find "$iso_root" -exec touch -h -d @1 {} +
   SOURCE_DATE_EPOCH=1717286400 xorriso -as mkisofs -quiet -iso-level 3 -volid NIXOS_ISO -appid nixos -publisher nixos \

@@ -161,3 +161,30 @@ fn bad_input_is_exit_code_2_with_a_message() {
         assert!(stderr.contains(says), "{}: {stderr}", path.display());
     }
 }
+
+#[test]
+fn a_file_in_two_extents_is_one_entry() {
+    // fuzz/make-seeds.sh splits M.BIN (5000 bytes of 'm') into two records by hand,
+    // 4096 + 904 bytes, as writers do for files over 4 GiB.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus/iso9660/multi-extent.iso");
+    let l = ls_json(&path);
+    let files: Vec<&String> = l.keys().filter(|k| k.as_str() != "/").collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(l[files[0]]["size"], 5000);
+    let map = isodiff::MappedFile::open(&path).expect("map");
+    let fs = isodiff::open(map.bytes(), &isodiff::Limits::default()).expect("opens");
+    let listing = fs.children(fs.root()).expect("root lists");
+    let content = fs.content(listing.entries[0].node).expect("content");
+    let bytes: Vec<u8> = content
+        .chunks()
+        .flat_map(|c| c.expect("chunk").into_owned())
+        .collect();
+    assert_eq!(bytes, vec![b'm'; 5000]);
+    match content {
+        isodiff::Content::Slices(s) => {
+            assert_eq!(s.iter().map(|s| s.len()).collect::<Vec<_>>(), [4096, 904])
+        }
+        other => panic!("{other:?}"),
+    }
+}

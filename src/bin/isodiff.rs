@@ -257,7 +257,10 @@ fn compare(cli: &Cli) -> ExitCode {
         0 => usize::MAX,
         n => n,
     };
-    let mut report = match isodiff::diff_files(a, b, &options) {
+    let progress = Progress::start(&mut options);
+    let result = isodiff::diff_files(a, b, &options);
+    progress.finish();
+    let mut report = match result {
         Ok(r) => r,
         Err(e) => {
             eprintln!("isodiff: {e}");
@@ -486,4 +489,55 @@ fn json_line(l: &Listed) -> String {
         rdev: m.rdev.map(|(a, b)| [a, b]),
     };
     serde_json::to_string(&line).unwrap_or_default()
+}
+
+/// A spinner on stderr with the count of entries compared, for long runs; only
+/// when stderr is a terminal, so pipes and CI logs stay clean.
+struct Progress {
+    done: Option<(
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+        std::thread::JoinHandle<()>,
+    )>,
+}
+
+impl Progress {
+    fn start(options: &mut isodiff::Options) -> Progress {
+        use std::io::IsTerminal;
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+        use std::sync::Arc;
+        if !io::stderr().is_terminal() {
+            return Progress { done: None };
+        }
+        let count = Arc::new(AtomicU64::new(0));
+        options.progress = Some(count.clone());
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let handle = std::thread::spawn(move || {
+            // Quick comparisons finish before anything is drawn.
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            if stop2.load(Ordering::Relaxed) {
+                return;
+            }
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            while !stop2.load(Ordering::Relaxed) {
+                bar.set_message(format!(
+                    "compared {} entries",
+                    count.load(Ordering::Relaxed)
+                ));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        });
+        Progress {
+            done: Some((stop, handle)),
+        }
+    }
+
+    fn finish(self) {
+        if let Some((stop, handle)) = self.done {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            let _ = handle.join();
+        }
+    }
 }

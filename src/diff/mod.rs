@@ -42,6 +42,8 @@ pub struct Options {
     pub max_diff_lines: usize,
     /// Worker threads (0: one per core).
     pub threads: usize,
+    /// Counts the entry pairs compared so far, for a progress display.
+    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for Options {
@@ -55,6 +57,7 @@ impl Default for Options {
             text_diff_timeout: Duration::from_secs(2),
             max_diff_lines: 400,
             threads: 0,
+            progress: None,
         }
     }
 }

@@ -214,6 +214,9 @@ impl<'o> Differ<'o> {
         eb: &Entry,
         at: At<'_>,
     ) {
+        if let Some(p) = &self.options.progress {
+            p.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let location = at.location();
         if ea.meta.kind != eb.meta.kind {
             self.emit(vec![Difference::new(

@@ -3,7 +3,8 @@
 //!
 //! Every decoder reports how many input bytes its stream took, because what
 //! follows a stream is the next segment (another archive, another stream, zero
-//! padding). gzip, xz, lzma and zstd are decoded by their libraries (flate2,
+//! padding). Streams of the same format that follow each other directly (gzip
+//! members, zstd and lz4 frames) are read as one, as their command-line tools do. gzip, xz, lzma and zstd are decoded by their libraries (flate2,
 //! liblzma, zstd); lz4 frames and the kernel's legacy lz4 format are parsed here and
 //! their blocks decoded by lz4_flex, since neither library says where a stream
 //! ends inside a longer input.
@@ -193,48 +194,66 @@ fn damaged(c: Compression, base: u64, why: impl std::fmt::Display) -> Error {
 
 fn gzip(input: &[u8], base: u64, sink: &mut Sink) -> Result<Stream> {
     let c = Compression::Gzip;
-    // One member: what follows it is the next segment, which may be another gzip
-    // member, as the kernel reads it.
-    let mut d = flate2::bufread::GzDecoder::new(input);
+    // Members that follow each other are one stream, as gunzip reads them (the
+    // kernel reads them one by one, which is the same unless an archive is split
+    // across members). The header facts are the first member's.
+    let mut facts = Vec::new();
+    let mut pos = 0usize;
     let mut chunk = vec![0u8; CHUNK];
     loop {
-        let n = match d.read(&mut chunk) {
-            Ok(n) => n,
-            Err(e) if sink.peek => {
-                let _ = e;
+        let member = input.get(pos..).unwrap_or_default();
+        let mut d = flate2::bufread::GzDecoder::new(member);
+        let mut full = false;
+        loop {
+            let n = match d.read(&mut chunk) {
+                Ok(n) => n,
+                Err(_) if sink.peek => 0,
+                Err(e) => return Err(damaged(c, base + pos as u64, e)),
+            };
+            if n == 0 {
                 break;
             }
-            Err(e) => return Err(damaged(c, base, e)),
-        };
-        if n == 0 {
-            break;
+            if sink.push(&chunk[..n])? == Flow::Full {
+                full = true;
+                break;
+            }
         }
-        if sink.push(&chunk[..n])? == Flow::Full {
+        if pos == 0 {
+            facts = header_facts(d.header());
+        }
+        let rest = d.into_inner();
+        pos += member.len() - rest.len();
+        if full || !rest.starts_with(&[0x1f, 0x8b]) {
             break;
         }
     }
-    let mut facts = Vec::new();
-    if let Some(h) = d.header() {
-        // 0 means "no time" (gzip -n); then there is no fact, as for a
-        // compressor that has no such field.
-        if h.mtime() != 0 {
-            let t = Timestamp::from_unix(i64::from(h.mtime()));
-            facts.push(("gzip.mtime", Value::Time(t)));
-        }
-        facts.push(("gzip.os", Value::Int(h.operating_system().into())));
-        if let Some(name) = h.filename() {
-            let v = match std::str::from_utf8(name) {
-                Ok(s) => Value::Text(s.to_owned()),
-                Err(_) => Value::Bytes(name.to_vec()),
-            };
-            facts.push(("gzip.name", v));
-        }
-    }
-    let rest = d.into_inner();
     Ok(Stream {
-        consumed: input.len() - rest.len(),
+        consumed: pos,
         facts,
     })
+}
+
+/// The fields of a gzip header worth comparing.
+fn header_facts(h: Option<&flate2::GzHeader>) -> Vec<(&'static str, Value)> {
+    let mut facts = Vec::new();
+    let Some(h) = h else {
+        return facts;
+    };
+    // 0 means "no time" (gzip -n); then there is no fact, as for a compressor
+    // that has no such field.
+    if h.mtime() != 0 {
+        let t = Timestamp::from_unix(i64::from(h.mtime()));
+        facts.push(("gzip.mtime", Value::Time(t)));
+    }
+    facts.push(("gzip.os", Value::Int(h.operating_system().into())));
+    if let Some(name) = h.filename() {
+        let v = match std::str::from_utf8(name) {
+            Ok(s) => Value::Text(s.to_owned()),
+            Err(_) => Value::Bytes(name.to_vec()),
+        };
+        facts.push(("gzip.name", v));
+    }
+    facts
 }
 
 fn lzma(c: Compression, input: &[u8], base: u64, sink: &mut Sink) -> Result<Stream> {
@@ -702,6 +721,18 @@ pub(crate) mod tests {
         let names: Vec<&str> = s.facts.iter().map(|f| f.0).collect();
         assert_eq!(names, ["gzip.mtime", "gzip.os", "gzip.name"]);
         assert_eq!(s.facts[0].1.to_string(), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn gzip_members_in_a_row_are_one_stream() {
+        let data = sample();
+        let (x, y) = data.split_at(1000);
+        let mut packed = gz(x);
+        packed.extend(gz(y));
+        let mut sink = Sink::new(0, 1 << 30);
+        let s = decompress(Compression::Gzip, &packed, 0, &mut sink).unwrap();
+        assert_eq!(sink.out, data);
+        assert_eq!(s.consumed, packed.len());
     }
 
     #[test]

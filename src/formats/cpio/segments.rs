@@ -207,12 +207,15 @@ pub(crate) fn parse(input: &[u8], limits: &Limits) -> Parsed {
                 "the stream does not hold a cpio archive",
             ))
         };
-        if let Err(e) = result {
-            p.errors.push(in_segment(e, index, c));
-        }
         p.buffers.push(out);
         p.segments.push(seg);
         pos += stream.consumed;
+        // The kernel stops at the first damage; so do we (what follows would
+        // be read out of step).
+        if let Err(e) = result {
+            p.errors.push(in_segment(e, index, c));
+            break;
+        }
     }
     p
 }

@@ -4,8 +4,79 @@
 //! compared block by block before anything is decompressed: equal raw blocks under
 //! the same compressor are equal content.
 
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
 use super::compress::{decompress, Compressor};
 use crate::error::{Error, Result};
+
+/// Decompressed fragment blocks of one image, shared by the files whose tails they
+/// hold: without it, every small file would decompress its whole fragment block
+/// again. Bounded by bytes; the oldest blocks go first.
+#[derive(Debug)]
+pub struct FragmentCache {
+    inner: Mutex<CacheInner>,
+    max_bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    blocks: HashMap<u64, Arc<Vec<u8>>>,
+    order: VecDeque<u64>,
+    bytes: usize,
+}
+
+impl FragmentCache {
+    /// A cache holding at most `max_bytes` of decompressed blocks.
+    pub fn new(max_bytes: usize) -> FragmentCache {
+        FragmentCache {
+            inner: Mutex::new(CacheInner::default()),
+            max_bytes,
+        }
+    }
+
+    /// The block at `offset`, decompressed by `load` when it is not cached.
+    /// Loading happens outside the lock, so threads do not wait on each other's
+    /// decompression (two may occasionally decompress the same block).
+    fn get(&self, offset: u64, load: impl FnOnce() -> Result<Vec<u8>>) -> Result<Arc<Vec<u8>>> {
+        if let Some(b) = self.lock().blocks.get(&offset) {
+            return Ok(b.clone());
+        }
+        let block = Arc::new(load()?);
+        let mut inner = self.lock();
+        if !inner.blocks.contains_key(&offset) {
+            inner.bytes += block.len();
+            inner.blocks.insert(offset, block.clone());
+            inner.order.push_back(offset);
+            while inner.bytes > self.max_bytes {
+                let Some(old) = inner.order.pop_front() else {
+                    break;
+                };
+                if let Some(b) = inner.blocks.remove(&old) {
+                    inner.bytes -= b.len();
+                }
+            }
+        }
+        Ok(block)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheInner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A reference to the image's [`FragmentCache`], if any. Ignored by equality: two
+/// block lists are the same whatever cache they read through.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CacheRef<'a>(pub Option<&'a FragmentCache>);
+
+impl PartialEq for CacheRef<'_> {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for CacheRef<'_> {}
 
 /// Most bytes [`BlockList::to_vec`] reserves up front; past that the buffer grows
 /// with what is actually decompressed.
@@ -59,6 +130,8 @@ pub struct BlockList<'a> {
     pub blocks: Vec<DataBlock<'a>>,
     /// The tail, when it is kept in a fragment block.
     pub fragment: Option<FragmentTail<'a>>,
+    /// Where decompressed fragment blocks are kept.
+    pub cache: CacheRef<'a>,
 }
 
 impl BlockList<'_> {
@@ -119,16 +192,27 @@ impl BlockList<'_> {
         let Some(f) = &self.fragment else {
             return Ok(Vec::new());
         };
-        let data = if f.compressed {
+        let load = || {
             decompress(
                 self.compressor,
                 f.raw,
                 self.block_size as usize,
                 "fragment block",
                 f.block_offset,
-            )?
-        } else {
-            f.raw.to_vec()
+            )
+        };
+        let cached;
+        let owned;
+        let data: &[u8] = match (f.compressed, self.cache.0) {
+            (false, _) => f.raw,
+            (true, Some(cache)) => {
+                cached = cache.get(f.block_offset, load)?;
+                &cached
+            }
+            (true, None) => {
+                owned = load()?;
+                &owned
+            }
         };
         let (start, end) = (f.offset as usize, f.offset as usize + f.len as usize);
         data.get(start..end).map(<[u8]>::to_vec).ok_or_else(|| {
@@ -198,6 +282,7 @@ mod tests {
         let block0 = z.finish().unwrap();
         let frag = b"..tail..";
         let list = BlockList {
+            cache: CacheRef::default(),
             compressor: Compressor::Gzip,
             block_size: 4096,
             size: 4096 * 2 + 4,

@@ -43,7 +43,10 @@ mod walk;
 mod xattr;
 
 pub use compress::Compressor;
-pub use content::{BlockList, DataBlock, FragmentTail};
+pub use content::{BlockList, CacheRef, DataBlock, FragmentCache, FragmentTail};
+
+/// Bytes of decompressed fragment blocks kept per image (64 blocks of 1 MiB).
+const FRAGMENT_CACHE_BYTES: usize = 64 << 20;
 
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};
@@ -67,6 +70,7 @@ pub struct SquashFs<'a> {
     tree: walk::Tree,
     inode_table: Table,
     fragments: Lookup,
+    fragment_cache: FragmentCache,
 }
 
 impl<'a> SquashFs<'a> {
@@ -158,6 +162,7 @@ impl<'a> SquashFs<'a> {
             tree,
             inode_table,
             fragments,
+            fragment_cache: FragmentCache::new(FRAGMENT_CACHE_BYTES),
         })
     }
 
@@ -169,7 +174,7 @@ impl<'a> SquashFs<'a> {
     }
 
     /// The raw blocks and fragment tail of a regular file.
-    pub fn blocks(&self, file: NodeId) -> Result<BlockList<'a>> {
+    pub fn blocks(&self, file: NodeId) -> Result<BlockList<'_>> {
         let node = self.node(file)?;
         let Some(layout) = node.file else {
             return Err(Error::malformed(
@@ -244,6 +249,7 @@ impl<'a> SquashFs<'a> {
             size: layout.size,
             blocks,
             fragment,
+            cache: CacheRef(Some(&self.fragment_cache)),
         })
     }
 

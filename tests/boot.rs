@@ -1,0 +1,219 @@
+//! Boot structures: El Torito catalog entries, the hybrid MBR/GPT system area and
+//! the boot info table, on images made by grub-mkrescue and xorriso.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{isodiff, on_path, TempDir};
+
+fn json_report(a: &Path, b: &Path) -> serde_json::Value {
+    let out = isodiff(&[
+        "--json".as_ref(),
+        "-".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+    ]);
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+fn fields(report: &serde_json::Value) -> Vec<String> {
+    report["differences"]
+        .as_array()
+        .map(|ds| {
+            ds.iter()
+                .filter_map(|d| d["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn two_grub_mkrescue_runs_give_a_short_text_report() {
+    if !on_path(&["grub-mkrescue", "xorriso", "mformat"]) {
+        return;
+    }
+    let dir = TempDir::new("grub-twice");
+    let tree = dir.0.join("tree");
+    std::fs::create_dir_all(tree.join("boot/grub")).expect("tree");
+    std::fs::write(tree.join("boot/grub/grub.cfg"), "set timeout=1\n").expect("cfg");
+    let (a, b) = (dir.0.join("a.iso"), dir.0.join("b.iso"));
+    for (i, out) in [&a, &b].into_iter().enumerate() {
+        if i == 1 {
+            // grub-mkrescue stamps the current time; make sure the runs differ.
+            std::thread::sleep(std::time::Duration::from_millis(2100));
+        }
+        let ok = Command::new("grub-mkrescue")
+            .arg("-o")
+            .arg(out)
+            .arg(&tree)
+            .output()
+            .expect("runs");
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+    }
+    let out = isodiff(&[a.as_os_str(), b.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines = text.lines().count();
+    // diffoscope prints 1,336 lines for such a pair; the repeated time shifts of
+    // hundreds of files are one line here.
+    assert!(lines < 60, "{lines} lines:\n{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("image  gpt.disk_guid ")),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.starts_with("image  mtime")
+            && l.contains(" s on ")
+            && l.contains(" entries (e.g. ")),
+        "{text}"
+    );
+    // The EFI image is opened as FAT and its inside compared.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("/efi.img:/") || l.starts_with("/efi.img  ")),
+        "{text}"
+    );
+    let report = json_report(&a, &b);
+    let f = fields(&report);
+    assert!(f.iter().any(|f| f == "gpt.disk_guid"), "{f:?}");
+    assert!(f.iter().any(|f| f == "pvd.creation_date"), "{f:?}");
+}
+
+fn xorriso(out: &Path, tree: &Path, boot: &[&str]) {
+    let status = Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-R", "-V", "BOOT"])
+        .args(boot)
+        .arg("-o")
+        .arg(out)
+        .arg(tree)
+        .env("SOURCE_DATE_EPOCH", "1717286400")
+        .status()
+        .expect("xorriso runs");
+    assert!(status.success());
+}
+
+#[test]
+fn el_torito_entries_and_boot_info_table() {
+    if !on_path(&["xorriso"]) {
+        return;
+    }
+    let dir = TempDir::new("eltorito-pair");
+    let tree = dir.0.join("tree");
+    std::fs::create_dir_all(tree.join("boot")).expect("tree");
+    std::fs::write(tree.join("boot/loader.bin"), vec![0x90u8; 8192]).expect("loader");
+    std::fs::write(tree.join("boot/efi.img"), vec![0u8; 4096]).expect("efi");
+    let (a, b, c) = (
+        dir.0.join("a.iso"),
+        dir.0.join("b.iso"),
+        dir.0.join("c.iso"),
+    );
+    let common_opts = ["-b", "boot/loader.bin", "-no-emul-boot", "-boot-info-table"];
+    xorriso(
+        &a,
+        &tree,
+        &[&common_opts[..], &["-boot-load-size", "4"]].concat(),
+    );
+    // Another load size, and a second (UEFI) entry.
+    xorriso(
+        &b,
+        &tree,
+        &[
+            &common_opts[..],
+            &[
+                "-boot-load-size",
+                "8",
+                "-eltorito-alt-boot",
+                "-e",
+                "boot/efi.img",
+                "-no-emul-boot",
+            ],
+        ]
+        .concat(),
+    );
+    let report = json_report(&a, &b);
+    let f = fields(&report);
+    assert!(
+        f.iter().any(|f| f == "eltorito.entry1.sector_count"),
+        "{f:?}"
+    );
+    assert!(f.iter().any(|f| f == "eltorito.boot_entries"), "{f:?}");
+    assert!(f.iter().any(|f| f.starts_with("eltorito.entry2.")), "{f:?}");
+    // The loader's boot info table differs only in addresses (the catalog moved
+    // it): no content difference for it.
+    let loader: Vec<&serde_json::Value> = report["differences"]
+        .as_array()
+        .map(|ds| {
+            ds.iter()
+                .filter(|d| d["location"][0] == "/boot/loader.bin")
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(loader.iter().all(|d| d["kind"] != "content"), "{loader:?}");
+
+    // A changed byte after the table is still content.
+    let mut bytes = vec![0x90u8; 8192];
+    bytes[100] = 0x91;
+    std::fs::write(tree.join("boot/loader.bin"), bytes).expect("loader");
+    xorriso(
+        &c,
+        &tree,
+        &[&common_opts[..], &["-boot-load-size", "4"]].concat(),
+    );
+    let report = json_report(&a, &c);
+    let loader: Vec<&serde_json::Value> = report["differences"]
+        .as_array()
+        .map(|ds| {
+            ds.iter()
+                .filter(|d| d["location"][0] == "/boot/loader.bin")
+                .collect()
+        })
+        .unwrap_or_default();
+    let content = loader
+        .iter()
+        .find(|d| d["kind"] == "content")
+        .expect("content difference");
+    assert_eq!(
+        content["summary"],
+        "1 byte differs in 1 region from offset 100"
+    );
+    assert!(
+        loader
+            .iter()
+            .any(|d| d["field"] == "boot_info_table.checksum"),
+        "{loader:?}"
+    );
+}
+
+#[test]
+fn hybrid_system_area_fields() {
+    let a = common::fixture("nixos-like-a.iso");
+    let map = isodiff::MappedFile::open(&a).expect("map");
+    let fs = isodiff::open(map.bytes(), &isodiff::Limits::default()).expect("opens");
+    let get = |n: &str| {
+        fs.facts()
+            .iter()
+            .find(|f| f.name == n)
+            .map(|f| f.value.to_string())
+    };
+    // What `xorriso -report_system_area plain` says of this image.
+    assert_eq!(get("mbr.partition1.status").as_deref(), Some("128"));
+    assert_eq!(get("mbr.partition2.type").as_deref(), Some("\"0xef\""));
+    assert_eq!(
+        get("gpt.partition1.type_guid").as_deref(),
+        Some("\"EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\"")
+    );
+    assert_eq!(
+        get("gpt.partition2.name").as_deref(),
+        Some("\"ISOHybrid1\"")
+    );
+    assert_eq!(get("eltorito.entry1.platform").as_deref(), Some("\"BIOS\""));
+    assert_eq!(get("eltorito.entry2.platform").as_deref(), Some("\"UEFI\""));
+    assert_eq!(get("eltorito.entry1.sector_count").as_deref(), Some("4"));
+}

@@ -20,6 +20,11 @@ impl<'a> Bytes<'a> {
         self.data.len() as u64
     }
 
+    /// All the bytes.
+    pub(crate) fn as_slice(&self) -> &'a [u8] {
+        self.data
+    }
+
     /// `len` bytes at `offset`, or an error naming `structure`.
     pub(crate) fn get(&self, offset: u64, len: u64, structure: &'static str) -> Result<&'a [u8]> {
         let end = offset.checked_add(len);

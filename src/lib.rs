@@ -26,6 +26,8 @@
 #![deny(unsafe_code)]
 
 #[forbid(unsafe_code)]
+pub mod accounting;
+#[forbid(unsafe_code)]
 mod bytes;
 #[forbid(unsafe_code)]
 pub mod diff;
@@ -54,7 +56,7 @@ pub use map::MappedFile;
 pub use model::{
     Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Value,
 };
-pub use report::{Difference, Kind, Report};
+pub use report::{ByteAccounting, Difference, Kind, Report};
 pub use time::{Precision, Timestamp};
 
 /// Opens the file system in `data`, recognized by its magic bytes.

@@ -38,4 +38,34 @@ impl MappedFile {
     pub fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or_default()
     }
+
+    /// Lets the kernel drop the pages under `part` (a slice of [`MappedFile::bytes`])
+    /// from this process's resident set, once they have been compared: they stay in
+    /// the page cache, and a later read maps them again. Keeps the resident memory
+    /// of a whole-image comparison from growing with the images. Slices of other
+    /// memory, and pages only partly inside `part`, are left alone.
+    pub fn release(&self, part: &[u8]) {
+        let Some(map) = &self.map else { return };
+        let base = map.as_ptr() as usize;
+        let start = part.as_ptr() as usize;
+        let Some(offset) = start
+            .checked_sub(base)
+            .filter(|&o| o + part.len() <= map.len())
+        else {
+            return;
+        };
+        const PAGE: usize = 4096;
+        let first = offset.div_ceil(PAGE) * PAGE;
+        let end = (offset + part.len()) / PAGE * PAGE;
+        if end > first {
+            // SAFETY: the map is a read-only, shared mapping of a file we never write
+            // through it. MADV_DONTNEED on such a mapping only discards this process's
+            // page table entries; the next access faults the same file contents back
+            // in from the page cache. No slice handed out can observe a change.
+            #[allow(unsafe_code)]
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, end - first)
+            };
+        }
+    }
 }

@@ -337,6 +337,21 @@ pub trait Filesystem: Send + Sync {
     fn specials(&self) -> Vec<Special<'_>> {
         Vec::new()
     }
+    /// The bytes this file system was opened over, when its format accounts for
+    /// them byte by byte (see [`crate::accounting`]); `None` otherwise.
+    fn raw_bytes(&self) -> Option<&[u8]> {
+        None
+    }
+    /// The span of every structure of the image, built now from the bytes (not
+    /// kept from opening it): call it only to attribute differing bytes.
+    fn byte_layout(&self) -> Result<crate::accounting::Layout> {
+        Ok(crate::accounting::Layout::new())
+    }
+    /// Where the main structures of the image are (file extents, tables), to
+    /// compare two images of different sizes.
+    fn placements(&self) -> Vec<crate::accounting::Placement> {
+        Vec::new()
+    }
 }
 
 /// A part of an image that is compared like a file but is not in the tree.

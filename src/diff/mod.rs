@@ -88,8 +88,16 @@ pub fn diff_filesystems(
     b: &dyn Filesystem,
     options: &Options,
 ) -> Result<Report> {
+    run(walk::Differ::new(options), a, b, options)
+}
+
+fn run(
+    differ: walk::Differ<'_>,
+    a: &dyn Filesystem,
+    b: &dyn Filesystem,
+    options: &Options,
+) -> Result<Report> {
     let pool = pool(options)?;
-    let differ = walk::Differ::new(options);
     pool.install(|| differ.filesystems(a, b, &Vec::new(), 0));
     Ok(differ.into_report(
         Side {
@@ -120,7 +128,12 @@ pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
     let mb = MappedFile::open(b)?;
     let fa = crate::open(ma.bytes(), &options.limits).map_err(|e| in_file(a, e))?;
     let fb = crate::open(mb.bytes(), &options.limits).map_err(|e| in_file(b, e))?;
-    let mut report = diff_filesystems(fa.as_ref(), fb.as_ref(), options)?;
+    // Compared pages leave the resident set, so memory does not grow with the images.
+    let differ = walk::Differ::new(options).with_release(|| {
+        ma.release(ma.bytes());
+        mb.release(mb.bytes());
+    });
+    let mut report = run(differ, fa.as_ref(), fb.as_ref(), options)?;
     report.a = Side {
         path: a.display().to_string(),
         size: ma.bytes().len() as u64,

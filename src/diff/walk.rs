@@ -9,14 +9,23 @@ use super::content;
 use super::elf;
 use super::meta;
 use super::Options;
+use crate::accounting;
 use crate::model::{Content, Entry, EntryKind, Filesystem, Meta, NodeId};
-use crate::report::{Difference, Kind, Location, Problem, Report, Side, Which};
+use crate::report::{ByteAccounting, Difference, Kind, Location, Problem, Report, Side, Which};
 
 /// Collects differences and problems from all worker threads.
 pub(crate) struct Differ<'o> {
     options: &'o Options,
     differences: Mutex<Vec<Difference>>,
     problems: Mutex<Vec<Problem>>,
+    /// Locations of files compared as nested images.
+    nested: Mutex<Vec<Location>>,
+    /// One record per image pair whose bytes were accounted.
+    accounting: Mutex<Vec<ByteAccounting>>,
+    /// Drops the pages of the images' maps from the resident set.
+    release: Option<Box<dyn Fn() + Sync + 'o>>,
+    /// Bytes of content read since the last release.
+    read_since_release: std::sync::atomic::AtomicU64,
 }
 
 /// Where an entry pair sits: the container chain and the path inside.
@@ -50,6 +59,32 @@ impl<'o> Differ<'o> {
             options,
             differences: Mutex::new(Vec::new()),
             problems: Mutex::new(Vec::new()),
+            nested: Mutex::new(Vec::new()),
+            accounting: Mutex::new(Vec::new()),
+            release: None,
+            read_since_release: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Sets what drops the maps' pages from the resident set (see
+    /// [`crate::MappedFile::release`]).
+    pub(crate) fn with_release(mut self, release: impl Fn() + Sync + 'o) -> Differ<'o> {
+        self.release = Some(Box::new(release));
+        self
+    }
+
+    /// Counts content read; every [`RELEASE_EVERY`] bytes, the maps' pages leave the
+    /// resident set. The walk is parallel and in no particular order, so there is
+    /// no "done" region to release; pages still in use simply fault back in from
+    /// the page cache. This bounds the resident memory of comparing two images
+    /// whatever their size.
+    fn count_read(&self, bytes: u64) {
+        use std::sync::atomic::Ordering;
+        let Some(release) = &self.release else { return };
+        let before = self.read_since_release.fetch_add(bytes, Ordering::Relaxed);
+        if before < RELEASE_EVERY && before + bytes >= RELEASE_EVERY {
+            release();
+            self.read_since_release.store(0, Ordering::Relaxed);
         }
     }
 
@@ -68,7 +103,14 @@ impl<'o> Differ<'o> {
         problems.sort_by(|x, y| {
             (&x.location, x.side, &x.message).cmp(&(&y.location, y.side, &y.message))
         });
-        Report::new(a, b, differences, problems)
+        let mut accounting = self
+            .accounting
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        accounting.sort_by(|x, y| x.location.cmp(&y.location));
+        let mut report = Report::new(a, b, differences, problems);
+        report.byte_accounting = accounting;
+        report
     }
 
     fn emit(&self, mut found: Vec<Difference>) {
@@ -129,6 +171,64 @@ impl<'o> Differ<'o> {
         meta::entries(&at.location(), ra, rb, &mut found);
         self.emit(found);
         self.dirs(a, b, a.root(), b.root(), ra, rb, at);
+        // Everything about this pair (nested images included) is reported now:
+        // what is left of its differing bytes is attributed against it.
+        self.account(a, b, prefix);
+    }
+
+    /// Byte accounting of two images: for the same size, attributes every
+    /// differing byte (see [`crate::accounting`]); for different sizes, compares
+    /// where their main structures are.
+    fn account(&self, a: &dyn Filesystem, b: &dyn Filesystem, prefix: &Location) {
+        if a.format() != b.format() {
+            return;
+        }
+        let (Some(ra), Some(rb)) = (a.raw_bytes(), b.raw_bytes()) else {
+            return;
+        };
+        if ra.len() != rb.len() {
+            let found = accounting::layout_differences(prefix, &a.placements(), &b.placements());
+            self.emit(found);
+            return;
+        }
+        if std::ptr::eq(ra, rb) {
+            return;
+        }
+        let runs = accounting::differing_runs(ra, rb);
+        if runs.is_empty() {
+            return;
+        }
+        let ctx = {
+            let nested: Vec<Vec<u8>> = self
+                .nested
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .filter(|l| l.len() == prefix.len() + 1 && l.starts_with(prefix))
+                .filter_map(|l| l.last().cloned())
+                .collect();
+            let d = self.differences.lock().unwrap_or_else(|e| e.into_inner());
+            accounting::Context::new(prefix, &d, &nested)
+        };
+        let layout = |fs: &dyn Filesystem, side: Which| {
+            let mut l = fs.byte_layout().unwrap_or_else(|e| {
+                self.problem(
+                    prefix.clone(),
+                    side,
+                    format!("byte accounting: structures not all known: {e}"),
+                );
+                accounting::Layout::new()
+            });
+            l.finish();
+            l
+        };
+        let (la, lb) = rayon::join(|| layout(a, Which::A), || layout(b, Which::B));
+        let out = accounting::attribute(ra, rb, &la, &lb, &runs, &ctx, prefix);
+        self.emit(out.differences);
+        self.accounting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(out.record);
     }
 
     /// Compares the children of two directories, then recurses in parallel.
@@ -294,7 +394,9 @@ impl<'o> Differ<'o> {
         // attributes, so the bytes are left out here.
         let has_table = |e: &Entry| e.attrs.iter().any(|a| a.name == "boot_info_table.checksum");
         let mask = (has_table(ea) && has_table(eb)).then_some(8..64);
-        self.contents(&ca, &cb, &location, at.nesting, mask, found)
+        let nested = self.contents(&ca, &cb, &location, at.nesting, mask, found);
+        self.count_read(raw_len(&ca) + raw_len(&cb));
+        nested
     }
 
     /// Compares two contents: equal, nested images, or where they differ.
@@ -455,6 +557,10 @@ impl<'o> Differ<'o> {
         let opened = (crate::open(&ba, limits), crate::open(&bb, limits));
         match opened {
             (Ok(na), Ok(nb)) => {
+                self.nested
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(location.clone());
                 self.filesystems(na.as_ref(), nb.as_ref(), location, nesting + 1);
                 true
             }
@@ -473,6 +579,17 @@ impl<'o> Differ<'o> {
         }
     }
 }
+
+/// Bytes of the image a content occupies (compressed blocks as stored).
+fn raw_len(c: &Content<'_>) -> u64 {
+    match c {
+        Content::Blocks(b) => b.blocks.iter().map(|x| x.raw.len() as u64).sum(),
+        other => other.len(),
+    }
+}
+
+/// How much content is read between two releases of the maps' pages.
+const RELEASE_EVERY: u64 = 128 << 20;
 
 /// Pairs two name-sorted lists of entries by name. Duplicate names (a damaged or
 /// hostile image) pair up in order.

@@ -152,7 +152,7 @@ impl<'r> Trie<'r> {
             .here
             .iter()
             .copied()
-            .filter(|d| d.kind == Kind::Image)
+            .filter(|d| d.kind.is_image_level())
             .collect();
         node.details.extend(fields("image facts", &facts));
         let (mut removed, mut added) = (Vec::new(), Vec::new());
@@ -194,10 +194,8 @@ impl<'r> Trie<'r> {
             .iter()
             .copied()
             .filter(|d| {
-                !matches!(
-                    d.kind,
-                    Kind::Image | Kind::Content | Kind::Added | Kind::Removed
-                )
+                !d.kind.is_image_level()
+                    && !matches!(d.kind, Kind::Content | Kind::Added | Kind::Removed)
             })
             .collect();
         node.details.extend(fields("metadata", &meta));

@@ -58,6 +58,9 @@ pub const SEMANTIC: &[(&str, &str)] = &[
     ("superblock.flags", "packing"),
     ("superblock.fragment_count", "packing"),
     ("compression_options.*", "packing"),
+    // Raw bytes no entry or image field explains, and where structures sit.
+    ("bytes", "encoding"),
+    ("layout", "layout"),
 ];
 
 /// A pattern that cannot be used.
@@ -431,7 +434,9 @@ impl Filter {
                 xattr = format!("xattr.{f}");
                 [Some("xattr"), Some(&xattr)]
             }
-            (Kind::Image | Kind::Attribute, field) => [Some(d.kind.name()), field],
+            (Kind::Image | Kind::Attribute | Kind::Bytes | Kind::Layout, field) => {
+                [Some(d.kind.name()), field]
+            }
             (kind, _) => [Some(kind.name()), None],
         };
         self.rules.iter().position(|r| {
@@ -479,6 +484,11 @@ impl Filter {
                 None => true,
             }
         });
+        // The accounting of an excluded image goes with it (not counted: it is no
+        // difference).
+        report
+            .byte_accounting
+            .retain(|r| self.location_rule_for(&r.location).is_none());
         // Only locations hide problems: a field pattern says nothing about them.
         report
             .problems

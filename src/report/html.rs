@@ -244,7 +244,7 @@ fn build_tree(report: &Report) -> Vec<Node> {
                     }
                 };
             }
-            if e < last || d.kind == Kind::Image {
+            if e < last || d.kind.is_image_level() {
                 nodes[at].image = true;
             }
         }
@@ -327,6 +327,14 @@ fn summary(report: &Report, s: &mut String) {
             s,
             "<p class=\"note\" id=\"cut\">{}</p>",
             html_escape(&c.describe())
+        );
+    }
+    for r in &report.byte_accounting {
+        let _ = writeln!(
+            s,
+            "<p class=\"note bytes\"><code class=\"loc\">{}</code> {}</p>",
+            h(super::text::location(&r.location).as_bytes()),
+            h(super::text::accounting_line(r).as_bytes())
         );
     }
     if report.differences.is_empty() {

@@ -123,6 +123,14 @@ fn render(report: &Report, s: &mut String) {
     if let Some(c) = &report.cut {
         let _ = writeln!(s, "> {}\n", plain(&c.describe()));
     }
+    for r in &report.byte_accounting {
+        let _ = writeln!(
+            s,
+            "> {} {}\n",
+            code(&text::location(&r.location), false),
+            plain(&text::accounting_line(r))
+        );
+    }
     if !report.differences.is_empty() {
         s.push_str("| kind | count |\n| :-- | --: |\n");
         for (kind, n) in report.count_by_kind() {
@@ -172,7 +180,8 @@ fn render(report: &Report, s: &mut String) {
 /// fact of the file system itself.
 fn inner(d: &Difference) -> String {
     match (d.kind, d.location.last()) {
-        (Kind::Image, _) | (_, None) => "(image)".to_owned(),
+        (k, _) if k.is_image_level() => "(image)".to_owned(),
+        (_, None) => "(image)".to_owned(),
         (_, Some(path)) => code(&escape(path), true),
     }
 }

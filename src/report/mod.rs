@@ -51,6 +51,45 @@ pub struct Report {
     /// nothing was cut.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cut: Option<Cut>,
+    /// One record per pair of same-size images whose bytes were compared and found
+    /// to differ: how many bytes differ and what explains them (see
+    /// [`crate::accounting`]). Empty when no such pair was met.
+    pub byte_accounting: Vec<ByteAccounting>,
+}
+
+/// Where the differing bytes of one pair of same-size images went. Every differing
+/// byte is in exactly one of the four counts: `explained_bytes`,
+/// `placement_bytes`, `reported_bytes`, `unattributed_bytes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ByteAccounting {
+    /// The image pair (`[]`: the outermost images).
+    #[serde(serialize_with = "serialize_location")]
+    pub location: Location,
+    /// Bytes that differ.
+    pub differing_bytes: u64,
+    /// Maximal runs of differing bytes.
+    pub ranges: u64,
+    /// Bytes in no structure of either image (padding, gaps between structures),
+    /// reported as `bytes` differences that name them as unclaimed.
+    pub unattributed_bytes: u64,
+    /// Bytes that encode an entry-level or image-level difference reported
+    /// elsewhere (the TF bytes of an mtime change, the extent of a file whose
+    /// content differs, a nested image with its own accounting).
+    pub explained_bytes: u64,
+    /// Bytes that only say where things are (block addresses, table offsets) or
+    /// belong to structures that moved with the structures before them.
+    pub placement_bytes: u64,
+    /// Bytes in structures reported as `bytes` differences (changed with no other
+    /// difference to explain them, or moved on their own).
+    pub reported_bytes: u64,
+}
+
+impl ByteAccounting {
+    /// True when every differing byte follows from a difference reported at entry
+    /// or image level, or from placement.
+    pub fn all_explained(&self) -> bool {
+        self.reported_bytes == 0 && self.unattributed_bytes == 0
+    }
 }
 
 impl Report {
@@ -65,6 +104,7 @@ impl Report {
             problems,
             filtered: None,
             cut: None,
+            byte_accounting: Vec::new(),
         }
     }
 
@@ -185,6 +225,15 @@ pub enum Kind {
     /// A format-specific field of the entry (record flags, names in another
     /// namespace, Rock Ridge stamps beyond the three times); `field` names it.
     Attribute,
+    /// Raw bytes of a same-size image pair that no other difference explains:
+    /// `field` names the structure that holds them (`SUSP entry ER of /
+    /// (descriptor)`, `data block 0 of /x`, `unclaimed bytes after ...`),
+    /// `offset` and `length` say where. Located at the image, like `image`.
+    Bytes,
+    /// Placement of the structures of two images of different sizes: what moved
+    /// or changed size (`field`: a kind of structure or a table). Located at the
+    /// image, like `image`.
+    Layout,
 }
 
 impl Kind {
@@ -208,7 +257,15 @@ impl Kind {
             Kind::Size => "size",
             Kind::Content => "content",
             Kind::Attribute => "attribute",
+            Kind::Bytes => "bytes",
+            Kind::Layout => "layout",
         }
+    }
+
+    /// True for kinds located at an image rather than at an entry of it (`image`,
+    /// `bytes`, `layout`).
+    pub fn is_image_level(self) -> bool {
+        matches!(self, Kind::Image | Kind::Bytes | Kind::Layout)
     }
 }
 
@@ -237,6 +294,17 @@ pub struct Difference {
     /// Human text: digests, a unified diff.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// For `bytes`: the kind of structure (`data block`, `directory record`,
+    /// `unclaimed`), to group many of one kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub structure: Option<String>,
+    /// For `bytes`: where the first differing byte is, in the image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// For `bytes`: how many bytes from `offset` to the last differing byte of the
+    /// structure, inclusive.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub length: Option<u64>,
 }
 
 impl Difference {
@@ -256,6 +324,9 @@ impl Difference {
             entries: None,
             summary: None,
             detail: None,
+            structure: None,
+            offset: None,
+            length: None,
         }
     }
 
@@ -266,10 +337,10 @@ impl Difference {
     }
 
     /// The location of the file system this difference is in: the location itself
-    /// for an image-level fact (it names the image), else the location without its
+    /// for an image-level difference (it names the image), else the location without its
     /// last element (the entry's path inside that file system).
     pub fn image(&self) -> &[Vec<u8>] {
-        if self.kind == Kind::Image {
+        if self.kind.is_image_level() {
             &self.location
         } else {
             let n = self.location.len().saturating_sub(1);

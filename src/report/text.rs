@@ -65,14 +65,28 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
             &format!("+++ {}", escape(report.b.path.as_bytes()))
         )
     )?;
-    // Many entries changed the same way are said once (the JSON keeps them all).
+    // Many entries changed the same way are said once (the JSON keeps them all),
+    // and so are many structures of one kind whose bytes differ.
     let (groups, rest) = super::summary::summarize(&report.differences);
     let mut groups = groups.iter().peekable();
+    let byte_groups = byte_groups(&report.differences);
     for i in rest {
         while let Some(g) = groups.next_if(|g| g.first < i) {
             writeln!(out, "{}", group_line(g))?;
         }
         let d = &report.differences[i];
+        match byte_groups.get(&i) {
+            Some(Some(members)) => {
+                writeln!(
+                    out,
+                    "{}",
+                    byte_group_line(&report.differences, members, style)
+                )?;
+                continue;
+            }
+            Some(None) => continue,
+            None => {}
+        }
         writeln!(out, "{}", styled_line(d, style))?;
         if let Some(detail) = &d.detail {
             for l in detail.lines() {
@@ -90,6 +104,30 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
     }
     for g in groups {
         writeln!(out, "{}", group_line(g))?;
+    }
+    if report.cut.is_some() && report.byte_accounting.len() > 1 {
+        // Under a size limit, one line for all image pairs.
+        let pairs = report.byte_accounting.len();
+        let open = report
+            .byte_accounting
+            .iter()
+            .filter(|r| !r.all_explained())
+            .count();
+        let verdict = if open == 0 {
+            "every differing byte explained".to_owned()
+        } else {
+            format!("{open} with bytes not explained")
+        };
+        writeln!(out, "byte accounting: {pairs} image pairs, {verdict}")?;
+    } else {
+        for r in &report.byte_accounting {
+            writeln!(
+                out,
+                "{}  {}",
+                paint(style, sgr::BOLD, &location(&r.location)),
+                accounting_line(r)
+            )?;
+        }
     }
     for p in &report.problems {
         let side = match p.side {
@@ -190,6 +228,89 @@ pub fn group_line(g: &super::summary::Group) -> String {
     )
 }
 
+/// How many `bytes` differences of one kind of structure in one image are shown
+/// one by one; more are said in one line.
+pub const BYTES_SHOWN: usize = 6;
+
+/// `bytes` differences said together: for the index of the first of a group, the
+/// indices of its members; for the others of the group, `None`.
+fn byte_groups(differences: &[Difference]) -> std::collections::HashMap<usize, Option<Vec<usize>>> {
+    let mut by_structure: std::collections::BTreeMap<(&Location, &str), Vec<usize>> =
+        std::collections::BTreeMap::new();
+    for (i, d) in differences.iter().enumerate() {
+        if d.kind == Kind::Bytes {
+            let structure = d.structure.as_deref().unwrap_or_default();
+            by_structure
+                .entry((&d.location, structure))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut out = std::collections::HashMap::new();
+    for members in by_structure.into_values() {
+        if members.len() > BYTES_SHOWN {
+            for &i in &members[1..] {
+                out.insert(i, None);
+            }
+            out.insert(members[0], Some(members));
+        }
+    }
+    out
+}
+
+/// One line for many structures of one kind whose bytes differ.
+fn byte_group_line(differences: &[Difference], members: &[usize], style: Style) -> String {
+    let first = &differences[members[0]];
+    let examples: Vec<String> = members
+        .iter()
+        .take(super::summary::EXAMPLES)
+        .filter_map(|&i| differences[i].field.as_deref())
+        .map(|f| escape(f.as_bytes()))
+        .collect();
+    format!(
+        "{}  {} of {} structures of kind {} differ (e.g. {}, ...)",
+        paint(style, sgr::BOLD, &location(&first.location)),
+        paint(style, sgr::YELLOW, "bytes"),
+        members.len(),
+        escape(first.structure.as_deref().unwrap_or("?").as_bytes()),
+        examples.join(", ")
+    )
+}
+
+/// The line that says whether every differing byte of an image pair is explained.
+pub fn accounting_line(r: &super::ByteAccounting) -> String {
+    let s = |n: u64| if n == 1 { "" } else { "s" };
+    let head = format!(
+        "byte accounting: {} differing byte{} in {} range{}",
+        r.differing_bytes,
+        s(r.differing_bytes),
+        r.ranges,
+        s(r.ranges)
+    );
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (r.explained_bytes, "by the differences above"),
+        (r.placement_bytes, "by placement"),
+    ] {
+        if n > 0 {
+            parts.push(format!("{n} {what}"));
+        }
+    }
+    if r.all_explained() {
+        format!("{head}, every one explained ({})", parts.join(", "))
+    } else {
+        for (n, what) in [
+            (r.reported_bytes, "in structures reported as bytes"),
+            (r.unattributed_bytes, "unclaimed"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        format!("{head}, not all explained ({})", parts.join(", "))
+    }
+}
+
 /// The one line of a difference.
 pub fn line(d: &Difference) -> String {
     styled_line(d, Style::default())
@@ -214,11 +335,24 @@ fn styled_line(d: &Difference, style: Style) -> String {
             };
             format!("{loc}  {} ({}{count})", paint(style, code, &what), value(v))
         }
-        Kind::Content => {
+        Kind::Content | Kind::Bytes | Kind::Layout => {
             let what = paint(style, sgr::YELLOW, &what);
+            // Short raw values of changed bytes are shown; offsets of moved
+            // structures are in the summary already.
+            let values = match (d.kind, &d.a, &d.b) {
+                (Kind::Bytes, serde_json::Value::String(a), serde_json::Value::String(b)) => {
+                    format!(" ({} -> {})", escape(a.as_bytes()), escape(b.as_bytes()))
+                }
+                _ => String::new(),
+            };
             match &d.summary {
-                Some(summary) => format!("{loc}  {what}: {}", escape(summary.as_bytes())),
-                None => format!("{loc}  {what} differs"),
+                Some(summary) => {
+                    format!("{loc}  {what}: {}{values}", escape(summary.as_bytes()))
+                }
+                None if d.kind == Kind::Layout => {
+                    format!("{loc}  {what} {} -> {}", value(&d.a), value(&d.b))
+                }
+                None => format!("{loc}  {what} differs{values}"),
             }
         }
         _ => format!(

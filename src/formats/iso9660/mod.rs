@@ -15,6 +15,7 @@ mod descriptor;
 mod eltorito;
 mod raw;
 mod rockridge;
+mod spans;
 mod susp;
 mod sysarea;
 mod walk;
@@ -34,12 +35,16 @@ use descriptor::SECTOR;
 #[derive(Debug)]
 pub struct IsoFs<'a> {
     image: Bytes<'a>,
+    /// The same bytes, for byte accounting.
+    raw: &'a [u8],
+    /// The budgets it was opened with (byte accounting reads its records again).
+    limits: Limits,
     facts: Vec<Fact>,
     tree: walk::Tree,
     /// The system area with its parsed fields blanked out.
     system_area: Arc<[u8]>,
-    /// Boot images that no file of the tree holds: name, bytes.
-    hidden_boot_images: Vec<(String, &'a [u8])>,
+    /// Boot images that no file of the tree holds: name, where, bytes.
+    hidden_boot_images: Vec<(String, u64, &'a [u8])>,
 }
 
 impl<'a> IsoFs<'a> {
@@ -98,6 +103,8 @@ impl<'a> IsoFs<'a> {
         let system_area = Arc::from(sysarea::unexplained(area, &covered));
         let mut fs = IsoFs {
             image,
+            raw: data,
+            limits: limits.clone(),
             facts,
             tree,
             system_area,
@@ -168,9 +175,11 @@ impl<'a> IsoFs<'a> {
                     };
                     let len = len.min(self.image.len().saturating_sub(start));
                     match self.image.get(start, len, "El Torito boot image") {
-                        Ok(bytes) => self
-                            .hidden_boot_images
-                            .push((format!("el-torito:{label}"), bytes)),
+                        Ok(bytes) => self.hidden_boot_images.push((
+                            format!("el-torito:{label}"),
+                            start,
+                            bytes,
+                        )),
                         Err(e) => self.tree.nodes[0].errors.push(e),
                     }
                 }
@@ -236,12 +245,24 @@ impl Filesystem for IsoFs<'_> {
             name: "system-area".to_owned(),
             content: Content::Owned(self.system_area.clone()),
         }];
-        for (name, bytes) in &self.hidden_boot_images {
+        for (name, _, bytes) in &self.hidden_boot_images {
             out.push(Special {
                 name: name.clone(),
                 content: Content::Slices(vec![bytes]),
             });
         }
         out
+    }
+
+    fn raw_bytes(&self) -> Option<&[u8]> {
+        Some(self.raw)
+    }
+
+    fn byte_layout(&self) -> Result<crate::accounting::Layout> {
+        Ok(self.layout())
+    }
+
+    fn placements(&self) -> Vec<crate::accounting::Placement> {
+        self.placements_of()
     }
 }

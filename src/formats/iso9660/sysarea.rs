@@ -3,6 +3,7 @@
 //! entries) and an Apple partition map, each field a fact. The bytes these fields
 //! do not explain (the boot code, any embedded loader) stay comparable as content.
 
+use crate::accounting::{Explain, Field, Layout, Owner, Span};
 use crate::bytes::{byte, le16, le32};
 use crate::model::{Fact, Value};
 
@@ -246,6 +247,306 @@ fn apm(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
         ));
     }
     Some(covered)
+}
+
+/// The spans of the system area's structures: the MBR fields, the GPT header
+/// and entries, the Apple partition map, each explained by its facts, and the
+/// rest (boot code, embedded loaders), explained by the `system-area` part that
+/// is compared like a file. Positions as [`read`] finds them. Past the system
+/// area: the GPT's backup header and entries, and the partitions of the three
+/// tables as regions, to name unclaimed bytes inside them.
+pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
+    let area = data.get(..SIZE).unwrap_or(data);
+    partition_regions(data, area, layout);
+    let fact = |name: &str| Explain::Fact(name.to_owned().into());
+    let push = |layout: &mut Layout,
+                start: usize,
+                len: usize,
+                name: String,
+                explain: Explain,
+                fields: Vec<Field>| {
+        layout.push(Span {
+            start: start as u64,
+            len: len as u64,
+            owner: Owner::new("system area", format!("system area: {name}"), explain)
+                .with_fields(fields),
+        });
+    };
+    if area.get(510..512) == Some(&[0x55, 0xaa]) {
+        push(
+            layout,
+            440,
+            4,
+            "MBR disk signature".into(),
+            fact("mbr.disk_signature"),
+            vec![],
+        );
+        push(
+            layout,
+            444,
+            2,
+            "MBR reserved bytes".into(),
+            fact("mbr.reserved"),
+            vec![],
+        );
+        for i in 0..4 {
+            let p = format!("mbr.partition{}", i + 1);
+            push(
+                layout,
+                446 + 16 * i,
+                16,
+                format!("MBR partition entry {}", i + 1),
+                fact(&p),
+                vec![],
+            );
+        }
+        push(
+            layout,
+            510,
+            2,
+            "MBR signature".into(),
+            fact("mbr.present"),
+            vec![],
+        );
+    }
+    if let Some(h) = area
+        .get(512..1024)
+        .filter(|h| h.get(..8) == Some(b"EFI PART"))
+    {
+        let f = |at: u64, len: u64, name: &'static str, explain: Explain| {
+            Field::new(at, len, name, explain)
+        };
+        let fields = vec![
+            f(0, 8, "signature", fact("gpt.present")),
+            f(8, 4, "revision", fact("gpt.revision")),
+            f(12, 4, "header size", fact("gpt.header_size")),
+            f(16, 4, "header CRC32", Explain::Derived),
+            f(20, 4, "reserved", Explain::Nothing),
+            f(24, 8, "current LBA", fact("gpt.current_lba")),
+            f(32, 8, "backup LBA", fact("gpt.backup_lba")),
+            f(40, 8, "first usable LBA", fact("gpt.first_usable_lba")),
+            f(48, 8, "last usable LBA", fact("gpt.last_usable_lba")),
+            f(56, 16, "disk GUID", fact("gpt.disk_guid")),
+            f(72, 8, "entries LBA", fact("gpt.entries_lba")),
+            f(80, 4, "entry count", fact("gpt.entry_count")),
+            f(84, 4, "entry size", fact("gpt.entry_size")),
+            f(88, 4, "entries CRC32", Explain::Derived),
+        ];
+        push(
+            layout,
+            512,
+            512,
+            "GPT header".into(),
+            Explain::Nothing,
+            fields.clone(),
+        );
+        // The backup header at the end of the disk mirrors the primary one, its
+        // two LBAs swapped; its entries are where it says.
+        let backup = le64(h, 32).checked_mul(512);
+        let backup_header = backup.and_then(|at| {
+            let at = usize::try_from(at).ok()?;
+            data.get(at..at.checked_add(512)?).map(|b| (at, b))
+        });
+        if let Some((at, bh)) = backup_header.filter(|(_, b)| b.get(..8) == Some(b"EFI PART")) {
+            let mut fields = fields;
+            for field in &mut fields {
+                if field.at == 24 {
+                    field.explain = fact("gpt.backup_lba");
+                } else if field.at == 32 {
+                    field.explain = fact("gpt.current_lba");
+                } else if field.at == 72 {
+                    field.explain = Explain::Derived;
+                }
+            }
+            layout.push(Span {
+                start: at as u64,
+                len: 512,
+                owner: Owner::new("system area", "GPT backup header", Explain::Nothing)
+                    .with_fields(fields),
+            });
+            let (entries_lba, count, size) = (le64(bh, 72), le32(bh, 80), le32(bh, 84));
+            if (128..=4096).contains(&size) {
+                for i in 0..u64::from(count.min(MAX_GPT_ENTRIES)) {
+                    let Some(start) = entries_lba
+                        .checked_mul(512)
+                        .and_then(|s| s.checked_add(i * u64::from(size)))
+                    else {
+                        break;
+                    };
+                    if start + u64::from(size) > data.len() as u64 {
+                        break;
+                    }
+                    layout.push(Span {
+                        start,
+                        len: u64::from(size),
+                        owner: Owner::new(
+                            "system area",
+                            format!("GPT backup partition entry {}", i + 1),
+                            fact(&format!("gpt.partition{}", i + 1)),
+                        ),
+                    });
+                }
+            }
+        }
+        let (entries_lba, count, size) = (le64(h, 72), le32(h, 80), le32(h, 84));
+        if (128..=4096).contains(&size) {
+            let start = usize::try_from(entries_lba)
+                .ok()
+                .and_then(|l| l.checked_mul(512));
+            for i in 0..count.min(MAX_GPT_ENTRIES) as usize {
+                let Some(at) = start.and_then(|s| s.checked_add(i * size as usize)) else {
+                    break;
+                };
+                if at + size as usize > area.len() {
+                    break;
+                }
+                let p = format!("gpt.partition{}", i + 1);
+                push(
+                    layout,
+                    at,
+                    size as usize,
+                    format!("GPT partition entry {}", i + 1),
+                    fact(&p),
+                    vec![],
+                );
+            }
+        }
+    }
+    if area.get(..2) == Some(b"ER") {
+        let block = usize::from(u16::from_be_bytes([byte(area, 2), byte(area, 3)]));
+        let first = area.get(block..block + 512);
+        if matches!(block, 512 | 1024 | 2048) && first.and_then(|f| f.get(..2)) == Some(b"PM") {
+            let count = first.map_or(0, |f| le32_be(f, 4));
+            push(
+                layout,
+                0,
+                8,
+                "APM driver descriptor".into(),
+                fact("apm"),
+                vec![],
+            );
+            for i in 0..count.min(64) as usize {
+                let at = block * (i + 1);
+                match area.get(at..at + 2) {
+                    Some(b"PM") => {}
+                    _ => break,
+                }
+                let p = format!("apm.partition{}", i + 1);
+                push(
+                    layout,
+                    at,
+                    136,
+                    format!("APM partition entry {}", i + 1),
+                    fact(&p),
+                    vec![],
+                );
+            }
+        }
+    }
+    layout.push_coarse(Span {
+        start: 0,
+        len: area.len() as u64,
+        owner: Owner::new(
+            "system area",
+            "system area: boot code and other bytes",
+            Explain::Special("system-area".into()),
+        ),
+    });
+    layout.region(0, area.len() as u64, "the system area");
+}
+
+/// The partitions the MBR, the GPT and the Apple partition map describe, as
+/// regions of the image.
+fn partition_regions(data: &[u8], area: &[u8], layout: &mut Layout) {
+    let len = data.len() as u64;
+    let mut region = |start: u64, size: u64, name: String| {
+        if start < len && size > 0 && size < len {
+            layout.region(start, size.min(len - start), name);
+        }
+    };
+    if area.get(510..512) == Some(&[0x55, 0xaa]) {
+        for i in 0..4 {
+            let e = area.get(446 + 16 * i..462 + 16 * i).unwrap_or_default();
+            let (start, sectors) = (u64::from(le32(e, 8)), u64::from(le32(e, 12)));
+            region(
+                start.saturating_mul(512),
+                sectors.saturating_mul(512),
+                format!("MBR partition {} (type {:#04x})", i + 1, byte(e, 4)),
+            );
+        }
+    }
+    if let Some(h) = area
+        .get(512..1024)
+        .filter(|h| h.get(..8) == Some(b"EFI PART"))
+    {
+        let (entries_lba, count, size) = (le64(h, 72), le32(h, 80), le32(h, 84));
+        if (128..=4096).contains(&size) {
+            for i in 0..u64::from(count.min(MAX_GPT_ENTRIES)) {
+                let at = entries_lba.saturating_mul(512) + i * u64::from(size);
+                let Some(e) = usize::try_from(at)
+                    .ok()
+                    .and_then(|at| area.get(at..at + size as usize))
+                else {
+                    break;
+                };
+                let (first, last) = (le64(e, 32), le64(e, 40));
+                if first == 0 || last < first {
+                    continue;
+                }
+                let name: Vec<u16> = e
+                    .get(56..128)
+                    .unwrap_or_default()
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .take_while(|&c| c != 0)
+                    .collect();
+                region(
+                    first.saturating_mul(512),
+                    (last - first).saturating_add(1).saturating_mul(512),
+                    format!(
+                        "GPT partition {} ({:?})",
+                        i + 1,
+                        String::from_utf16_lossy(&name)
+                    ),
+                );
+            }
+        }
+    }
+    if area.get(..2) == Some(b"ER") {
+        let block = u64::from(u16::from_be_bytes([byte(area, 2), byte(area, 3)]));
+        if matches!(block, 512 | 1024 | 2048) {
+            for i in 0..64u64 {
+                let at = (block * (i + 1)) as usize;
+                let Some(e) = area.get(at..at + 512).filter(|e| e.get(..2) == Some(b"PM")) else {
+                    break;
+                };
+                let text = |r: std::ops::Range<usize>| {
+                    let b = e.get(r).unwrap_or_default();
+                    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+                    String::from_utf8_lossy(&b[..end]).into_owned()
+                };
+                region(
+                    u64::from(le32_be(e, 8)) * block,
+                    u64::from(le32_be(e, 12)) * block,
+                    format!(
+                        "APM partition {} ({:?}, {:?})",
+                        i + 1,
+                        text(16..48),
+                        text(48..80)
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn le32_be(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([
+        byte(b, at),
+        byte(b, at + 1),
+        byte(b, at + 2),
+        byte(b, at + 3),
+    ])
 }
 
 /// The system area with the bytes that facts already report zeroed, so that a

@@ -51,9 +51,14 @@ pub(crate) struct Node {
     pub children: Vec<u32>,
     /// Problems met while reading this directory.
     pub errors: Vec<Error>,
-    parent: u32,
+    pub parent: u32,
     /// The directory's extent block, for loop detection.
-    dir_block: u32,
+    pub dir_block: u32,
+    /// The directory's extent size in bytes.
+    pub dir_size: u32,
+    /// Where the entry's (first) directory record is; for the root, its `.`
+    /// record. For byte accounting.
+    pub record: u64,
 }
 
 /// A whole hierarchy, node 0 being the root.
@@ -104,6 +109,8 @@ struct Built {
     dir: Option<(u32, u32)>,
     /// Raw identifier, to join the records of a multi-extent file.
     raw_name: Vec<u8>,
+    /// Where the (first) record is.
+    record: u64,
 }
 
 /// System Use bytes one walk may gather beyond the image's own size. In a sound
@@ -152,6 +159,8 @@ impl Tree {
                 errors,
                 parent: 0,
                 dir_block: vol.root.extent,
+                dir_size: vol.root.data_len,
+                record: root_start,
             }],
             namespace: ns,
         };
@@ -161,6 +170,10 @@ impl Tree {
             size: vol.root.data_len,
             depth: 0,
         }];
+        // A sound image lists each directory extent once. Two records sharing one
+        // (not a loop: neither is the other's ancestor) would make a small image
+        // read as a huge tree, so the second is not descended into.
+        let mut listed: HashMap<u32, u32> = HashMap::from([(vol.root.extent, 0)]);
         while let Some(dir) = stack.pop() {
             let (built, errors) = w.read_dir(dir.block, dir.size);
             let mut children = Vec::with_capacity(built.len());
@@ -177,6 +190,7 @@ impl Tree {
                 let mut entry = b.entry;
                 entry.node = NodeId(u64::from(id));
                 let dir_block = b.dir.map_or(0, |d| d.0);
+                let dir_size = b.dir.map_or(0, |d| d.1);
                 if let Some((block, size)) = b.dir {
                     match tree.ancestor_with_block(dir.node, block) {
                         Some(ancestor) => errors.push(Error::Loop {
@@ -187,6 +201,15 @@ impl Tree {
                                 String::from_utf8_lossy(&entry.name)
                             ),
                         }),
+                        None if listed.contains_key(&block) => errors.push(Error::malformed(
+                            "directory record",
+                            b.record,
+                            format!(
+                                "directory {:?} shares its extent (block {block}) with {}; not read twice",
+                                String::from_utf8_lossy(&entry.name),
+                                listed.get(&block).map_or_else(String::new, |&n| tree.path(n)),
+                            ),
+                        )),
                         None if dir.depth + 1 > w.limits.max_depth => {
                             errors.push(Error::LimitExceeded {
                                 limit: "directory depth",
@@ -194,12 +217,15 @@ impl Tree {
                                 max: u64::from(w.limits.max_depth),
                             })
                         }
-                        None => stack.push(Pending {
-                            node: id,
-                            block,
-                            size,
-                            depth: dir.depth + 1,
-                        }),
+                        None => {
+                            listed.insert(block, id);
+                            stack.push(Pending {
+                                node: id,
+                                block,
+                                size,
+                                depth: dir.depth + 1,
+                            })
+                        }
                     }
                 }
                 tree.nodes.push(Node {
@@ -209,6 +235,8 @@ impl Tree {
                     errors: Vec::new(),
                     parent: dir.node,
                     dir_block,
+                    dir_size,
+                    record: b.record,
                 });
                 children.push(id);
             }
@@ -258,33 +286,19 @@ impl Tree {
     /// image's other namespace). Files are paired by their extent, directories by
     /// name (Joliet truncates long names, so a prefix counts).
     pub(crate) fn adopt_names(&mut self, other: &Tree, attr: &'static str) {
-        let mut stack = vec![(0u32, 0u32)];
-        while let Some((mine, theirs)) = stack.pop() {
-            let their_children = &other.nodes[theirs as usize].children;
-            let mut by_extent: HashMap<(u64, u64), u32> = HashMap::new();
-            for &c in their_children {
-                let n = &other.nodes[c as usize];
-                if let Some(first) = n.extents.first().filter(|e| e.len > 0) {
-                    by_extent.insert((first.start, first.len), c);
-                }
-            }
-            let my_children = self.nodes[mine as usize].children.clone();
-            for c in my_children {
-                let node = &self.nodes[c as usize];
-                let matched = match node.extents.first().filter(|e| e.len > 0) {
-                    Some(first) => by_extent.get(&(first.start, first.len)).copied(),
-                    None => their_children.iter().copied().find(|&t| {
-                        let t = &other.nodes[t as usize].entry;
-                        t.meta.kind == node.entry.meta.kind
-                            && !t.name.is_empty()
-                            && node.entry.name.eq_ignore_ascii_case(&t.name)
-                            || (t.name.len() >= 64 && node.entry.name.starts_with(&t.name))
-                    }),
-                };
-                let value = match matched {
+        let pairs = self.pairs(other);
+        let mut theirs: Vec<Option<u32>> = vec![None; self.nodes.len()];
+        for (mine, t) in pairs {
+            theirs[mine as usize] = Some(t);
+        }
+        let mut stack = vec![0u32];
+        while let Some(dir) = stack.pop() {
+            let children = self.nodes[dir as usize].children.clone();
+            for c in children {
+                let value = match theirs[c as usize] {
                     Some(t) => {
-                        if node.entry.meta.kind == EntryKind::Dir {
-                            stack.push((c, t));
+                        if self.nodes[c as usize].entry.meta.kind == EntryKind::Dir {
+                            stack.push(c);
                         }
                         Value::Text(
                             String::from_utf8_lossy(&other.nodes[t as usize].entry.name)
@@ -300,6 +314,69 @@ impl Tree {
             }
         }
     }
+
+    /// The nodes of `other` (the same image's other namespace) that stand for
+    /// the same entries as nodes of this tree: (mine, theirs), the roots
+    /// included. Files are paired by their extent, directories by name.
+    pub(crate) fn pairs(&self, other: &Tree) -> Vec<(u32, u32)> {
+        let mut out = vec![(0u32, 0u32)];
+        let mut stack = vec![(0u32, 0u32)];
+        while let Some((mine, theirs)) = stack.pop() {
+            let their_children = &other.nodes[theirs as usize].children;
+            let mut by_extent: HashMap<(u64, u64), u32> = HashMap::new();
+            // Entries without data pair by name, ignoring ASCII case (ISO names are
+            // upper case); Joliet cuts names at 64 characters, so a long name also
+            // pairs by its first 64 characters. Maps keep a wide directory linear.
+            let mut by_name: HashMap<(EntryKind, Vec<u8>), u32> = HashMap::new();
+            let mut by_prefix: HashMap<(EntryKind, Vec<u8>), u32> = HashMap::new();
+            for &c in their_children {
+                let n = &other.nodes[c as usize];
+                if let Some(first) = n.extents.first().filter(|e| e.len > 0) {
+                    by_extent.insert((first.start, first.len), c);
+                } else if !n.entry.name.is_empty() {
+                    let kind = n.entry.meta.kind;
+                    by_name
+                        .entry((kind, n.entry.name.to_ascii_lowercase()))
+                        .or_insert(c);
+                    if let Some(prefix) = joliet_prefix(&n.entry.name) {
+                        by_prefix.entry((kind, prefix)).or_insert(c);
+                    }
+                }
+            }
+            for &c in &self.nodes[mine as usize].children {
+                let node = &self.nodes[c as usize];
+                let matched = match node.extents.first().filter(|e| e.len > 0) {
+                    Some(first) => by_extent.get(&(first.start, first.len)).copied(),
+                    None => {
+                        let kind = node.entry.meta.kind;
+                        by_name
+                            .get(&(kind, node.entry.name.to_ascii_lowercase()))
+                            .or_else(|| {
+                                joliet_prefix(&node.entry.name)
+                                    .and_then(|p| by_prefix.get(&(kind, p)))
+                            })
+                            .copied()
+                    }
+                };
+                if let Some(t) = matched {
+                    out.push((c, t));
+                    if node.entry.meta.kind == EntryKind::Dir {
+                        stack.push((c, t));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The first 64 characters of a name of at least 64, lower-cased: what Joliet
+/// keeps of a long name.
+fn joliet_prefix(name: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(name).ok()?;
+    let (cut, _) = text.char_indices().nth(63)?;
+    let end = cut + text[cut..].chars().next().map_or(0, char::len_utf8);
+    Some(text.as_bytes()[..end].to_ascii_lowercase())
 }
 
 impl<'a> Walker<'a, '_> {
@@ -588,6 +665,7 @@ impl<'a> Walker<'a, '_> {
             extents,
             dir,
             raw_name: rec.name.to_vec(),
+            record: rec.offset,
         }
     }
 

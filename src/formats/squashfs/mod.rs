@@ -38,6 +38,7 @@ mod content;
 mod dir;
 mod inode;
 mod metadata;
+mod spans;
 mod superblock;
 mod walk;
 mod xattr;
@@ -341,6 +342,18 @@ impl Filesystem for SquashFs<'_> {
 
     fn content(&self, file: NodeId) -> Result<Content<'_>> {
         self.blocks(file).map(Content::Blocks)
+    }
+
+    fn raw_bytes(&self) -> Option<&[u8]> {
+        Some(self.image.as_slice())
+    }
+
+    fn byte_layout(&self) -> Result<crate::accounting::Layout> {
+        Ok(self.layout())
+    }
+
+    fn placements(&self) -> Vec<crate::accounting::Placement> {
+        self.placements_of()
     }
 }
 

@@ -1,0 +1,1124 @@
+//! Attribution: each differing byte to the structure that holds it, and each
+//! structure to the difference that explains it, or to a `bytes` finding.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::{json, Value as Json};
+
+use super::span::{Decoded, Explain, Field, Layout, Placement, Span};
+use super::Run;
+use crate::report::{ByteAccounting, Difference, Kind, Location};
+
+/// Most `bytes` differences one image pair gives; past it, one more says how
+/// many were left out.
+const MAX_FINDINGS: usize = 2000;
+/// Most bytes shown as values of a `bytes` difference.
+const SHOWN_BYTES: usize = 16;
+
+/// The differences the diff reported for one pair of images, as the keys
+/// [`Explain`] names.
+#[derive(Debug, Default)]
+pub(crate) struct Context {
+    /// Keys per entry path (and per special name).
+    entries: HashMap<Vec<u8>, HashSet<String>>,
+    /// Image-level fields that differ.
+    facts: HashSet<String>,
+    /// Keys seen at any entry.
+    any: HashSet<String>,
+}
+
+impl Context {
+    /// The context of the image at `prefix`, from all `differences` reported so
+    /// far (only those of this image are used) and the entries whose content was
+    /// compared as nested images.
+    pub(crate) fn new(
+        prefix: &Location,
+        differences: &[Difference],
+        nested: &[Vec<u8>],
+    ) -> Context {
+        let mut c = Context::default();
+        for d in differences
+            .iter()
+            .filter(|d| d.image() == prefix.as_slice())
+        {
+            match d.kind {
+                Kind::Image => {
+                    if let Some(f) = &d.field {
+                        c.facts.insert(f.clone());
+                    }
+                }
+                Kind::Bytes | Kind::Layout => {}
+                kind => {
+                    let Some(path) = d.location.last() else {
+                        continue;
+                    };
+                    let mut keys = vec![kind.name().to_owned()];
+                    if let Some(f) = &d.field {
+                        keys.push(format!("{}:{f}", kind.name()));
+                    }
+                    if matches!(kind, Kind::Added | Kind::Removed | Kind::Type) {
+                        if let Some(parent) = parent(path) {
+                            c.add(parent.to_vec(), "children".to_owned());
+                        }
+                    }
+                    for k in keys {
+                        c.any.insert(k.clone());
+                        c.add(path.clone(), k);
+                    }
+                }
+            }
+        }
+        for path in nested {
+            c.add(path.clone(), "nested".to_owned());
+        }
+        c
+    }
+
+    /// True when no difference of the image is known.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.facts.is_empty()
+    }
+
+    fn add(&mut self, path: Vec<u8>, key: String) {
+        self.entries.entry(path).or_default().insert(key);
+    }
+
+    fn has(&self, path: &[u8], key: &str) -> bool {
+        self.entries.get(path).is_some_and(|k| k.contains(key))
+    }
+
+    /// True when one of the entries, or a directory above it, was added,
+    /// removed or changed type: all its structures are explained by that.
+    fn gone(&self, entries: &[Vec<u8>]) -> bool {
+        entries.iter().any(|e| {
+            let mut p: &[u8] = e;
+            loop {
+                if ["added", "removed", "type"].iter().any(|k| self.has(p, k)) {
+                    return true;
+                }
+                match parent(p) {
+                    Some(up) => p = up,
+                    None => return false,
+                }
+            }
+        })
+    }
+
+    fn verdict(&self, explain: &Explain, entries: &[Vec<u8>]) -> Verdict {
+        let entry_has = |keys: &[&str]| entries.iter().any(|e| keys.iter().any(|k| self.has(e, k)));
+        let yes = |b: bool| {
+            if b {
+                Verdict::Explained
+            } else {
+                Verdict::Unexplained
+            }
+        };
+        match explain {
+            Explain::Entry(keys) => yes(entry_has(keys)),
+            Explain::EntryKey(k) => yes(entry_has(&[k.as_ref()])),
+            Explain::EntryOrPlacement(keys) => {
+                if entry_has(keys) {
+                    Verdict::Explained
+                } else {
+                    Verdict::Placement
+                }
+            }
+            Explain::AnyEntry(keys) => yes(keys.iter().any(|k| self.any.contains(*k))),
+            Explain::Fact(name) => yes(self.facts.iter().any(|f| {
+                f == name
+                    || f.strip_prefix(name.as_ref())
+                        .is_some_and(|r| r.starts_with('.'))
+            })),
+            Explain::Special(name) => yes(self.entries.contains_key(name.as_bytes())),
+            Explain::Placement | Explain::Derived => Verdict::Placement,
+            Explain::Decoded(_) | Explain::Nothing => Verdict::Unexplained,
+        }
+    }
+}
+
+/// The directory above a path, `None` for `/` and for names that are no paths.
+fn parent(path: &[u8]) -> Option<&[u8]> {
+    if path == b"/" || !path.starts_with(b"/") {
+        return None;
+    }
+    let cut = path.iter().rposition(|&c| c == b'/')?;
+    Some(if cut == 0 { b"/" } else { &path[..cut] })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Explained,
+    Placement,
+    Unexplained,
+}
+
+/// What became of a structure's differing bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Status {
+    /// Placement: addresses, or moved along with what comes before it.
+    Placement,
+    /// Encodes a difference reported elsewhere.
+    Explained,
+    /// Moved on its own (another order): reported.
+    Moved { from: u64, to: u64 },
+    /// Changed, with nothing to explain it: reported.
+    Changed { what: String },
+    /// Compressed bytes whose decoded items are reported.
+    ViaItems,
+}
+
+impl Status {
+    fn rank(&self) -> u8 {
+        match self {
+            Status::Placement => 1,
+            Status::Explained => 2,
+            Status::Moved { .. } => 3,
+            Status::Changed { .. } | Status::ViaItems => 4,
+        }
+    }
+}
+
+/// What became of an item of a decoded table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ItemStatus {
+    Same,
+    Placement,
+    Explained,
+    Changed { what: String },
+}
+
+struct TableAnalysis {
+    status: Vec<ItemStatus>,
+    /// Counterpart in the other image's table of the same name.
+    other: Vec<Option<usize>>,
+}
+
+struct Side<'x> {
+    bytes: &'x [u8],
+    layout: &'x Layout,
+    letter: &'static str,
+    names: HashMap<&'x str, usize>,
+    status: Vec<Option<Status>>,
+    tables: Vec<Option<TableAnalysis>>,
+}
+
+impl<'x> Side<'x> {
+    fn new(bytes: &'x [u8], layout: &'x Layout, letter: &'static str) -> Side<'x> {
+        let spans = layout.finished_spans();
+        let mut names = HashMap::with_capacity(spans.len());
+        for (i, s) in spans.iter().enumerate() {
+            names.entry(s.owner.name.as_str()).or_insert(i);
+        }
+        Side {
+            bytes,
+            layout,
+            letter,
+            names,
+            status: vec![None; spans.len()],
+            tables: layout.tables.iter().map(|_| None).collect(),
+        }
+    }
+
+    fn spans(&self) -> &'x [Span] {
+        self.layout.finished_spans()
+    }
+
+    fn slice(&self, s: &Span) -> &'x [u8] {
+        let start = usize::try_from(s.start).unwrap_or(usize::MAX);
+        let end = usize::try_from(s.end()).unwrap_or(usize::MAX);
+        self.bytes
+            .get(start..end.min(self.bytes.len()))
+            .unwrap_or_default()
+    }
+
+    fn table_named(&self, name: &str) -> Option<usize> {
+        self.layout.tables.iter().position(|t| t.name == name)
+    }
+}
+
+/// A structure (or gap) whose bytes are reported.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Span(usize, usize),
+    Gap(usize),
+}
+
+#[derive(Debug)]
+struct Finding {
+    first: u64,
+    end: u64,
+    bytes: u64,
+    other: Option<String>,
+}
+
+/// The outcome of attributing one image pair's differing bytes.
+pub(crate) struct Attribution {
+    pub differences: Vec<Difference>,
+    pub record: ByteAccounting,
+}
+
+/// Attributes the differing `runs` of two same-size images `a` and `b` to the
+/// structures of their layouts, explained by `ctx` where it can.
+pub(crate) fn attribute(
+    a: &[u8],
+    b: &[u8],
+    la: &Layout,
+    lb: &Layout,
+    runs: &[Run],
+    ctx: &Context,
+    location: &Location,
+) -> Attribution {
+    let mut sides = [Side::new(a, la, "a"), Side::new(b, lb, "b")];
+    let mut record = ByteAccounting {
+        location: location.clone(),
+        differing_bytes: 0,
+        ranges: runs.len() as u64,
+        unattributed_bytes: 0,
+        explained_bytes: 0,
+        placement_bytes: 0,
+        reported_bytes: 0,
+    };
+    let mut findings: BTreeMap<Key, Finding> = BTreeMap::new();
+    // Placement bytes by structure: reported after all when nothing else in the
+    // image differs (an address changed with nothing moved).
+    let mut placed: BTreeMap<Key, Finding> = BTreeMap::new();
+    for run in runs {
+        let mut o = run.start;
+        while o < run.end {
+            let mut owners = [None, None];
+            let mut end = run.end;
+            for (k, side) in sides.iter().enumerate() {
+                match side.layout.at(o) {
+                    Ok(i) => {
+                        owners[k] = Some(i);
+                        end = end.min(side.spans()[i].end());
+                    }
+                    Err(next) => {
+                        if let Some(n) = side.spans().get(next) {
+                            end = end.min(n.start);
+                        }
+                    }
+                }
+            }
+            let n = differing(&a[o as usize..end as usize], &b[o as usize..end as usize]);
+            if n > 0 {
+                record.differing_bytes += n;
+                let statuses: Vec<Option<Status>> = (0..2)
+                    .map(|k| owners[k].map(|i| status(&mut sides, k, i, ctx)))
+                    .collect();
+                let best = (0..2)
+                    .filter_map(|k| statuses[k].as_ref().map(|s| (s.rank(), k)))
+                    .max_by_key(|&(rank, k)| (rank, std::cmp::Reverse(k)));
+                let key = match best {
+                    None => {
+                        record.unattributed_bytes += n;
+                        let next = sides[0].layout.at(o).err().unwrap_or(0);
+                        Some(Key::Gap(next))
+                    }
+                    Some((_, k)) => match statuses[k].as_ref() {
+                        Some(Status::Placement) => {
+                            record.placement_bytes += n;
+                            if let Some(i) = owners[k] {
+                                let f = placed.entry(Key::Span(k, i)).or_insert(Finding {
+                                    first: o,
+                                    end: o,
+                                    bytes: 0,
+                                    other: None,
+                                });
+                                f.bytes += n;
+                                f.end = end;
+                            }
+                            None
+                        }
+                        Some(Status::Explained) => {
+                            record.explained_bytes += n;
+                            None
+                        }
+                        Some(Status::ViaItems) => {
+                            record.reported_bytes += n;
+                            None
+                        }
+                        _ => {
+                            record.reported_bytes += n;
+                            owners[k].map(|i| Key::Span(k, i))
+                        }
+                    },
+                };
+                if let Some(key) = key {
+                    let other = match &key {
+                        Key::Span(k, _) => {
+                            let other = &sides[1 - k];
+                            match (owners[1 - k], other.layout.at(o)) {
+                                (Some(i), _) => Some(other.spans()[i].owner.display()),
+                                (None, Err(next)) => Some(other.layout.gap_name(o, next)),
+                                (None, Ok(_)) => None,
+                            }
+                        }
+                        Key::Gap(_) => None,
+                    };
+                    let f = findings.entry(key).or_insert(Finding {
+                        first: o,
+                        end: o,
+                        bytes: 0,
+                        other,
+                    });
+                    f.bytes += n;
+                    f.end = end;
+                }
+            }
+            o = end;
+        }
+    }
+
+    // Addresses that changed although nothing else in the image did are no
+    // placement: they are reported.
+    let alone = findings.is_empty() && ctx.is_empty();
+    if alone && !placed.is_empty() {
+        record.reported_bytes += record.placement_bytes;
+        record.placement_bytes = 0;
+        findings.append(&mut placed);
+    }
+    let mut differences = Vec::new();
+    // A structure that moved is found on both sides: said once, from a.
+    let from_a: HashSet<&str> = findings
+        .keys()
+        .filter_map(|k| match k {
+            Key::Span(0, i) => Some(sides[0].spans()[*i].owner.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    for (key, f) in &findings {
+        if let Key::Span(1, i) = key {
+            if from_a.contains(sides[1].spans()[*i].owner.name.as_str()) {
+                continue;
+            }
+        }
+        let mut d = match key {
+            Key::Gap(next) => {
+                let name = sides[0].layout.gap_name(f.first, *next);
+                let mut d = Difference::new(
+                    location.clone(),
+                    Kind::Bytes,
+                    hex_at(a, f.first, f.end),
+                    hex_at(b, f.first, f.end),
+                )
+                .with_field(name);
+                d.structure = Some("unclaimed".to_owned());
+                d.summary = Some(count_summary(f));
+                d
+            }
+            Key::Span(k, i) => {
+                let span = &sides[*k].spans()[*i];
+                let status = sides[*k].status[*i].clone();
+                let mut d = match status {
+                    Some(Status::Moved { from, to }) => {
+                        let (fa, fb) = if *k == 0 { (from, to) } else { (to, from) };
+                        let mut d =
+                            Difference::new(location.clone(), Kind::Bytes, json!(fa), json!(fb))
+                                .with_field(span.owner.display());
+                        d.summary = Some(format!(
+                            "moved from offset {fa} to {fb} with the same bytes, not with what \
+                             comes before it ({} differing byte{} here)",
+                            f.bytes,
+                            if f.bytes == 1 { "" } else { "s" }
+                        ));
+                        d
+                    }
+                    Some(Status::Placement) if alone => {
+                        let mut d = Difference::new(
+                            location.clone(),
+                            Kind::Bytes,
+                            hex_at(a, f.first, f.end),
+                            hex_at(b, f.first, f.end),
+                        )
+                        .with_field(format!("{} (placement)", span.owner.display()));
+                        d.summary = Some(format!(
+                            "{}; only addresses and offsets, but nothing else in this image differs",
+                            count_summary(f)
+                        ));
+                        d
+                    }
+                    Some(Status::Changed { what }) => {
+                        let field = if what.is_empty() {
+                            span.owner.display()
+                        } else {
+                            format!("{} ({what})", span.owner.display())
+                        };
+                        let mut d = Difference::new(
+                            location.clone(),
+                            Kind::Bytes,
+                            hex_at(a, f.first, f.end),
+                            hex_at(b, f.first, f.end),
+                        )
+                        .with_field(field);
+                        let mut summary = count_summary(f);
+                        if let Some(other) =
+                            f.other.as_ref().filter(|o| **o != span.owner.display())
+                        {
+                            let letter = sides[1 - k].letter;
+                            summary.push_str(&format!("; in {letter}: {other}"));
+                        }
+                        d.summary = Some(summary);
+                        d
+                    }
+                    _ => continue,
+                };
+                d.structure = Some(span.owner.class.to_owned());
+                d
+            }
+        };
+        d.offset = Some(f.first);
+        d.length = Some(f.end - f.first);
+        differences.push(d);
+    }
+    differences.extend(item_differences(&sides, location));
+    if differences.len() > MAX_FINDINGS {
+        let more = differences.len() - MAX_FINDINGS;
+        differences.truncate(MAX_FINDINGS);
+        let mut d = Difference::new(location.clone(), Kind::Bytes, Json::Null, Json::Null)
+            .with_field("more structures whose bytes differ");
+        d.summary = Some(format!(
+            "{more} more structures left out (at most {MAX_FINDINGS} per image pair)"
+        ));
+        d.structure = Some("more".to_owned());
+        differences.push(d);
+    }
+    Attribution {
+        differences,
+        record,
+    }
+}
+
+fn count_summary(f: &Finding) -> String {
+    format!(
+        "{} byte{} differ{} from offset {}",
+        f.bytes,
+        if f.bytes == 1 { "" } else { "s" },
+        if f.bytes == 1 { "s" } else { "" },
+        f.first
+    )
+}
+
+/// Up to [`SHOWN_BYTES`] bytes of `bytes` from `start` (not past `end`), in hex.
+fn hex_at(bytes: &[u8], start: u64, end: u64) -> Json {
+    let s = start as usize;
+    let e = (end as usize).min(s + SHOWN_BYTES).min(bytes.len());
+    let more = if (end as usize) > e { "..." } else { "" };
+    json!(format!(
+        "0x{}{more}",
+        crate::model::hex(bytes.get(s..e).unwrap_or_default())
+    ))
+}
+
+/// How many bytes of `a` and `b` (of equal length) differ.
+fn differing(a: &[u8], b: &[u8]) -> u64 {
+    if a == b {
+        return 0;
+    }
+    a.iter().zip(b).filter(|(x, y)| x != y).count() as u64
+}
+
+/// The status of span `i` of side `k`, computed once.
+fn status(sides: &mut [Side<'_>; 2], k: usize, i: usize, ctx: &Context) -> Status {
+    if let Some(s) = &sides[k].status[i] {
+        return s.clone();
+    }
+    let s = compute_status(sides, k, i, ctx);
+    sides[k].status[i] = Some(s.clone());
+    s
+}
+
+fn compute_status(sides: &mut [Side<'_>; 2], k: usize, i: usize, ctx: &Context) -> Status {
+    let (x, y) = (&sides[k], &sides[1 - k]);
+    let span = &x.spans()[i];
+    let owner = &span.owner;
+    if ctx.gone(&owner.entries) {
+        return Status::Explained;
+    }
+    if let Explain::Decoded(t) = owner.explain {
+        return table_block_status(sides, k, t, span.start, ctx);
+    }
+    let Some(&j) = y.names.get(owner.name.as_str()) else {
+        return one_sided(ctx, owner, x.letter);
+    };
+    let other = &y.spans()[j];
+    let (bx, by) = (x.slice(span), y.slice(other));
+    if bx == by {
+        if span.start == other.start {
+            return Status::Placement;
+        }
+        return moved(sides, k, i, j);
+    }
+    if bx.len() != by.len() {
+        let mut verdicts = vec![ctx.verdict(&owner.explain, &owner.entries)];
+        verdicts.extend(
+            owner
+                .fields
+                .iter()
+                .map(|f| ctx.verdict(&f.explain, &owner.entries)),
+        );
+        return if verdicts.contains(&Verdict::Explained) {
+            Status::Explained
+        } else if verdicts.iter().all(|v| *v == Verdict::Placement) {
+            Status::Placement
+        } else {
+            Status::Changed {
+                what: format!(
+                    "{} bytes in {}, {} in {}",
+                    bx.len(),
+                    x.letter,
+                    by.len(),
+                    y.letter
+                ),
+            }
+        };
+    }
+    compare_fields(ctx, &owner.fields, &owner.explain, &owner.entries, bx, by)
+}
+
+/// A structure only one image has.
+fn one_sided(ctx: &Context, owner: &super::span::Owner, letter: &str) -> Status {
+    let mut verdicts = vec![ctx.verdict(&owner.explain, &owner.entries)];
+    verdicts.extend(
+        owner
+            .fields
+            .iter()
+            .map(|f| ctx.verdict(&f.explain, &owner.entries)),
+    );
+    if verdicts.contains(&Verdict::Explained) {
+        Status::Explained
+    } else if verdicts.iter().all(|v| *v == Verdict::Placement) {
+        Status::Placement
+    } else {
+        Status::Changed {
+            what: format!("only in {letter}"),
+        }
+    }
+}
+
+/// Compares two equal-length structures field by field.
+fn compare_fields(
+    ctx: &Context,
+    fields: &[Field],
+    explain: &Explain,
+    entries: &[Vec<u8>],
+    bx: &[u8],
+    by: &[u8],
+) -> Status {
+    let mut changed: Vec<String> = Vec::new();
+    let (mut explained, mut placement) = (false, false);
+    let mut covered = vec![false; bx.len()];
+    let mut judge = |v: Verdict, name: &str, changed: &mut Vec<String>| match v {
+        Verdict::Explained => explained = true,
+        Verdict::Placement => placement = true,
+        Verdict::Unexplained => {
+            if !changed.iter().any(|c| c == name) {
+                changed.push(name.to_owned());
+            }
+        }
+    };
+    for f in fields {
+        let (s, e) = (f.at as usize, (f.at + f.len) as usize);
+        let (Some(fx), Some(fy)) = (bx.get(s..e.min(bx.len())), by.get(s..e.min(by.len()))) else {
+            continue;
+        };
+        for c in covered.get_mut(s..e.min(bx.len())).unwrap_or_default() {
+            *c = true;
+        }
+        if fx != fy {
+            judge(ctx.verdict(&f.explain, entries), &f.name, &mut changed);
+        }
+    }
+    let rest_differs = bx
+        .iter()
+        .zip(by)
+        .zip(&covered)
+        .any(|((p, q), c)| !c && p != q);
+    if rest_differs {
+        let name = if fields.is_empty() {
+            ""
+        } else {
+            "bytes outside its fields"
+        };
+        judge(ctx.verdict(explain, entries), name, &mut changed);
+    }
+    if !changed.is_empty() {
+        Status::Changed {
+            what: changed.join(", "),
+        }
+    } else if explained {
+        Status::Explained
+    } else {
+        let _ = placement;
+        Status::Placement
+    }
+}
+
+/// A structure with the same bytes at another place: moved along with what
+/// comes before it (placement), or on its own (reported).
+fn moved(sides: &[Side<'_>; 2], k: usize, i: usize, j: usize) -> Status {
+    let (x, y) = (&sides[k], &sides[1 - k]);
+    let (from, to) = (x.spans()[i].start, y.spans()[j].start);
+    let shift = i128::from(to) - i128::from(from);
+    if follows(x, y, i, shift) || follows(y, x, j, -shift) {
+        Status::Placement
+    } else {
+        Status::Moved { from, to }
+    }
+}
+
+/// True when the structure before span `i` of `x` explains its shift: it is
+/// only in `x`, changed size, or moved by the same amount.
+fn follows(x: &Side<'_>, y: &Side<'_>, i: usize, shift: i128) -> bool {
+    let Some(p) = i.checked_sub(1) else {
+        return false;
+    };
+    let prev = &x.spans()[p];
+    match y.names.get(prev.owner.name.as_str()) {
+        None => true,
+        Some(&q) => {
+            let other = &y.spans()[q];
+            other.len != prev.len || i128::from(other.start) - i128::from(prev.start) == shift
+        }
+    }
+}
+
+/// The status of the compressed block at `start` of decoded table `t` of side
+/// `k`, from what differs among the items it holds.
+fn table_block_status(
+    sides: &mut [Side<'_>; 2],
+    k: usize,
+    t: usize,
+    start: u64,
+    ctx: &Context,
+) -> Status {
+    analyse_tables(sides, k, t, ctx);
+    let x = &sides[k];
+    let table = &x.layout.tables[t];
+    let Some(analysis) = x.tables[t].as_ref() else {
+        return Status::Changed {
+            what: String::new(),
+        };
+    };
+    let Some((_, range)) = table.blocks.iter().find(|(s, _)| *s == start) else {
+        return Status::Changed {
+            what: "not a block of its table".to_owned(),
+        };
+    };
+    let first = table
+        .items
+        .partition_point(|it| it.range.end <= range.start);
+    let mut status = None::<Status>;
+    for (n, it) in table.items[first..].iter().enumerate() {
+        if it.range.start >= range.end {
+            break;
+        }
+        let s = match &analysis.status[first + n] {
+            ItemStatus::Same => continue,
+            ItemStatus::Placement => Status::Placement,
+            ItemStatus::Explained => Status::Explained,
+            ItemStatus::Changed { .. } => Status::ViaItems,
+        };
+        if status.as_ref().map_or(true, |old| s.rank() > old.rank()) {
+            status = Some(s);
+        }
+    }
+    if let Some(s) = status {
+        return s;
+    }
+    // Nothing decoded here differs. Moved along with its table, or the same
+    // items stored differently.
+    let y = &sides[1 - k];
+    let decoded = table
+        .stream
+        .get(range.start as usize..range.end as usize)
+        .unwrap_or_default();
+    let counterpart = y.table_named(table.name).and_then(|u| {
+        let other = &y.layout.tables[u];
+        other
+            .blocks
+            .iter()
+            .find(|(_, r)| *r == *range)
+            .map(|(s, r)| {
+                let same = other.stream.get(r.start as usize..r.end as usize) == Some(decoded);
+                (*s, same)
+            })
+    });
+    match counterpart {
+        Some((_, false)) => Status::Placement,
+        Some((other_start, true)) if other_start != start => Status::Placement,
+        _ => match ctx.verdict(&Explain::Fact("superblock.compressor".into()), &[]) {
+            Verdict::Explained => Status::Explained,
+            _ => match ctx.verdict(&Explain::Fact("compression_options".into()), &[]) {
+                Verdict::Explained => Status::Explained,
+                _ => Status::Changed {
+                    what: "stored differently, the same decoded bytes".to_owned(),
+                },
+            },
+        },
+    }
+}
+
+/// Compares decoded table `t` of side `k` with its namesake in the other image,
+/// item by item, once; both sides' analyses are made together.
+fn analyse_tables(sides: &mut [Side<'_>; 2], k: usize, t: usize, ctx: &Context) {
+    if sides[k].tables[t].is_some() {
+        return;
+    }
+    let name = sides[k].layout.tables[t].name;
+    let u = sides[1 - k].table_named(name);
+    let (x, y) = (&sides[k], &sides[1 - k]);
+    let tx = &x.layout.tables[t];
+    let ty = u.map(|u| &y.layout.tables[u]);
+    let ax = analyse(ctx, tx, ty, x.letter);
+    let ay = ty.map(|ty| analyse(ctx, ty, Some(tx), y.letter));
+    sides[k].tables[t] = Some(ax);
+    if let (Some(u), Some(ay)) = (u, ay) {
+        sides[1 - k].tables[u] = Some(ay);
+    }
+}
+
+fn analyse(ctx: &Context, tx: &Decoded, ty: Option<&Decoded>, letter: &str) -> TableAnalysis {
+    let names_y: HashMap<String, usize> = ty
+        .map(|ty| {
+            ty.items
+                .iter()
+                .enumerate()
+                .map(|(i, it)| (it.name(ty.name), i))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut status = Vec::with_capacity(tx.items.len());
+    let mut other = Vec::with_capacity(tx.items.len());
+    for it in &tx.items {
+        let counterpart = names_y.get(&it.name(tx.name)).copied();
+        other.push(counterpart);
+        if ctx.gone(&it.entries) {
+            status.push(ItemStatus::Explained);
+            continue;
+        }
+        let bx = slice(&tx.stream, &it.range);
+        let s = match (ty, counterpart) {
+            (Some(ty), Some(m)) => {
+                let jt = &ty.items[m];
+                let by = slice(&ty.stream, &jt.range);
+                if bx == by {
+                    if it.range.start == jt.range.start {
+                        ItemStatus::Same
+                    } else {
+                        ItemStatus::Placement
+                    }
+                } else {
+                    let fields = (tx.fields)(it, bx);
+                    let s = if bx.len() == by.len() {
+                        compare_fields(ctx, &fields, &it.explain, &it.entries, bx, by)
+                    } else {
+                        let fy = (ty.fields)(jt, by);
+                        sized(ctx, it, &fields, &fy, bx, by, letter)
+                    };
+                    match s {
+                        Status::Explained => ItemStatus::Explained,
+                        Status::Changed { what } => ItemStatus::Changed { what },
+                        _ => ItemStatus::Placement,
+                    }
+                }
+            }
+            _ => {
+                let mut owner = super::span::Owner::new(it.class, "", it.explain.clone());
+                owner.entries = it.entries.clone();
+                match one_sided(ctx, &owner, letter) {
+                    Status::Explained => ItemStatus::Explained,
+                    Status::Changed { what } => ItemStatus::Changed { what },
+                    _ => ItemStatus::Placement,
+                }
+            }
+        };
+        status.push(s);
+    }
+    TableAnalysis { status, other }
+}
+
+/// Two items of different lengths: the fields both have in the same place are
+/// compared; a field that differs or that only one has is judged as usual.
+fn sized(
+    ctx: &Context,
+    it: &super::span::Item,
+    fx: &[Field],
+    fy: &[Field],
+    bx: &[u8],
+    by: &[u8],
+    letter: &str,
+) -> Status {
+    let mut changed = Vec::new();
+    let mut explained = false;
+    for f in fx {
+        let same_place = fy.iter().find(|g| g.name == f.name);
+        let differs = match same_place {
+            Some(g) => {
+                bx.get(f.at as usize..(f.at + f.len) as usize)
+                    != by.get(g.at as usize..(g.at + g.len) as usize)
+            }
+            None => true,
+        };
+        if differs {
+            match ctx.verdict(&f.explain, &it.entries) {
+                Verdict::Explained => explained = true,
+                Verdict::Placement => {}
+                Verdict::Unexplained => changed.push(f.name.to_string()),
+            }
+        }
+    }
+    if ctx.verdict(&it.explain, &it.entries) == Verdict::Explained {
+        explained = true;
+    }
+    if !changed.is_empty() {
+        Status::Changed {
+            what: format!("{} (size differs in {letter})", changed.join(", ")),
+        }
+    } else if explained {
+        Status::Explained
+    } else {
+        Status::Placement
+    }
+}
+
+fn slice<'s>(stream: &'s [u8], r: &std::ops::Range<u64>) -> &'s [u8] {
+    stream
+        .get(r.start as usize..(r.end as usize).min(stream.len()))
+        .unwrap_or_default()
+}
+
+/// The `bytes` differences of changed items of the decoded tables analysed.
+fn item_differences(sides: &[Side<'_>; 2], location: &Location) -> Vec<Difference> {
+    let mut out = Vec::new();
+    for (k, side) in sides.iter().enumerate() {
+        for (t, analysis) in side.tables.iter().enumerate() {
+            let Some(analysis) = analysis else {
+                continue;
+            };
+            let table = &side.layout.tables[t];
+            for (n, s) in analysis.status.iter().enumerate() {
+                let ItemStatus::Changed { what } = s else {
+                    continue;
+                };
+                // A changed item both images have is said once, from a.
+                if k == 1 && analysis.other[n].is_some() {
+                    continue;
+                }
+                let it = &table.items[n];
+                let name = it.name(table.name);
+                let block = table
+                    .blocks
+                    .iter()
+                    .find(|(_, r)| r.start <= it.range.start && it.range.start < r.end);
+                let mut d = Difference::new(location.clone(), Kind::Bytes, Json::Null, Json::Null)
+                    .with_field(format!("{name} ({what})"));
+                d.structure = Some(format!("{}: {}", table.name, it.class));
+                d.summary = Some(format!(
+                    "decoded from the compressed {} block{}",
+                    table.name,
+                    match block {
+                        Some((s, _)) => format!(" at offset {s} of {}", side.letter),
+                        None => String::new(),
+                    }
+                ));
+                if let Some((s, r)) = block {
+                    d.offset = Some(*s);
+                    d.length = Some(r.end - r.start);
+                }
+                out.push(d);
+            }
+        }
+    }
+    out
+}
+
+/// Differences between the placements of two images of different sizes: per
+/// kind of structure, what moved, changed size or is on one side only.
+pub(crate) fn layout_differences(
+    location: &Location,
+    pa: &[Placement],
+    pb: &[Placement],
+) -> Vec<Difference> {
+    const EXAMPLES: usize = 3;
+    let mut classes: Vec<&'static str> = Vec::new();
+    for p in pa.iter().chain(pb) {
+        if !classes.contains(&p.class) {
+            classes.push(p.class);
+        }
+    }
+    let at = |p: &Placement| format!("at {}, {} bytes", p.start, p.len);
+    let mut out = Vec::new();
+    for class in classes {
+        let of = |ps: &[Placement]| -> BTreeMap<String, Placement> {
+            ps.iter()
+                .filter(|p| p.class == class)
+                .map(|p| (p.name.clone(), p.clone()))
+                .collect()
+        };
+        let (ma, mb) = (of(pa), of(pb));
+        if ma.len() == 1 && mb.len() == 1 {
+            let (x, y) = (ma.values().next(), mb.values().next());
+            if let (Some(x), Some(y)) = (x, y) {
+                if (x.start, x.len) != (y.start, y.len) {
+                    out.push(
+                        Difference::new(location.clone(), Kind::Layout, json!(at(x)), json!(at(y)))
+                            .with_field(x.name.clone()),
+                    );
+                }
+            }
+            continue;
+        }
+        let (mut moved, mut resized, mut only_a, mut only_b) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (name, x) in &ma {
+            match mb.get(name) {
+                None => only_a.push(name.clone()),
+                Some(y) if y.len != x.len => {
+                    resized.push(format!("{name} {} -> {} bytes", x.len, y.len))
+                }
+                Some(y) if y.start != x.start => {
+                    moved.push(format!("{name} {} -> {}", x.start, y.start))
+                }
+                Some(_) => {}
+            }
+        }
+        only_b.extend(mb.keys().filter(|n| !ma.contains_key(*n)).cloned());
+        if moved.is_empty() && resized.is_empty() && only_a.is_empty() && only_b.is_empty() {
+            continue;
+        }
+        // A few structures (the tables of a squashfs) are all named.
+        let shown = if ma.len().max(mb.len()) <= 8 {
+            usize::MAX
+        } else {
+            EXAMPLES
+        };
+        let mut parts = Vec::new();
+        for (what, list) in [
+            ("moved", &moved),
+            ("changed size", &resized),
+            ("only in a", &only_a),
+            ("only in b", &only_b),
+        ] {
+            if list.is_empty() {
+                continue;
+            }
+            let examples: Vec<&str> = list.iter().take(shown).map(String::as_str).collect();
+            let more = if list.len() > shown { ", ..." } else { "" };
+            parts.push(format!(
+                "{} {what} (e.g. {}{more})",
+                list.len(),
+                examples.join(", ")
+            ));
+        }
+        let mut d = Difference::new(
+            location.clone(),
+            Kind::Layout,
+            json!(ma.len()),
+            json!(mb.len()),
+        )
+        .with_field(format!("{class}s"));
+        d.summary = Some(format!(
+            "{} in a, {} in b: {}",
+            ma.len(),
+            mb.len(),
+            parts.join("; ")
+        ));
+        out.push(d);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::span::Owner;
+    use super::*;
+
+    fn span(start: u64, len: u64, name: &str, explain: Explain) -> Span {
+        Span {
+            start,
+            len,
+            owner: Owner::new("thing", name, explain).of(b"/f"),
+        }
+    }
+
+    fn runs(a: &[u8], b: &[u8]) -> Vec<Run> {
+        super::super::differing_runs(a, b)
+    }
+
+    #[test]
+    fn explained_moved_and_unclaimed_bytes() {
+        // a: [hdr 0..4][x 4..8][y 8..12] pad; b: [hdr][y][x] pad with a changed pad byte.
+        let a = b"HDR!xxxxyyyy\0\0\0\0".to_vec();
+        let mut b = b"HDR?yyyyxxxx\0\0\0\0".to_vec();
+        b[14] = 1;
+        let mut la = Layout::new();
+        let mut lb = Layout::new();
+        for (l, xs, ys) in [(&mut la, 4, 8), (&mut lb, 8, 4)] {
+            l.push(span(0, 4, "header", Explain::Entry(&["mtime"])).clone());
+            l.push(span(xs, 4, "x", Explain::Nothing));
+            l.push(span(ys, 4, "y", Explain::Nothing));
+            l.finish();
+        }
+        let diff = Difference::new(vec![b"/f".to_vec()], Kind::Mtime, json!(1), json!(2));
+        let ctx = Context::new(&Vec::new(), &[diff], &[]);
+        let r = runs(&a, &b);
+        let out = attribute(&a, &b, &la, &lb, &r, &ctx, &Vec::new());
+        let rec = &out.record;
+        assert_eq!(rec.differing_bytes, 1 + 8 + 1);
+        assert_eq!(rec.explained_bytes, 1);
+        assert_eq!(rec.unattributed_bytes, 1);
+        assert_eq!(rec.reported_bytes, 8);
+        let fields: Vec<&str> = out
+            .differences
+            .iter()
+            .filter_map(|d| d.field.as_deref())
+            .collect();
+        assert!(fields.contains(&"x"), "{fields:?}");
+        assert!(
+            fields
+                .iter()
+                .any(|f| f.starts_with("unclaimed bytes after y")),
+            "{fields:?}"
+        );
+    }
+
+    #[test]
+    fn a_size_change_explains_the_moves_after_it() {
+        // b's first structure grew by 2 bytes: the next one only moved.
+        let a = b"AAAAzzzz\0\0\0\0".to_vec();
+        let b = b"AAAAAAzzzz\0\0".to_vec();
+        let mut la = Layout::new();
+        la.push(span(0, 4, "grown", Explain::Entry(&["content"])));
+        la.push(span(4, 4, "next", Explain::Nothing));
+        let mut lb = Layout::new();
+        lb.push(span(0, 6, "grown", Explain::Entry(&["content"])));
+        lb.push(span(6, 4, "next", Explain::Nothing));
+        la.finish();
+        lb.finish();
+        let diff = Difference::new(vec![b"/f".to_vec()], Kind::Content, json!(1), json!(2));
+        let ctx = Context::new(&Vec::new(), &[diff], &[]);
+        let out = attribute(&a, &b, &la, &lb, &runs(&a, &b), &ctx, &Vec::new());
+        assert!(out.record.all_explained(), "{:?}", out.record);
+        assert!(out.differences.is_empty(), "{:?}", out.differences);
+        assert!(out.record.placement_bytes > 0);
+    }
+
+    #[test]
+    fn parents_and_gone_entries() {
+        assert_eq!(parent(b"/a/b"), Some(&b"/a"[..]));
+        assert_eq!(parent(b"/a"), Some(&b"/"[..]));
+        assert_eq!(parent(b"/"), None);
+        assert_eq!(parent(b"system-area"), None);
+        let d = Difference::new(
+            vec![b"/d".to_vec()],
+            Kind::Removed,
+            json!("dir"),
+            Json::Null,
+        );
+        let ctx = Context::new(&Vec::new(), &[d], &[]);
+        assert!(ctx.gone(&[b"/d/e/f".to_vec()]));
+        assert!(!ctx.gone(&[b"/e".to_vec()]));
+        assert!(ctx.has(b"/", "children"));
+    }
+}

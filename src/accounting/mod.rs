@@ -1,0 +1,176 @@
+//! Byte accounting: where every differing byte of two images lives, and what
+//! explains it (principle 7 of the design, "Account for every byte").
+//!
+//! # The model
+//!
+//! A format reader describes an image as [`Span`]s: the bytes `start..start+len`
+//! and the [`Owner`], the structure that holds them (`primary volume descriptor`,
+//! `SUSP entry TF of /plain.txt`, `data block 3 of /usr/lib/libfoo.so`). An owner
+//! names the entries it belongs to and says, field by field, what a change of its
+//! bytes can follow from ([`Explain`]): an entry-level difference (`mtime` for the
+//! modify stamp of a TF entry, `content` for a file's extent), an image-level fact
+//! (`pvd.volume_id`), placement (a block address), or nothing. The spans of one
+//! image form a [`Layout`], sorted and without overlaps, so that the owner of an
+//! offset is a binary search away; bytes no span claims are "unclaimed", named by
+//! the structures around them and the region they are in (`unclaimed bytes in
+//! directory extent of /etc after directory record of /etc/z`).
+//!
+//! Compressed bytes (squashfs metadata blocks) cannot be pinned to what they
+//! encode, so their owner points at a [`Decoded`] table: the decoded stream cut
+//! into items (`inode of /x`), compared item by item with the other image's
+//! table of the same name.
+//!
+//! Readers build layouts only when asked ([`crate::Filesystem::byte_layout`]),
+//! never when an image is opened: identical images, and images of different
+//! sizes, cost no span at all.
+//!
+//! # What the diff engine does with them
+//!
+//! After the entries of two images are compared, and when both images have the
+//! same size:
+//!
+//! 1. Their bytes are compared in chunks ([`differing_runs`]); equal images stop
+//!    here.
+//! 2. Both layouts are built, and each run of differing bytes is cut where the
+//!    owners change on either side.
+//! 3. Each owner gets a status, once: found in the other image under the same
+//!    name with the same bytes elsewhere, it *moved* (along with what comes
+//!    before it, when its predecessor moved by as much, changed size or is on one
+//!    side only: placement; else on its own: reported); with other bytes, each
+//!    differing field is judged by its [`Explain`] against the differences the
+//!    diff reported for the pair: *explained*, *placement*, or *changed*
+//!    (reported).
+//! 4. A piece of differing bytes takes the strongest status of its two owners
+//!    (changed, moved, explained, placement); with no owner on either side it is
+//!    unclaimed.
+//!
+//! The outcome is one [`ByteAccounting`] record per pair (differing bytes, runs,
+//! and how many bytes were explained, placement, reported, or unclaimed) and
+//! `bytes` differences for the reported structures and the unclaimed gaps.
+//! Explained and placement bytes are only counted, never listed: they repeat
+//! what the entry-level differences say (the TF bytes of an mtime change) or
+//! that things moved (the table offsets of a superblock). A range inside a
+//! nested image's extent is explained by that image's own accounting (its own
+//! record, with the nested location).
+//!
+//! When the two images differ in size, bytes at the same offset mean nothing;
+//! the placements of their main structures ([`Placement`]) are compared instead,
+//! as a few `layout` differences.
+//!
+//! Formats without a layout (FAT and cpio for now) are not accounted.
+
+mod engine;
+mod span;
+
+pub(crate) use engine::{attribute, layout_differences, Context};
+pub use span::{Decoded, Explain, Field, Item, Keys, Layout, Owner, Placement, Region, Span};
+
+use rayon::prelude::*;
+
+pub use crate::report::ByteAccounting;
+
+/// A run of differing bytes: `start..end`. Runs closer than [`MERGE_GAP`] equal
+/// bytes are one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    /// First differing byte.
+    pub start: u64,
+    /// One past the last differing byte.
+    pub end: u64,
+}
+
+/// Differing bytes separated by fewer equal bytes than this make one run.
+pub const MERGE_GAP: u64 = 16;
+/// Bytes compared per task.
+const CHUNK: usize = 1 << 20;
+/// Most runs kept; past it, runs closer than [`WIDE_GAP`] are merged.
+const MAX_RUNS: usize = 1 << 20;
+const WIDE_GAP: u64 = 4096;
+
+/// The runs of differing bytes of two images of the same size, compared in
+/// chunks (equal chunks cost one comparison each), in parallel.
+pub fn differing_runs(a: &[u8], b: &[u8]) -> Vec<Run> {
+    let len = a.len().min(b.len());
+    let chunks: Vec<Vec<Run>> = (0..len.div_ceil(CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            let start = c * CHUNK;
+            let end = (start + CHUNK).min(len);
+            chunk_runs(&a[start..end], &b[start..end], start as u64)
+        })
+        .collect();
+    let mut runs = merge(chunks.into_iter().flatten(), MERGE_GAP);
+    if runs.len() > MAX_RUNS {
+        runs = merge(runs.into_iter(), WIDE_GAP);
+    }
+    runs
+}
+
+fn chunk_runs(a: &[u8], b: &[u8], base: u64) -> Vec<Run> {
+    let mut out = Vec::new();
+    if a == b {
+        return out;
+    }
+    const BLOCK: usize = 64;
+    for (n, (x, y)) in a.chunks(BLOCK).zip(b.chunks(BLOCK)).enumerate() {
+        if x == y {
+            continue;
+        }
+        for (i, (p, q)) in x.iter().zip(y).enumerate() {
+            if p != q {
+                let at = base + (n * BLOCK + i) as u64;
+                match out.last_mut() {
+                    Some(Run { end, .. }) if at < *end + MERGE_GAP => *end = at + 1,
+                    _ => out.push(Run {
+                        start: at,
+                        end: at + 1,
+                    }),
+                }
+            }
+        }
+    }
+    out
+}
+
+fn merge(runs: impl Iterator<Item = Run>, gap: u64) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    for r in runs {
+        match out.last_mut() {
+            Some(last) if r.start < last.end + gap => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_found_across_chunks_and_merged() {
+        let a = vec![0u8; 3 * CHUNK];
+        let mut b = a.clone();
+        b[5] = 1;
+        b[10] = 1;
+        b[100] = 1;
+        b[CHUNK - 1] = 1;
+        b[CHUNK] = 1;
+        let runs = differing_runs(&a, &b);
+        assert_eq!(
+            runs,
+            [
+                Run { start: 5, end: 11 },
+                Run {
+                    start: 100,
+                    end: 101
+                },
+                Run {
+                    start: CHUNK as u64 - 1,
+                    end: CHUNK as u64 + 1
+                }
+            ]
+        );
+        assert!(differing_runs(&a, &a).is_empty());
+    }
+}

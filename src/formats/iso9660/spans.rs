@@ -1,0 +1,904 @@
+//! The byte layout of an ISO 9660 image, for byte accounting: system area,
+//! volume descriptors field by field, path tables record by record, every
+//! directory record (primary and Joliet) with each of its SUSP entries and
+//! continuation areas, the boot catalog entry by entry, boot info tables, and
+//! every file's extent, owned by its entry.
+//!
+//! Built from the bytes again when asked, not kept from opening: the walk that
+//! opened the image kept only where each entry's record is.
+
+use std::collections::HashMap;
+
+use super::descriptor::SECTOR;
+use super::raw::DirRecord;
+use super::susp;
+use super::walk::{Namespace, Tree};
+use super::IsoFs;
+use crate::accounting::{Explain, Field, Layout, Owner, Placement, Span};
+use crate::bytes::{be16, be32, byte, le16, le32};
+use crate::model::EntryKind;
+
+/// Descriptor sectors looked at (as the reader does).
+const MAX_DESCRIPTORS: u64 = 256;
+
+fn fact(name: impl Into<String>) -> Explain {
+    Explain::Fact(name.into().into())
+}
+
+fn f(at: u64, len: u64, name: &'static str, explain: Explain) -> Field {
+    Field::new(at, len, name, explain)
+}
+
+/// A volume descriptor's sector, what it is and the facts' prefix.
+struct Descriptor {
+    start: u64,
+    kind: u8,
+    prefix: String,
+}
+
+impl IsoFs<'_> {
+    /// See [`crate::Filesystem::byte_layout`].
+    pub(crate) fn layout(&self) -> Layout {
+        let mut l = Layout::new();
+        let data = self.raw;
+        super::sysarea::spans(data, &mut l);
+        let descriptors = descriptors(data, &mut l);
+
+        // The effective tree, and the other namespace's tree with its pairing.
+        let paths: Vec<Vec<u8>> = (0..self.tree.nodes.len() as u32)
+            .map(|n| self.tree.path(n).into_bytes())
+            .collect();
+        let mut dir_paths: HashMap<u64, Vec<u8>> = HashMap::new();
+        self.tree_spans(&self.tree, &paths, "", &mut l, &mut dir_paths);
+        if let Some((other, label)) = self.other_tree() {
+            let mut other_paths: Vec<Vec<u8>> = (0..other.nodes.len() as u32)
+                .map(|n| other.path(n).into_bytes())
+                .collect();
+            for (mine, theirs) in self.tree.pairs(&other) {
+                other_paths[theirs as usize] = paths[mine as usize].clone();
+            }
+            self.tree_spans(&other, &other_paths, label, &mut l, &mut dir_paths);
+        }
+        for d in &descriptors {
+            path_tables(data, d, &dir_paths, &mut l);
+        }
+        self.file_spans(&paths, &mut l);
+        if let Some(d) = descriptors.iter().find(|d| d.kind == 0) {
+            catalog(data, d.start, &mut l);
+        }
+        for (name, start, bytes) in &self.hidden_boot_images {
+            l.push_coarse(Span {
+                start: *start,
+                len: bytes.len() as u64,
+                owner: Owner::new(
+                    "boot image",
+                    format!("hidden boot image {name}"),
+                    Explain::Special(name.clone().into()),
+                ),
+            });
+        }
+        l
+    }
+
+    /// See [`crate::Filesystem::placements`].
+    pub(crate) fn placements_of(&self) -> Vec<Placement> {
+        let mut out = Vec::new();
+        for (i, n) in self.tree.nodes.iter().enumerate() {
+            let path = self.tree.path(i as u32);
+            if n.entry.meta.kind == EntryKind::Dir {
+                out.push(Placement {
+                    class: "directory extent",
+                    name: path,
+                    start: u64::from(n.dir_block) * SECTOR,
+                    len: u64::from(n.dir_size),
+                });
+            } else {
+                for (k, e) in n.extents.iter().enumerate().filter(|(_, e)| e.len > 0) {
+                    out.push(Placement {
+                        class: "file extent",
+                        name: if k == 0 {
+                            path.clone()
+                        } else {
+                            format!("{path} (extent {})", k + 1)
+                        },
+                        start: e.start,
+                        len: e.len,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The tree of the other namespace (Joliet beside Rock Ridge, the plain
+    /// primary tree beside Joliet), read again.
+    fn other_tree(&self) -> Option<(Tree, &'static str)> {
+        let d = super::descriptor::read(crate::bytes::Bytes::new(self.raw)).ok()?;
+        match self.tree.namespace {
+            Namespace::RockRidge { .. } => {
+                let j = d.joliet.as_ref()?;
+                Tree::read(self.image, j, Namespace::Joliet, &self.limits)
+                    .ok()
+                    .map(|t| (t, "Joliet "))
+            }
+            Namespace::Joliet => Tree::read(self.image, &d.primary, Namespace::Plain, &self.limits)
+                .ok()
+                .map(|t| (t, "ISO 9660 ")),
+            Namespace::Plain => None,
+        }
+    }
+
+    /// The records of every directory of `tree`, with their SUSP entries.
+    /// `label` starts each record's name (`Joliet ` for the Joliet tree).
+    fn tree_spans(
+        &self,
+        tree: &Tree,
+        paths: &[Vec<u8>],
+        label: &str,
+        l: &mut Layout,
+        dir_paths: &mut HashMap<u64, Vec<u8>>,
+    ) {
+        let by_record: HashMap<u64, usize> = tree
+            .nodes
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, n)| (n.record, i))
+            .collect();
+        let skip = match tree.namespace {
+            Namespace::RockRidge { skip } => Some(usize::from(skip)),
+            _ => None,
+        };
+        let bs = SECTOR;
+        for (i, n) in tree.nodes.iter().enumerate() {
+            if n.entry.meta.kind != EntryKind::Dir {
+                continue;
+            }
+            let dir = &paths[i];
+            let parent_path = &paths[n.parent as usize];
+            let start = u64::from(n.dir_block) * bs;
+            dir_paths
+                .entry(u64::from(n.dir_block))
+                .or_insert(dir.clone());
+            let Some(extent) = self
+                .raw
+                .get(start as usize..(start + u64::from(n.dir_size)) as usize)
+            else {
+                continue;
+            };
+            let shown = String::from_utf8_lossy(dir);
+            l.region(
+                start,
+                extent.len() as u64,
+                format!("{label}directory extent of {shown}"),
+            );
+            let mut pos = 0usize;
+            let mut last: Option<(Vec<u8>, Vec<u8>)> = None;
+            while pos < extent.len() {
+                let sector_end = ((pos / bs as usize + 1) * bs as usize).min(extent.len());
+                let len = usize::from(extent[pos]);
+                let at = start + pos as u64;
+                let Some(raw) = extent
+                    .get(pos..pos + len)
+                    .filter(|_| len > 0 && pos + len <= sector_end)
+                else {
+                    pos = sector_end;
+                    continue;
+                };
+                let Ok(rec) = DirRecord::parse(raw, at) else {
+                    pos = sector_end;
+                    continue;
+                };
+                pos += len;
+                let (what, owner_path): (String, Vec<u8>) = if rec.is_self() {
+                    (format!(". record of {shown}"), dir.clone())
+                } else if rec.is_parent() {
+                    (format!(".. record of {shown}"), parent_path.clone())
+                } else {
+                    let path = match by_record.get(&at) {
+                        Some(&c) => paths[c].clone(),
+                        None => match &last {
+                            // The further records of a multi-extent file.
+                            Some((name, path)) if name.as_slice() == rec.name => path.clone(),
+                            _ => {
+                                let mut p = dir.clone();
+                                if !p.ends_with(b"/") {
+                                    p.push(b'/');
+                                }
+                                p.extend_from_slice(rec.name);
+                                p
+                            }
+                        },
+                    };
+                    last = Some((rec.name.to_vec(), path.clone()));
+                    (
+                        format!("record of {}", String::from_utf8_lossy(&path)),
+                        path,
+                    )
+                };
+                let name = format!("{label}directory {what}");
+                let su_start = rec.system_use_offset - at;
+                l.push(Span {
+                    start: at,
+                    len: su_start,
+                    owner: Owner::new("directory record", name.clone(), Explain::Nothing)
+                        .of(&owner_path)
+                        .with_fields(record_fields(rec.name.len() as u64, su_start)),
+                });
+                let record_end = at + len as u64;
+                let is_root_dot = i == 0 && rec.is_self();
+                match skip {
+                    Some(skip) => {
+                        let skip = if is_root_dot { 0 } else { skip };
+                        self.susp_spans(&rec, skip, &owner_path, &name, record_end, l);
+                    }
+                    None => {
+                        if !rec.system_use.is_empty() {
+                            l.push(Span {
+                                start: rec.system_use_offset,
+                                len: rec.system_use.len() as u64,
+                                owner: Owner::new(
+                                    "System Use area",
+                                    format!("{name}: System Use area"),
+                                    Explain::Nothing,
+                                )
+                                .of(&owner_path),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The SUSP entries of one record (and of its continuation areas).
+    fn susp_spans(
+        &self,
+        rec: &DirRecord<'_>,
+        skip: usize,
+        path: &[u8],
+        record_name: &str,
+        record_end: u64,
+        l: &mut Layout,
+    ) {
+        let shown = String::from_utf8_lossy(path);
+        if skip > 0 {
+            l.push(Span {
+                start: rec.system_use_offset,
+                len: (skip as u64).min(rec.system_use.len() as u64),
+                owner: Owner::new(
+                    "System Use area",
+                    format!("{record_name}: SUSP skip bytes"),
+                    Explain::Nothing,
+                )
+                .of(path),
+            });
+        }
+        let area = rec.system_use.get(skip..).unwrap_or_default();
+        let (entries, _) = susp::collect(
+            self.image,
+            area,
+            rec.system_use_offset + skip as u64,
+            SECTOR as u32,
+            &self.limits,
+        );
+        let mut seen: HashMap<[u8; 2], u32> = HashMap::new();
+        let mut in_record_end = rec.system_use_offset + skip as u64;
+        let mut er = 0u32;
+        for e in &entries {
+            let n = seen.entry(e.sig).or_insert(0);
+            *n += 1;
+            let sig = String::from_utf8_lossy(&e.sig).into_owned();
+            let sig = if sig.chars().all(|c| c.is_ascii_alphanumeric()) {
+                sig
+            } else {
+                crate::model::hex(&e.sig)
+            };
+            let nth = if *n > 1 {
+                format!(" #{n}")
+            } else {
+                String::new()
+            };
+            if &e.sig == b"ER" {
+                er += 1;
+            }
+            let (explain, fields) = susp_fields(&sig, e.data, er);
+            l.push(Span {
+                start: e.offset,
+                len: e.data.len() as u64,
+                owner: Owner::new(
+                    "SUSP entry",
+                    format!("SUSP entry {sig}{nth} of {shown}"),
+                    explain,
+                )
+                .of(path)
+                .with_fields(fields),
+            });
+            if e.offset < record_end {
+                in_record_end = in_record_end.max(e.offset + e.data.len() as u64);
+            }
+            if &e.sig == b"CE" && e.data.len() >= 28 {
+                let start = u64::from(le32(e.data, 4)) * SECTOR + u64::from(le32(e.data, 12));
+                l.region(
+                    start,
+                    u64::from(le32(e.data, 20)),
+                    format!("SUSP continuation area of {shown}"),
+                );
+            }
+        }
+        if in_record_end < record_end {
+            l.push(Span {
+                start: in_record_end,
+                len: record_end - in_record_end,
+                owner: Owner::new(
+                    "System Use area",
+                    format!("{record_name}: System Use padding"),
+                    Explain::Nothing,
+                )
+                .of(path),
+            });
+        }
+    }
+
+    /// Every file's extents, and the boot info tables inside boot images.
+    fn file_spans(&self, paths: &[Vec<u8>], l: &mut Layout) {
+        for (i, n) in self.tree.nodes.iter().enumerate() {
+            if n.entry.meta.kind != EntryKind::File {
+                continue;
+            }
+            let path = &paths[i];
+            let shown = String::from_utf8_lossy(path);
+            let many = n.extents.len() > 1;
+            for (k, e) in n.extents.iter().enumerate() {
+                let name = if many {
+                    format!("extent {} of {shown}", k + 1)
+                } else {
+                    format!("extent of {shown}")
+                };
+                l.push_coarse(Span {
+                    start: e.start,
+                    len: e.len,
+                    owner: Owner::new(
+                        "extent",
+                        name,
+                        Explain::Entry(&["content", "size", "nested"]),
+                    )
+                    .of(path),
+                });
+            }
+            let has_table = n
+                .entry
+                .attrs
+                .iter()
+                .any(|a| a.name == "boot_info_table.checksum");
+            if let (true, Some(e)) = (has_table, n.extents.first()) {
+                let content = |key: &'static [&'static str]| Explain::Entry(key);
+                l.push(Span {
+                    start: e.start + 8,
+                    len: 56,
+                    owner: Owner::new(
+                        "boot info table",
+                        format!("boot info table of {shown}"),
+                        Explain::Nothing,
+                    )
+                    .of(path)
+                    .with_fields(vec![
+                        f(0, 4, "volume descriptor block", Explain::Placement),
+                        f(4, 4, "file block", Explain::Placement),
+                        f(
+                            8,
+                            4,
+                            "file length",
+                            content(&["attribute:boot_info_table.file_length", "size"]),
+                        ),
+                        f(
+                            12,
+                            4,
+                            "checksum",
+                            content(&["attribute:boot_info_table.checksum", "content"]),
+                        ),
+                    ]),
+                });
+            }
+        }
+    }
+}
+
+/// The fields of a directory record's fixed part, identifier and pad byte.
+fn record_fields(name_len: u64, su_start: u64) -> Vec<Field> {
+    let entry = |keys: &'static [&'static str]| Explain::Entry(keys);
+    let mut v = vec![
+        f(0, 1, "length", Explain::Derived),
+        f(
+            1,
+            1,
+            "extended attribute length",
+            entry(&["attribute:record.ext_attr_length"]),
+        ),
+        f(2, 8, "extent location", Explain::Placement),
+        f(
+            10,
+            8,
+            "data length",
+            Explain::EntryOrPlacement(&["size", "children", "content"]),
+        ),
+        f(
+            18,
+            7,
+            "recording date",
+            entry(&["mtime", "attribute:record.date"]),
+        ),
+        f(25, 1, "flags", entry(&["type", "attribute:record.flags"])),
+        f(
+            26,
+            1,
+            "file unit size",
+            entry(&["attribute:record.file_unit_size"]),
+        ),
+        f(
+            27,
+            1,
+            "interleave gap",
+            entry(&["attribute:record.interleave_gap"]),
+        ),
+        f(
+            28,
+            4,
+            "volume sequence number",
+            entry(&["attribute:record.volume_sequence_number"]),
+        ),
+        f(32, 1, "identifier length", Explain::Derived),
+        f(
+            33,
+            name_len,
+            "identifier",
+            entry(&["attribute:iso.name", "attribute:joliet.name"]),
+        ),
+    ];
+    if su_start > 33 + name_len {
+        v.push(f(33 + name_len, 1, "pad byte", Explain::Nothing));
+    }
+    v
+}
+
+/// What explains a SUSP entry's bytes, field by field (`sig` is the entry's
+/// signature, `er` the number of the ER entry among the record's).
+fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
+    let entry = |keys: &'static [&'static str]| Explain::Entry(keys);
+    let len = d.len() as u64;
+    let header = f(0, 4, "header", Explain::Derived);
+    let rest = |name: &'static str, explain: Explain| {
+        vec![header.clone(), f(4, len.saturating_sub(4), name, explain)]
+    };
+    match sig {
+        "PX" => (
+            Explain::Nothing,
+            vec![
+                header,
+                f(4, 8, "mode", entry(&["mode", "type"])),
+                f(12, 8, "link count", entry(&["nlink", "children"])),
+                f(20, 8, "uid", entry(&["uid"])),
+                f(28, 8, "gid", entry(&["gid"])),
+                f(36, 8, "serial number", Explain::Placement),
+            ],
+        ),
+        "TF" => {
+            let flags = byte(d, 4);
+            let width = if flags & 0x80 != 0 { 17 } else { 7 };
+            let mut v = vec![header, f(4, 1, "flags", Explain::Nothing)];
+            let stamps: [(&'static str, Keys); 7] = [
+                ("creation stamp", &["attribute:rr.tf.creation"]),
+                ("modify stamp", &["mtime"]),
+                ("access stamp", &["atime"]),
+                ("attributes stamp", &["ctime"]),
+                ("backup stamp", &["attribute:rr.tf.backup"]),
+                ("expiration stamp", &["attribute:rr.tf.expiration"]),
+                ("effective stamp", &["attribute:rr.tf.effective"]),
+            ];
+            let mut at = 5;
+            for (bit, (name, keys)) in stamps.iter().enumerate() {
+                if flags & (1 << bit) != 0 {
+                    v.push(f(at, width, name, Explain::Entry(keys)));
+                    at += width;
+                }
+            }
+            (Explain::Nothing, v)
+        }
+        "NM" => (Explain::Nothing, rest("name", Explain::Nothing)),
+        "SL" => (
+            Explain::Nothing,
+            rest("symlink target", entry(&["symlink"])),
+        ),
+        "PN" => (
+            Explain::Nothing,
+            rest("device number", entry(&["rdev", "attribute:rr.pn"])),
+        ),
+        "CE" | "CL" | "PL" => (Explain::Nothing, rest("location", Explain::Placement)),
+        "RR" => (
+            Explain::Nothing,
+            rest("flags", entry(&["attribute:rr.rr_flags"])),
+        ),
+        "ER" => {
+            let (id, des, src) = (
+                u64::from(byte(d, 4)),
+                u64::from(byte(d, 5)),
+                u64::from(byte(d, 6)),
+            );
+            let key =
+                |what: &str| Explain::EntryKey(format!("attribute:susp.er{er}.{what}").into());
+            (
+                Explain::Nothing,
+                vec![
+                    header,
+                    f(4, 3, "text lengths", Explain::Derived),
+                    f(7, 1, "extension version", key("version")),
+                    f(8, id, "identifier", key("id")),
+                    f(8 + id, des, "descriptor", key("descriptor")),
+                    f(8 + id + des, src, "source", key("source")),
+                ],
+            )
+        }
+        "SP" | "RE" | "PD" | "ST" | "ES" => (Explain::Nothing, vec![header]),
+        other => {
+            let key: std::borrow::Cow<'static, str> = format!("attribute:susp.{other}").into();
+            (
+                Explain::Nothing,
+                vec![
+                    header,
+                    f(4, len.saturating_sub(4), "body", Explain::EntryKey(key)),
+                ],
+            )
+        }
+    }
+}
+
+type Keys = &'static [&'static str];
+
+/// The volume descriptors, field by field.
+fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
+    let mut out = Vec::new();
+    let (mut svds, mut partitions, mut joliet_seen) = (0, 0, false);
+    for index in 0..MAX_DESCRIPTORS {
+        let start = (16 + index) * SECTOR;
+        let Some(d) = data.get(start as usize..(start + SECTOR) as usize) else {
+            break;
+        };
+        if d.get(1..6) != Some(b"CD001") {
+            break;
+        }
+        let kind = byte(d, 0);
+        let (name, prefix, fields) = match kind {
+            0 => (
+                "boot record volume descriptor".to_owned(),
+                "boot_record".to_owned(),
+                vec![
+                    f(7, 32, "boot system id", fact("boot_record.boot_system_id")),
+                    f(39, 32, "boot id", fact("boot_record.boot_id")),
+                    f(71, 4, "boot catalog block", Explain::Placement),
+                ],
+            ),
+            1 => (
+                "primary volume descriptor".to_owned(),
+                "pvd".to_owned(),
+                volume_fields("pvd", true),
+            ),
+            2 => {
+                let escapes = d.get(88..120).unwrap_or_default();
+                let is_joliet = byte(d, 6) == 1
+                    && [&b"%/@"[..], b"%/C", b"%/E"]
+                        .iter()
+                        .any(|e| escapes.starts_with(e));
+                if is_joliet && !joliet_seen {
+                    joliet_seen = true;
+                    (
+                        "Joliet volume descriptor".to_owned(),
+                        "joliet".to_owned(),
+                        volume_fields("joliet", false),
+                    )
+                } else {
+                    svds += 1;
+                    let p = format!("svd{svds}");
+                    (
+                        format!("supplementary volume descriptor {svds}"),
+                        p.clone(),
+                        volume_fields(&p, false),
+                    )
+                }
+            }
+            3 => {
+                partitions += 1;
+                let p = format!("partition{partitions}");
+                (
+                    format!("partition volume descriptor {partitions}"),
+                    p.clone(),
+                    vec![
+                        f(8, 32, "system id", fact(format!("{p}.system_id"))),
+                        f(
+                            40,
+                            32,
+                            "volume partition id",
+                            fact(format!("{p}.volume_partition_id")),
+                        ),
+                        f(72, 8, "location", Explain::Placement),
+                        f(80, 8, "size", fact(format!("{p}.size"))),
+                    ],
+                )
+            }
+            255 => (
+                "volume descriptor set terminator".to_owned(),
+                String::new(),
+                Vec::new(),
+            ),
+            _ => (
+                format!("volume descriptor {index} (type {kind})"),
+                String::new(),
+                Vec::new(),
+            ),
+        };
+        let mut all = vec![
+            f(0, 1, "type", fact("descriptor_sequence")),
+            f(1, 5, "standard identifier", Explain::Nothing),
+        ];
+        if kind != 255 && !prefix.is_empty() && kind != 0 {
+            all.push(f(6, 1, "version", fact(format!("{prefix}.version"))));
+        }
+        all.extend(fields);
+        l.push(Span {
+            start,
+            len: SECTOR,
+            owner: Owner::new("volume descriptor", name, Explain::Nothing).with_fields(all),
+        });
+        out.push(Descriptor {
+            start,
+            kind,
+            prefix,
+        });
+        if kind == 255 {
+            break;
+        }
+    }
+    out
+}
+
+/// The fields of a primary or supplementary volume descriptor, facts named
+/// under `p` as the reader names them.
+fn volume_fields(p: &str, primary: bool) -> Vec<Field> {
+    let n = |field: &str| fact(format!("{p}.{field}"));
+    let mut v = vec![
+        f(8, 32, "system id", n("system_id")),
+        f(40, 32, "volume id", n("volume_id")),
+        f(80, 8, "volume space size", n("volume_space_size")),
+        f(120, 4, "volume set size", n("volume_set_size")),
+        f(
+            124,
+            4,
+            "volume sequence number",
+            n("volume_sequence_number"),
+        ),
+        f(128, 4, "logical block size", n("logical_block_size")),
+        f(132, 8, "path table size", n("path_table_size")),
+        f(140, 4, "type L path table block", Explain::Placement),
+        f(
+            144,
+            4,
+            "optional type L path table block",
+            Explain::Placement,
+        ),
+        f(148, 4, "type M path table block", Explain::Placement),
+        f(
+            152,
+            4,
+            "optional type M path table block",
+            Explain::Placement,
+        ),
+        f(156, 2, "root record length", Explain::Derived),
+        f(158, 8, "root extent location", Explain::Placement),
+        f(166, 8, "root data length", Explain::Placement),
+        f(
+            174,
+            7,
+            "root recording date",
+            Explain::Entry(&["mtime", "attribute:record.date"]),
+        ),
+        f(181, 9, "root record fields", Explain::Nothing),
+        f(190, 128, "volume set id", n("volume_set_id")),
+        f(318, 128, "publisher id", n("publisher_id")),
+        f(446, 128, "data preparer id", n("data_preparer_id")),
+        f(574, 128, "application id", n("application_id")),
+        f(702, 37, "copyright file id", n("copyright_file_id")),
+        f(739, 37, "abstract file id", n("abstract_file_id")),
+        f(776, 37, "bibliographic file id", n("bibliographic_file_id")),
+        f(813, 17, "creation date", n("creation_date")),
+        f(830, 17, "modification date", n("modification_date")),
+        f(847, 17, "expiration date", n("expiration_date")),
+        f(864, 17, "effective date", n("effective_date")),
+        f(
+            881,
+            1,
+            "file structure version",
+            n("file_structure_version"),
+        ),
+        f(882, 1, "reserved", Explain::Nothing),
+        f(883, 512, "application use", n("application_use")),
+        f(1395, 653, "reserved", Explain::Nothing),
+    ];
+    if primary {
+        v.push(f(7, 1, "unused", Explain::Nothing));
+        v.push(f(88, 32, "unused", Explain::Nothing));
+    } else {
+        v.push(f(7, 1, "volume flags", n("volume_flags")));
+        v.push(f(88, 32, "escape sequences", n("escape_sequences")));
+    }
+    v
+}
+
+/// The path tables a primary or supplementary descriptor names, record by
+/// record, each named by the directory it points to.
+fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, Vec<u8>>, l: &mut Layout) {
+    if !matches!(d.kind, 1 | 2) {
+        return;
+    }
+    let Some(desc) = data.get(d.start as usize..(d.start + SECTOR) as usize) else {
+        return;
+    };
+    let size = u64::from(le32(desc, 132));
+    let block_size = u64::from(le16(desc, 128));
+    if !matches!(block_size, 512 | 1024 | 2048) {
+        return;
+    }
+    let which = match d.prefix.as_str() {
+        "pvd" => "primary".to_owned(),
+        other => other.to_owned(),
+    };
+    let tables = [
+        ("type L", u64::from(le32(desc, 140)), true),
+        ("optional type L", u64::from(le32(desc, 144)), true),
+        ("type M", u64::from(be32(desc, 148)), false),
+        ("optional type M", u64::from(be32(desc, 152)), false),
+    ];
+    for (kind, block, little) in tables {
+        if block == 0 {
+            continue;
+        }
+        let start = block * block_size;
+        let Some(table) = data.get(start as usize..(start + size) as usize) else {
+            continue;
+        };
+        let table_name = format!("{kind} path table ({which})");
+        l.region(start, size, table_name.clone());
+        let mut pos = 0usize;
+        let mut number = 0u32;
+        while pos + 8 <= table.len() {
+            let name_len = usize::from(table[pos]);
+            if name_len == 0 {
+                break;
+            }
+            number += 1;
+            let len = 8 + name_len + name_len % 2;
+            let extent = if little {
+                le32(table, pos + 2)
+            } else {
+                be32(table, pos + 2)
+            };
+            let _parent = if little {
+                le16(table, pos + 6)
+            } else {
+                be16(table, pos + 6)
+            };
+            let (name, entries) = match dir_paths.get(&u64::from(extent)) {
+                Some(p) => (
+                    format!("{table_name} record of {}", String::from_utf8_lossy(p)),
+                    vec![p.clone()],
+                ),
+                None => (format!("{table_name} record {number}"), Vec::new()),
+            };
+            let mut fields = vec![
+                f(0, 1, "identifier length", Explain::Derived),
+                f(1, 1, "extended attribute length", Explain::Nothing),
+                f(2, 4, "extent location", Explain::Placement),
+                f(6, 2, "parent number", Explain::Placement),
+                f(8, name_len as u64, "identifier", Explain::Nothing),
+            ];
+            if name_len % 2 == 1 {
+                fields.push(f(8 + name_len as u64, 1, "pad byte", Explain::Nothing));
+            }
+            let mut owner =
+                Owner::new("path table record", name, Explain::Nothing).with_fields(fields);
+            owner.entries = entries;
+            l.push(Span {
+                start: start + pos as u64,
+                len: (len as u64).min((table.len() - pos) as u64),
+                owner,
+            });
+            pos += len;
+        }
+    }
+}
+
+/// The El Torito boot catalog, entry by entry, numbered as the reader numbers
+/// the boot entries.
+fn catalog(data: &[u8], boot_record: u64, l: &mut Layout) {
+    let Some(desc) = data.get(boot_record as usize..(boot_record + SECTOR) as usize) else {
+        return;
+    };
+    if desc.get(7..30) != Some(b"EL TORITO SPECIFICATION") {
+        return;
+    }
+    let start = u64::from(le32(desc, 71)) * SECTOR;
+    let avail = (data.len() as u64).saturating_sub(start).min(4 * SECTOR);
+    let Some(cat) = data.get(start as usize..(start + avail) as usize) else {
+        return;
+    };
+    if cat.len() < 32 {
+        return;
+    }
+    l.region(start, avail, "the boot catalog");
+    let mut push = |pos: usize, name: String, explain: Explain, fields: Vec<Field>| {
+        l.push(Span {
+            start: start + pos as u64,
+            len: 32,
+            owner: Owner::new("boot catalog entry", name, explain).with_fields(fields),
+        });
+    };
+    push(
+        0,
+        "boot catalog validation entry".to_owned(),
+        Explain::Nothing,
+        vec![
+            f(1, 1, "platform", fact("eltorito.validation.platform")),
+            f(4, 24, "id string", fact("eltorito.validation.id")),
+            f(28, 2, "checksum", Explain::Derived),
+        ],
+    );
+    let (mut number, mut sections, mut in_section, mut final_header) = (0u32, 0u32, false, false);
+    let mut pos = 32usize;
+    while let Some(e) = cat.get(pos..pos + 32) {
+        let indicator = byte(e, 0);
+        if number == 0 {
+            number = 1;
+            push(
+                pos,
+                "boot catalog entry 1".to_owned(),
+                fact("eltorito.entry1"),
+                entry_fields(),
+            );
+        } else {
+            match indicator {
+                0x90 | 0x91 => {
+                    sections += 1;
+                    push(
+                        pos,
+                        format!("boot catalog section header {sections}"),
+                        fact(format!("eltorito.section{sections}")),
+                        Vec::new(),
+                    );
+                    final_header = indicator == 0x91;
+                    in_section = true;
+                }
+                0x88 | 0x00 if in_section && e.iter().any(|&b| b != 0) => {
+                    number += 1;
+                    push(
+                        pos,
+                        format!("boot catalog entry {number}"),
+                        fact(format!("eltorito.entry{number}")),
+                        entry_fields(),
+                    );
+                }
+                0x44 => push(
+                    pos,
+                    format!("boot catalog extension entry after entry {number}"),
+                    fact(format!("eltorito.entry{number}")),
+                    Vec::new(),
+                ),
+                _ if final_header || e.iter().all(|&b| b == 0) => break,
+                _ => break,
+            }
+        }
+        pos += 32;
+    }
+}
+
+/// The load address of a boot entry is placement; its other bytes are facts.
+fn entry_fields() -> Vec<Field> {
+    vec![f(8, 4, "load block", Explain::Placement)]
+}

@@ -122,6 +122,15 @@ fn assert_exactly(report: &serde_json::Value, expected: &BTreeSet<(String, Strin
     );
 }
 
+/// Every byte accounting record (same-size image pairs) explains every
+/// differing byte by the planted differences or by placement.
+fn assert_fully_explained(report: &serde_json::Value) {
+    for rec in report["byte_accounting"].as_array().into_iter().flatten() {
+        assert_eq!(rec["unattributed_bytes"], 0, "{rec}");
+        assert_eq!(rec["reported_bytes"], 0, "{rec}");
+    }
+}
+
 #[test]
 fn planted_differences_in_xz_and_zstd_pairs() {
     if !tools() {
@@ -133,6 +142,7 @@ fn planted_differences_in_xz_and_zstd_pairs() {
         let (code, r) = report(&dir.0.join("a.iso"), &dir.0.join("b.iso"));
         assert_eq!(code, Some(1), "{r:#}");
         assert_exactly(&r, &planted("/nix-store.squashfs"));
+        assert_fully_explained(&r);
         let diffs = r["differences"].as_array().cloned().unwrap_or_default();
         let get = |path: &str, kind: &str| {
             diffs
@@ -178,6 +188,7 @@ fn planted_differences_in_xz_and_zstd_pairs() {
         let (code, r) = report(&dir.0.join("a.squashfs"), &dir.0.join("b.squashfs"));
         assert_eq!(code, Some(1));
         assert_exactly(&r, &planted(""));
+        assert_fully_explained(&r);
     }
 }
 

@@ -417,8 +417,8 @@ pub(crate) fn attribute(
                             Difference::new(location.clone(), Kind::Bytes, json!(fa), json!(fb))
                                 .with_field(span.owner.display());
                         d.summary = Some(format!(
-                            "moved from offset {fa} to {fb} with the same bytes, not with what \
-                             comes before it ({} differing byte{} here)",
+                            "moved from offset {fa} to {fb} with the same bytes, out of order \
+                             with what precedes it ({} differing byte{} here)",
                             f.bytes,
                             if f.bytes == 1 { "" } else { "s" }
                         ));

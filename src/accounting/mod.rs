@@ -90,15 +90,31 @@ const WIDE_GAP: u64 = 4096;
 /// The runs of differing bytes of two images of the same size, compared in
 /// chunks (equal chunks cost one comparison each), in parallel.
 pub fn differing_runs(a: &[u8], b: &[u8]) -> Vec<Run> {
+    differing_runs_with(a, b, &|_| {})
+}
+
+/// [`differing_runs`], calling `read` with the number of bytes compared (both sides)
+/// after each window of 64 chunks, so the caller can bound its resident memory.
+pub fn differing_runs_with(a: &[u8], b: &[u8], read: &(dyn Fn(u64) + Sync)) -> Vec<Run> {
+    const WINDOW: usize = 64;
     let len = a.len().min(b.len());
-    let chunks: Vec<Vec<Run>> = (0..len.div_ceil(CHUNK))
-        .into_par_iter()
-        .map(|c| {
-            let start = c * CHUNK;
-            let end = (start + CHUNK).min(len);
-            chunk_runs(&a[start..end], &b[start..end], start as u64)
-        })
-        .collect();
+    let total = len.div_ceil(CHUNK);
+    let mut chunks: Vec<Vec<Run>> = Vec::with_capacity(total);
+    for first in (0..total).step_by(WINDOW) {
+        let last = (first + WINDOW).min(total);
+        chunks.extend(
+            (first..last)
+                .into_par_iter()
+                .map(|c| {
+                    let start = c * CHUNK;
+                    let end = (start + CHUNK).min(len);
+                    chunk_runs(&a[start..end], &b[start..end], start as u64)
+                })
+                .collect::<Vec<_>>(),
+        );
+        let bytes = ((last * CHUNK).min(len) - first * CHUNK) as u64;
+        read(2 * bytes);
+    }
     let mut runs = merge(chunks.into_iter().flatten(), MERGE_GAP);
     if runs.len() > MAX_RUNS {
         runs = merge(runs.into_iter(), WIDE_GAP);

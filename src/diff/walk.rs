@@ -194,7 +194,7 @@ impl<'o> Differ<'o> {
         if std::ptr::eq(ra, rb) {
             return;
         }
-        let runs = accounting::differing_runs(ra, rb);
+        let runs = accounting::differing_runs_with(ra, rb, &|bytes| self.count_read(bytes));
         if runs.is_empty() {
             return;
         }

@@ -298,7 +298,8 @@ pub struct Difference {
     /// `unclaimed`), to group many of one kind.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub structure: Option<String>,
-    /// For `bytes`: where the first differing byte is, in the image.
+    /// For `bytes`: where the first differing byte is, from the start of the image
+    /// the location names (a nested image's own offsets).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
     /// For `bytes`: how many bytes from `offset` to the last differing byte of the

@@ -14,7 +14,7 @@ use super::raw::DirRecord;
 use super::susp;
 use super::walk::{Namespace, Tree};
 use super::IsoFs;
-use crate::accounting::{Explain, Field, Layout, Owner, Placement, Span};
+use crate::accounting::{Explain, Field, Keys, Layout, Owner, Placement, Span};
 use crate::bytes::{be16, be32, byte, le16, le32};
 use crate::model::EntryKind;
 
@@ -551,8 +551,6 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
         }
     }
 }
-
-type Keys = &'static [&'static str];
 
 /// The volume descriptors, field by field.
 fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {

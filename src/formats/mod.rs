@@ -5,3 +5,4 @@ pub mod fat;
 pub mod iso9660;
 pub mod sniff;
 pub mod squashfs;
+pub(crate) mod tree;

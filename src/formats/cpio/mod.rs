@@ -54,10 +54,9 @@ mod segments;
 mod tree;
 
 use crate::error::{Error, Result};
+use crate::formats::tree as arena;
 use crate::limits::Limits;
-use crate::model::{
-    Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Value,
-};
+use crate::model::{Content, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Value};
 use header::CpioFormat;
 use segments::{Buf, Loc};
 
@@ -150,10 +149,7 @@ impl<'a> CpioFs<'a> {
     }
 
     fn node(&self, id: NodeId) -> Result<&tree::Node> {
-        usize::try_from(id.0)
-            .ok()
-            .and_then(|i| self.tree.nodes.get(i))
-            .ok_or_else(|| Error::malformed("node handle", id.0, "no such node in this image"))
+        arena::node(&self.tree.nodes, id)
     }
 }
 
@@ -186,20 +182,7 @@ impl Filesystem for CpioFs<'_> {
     }
 
     fn children(&self, dir: NodeId) -> Result<Listing> {
-        let node = self.node(dir)?;
-        if node.entry.meta.kind != EntryKind::Dir {
-            return Err(Error::malformed("node handle", dir.0, "not a directory"));
-        }
-        let entries: Vec<Entry> = node
-            .children
-            .iter()
-            .filter_map(|&c| self.tree.nodes.get(c as usize))
-            .map(|n| n.entry.clone())
-            .collect();
-        Ok(Listing {
-            entries,
-            errors: node.errors.clone(),
-        })
+        arena::listing(&self.tree.nodes, dir)
     }
 
     fn content(&self, file: NodeId) -> Result<Content<'_>> {
@@ -223,6 +206,7 @@ mod tests {
     use super::compress::tests::{gz, lz4_frame_of, lz4_legacy_of, xz};
     use super::header::tests::{newc, odc};
     use super::*;
+    use crate::model::Entry;
 
     struct Builder {
         bytes: Vec<u8>,
@@ -540,3 +524,5 @@ mod tests {
         }
     }
 }
+
+arena::arena_node!(tree::Node);

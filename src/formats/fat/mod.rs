@@ -48,10 +48,9 @@ mod walk;
 
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};
+use crate::formats::tree;
 use crate::limits::Limits;
-use crate::model::{
-    Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Value,
-};
+use crate::model::{Content, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Value};
 use raw::{BootSector, FatType, Geometry};
 
 /// Whether `data` starts with a FAT boot sector a FAT driver would mount.
@@ -119,10 +118,7 @@ impl<'a> FatFs<'a> {
     }
 
     fn node(&self, id: NodeId) -> Result<&walk::Node> {
-        usize::try_from(id.0)
-            .ok()
-            .and_then(|i| self.tree.nodes.get(i))
-            .ok_or_else(|| Error::malformed("node handle", id.0, "no such node in this image"))
+        tree::node(&self.tree.nodes, id)
     }
 }
 
@@ -199,20 +195,7 @@ impl Filesystem for FatFs<'_> {
     }
 
     fn children(&self, dir: NodeId) -> Result<Listing> {
-        let node = self.node(dir)?;
-        if node.entry.meta.kind != EntryKind::Dir {
-            return Err(Error::malformed("node handle", dir.0, "not a directory"));
-        }
-        let entries: Vec<Entry> = node
-            .children
-            .iter()
-            .filter_map(|&c| self.tree.nodes.get(c as usize))
-            .map(|n| n.entry.clone())
-            .collect();
-        Ok(Listing {
-            entries,
-            errors: node.errors.clone(),
-        })
+        tree::listing(&self.tree.nodes, dir)
     }
 
     fn content(&self, file: NodeId) -> Result<Content<'_>> {
@@ -246,6 +229,7 @@ impl Filesystem for FatFs<'_> {
 mod tests {
     use super::raw::tests::boot_sector;
     use super::*;
+    use crate::model::Entry;
 
     /// A short entry.
     fn entry(name: &[u8; 11], attr: u8, cluster: u16, size: u32) -> [u8; 32] {
@@ -510,3 +494,5 @@ mod tests {
         }
     }
 }
+
+tree::arena_node!(walk::Node);

@@ -24,10 +24,9 @@ use std::sync::Arc;
 
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};
+use crate::formats::tree;
 use crate::limits::Limits;
-use crate::model::{
-    Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Special, Value,
-};
+use crate::model::{Content, Fact, Filesystem, Format, Listing, Meta, NodeId, Special, Value};
 
 use descriptor::SECTOR;
 
@@ -188,10 +187,7 @@ impl<'a> IsoFs<'a> {
     }
 
     fn node(&self, id: NodeId) -> Result<&walk::Node> {
-        usize::try_from(id.0)
-            .ok()
-            .and_then(|i| self.tree.nodes.get(i))
-            .ok_or_else(|| Error::malformed("node handle", id.0, "no such node in this image"))
+        tree::node(&self.tree.nodes, id)
     }
 }
 
@@ -213,20 +209,7 @@ impl Filesystem for IsoFs<'_> {
     }
 
     fn children(&self, dir: NodeId) -> Result<Listing> {
-        let node = self.node(dir)?;
-        if node.entry.meta.kind != EntryKind::Dir {
-            return Err(Error::malformed("node handle", dir.0, "not a directory"));
-        }
-        let entries: Vec<Entry> = node
-            .children
-            .iter()
-            .filter_map(|&c| self.tree.nodes.get(c as usize))
-            .map(|n| n.entry.clone())
-            .collect();
-        Ok(Listing {
-            entries,
-            errors: node.errors.clone(),
-        })
+        tree::listing(&self.tree.nodes, dir)
     }
 
     fn content(&self, file: NodeId) -> Result<Content<'_>> {
@@ -266,3 +249,5 @@ impl Filesystem for IsoFs<'_> {
         self.placements_of()
     }
 }
+
+tree::arena_node!(walk::Node);

@@ -51,10 +51,9 @@ const FRAGMENT_CACHE_BYTES: usize = 64 << 20;
 
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};
+use crate::formats::tree;
 use crate::limits::Limits;
-use crate::model::{
-    Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Value,
-};
+use crate::model::{Content, Fact, Filesystem, Format, Listing, Meta, NodeId, Value};
 use metadata::{Lookup, Reader, Table};
 use superblock::{Superblock, ABSENT, SUPERBLOCK_SIZE};
 
@@ -168,10 +167,7 @@ impl<'a> SquashFs<'a> {
     }
 
     fn node(&self, id: NodeId) -> Result<&walk::Node> {
-        usize::try_from(id.0)
-            .ok()
-            .and_then(|i| self.tree.nodes.get(i))
-            .ok_or_else(|| Error::malformed("node handle", id.0, "no such node in this image"))
+        tree::node(&self.tree.nodes, id)
     }
 
     /// The raw blocks and fragment tail of a regular file.
@@ -324,20 +320,7 @@ impl Filesystem for SquashFs<'_> {
     }
 
     fn children(&self, dir: NodeId) -> Result<Listing> {
-        let node = self.node(dir)?;
-        if node.entry.meta.kind != EntryKind::Dir {
-            return Err(Error::malformed("node handle", dir.0, "not a directory"));
-        }
-        let entries: Vec<Entry> = node
-            .children
-            .iter()
-            .filter_map(|&c| self.tree.nodes.get(c as usize))
-            .map(|n| n.entry.clone())
-            .collect();
-        Ok(Listing {
-            entries,
-            errors: node.errors.clone(),
-        })
+        tree::listing(&self.tree.nodes, dir)
     }
 
     fn content(&self, file: NodeId) -> Result<Content<'_>> {
@@ -361,6 +344,7 @@ impl Filesystem for SquashFs<'_> {
 mod tests {
     use super::metadata::tests::plain_block;
     use super::*;
+    use crate::model::EntryKind;
 
     fn inode_header(type_code: u16, number: u32) -> Vec<u8> {
         let mut h = Vec::new();
@@ -495,3 +479,5 @@ mod tests {
         }
     }
 }
+
+tree::arena_node!(walk::Node);

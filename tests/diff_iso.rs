@@ -267,3 +267,43 @@ fn garbage_is_trouble() {
         assert!(out.stdout.is_empty());
     }
 }
+
+#[test]
+fn a_limit_hit_is_said_where_it_was_hit_and_the_rest_still_comes_out() {
+    let (a, b) = (
+        common::fixture("nixos-like-a.iso"),
+        common::fixture("nixos-like-b.iso"),
+    );
+    let out = isodiff(&[
+        "--max-entries".as_ref(),
+        "20".as_ref(),
+        "--json".as_ref(),
+        "-".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "a limit hit is trouble");
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the report still comes out");
+    let problems = report["problems"].as_array().cloned().unwrap_or_default();
+    assert!(
+        problems.iter().any(|p| p["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("limit exceeded: entries per image")
+            && p["location"][0] == "/nix-store.squashfs"),
+        "{problems:#?}"
+    );
+    // The outer image and the nested one's first entries are still compared.
+    assert!(report["differences"]
+        .as_array()
+        .is_some_and(|d| !d.is_empty()));
+    // Raised, the same pair compares in full.
+    let out = isodiff(&[
+        "--max-entries".as_ref(),
+        "100000".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -112,3 +112,41 @@ fn the_seed_images_list_cleanly() {
     }
     assert!(nested > 0, "no seed holds a nested image");
 }
+
+/// What the `diff` fuzz target does with one input: the first four bytes split
+/// the rest into two images, which are compared and rendered.
+fn replay_diff(data: &[u8]) {
+    let (Some(head), Some(rest)) = (data.get(..4), data.get(4..)) else {
+        return;
+    };
+    let split = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let (a, b) = rest.split_at(split % (rest.len() + 1));
+    let mut options = isodiff::Options::default()
+        .limits(harness::limits())
+        .threads(1);
+    options.max_nesting = 2;
+    options.max_buffer_bytes = 16 << 20;
+    if let Ok(report) = isodiff::diff_bytes(a, b, &options) {
+        let mut sink = std::io::sink();
+        let _ = isodiff::report::text::write(&report, &mut sink);
+        let _ = isodiff::report::json::write(&report, &mut sink);
+    }
+}
+
+#[test]
+fn diff_seeds_compare_without_panic() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/diff");
+    let mut count = 0;
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let data = std::fs::read(entry.path()).unwrap_or_default();
+        let started = std::time::Instant::now();
+        replay_diff(&data);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{}",
+            entry.path().display()
+        );
+        count += 1;
+    }
+    assert!(count >= 4, "the diff target's seeds are missing");
+}

@@ -96,6 +96,50 @@ struct Cli {
     /// Also compare placement details (extent addresses, table offsets, inode numbers).
     #[arg(long)]
     layout: bool,
+    /// Deepest directory nesting read in one image.
+    #[arg(long, value_name = "N", default_value_t = isodiff::Limits::default().max_depth, help_heading = "Limits")]
+    max_depth: u32,
+    /// Most entries read from one image.
+    #[arg(long, value_name = "N", default_value_t = isodiff::Limits::default().max_entries, help_heading = "Limits")]
+    max_entries: u64,
+    /// Most Rock Ridge continuation areas (CE) followed for one directory record.
+    #[arg(long, value_name = "N", default_value_t = isodiff::Limits::default().max_continuations, help_heading = "Limits")]
+    max_continuations: u32,
+    /// Most bytes decompressed for one compressed image (an initrd), suffixes K, M, G.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4G", help_heading = "Limits")]
+    max_decompressed: u64,
+    /// How deep images inside images are opened.
+    #[arg(long, value_name = "N", default_value_t = isodiff::Options::default().max_nesting, help_heading = "Limits")]
+    max_nesting: u32,
+    /// Largest file shown as a unified text diff, suffixes K, M, G.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "1M", help_heading = "Limits")]
+    max_text_diff: u64,
+    /// Time allowed for one text diff, in milliseconds; past it the diff is approximate.
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value_t = 2000,
+        help_heading = "Limits"
+    )]
+    text_diff_ms: u64,
+}
+
+impl Cli {
+    /// The limits and options the flags ask for.
+    fn options(&self) -> isodiff::Options {
+        let limits = isodiff::Limits::default()
+            .max_depth(self.max_depth)
+            .max_entries(self.max_entries)
+            .max_continuations(self.max_continuations)
+            .max_decompressed_bytes(self.max_decompressed);
+        let mut options = isodiff::Options::default()
+            .layout(self.layout)
+            .limits(limits);
+        options.max_nesting = self.max_nesting;
+        options.max_text_diff_bytes = self.max_text_diff;
+        options.text_diff_timeout = std::time::Duration::from_millis(self.text_diff_ms);
+        options
+    }
 }
 
 /// When to colour the text report.
@@ -252,7 +296,7 @@ fn compare(cli: &Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut options = isodiff::Options::default().layout(cli.layout);
+    let mut options = cli.options();
     options.max_diff_lines = match cli.max_diff_lines {
         0 => usize::MAX,
         n => n,

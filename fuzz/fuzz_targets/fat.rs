@@ -1,0 +1,15 @@
+//! The fat reader on its own: open the input as fat whatever its magic says,
+//! list every entry and read every file, under small limits.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../harness.rs"]
+mod harness;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(fs) = isodiff::formats::fat::FatFs::open(data, &harness::limits()) {
+        harness::exercise(&fs);
+    }
+});

@@ -8,24 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{fixture, have, isodiff, TempDir};
+use common::{fixture, have, isodiff, json_report, TempDir};
 use serde_json::Value as Json;
-
-fn json_report(a: &Path, b: &Path) -> (Option<i32>, Json) {
-    let out = isodiff(&[
-        "--json".as_ref(),
-        "-".as_ref(),
-        a.as_os_str(),
-        b.as_os_str(),
-    ]);
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "JSON report ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), v)
-}
 
 fn text_report(a: &Path, b: &Path) -> String {
     let out = isodiff(&[a.as_os_str(), b.as_os_str()]);

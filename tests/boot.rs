@@ -8,17 +8,6 @@ use std::process::Command;
 
 use common::{isodiff, on_path, TempDir};
 
-fn json_report(a: &Path, b: &Path) -> serde_json::Value {
-    let out = isodiff(&[
-        "--json".as_ref(),
-        "-".as_ref(),
-        a.as_os_str(),
-        b.as_os_str(),
-    ]);
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)))
-}
-
 fn fields(report: &serde_json::Value) -> Vec<String> {
     report["differences"]
         .as_array()
@@ -80,7 +69,7 @@ fn two_grub_mkrescue_runs_give_a_short_text_report() {
             .any(|l| l.starts_with("/efi.img:/") || l.starts_with("/efi.img  ")),
         "{text}"
     );
-    let report = json_report(&a, &b);
+    let report = common::json_report(&a, &b).1;
     let f = fields(&report);
     assert!(f.iter().any(|f| f == "gpt.disk_guid"), "{f:?}");
     assert!(f.iter().any(|f| f == "pvd.creation_date"), "{f:?}");
@@ -137,7 +126,7 @@ fn el_torito_entries_and_boot_info_table() {
         ]
         .concat(),
     );
-    let report = json_report(&a, &b);
+    let report = common::json_report(&a, &b).1;
     let f = fields(&report);
     assert!(
         f.iter().any(|f| f == "eltorito.entry1.sector_count"),
@@ -166,7 +155,7 @@ fn el_torito_entries_and_boot_info_table() {
         &tree,
         &[&common_opts[..], &["-boot-load-size", "4"]].concat(),
     );
-    let report = json_report(&a, &c);
+    let report = common::json_report(&a, &c).1;
     let loader: Vec<&serde_json::Value> = report["differences"]
         .as_array()
         .map(|ds| {

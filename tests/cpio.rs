@@ -24,7 +24,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use common::{isodiff, ls_json, on_path, parse_lines, TempDir};
+use common::{found, isodiff, json_report, ls_json, on_path, parse_lines, TempDir};
 use isodiff::{EntryKind, Limits, MappedFile};
 
 fn sh(script: &str) {
@@ -335,45 +335,6 @@ fn listing_matches_the_source_for_every_format_and_compressor() {
         assert_eq!(fact("segment.2.compression"), Some(format!("{name:?}")));
         assert_eq!(fact("segment.2.formats").as_deref(), Some("\"newc\""));
     }
-}
-
-fn json_report(a: &Path, b: &Path) -> (Option<i32>, serde_json::Value) {
-    let out = isodiff(&[
-        "--json".as_ref(),
-        "-".as_ref(),
-        a.as_os_str(),
-        b.as_os_str(),
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), v)
-}
-
-/// (location joined with `:`, kind, field) of every difference.
-fn found(report: &serde_json::Value) -> BTreeSet<(String, String, String)> {
-    report["differences"]
-        .as_array()
-        .expect("differences")
-        .iter()
-        .map(|d| {
-            let loc: Vec<&str> = d["location"]
-                .as_array()
-                .expect("location")
-                .iter()
-                .map(|p| p.as_str().expect("string"))
-                .collect();
-            (
-                loc.join(":"),
-                d["kind"].as_str().unwrap_or_default().to_owned(),
-                d["field"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
 }
 
 fn one(location: &str, kind: &str) -> BTreeSet<(String, String, String)> {

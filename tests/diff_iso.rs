@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use common::{have, isodiff, TempDir};
+use common::{have, isodiff, json_report, TempDir};
 
 fn sh(script: &str) {
     let out = Command::new("sh")
@@ -68,22 +68,6 @@ touch -h -d '2024-06-02 00:00:00' "$b/etc/config.txt" "$b/bin/prog" "$b/etc/curr
     make_iso(&a, &ia);
     make_iso(&b, &ib);
     (ia, ib)
-}
-
-fn json_report(a: &Path, b: &Path) -> (Option<i32>, serde_json::Value) {
-    let out = isodiff(&[
-        "--json".as_ref(),
-        "-".as_ref(),
-        a.as_os_str(),
-        b.as_os_str(),
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "report is JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    });
-    (out.status.code(), v)
 }
 
 /// The entry-level differences: image-level ones (facts, and the `layout` and

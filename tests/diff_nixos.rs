@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use common::{fixture, isodiff, TempDir};
+use common::{fixture, found, isodiff, json_report, TempDir};
 
 const HELLO: &str = "/5p1y2ssd3hzvplzmxk4n9ss7jkvmx0l3-hello-2.12.1";
 
@@ -29,44 +29,6 @@ fn make_pair(dir: &Path, comp: &str, mode: &str) {
         "make-nixos-pair.sh failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn report(a: &Path, b: &Path) -> (Option<i32>, serde_json::Value) {
-    let out = isodiff(&[
-        "--json".as_ref(),
-        "-".as_ref(),
-        a.as_os_str(),
-        b.as_os_str(),
-    ]);
-    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "JSON report ({e}); stderr: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), v)
-}
-
-/// (location joined with `:`, kind, field) of every difference.
-fn found(report: &serde_json::Value) -> BTreeSet<(String, String, String)> {
-    report["differences"]
-        .as_array()
-        .expect("differences")
-        .iter()
-        .map(|d| {
-            let loc: Vec<&str> = d["location"]
-                .as_array()
-                .expect("location")
-                .iter()
-                .filter_map(|p| p.as_str())
-                .collect();
-            (
-                loc.join(":"),
-                d["kind"].as_str().unwrap_or_default().to_owned(),
-                d["field"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
 }
 
 fn planted(container: &str) -> BTreeSet<(String, String, String)> {
@@ -139,7 +101,7 @@ fn planted_differences_in_xz_and_zstd_pairs() {
     for comp in ["xz", "zstd"] {
         let dir = TempDir::new(&format!("nixos-{comp}"));
         make_pair(&dir.0, comp, "planted");
-        let (code, r) = report(&dir.0.join("a.iso"), &dir.0.join("b.iso"));
+        let (code, r) = json_report(&dir.0.join("a.iso"), &dir.0.join("b.iso"));
         assert_eq!(code, Some(1), "{r:#}");
         assert_exactly(&r, &planted("/nix-store.squashfs"));
         assert_fully_explained(&r);
@@ -185,7 +147,7 @@ fn planted_differences_in_xz_and_zstd_pairs() {
         );
 
         // The bare squashfs images give the same, without the container.
-        let (code, r) = report(&dir.0.join("a.squashfs"), &dir.0.join("b.squashfs"));
+        let (code, r) = json_report(&dir.0.join("a.squashfs"), &dir.0.join("b.squashfs"));
         assert_eq!(code, Some(1));
         assert_exactly(&r, &planted(""));
         assert_fully_explained(&r);
@@ -200,7 +162,7 @@ fn recompressed_pair_has_no_entry_level_difference() {
     let dir = TempDir::new("nixos-recompressed");
     make_pair(&dir.0, "xz", "recompressed");
     for (a, b) in [("a.iso", "b.iso"), ("a.squashfs", "b.squashfs")] {
-        let (code, r) = report(&dir.0.join(a), &dir.0.join(b));
+        let (code, r) = json_report(&dir.0.join(a), &dir.0.join(b));
         let entry_level: Vec<_> = found(&r)
             .into_iter()
             // Image-level kinds (facts, and byte accounting's layout and bytes
@@ -217,7 +179,7 @@ fn recompressed_pair_has_no_entry_level_difference() {
 
 #[test]
 fn bundled_pair_reports_the_planted_differences() {
-    let (code, r) = report(&fixture("nixos-like-a.iso"), &fixture("nixos-like-b.iso"));
+    let (code, r) = json_report(&fixture("nixos-like-a.iso"), &fixture("nixos-like-b.iso"));
     assert_eq!(code, Some(1));
     assert_exactly(&r, &planted("/nix-store.squashfs"));
 }

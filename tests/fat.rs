@@ -25,7 +25,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{isodiff, ls_json, on_path, TempDir};
+use common::{found, json_report, ls_json, on_path, TempDir};
 use isodiff::{Content, EntryKind, Filesystem, Limits, MappedFile, Value};
 
 const EPOCH: &str = "1700000000";
@@ -358,45 +358,6 @@ fn listing_matches_the_source_and_mdir() {
             Some(Value::Text("ALONGN~1.TXT".into()))
         );
     }
-}
-
-fn json_report(a: &Path, b: &Path) -> (Option<i32>, serde_json::Value) {
-    let out = isodiff(&[
-        "--json".as_ref(),
-        "-".as_ref(),
-        a.as_os_str(),
-        b.as_os_str(),
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code(), v)
-}
-
-/// (location joined with `:`, kind, field) of every difference.
-fn found(report: &serde_json::Value) -> BTreeSet<(String, String, String)> {
-    report["differences"]
-        .as_array()
-        .expect("differences")
-        .iter()
-        .map(|d| {
-            let loc: Vec<&str> = d["location"]
-                .as_array()
-                .expect("location")
-                .iter()
-                .map(|p| p.as_str().expect("string"))
-                .collect();
-            (
-                loc.join(":"),
-                d["kind"].as_str().unwrap_or_default().to_owned(),
-                d["field"].as_str().unwrap_or_default().to_owned(),
-            )
-        })
-        .collect()
 }
 
 fn set(items: &[(&str, &str, &str)]) -> BTreeSet<(String, String, String)> {

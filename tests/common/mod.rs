@@ -112,3 +112,44 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// `isodiff --json - A B`: the exit code and the report; panics when the output
+/// is not JSON.
+pub fn json_report(a: &Path, b: &Path) -> (Option<i32>, serde_json::Value) {
+    let out = isodiff(&[
+        "--json".as_ref(),
+        "-".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+    ]);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not a JSON report ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code(), v)
+}
+
+/// (location joined with `:`, kind, field) of every difference of a JSON report.
+pub fn found(report: &serde_json::Value) -> std::collections::BTreeSet<(String, String, String)> {
+    report["differences"]
+        .as_array()
+        .expect("differences")
+        .iter()
+        .map(|d| {
+            let loc: Vec<&str> = d["location"]
+                .as_array()
+                .expect("location")
+                .iter()
+                .map(|p| p.as_str().expect("location parts are strings"))
+                .collect();
+            (
+                loc.join(":"),
+                d["kind"].as_str().unwrap_or_default().to_owned(),
+                d["field"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}

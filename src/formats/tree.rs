@@ -32,6 +32,66 @@ macro_rules! arena_node {
 }
 pub(crate) use arena_node;
 
+/// A node that knows its parent (node 0, the root, is its own).
+pub(crate) trait WithParent: ArenaNode {
+    /// Index of the parent directory.
+    fn parent(&self) -> u32;
+}
+
+/// Implements [`WithParent`] for a node type with a `parent` field.
+macro_rules! parent_node {
+    ($node:ty) => {
+        impl $crate::formats::tree::WithParent for $node {
+            fn parent(&self) -> u32 {
+                self.parent
+            }
+        }
+    };
+}
+pub(crate) use parent_node;
+
+/// The path of a node, for messages: `/` for the root.
+pub(crate) fn path<N: WithParent>(nodes: &[N], mut node: u32) -> String {
+    let mut parts: Vec<&[u8]> = Vec::new();
+    while node != 0 {
+        let Some(n) = nodes.get(node as usize) else {
+            break;
+        };
+        parts.push(&n.entry().name);
+        // Parents always come before their children; a bad index or a cycle ends
+        // the walk instead of looping.
+        if parts.len() > nodes.len() {
+            break;
+        }
+        node = n.parent();
+    }
+    let parts: Vec<String> = parts
+        .iter()
+        .rev()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect();
+    format!("/{}", parts.join("/"))
+}
+
+/// The nearest of `node` and its ancestors for which `is` holds.
+pub(crate) fn ancestor<N: WithParent>(
+    nodes: &[N],
+    mut node: u32,
+    is: impl Fn(&N) -> bool,
+) -> Option<u32> {
+    for _ in 0..=nodes.len() {
+        let n = nodes.get(node as usize)?;
+        if is(n) {
+            return Some(node);
+        }
+        if node == 0 {
+            return None;
+        }
+        node = n.parent();
+    }
+    None
+}
+
 /// The node a handle names, or an error for a handle this image never gave out.
 pub(crate) fn node<N>(nodes: &[N], id: NodeId) -> Result<&N> {
     usize::try_from(id.0)

@@ -459,27 +459,8 @@ fn label_facts(e: &DirEntry<'_>) -> Vec<Fact> {
     ]
 }
 
-fn path_of_node(tree: &Tree, mut at: u32) -> String {
-    let mut parts: Vec<&[u8]> = Vec::new();
-    while at != 0 {
-        let Some(n) = tree.nodes.get(at as usize) else {
-            break;
-        };
-        parts.push(&n.entry.name);
-        // Depth is bounded by the walk's depth limit; a bad parent index ends it.
-        if parts.len() > 100_000 {
-            break;
-        }
-        at = n.parent;
-    }
-    if parts.is_empty() {
-        return "/".into();
-    }
-    parts
-        .iter()
-        .rev()
-        .map(|p| format!("/{}", String::from_utf8_lossy(p)))
-        .collect()
+fn path_of_node(tree: &Tree, at: u32) -> String {
+    crate::formats::tree::path(&tree.nodes, at)
 }
 
 fn path_of(tree: &Tree, parent: u32, name: &[u8]) -> String {
@@ -503,3 +484,5 @@ fn about(e: Error, path: &str) -> Error {
         other => other,
     }
 }
+
+crate::formats::tree::parent_node!(Node);

@@ -9,6 +9,7 @@ use super::rockridge::{self, RockRidge};
 use super::susp;
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};
+use crate::formats::tree;
 use crate::limits::{check, Limits};
 use crate::model::{Entry, EntryKind, Fact, Meta, NodeId, Value};
 
@@ -257,29 +258,13 @@ impl Tree {
         Ok(tree)
     }
 
-    fn ancestor_with_block(&self, mut node: u32, block: u32) -> Option<u32> {
-        loop {
-            let n = &self.nodes[node as usize];
-            if n.dir_block == block {
-                return Some(node);
-            }
-            if node == 0 {
-                return None;
-            }
-            node = n.parent;
-        }
+    fn ancestor_with_block(&self, node: u32, block: u32) -> Option<u32> {
+        tree::ancestor(&self.nodes, node, |n| n.dir_block == block)
     }
 
     /// The path of a node, for messages.
-    pub(crate) fn path(&self, mut node: u32) -> String {
-        let mut parts = Vec::new();
-        while node != 0 {
-            let n = &self.nodes[node as usize];
-            parts.push(String::from_utf8_lossy(&n.entry.name).into_owned());
-            node = n.parent;
-        }
-        parts.reverse();
-        format!("/{}", parts.join("/"))
+    pub(crate) fn path(&self, node: u32) -> String {
+        tree::path(&self.nodes, node)
     }
 
     /// Records, as attribute `attr`, the name each entry has in `other` (the same
@@ -736,3 +721,5 @@ mod tests {
         assert_eq!(decode_pn((0, 0x1234_5678)), (0x456, 0x12378));
     }
 }
+
+crate::formats::tree::parent_node!(Node);

@@ -7,6 +7,7 @@ use super::inode::{self, Body, FileLayout, Inode};
 use super::metadata::{Reader, Table};
 use super::xattr::Xattrs;
 use crate::error::{Error, Result};
+use crate::formats::tree;
 use crate::limits::{check, Limits};
 use crate::model::{Entry, Fact, Meta, NodeId, Value};
 use crate::time::Timestamp;
@@ -384,29 +385,13 @@ impl<'r, 'a> Walker<'r, 'a> {
 }
 
 impl Tree {
-    fn ancestor_with_ref(&self, mut node: u32, iref: u64) -> Option<u32> {
-        loop {
-            let n = &self.nodes[node as usize];
-            if n.dir_ref == Some(iref) {
-                return Some(node);
-            }
-            if node == 0 {
-                return None;
-            }
-            node = n.parent;
-        }
+    fn ancestor_with_ref(&self, node: u32, iref: u64) -> Option<u32> {
+        tree::ancestor(&self.nodes, node, |n| n.dir_ref == Some(iref))
     }
 
     /// The path of a node, for messages.
-    pub(crate) fn path(&self, mut node: u32) -> String {
-        let mut parts = Vec::new();
-        while node != 0 {
-            let n = &self.nodes[node as usize];
-            parts.push(String::from_utf8_lossy(&n.entry.name).into_owned());
-            node = n.parent;
-        }
-        parts.reverse();
-        format!("/{}", parts.join("/"))
+    pub(crate) fn path(&self, node: u32) -> String {
+        tree::path(&self.nodes, node)
     }
 }
 
@@ -450,3 +435,5 @@ mod tests {
         assert_eq!(split_dev(0x4561_2378), (0x123, 0x45678));
     }
 }
+
+crate::formats::tree::parent_node!(Node);

@@ -430,12 +430,14 @@ impl<'o> Differ<'o> {
                     json!(format!("sha256:{}", c.sha_b)),
                 );
                 d.summary = Some(c.summary());
-                if let Some(first) = c.first_offset {
-                    self.elf_place(ca, cb, first, location, &mut d, found);
-                }
+                let elf = match c.first_offset {
+                    Some(first) => self.elf_place(ca, cb, first, location, &mut d, found),
+                    None => false,
+                };
                 let mut detail = c.digests();
                 let max = self.options.max_text_diff_bytes;
-                if ca.len() <= max && cb.len() <= max {
+                // An ELF file is not text: no need to gather (decompress) it again.
+                if !elf && ca.len() <= max && cb.len() <= max {
                     if let (Ok(ba), Ok(bb)) =
                         (content::contiguous(ca, max), content::contiguous(cb, max))
                     {
@@ -454,7 +456,8 @@ impl<'o> Differ<'o> {
     }
 
     /// For ELF files: names the section and symbol of the first differing byte in
-    /// the summary, and reports differing build ids as their own field.
+    /// the summary, and reports differing build ids as their own field. Returns
+    /// whether both sides are ELF files.
     fn elf_place(
         &self,
         ca: &Content<'_>,
@@ -463,17 +466,17 @@ impl<'o> Differ<'o> {
         location: &Location,
         d: &mut Difference,
         found: &mut Vec<Difference>,
-    ) {
+    ) -> bool {
         const MAX_ELF: u64 = 256 << 20;
         let is_elf = |c: &Content<'_>| content::head(c, 4).is_ok_and(|h| h.as_ref() == b"\x7fELF");
         if !is_elf(ca) || !is_elf(cb) {
-            return;
+            return false;
         }
         let (Ok(ba), Ok(bb)) = (
             content::contiguous(ca, MAX_ELF),
             content::contiguous(cb, MAX_ELF),
         ) else {
-            return;
+            return true;
         };
         if let (Some(place), Some(summary)) = (elf::place(&ba, first), d.summary.as_mut()) {
             summary.push_str(&format!(" ({place})"));
@@ -485,6 +488,7 @@ impl<'o> Differ<'o> {
                     .with_field("elf.build_id"),
             );
         }
+        true
     }
 
     /// Compares the parts of two images that no directory lists (system area,

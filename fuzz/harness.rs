@@ -46,6 +46,10 @@ pub struct Outcome {
     pub content_errors: u64,
     /// Entries listed inside nested images (by [`open_and_exercise`]).
     pub nested_listed: u64,
+    /// Spans of the byte layout (see [`isodiff::Filesystem::byte_layout`]).
+    pub spans: u64,
+    /// Placements of main structures.
+    pub placements: u64,
 }
 
 /// Lists and reads everything in `fs`.
@@ -82,6 +86,14 @@ pub fn exercise(fs: &dyn Filesystem) -> Outcome {
         std::hint::black_box(escape(special.name.as_bytes()));
         read_content(Ok(special.content), &mut out);
     }
+    // What byte accounting builds when two images differ.
+    match fs.byte_layout() {
+        Ok(mut layout) => out.spans = layout.spans().len() as u64,
+        Err(e) => {
+            std::hint::black_box(e.to_string());
+        }
+    }
+    out.placements = fs.placements().len() as u64;
     out
 }
 

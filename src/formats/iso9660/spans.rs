@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use super::descriptor::SECTOR;
 use super::raw::DirRecord;
 use super::susp;
-use super::walk::{Namespace, Tree};
+use super::walk::{Namespace, Tree, SYSTEM_USE_SLACK};
 use super::IsoFs;
 use crate::accounting::{Explain, Field, Keys, Layout, Owner, Placement, Span};
 use crate::bytes::{be16, be32, byte, le16, le32};
@@ -20,6 +20,10 @@ use crate::model::EntryKind;
 
 /// Descriptor sectors looked at (as the reader does).
 const MAX_DESCRIPTORS: u64 = 256;
+/// SUSP entries given a span of their own per record. Real records have a
+/// dozen; a hostile one chaining continuation areas could have a quarter of a
+/// million, each a span. Past this the bytes are named by their region only.
+const MAX_SUSP_SPANS: usize = 1024;
 
 fn fact(name: impl Into<String>) -> Explain {
     Explain::Fact(name.into().into())
@@ -150,6 +154,9 @@ impl IsoFs<'_> {
             _ => None,
         };
         let bs = SECTOR;
+        // The walk's budget for the whole tree: records that share continuation
+        // areas must not make the layout grow past what opening allowed.
+        let mut su_left = (self.raw.len() as u64).saturating_add(SYSTEM_USE_SLACK);
         for (i, n) in tree.nodes.iter().enumerate() {
             if n.entry.meta.kind != EntryKind::Dir {
                 continue;
@@ -230,7 +237,8 @@ impl IsoFs<'_> {
                 match skip {
                     Some(skip) => {
                         let skip = if is_root_dot { 0 } else { skip };
-                        self.susp_spans(&rec, skip, &owner_path, &name, record_end, l);
+                        let at = (&owner_path[..], &name[..], record_end);
+                        self.susp_spans(&rec, skip, at, &mut su_left, l);
                     }
                     None => {
                         if !rec.system_use.is_empty() {
@@ -256,9 +264,8 @@ impl IsoFs<'_> {
         &self,
         rec: &DirRecord<'_>,
         skip: usize,
-        path: &[u8],
-        record_name: &str,
-        record_end: u64,
+        (path, record_name, record_end): (&[u8], &str, u64),
+        su_left: &mut u64,
         l: &mut Layout,
     ) {
         let shown = String::from_utf8_lossy(path);
@@ -275,17 +282,21 @@ impl IsoFs<'_> {
             });
         }
         let area = rec.system_use.get(skip..).unwrap_or_default();
+        let mut limits = self.limits.clone();
+        limits.max_system_use_bytes = limits.max_system_use_bytes.min(*su_left);
         let (entries, _) = susp::collect(
             self.image,
             area,
             rec.system_use_offset + skip as u64,
             SECTOR as u32,
-            &self.limits,
+            &limits,
         );
+        let used: u64 = entries.iter().map(|e| e.data.len() as u64).sum();
+        *su_left = su_left.saturating_sub(used);
         let mut seen: HashMap<[u8; 2], u32> = HashMap::new();
         let mut in_record_end = rec.system_use_offset + skip as u64;
         let mut er = 0u32;
-        for e in &entries {
+        for e in entries.iter().take(MAX_SUSP_SPANS) {
             let n = seen.entry(e.sig).or_insert(0);
             *n += 1;
             let sig = String::from_utf8_lossy(&e.sig).into_owned();

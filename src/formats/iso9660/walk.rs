@@ -119,7 +119,7 @@ struct Built {
 /// record, so a walk gathers at most the image's size. Records that share or loop
 /// through continuation areas could otherwise make a 70 KB image gather
 /// `max_system_use_bytes` for each record: 13 GB of entries and 30 s for 200 records.
-const SYSTEM_USE_SLACK: u64 = 1 << 20;
+pub(super) const SYSTEM_USE_SLACK: u64 = 1 << 20;
 
 struct Walker<'a, 'l> {
     image: Bytes<'a>,

@@ -2,7 +2,8 @@
 # Builds a large NixOS-like pair from this machine's own files and times isodiff,
 # sqfsdiff, diffoscope and `cat` on it in one run, side by side.
 #
-# usage: benches/compare-tools.sh [WORKDIR]   (default: /tmp/isodiff-bench)
+# usage: [RUNS=3] [SOURCES="dir ..."] [BUILD_ONLY=1] benches/compare-tools.sh [WORKDIR]
+#        (default WORKDIR: /tmp/isodiff-bench; SOURCES: see below)
 #
 # The pair: an xz squashfs with 1 MiB blocks (as nixpkgs makes its store image) of
 # /usr/share, /usr/lib/x86_64-linux-gnu, /usr/bin and /usr/include (about 65,000
@@ -24,7 +25,13 @@ mkdir -p "$work"
 cd "$work"
 export TZ=UTC
 
-sources=(/usr/share /usr/lib/x86_64-linux-gnu /usr/bin /usr/include)
+# SOURCES (space-separated directories) builds the pair from other files, to
+# check the figures on a pair the code was not tuned on.
+if [ -n "${SOURCES:-}" ]; then
+  read -r -a sources <<< "$SOURCES"
+else
+  sources=(/usr/share /usr/lib/x86_64-linux-gnu /usr/bin /usr/include)
+fi
 
 overlay() {
   local dir=$1 side=$2
@@ -81,6 +88,8 @@ squash r.squashfs gzip 131072 1 "$work/planted-a"
 iso a.squashfs a.iso
 iso b.squashfs b.iso
 iso r.squashfs r.iso
+
+[ -n "${BUILD_ONLY:-}" ] && exit 0
 
 (cd "$here" && cargo build --release --quiet)
 isodiff=$here/target/release/isodiff

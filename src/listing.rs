@@ -160,10 +160,7 @@ fn walk_nested_at(
             Ok(c) => c,
             Err(_) => continue,
         };
-        let is_image = crate::diff::content::head(&content, 64 * 1024)
-            .ok()
-            .and_then(|h| crate::formats::sniff::sniff(&h))
-            .is_some();
+        let is_image = crate::diff::content::image_format(&content).is_some();
         if !is_image {
             continue;
         }

@@ -277,6 +277,7 @@ pub(crate) fn attribute(
         explained_bytes: 0,
         placement_bytes: 0,
         reported_bytes: 0,
+        nested_bytes: 0,
     };
     let mut findings: BTreeMap<Key, Finding> = BTreeMap::new();
     // Placement bytes by structure: reported after all when nothing else in the

@@ -65,6 +65,8 @@ mod span;
 pub(crate) use engine::{attribute, layout_differences, Context};
 pub use span::{Decoded, Explain, Field, Item, Keys, Layout, Owner, Placement, Region, Span};
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 pub use crate::report::ByteAccounting;
@@ -90,36 +92,58 @@ const WIDE_GAP: u64 = 4096;
 /// The runs of differing bytes of two images of the same size, compared in
 /// chunks (equal chunks cost one comparison each), in parallel.
 pub fn differing_runs(a: &[u8], b: &[u8]) -> Vec<Run> {
-    differing_runs_with(a, b, &|_| {})
+    differing_runs_outside(a, b, &[], &|_| {})
 }
 
-/// [`differing_runs`], calling `read` with the number of bytes compared (both sides)
-/// after each window of 64 chunks, so the caller can bound its resident memory.
-pub fn differing_runs_with(a: &[u8], b: &[u8], read: &(dyn Fn(u64) + Sync)) -> Vec<Run> {
+/// [`differing_runs`] over the bytes outside `skip` (sorted ranges that do not
+/// overlap: the extents of nested images, which their own accounting reads),
+/// calling `read` with the number of bytes compared (both sides) after each
+/// window of 64 chunks, so the caller can bound its resident memory.
+pub fn differing_runs_outside(
+    a: &[u8],
+    b: &[u8],
+    skip: &[Range<u64>],
+    read: &(dyn Fn(u64) + Sync),
+) -> Vec<Run> {
     const WINDOW: usize = 64;
     let len = a.len().min(b.len());
-    let total = len.div_ceil(CHUNK);
-    let mut chunks: Vec<Vec<Run>> = Vec::with_capacity(total);
-    for first in (0..total).step_by(WINDOW) {
-        let last = (first + WINDOW).min(total);
-        chunks.extend(
-            (first..last)
-                .into_par_iter()
-                .map(|c| {
-                    let start = c * CHUNK;
-                    let end = (start + CHUNK).min(len);
-                    chunk_runs(&a[start..end], &b[start..end], start as u64)
-                })
+    let chunks = chunks_outside(len, skip);
+    let mut found: Vec<Vec<Run>> = Vec::with_capacity(chunks.len());
+    for window in chunks.chunks(WINDOW) {
+        found.extend(
+            window
+                .par_iter()
+                .map(|r| chunk_runs(&a[r.clone()], &b[r.clone()], r.start as u64))
                 .collect::<Vec<_>>(),
         );
-        let bytes = ((last * CHUNK).min(len) - first * CHUNK) as u64;
-        read(2 * bytes);
+        read(2 * window.iter().map(|r| r.len() as u64).sum::<u64>());
     }
-    let mut runs = merge(chunks.into_iter().flatten(), MERGE_GAP);
+    let mut runs = merge(found.into_iter().flatten(), MERGE_GAP);
     if runs.len() > MAX_RUNS {
         runs = merge(runs.into_iter(), WIDE_GAP);
     }
     runs
+}
+
+/// `0..len` without the `skip` ranges, cut into pieces of at most [`CHUNK`].
+fn chunks_outside(len: usize, skip: &[Range<u64>]) -> Vec<Range<usize>> {
+    let mut out = Vec::with_capacity(len.div_ceil(CHUNK) + skip.len());
+    let mut at = 0usize;
+    let clamp = |x: u64| usize::try_from(x).unwrap_or(usize::MAX).min(len);
+    let gaps = skip
+        .iter()
+        .map(|r| (clamp(r.start), clamp(r.end)))
+        .chain([(len, len)]);
+    for (start, end) in gaps {
+        let mut piece = at..start.max(at);
+        while !piece.is_empty() {
+            let next = (piece.start + CHUNK).min(piece.end);
+            out.push(piece.start..next);
+            piece.start = next;
+        }
+        at = at.max(end);
+    }
+    out
 }
 
 fn chunk_runs(a: &[u8], b: &[u8], base: u64) -> Vec<Run> {
@@ -188,5 +212,30 @@ mod tests {
             ]
         );
         assert!(differing_runs(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn skipped_ranges_are_not_compared() {
+        let a = vec![0u8; 3 * CHUNK];
+        let mut b = a.clone();
+        for at in [5, CHUNK + 7, 2 * CHUNK + 9, 3 * CHUNK - 1] {
+            b[at] = 1;
+        }
+        let skip = [
+            CHUNK as u64..2 * CHUNK as u64 + 10,
+            3 * CHUNK as u64 - 1..u64::MAX,
+        ];
+        let read = std::sync::atomic::AtomicU64::new(0);
+        let runs = differing_runs_outside(&a, &b, &skip, &|n| {
+            read.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        });
+        assert_eq!(runs, [Run { start: 5, end: 6 }]);
+        let compared = CHUNK + (CHUNK - 10) - 1;
+        assert_eq!(read.into_inner(), 2 * compared as u64);
+        assert_eq!(
+            chunks_outside(10, &[2..4, 3..6, 8..20]),
+            [0..2, 6..8],
+            "overlapping and overlong ranges"
+        );
     }
 }

@@ -34,8 +34,27 @@ pub(crate) fn contiguous<'c>(content: &'c Content<'_>, max: u64) -> Result<Cow<'
     Ok(Cow::Owned(buf))
 }
 
+/// The format of the image a content holds, if it holds one. Looks at the first
+/// 4 KiB, and as far as the ISO 9660 descriptor (32 KiB in) only for a file long
+/// enough to have one: most files are not images, and a file in a squashfs must
+/// be decompressed to be looked at.
+pub(crate) fn image_format(content: &Content<'_>) -> Option<crate::model::Format> {
+    use crate::formats::sniff::{sniff, ISO_HEAD};
+    const FIRST: usize = 4096;
+    if let Some(format) = sniff(&head(content, FIRST).ok()?) {
+        return Some(format);
+    }
+    if content.len() < ISO_HEAD as u64 {
+        return None;
+    }
+    sniff(&head(content, ISO_HEAD).ok()?)
+}
+
 /// The first bytes of the content (for sniffing a nested image).
 pub(crate) fn head<'c>(content: &'c Content<'_>, want: usize) -> Result<Cow<'c, [u8]>> {
+    if let Content::Blocks(b) = content {
+        return b.head(want).map(Cow::Owned);
+    }
     let mut out: Vec<u8> = Vec::new();
     for c in chunks(content) {
         let c = c?;

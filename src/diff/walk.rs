@@ -18,14 +18,31 @@ pub(crate) struct Differ<'o> {
     options: &'o Options,
     differences: Mutex<Vec<Difference>>,
     problems: Mutex<Vec<Problem>>,
-    /// Locations of files compared as nested images.
-    nested: Mutex<Vec<Location>>,
+    /// Files compared as nested images.
+    nested: Mutex<Vec<NestedPair>>,
     /// One record per image pair whose bytes were accounted.
     accounting: Mutex<Vec<ByteAccounting>>,
     /// Drops the pages of the images' maps from the resident set.
     release: Option<Box<dyn Fn() + Sync + 'o>>,
     /// Bytes of content read since the last release.
     read_since_release: std::sync::atomic::AtomicU64,
+}
+
+/// A pair of files compared as images of their own.
+struct NestedPair {
+    location: Location,
+    /// The memory each side's image was opened over, as addresses: where it is
+    /// a slice of its parent's bytes, the parent's accounting leaves these bytes
+    /// to the nested image's own.
+    addresses: [std::ops::Range<usize>; 2],
+}
+
+/// The memory `bytes` occupies. A nested image gathered into a buffer of its
+/// own never lies inside its parent's bytes, so only slices of the parent are
+/// found there.
+fn addresses(bytes: &[u8]) -> std::ops::Range<usize> {
+    let start = bytes.as_ptr() as usize;
+    start..start + bytes.len()
 }
 
 /// Where an entry pair sits: the container chain and the path inside.
@@ -194,19 +211,14 @@ impl<'o> Differ<'o> {
         if std::ptr::eq(ra, rb) {
             return;
         }
-        let runs = accounting::differing_runs_with(ra, rb, &|bytes| self.count_read(bytes));
-        if runs.is_empty() {
+        let (nested, skip) = self.nested_in(prefix, ra, rb);
+        let read = |bytes| self.count_read(bytes);
+        let runs = accounting::differing_runs_outside(ra, rb, &skip, &read);
+        let handed_down: u64 = skip.iter().map(|r| r.end - r.start).sum();
+        if runs.is_empty() && handed_down == 0 {
             return;
         }
         let ctx = {
-            let nested: Vec<Vec<u8>> = self
-                .nested
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .iter()
-                .filter(|l| l.len() == prefix.len() + 1 && l.starts_with(prefix))
-                .filter_map(|l| l.last().cloned())
-                .collect();
             let d = self.differences.lock().unwrap_or_else(|e| e.into_inner());
             accounting::Context::new(prefix, &d, &nested)
         };
@@ -223,12 +235,57 @@ impl<'o> Differ<'o> {
             l
         };
         let (la, lb) = rayon::join(|| layout(a, Which::A), || layout(b, Which::B));
-        let out = accounting::attribute(ra, rb, &la, &lb, &runs, &ctx, prefix);
+        let mut out = accounting::attribute(ra, rb, &la, &lb, &runs, &ctx, prefix);
+        out.record.nested_bytes = handed_down;
         self.emit(out.differences);
         self.accounting
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(out.record);
+    }
+
+    /// The paths of the images nested directly in the pair at `prefix` (images
+    /// `ra` and `rb`), and the offsets where both sides hold one of them: the
+    /// nested images' own accounting reads those bytes, so the pair's does not
+    /// (sorted, merged).
+    fn nested_in(
+        &self,
+        prefix: &Location,
+        ra: &[u8],
+        rb: &[u8],
+    ) -> (Vec<Vec<u8>>, Vec<std::ops::Range<u64>>) {
+        let nested = self.nested.lock().unwrap_or_else(|e| e.into_inner());
+        let mut paths = Vec::new();
+        let mut skip = Vec::new();
+        let offsets = |image: &[u8], r: &std::ops::Range<usize>| {
+            let base = image.as_ptr() as usize;
+            let start = r.start.checked_sub(base)?;
+            let end = r.end.checked_sub(base).filter(|&e| e <= image.len())?;
+            Some(start as u64..end as u64)
+        };
+        for n in nested.iter() {
+            let l = &n.location;
+            if l.len() != prefix.len() + 1 || !l.starts_with(prefix) {
+                continue;
+            }
+            paths.extend(l.last().cloned());
+            let (a, b) = (offsets(ra, &n.addresses[0]), offsets(rb, &n.addresses[1]));
+            if let (Some(a), Some(b)) = (a, b) {
+                let both = a.start.max(b.start)..a.end.min(b.end);
+                if !both.is_empty() {
+                    skip.push(both);
+                }
+            }
+        }
+        skip.sort_by_key(|r| r.start);
+        let mut merged: Vec<std::ops::Range<u64>> = Vec::with_capacity(skip.len());
+        for r in skip {
+            match merged.last_mut() {
+                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                _ => merged.push(r),
+            }
+        }
+        (paths, merged)
     }
 
     /// Compares the children of two directories, then recurses in parallel.
@@ -532,13 +589,7 @@ impl<'o> Differ<'o> {
         location: &Location,
         nesting: u32,
     ) -> bool {
-        const SNIFF: usize = 64 * 1024;
-        let sniffed = |c| {
-            content::head(c, SNIFF)
-                .ok()
-                .and_then(|h| crate::formats::sniff::sniff(&h))
-        };
-        if sniffed(ca).is_none() || sniffed(cb).is_none() {
+        if content::image_format(ca).is_none() || content::image_format(cb).is_none() {
             return false;
         }
         let max = self.options.max_buffer_bytes;
@@ -564,7 +615,10 @@ impl<'o> Differ<'o> {
                 self.nested
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .push(location.clone());
+                    .push(NestedPair {
+                        location: location.clone(),
+                        addresses: [addresses(&ba), addresses(&bb)],
+                    });
                 self.filesystems(na.as_ref(), nb.as_ref(), location, nesting + 1);
                 true
             }

@@ -4,11 +4,13 @@ use crate::model::Format;
 
 /// Where ISO 9660's first standard identifier sits: sector 16, byte 1.
 const ISO_MAGIC_AT: usize = 16 * 2048 + 1;
+/// How much of a file's head [`sniff`] needs to see an ISO 9660 image.
+pub const ISO_HEAD: usize = ISO_MAGIC_AT + 5;
 
 /// The format of an image, judged by its magic bytes alone.
 ///
 /// `data` may be only the head of a file (the diff engine passes the first
-/// 64 KiB): a compressed cpio archive is recognized by decompressing its first
+/// 4 KiB, and [`ISO_HEAD`] bytes of a longer file): a compressed cpio archive is recognized by decompressing its first
 /// bytes from what is there, and is not recognized when that is too little.
 pub fn sniff(data: &[u8]) -> Option<Format> {
     if data.get(ISO_MAGIC_AT..ISO_MAGIC_AT + 5) == Some(b"CD001") {

@@ -82,6 +82,12 @@ pub struct ByteAccounting {
     /// Bytes in structures reported as `bytes` differences (changed with no other
     /// difference to explain them, or moved on their own).
     pub reported_bytes: u64,
+    /// Bytes at offsets where both images hold a nested image compared on its
+    /// own, whether they differ or not: not compared here but handed down to that
+    /// image's record (or, when the nested images differ in size, to its `layout`
+    /// differences). Not part of [`ByteAccounting::differing_bytes`].
+    #[serde(default)]
+    pub nested_bytes: u64,
 }
 
 impl ByteAccounting {

@@ -280,8 +280,18 @@ fn byte_group_line(differences: &[Difference], members: &[usize], style: Style) 
 /// The line that says whether every differing byte of an image pair is explained.
 pub fn accounting_line(r: &super::ByteAccounting) -> String {
     let s = |n: u64| if n == 1 { "" } else { "s" };
+    let nested = match r.nested_bytes {
+        0 => String::new(),
+        n => format!(
+            " outside nested images ({n} byte{} handed down to them)",
+            s(n)
+        ),
+    };
+    if r.differing_bytes == 0 {
+        return format!("byte accounting: no differing byte{nested}");
+    }
     let head = format!(
-        "byte accounting: {} differing byte{} in {} range{}",
+        "byte accounting: {} differing byte{} in {} range{}{nested}",
         r.differing_bytes,
         s(r.differing_bytes),
         r.ranges,

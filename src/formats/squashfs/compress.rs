@@ -160,6 +160,70 @@ pub(crate) fn decompress(
     Ok(out)
 }
 
+/// The first `want` bytes `input` decompresses to (fewer if it ends sooner),
+/// decoding no further where the compressor streams (gzip, xz, lzma, zstd): for
+/// looking at the head of a file (is it an image?) without paying for its whole
+/// first block. LZO and LZ4 blocks are decoded whole, up to `max`.
+pub(crate) fn decompress_prefix(
+    compressor: Compressor,
+    input: &[u8],
+    want: usize,
+    max: usize,
+    structure: &'static str,
+    offset: u64,
+) -> Result<Vec<u8>> {
+    let fail = |reason: String| Error::malformed(structure, offset, reason);
+    let name = compressor.name();
+    let mut out = vec![0u8; want];
+    let n = match compressor {
+        Compressor::Gzip => {
+            let mut z = flate2::Decompress::new(true);
+            z.decompress(input, &mut out, flate2::FlushDecompress::None)
+                .map_err(|e| fail(format!("{name} stream is damaged: {e}")))?;
+            z.total_out()
+        }
+        Compressor::Xz | Compressor::Lzma => {
+            let stream = if compressor == Compressor::Xz {
+                liblzma::stream::Stream::new_stream_decoder(LZMA_MEMLIMIT, 0)
+            } else {
+                liblzma::stream::Stream::new_lzma_decoder(LZMA_MEMLIMIT)
+            };
+            let mut stream =
+                stream.map_err(|e| fail(format!("cannot start the {name} decoder: {e}")))?;
+            stream
+                .process(input, &mut out, liblzma::stream::Action::Run)
+                .map_err(|e| fail(format!("{name} stream is damaged: {e}")))?;
+            stream.total_out()
+        }
+        Compressor::Zstd => {
+            use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
+            let mut d = Decoder::new()
+                .map_err(|e| fail(format!("cannot start the {name} decoder: {e}")))?;
+            let mut inb = InBuffer::around(input);
+            let mut outb = OutBuffer::around(out.as_mut_slice());
+            // Each call makes progress or says the frame is done; bounded by the
+            // input and output sizes either way.
+            while outb.pos() < want && inb.pos() < input.len() {
+                let before = (inb.pos(), outb.pos());
+                let hint = d
+                    .run(&mut inb, &mut outb)
+                    .map_err(|e| fail(format!("{name} frame is damaged: {e}")))?;
+                if hint == 0 || before == (inb.pos(), outb.pos()) {
+                    break;
+                }
+            }
+            outb.pos() as u64
+        }
+        Compressor::Lzo | Compressor::Lz4 => {
+            let mut whole = decompress(compressor, input, max, structure, offset)?;
+            whole.truncate(want);
+            return Ok(whole);
+        }
+    };
+    out.truncate(usize::try_from(n).unwrap_or(want).min(want));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,6 +276,37 @@ mod tests {
     }
 
     #[test]
+    fn a_prefix_is_the_head_of_the_whole() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 / 3) as u8).collect();
+        let xz = {
+            let mut e = liblzma::write::XzEncoder::new(Vec::new(), 6);
+            e.write_all(&data).ok();
+            e.finish().unwrap_or_default()
+        };
+        for (c, packed) in [
+            (Compressor::Gzip, zlib(&data)),
+            (Compressor::Xz, xz),
+            (
+                Compressor::Zstd,
+                zstd::bulk::compress(&data, 3).unwrap_or_default(),
+            ),
+            (Compressor::Lz4, lz4_flex::block::compress(&data)),
+        ] {
+            for want in [0, 1, 4096, 32_774, 100_000, 200_000] {
+                let head = decompress_prefix(c, &packed, want, 100_000, "t", 0);
+                let end = want.min(data.len());
+                assert_eq!(head.ok().as_deref(), Some(&data[..end]), "{c:?} {want}");
+            }
+            let cut = &packed[..packed.len() / 2];
+            assert!(
+                decompress_prefix(c, cut, 200_000, 100_000, "t", 0)
+                    .map_or(true, |h| h.len() < data.len()),
+                "{c:?}: half a stream gives less"
+            );
+        }
+    }
+
+    #[test]
     fn garbage_is_an_error_not_a_crash() {
         // A cheap deterministic generator: the point is many shapes of bad input.
         let mut x: u32 = 0x1234_5678;
@@ -242,6 +337,7 @@ mod tests {
                 }
                 input.truncate(next() as usize % (len + 1));
                 let _ = decompress(c, &input, 64, "t", 0);
+                let _ = decompress_prefix(c, &input, 16, 64, "t", 0);
             }
         }
     }

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use super::compress::{decompress, Compressor};
+use super::compress::{decompress, decompress_prefix, Compressor};
 use crate::error::{Error, Result};
 
 /// Decompressed fragment blocks of one image, shared by the files whose tails they
@@ -226,6 +226,35 @@ impl BlockList<'_> {
                 ),
             )
         })
+    }
+
+    /// The first `want` bytes of the content (fewer for a shorter file), decoding
+    /// no more of the first block than that where the compressor allows: to tell
+    /// whether a file is an image without decompressing its whole first block.
+    pub fn head(&self, want: usize) -> Result<Vec<u8>> {
+        if let Some(b) = self.blocks.first() {
+            let full = self.block_len(0) as usize;
+            if b.compressed && !b.is_sparse() && want < full {
+                let max = self.block_size as usize;
+                return decompress_prefix(
+                    self.compressor,
+                    b.raw,
+                    want,
+                    max,
+                    "data block",
+                    b.offset,
+                );
+            }
+        }
+        let mut out = Vec::new();
+        for chunk in self.chunks() {
+            out.extend_from_slice(&chunk?);
+            if out.len() >= want {
+                break;
+            }
+        }
+        out.truncate(want);
+        Ok(out)
     }
 
     /// The decompressed content one block at a time, then the tail: at most one

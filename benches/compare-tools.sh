@@ -80,11 +80,13 @@ iso() {
 }
 
 echo "building the pairs in $work (skipped where they exist)..." >&2
-overlay "$work/planted-a" a
-overlay "$work/planted-b" b
-squash a.squashfs xz 1048576 1 "$work/planted-a"
-squash b.squashfs xz 1048576 1717286400 "$work/planted-b"
-squash r.squashfs gzip 131072 1 "$work/planted-a"
+# The same directory name on both sides (mksquashfs keeps it as the top entry),
+# so that the planted differences are compared file by file.
+overlay "$work/overlay-a/planted" a
+overlay "$work/overlay-b/planted" b
+squash a.squashfs xz 1048576 1 "$work/overlay-a/planted"
+squash b.squashfs xz 1048576 1717286400 "$work/overlay-b/planted"
+squash r.squashfs gzip 131072 1 "$work/overlay-a/planted"
 iso a.squashfs a.iso
 iso b.squashfs b.iso
 iso r.squashfs r.iso

@@ -221,18 +221,25 @@ impl CpioFs<'_> {
         l
     }
 
-    /// See [`crate::Filesystem::placements`]: each segment, and each member's
-    /// data in a plain segment.
+    /// See [`crate::Filesystem::placements`]: each segment (only its start when
+    /// compressed), and each member's data in a plain segment.
     pub(crate) fn placements_of(&self) -> Vec<Placement> {
         let mut out = Vec::new();
         let mut seen = HashMap::new();
         let mut archives = 0usize;
         for (i, seg) in self.segments.iter().enumerate() {
+            // A compressed segment changes size whenever anything in it
+            // changes, which its entries say better: only where it starts is
+            // compared.
             out.push(Placement {
                 class: "segment",
                 name: format!("segment {}", i + 1),
                 start: seg.offset,
-                len: seg.stored,
+                len: if seg.compression.is_some() {
+                    0
+                } else {
+                    seg.stored
+                },
             });
             if seg.compression.is_some() {
                 continue;

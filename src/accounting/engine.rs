@@ -734,7 +734,7 @@ fn table_block_status(
         .stream
         .get(range.start as usize..range.end as usize)
         .unwrap_or_default();
-    let counterpart = y.table_named(table.name).and_then(|u| {
+    let counterpart = y.table_named(&table.name).and_then(|u| {
         let other = &y.layout.tables[u];
         other
             .blocks
@@ -766,8 +766,7 @@ fn analyse_tables(sides: &mut [Side<'_>; 2], k: usize, t: usize, ctx: &Context) 
     if sides[k].tables[t].is_some() {
         return;
     }
-    let name = sides[k].layout.tables[t].name;
-    let u = sides[1 - k].table_named(name);
+    let u = sides[1 - k].table_named(&sides[k].layout.tables[t].name);
     let (x, y) = (&sides[k], &sides[1 - k]);
     let tx = &x.layout.tables[t];
     let ty = u.map(|u| &y.layout.tables[u]);
@@ -785,14 +784,14 @@ fn analyse(ctx: &Context, tx: &Decoded, ty: Option<&Decoded>, letter: &str) -> T
             ty.items
                 .iter()
                 .enumerate()
-                .map(|(i, it)| (it.name(ty.name), i))
+                .map(|(i, it)| (it.name(&ty.name), i))
                 .collect()
         })
         .unwrap_or_default();
     let mut status = Vec::with_capacity(tx.items.len());
     let mut other = Vec::with_capacity(tx.items.len());
     for it in &tx.items {
-        let counterpart = names_y.get(&it.name(tx.name)).copied();
+        let counterpart = names_y.get(&it.name(&tx.name)).copied();
         other.push(counterpart);
         if ctx.gone(&it.entries) {
             status.push(ItemStatus::Explained);
@@ -907,7 +906,7 @@ fn item_differences(sides: &[Side<'_>; 2], location: &Location) -> Vec<Differenc
                     continue;
                 }
                 let it = &table.items[n];
-                let name = it.name(table.name);
+                let name = it.name(&table.name);
                 let block = table
                     .blocks
                     .iter()

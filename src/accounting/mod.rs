@@ -15,7 +15,7 @@
 //! the structures around them and the region they are in (`unclaimed bytes in
 //! directory extent of /etc after directory record of /etc/z`).
 //!
-//! Compressed bytes (squashfs metadata blocks) cannot be pinned to what they
+//! Compressed bytes (squashfs metadata blocks, compressed cpio segments) cannot be pinned to what they
 //! encode, so their owner points at a [`Decoded`] table: the decoded stream cut
 //! into items (`inode of /x`), compared item by item with the other image's
 //! table of the same name.
@@ -57,7 +57,11 @@
 //! the placements of their main structures ([`Placement`]) are compared instead,
 //! as a few `layout` differences.
 //!
-//! Formats without a layout (FAT and cpio for now) are not accounted.
+//! Every reader has a layout: ISO 9660, squashfs, FAT (boot sector, FAT
+//! entries per chain, directory entries, clusters) and cpio (headers field by
+//! field, names, data and padding of plain segments; compressed segments as
+//! one span each, explained through a [`Decoded`] table of the decompressed
+//! stream named `cpio segment N`).
 
 mod engine;
 mod span;

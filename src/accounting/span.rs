@@ -159,8 +159,9 @@ pub struct Region {
 /// what they encode; their decoded items are compared by name instead.
 #[derive(Debug, Clone)]
 pub struct Decoded {
-    /// E.g. `inode table`; the same table of the other image has the same name.
-    pub name: &'static str,
+    /// E.g. `inode table` or `cpio segment 2`; the same table of the other
+    /// image has the same name.
+    pub name: Cow<'static, str>,
     /// The decoded bytes of the whole table.
     pub stream: Vec<u8>,
     /// Each stored block: where it starts in the image, and the range of the

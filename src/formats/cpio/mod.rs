@@ -51,6 +51,7 @@
 mod compress;
 mod header;
 mod segments;
+mod spans;
 mod tree;
 
 use crate::error::{Error, Result};
@@ -81,6 +82,8 @@ pub fn sniff(data: &[u8]) -> bool {
 pub struct CpioFs<'a> {
     input: &'a [u8],
     buffers: Vec<Vec<u8>>,
+    /// Where each segment is, for the byte layout.
+    segments: Vec<segments::Segment>,
     facts: Vec<Fact>,
     tree: tree::Tree,
 }
@@ -143,6 +146,7 @@ impl<'a> CpioFs<'a> {
         Ok(CpioFs {
             input: data,
             buffers: parsed.buffers,
+            segments: parsed.segments,
             facts,
             tree,
         })
@@ -198,6 +202,18 @@ impl Filesystem for CpioFs<'_> {
             Some(loc) if loc.len > 0 => vec![slice(self.input, &self.buffers, loc)],
             _ => Vec::new(),
         }))
+    }
+
+    fn raw_bytes(&self) -> Option<&[u8]> {
+        Some(self.input)
+    }
+
+    fn byte_layout(&self) -> Result<crate::accounting::Layout> {
+        Ok(self.layout())
+    }
+
+    fn placements(&self) -> Vec<crate::accounting::Placement> {
+        self.placements_of()
     }
 }
 

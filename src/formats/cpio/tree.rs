@@ -66,7 +66,7 @@ fn about(m: &Member, label: &str, reason: impl std::fmt::Display) -> Error {
 }
 
 /// The path components of a member name; `None` when it has a `..`.
-fn components(name: &[u8]) -> Option<Vec<&[u8]>> {
+pub(crate) fn components(name: &[u8]) -> Option<Vec<&[u8]>> {
     let parts: Vec<&[u8]> = name
         .split(|&b| b == b'/')
         .filter(|p| !p.is_empty() && *p != b".")

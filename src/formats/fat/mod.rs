@@ -44,6 +44,7 @@
 
 mod chain;
 mod raw;
+mod spans;
 mod walk;
 
 use crate::bytes::Bytes;
@@ -222,6 +223,18 @@ impl Filesystem for FatFs<'_> {
             left -= len;
         }
         Ok(Content::Slices(slices))
+    }
+
+    fn raw_bytes(&self) -> Option<&[u8]> {
+        Some(self.image.as_slice())
+    }
+
+    fn byte_layout(&self) -> Result<crate::accounting::Layout> {
+        Ok(self.layout())
+    }
+
+    fn placements(&self) -> Vec<crate::accounting::Placement> {
+        self.placements_of()
     }
 }
 

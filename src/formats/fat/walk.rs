@@ -26,7 +26,7 @@ pub(crate) struct Node {
     pub runs: Vec<Run>,
     /// Why the cluster chain could not be followed to its end, when it could not.
     pub content_error: Option<Error>,
-    parent: u32,
+    pub(crate) parent: u32,
     /// First cluster of a directory (0 for the fixed root of FAT12/16).
     first_cluster: u32,
 }

@@ -311,7 +311,7 @@ impl SquashFs<'_> {
             })
             .collect();
         Decoded {
-            name: "inode table",
+            name: "inode table".into(),
             stream,
             blocks: ranges,
             items,
@@ -350,7 +350,7 @@ impl SquashFs<'_> {
         }
         items.sort_by_key(|it| it.range.start);
         Decoded {
-            name: "directory table",
+            name: "directory table".into(),
             stream,
             blocks: ranges,
             items,
@@ -470,7 +470,7 @@ fn fragment_items(blocks: &Blocks, tails: &BTreeMap<u32, (u64, u64, Vec<Vec<u8>>
         })
         .collect();
     Decoded {
-        name: "fragment table",
+        name: "fragment table".into(),
         stream,
         blocks: ranges,
         items,

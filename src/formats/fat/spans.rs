@@ -1,0 +1,882 @@
+//! The byte layout of a FAT image, for byte accounting: the boot sector field by
+//! field (and on FAT32 the FSInfo sector and the backup copies), every FAT copy
+//! (the entries of each chain owned by its file or directory, free entries,
+//! the reserved entries), every 32-byte directory entry with its fields (VFAT
+//! long-name entries owned by the entry they name, deleted and free slots), and
+//! every file's clusters, owned by the file, with the slack after its end.
+//!
+//! Free clusters are not claimed: a changed byte there is unclaimed, named by
+//! the region `free clusters`. Built from the bytes again when asked, never
+//! when the image is opened.
+
+use std::collections::HashMap;
+
+use super::chain::{Claimed, Fat, Run, Want};
+use super::raw::{attr, BootSector, DirEntry, FatType, DIR_ENTRY_SIZE};
+use super::FatFs;
+use crate::accounting::{Explain, Field, Keys, Layout, Owner, Placement, Span};
+use crate::bytes::{le32, Bytes};
+use crate::model::{EntryKind, Value};
+
+/// Runs of free FAT entries given a span of their own, per FAT copy. A hostile
+/// FAT alternating free and used entries would otherwise make a span of every
+/// other entry; past this the bytes are named by their region only.
+const MAX_FREE_SPANS: usize = 1 << 16;
+
+fn fact(name: impl Into<String>) -> Explain {
+    Explain::Fact(name.into().into())
+}
+
+fn f(at: u64, len: u64, name: &'static str, explain: Explain) -> Field {
+    Field::new(at, len, name, explain)
+}
+
+fn entry(keys: Keys) -> Explain {
+    Explain::Entry(keys)
+}
+
+/// What explains a chain's FAT entries: a change of the file's size or content
+/// (or a directory's children) reallocates them; else things moved.
+const CHAIN: Keys = &["size", "content", "nested", "children"];
+
+impl FatFs<'_> {
+    /// See [`crate::Filesystem::byte_layout`].
+    pub(crate) fn layout(&self) -> Layout {
+        let mut l = Layout::new();
+        let data = self.image.as_slice();
+        let Ok(bs) = BootSector::parse(data) else {
+            return l;
+        };
+        let geo = self.geo;
+        let paths = self.paths();
+        let runs = self.all_runs();
+        boot_sectors(self.image, &bs, &mut l);
+        self.fat_spans(&bs, &paths, &runs, &mut l);
+        self.directory_spans(&paths, &runs, &mut l);
+        self.cluster_spans(&paths, &mut l);
+        let volume_end = geo.volume_bytes.min(self.image.len());
+        l.region(
+            geo.data_offset,
+            volume_end.saturating_sub(geo.data_offset),
+            "the data area",
+        );
+        l.region(
+            geo.volume_bytes,
+            self.image.len().saturating_sub(geo.volume_bytes),
+            "bytes after the end of the volume",
+        );
+        l
+    }
+
+    /// See [`crate::Filesystem::placements`]: the FATs, the root directory, and
+    /// where each file's and directory's clusters are.
+    pub(crate) fn placements_of(&self) -> Vec<Placement> {
+        let geo = self.geo;
+        let mut out = Vec::new();
+        let table = |name: String, start: u64, len: u64| Placement {
+            class: "table",
+            name,
+            start,
+            len,
+        };
+        if let Ok(bs) = BootSector::parse(self.image.as_slice()) {
+            let first = u64::from(bs.reserved_sectors) * u64::from(bs.bytes_per_sector);
+            for copy in 0..u64::from(bs.fat_count) {
+                out.push(table(
+                    format!("FAT {}", copy + 1),
+                    first + copy * geo.fat_bytes,
+                    geo.fat_bytes,
+                ));
+            }
+        }
+        if let Some((start, len)) = geo.root_region {
+            out.push(table("root directory".into(), start, len));
+        }
+        out.push(table(
+            "data area".into(),
+            geo.data_offset,
+            geo.volume_bytes.saturating_sub(geo.data_offset),
+        ));
+        let paths = self.paths();
+        let runs = self.all_runs();
+        for (i, n) in self.tree.nodes.iter().enumerate() {
+            let dir = n.entry.meta.kind == EntryKind::Dir;
+            let mut left = n.entry.meta.size;
+            for (k, r) in runs[i].iter().enumerate() {
+                let bytes = u64::from(r.count) * geo.cluster_bytes;
+                let len = if dir { bytes } else { bytes.min(left) };
+                left -= len.min(left);
+                let path = String::from_utf8_lossy(&paths[i]);
+                out.push(Placement {
+                    class: if dir {
+                        "directory extent"
+                    } else {
+                        "file extent"
+                    },
+                    name: if k == 0 {
+                        path.into_owned()
+                    } else {
+                        format!("{path} (run {})", k + 1)
+                    },
+                    start: geo.cluster_offset(r.first),
+                    len,
+                });
+            }
+        }
+        out
+    }
+
+    /// The path of every node, as the diff names entries.
+    fn paths(&self) -> Vec<Vec<u8>> {
+        let nodes = &self.tree.nodes;
+        let mut paths: Vec<Vec<u8>> = Vec::with_capacity(nodes.len());
+        for (i, n) in nodes.iter().enumerate() {
+            // Parents come before their children (the walk pushes them so).
+            let parent = usize::try_from(n.parent).unwrap_or(0);
+            let p = match paths.get(parent).filter(|_| i > 0 && parent < i) {
+                Some(dir) => {
+                    let mut p = dir.clone();
+                    if !p.ends_with(b"/") {
+                        p.push(b'/');
+                    }
+                    p.extend_from_slice(&n.entry.name);
+                    p
+                }
+                None => b"/".to_vec(),
+            };
+            paths.push(p);
+        }
+        paths
+    }
+
+    /// The cluster runs of every node; the FAT32 root's chain is followed again
+    /// (the walk read it without keeping it).
+    fn all_runs(&self) -> Vec<Vec<Run>> {
+        let mut runs: Vec<Vec<Run>> = self.tree.nodes.iter().map(|n| n.runs.clone()).collect();
+        if self.geo.root_region.is_none() {
+            if let (Some(root), Ok(table)) = (
+                runs.first_mut(),
+                self.image
+                    .get(self.geo.fat_offset, self.geo.fat_bytes, "FAT"),
+            ) {
+                let fat = Fat {
+                    geo: self.geo,
+                    table,
+                };
+                let mut claimed = Claimed::new(&self.geo);
+                *root = fat
+                    .chain(self.geo.root_cluster, Want::Directory, &mut claimed)
+                    .0;
+            }
+        }
+        runs
+    }
+
+    /// Every FAT copy: reserved entries, chains, free entries, the tail.
+    fn fat_spans(&self, bs: &BootSector, paths: &[Vec<u8>], runs: &[Vec<Run>], l: &mut Layout) {
+        let geo = self.geo;
+        let first = u64::from(bs.reserved_sectors) * u64::from(bs.bytes_per_sector);
+        let last_entry = u64::from(geo.clusters) + 2;
+        let mut owned = Bits::new(last_entry);
+        for r in runs.iter().flatten() {
+            for c in u64::from(r.first)..u64::from(r.first) + u64::from(r.count) {
+                owned.set(c);
+            }
+        }
+        for copy in 0..u64::from(bs.fat_count) {
+            let start = first + copy * geo.fat_bytes;
+            let Ok(table) = self.image.get(start, geo.fat_bytes, "FAT") else {
+                break;
+            };
+            let label = format!("FAT {}", copy + 1);
+            l.region(start, geo.fat_bytes, label.clone());
+            let push = |l: &mut Layout, from: u64, count: u64, owner: Owner| {
+                let (s, e) = entry_bytes(geo.fat_type, from, count);
+                let e = e.min(geo.fat_bytes);
+                if s < e {
+                    l.push(Span {
+                        start: start + s,
+                        len: e - s,
+                        owner,
+                    });
+                }
+            };
+            push(
+                l,
+                0,
+                2,
+                Owner::new(
+                    "FAT entries",
+                    format!("{label}: entries 0 and 1"),
+                    Explain::Nothing,
+                )
+                .with_fields(vec![f(0, 1, "media byte", fact("bpb.media"))]),
+            );
+            for (i, node_runs) in runs.iter().enumerate() {
+                let shown = String::from_utf8_lossy(&paths[i]);
+                for (k, r) in node_runs.iter().enumerate() {
+                    let name = if k == 0 {
+                        format!("{label}: chain of {shown}")
+                    } else {
+                        format!("{label}: chain of {shown} (run {})", k + 1)
+                    };
+                    let owner = Owner::new("FAT entries", name, Explain::EntryOrPlacement(CHAIN))
+                        .of(&paths[i]);
+                    push(l, u64::from(r.first), u64::from(r.count), owner);
+                }
+            }
+            // Entries no chain owns: free ones (what is free follows from
+            // what is used: placement), and used ones no entry reaches (lost
+            // clusters, bad ones, or a copy that disagrees: a finding).
+            let state = |c: u64| {
+                if owned.get(c) {
+                    None
+                } else {
+                    Some(geo.entry(table, c as u32) == Some(0))
+                }
+            };
+            let mut spans = 0;
+            let mut c = 2u64;
+            while c < last_entry && spans < MAX_FREE_SPANS {
+                let Some(free) = state(c) else {
+                    c += 1;
+                    continue;
+                };
+                let from = c;
+                while c < last_entry && state(c) == Some(free) {
+                    c += 1;
+                }
+                let owner = if free {
+                    let name = format!("{label}: entries of free clusters {from}-{}", c - 1);
+                    Owner::new("FAT entries", name, Explain::Placement)
+                } else {
+                    let name = format!(
+                        "{label}: entries of clusters {from}-{} that no entry uses",
+                        c - 1
+                    );
+                    Owner::new("FAT entries", name, Explain::Nothing)
+                };
+                push(l, from, c - from, owner);
+                if copy == 0 && free {
+                    l.region(
+                        geo.cluster_offset(from as u32),
+                        (c - from) * geo.cluster_bytes,
+                        "free clusters",
+                    );
+                }
+                spans += 1;
+            }
+            let (_, tail) = entry_bytes(geo.fat_type, 0, last_entry);
+            if tail < geo.fat_bytes {
+                l.push(Span {
+                    start: start + tail,
+                    len: geo.fat_bytes - tail,
+                    owner: Owner::new(
+                        "FAT entries",
+                        format!("{label}: entries past the last cluster"),
+                        Explain::Nothing,
+                    ),
+                });
+            }
+        }
+    }
+
+    /// Every file's clusters, owned by it; the slack after its end is a field.
+    fn cluster_spans(&self, paths: &[Vec<u8>], l: &mut Layout) {
+        let cb = self.geo.cluster_bytes;
+        for (i, n) in self.tree.nodes.iter().enumerate() {
+            if n.entry.meta.kind != EntryKind::File {
+                continue;
+            }
+            let shown = String::from_utf8_lossy(&paths[i]);
+            let mut left = n.entry.meta.size;
+            for (k, r) in n.runs.iter().enumerate() {
+                let len = u64::from(r.count) * cb;
+                let content = len.min(left);
+                left -= content;
+                let name = if k == 0 {
+                    format!("clusters of {shown}")
+                } else {
+                    format!("clusters of {shown} (run {})", k + 1)
+                };
+                let mut owner = Owner::new(
+                    "clusters",
+                    name,
+                    Explain::Entry(&["content", "size", "nested"]),
+                )
+                .of(&paths[i]);
+                if content < len {
+                    owner.fields.push(f(
+                        content,
+                        len - content,
+                        "slack after the end of the file",
+                        entry(&["size"]),
+                    ));
+                }
+                l.push_coarse(Span {
+                    start: self.geo.cluster_offset(r.first),
+                    len,
+                    owner,
+                });
+            }
+        }
+    }
+
+    /// Every directory's 32-byte entries.
+    fn directory_spans(&self, paths: &[Vec<u8>], runs: &[Vec<Run>], l: &mut Layout) {
+        let geo = self.geo;
+        let by_offset: HashMap<u64, usize> = self
+            .tree
+            .nodes
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter_map(|(i, n)| {
+                n.entry.attrs.iter().find_map(|a| match a.value {
+                    Value::Int(o) if a.name == "fat.entry_offset" => Some((o, i)),
+                    _ => None,
+                })
+            })
+            .collect();
+        let fat32 = geo.fat_type == FatType::Fat32;
+        for (i, n) in self.tree.nodes.iter().enumerate() {
+            if n.entry.meta.kind != EntryKind::Dir {
+                continue;
+            }
+            let dir = &paths[i];
+            let shown = String::from_utf8_lossy(dir);
+            let mut pieces: Vec<(u64, u64)> = Vec::new();
+            match geo.root_region {
+                Some((start, len)) if i == 0 => {
+                    l.region(start, len, "the root directory");
+                    pieces.push((start, len));
+                }
+                _ => {
+                    for r in &runs[i] {
+                        let (start, len) = (
+                            geo.cluster_offset(r.first),
+                            u64::from(r.count) * geo.cluster_bytes,
+                        );
+                        l.region(start, len, format!("directory clusters of {shown}"));
+                        pieces.push((start, len));
+                    }
+                }
+            }
+            let mut d = DirWalk {
+                dir,
+                shown: &shown,
+                is_root: i == 0,
+                fat32,
+                pending: Vec::new(),
+                label_seen: false,
+                free: None,
+                free_parts: 0,
+                l: &mut *l,
+            };
+            let mut slot = 0u64;
+            for (start, len) in pieces {
+                for k in 0..len / DIR_ENTRY_SIZE {
+                    let at = start + k * DIR_ENTRY_SIZE;
+                    let Ok(raw) = self.image.get(at, DIR_ENTRY_SIZE, "FAT directory entry") else {
+                        break;
+                    };
+                    d.record(at, slot, DirEntry { raw }, |o| {
+                        by_offset.get(&o).map(|&n| paths[n].as_slice())
+                    });
+                    slot += 1;
+                }
+            }
+            d.flush_free();
+            d.orphans();
+        }
+    }
+}
+
+/// The walk through one directory's entries.
+struct DirWalk<'x> {
+    dir: &'x [u8],
+    shown: &'x str,
+    is_root: bool,
+    fat32: bool,
+    /// Long-name entries waiting for their 8.3 entry: offset and slot.
+    pending: Vec<(u64, u64)>,
+    label_seen: bool,
+    /// Free slots after the end mark not yet pushed: start and end.
+    free: Option<(u64, u64)>,
+    free_parts: u32,
+    l: &'x mut Layout,
+}
+
+impl DirWalk<'_> {
+    fn push(&mut self, start: u64, owner: Owner) {
+        self.l.push(Span {
+            start,
+            len: DIR_ENTRY_SIZE,
+            owner,
+        });
+    }
+
+    /// One 32-byte record at `at`, the `slot`th of the directory; `path_at`
+    /// gives the path of the entry whose 8.3 record is at an offset.
+    fn record<'p>(
+        &mut self,
+        at: u64,
+        slot: u64,
+        e: DirEntry<'_>,
+        path_at: impl Fn(u64) -> Option<&'p [u8]>,
+    ) {
+        if let Some((start, end)) = self.free {
+            if end == at {
+                self.free = Some((start, end + DIR_ENTRY_SIZE));
+            } else {
+                self.flush_free();
+                self.free = Some((at, at + DIR_ENTRY_SIZE));
+            }
+            return;
+        }
+        let shown = self.shown;
+        match e.first_byte() {
+            // The end mark: nothing after it is in use.
+            0x00 => {
+                self.orphans();
+                self.free = Some((at, at + DIR_ENTRY_SIZE));
+                return;
+            }
+            0xe5 => {
+                self.orphans();
+                let owner = Owner::new(
+                    "directory entry",
+                    format!("deleted entry in slot {slot} of {shown}"),
+                    entry(&["children"]),
+                )
+                .of(self.dir);
+                self.push(at, owner);
+                return;
+            }
+            _ => {}
+        }
+        if e.is_long_name() {
+            self.pending.push((at, slot));
+            return;
+        }
+        let short = e.short_name();
+        if e.attributes() & attr::VOLUME_ID != 0 {
+            self.orphans();
+            let owner = if self.is_root && !self.label_seen {
+                self.label_seen = true;
+                Owner::new("directory entry", "volume label entry", Explain::Nothing).with_fields(
+                    vec![
+                        f(0, 11, "label", fact("root_label")),
+                        f(13, 5, "creation time", fact("root_label.created")),
+                        f(22, 4, "modification time", fact("root_label.modified")),
+                    ],
+                )
+            } else {
+                self.unknown(slot)
+            };
+            self.push(at, owner);
+            return;
+        }
+        let dots = [(b".          ", "."), (b"..         ", "..")];
+        if let Some((_, dot)) = dots.iter().find(|(n, _)| **n == short) {
+            self.orphans();
+            // `.` and `..` are stamped with the directory's own times.
+            let owner = Owner::new(
+                "directory entry",
+                format!("{dot} entry of {shown}"),
+                Explain::Nothing,
+            )
+            .of(self.dir)
+            .with_fields(entry_fields(self.fat32));
+            self.push(at, owner);
+            return;
+        }
+        let Some(path) = path_at(at) else {
+            self.orphans();
+            let owner = self.unknown(slot).with_fields(entry_fields(self.fat32));
+            self.push(at, owner);
+            return;
+        };
+        let name = String::from_utf8_lossy(path).into_owned();
+        let pending = std::mem::take(&mut self.pending);
+        for (n, (lfn_at, _)) in pending.iter().enumerate() {
+            let owner = Owner::new(
+                "long-name entry",
+                format!("long-name entry {} of {name}", n + 1),
+                Explain::Nothing,
+            )
+            .of(path)
+            .with_fields(long_name_fields());
+            self.push(*lfn_at, owner);
+        }
+        let owner = Owner::new(
+            "directory entry",
+            format!("directory entry of {name}"),
+            Explain::Nothing,
+        )
+        .of(path)
+        .with_fields(entry_fields(self.fat32));
+        self.push(at, owner);
+    }
+
+    /// An entry the tree does not hold (skipped for damage or a limit).
+    fn unknown(&self, slot: u64) -> Owner {
+        Owner::new(
+            "directory entry",
+            format!("directory entry in slot {slot} of {}", self.shown),
+            Explain::Nothing,
+        )
+    }
+
+    /// Long-name entries that belong to no 8.3 entry.
+    fn orphans(&mut self) {
+        for (at, slot) in std::mem::take(&mut self.pending) {
+            let owner = Owner::new(
+                "long-name entry",
+                format!("orphaned long-name entry in slot {slot} of {}", self.shown),
+                Explain::Nothing,
+            )
+            .of(self.dir)
+            .with_fields(long_name_fields());
+            self.push(at, owner);
+        }
+    }
+
+    fn flush_free(&mut self) {
+        if let Some((start, end)) = self.free.take() {
+            self.free_parts += 1;
+            let name = if self.free_parts == 1 {
+                format!("free slots of {}", self.shown)
+            } else {
+                format!("free slots of {} (part {})", self.shown, self.free_parts)
+            };
+            self.l.push(Span {
+                start,
+                len: end - start,
+                owner: Owner::new("free directory slots", name, entry(&["children"])).of(self.dir),
+            });
+        }
+    }
+}
+
+/// The fields of an 8.3 directory entry, by what the diff calls them.
+fn entry_fields(fat32: bool) -> Vec<Field> {
+    let created = || entry(&["attribute:fat.created"]);
+    let modified = || entry(&["mtime", "attribute:fat.modified_raw"]);
+    vec![
+        f(0, 11, "short name", entry(&["attribute:fat.short_name"])),
+        f(
+            11,
+            1,
+            "attributes",
+            entry(&["attribute:fat.attributes", "type"]),
+        ),
+        f(12, 1, "case flags", entry(&["attribute:fat.case_flags"])),
+        f(13, 1, "creation time (10 ms units)", created()),
+        f(14, 2, "creation time", created()),
+        f(16, 2, "creation date", created()),
+        f(18, 2, "access date", entry(&["atime"])),
+        f(
+            20,
+            2,
+            "first cluster (high half)",
+            // FAT12/16 keep no cluster bits there; it should stay 0.
+            if fat32 {
+                Explain::Placement
+            } else {
+                Explain::Nothing
+            },
+        ),
+        f(22, 2, "modification time", modified()),
+        f(24, 2, "modification date", modified()),
+        f(26, 2, "first cluster", Explain::Placement),
+        f(28, 4, "size", entry(&["size", "content", "nested"])),
+    ]
+}
+
+/// The fields of a VFAT long-name entry. A changed name makes another entry
+/// (removed and added), which explains the whole entry.
+fn long_name_fields() -> Vec<Field> {
+    vec![
+        f(0, 1, "sequence number", Explain::Derived),
+        f(1, 10, "name characters 1-5", Explain::Nothing),
+        f(11, 1, "attributes", Explain::Derived),
+        f(12, 1, "type", Explain::Nothing),
+        f(
+            13,
+            1,
+            "checksum of the short name",
+            entry(&["attribute:fat.short_name"]),
+        ),
+        f(14, 12, "name characters 6-11", Explain::Nothing),
+        f(26, 2, "first cluster", Explain::Nothing),
+        f(28, 4, "name characters 12-13", Explain::Nothing),
+    ]
+}
+
+/// A set of cluster numbers.
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn new(n: u64) -> Bits {
+        Bits(vec![0; usize::try_from(n.div_ceil(64)).unwrap_or(0)])
+    }
+    fn set(&mut self, c: u64) {
+        if let Some(w) = self.0.get_mut((c / 64) as usize) {
+            *w |= 1 << (c % 64);
+        }
+    }
+    fn get(&self, c: u64) -> bool {
+        self.0
+            .get((c / 64) as usize)
+            .is_some_and(|w| w & 1 << (c % 64) != 0)
+    }
+}
+
+/// Where the entries `first .. first + count` are in a FAT, as a byte range
+/// from its start (FAT12 entries share bytes: the range covers both ends).
+fn entry_bytes(t: FatType, first: u64, count: u64) -> (u64, u64) {
+    match t {
+        FatType::Fat12 => (first * 3 / 2, ((first + count) * 3).div_ceil(2)),
+        FatType::Fat16 => (first * 2, (first + count) * 2),
+        FatType::Fat32 => (first * 4, (first + count) * 4),
+    }
+}
+
+/// The boot sector, and on FAT32 the FSInfo sector and the backup copies of
+/// both.
+fn boot_sectors(image: Bytes<'_>, bs: &BootSector, l: &mut Layout) {
+    let sector = u64::from(bs.bytes_per_sector);
+    l.region(
+        0,
+        u64::from(bs.reserved_sectors) * sector,
+        "the reserved sectors",
+    );
+    let fields = boot_fields(bs, sector);
+    l.push(Span {
+        start: 0,
+        len: sector,
+        owner: Owner::new("boot sector", "boot sector", Explain::Nothing)
+            .with_fields(fields.clone()),
+    });
+    let Some(x) = &bs.fat32 else {
+        return;
+    };
+    let usable = |s: u16| s != 0 && s != 0xffff && s < bs.reserved_sectors;
+    let fsinfo = |at: u64, name: &'static str, l: &mut Layout| {
+        let valid = image
+            .get(at, 4, "FAT32 FSInfo sector")
+            .is_ok_and(|s| le32(s, 0) == 0x4161_5252);
+        if valid {
+            l.push(Span {
+                start: at,
+                len: 512,
+                owner: Owner::new("FSInfo sector", name, Explain::Nothing).with_fields(vec![
+                    f(0, 4, "lead signature", fact("fsinfo.valid")),
+                    f(4, 480, "reserved", Explain::Nothing),
+                    f(484, 4, "structure signature", fact("fsinfo.valid")),
+                    f(488, 4, "free clusters", fact("fsinfo.free_clusters")),
+                    // Where to look for a free cluster next: a hint that moves.
+                    f(492, 4, "next free cluster", Explain::Placement),
+                    f(496, 12, "reserved", Explain::Nothing),
+                    f(508, 4, "trail signature", Explain::Nothing),
+                ]),
+            });
+        }
+    };
+    if usable(x.fsinfo_sector) {
+        fsinfo(u64::from(x.fsinfo_sector) * sector, "FSInfo sector", l);
+    }
+    if usable(x.backup_boot_sector) {
+        let at = u64::from(x.backup_boot_sector) * sector;
+        if image.get(at, sector, "backup boot sector").is_ok() {
+            // The copy has the same fields; a change in it alone also changes
+            // the fact `backup_boot_sector_matches`, but its fields say more.
+            l.push(Span {
+                start: at,
+                len: sector,
+                owner: Owner::new("boot sector", "backup boot sector", Explain::Nothing)
+                    .with_fields(fields),
+            });
+        }
+        // mkfs.fat writes the FSInfo copy in the sector after the boot copy.
+        if usable(x.backup_boot_sector.saturating_add(1)) {
+            fsinfo(at + sector, "backup FSInfo sector", l);
+        }
+    }
+}
+
+/// The fields of a boot sector, facts named as [`BootSector::facts`] names them.
+fn boot_fields(bs: &BootSector, sector: u64) -> Vec<Field> {
+    let mut v = vec![
+        f(0, 3, "jump", fact("boot.jump")),
+        f(3, 8, "OEM name", fact("boot.oem_name")),
+        f(11, 2, "bytes per sector", fact("bpb.bytes_per_sector")),
+        f(
+            13,
+            1,
+            "sectors per cluster",
+            fact("bpb.sectors_per_cluster"),
+        ),
+        f(14, 2, "reserved sectors", fact("bpb.reserved_sectors")),
+        f(16, 1, "FAT count", fact("bpb.fat_count")),
+        f(17, 2, "root entries", fact("bpb.root_entries")),
+        f(
+            19,
+            2,
+            "total sectors (16-bit)",
+            fact("bpb.total_sectors_16"),
+        ),
+        f(21, 1, "media", fact("bpb.media")),
+        f(
+            22,
+            2,
+            "sectors per FAT (16-bit)",
+            fact("bpb.sectors_per_fat_16"),
+        ),
+        f(24, 2, "sectors per track", fact("bpb.sectors_per_track")),
+        f(26, 2, "heads", fact("bpb.heads")),
+        f(28, 4, "hidden sectors", fact("bpb.hidden_sectors")),
+        f(
+            32,
+            4,
+            "total sectors (32-bit)",
+            fact("bpb.total_sectors_32"),
+        ),
+    ];
+    let ext = if bs.fat32.is_some() {
+        v.extend([
+            f(36, 4, "sectors per FAT", fact("bpb.fat32.sectors_per_fat")),
+            f(40, 2, "ext flags", fact("bpb.fat32.ext_flags")),
+            f(42, 2, "FAT32 version", fact("bpb.fat32.version")),
+            f(44, 4, "root cluster", fact("bpb.fat32.root_cluster")),
+            f(48, 2, "FSInfo sector", fact("bpb.fat32.fsinfo_sector")),
+            f(
+                50,
+                2,
+                "backup boot sector",
+                fact("bpb.fat32.backup_boot_sector"),
+            ),
+            f(52, 12, "reserved", Explain::Nothing),
+        ]);
+        64
+    } else {
+        36
+    };
+    let code = match &bs.extended {
+        Some(x) => {
+            v.extend([
+                f(ext, 1, "drive number", fact("ebr.drive_number")),
+                f(ext + 1, 1, "reserved", Explain::Nothing),
+                f(ext + 2, 1, "extended boot signature", fact("ebr.signature")),
+                f(ext + 3, 4, "volume id", fact("volume_id")),
+            ]);
+            if x.signature == 0x29 {
+                v.push(f(ext + 7, 11, "volume label", fact("volume_label")));
+                v.push(f(ext + 18, 8, "file system type", fact("fs_type")));
+                ext + 26
+            } else {
+                ext + 7
+            }
+        }
+        None => ext,
+    };
+    v.push(f(code, 510 - code, "boot code", Explain::Nothing));
+    v.push(f(510, 2, "signature", fact("boot.signature")));
+    if sector > 512 {
+        v.push(f(512, sector - 512, "rest of the sector", Explain::Nothing));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::image;
+    use super::*;
+    use crate::limits::Limits;
+    use crate::model::Filesystem;
+
+    #[test]
+    fn every_structure_of_a_small_image_has_its_owner() {
+        let img = image();
+        let fs = FatFs::open(&img, &Limits::default()).unwrap();
+        let mut l = fs.byte_layout().unwrap();
+        l.finish();
+        let owner = |at: u64| {
+            let i = l.at(at).ok()?;
+            Some(l.finished_spans()[i].owner.name.clone())
+        };
+        assert_eq!(owner(40).as_deref(), Some("boot sector"));
+        // FAT12 entry of cluster 2 starts at byte 3 of the first FAT.
+        assert_eq!(
+            owner(512 + 3).as_deref(),
+            Some("FAT 1: chain of /Long File Name.txt")
+        );
+        assert_eq!(
+            owner(1024 + 3).as_deref(),
+            Some("FAT 2: chain of /Long File Name.txt")
+        );
+        assert_eq!(owner(1536).as_deref(), Some("volume label entry"));
+        assert_eq!(
+            owner(1536 + 32).as_deref(),
+            Some("long-name entry 1 of /Long File Name.txt")
+        );
+        assert_eq!(
+            owner(1536 + 96).as_deref(),
+            Some("directory entry of /Long File Name.txt")
+        );
+        assert_eq!(
+            owner(1536 + 6 * 32).as_deref(),
+            Some("deleted entry in slot 6 of /")
+        );
+        assert_eq!(owner(1536 + 7 * 32).as_deref(), Some("free slots of /"));
+        let data = 1536 + 512;
+        assert_eq!(
+            owner(data + 100).as_deref(),
+            Some("clusters of /Long File Name.txt")
+        );
+        // Cluster 5 holds the last 76 bytes of the file, then slack.
+        let c5 = data + 3 * 512;
+        assert_eq!(
+            owner(c5 + 500).as_deref(),
+            Some("clusters of /Long File Name.txt (run 2)")
+        );
+        let sub = data + 2 * 512;
+        assert_eq!(owner(sub).as_deref(), Some(". entry of /SUB"));
+        assert_eq!(
+            owner(sub + 64).as_deref(),
+            Some("directory entry of /SUB/readme.txt")
+        );
+        // The entry of /SUB/UP is refused by the walk (a loop): no path.
+        assert_eq!(
+            owner(sub + 96).as_deref(),
+            Some("directory entry in slot 3 of /SUB")
+        );
+        // A free cluster is nobody's.
+        let free = data + 20 * 512;
+        assert!(owner(free).is_none());
+        assert!(l
+            .gap_name(free, l.at(free).unwrap_err())
+            .contains("free clusters"));
+        let placements = fs.placements();
+        assert!(placements
+            .iter()
+            .any(|p| p.class == "file extent" && p.name == "/Long File Name.txt (run 2)"));
+    }
+
+    #[test]
+    fn damaged_images_give_a_layout_without_panicking() {
+        let img = image();
+        for at in (0..img.len()).step_by(7) {
+            for v in [0u8, 0x0f, 0xe5, 0xff] {
+                let mut bad = img.clone();
+                bad[at] = v;
+                if let Ok(fs) = FatFs::open(&bad, &Limits::default()) {
+                    let mut l = fs.byte_layout().unwrap();
+                    l.finish();
+                    let _ = fs.placements();
+                }
+            }
+        }
+    }
+}

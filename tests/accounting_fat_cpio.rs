@@ -371,8 +371,15 @@ fn nested_fat_and_initrd_are_accounted_in_their_own_records() {
     });
     let (code, r) = json_report(&iso, &b);
     assert_eq!(code, Some(1), "{r:#}");
-    // The outer image hands every range down to the nested images.
-    all_explained(&record(&r, &[]));
+    // The outer image hands the nested images' extents down to them: nothing
+    // differs outside, and their bytes are counted as handed down.
+    let outer = record(&r, &[]);
+    assert_eq!(n(&outer["differing_bytes"]), 0, "{outer}");
+    let nested_len = ["efi.img", "initrd.img"]
+        .iter()
+        .map(|f| std::fs::metadata(root.join(f)).map_or(0, |m| m.len()))
+        .sum::<u64>();
+    assert_eq!(n(&outer["nested_bytes"]), nested_len, "{outer}");
     let fat = record(&r, &["/efi.img"]);
     assert_eq!(n(&fat["differing_bytes"]), 2, "{fat}");
     assert_eq!(n(&fat["explained_bytes"]), 1, "{fat}");

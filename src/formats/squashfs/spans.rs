@@ -975,3 +975,143 @@ fn listing_fields(_: &Item, b: &[u8]) -> Vec<Field> {
     }
     v
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::metadata::tests::plain_block;
+    use super::super::superblock::tests::superblock;
+    use super::*;
+    use crate::report::Kind;
+    use crate::{diff_bytes, Options};
+
+    /// A tiny uncompressed image: a root directory holding `/file` (5 bytes),
+    /// both owned by id index 0, and an id table of `ids`.
+    fn image(ids: &[u32]) -> Vec<u8> {
+        let mut listing = Vec::new();
+        // One header (one entry, inode block 0, inode number 1), one entry:
+        // the inode at offset 32, number 1 + 1, a basic file, "file".
+        for v in [0u32, 0, 1] {
+            listing.extend(v.to_le_bytes());
+        }
+        for v in [32u16, 1, 2, 3] {
+            listing.extend(v.to_le_bytes());
+        }
+        listing.extend(b"file");
+        let header = |type_code: u16, number: u32| {
+            let mut h = Vec::new();
+            for v in [type_code, 0o755, 0, 0] {
+                h.extend(v.to_le_bytes());
+            }
+            h.extend(1u32.to_le_bytes());
+            h.extend(number.to_le_bytes());
+            h
+        };
+        let mut inodes = header(1, 1);
+        for v in [0u32, 2] {
+            inodes.extend(v.to_le_bytes());
+        }
+        inodes.extend((listing.len() as u16 + 3).to_le_bytes());
+        inodes.extend(0u16.to_le_bytes());
+        inodes.extend(0u32.to_le_bytes());
+        inodes.extend(header(2, 2));
+        for v in [96u32, u32::MAX, 0, 5, 5 | 1 << 24] {
+            inodes.extend(v.to_le_bytes());
+        }
+        let mut img = vec![0u8; 96];
+        img.extend(b"hello");
+        let inode_table = img.len() as u64;
+        img.extend(plain_block(&inodes));
+        let dir_table = img.len() as u64;
+        img.extend(plain_block(&listing));
+        let id_block = img.len() as u64;
+        let id_data: Vec<u8> = ids.iter().flat_map(|v| v.to_le_bytes()).collect();
+        img.extend(plain_block(&id_data));
+        let id_table = img.len() as u64;
+        img.extend(id_block.to_le_bytes());
+        let mut sb = superblock(img.len() as u64, inode_table, dir_table, id_table, 0);
+        sb[4..8].copy_from_slice(&2u32.to_le_bytes());
+        sb[26..28].copy_from_slice(&(ids.len() as u16).to_le_bytes());
+        img[..96].copy_from_slice(&sb);
+        img
+    }
+
+    fn bytes_fields(r: &crate::Report) -> Vec<String> {
+        r.differences
+            .iter()
+            .filter(|d| d.kind == Kind::Bytes)
+            .filter_map(|d| d.field.clone())
+            .collect()
+    }
+
+    #[test]
+    fn ids_are_items_of_the_entries_that_use_them() {
+        let img = image(&[1000, 7]);
+        let fs = SquashFs::open(&img, &crate::Limits::default()).unwrap();
+        let l = fs.layout();
+        let ids = l.tables.iter().find(|t| t.name == "id table").unwrap();
+        let items: Vec<(String, usize)> = ids
+            .items
+            .iter()
+            .map(|it| (it.name(ids.name), it.entries.len()))
+            .collect();
+        assert_eq!(
+            items,
+            [
+                ("id table: id 1000".to_owned(), 2),
+                ("id table: id 7".to_owned(), 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_changed_id_is_explained_by_its_users_and_an_unused_one_is_reported() {
+        let options = Options::default().threads(1);
+        // Used by both entries as uid and gid: four differences explain it.
+        let r = diff_bytes(&image(&[1000, 7]), &image(&[1001, 7]), &options).unwrap();
+        assert!(bytes_fields(&r).is_empty(), "{:?}", r.differences);
+        assert_eq!(r.differences.len(), 4, "{:?}", r.differences);
+        let rec = &r.byte_accounting[0];
+        assert_eq!((rec.explained_bytes, rec.reported_bytes), (1, 0), "{rec:?}");
+
+        // Used by nothing: no entry differs, the id is reported by value.
+        let r = diff_bytes(&image(&[1000, 7]), &image(&[1000, 8]), &options).unwrap();
+        assert_eq!(
+            bytes_fields(&r),
+            ["id table: id 7 (only in a)", "id table: id 8 (only in b)"]
+        );
+        let rec = &r.byte_accounting[0];
+        assert_eq!((rec.differing_bytes, rec.reported_bytes), (1, 1), "{rec:?}");
+    }
+
+    #[test]
+    fn key_value_sets_are_read_within_their_bytes() {
+        let mut set = Vec::new();
+        for v in [0u16, 1] {
+            set.extend(v.to_le_bytes());
+        }
+        set.push(b'x');
+        set.extend(4u32.to_le_bytes());
+        set.extend(b"aaaa");
+        let (keys, len) = parse_set(&set, 1);
+        assert_eq!((keys.len(), len), (1, Some(set.len())));
+        // A count far past the bytes, a value length past them: no panic, no
+        // length, the keys read so far.
+        let (keys, len) = parse_set(&set, u32::MAX);
+        assert_eq!((keys.len(), len), (1, None));
+        let mut long = set.clone();
+        long[5..9].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(parse_set(&long, 1).1, None);
+        for cut in 0..set.len() {
+            let item = Item {
+                class: "key/value set",
+                entries: Vec::new(),
+                label: None,
+                range: 0..cut as u64,
+                explain: Explain::Nothing,
+                tag: u32::MAX,
+            };
+            let fields = key_value_fields(&item, &set[..cut]);
+            assert!(fields.iter().all(|f| f.at + f.len <= cut as u64));
+        }
+    }
+}

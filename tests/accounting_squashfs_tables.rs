@@ -305,19 +305,31 @@ fn a_changed_owner_is_explained_by_the_id_and_inode_tables() {
     }
     let dir = TempDir::new("sqt-owner");
     let t = tree(&dir.0, "t");
-    let (a, b) = (dir.0.join("a.sq"), dir.0.join("b.sq"));
+    let a = dir.0.join("a.sq");
     mksquashfs(&t, &a, &["-p", "g m 644 1000 1000"]);
-    // A new uid, met before 1000 when the inodes are written: the id table
-    // gets an id more, and /g's gid index changes with its gid unchanged.
-    mksquashfs(&t, &b, &["-p", "g m 644 1001 1000"]);
-    same_size(&a, &b);
-    let (code, r) = json_report(&a, &b);
-    assert_eq!(code, Some(1), "{r:#}");
-    let uid = of_kind(&r, "uid");
-    assert_eq!(uid.len(), 1, "{r:#}");
-    assert_eq!(uid[0]["location"], serde_json::json!(["/g"]));
-    assert!(of_kind(&r, "gid").is_empty(), "{r:#}");
-    all_explained(&r);
+    for (pseudo, kind, other) in [
+        // A new uid, met before 1000 when the inodes are written: the id
+        // table gets an id more before 1000, and /g's gid index changes with
+        // its gid unchanged.
+        ("g m 644 1001 1000", "uid", "gid"),
+        // A new gid, met last: the id table gets an id more at its end, and
+        // the rest of its block decodes to the same bytes.
+        ("g m 644 1000 1001", "gid", "uid"),
+    ] {
+        let b = dir.0.join(format!("{kind}.sq"));
+        mksquashfs(&t, &b, &["-p", pseudo]);
+        same_size(&a, &b);
+        let (code, r) = json_report(&a, &b);
+        assert_eq!(code, Some(1), "{r:#}");
+        let changed = of_kind(&r, kind);
+        assert_eq!(changed.len(), 1, "{r:#}");
+        assert_eq!(changed[0]["location"], serde_json::json!(["/g"]));
+        assert!(of_kind(&r, other).is_empty(), "{r:#}");
+        let image = of_kind(&r, "image");
+        assert_eq!(image.len(), 1, "{r:#}");
+        assert_eq!(image[0]["field"], "superblock.id_count");
+        all_explained(&r);
+    }
 }
 
 #[test]

@@ -727,7 +727,9 @@ fn table_block_status(
         return s;
     }
     // Nothing decoded here differs. Moved along with its table, or the same
-    // items stored differently.
+    // items stored differently; or the other image's block that starts at the
+    // same place in the stream decodes to more or other bytes (an id appended
+    // to the id table), whose items are judged on that side.
     let y = &sides[1 - k];
     let decoded = table
         .stream
@@ -738,7 +740,7 @@ fn table_block_status(
         other
             .blocks
             .iter()
-            .find(|(_, r)| *r == *range)
+            .find(|(_, r)| r.start == range.start)
             .map(|(s, r)| {
                 let same = other.stream.get(r.start as usize..r.end as usize) == Some(decoded);
                 (*s, same)

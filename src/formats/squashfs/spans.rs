@@ -13,14 +13,21 @@
 //!   ones after it, and an id that only moved is placement, not a change;
 //! - export table: the inode reference of an inode number, owned by the entries
 //!   with that number (placement: it says where an inode is);
-//! - xattr id table: an entry (reference, count and size of a set), owned by the
-//!   entries whose inodes carry its index;
-//! - xattr key/value table: a key/value set, owned by the same entries, with a
-//!   field per key name and value, explained by the `xattr` difference of that
-//!   name (`xattr:user.x`).
+//! - xattr key/value table: a key/value set, named by what it holds (its first
+//!   key names and a digest of its keys and values: `key/value set user.x
+//!   #1a2b3c4d`), owned by the entries that carry it, with a field per key type,
+//!   name and value, explained by the `xattr` difference of that name
+//!   (`xattr:user.x`). Named by content because a set is stored once for all
+//!   the files that carry it: when one of them changes, the set the others keep
+//!   pairs with itself, and the changed one is explained by that file's
+//!   difference;
+//! - xattr id table: an entry (reference, count and size of a set), named after
+//!   its set (`entry for user.x #1a2b3c4d`) and owned by the entries whose
+//!   inodes carry its index.
 //!
-//! Items of no entry are named by their index, so that a changed entry no file
-//! uses is still said, and pairs with the same entry of the other image.
+//! Items of no entry and no other name (an export table entry of no inode in
+//! the tree, an xattr id pointing at no set) are named by their index, so that
+//! a changed entry no file uses is still said.
 //!
 //! Built from the bytes again when asked, never when the image is opened.
 
@@ -484,6 +491,11 @@ impl SquashFs<'_> {
     /// One item per xattr id table entry, owned by the entries whose inodes
     /// carry its index, and one per key/value set it points to, owned by the
     /// entries of every id that points there.
+    ///
+    /// Sets, and the ids that point at them, are named by what they hold (see
+    /// [`set_label`]), not by their first entry: mksquashfs stores a set once
+    /// for all the files that carry it, so when one file's attributes change,
+    /// the set the others keep must still pair with itself.
     fn xattr_items(
         &self,
         id_blocks: &Blocks,
@@ -499,30 +511,23 @@ impl SquashFs<'_> {
         // Sets by where they start in the decoded stream: (key count, entries,
         // the first id that points there).
         let mut sets: BTreeMap<u64, (u32, Vec<Vec<u8>>, u64)> = BTreeMap::new();
-        let mut id_items = Vec::with_capacity(n as usize);
+        // Each id: where its set starts, and its entries.
+        let mut id_sets = Vec::with_capacity(n as usize);
         for i in 0..n {
             let at = (i * 16) as usize;
             let xref = u64::from(le32(&ids, at)) | u64::from(le32(&ids, at + 4)) << 32;
             let keys = le32(&ids, at + 8);
             let entries = users.remove(&i).unwrap_or_default();
-            let block = kv_start.checked_add(xref >> 16).and_then(|p| kv_at.get(&p));
-            if let Some(&block) = block {
-                let start = block + (xref & 0xffff);
-                if start < kv.len() as u64 {
-                    let set = sets.entry(start).or_insert((keys, Vec::new(), i));
-                    set.1.extend(entries.iter().cloned());
-                }
+            let start = kv_stream_offset(&kv_at, kv_start, xref).filter(|&s| s < kv.len() as u64);
+            if let Some(start) = start {
+                let set = sets.entry(start).or_insert((keys, Vec::new(), i));
+                set.1.extend(entries.iter().cloned());
             }
-            id_items.push(Item {
-                class: "entry",
-                label: entries.is_empty().then(|| i.to_string()),
-                entries,
-                range: i * 16..i * 16 + 16,
-                explain: Explain::Entry(&["xattr"]),
-                tag: 0,
-            });
+            id_sets.push((start, entries));
         }
         let starts: Vec<u64> = sets.keys().copied().collect();
+        let mut labels: HashMap<u64, String> = HashMap::with_capacity(sets.len());
+        let mut seen = HashSet::new();
         let kv_items = sets
             .into_iter()
             .enumerate()
@@ -531,17 +536,43 @@ impl SquashFs<'_> {
                 // bounds it, so that items never overlap.
                 let limit = starts.get(k + 1).copied().unwrap_or(kv.len() as u64);
                 let bytes = kv.get(start as usize..limit as usize).unwrap_or_default();
-                let end = match parse_set(bytes, keys) {
-                    (_, Some(len)) => start + len as u64,
-                    (_, None) => limit,
-                };
+                let (parsed, len) = parse_set(bytes, keys);
+                let end = len.map_or(limit, |len| start + len as u64);
+                let mut label = set_label(&kv, &kv_at, kv_start, start, &parsed);
+                // Writers store each set once; a second copy is told apart by
+                // the id that points at it.
+                if !seen.insert(label.clone()) {
+                    label = format!("{label} (again, for entry {first})");
+                }
+                labels.insert(start, label.clone());
                 Item {
                     class: "key/value set",
-                    label: entries.is_empty().then(|| first.to_string()),
+                    label: Some(label),
                     entries,
                     range: start..end,
                     explain: Explain::Entry(&["xattr"]),
                     tag: keys,
+                }
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        let id_items = id_sets
+            .into_iter()
+            .enumerate()
+            .map(|(i, (start, entries))| {
+                let i = i as u64;
+                let label = match start.and_then(|s| labels.get(&s)) {
+                    Some(set) if seen.insert(set.clone()) => format!("for {set}"),
+                    Some(set) => format!("for {set} (again, entry {i})"),
+                    None => i.to_string(),
+                };
+                Item {
+                    class: "entry",
+                    label: Some(label),
+                    entries,
+                    range: i * 16..i * 16 + 16,
+                    explain: Explain::Entry(&["xattr"]),
+                    tag: 0,
                 }
             })
             .collect();
@@ -723,6 +754,72 @@ fn xattr_id_fields(_: &Item, _: &[u8]) -> Vec<Field> {
         f(8, 4, "count", Explain::Entry(&["xattr"])),
         f(12, 4, "size", Explain::Entry(&["xattr"])),
     ]
+}
+
+/// Where reference `xref` (`block << 16 | offset`, the block relative to
+/// `kv_start`) of the key/value table is in its decoded stream.
+fn kv_stream_offset(kv_at: &HashMap<u64, u64>, kv_start: u64, xref: u64) -> Option<u64> {
+    let block = kv_start.checked_add(xref >> 16)?;
+    kv_at.get(&block).map(|&at| at + (xref & 0xffff))
+}
+
+/// Most key names a set's name shows.
+const LABEL_KEYS: usize = 3;
+
+/// The name of the key/value set of `keys` at `start` of the decoded stream
+/// `kv`: its first key names and a digest of its keys and values, out-of-line
+/// values resolved (`user.a, user.b #1a2b3c4d`). The same attributes stored at
+/// another place, or for other files, get the same name.
+fn set_label(
+    kv: &[u8],
+    kv_at: &HashMap<u64, u64>,
+    kv_start: u64,
+    start: u64,
+    keys: &[KeyAt],
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    for k in keys {
+        digest.update((k.name.len() as u64).to_le_bytes());
+        digest.update(k.name.as_bytes());
+        let at = (start + k.value_at) as usize;
+        let mut value = kv
+            .get(at + 4..at + k.value_len as usize)
+            .unwrap_or_default();
+        if k.out_of_line {
+            // The value in place is a reference to the value's length word.
+            let vref = u64::from(le32(value, 0)) | u64::from(le32(value, 4)) << 32;
+            if let Some(v) = kv_stream_offset(kv_at, kv_start, vref) {
+                let v = v as usize;
+                let len = le32(kv, v) as usize;
+                value = kv
+                    .get(v.saturating_add(4)..v.saturating_add(4).saturating_add(len))
+                    .unwrap_or(value);
+            }
+        }
+        digest.update((value.len() as u64).to_le_bytes());
+        digest.update(value);
+    }
+    let hash = digest.finalize();
+    let mut names: Vec<&str> = keys
+        .iter()
+        .take(LABEL_KEYS)
+        .map(|k| k.name.as_str())
+        .collect();
+    let more = keys.len().saturating_sub(LABEL_KEYS);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    if names.is_empty() {
+        names.push("(no keys)");
+    }
+    format!(
+        "{}{more} #{}",
+        names.join(", "),
+        crate::model::hex(&hash[..4])
+    )
 }
 
 /// One key of a key/value set, by position in the set's bytes.

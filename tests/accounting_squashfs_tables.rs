@@ -616,3 +616,47 @@ fn a_set_shared_by_many_files_pairs_with_itself_when_one_leaves_it() {
     // longer /f1; the one /f1 has now is explained by its difference.
     all_explained(&r);
 }
+
+#[test]
+fn a_value_stored_by_reference_in_one_image_and_in_place_in_the_other_is_placement() {
+    if !both_tools() {
+        return;
+    }
+    let dir = TempDir::new("sqt-ool");
+    let mut images = Vec::new();
+    let long = "LONGVALUELONGVALUE";
+    for (name, first) in [("a", long), ("b", "OTHERVALUEOTHERVAL")] {
+        let t = dir.0.join(name);
+        std::fs::create_dir_all(&t).expect("tree");
+        // In a, /f2's user.a equals /f1's: mksquashfs stores it once, and /f2's
+        // set refers to it. In b, /f1's differs: /f2's set holds it in place.
+        for (f, a, b) in [("f1", first, "1"), ("f2", long, "2")] {
+            std::fs::write(t.join(f), format!("{f}\n")).expect("write");
+            if !setfattr(&t.join(f), "user.a", a) || !setfattr(&t.join(f), "user.b", b) {
+                return;
+            }
+        }
+        let img = dir.0.join(format!("{name}.sq"));
+        mksquashfs(&t, &img, &["-noX"]);
+        images.push(img);
+    }
+    let (a, b) = (&images[0], &images[1]);
+    same_size(a, b);
+    let raw = std::fs::read(a).expect("read");
+    assert_eq!(
+        raw.windows(long.len())
+            .filter(|w| *w == long.as_bytes())
+            .count(),
+        1,
+        "a stores the long value once"
+    );
+    let (code, r) = json_report(a, b);
+    assert_eq!(code, Some(1), "{r:#}");
+    let xattr = of_kind(&r, "xattr");
+    assert_eq!(xattr.len(), 1, "{r:#}");
+    assert_eq!(xattr[0]["location"], serde_json::json!(["/f1"]));
+    // /f2's attributes are the same; how its set stores them follows from
+    // /f1's change: placement, not a finding.
+    all_explained(&r);
+    assert!(n(&record(&r)["placement_bytes"]) > 0, "{r:#}");
+}

@@ -16,11 +16,13 @@
 //! - xattr key/value table: a key/value set, named by what it holds (its first
 //!   key names and a digest of its keys and values: `key/value set user.x
 //!   #1a2b3c4d`), owned by the entries that carry it, with a field per key type,
-//!   name and value, explained by the `xattr` difference of that name
-//!   (`xattr:user.x`). Named by content because a set is stored once for all
-//!   the files that carry it: when one of them changes, the set the others keep
-//!   pairs with itself, and the changed one is explained by that file's
-//!   difference;
+//!   name and value. Named by content because a set is stored once for all the
+//!   files that carry it: when one of them changes, the set the others keep
+//!   pairs with itself, and the changed one (a set of another name) is
+//!   explained by the `xattr` differences of its entries (`xattr:user.x` for
+//!   a key name). Two paired sets hold the same attributes, so bytes that
+//!   differ between them are how values are stored (in place, or by reference
+//!   to an equal value of another set): placement;
 //! - xattr id table: an entry (reference, count and size of a set), named after
 //!   its set (`entry for user.x #1a2b3c4d`) and owned by the entries whose
 //!   inodes carry its index.
@@ -893,21 +895,22 @@ fn key_value_fields(item: &Item, b: &[u8]) -> Vec<Field> {
             format!("{} name", k.name),
             by_name(),
         ));
-        if k.out_of_line {
-            v.push(Field::new(
-                k.value_at,
-                k.value_len,
-                format!("{} value reference", k.name),
-                Explain::EntryOrPlacement(&["xattr"]),
-            ));
+        // Sets pair by what they hold (their name has a digest of it), so a
+        // value that differs between two paired sets is only stored otherwise:
+        // in place in one, by reference to an equal value in the other (which
+        // follows from what other sets hold). A changed value changes the set's
+        // name, and the set is judged by its entries' xattr differences.
+        let what = if k.out_of_line {
+            "value reference"
         } else {
-            v.push(Field::new(
-                k.value_at,
-                k.value_len,
-                format!("{} value", k.name),
-                by_name(),
-            ));
-        }
+            "value"
+        };
+        v.push(Field::new(
+            k.value_at,
+            k.value_len,
+            format!("{} {what}", k.name),
+            Explain::EntryOrPlacement(&["xattr"]),
+        ));
     }
     v
 }

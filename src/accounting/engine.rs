@@ -728,7 +728,9 @@ fn table_block_status(
         return s;
     }
     // Nothing decoded here differs. Moved along with its table, or the same
-    // items stored differently.
+    // items stored differently; or the other image's block that starts at the
+    // same place in the stream decodes to more or other bytes (an id appended
+    // to the id table), whose items are judged on that side.
     let y = &sides[1 - k];
     let decoded = table
         .stream
@@ -739,7 +741,7 @@ fn table_block_status(
         other
             .blocks
             .iter()
-            .find(|(_, r)| *r == *range)
+            .find(|(_, r)| r.start == range.start)
             .map(|(s, r)| {
                 let same = other.stream.get(r.start as usize..r.end as usize) == Some(decoded);
                 (*s, same)
@@ -901,8 +903,10 @@ fn item_differences(sides: &[Side<'_>; 2], location: &Location) -> Vec<Differenc
                 let ItemStatus::Changed { what } = s else {
                     continue;
                 };
-                // A changed item both images have is said once, from a.
-                if k == 1 && analysis.other[n].is_some() {
+                // A changed item both images have is said once, from a, when
+                // a says it: each side judges the fields it has, so b alone
+                // may find a change (a field only b's item has).
+                if k == 1 && changed_in_a(sides, table.name, analysis.other[n]) {
                     continue;
                 }
                 let it = &table.items[n];
@@ -931,6 +935,16 @@ fn item_differences(sides: &[Side<'_>; 2], location: &Location) -> Vec<Differenc
         }
     }
     out
+}
+
+/// True when item `m` of a's table named `table` was found changed.
+fn changed_in_a(sides: &[Side<'_>; 2], table: &str, m: Option<usize>) -> bool {
+    let a = &sides[0];
+    let status = m.and_then(|m| {
+        let t = a.table_named(table)?;
+        a.tables.get(t)?.as_ref()?.status.get(m)
+    });
+    matches!(status, Some(ItemStatus::Changed { .. }))
 }
 
 /// Differences between the placements of two images of different sizes: per
@@ -1102,6 +1116,56 @@ mod tests {
         assert!(out.record.all_explained(), "{:?}", out.record);
         assert!(out.differences.is_empty(), "{:?}", out.differences);
         assert!(out.record.placement_bytes > 0);
+    }
+
+    #[test]
+    fn an_item_only_b_finds_changed_is_still_said() {
+        // One compressed block per image whose decoded item is 4 bytes in a and
+        // 6 in b: the 4 both have are equal, b's last 2 are a field only b's
+        // item has, explained by nothing. a finds nothing changed, b does.
+        fn fields(_: &super::super::span::Item, b: &[u8]) -> Vec<Field> {
+            let mut v = vec![Field::new(0, 4, "x", Explain::Placement)];
+            if b.len() > 4 {
+                v.push(Field::new(4, b.len() as u64 - 4, "y", Explain::Nothing));
+            }
+            v
+        }
+        let layout = |stream: Vec<u8>| {
+            let mut l = Layout::new();
+            let len = stream.len() as u64;
+            let t = l.table(Decoded {
+                name: "t",
+                stream,
+                blocks: vec![(0, 0..len)],
+                items: vec![super::super::span::Item {
+                    class: "item",
+                    entries: vec![b"/f".to_vec()],
+                    label: None,
+                    range: 0..len,
+                    explain: Explain::Nothing,
+                    tag: 0,
+                }],
+                fields,
+            });
+            l.push(Span {
+                start: 0,
+                len: 8,
+                owner: Owner::new("metadata block", "t: metadata block 0", Explain::Decoded(t)),
+            });
+            l.finish();
+            l
+        };
+        let (la, lb) = (layout(vec![1, 2, 3, 4]), layout(vec![1, 2, 3, 4, 5, 6]));
+        let (a, b) = (vec![0u8; 8], vec![1u8; 8]);
+        let ctx = Context::default();
+        let out = attribute(&a, &b, &la, &lb, &runs(&a, &b), &ctx, &Vec::new());
+        assert_eq!(out.record.reported_bytes, 8, "{:?}", out.record);
+        let fields: Vec<&str> = out
+            .differences
+            .iter()
+            .filter_map(|d| d.field.as_deref())
+            .collect();
+        assert_eq!(fields, ["t: item of /f (y (size differs in b))"]);
     }
 
     #[test]

@@ -178,9 +178,12 @@ pub struct Decoded {
 pub struct Item {
     /// E.g. `inode`, `listing`, `entry`.
     pub class: &'static str,
-    /// The entries it belongs to (its name is made from the first).
+    /// The entries it belongs to (its name is made from the first, unless it
+    /// has a label).
     pub entries: Vec<Vec<u8>>,
-    /// For items of no entry: what tells it apart (`7` for entry 7).
+    /// What tells it apart when its first entry does not: an index (`7` for
+    /// entry 7 of no file) or a value (`1000` for id 1000 of the id table, used
+    /// by many entries). When set, the item is named by it, not by its entries.
     pub label: Option<String>,
     /// Where it is in the decoded stream.
     pub range: Range<u64>,
@@ -191,15 +194,15 @@ pub struct Item {
 }
 
 impl Item {
-    /// `inode table: inode of /x`, `fragment table: entry 7`.
+    /// `inode table: inode of /x`, `fragment table: entry 7`, `id table: id 1000`.
     pub fn name(&self, table: &str) -> String {
-        match (self.entries.first(), &self.label) {
-            (Some(path), _) => format!(
+        match (&self.label, self.entries.first()) {
+            (Some(label), _) => format!("{table}: {} {label}", self.class),
+            (None, Some(path)) => format!(
                 "{table}: {} of {}",
                 self.class,
                 String::from_utf8_lossy(path)
             ),
-            (None, Some(label)) => format!("{table}: {} {label}", self.class),
             (None, None) => format!("{table}: {}", self.class),
         }
     }

@@ -1,13 +1,39 @@
 //! The byte layout of a squashfs image, for byte accounting: the superblock
 //! field by field, the compressor options, every data block (owned by its file)
 //! and fragment block (owned by the files whose tails it holds), and the
-//! metadata blocks of every table. The inode, directory and fragment tables are
-//! also decoded into items (an inode, a directory listing, a fragment entry), so
-//! that a differing compressed block can be explained by what differs in it.
+//! metadata blocks of every table. Every table is also decoded into items, so
+//! that a differing compressed block can be explained by what differs in it:
+//!
+//! - inode table: an inode, owned by the paths that reach it;
+//! - directory table: a directory listing;
+//! - fragment table: an entry, owned by the files whose tails it locates;
+//! - id table: an id, named by its value (`id table: id 1000`) and owned by the
+//!   entries whose inodes use its index as uid or gid. Named by value because
+//!   mksquashfs numbers ids in the order it meets them: one new id renumbers the
+//!   ones after it, and an id that only moved is placement, not a change;
+//! - export table: the inode reference of an inode number, owned by the entries
+//!   with that number (placement: it says where an inode is);
+//! - xattr key/value table: a key/value set, named by what it holds (its first
+//!   key names and a digest of its keys and values: `key/value set user.x
+//!   #1a2b3c4d`), owned by the entries that carry it, with a field per key type,
+//!   name and value. Named by content because a set is stored once for all the
+//!   files that carry it: when one of them changes, the set the others keep
+//!   pairs with itself, and the changed one (a set of another name) is
+//!   explained by the `xattr` differences of its entries (`xattr:user.x` for
+//!   a key name). Two paired sets hold the same attributes, so bytes that
+//!   differ between them are how values are stored (in place, or by reference
+//!   to an equal value of another set): placement;
+//! - xattr id table: an entry (reference, count and size of a set), named after
+//!   its set (`entry for user.x #1a2b3c4d`) and owned by the entries whose
+//!   inodes carry its index.
+//!
+//! Items of no entry and no other name (an export table entry of no inode in
+//! the tree, an xattr id pointing at no set) are named by their index, so that
+//! a changed entry no file uses is still said.
 //!
 //! Built from the bytes again when asked, never when the image is opened.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::metadata::{Lookup, Table};
 use super::superblock::{ABSENT, SUPERBLOCK_SIZE};
@@ -36,6 +62,10 @@ fn int_attr(attrs: &[crate::model::Fact], name: &str) -> Option<u64> {
 
 /// Metadata blocks read from a table: (position, stored length, decoded bytes).
 type Blocks = Vec<(u64, u64, std::sync::Arc<super::metadata::Block>)>;
+
+/// Items a lookup table may have beyond one per entry of the tree: a damaged
+/// count cannot make millions of items of entries no file uses.
+const SPARE_ITEMS: u64 = 1 << 16;
 
 impl SquashFs<'_> {
     /// See [`crate::Filesystem::byte_layout`].
@@ -127,7 +157,9 @@ impl SquashFs<'_> {
 
         // The inode and directory tables, decoded.
         let inode_blocks = self.table_blocks(self.inode_table);
-        let t = l.table(self.inode_items(&inode_blocks, &paths));
+        let inodes = self.inode_items(&inode_blocks, &paths);
+        let id_users = id_users(&inodes, sb.id_count);
+        let t = l.table(inodes);
         table_spans(&mut l, "inode table", &inode_blocks, Explain::Decoded(t));
         let dir_table = Table {
             start: sb.directory_table,
@@ -164,7 +196,10 @@ impl SquashFs<'_> {
                 name: "export table",
             };
             let blocks = self.lookup_blocks(&export);
-            table_spans(&mut l, "export table", &blocks, Explain::Placement);
+            if !blocks.is_empty() {
+                let t = l.table(self.export_items(&blocks, export.count, &paths));
+                table_spans(&mut l, "export table", &blocks, Explain::Decoded(t));
+            }
             index_span(&mut l, "export table", &export);
         }
         let ids = Lookup {
@@ -175,14 +210,12 @@ impl SquashFs<'_> {
             name: "id table",
         };
         let blocks = self.lookup_blocks(&ids);
-        table_spans(
-            &mut l,
-            "id table",
-            &blocks,
-            Explain::AnyEntry(&["uid", "gid"]),
-        );
+        if !blocks.is_empty() {
+            let t = l.table(id_items(&blocks, ids.count, id_users));
+            table_spans(&mut l, "id table", &blocks, Explain::Decoded(t));
+        }
         index_span(&mut l, "id table", &ids);
-        self.xattr_spans(&mut l);
+        self.xattr_spans(&mut l, &paths);
         l
     }
 
@@ -252,7 +285,10 @@ impl SquashFs<'_> {
         out
     }
 
-    /// The metadata blocks a lookup table's index lists.
+    /// The metadata blocks a lookup table's index lists, up to the first that
+    /// cannot be read or that does not start past the one before: writers put
+    /// them one after the other, and an index that lists one block many times
+    /// must not make a decoded stream many times the size of the image.
     fn lookup_blocks(&self, lookup: &Lookup) -> Blocks {
         let mut out = Vec::new();
         if lookup.count == 0 {
@@ -263,19 +299,67 @@ impl SquashFs<'_> {
             end: lookup.index,
             name: lookup.name,
         };
+        let mut end = 0;
         for k in 0..lookup.blocks().min(1 << 16) {
             let Ok(pos) = lookup.block_pos(self.image, k) else {
                 break;
             };
+            if pos < end {
+                break;
+            }
             match self.reader.block(&table, pos) {
                 Ok(b) => {
-                    let next = b.next;
-                    out.push((pos, next - pos, b));
+                    end = b.next;
+                    out.push((pos, end - pos, b));
                 }
                 Err(_) => break,
             }
         }
         out
+    }
+
+    /// The paths of the tree by a numeric attribute (`squashfs.inode`).
+    fn paths_by(&self, attr: &str, paths: &[Vec<u8>]) -> HashMap<u64, Vec<Vec<u8>>> {
+        let mut by: HashMap<u64, Vec<Vec<u8>>> = HashMap::new();
+        for (i, n) in self.tree.nodes.iter().enumerate() {
+            if let (Some(v), Some(path)) = (int_attr(&n.entry.attrs, attr), paths.get(i)) {
+                by.entry(v).or_default().push(path.clone());
+            }
+        }
+        by
+    }
+
+    /// Most items of a lookup table: one per entry, and some spare.
+    fn item_cap(&self) -> u64 {
+        self.tree.nodes.len() as u64 + SPARE_ITEMS
+    }
+
+    /// One item per inode number: the reference to where its inode is.
+    fn export_items(&self, blocks: &Blocks, count: u64, paths: &[Vec<u8>]) -> Decoded {
+        let (stream, ranges, _) = decode(blocks);
+        let mut users = self.paths_by("squashfs.inode", paths);
+        let n = count.min(stream.len() as u64 / 8).min(self.item_cap());
+        let items = (0..n)
+            .map(|i| {
+                // Entry i is inode number i + 1: numbers start at 1.
+                let entries = users.remove(&(i + 1)).unwrap_or_default();
+                Item {
+                    class: "reference to inode",
+                    label: entries.is_empty().then(|| (i + 1).to_string()),
+                    entries,
+                    range: i * 8..i * 8 + 8,
+                    explain: Explain::Placement,
+                    tag: 0,
+                }
+            })
+            .collect();
+        Decoded {
+            name: "export table",
+            stream,
+            blocks: ranges,
+            items,
+            fields: export_fields,
+        }
     }
 
     /// One item per inode, named by the first path that reaches it.
@@ -358,8 +442,9 @@ impl SquashFs<'_> {
         }
     }
 
-    /// The xattr id table header, index and blocks, and the key/value blocks.
-    fn xattr_spans(&self, l: &mut Layout) {
+    /// The xattr id table header, index and blocks, and the key/value blocks,
+    /// both tables decoded.
+    fn xattr_spans(&self, l: &mut Layout, paths: &[Vec<u8>]) {
         let at = self.sb.xattr_id_table;
         if at == ABSENT {
             return;
@@ -387,25 +472,128 @@ impl SquashFs<'_> {
         };
         let id_blocks = self.lookup_blocks(&ids);
         let kv_end = id_blocks.first().map_or(at, |b| b.0);
-        table_spans(
-            l,
-            "xattr id table",
-            &id_blocks,
-            Explain::AnyEntry(&["xattr"]),
-        );
-        index_span(l, "xattr id table", &ids);
         let kv = Table {
             start: kv_start,
             end: kv_end,
             name: "xattr key/value table",
         };
-        let blocks = self.table_blocks(kv);
-        table_spans(
-            l,
-            "xattr key/value table",
-            &blocks,
-            Explain::AnyEntry(&["xattr"]),
-        );
+        let kv_blocks = self.table_blocks(kv);
+        let (id_table, kv_table) = self.xattr_items(&id_blocks, &kv_blocks, count, kv_start, paths);
+        if !id_blocks.is_empty() {
+            let t = l.table(id_table);
+            table_spans(l, "xattr id table", &id_blocks, Explain::Decoded(t));
+        }
+        index_span(l, "xattr id table", &ids);
+        if !kv_blocks.is_empty() {
+            let t = l.table(kv_table);
+            table_spans(l, "xattr key/value table", &kv_blocks, Explain::Decoded(t));
+        }
+    }
+
+    /// One item per xattr id table entry, owned by the entries whose inodes
+    /// carry its index, and one per key/value set it points to, owned by the
+    /// entries of every id that points there.
+    ///
+    /// Sets, and the ids that point at them, are named by what they hold (see
+    /// [`set_label`]), not by their first entry: mksquashfs stores a set once
+    /// for all the files that carry it, so when one file's attributes change,
+    /// the set the others keep must still pair with itself.
+    fn xattr_items(
+        &self,
+        id_blocks: &Blocks,
+        kv_blocks: &Blocks,
+        count: u64,
+        kv_start: u64,
+        paths: &[Vec<u8>],
+    ) -> (Decoded, Decoded) {
+        let (ids, id_ranges, _) = decode(id_blocks);
+        let (kv, kv_ranges, kv_at) = decode(kv_blocks);
+        let mut users = self.paths_by("squashfs.xattr_index", paths);
+        let n = count.min(ids.len() as u64 / 16).min(self.item_cap());
+        // Sets by where they start in the decoded stream: (key count, entries,
+        // the first id that points there).
+        let mut sets: BTreeMap<u64, (u32, Vec<Vec<u8>>, u64)> = BTreeMap::new();
+        // Each id: where its set starts, and its entries.
+        let mut id_sets = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let at = (i * 16) as usize;
+            let xref = u64::from(le32(&ids, at)) | u64::from(le32(&ids, at + 4)) << 32;
+            let keys = le32(&ids, at + 8);
+            let entries = users.remove(&i).unwrap_or_default();
+            let start = kv_stream_offset(&kv_at, kv_start, xref).filter(|&s| s < kv.len() as u64);
+            if let Some(start) = start {
+                let set = sets.entry(start).or_insert((keys, Vec::new(), i));
+                set.1.extend(entries.iter().cloned());
+            }
+            id_sets.push((start, entries));
+        }
+        let starts: Vec<u64> = sets.keys().copied().collect();
+        let mut labels: HashMap<u64, String> = HashMap::with_capacity(sets.len());
+        let mut seen = HashSet::new();
+        let kv_items = sets
+            .into_iter()
+            .enumerate()
+            .map(|(k, (start, (keys, entries, first)))| {
+                // A set ends where its last value does; the next set's start
+                // bounds it, so that items never overlap.
+                let limit = starts.get(k + 1).copied().unwrap_or(kv.len() as u64);
+                let bytes = kv.get(start as usize..limit as usize).unwrap_or_default();
+                let (parsed, len) = parse_set(bytes, keys);
+                let end = len.map_or(limit, |len| start + len as u64);
+                let mut label = set_label(&kv, &kv_at, kv_start, start, &parsed);
+                // Writers store each set once; a second copy is told apart by
+                // the id that points at it.
+                if !seen.insert(label.clone()) {
+                    label = format!("{label} (again, for entry {first})");
+                }
+                labels.insert(start, label.clone());
+                Item {
+                    class: "key/value set",
+                    label: Some(label),
+                    entries,
+                    range: start..end,
+                    explain: Explain::Entry(&["xattr"]),
+                    tag: keys,
+                }
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        let id_items = id_sets
+            .into_iter()
+            .enumerate()
+            .map(|(i, (start, entries))| {
+                let i = i as u64;
+                let label = match start.and_then(|s| labels.get(&s)) {
+                    Some(set) if seen.insert(set.clone()) => format!("for {set}"),
+                    Some(set) => format!("for {set} (again, entry {i})"),
+                    None => i.to_string(),
+                };
+                Item {
+                    class: "entry",
+                    label: Some(label),
+                    entries,
+                    range: i * 16..i * 16 + 16,
+                    explain: Explain::Entry(&["xattr"]),
+                    tag: 0,
+                }
+            })
+            .collect();
+        (
+            Decoded {
+                name: "xattr id table",
+                stream: ids,
+                blocks: id_ranges,
+                items: id_items,
+                fields: xattr_id_fields,
+            },
+            Decoded {
+                name: "xattr key/value table",
+                stream: kv,
+                blocks: kv_ranges,
+                items: kv_items,
+                fields: key_value_fields,
+            },
+        )
     }
 }
 
@@ -457,16 +645,21 @@ fn index_span(l: &mut Layout, table: &str, lookup: &Lookup) {
 fn fragment_items(blocks: &Blocks, tails: &BTreeMap<u32, (u64, u64, Vec<Vec<u8>>)>) -> Decoded {
     let (stream, ranges, _) = decode(blocks);
     let items = (0..stream.len() as u64 / 16)
-        .map(|i| Item {
-            class: "entry",
-            entries: tails
+        .map(|i| {
+            let entries = tails
                 .get(&(i as u32))
                 .map(|t| t.2.clone())
-                .unwrap_or_default(),
-            label: Some(i.to_string()),
-            range: i * 16..i * 16 + 16,
-            explain: Explain::Nothing,
-            tag: 0,
+                .unwrap_or_default();
+            Item {
+                class: "entry",
+                // Named by its first file, which stays when fragments are
+                // renumbered; by its index when no file uses it.
+                label: entries.is_empty().then(|| i.to_string()),
+                entries,
+                range: i * 16..i * 16 + 16,
+                explain: Explain::Nothing,
+                tag: 0,
+            }
         })
         .collect();
     Decoded {
@@ -484,6 +677,242 @@ fn fragment_fields(_: &Item, _: &[u8]) -> Vec<Field> {
         f(8, 4, "size", Explain::Entry(&["content", "size", "nested"])),
         f(12, 4, "unused", Explain::Nothing),
     ]
+}
+
+/// The users of each id table index: the entries whose inodes name it as uid
+/// or gid index, read from the decoded inodes (bytes 4 and 6 of every inode).
+fn id_users(inodes: &Decoded, count: u16) -> Vec<Vec<Vec<u8>>> {
+    let mut users = vec![Vec::new(); usize::from(count)];
+    for it in &inodes.items {
+        if it.range.end < it.range.start + 8 {
+            continue;
+        }
+        let at = it.range.start as usize;
+        let (uid, gid) = (le16(&inodes.stream, at + 4), le16(&inodes.stream, at + 6));
+        let indices: &[u16] = if uid == gid { &[uid] } else { &[uid, gid] };
+        for &index in indices {
+            if let Some(list) = users.get_mut(usize::from(index)) {
+                list.extend(it.entries.iter().cloned());
+            }
+        }
+    }
+    users
+}
+
+/// One item per id, named by its value (see the module docs), owned by the
+/// entries that use its index.
+fn id_items(blocks: &Blocks, count: u64, mut users: Vec<Vec<Vec<u8>>>) -> Decoded {
+    let (stream, ranges, _) = decode(blocks);
+    let n = count.min(stream.len() as u64 / 4);
+    let mut seen = HashSet::new();
+    let items = (0..n)
+        .map(|i| {
+            let value = le32(&stream, (i * 4) as usize);
+            // Writers store each id once; a second copy is told apart by index.
+            let label = if seen.insert(value) {
+                value.to_string()
+            } else {
+                format!("{value} (again, entry {i})")
+            };
+            Item {
+                class: "id",
+                entries: users
+                    .get_mut(i as usize)
+                    .map(std::mem::take)
+                    .unwrap_or_default(),
+                label: Some(label),
+                range: i * 4..i * 4 + 4,
+                explain: Explain::Entry(&["uid", "gid"]),
+                tag: 0,
+            }
+        })
+        .collect();
+    Decoded {
+        name: "id table",
+        stream,
+        blocks: ranges,
+        items,
+        fields: id_fields,
+    }
+}
+
+fn id_fields(_: &Item, _: &[u8]) -> Vec<Field> {
+    vec![f(0, 4, "id", Explain::Entry(&["uid", "gid"]))]
+}
+
+fn export_fields(_: &Item, _: &[u8]) -> Vec<Field> {
+    vec![f(0, 8, "inode reference", Explain::Placement)]
+}
+
+fn xattr_id_fields(_: &Item, _: &[u8]) -> Vec<Field> {
+    vec![
+        // Where the set is: moves when sets before it change size.
+        f(
+            0,
+            8,
+            "key/value reference",
+            Explain::EntryOrPlacement(&["xattr"]),
+        ),
+        f(8, 4, "count", Explain::Entry(&["xattr"])),
+        f(12, 4, "size", Explain::Entry(&["xattr"])),
+    ]
+}
+
+/// Where reference `xref` (`block << 16 | offset`, the block relative to
+/// `kv_start`) of the key/value table is in its decoded stream.
+fn kv_stream_offset(kv_at: &HashMap<u64, u64>, kv_start: u64, xref: u64) -> Option<u64> {
+    let block = kv_start.checked_add(xref >> 16)?;
+    kv_at.get(&block).map(|&at| at + (xref & 0xffff))
+}
+
+/// Most key names a set's name shows.
+const LABEL_KEYS: usize = 3;
+
+/// The name of the key/value set of `keys` at `start` of the decoded stream
+/// `kv`: its first key names and a digest of its keys and values, out-of-line
+/// values resolved (`user.a, user.b #1a2b3c4d`). The same attributes stored at
+/// another place, or for other files, get the same name.
+fn set_label(
+    kv: &[u8],
+    kv_at: &HashMap<u64, u64>,
+    kv_start: u64,
+    start: u64,
+    keys: &[KeyAt],
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut digest = Sha256::new();
+    for k in keys {
+        digest.update((k.name.len() as u64).to_le_bytes());
+        digest.update(k.name.as_bytes());
+        let at = (start + k.value_at) as usize;
+        let mut value = kv
+            .get(at + 4..at + k.value_len as usize)
+            .unwrap_or_default();
+        if k.out_of_line {
+            // The value in place is a reference to the value's length word.
+            let vref = u64::from(le32(value, 0)) | u64::from(le32(value, 4)) << 32;
+            if let Some(v) = kv_stream_offset(kv_at, kv_start, vref) {
+                let v = v as usize;
+                let len = le32(kv, v) as usize;
+                value = kv
+                    .get(v.saturating_add(4)..v.saturating_add(4).saturating_add(len))
+                    .unwrap_or(value);
+            }
+        }
+        digest.update((value.len() as u64).to_le_bytes());
+        digest.update(value);
+    }
+    let hash = digest.finalize();
+    let mut names: Vec<&str> = keys
+        .iter()
+        .take(LABEL_KEYS)
+        .map(|k| k.name.as_str())
+        .collect();
+    let more = keys.len().saturating_sub(LABEL_KEYS);
+    let more = if more > 0 {
+        format!(" and {more} more")
+    } else {
+        String::new()
+    };
+    if names.is_empty() {
+        names.push("(no keys)");
+    }
+    format!(
+        "{}{more} #{}",
+        names.join(", "),
+        crate::model::hex(&hash[..4])
+    )
+}
+
+/// One key of a key/value set, by position in the set's bytes.
+struct KeyAt {
+    /// Where its type word is.
+    at: u64,
+    /// The full name, prefix included, as the diff names it.
+    name: String,
+    /// Where its value length word is.
+    value_at: u64,
+    /// The value length word and what follows it.
+    value_len: u64,
+    /// The value is a reference to a value stored elsewhere.
+    out_of_line: bool,
+}
+
+/// The keys of a key/value set of `count` keys at the start of `b`, and its
+/// length, or `None` when it runs past `b`. Every key takes at least 8 bytes,
+/// so a damaged count costs no more than the bytes there are.
+fn parse_set(b: &[u8], count: u32) -> (Vec<KeyAt>, Option<usize>) {
+    let mut keys = Vec::new();
+    let mut pos = 0usize;
+    for _ in 0..count {
+        let kind = le16(b, pos);
+        let name_len = usize::from(le16(b, pos + 2));
+        let name_end = pos + 4 + name_len;
+        let (Some(name), Some(_)) = (b.get(pos + 4..name_end), b.get(name_end..name_end + 4))
+        else {
+            return (keys, None);
+        };
+        let value_len = le32(b, name_end) as usize;
+        let end = name_end + 4 + value_len;
+        if end > b.len() {
+            return (keys, None);
+        }
+        let prefix = match kind & 0xff {
+            0 => "user.".to_owned(),
+            1 => "trusted.".to_owned(),
+            2 => "security.".to_owned(),
+            other => format!("prefix {other}."),
+        };
+        keys.push(KeyAt {
+            at: pos as u64,
+            name: format!("{prefix}{}", String::from_utf8_lossy(name)),
+            value_at: name_end as u64,
+            value_len: 4 + value_len as u64,
+            out_of_line: kind & 0x100 != 0,
+        });
+        pos = end;
+    }
+    (keys, Some(pos))
+}
+
+/// The fields of a key/value set (`item.tag` keys): each key's type, name and
+/// value, named by the key so that sets of different lengths compare key by key.
+fn key_value_fields(item: &Item, b: &[u8]) -> Vec<Field> {
+    let mut v = Vec::new();
+    for k in parse_set(b, item.tag).0 {
+        let by_name = || Explain::EntryKey(format!("xattr:{}", k.name).into());
+        // The type holds the prefix, and whether the value is stored elsewhere
+        // (which depends on the other sets): explained by any xattr difference.
+        v.push(Field::new(
+            k.at,
+            2,
+            format!("{} type", k.name),
+            Explain::EntryOrPlacement(&["xattr"]),
+        ));
+        v.push(Field::new(
+            k.at + 2,
+            k.value_at - k.at - 2,
+            format!("{} name", k.name),
+            by_name(),
+        ));
+        // Sets pair by what they hold (their name has a digest of it), so a
+        // value that differs between two paired sets is only stored otherwise:
+        // in place in one, by reference to an equal value in the other (which
+        // follows from what other sets hold). A changed value changes the set's
+        // name, and the set is judged by its entries' xattr differences.
+        let what = if k.out_of_line {
+            "value reference"
+        } else {
+            "value"
+        };
+        v.push(Field::new(
+            k.value_at,
+            k.value_len,
+            format!("{} {what}", k.name),
+            Explain::EntryOrPlacement(&["xattr"]),
+        ));
+    }
+    v
 }
 
 fn superblock_fields() -> Vec<Field> {
@@ -516,8 +945,10 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
     let mut v = vec![
         f(0, 2, "type", entry(&["type"])),
         f(2, 2, "mode", entry(&["mode"])),
-        f(4, 2, "uid index", entry(&["uid"])),
-        f(6, 2, "gid index", entry(&["gid"])),
+        // An index into the id table: another index with the same uid is a
+        // renumbering (an id inserted before it), which the id table says.
+        f(4, 2, "uid index", Explain::EntryOrPlacement(&["uid"])),
+        f(6, 2, "gid index", Explain::EntryOrPlacement(&["gid"])),
         f(8, 4, "mtime", entry(&["mtime"])),
         f(12, 4, "inode number", Explain::Placement),
     ];
@@ -643,4 +1074,144 @@ fn listing_fields(_: &Item, b: &[u8]) -> Vec<Field> {
         }
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::metadata::tests::plain_block;
+    use super::super::superblock::tests::superblock;
+    use super::*;
+    use crate::report::Kind;
+    use crate::{diff_bytes, Options};
+
+    /// A tiny uncompressed image: a root directory holding `/file` (5 bytes),
+    /// both owned by id index 0, and an id table of `ids`.
+    fn image(ids: &[u32]) -> Vec<u8> {
+        let mut listing = Vec::new();
+        // One header (one entry, inode block 0, inode number 1), one entry:
+        // the inode at offset 32, number 1 + 1, a basic file, "file".
+        for v in [0u32, 0, 1] {
+            listing.extend(v.to_le_bytes());
+        }
+        for v in [32u16, 1, 2, 3] {
+            listing.extend(v.to_le_bytes());
+        }
+        listing.extend(b"file");
+        let header = |type_code: u16, number: u32| {
+            let mut h = Vec::new();
+            for v in [type_code, 0o755, 0, 0] {
+                h.extend(v.to_le_bytes());
+            }
+            h.extend(1u32.to_le_bytes());
+            h.extend(number.to_le_bytes());
+            h
+        };
+        let mut inodes = header(1, 1);
+        for v in [0u32, 2] {
+            inodes.extend(v.to_le_bytes());
+        }
+        inodes.extend((listing.len() as u16 + 3).to_le_bytes());
+        inodes.extend(0u16.to_le_bytes());
+        inodes.extend(0u32.to_le_bytes());
+        inodes.extend(header(2, 2));
+        for v in [96u32, u32::MAX, 0, 5, 5 | 1 << 24] {
+            inodes.extend(v.to_le_bytes());
+        }
+        let mut img = vec![0u8; 96];
+        img.extend(b"hello");
+        let inode_table = img.len() as u64;
+        img.extend(plain_block(&inodes));
+        let dir_table = img.len() as u64;
+        img.extend(plain_block(&listing));
+        let id_block = img.len() as u64;
+        let id_data: Vec<u8> = ids.iter().flat_map(|v| v.to_le_bytes()).collect();
+        img.extend(plain_block(&id_data));
+        let id_table = img.len() as u64;
+        img.extend(id_block.to_le_bytes());
+        let mut sb = superblock(img.len() as u64, inode_table, dir_table, id_table, 0);
+        sb[4..8].copy_from_slice(&2u32.to_le_bytes());
+        sb[26..28].copy_from_slice(&(ids.len() as u16).to_le_bytes());
+        img[..96].copy_from_slice(&sb);
+        img
+    }
+
+    fn bytes_fields(r: &crate::Report) -> Vec<String> {
+        r.differences
+            .iter()
+            .filter(|d| d.kind == Kind::Bytes)
+            .filter_map(|d| d.field.clone())
+            .collect()
+    }
+
+    #[test]
+    fn ids_are_items_of_the_entries_that_use_them() {
+        let img = image(&[1000, 7]);
+        let fs = SquashFs::open(&img, &crate::Limits::default()).unwrap();
+        let l = fs.layout();
+        let ids = l.tables.iter().find(|t| t.name == "id table").unwrap();
+        let items: Vec<(String, usize)> = ids
+            .items
+            .iter()
+            .map(|it| (it.name(ids.name), it.entries.len()))
+            .collect();
+        assert_eq!(
+            items,
+            [
+                ("id table: id 1000".to_owned(), 2),
+                ("id table: id 7".to_owned(), 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_changed_id_is_explained_by_its_users_and_an_unused_one_is_reported() {
+        let options = Options::default().threads(1);
+        // Used by both entries as uid and gid: four differences explain it.
+        let r = diff_bytes(&image(&[1000, 7]), &image(&[1001, 7]), &options).unwrap();
+        assert!(bytes_fields(&r).is_empty(), "{:?}", r.differences);
+        assert_eq!(r.differences.len(), 4, "{:?}", r.differences);
+        let rec = &r.byte_accounting[0];
+        assert_eq!((rec.explained_bytes, rec.reported_bytes), (1, 0), "{rec:?}");
+
+        // Used by nothing: no entry differs, the id is reported by value.
+        let r = diff_bytes(&image(&[1000, 7]), &image(&[1000, 8]), &options).unwrap();
+        assert_eq!(
+            bytes_fields(&r),
+            ["id table: id 7 (only in a)", "id table: id 8 (only in b)"]
+        );
+        let rec = &r.byte_accounting[0];
+        assert_eq!((rec.differing_bytes, rec.reported_bytes), (1, 1), "{rec:?}");
+    }
+
+    #[test]
+    fn key_value_sets_are_read_within_their_bytes() {
+        let mut set = Vec::new();
+        for v in [0u16, 1] {
+            set.extend(v.to_le_bytes());
+        }
+        set.push(b'x');
+        set.extend(4u32.to_le_bytes());
+        set.extend(b"aaaa");
+        let (keys, len) = parse_set(&set, 1);
+        assert_eq!((keys.len(), len), (1, Some(set.len())));
+        // A count far past the bytes, a value length past them: no panic, no
+        // length, the keys read so far.
+        let (keys, len) = parse_set(&set, u32::MAX);
+        assert_eq!((keys.len(), len), (1, None));
+        let mut long = set.clone();
+        long[5..9].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(parse_set(&long, 1).1, None);
+        for cut in 0..set.len() {
+            let item = Item {
+                class: "key/value set",
+                entries: Vec::new(),
+                label: None,
+                range: 0..cut as u64,
+                explain: Explain::Nothing,
+                tag: u32::MAX,
+            };
+            let fields = key_value_fields(&item, &set[..cut]);
+            assert!(fields.iter().all(|f| f.at + f.len <= cut as u64));
+        }
+    }
 }

@@ -199,7 +199,7 @@ fn id_export_and_xattr_tables_are_decoded_into_items_of_their_entries() {
                     .map(|e| String::from_utf8_lossy(e).into_owned())
                     .collect();
                 entries.sort();
-                (it.name(t.name), entries)
+                (it.name(&t.name), entries)
             })
             .collect()
     };
@@ -306,7 +306,7 @@ fn id_export_and_xattr_tables_are_decoded_into_items_of_their_entries() {
     );
 
     // Every metadata block of these tables points at its decoded table.
-    let names: Vec<&'static str> = layout.tables.iter().map(|t| t.name).collect();
+    let names: Vec<String> = layout.tables.iter().map(|t| t.name.to_string()).collect();
     let mut seen = Vec::new();
     for span in layout.spans() {
         if span.owner.class != "metadata block" {
@@ -317,7 +317,12 @@ fn id_export_and_xattr_tables_are_decoded_into_items_of_their_entries() {
         };
         match span.owner.explain {
             isodiff::accounting::Explain::Decoded(t) => {
-                assert_eq!(names.get(t).copied(), Some(table), "{}", span.owner.name);
+                assert_eq!(
+                    names.get(t).map(String::as_str),
+                    Some(table),
+                    "{}",
+                    span.owner.name
+                );
             }
             ref other => panic!("{}: {other:?}", span.owner.name),
         }

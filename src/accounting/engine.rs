@@ -906,7 +906,7 @@ fn item_differences(sides: &[Side<'_>; 2], location: &Location) -> Vec<Differenc
                 // A changed item both images have is said once, from a, when
                 // a says it: each side judges the fields it has, so b alone
                 // may find a change (a field only b's item has).
-                if k == 1 && changed_in_a(sides, table.name, analysis.other[n]) {
+                if k == 1 && changed_in_a(sides, &table.name, analysis.other[n]) {
                     continue;
                 }
                 let it = &table.items[n];
@@ -1134,7 +1134,7 @@ mod tests {
             let mut l = Layout::new();
             let len = stream.len() as u64;
             let t = l.table(Decoded {
-                name: "t",
+                name: "t".into(),
                 stream,
                 blocks: vec![(0, 0..len)],
                 items: vec![super::super::span::Item {

@@ -354,7 +354,7 @@ impl SquashFs<'_> {
             })
             .collect();
         Decoded {
-            name: "export table",
+            name: "export table".into(),
             stream,
             blocks: ranges,
             items,
@@ -580,14 +580,14 @@ impl SquashFs<'_> {
             .collect();
         (
             Decoded {
-                name: "xattr id table",
+                name: "xattr id table".into(),
                 stream: ids,
                 blocks: id_ranges,
                 items: id_items,
                 fields: xattr_id_fields,
             },
             Decoded {
-                name: "xattr key/value table",
+                name: "xattr key/value table".into(),
                 stream: kv,
                 blocks: kv_ranges,
                 items: kv_items,
@@ -728,7 +728,7 @@ fn id_items(blocks: &Blocks, count: u64, mut users: Vec<Vec<Vec<u8>>>) -> Decode
         })
         .collect();
     Decoded {
-        name: "id table",
+        name: "id table".into(),
         stream,
         blocks: ranges,
         items,
@@ -1152,7 +1152,7 @@ mod tests {
         let items: Vec<(String, usize)> = ids
             .items
             .iter()
-            .map(|it| (it.name(ids.name), it.entries.len()))
+            .map(|it| (it.name(&ids.name), it.entries.len()))
             .collect();
         assert_eq!(
             items,

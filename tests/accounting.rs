@@ -314,6 +314,37 @@ fn squash_tree(dir: &Path) -> PathBuf {
     tree
 }
 
+/// A file added whose tail joins a fragment block other files' tails are in:
+/// the block and its fragment table entry (named after its first file, which is
+/// now the new one) change because of the added file, and say nothing more.
+#[test]
+fn a_tail_joining_a_shared_fragment_is_the_added_file() {
+    if !have("mksquashfs", &["-version"]) {
+        return;
+    }
+    let dir = TempDir::new("acct-frag");
+    let (ta, tb) = (dir.0.join("a"), dir.0.join("b"));
+    for t in [&ta, &tb] {
+        std::fs::create_dir_all(t).expect("tree");
+        std::fs::write(t.join("f"), "ffff\n").expect("write");
+        std::fs::write(t.join("g"), "gggg\n").expect("write");
+    }
+    std::fs::write(tb.join("e"), "eeee\n").expect("write");
+    let (a, b) = (dir.0.join("a.sq"), dir.0.join("b.sq"));
+    mksquashfs(&ta, &a, &["-all-root"]);
+    mksquashfs(&tb, &b, &["-all-root"]);
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(size(&a), size(&b), "the test needs images of one size");
+    let (code, r) = json_report(&a, &b);
+    assert_eq!(code, Some(1));
+    assert!(of_kind(&r, "bytes").is_empty(), "{r:#}");
+    assert_eq!(of_kind(&r, "added").len(), 1, "{r:#}");
+    let rec = record(&r, &[]);
+    assert!(n(&rec["differing_bytes"]) > 0, "{rec}");
+    assert_eq!(n(&rec["reported_bytes"]), 0, "{rec}");
+    assert_eq!(n(&rec["unattributed_bytes"]), 0, "{rec}");
+}
+
 #[test]
 fn mksquashfs_sort_reorders_blocks_and_says_which() {
     if !have("mksquashfs", &["-version"]) {

@@ -543,6 +543,12 @@ fn compute_status(sides: &mut [Side<'_>; 2], k: usize, i: usize, ctx: &Context) 
         return one_sided(ctx, owner, x.letter);
     };
     let other = &y.spans()[j];
+    // A structure shared by several entries (a fragment block) changes when
+    // one joins it or leaves it, which only the other side's owner names.
+    if ctx.gone(&other.owner.entries) {
+        return Status::Explained;
+    }
+    let entries = both(&owner.entries, &other.owner.entries);
     let (bx, by) = (x.slice(span), y.slice(other));
     if bx == by {
         if span.start == other.start {
@@ -551,12 +557,12 @@ fn compute_status(sides: &mut [Side<'_>; 2], k: usize, i: usize, ctx: &Context) 
         return moved(sides, k, i, j);
     }
     if bx.len() != by.len() {
-        let mut verdicts = vec![ctx.verdict(&owner.explain, &owner.entries)];
+        let mut verdicts = vec![ctx.verdict(&owner.explain, &entries)];
         verdicts.extend(
             owner
                 .fields
                 .iter()
-                .map(|f| ctx.verdict(&f.explain, &owner.entries)),
+                .map(|f| ctx.verdict(&f.explain, &entries)),
         );
         return if verdicts.contains(&Verdict::Explained) {
             Status::Explained
@@ -574,7 +580,14 @@ fn compute_status(sides: &mut [Side<'_>; 2], k: usize, i: usize, ctx: &Context) 
             }
         };
     }
-    compare_fields(ctx, &owner.fields, &owner.explain, &owner.entries, bx, by)
+    compare_fields(ctx, &owner.fields, &owner.explain, &entries, bx, by)
+}
+
+/// The entries of a structure in either image, each once.
+fn both(x: &[Vec<u8>], y: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut all = x.to_vec();
+    all.extend(y.iter().filter(|e| !x.contains(e)).cloned());
+    all
 }
 
 /// A structure only one image has.
@@ -790,15 +803,28 @@ fn analyse(ctx: &Context, tx: &Decoded, ty: Option<&Decoded>, letter: &str) -> T
                 .collect()
         })
         .unwrap_or_default();
+    let by_entry = ty.map(|ty| unpaired_by_entry(ty, tx)).unwrap_or_default();
     let mut status = Vec::with_capacity(tx.items.len());
     let mut other = Vec::with_capacity(tx.items.len());
     for it in &tx.items {
-        let counterpart = names_y.get(&it.name(&tx.name)).copied();
+        let counterpart = names_y.get(&it.name(&tx.name)).copied().or_else(|| {
+            // Named after its first entry, an item shared by several (a
+            // fragment entry) is renamed when an entry joins before it: the
+            // other image's item of no counterpart holding one of its entries.
+            it.entries
+                .iter()
+                .find_map(|e| by_entry.get(e.as_slice()).copied())
+        });
         other.push(counterpart);
-        if ctx.gone(&it.entries) {
+        let their_entries = match (ty, counterpart) {
+            (Some(ty), Some(m)) => ty.items[m].entries.as_slice(),
+            _ => &[],
+        };
+        if ctx.gone(&it.entries) || ctx.gone(their_entries) {
             status.push(ItemStatus::Explained);
             continue;
         }
+        let entries = both(&it.entries, their_entries);
         let bx = slice(&tx.stream, &it.range);
         let s = match (ty, counterpart) {
             (Some(ty), Some(m)) => {
@@ -813,10 +839,10 @@ fn analyse(ctx: &Context, tx: &Decoded, ty: Option<&Decoded>, letter: &str) -> T
                 } else {
                     let fields = (tx.fields)(it, bx);
                     let s = if bx.len() == by.len() {
-                        compare_fields(ctx, &fields, &it.explain, &it.entries, bx, by)
+                        compare_fields(ctx, &fields, &it.explain, &entries, bx, by)
                     } else {
                         let fy = (ty.fields)(jt, by);
-                        sized(ctx, it, &fields, &fy, bx, by, letter)
+                        sized(ctx, it, &entries, (&fields, &fy), (bx, by), letter)
                     };
                     match s {
                         Status::Explained => ItemStatus::Explained,
@@ -840,15 +866,29 @@ fn analyse(ctx: &Context, tx: &Decoded, ty: Option<&Decoded>, letter: &str) -> T
     TableAnalysis { status, other }
 }
 
+/// The items of `ty` whose names `tx` has no item of, by each entry they hold.
+fn unpaired_by_entry<'t>(ty: &'t Decoded, tx: &Decoded) -> HashMap<&'t [u8], usize> {
+    let names_x: HashSet<String> = tx.items.iter().map(|it| it.name(&tx.name)).collect();
+    let mut out = HashMap::new();
+    for (m, jt) in ty.items.iter().enumerate() {
+        if jt.entries.is_empty() || names_x.contains(&jt.name(&ty.name)) {
+            continue;
+        }
+        for e in &jt.entries {
+            out.entry(e.as_slice()).or_insert(m);
+        }
+    }
+    out
+}
+
 /// Two items of different lengths: the fields both have in the same place are
 /// compared; a field that differs or that only one has is judged as usual.
 fn sized(
     ctx: &Context,
     it: &super::span::Item,
-    fx: &[Field],
-    fy: &[Field],
-    bx: &[u8],
-    by: &[u8],
+    entries: &[Vec<u8>],
+    (fx, fy): (&[Field], &[Field]),
+    (bx, by): (&[u8], &[u8]),
     letter: &str,
 ) -> Status {
     let mut changed = Vec::new();
@@ -863,14 +903,14 @@ fn sized(
             None => true,
         };
         if differs {
-            match ctx.verdict(&f.explain, &it.entries) {
+            match ctx.verdict(&f.explain, entries) {
                 Verdict::Explained => explained = true,
                 Verdict::Placement => {}
                 Verdict::Unexplained => changed.push(f.name.to_string()),
             }
         }
     }
-    if ctx.verdict(&it.explain, &it.entries) == Verdict::Explained {
+    if ctx.verdict(&it.explain, entries) == Verdict::Explained {
         explained = true;
     }
     if !changed.is_empty() {

@@ -345,6 +345,50 @@ fn a_tail_joining_a_shared_fragment_is_the_added_file() {
     assert_eq!(n(&rec["unattributed_bytes"]), 0, "{rec}");
 }
 
+/// A file that loses its only xattr is stored as a basic inode instead of an
+/// extended one: every field moves, and all of it follows from the xattr and
+/// inode-type differences.
+#[test]
+fn an_inode_stored_in_another_shape_is_its_xattr_difference() {
+    if !have("mksquashfs", &["-version"]) || !have("setfattr", &["--version"]) {
+        return;
+    }
+    let dir = TempDir::new("acct-shape");
+    let (ta, tb) = (dir.0.join("a"), dir.0.join("b"));
+    for t in [&ta, &tb] {
+        std::fs::create_dir_all(t).expect("tree");
+        std::fs::write(t.join("f"), "ffff\n").expect("write");
+        std::fs::write(t.join("g"), "gggg\n").expect("write");
+    }
+    let status = Command::new("setfattr")
+        .args(["-n", "user.y", "-v", "abcd"])
+        .arg(ta.join("g"))
+        .status()
+        .expect("setfattr runs");
+    assert!(
+        status.success(),
+        "setfattr (a file system with user xattrs?)"
+    );
+    let (a, b) = (dir.0.join("a.sq"), dir.0.join("b.sq"));
+    mksquashfs(&ta, &a, &["-all-root"]);
+    mksquashfs(&tb, &b, &["-all-root"]);
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    assert_eq!(size(&a), size(&b), "the test needs images of one size");
+    let (code, r) = json_report(&a, &b);
+    assert_eq!(code, Some(1));
+    assert!(of_kind(&r, "bytes").is_empty(), "{r:#}");
+    assert!(
+        differences(&r)
+            .iter()
+            .any(|d| d["field"] == "squashfs.inode_type"),
+        "{r:#}"
+    );
+    let rec = record(&r, &[]);
+    assert!(n(&rec["differing_bytes"]) > 0, "{rec}");
+    assert_eq!(n(&rec["reported_bytes"]), 0, "{rec}");
+    assert_eq!(n(&rec["unattributed_bytes"]), 0, "{rec}");
+}
+
 #[test]
 fn mksquashfs_sort_reorders_blocks_and_says_which() {
     if !have("mksquashfs", &["-version"]) {

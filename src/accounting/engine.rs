@@ -881,8 +881,11 @@ fn unpaired_by_entry<'t>(ty: &'t Decoded, tx: &Decoded) -> HashMap<&'t [u8], usi
     out
 }
 
-/// Two items of different lengths: the fields both have in the same place are
-/// compared; a field that differs or that only one has is judged as usual.
+/// Two items of different lengths (an inode stored in another shape): the
+/// fields both have are compared by value (a 32-bit size and a 64-bit one of
+/// the same number are the same); a field that differs is judged as usual, and
+/// one that only one shape has follows from the change of shape when the item's
+/// `type` field differs and is explained.
 fn sized(
     ctx: &Context,
     it: &super::span::Item,
@@ -893,21 +896,35 @@ fn sized(
 ) -> Status {
     let mut changed = Vec::new();
     let mut explained = false;
+    let mut reshaped = false;
+    let mut alone = Vec::new();
     for f in fx {
-        let same_place = fy.iter().find(|g| g.name == f.name);
-        let differs = match same_place {
-            Some(g) => {
-                bx.get(f.at as usize..(f.at + f.len) as usize)
-                    != by.get(g.at as usize..(g.at + g.len) as usize)
+        let differs = match fy.iter().find(|g| g.name == f.name) {
+            Some(g) => match (field_bytes(bx, f), field_bytes(by, g)) {
+                (Some(x), Some(y)) if x.len() != y.len() => number(x) != number(y),
+                (x, y) => x != y,
+            },
+            None => {
+                alone.push(f);
+                continue;
             }
-            None => true,
         };
         if differs {
             match ctx.verdict(&f.explain, entries) {
-                Verdict::Explained => explained = true,
+                Verdict::Explained => {
+                    explained = true;
+                    reshaped |= f.name == "type";
+                }
                 Verdict::Placement => {}
                 Verdict::Unexplained => changed.push(f.name.to_string()),
             }
+        }
+    }
+    for f in alone {
+        match ctx.verdict(&f.explain, entries) {
+            Verdict::Explained => explained = true,
+            Verdict::Unexplained if !reshaped => changed.push(f.name.to_string()),
+            _ => {}
         }
     }
     if ctx.verdict(&it.explain, entries) == Verdict::Explained {
@@ -922,6 +939,15 @@ fn sized(
     } else {
         Status::Placement
     }
+}
+
+fn field_bytes<'b>(b: &'b [u8], f: &Field) -> Option<&'b [u8]> {
+    b.get(f.at as usize..f.at.saturating_add(f.len) as usize)
+}
+
+/// A little-endian field of up to eight bytes as a number (`None` when longer).
+fn number(b: &[u8]) -> Option<u64> {
+    (b.len() <= 8).then(|| b.iter().rev().fold(0u64, |n, &x| n << 8 | u64::from(x)))
 }
 
 fn slice<'s>(stream: &'s [u8], r: &std::ops::Range<u64>) -> &'s [u8] {

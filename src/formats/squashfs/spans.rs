@@ -460,7 +460,9 @@ impl SquashFs<'_> {
             owner: Owner::new("table index", "xattr id table header", Explain::Nothing)
                 .with_fields(vec![
                     f(0, 8, "key/value table start", Explain::Placement),
-                    f(8, 4, "count", fact("xattr.sets")),
+                    // Any xattr fact: `xattr` itself when only one image has
+                    // xattrs (and so this header), `xattr.sets` otherwise.
+                    f(8, 4, "count", fact("xattr")),
                 ]),
         });
         let ids = Lookup {
@@ -943,7 +945,15 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
     let entry = |keys: &'static [&'static str]| Explain::Entry(keys);
     let len = b.len() as u64;
     let mut v = vec![
-        f(0, 2, "type", entry(&["type"])),
+        // Basic and extended inodes of one kind: the shape follows from what
+        // the extended one holds (xattrs, links, sparse blocks), reported as
+        // the attribute squashfs.inode_type.
+        f(
+            0,
+            2,
+            "type",
+            entry(&["type", "attribute:squashfs.inode_type"]),
+        ),
         f(2, 2, "mode", entry(&["mode"])),
         // An index into the id table: another index with the same uid is a
         // renumbering (an id inserted before it), which the id table says.

@@ -25,6 +25,9 @@ pub(crate) struct Context {
     facts: HashSet<String>,
     /// Keys seen at any entry.
     any: HashSet<String>,
+    /// Entries added, removed or changed in type: everything under them is
+    /// explained. Usually a handful, scanned for each structure.
+    gone: Vec<Vec<u8>>,
 }
 
 impl Context {
@@ -60,6 +63,7 @@ impl Context {
                         if let Some(parent) = parent(path) {
                             c.add(parent.to_vec(), "children".to_owned());
                         }
+                        c.gone.push(path.clone());
                     }
                     for k in keys {
                         c.any.insert(k.clone());
@@ -90,6 +94,13 @@ impl Context {
     /// True when one of the entries, or a directory above it, was added,
     /// removed or changed type: all its structures are explained by that.
     fn gone(&self, entries: &[Vec<u8>]) -> bool {
+        // Checked for every structure: a scan of the few gone paths costs less
+        // than hashing each entry's ancestors, up to some dozens of them.
+        if self.gone.len() <= 32 {
+            return entries
+                .iter()
+                .any(|e| self.gone.iter().any(|g| is_under(e, g)));
+        }
         entries.iter().any(|e| {
             let mut p: &[u8] = e;
             loop {
@@ -133,6 +144,14 @@ impl Context {
             Explain::Placement | Explain::Derived => Verdict::Placement,
             Explain::Decoded(_) | Explain::Nothing => Verdict::Unexplained,
         }
+    }
+}
+
+/// True when `path` is `dir` or below it.
+fn is_under(path: &[u8], dir: &[u8]) -> bool {
+    match path.strip_prefix(dir) {
+        Some(rest) => rest.is_empty() || rest[0] == b'/' || dir.ends_with(b"/"),
+        None => false,
     }
 }
 
@@ -259,14 +278,15 @@ pub(crate) struct Attribution {
 
 /// Attributes the differing `runs` of two same-size images `a` and `b` to the
 /// structures of their layouts, explained by `ctx` where it can.
+/// `read` is told how many bytes of the images were compared, as
+/// [`super::differing_runs_outside`] does.
 pub(crate) fn attribute(
-    a: &[u8],
-    b: &[u8],
-    la: &Layout,
-    lb: &Layout,
+    (a, b): (&[u8], &[u8]),
+    (la, lb): (&Layout, &Layout),
     runs: &[Run],
     ctx: &Context,
     location: &Location,
+    read: &dyn Fn(u64),
 ) -> Attribution {
     let mut sides = [Side::new(a, la, "a"), Side::new(b, lb, "b")];
     let mut record = ByteAccounting {
@@ -302,6 +322,7 @@ pub(crate) fn attribute(
                 }
             }
             let n = differing(&a[o as usize..end as usize], &b[o as usize..end as usize]);
+            read(2 * (end - o));
             if n > 0 {
                 record.differing_bytes += n;
                 let statuses: Vec<Option<Status>> = (0..2)
@@ -513,10 +534,7 @@ fn hex_at(bytes: &[u8], start: u64, end: u64) -> Json {
 
 /// How many bytes of `a` and `b` (of equal length) differ.
 fn differing(a: &[u8], b: &[u8]) -> u64 {
-    if a == b {
-        return 0;
-    }
-    a.iter().zip(b).filter(|(x, y)| x != y).count() as u64
+    super::count_differing(a, b)
 }
 
 /// The status of span `i` of side `k`, computed once.
@@ -783,34 +801,57 @@ fn analyse_tables(sides: &mut [Side<'_>; 2], k: usize, t: usize, ctx: &Context) 
     }
     let u = sides[1 - k].table_named(&sides[k].layout.tables[t].name);
     let (x, y) = (&sides[k], &sides[1 - k]);
-    let tx = &x.layout.tables[t];
-    let ty = u.map(|u| &y.layout.tables[u]);
-    let ax = analyse(ctx, tx, ty, x.letter);
-    let ay = ty.map(|ty| analyse(ctx, ty, Some(tx), y.letter));
+    let (tx, ty) = rayon::join(
+        || Named::new(&x.layout.tables[t]),
+        || u.map(|u| Named::new(&y.layout.tables[u])),
+    );
+    let (ax, ay) = rayon::join(
+        || analyse(ctx, &tx, ty.as_ref(), x.letter),
+        || ty.as_ref().map(|ty| analyse(ctx, ty, Some(&tx), y.letter)),
+    );
     sides[k].tables[t] = Some(ax);
     if let (Some(u), Some(ay)) = (u, ay) {
         sides[1 - k].tables[u] = Some(ay);
     }
 }
 
-fn analyse(ctx: &Context, tx: &Decoded, ty: Option<&Decoded>, letter: &str) -> TableAnalysis {
-    let names_y: HashMap<String, usize> = ty
-        .map(|ty| {
-            ty.items
-                .iter()
-                .enumerate()
-                .map(|(i, it)| (it.name(&ty.name), i))
-                .collect()
-        })
-        .unwrap_or_default();
-    let by_entry = ty.map(|ty| unpaired_by_entry(ty, tx)).unwrap_or_default();
+/// A decoded table with the names of its items, made once for both directions
+/// of the comparison.
+struct Named<'t> {
+    table: &'t Decoded,
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl<'t> Named<'t> {
+    fn new(table: &'t Decoded) -> Named<'t> {
+        let names: Vec<String> = table.items.iter().map(|it| it.name(&table.name)).collect();
+        let index = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+        Named {
+            table,
+            names,
+            index,
+        }
+    }
+}
+
+fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) -> TableAnalysis {
+    let (tx, ty) = (nx.table, ny.map(|n| n.table));
+    let by_entry = std::cell::OnceCell::new();
     let mut status = Vec::with_capacity(tx.items.len());
     let mut other = Vec::with_capacity(tx.items.len());
-    for it in &tx.items {
-        let counterpart = names_y.get(&it.name(&tx.name)).copied().or_else(|| {
+    for (i, it) in tx.items.iter().enumerate() {
+        let by_name = ny.and_then(|ny| ny.index.get(&nx.names[i]).copied());
+        let counterpart = by_name.or_else(|| {
             // Named after its first entry, an item shared by several (a
             // fragment entry) is renamed when an entry joins before it: the
             // other image's item of no counterpart holding one of its entries.
+            let by_entry =
+                by_entry.get_or_init(|| ny.map(|ny| unpaired_by_entry(ny, nx)).unwrap_or_default());
             it.entries
                 .iter()
                 .find_map(|e| by_entry.get(e.as_slice()).copied())
@@ -866,12 +907,11 @@ fn analyse(ctx: &Context, tx: &Decoded, ty: Option<&Decoded>, letter: &str) -> T
     TableAnalysis { status, other }
 }
 
-/// The items of `ty` whose names `tx` has no item of, by each entry they hold.
-fn unpaired_by_entry<'t>(ty: &'t Decoded, tx: &Decoded) -> HashMap<&'t [u8], usize> {
-    let names_x: HashSet<String> = tx.items.iter().map(|it| it.name(&tx.name)).collect();
+/// The items of `ny` whose names `nx` has no item of, by each entry they hold.
+fn unpaired_by_entry<'t>(ny: &Named<'t>, nx: &Named<'_>) -> HashMap<&'t [u8], usize> {
     let mut out = HashMap::new();
-    for (m, jt) in ty.items.iter().enumerate() {
-        if jt.entries.is_empty() || names_x.contains(&jt.name(&ty.name)) {
+    for (m, jt) in ny.table.items.iter().enumerate() {
+        if jt.entries.is_empty() || nx.index.contains_key(&ny.names[m]) {
             continue;
         }
         for e in &jt.entries {
@@ -1143,7 +1183,7 @@ mod tests {
         let diff = Difference::new(vec![b"/f".to_vec()], Kind::Mtime, json!(1), json!(2));
         let ctx = Context::new(&Vec::new(), &[diff], &[]);
         let r = runs(&a, &b);
-        let out = attribute(&a, &b, &la, &lb, &r, &ctx, &Vec::new());
+        let out = attribute((&a, &b), (&la, &lb), &r, &ctx, &Vec::new(), &|_| {});
         let rec = &out.record;
         assert_eq!(rec.differing_bytes, 1 + 8 + 1);
         assert_eq!(rec.explained_bytes, 1);
@@ -1178,7 +1218,14 @@ mod tests {
         lb.finish();
         let diff = Difference::new(vec![b"/f".to_vec()], Kind::Content, json!(1), json!(2));
         let ctx = Context::new(&Vec::new(), &[diff], &[]);
-        let out = attribute(&a, &b, &la, &lb, &runs(&a, &b), &ctx, &Vec::new());
+        let out = attribute(
+            (&a, &b),
+            (&la, &lb),
+            &runs(&a, &b),
+            &ctx,
+            &Vec::new(),
+            &|_| {},
+        );
         assert!(out.record.all_explained(), "{:?}", out.record);
         assert!(out.differences.is_empty(), "{:?}", out.differences);
         assert!(out.record.placement_bytes > 0);
@@ -1224,7 +1271,14 @@ mod tests {
         let (la, lb) = (layout(vec![1, 2, 3, 4]), layout(vec![1, 2, 3, 4, 5, 6]));
         let (a, b) = (vec![0u8; 8], vec![1u8; 8]);
         let ctx = Context::default();
-        let out = attribute(&a, &b, &la, &lb, &runs(&a, &b), &ctx, &Vec::new());
+        let out = attribute(
+            (&a, &b),
+            (&la, &lb),
+            &runs(&a, &b),
+            &ctx,
+            &Vec::new(),
+            &|_| {},
+        );
         assert_eq!(out.record.reported_bytes, 8, "{:?}", out.record);
         let fields: Vec<&str> = out
             .differences

@@ -155,25 +155,67 @@ fn chunk_runs(a: &[u8], b: &[u8], base: u64) -> Vec<Run> {
     if a == b {
         return out;
     }
-    const BLOCK: usize = 64;
-    for (n, (x, y)) in a.chunks(BLOCK).zip(b.chunks(BLOCK)).enumerate() {
-        if x == y {
-            continue;
+    // Eight bytes at a time: the bytes between the first and the last differing
+    // byte of a word are fewer than MERGE_GAP, so they join one run anyway.
+    let mut add = |first: u64, last: u64| match out.last_mut() {
+        Some(Run { end, .. }) if first < *end + MERGE_GAP => *end = last + 1,
+        _ => out.push(Run {
+            start: first,
+            end: last + 1,
+        }),
+    };
+    let words = a.len() / 8 * 8;
+    for (n, (x, y)) in a[..words]
+        .chunks_exact(8)
+        .zip(b[..words].chunks_exact(8))
+        .enumerate()
+    {
+        let t = word(x) ^ word(y);
+        if t != 0 {
+            let at = base + (n * 8) as u64;
+            add(
+                at + u64::from(t.trailing_zeros() / 8),
+                at + 7 - u64::from(t.leading_zeros() / 8),
+            );
         }
-        for (i, (p, q)) in x.iter().zip(y).enumerate() {
-            if p != q {
-                let at = base + (n * BLOCK + i) as u64;
-                match out.last_mut() {
-                    Some(Run { end, .. }) if at < *end + MERGE_GAP => *end = at + 1,
-                    _ => out.push(Run {
-                        start: at,
-                        end: at + 1,
-                    }),
-                }
-            }
+    }
+    for (i, (p, q)) in a[words..].iter().zip(&b[words..]).enumerate() {
+        if p != q {
+            let at = base + (words + i) as u64;
+            add(at, at);
         }
     }
     out
+}
+
+/// Eight bytes as a little-endian word (the first byte lowest).
+pub(crate) fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(w)
+}
+
+/// How many bytes of `a` and `b` differ.
+pub(crate) fn count_differing(a: &[u8], b: &[u8]) -> u64 {
+    if a == b {
+        return 0;
+    }
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    let words = a.len().min(b.len()) / 8 * 8;
+    let mut n = 0u64;
+    for (x, y) in a[..words].chunks_exact(8).zip(b[..words].chunks_exact(8)) {
+        // One bit per differing byte: fold each byte's bits into its lowest.
+        let mut t = word(x) ^ word(y);
+        t |= t >> 4;
+        t |= t >> 2;
+        t |= t >> 1;
+        n += u64::from((t & LOW).count_ones());
+    }
+    n + a[words..]
+        .iter()
+        .zip(&b[words..])
+        .filter(|(p, q)| p != q)
+        .count() as u64
 }
 
 fn merge(runs: impl Iterator<Item = Run>, gap: u64) -> Vec<Run> {
@@ -216,6 +258,44 @@ mod tests {
             ]
         );
         assert!(differing_runs(&a, &a).is_empty());
+    }
+
+    #[test]
+    fn words_find_what_bytes_find() {
+        let mut x: u32 = 0x2545_f491;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        for round in 0..200 {
+            let len = (next() % 300) as usize;
+            let a: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let mut b = a.clone();
+            for _ in 0..(round % 12) {
+                if len > 0 {
+                    let i = next() as usize % len;
+                    b[i] = b[i].wrapping_add(1 + (next() % 255) as u8);
+                }
+            }
+            let bytewise = a.iter().zip(&b).filter(|(p, q)| p != q).count() as u64;
+            assert_eq!(count_differing(&a, &b), bytewise);
+            let mut expected: Vec<Run> = Vec::new();
+            for (i, (p, q)) in a.iter().zip(&b).enumerate() {
+                if p != q {
+                    let at = 5 + i as u64;
+                    match expected.last_mut() {
+                        Some(r) if at < r.end + MERGE_GAP => r.end = at + 1,
+                        _ => expected.push(Run {
+                            start: at,
+                            end: at + 1,
+                        }),
+                    }
+                }
+            }
+            assert_eq!(chunk_runs(&a, &b, 5), expected, "round {round}");
+        }
     }
 
     #[test]

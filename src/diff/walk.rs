@@ -235,7 +235,7 @@ impl<'o> Differ<'o> {
             l
         };
         let (la, lb) = rayon::join(|| layout(a, Which::A), || layout(b, Which::B));
-        let mut out = accounting::attribute(ra, rb, &la, &lb, &runs, &ctx, prefix);
+        let mut out = accounting::attribute((ra, rb), (&la, &lb), &runs, &ctx, prefix, &read);
         out.record.nested_bytes = handed_down;
         self.emit(out.differences);
         self.accounting

@@ -609,7 +609,8 @@ impl<'o> Differ<'o> {
             }
         };
         let limits = &self.options.limits;
-        let opened = (crate::open(&ba, limits), crate::open(&bb, limits));
+        // Opening reads a squashfs's whole inode and directory tables: both at once.
+        let opened = rayon::join(|| crate::open(&ba, limits), || crate::open(&bb, limits));
         match opened {
             (Ok(na), Ok(nb)) => {
                 self.nested

@@ -59,8 +59,11 @@ overlay() {
 squash() {
   local out=$1 comp=$2 block=$3 mkfs_time=$4 extra=$5
   [ -f "$out" ] && return
-  mksquashfs "${sources[@]}" "$extra" "$out" -no-progress -quiet -no-hardlinks -keep-as-directory \
+  # Built under another name first: an interrupted run leaves no image that a
+  # later run would take as done.
+  mksquashfs "${sources[@]}" "$extra" "$out.part" -no-progress -quiet -no-hardlinks -keep-as-directory \
     -all-root -b "$block" -comp "$comp" -mkfs-time "$mkfs_time" -root-time 1 -noappend >/dev/null 2>&1
+  mv "$out.part" "$out"
 }
 
 iso() {
@@ -76,7 +79,8 @@ iso() {
   SOURCE_DATE_EPOCH=1717286400 xorriso -as mkisofs -quiet -iso-level 3 -volid NIXOS_ISO -joliet -r \
     -eltorito-boot isolinux/isolinux.bin -eltorito-catalog isolinux/boot.cat -no-emul-boot \
     -boot-load-size 4 -boot-info-table -isohybrid-mbr /usr/lib/ISOLINUX/isohdpfx.bin \
-    -eltorito-alt-boot -e boot/efi.img -no-emul-boot -isohybrid-gpt-basdat -o "$out" "$root" 2>/dev/null
+    -eltorito-alt-boot -e boot/efi.img -no-emul-boot -isohybrid-gpt-basdat -o "$out.part" "$root" 2>/dev/null
+  mv "$out.part" "$out"
 }
 
 echo "building the pairs in $work (skipped where they exist)..." >&2

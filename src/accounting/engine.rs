@@ -321,7 +321,8 @@ pub(crate) fn attribute(
                     }
                 }
             }
-            let n = differing(&a[o as usize..end as usize], &b[o as usize..end as usize]);
+            let (x, y) = (&a[o as usize..end as usize], &b[o as usize..end as usize]);
+            let n = super::count_differing(x, y);
             read(2 * (end - o));
             if n > 0 {
                 record.differing_bytes += n;
@@ -530,11 +531,6 @@ fn hex_at(bytes: &[u8], start: u64, end: u64) -> Json {
         "0x{}{more}",
         crate::model::hex(bytes.get(s..e).unwrap_or_default())
     ))
-}
-
-/// How many bytes of `a` and `b` (of equal length) differ.
-fn differing(a: &[u8], b: &[u8]) -> u64 {
-    super::count_differing(a, b)
 }
 
 /// The status of span `i` of side `k`, computed once.

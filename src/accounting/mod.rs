@@ -15,10 +15,11 @@
 //! the structures around them and the region they are in (`unclaimed bytes in
 //! directory extent of /etc after directory record of /etc/z`).
 //!
-//! Compressed bytes (squashfs metadata blocks, compressed cpio segments) cannot be pinned to what they
-//! encode, so their owner points at a [`Decoded`] table: the decoded stream cut
-//! into items (`inode of /x`), compared item by item with the other image's
-//! table of the same name.
+//! Compressed bytes (squashfs metadata blocks, compressed cpio segments) cannot
+//! be pinned to what they encode, so their owner points at a [`Decoded`] table:
+//! the decoded stream cut into items (`inode of /x`), compared item by item
+//! with the other image's table of the same name (or, for an item named after
+//! its first entry, with the one that holds one of its entries).
 //!
 //! Readers build layouts only when asked ([`crate::Filesystem::byte_layout`]),
 //! never when an image is opened: identical images, and images of different

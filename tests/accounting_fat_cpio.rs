@@ -12,7 +12,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{json_report, on_path, TempDir};
+use common::{differences, find, json_report, n, of_kind, on_path, record, TempDir};
 use serde_json::Value as Json;
 
 const EPOCH: &str = "1700000000";
@@ -50,40 +50,6 @@ fn patched(src: &Path, name: &str, patch: impl FnOnce(&mut Vec<u8>)) -> PathBuf 
     let out = src.with_file_name(name);
     std::fs::write(&out, bytes).expect("write");
     out
-}
-
-fn find(hay: &[u8], needle: &[u8]) -> usize {
-    hay.windows(needle.len())
-        .position(|w| w == needle)
-        .unwrap_or_else(|| panic!("{:?} not found", String::from_utf8_lossy(needle)))
-}
-
-fn differences(r: &Json) -> Vec<Json> {
-    r["differences"].as_array().cloned().unwrap_or_default()
-}
-
-fn of_kind(r: &Json, kind: &str) -> Vec<Json> {
-    differences(r)
-        .into_iter()
-        .filter(|d| d["kind"] == kind)
-        .collect()
-}
-
-/// The byte accounting record of the image pair at `location`.
-fn record(r: &Json, location: &[&str]) -> Json {
-    r["byte_accounting"]
-        .as_array()
-        .and_then(|records| {
-            records
-                .iter()
-                .find(|rec| rec["location"] == serde_json::json!(location))
-        })
-        .cloned()
-        .unwrap_or_else(|| panic!("no byte accounting at {location:?}: {r:#}"))
-}
-
-fn n(v: &Json) -> u64 {
-    v.as_u64().unwrap_or(u64::MAX)
 }
 
 /// Asserts that every differing byte of the record was explained.

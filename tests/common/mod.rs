@@ -153,3 +153,42 @@ pub fn found(report: &serde_json::Value) -> std::collections::BTreeSet<(String, 
         })
         .collect()
 }
+
+/// The first position of `needle` in `hay`; panics (failing the test) when absent.
+pub fn find(hay: &[u8], needle: &[u8]) -> usize {
+    hay.windows(needle.len())
+        .position(|w| w == needle)
+        .unwrap_or_else(|| panic!("{:?} not found", String::from_utf8_lossy(needle)))
+}
+
+/// The differences of a JSON report.
+pub fn differences(r: &serde_json::Value) -> Vec<serde_json::Value> {
+    r["differences"].as_array().cloned().unwrap_or_default()
+}
+
+/// The differences of one kind (`bytes`, `layout`, `mtime`, ...).
+pub fn of_kind(r: &serde_json::Value, kind: &str) -> Vec<serde_json::Value> {
+    differences(r)
+        .into_iter()
+        .filter(|d| d["kind"] == kind)
+        .collect()
+}
+
+/// The byte accounting record of the image pair at `location` (`&[]`: the
+/// outermost images); panics when there is none.
+pub fn record(r: &serde_json::Value, location: &[&str]) -> serde_json::Value {
+    r["byte_accounting"]
+        .as_array()
+        .and_then(|records| {
+            records
+                .iter()
+                .find(|rec| rec["location"] == serde_json::json!(location))
+        })
+        .cloned()
+        .unwrap_or_else(|| panic!("no byte accounting at {location:?}: {r:#}"))
+}
+
+/// A JSON number as u64 (`u64::MAX` when it is not one, so comparisons fail).
+pub fn n(v: &serde_json::Value) -> u64 {
+    v.as_u64().unwrap_or(u64::MAX)
+}

@@ -68,6 +68,7 @@ mod engine;
 mod span;
 
 pub(crate) use engine::{attribute, layout_differences, Context};
+pub(crate) use span::{f, fact};
 pub use span::{Decoded, Explain, Field, Item, Keys, Layout, Owner, Placement, Region, Span};
 
 use std::ops::Range;

@@ -43,6 +43,16 @@ pub enum Explain {
     Nothing,
 }
 
+/// [`Explain::Fact`] of the fact `name`: the readers' shorthand.
+pub(crate) fn fact(name: impl Into<Cow<'static, str>>) -> Explain {
+    Explain::Fact(name.into())
+}
+
+/// [`Field::new`] with a fixed name: the readers' shorthand for field tables.
+pub(crate) fn f(at: u64, len: u64, name: &'static str, explain: Explain) -> Field {
+    Field::new(at, len, name, explain)
+}
+
 /// A named part of a structure, relative to the structure's start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Field {

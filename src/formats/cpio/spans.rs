@@ -20,16 +20,8 @@ use super::compress::Compression;
 use super::header::{self, CpioFormat, Header, NEWC_LEN, ODC_LEN};
 use super::tree::components;
 use super::CpioFs;
-use crate::accounting::{Decoded, Explain, Field, Item, Layout, Owner, Placement, Span};
+use crate::accounting::{f, fact, Decoded, Explain, Field, Item, Layout, Owner, Placement, Span};
 use crate::bytes::{byte, le16};
-
-fn fact(name: impl Into<String>) -> Explain {
-    Explain::Fact(name.into().into())
-}
-
-fn f(at: u64, len: u64, name: &'static str, explain: Explain) -> Field {
-    Field::new(at, len, name, explain)
-}
 
 /// What explains a member's data.
 const DATA: &[&str] = &["content", "size", "symlink", "nested"];

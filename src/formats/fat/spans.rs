@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use super::chain::{Claimed, Fat, Run, Want};
 use super::raw::{attr, BootSector, DirEntry, FatType, DIR_ENTRY_SIZE};
 use super::FatFs;
-use crate::accounting::{Explain, Field, Keys, Layout, Owner, Placement, Span};
+use crate::accounting::{f, fact, Explain, Field, Keys, Layout, Owner, Placement, Span};
 use crate::bytes::{le32, Bytes};
 use crate::model::{EntryKind, Value};
 
@@ -22,14 +22,6 @@ use crate::model::{EntryKind, Value};
 /// FAT alternating free and used entries would otherwise make a span of every
 /// other entry; past this the bytes are named by their region only.
 const MAX_FREE_SPANS: usize = 1 << 16;
-
-fn fact(name: impl Into<String>) -> Explain {
-    Explain::Fact(name.into().into())
-}
-
-fn f(at: u64, len: u64, name: &'static str, explain: Explain) -> Field {
-    Field::new(at, len, name, explain)
-}
 
 fn entry(keys: Keys) -> Explain {
     Explain::Entry(keys)

@@ -14,7 +14,7 @@ use super::raw::DirRecord;
 use super::susp;
 use super::walk::{Namespace, Tree, SYSTEM_USE_SLACK};
 use super::IsoFs;
-use crate::accounting::{Explain, Field, Keys, Layout, Owner, Placement, Span};
+use crate::accounting::{f, fact, Explain, Field, Keys, Layout, Owner, Placement, Span};
 use crate::bytes::{be16, be32, byte, le16, le32};
 use crate::model::EntryKind;
 
@@ -24,14 +24,6 @@ const MAX_DESCRIPTORS: u64 = 256;
 /// dozen; a hostile one chaining continuation areas could have a quarter of a
 /// million, each a span. Past this the bytes are named by their region only.
 const MAX_SUSP_SPANS: usize = 1024;
-
-fn fact(name: impl Into<String>) -> Explain {
-    Explain::Fact(name.into().into())
-}
-
-fn f(at: u64, len: u64, name: &'static str, explain: Explain) -> Field {
-    Field::new(at, len, name, explain)
-}
 
 /// A volume descriptor's sector, what it is and the facts' prefix.
 struct Descriptor {

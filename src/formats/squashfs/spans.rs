@@ -38,17 +38,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::metadata::{Lookup, Table};
 use super::superblock::{ABSENT, SUPERBLOCK_SIZE};
 use super::SquashFs;
-use crate::accounting::{Decoded, Explain, Field, Item, Layout, Owner, Placement, Span};
+use crate::accounting::{f, fact, Decoded, Explain, Field, Item, Layout, Owner, Placement, Span};
 use crate::bytes::{le16, le32};
 use crate::model::{EntryKind, Value};
-
-fn fact(name: &'static str) -> Explain {
-    Explain::Fact(name.into())
-}
-
-fn f(at: u64, len: u64, name: &'static str, explain: Explain) -> Field {
-    Field::new(at, len, name, explain)
-}
 
 fn int_attr(attrs: &[crate::model::Fact], name: &str) -> Option<u64> {
     attrs

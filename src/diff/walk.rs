@@ -53,11 +53,32 @@ struct At<'p> {
     nesting: u32,
 }
 
-impl At<'_> {
+impl<'p> At<'p> {
     fn location(&self) -> Location {
         let mut l = self.prefix.clone();
         l.push(self.path.to_vec());
         l
+    }
+
+    /// The location, made when first asked for.
+    fn here(self) -> Here<'p> {
+        Here {
+            at: self,
+            location: std::cell::OnceCell::new(),
+        }
+    }
+}
+
+/// Where an entry pair sits, its [`Location`] made on first use: making one
+/// allocates, and most entries have nothing to report.
+struct Here<'p> {
+    at: At<'p>,
+    location: std::cell::OnceCell<Location>,
+}
+
+impl Here<'_> {
+    fn get(&self) -> &Location {
+        self.location.get_or_init(|| self.at.location())
     }
 }
 
@@ -185,7 +206,7 @@ impl<'o> Differ<'o> {
         };
         let (ra, rb) = (a.root_meta(), b.root_meta());
         let mut found = Vec::new();
-        meta::entries(&at.location(), ra, rb, &mut found);
+        meta::entries(|| at.location(), ra, rb, &mut found);
         self.emit(found);
         self.dirs(a, b, a.root(), b.root(), ra, rb, at);
         // Everything about this pair (nested images included) is reported now:
@@ -374,10 +395,10 @@ impl<'o> Differ<'o> {
         if let Some(p) = &self.options.progress {
             p.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-        let location = at.location();
+        let here = at.here();
         if ea.meta.kind != eb.meta.kind {
             self.emit(vec![Difference::new(
-                location,
+                here.get().clone(),
                 Kind::Type,
                 json!(ea.meta.kind.name()),
                 json!(eb.meta.kind.name()),
@@ -385,7 +406,7 @@ impl<'o> Differ<'o> {
             return;
         }
         let mut found = Vec::new();
-        meta::entries(&location, &ea.meta, &eb.meta, &mut found);
+        meta::entries(|| here.get().clone(), &ea.meta, &eb.meta, &mut found);
         // Fields that merely encode a difference reported above are left out.
         let mut skip = Vec::new();
         if ea.meta.mtime != eb.meta.mtime {
@@ -401,7 +422,7 @@ impl<'o> Differ<'o> {
             &skip,
             |name, va, vb| {
                 found.push(
-                    Difference::new(location.clone(), Kind::Attribute, va, vb).with_field(name),
+                    Difference::new(here.get().clone(), Kind::Attribute, va, vb).with_field(name),
                 );
             },
         );
@@ -411,7 +432,7 @@ impl<'o> Differ<'o> {
                 self.dirs(fa, fb, ea.node, eb.node, &ea.meta, &eb.meta, at);
             }
             EntryKind::File => {
-                let nested = self.files(fa, fb, ea, eb, at, &mut found);
+                let nested = self.files(fa, fb, ea, eb, &here, &mut found);
                 if nested {
                     // The inside is reported; the container's own size is noise.
                     found.retain(|d| d.kind != Kind::Size);
@@ -431,16 +452,15 @@ impl<'o> Differ<'o> {
         fb: &dyn Filesystem,
         ea: &Entry,
         eb: &Entry,
-        at: At<'_>,
+        here: &Here<'_>,
         found: &mut Vec<Difference>,
     ) -> bool {
-        let location = at.location();
         let (ca, cb) = match (fa.content(ea.node), fb.content(eb.node)) {
             (Ok(ca), Ok(cb)) => (ca, cb),
             (ra, rb) => {
                 for (side, r) in [(Which::A, ra.err()), (Which::B, rb.err())] {
                     if let Some(e) = r {
-                        self.problem(location.clone(), side, content::unreadable(e));
+                        self.problem(here.get().clone(), side, content::unreadable(e));
                     }
                 }
                 return false;
@@ -451,7 +471,7 @@ impl<'o> Differ<'o> {
         // attributes, so the bytes are left out here.
         let has_table = |e: &Entry| e.attrs.iter().any(|a| a.name == "boot_info_table.checksum");
         let mask = (has_table(ea) && has_table(eb)).then_some(8..64);
-        let nested = self.contents(&ca, &cb, &location, at.nesting, mask, found);
+        let nested = self.contents(&ca, &cb, here, mask, found);
         self.count_read(raw_len(&ca) + raw_len(&cb));
         nested
     }
@@ -462,8 +482,7 @@ impl<'o> Differ<'o> {
         &self,
         ca: &Content<'_>,
         cb: &Content<'_>,
-        location: &Location,
-        nesting: u32,
+        here: &Here<'_>,
         mask: Option<std::ops::Range<u64>>,
         found: &mut Vec<Difference>,
     ) -> bool {
@@ -471,10 +490,12 @@ impl<'o> Differ<'o> {
             Ok(true) => return false,
             Ok(false) => {}
             Err(e) => {
+                let location = here.get();
                 self.problem(location.clone(), Which::A, content::unreadable(e));
                 return false;
             }
         }
+        let (location, nesting) = (here.get(), here.at.nesting);
         if nesting < self.options.max_nesting && self.nested(ca, cb, location, nesting) {
             return true;
         }
@@ -554,14 +575,18 @@ impl<'o> Differ<'o> {
         let (sa, sb) = (a.specials(), b.specials());
         let mut found = Vec::new();
         for x in &sa {
-            let mut location = prefix.clone();
-            location.push(x.name.clone().into_bytes());
+            let here = At {
+                prefix,
+                path: x.name.as_bytes(),
+                nesting,
+            }
+            .here();
             match sb.iter().find(|y| y.name == x.name) {
                 Some(y) => {
-                    self.contents(&x.content, &y.content, &location, nesting, None, &mut found);
+                    self.contents(&x.content, &y.content, &here, None, &mut found);
                 }
                 None => found.push(Difference::new(
-                    location,
+                    here.get().clone(),
                     Kind::Removed,
                     json!("boot image"),
                     Json::Null,

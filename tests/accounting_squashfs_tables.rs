@@ -259,7 +259,7 @@ fn id_export_and_xattr_tables_are_decoded_into_items_of_their_entries() {
     let set = kv
         .items
         .iter()
-        .find(|it| it.entries.iter().any(|e| e == b"/f"))
+        .find(|it| it.entries.iter().any(|e| e[..] == b"/f"[..]))
         .expect("the set of /f");
     let set_bytes = &kv.stream[set.range.start as usize..set.range.end as usize];
     // Type and name length (4), "x", value length (4), "aaaa".
@@ -640,4 +640,35 @@ fn a_value_stored_by_reference_in_one_image_and_in_place_in_the_other_is_placeme
     // /f1's change: placement, not a finding.
     all_explained(&r);
     assert!(n(&record(&r, &[])["placement_bytes"]) > 0, "{r:#}");
+}
+
+/// The layouts name entries by their raw names, as the diff does: a file whose
+/// name is no UTF-8 has its inode bytes explained by its own mode difference.
+#[test]
+fn the_inode_of_a_name_that_is_no_utf8_is_explained_by_its_difference() {
+    use std::os::unix::ffi::OsStrExt;
+    if !have("mksquashfs", &["-version"]) {
+        return;
+    }
+    let dir = TempDir::new("sqt-latin1");
+    let t = tree(&dir.0, "t");
+    let name: &[u8] = b"caf\xe9";
+    std::fs::write(t.join(std::ffi::OsStr::from_bytes(name)), "caf\n").expect("write");
+    let mut images = Vec::new();
+    for (side, mode) in [("a", "644"), ("b", "600")] {
+        // The pseudo definition names the file by its raw bytes.
+        let pseudo = dir.0.join(format!("{side}.pseudo"));
+        let mut line = name.to_vec();
+        line.extend_from_slice(format!(" m {mode} 0 0\n").as_bytes());
+        std::fs::write(&pseudo, line).expect("write");
+        let img = dir.0.join(format!("{side}.sq"));
+        mksquashfs(&t, &img, &["-pf", pseudo.to_str().expect("an ASCII path")]);
+        images.push(img);
+    }
+    let (a, b) = (&images[0], &images[1]);
+    same_size(a, b);
+    let (code, r) = json_report(a, b);
+    assert_eq!(code, Some(1), "{r:#}");
+    assert_eq!(of_kind(&r, "mode").len(), 1, "{r:#}");
+    all_explained(&r);
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{json, Value as Json};
 
-use super::span::{Decoded, Explain, Field, Layout, Placement, Span};
+use super::span::{Decoded, EntryPath, Explain, Field, Item, Layout, Placement, Span};
 use super::Run;
 use crate::report::{ByteAccounting, Difference, Kind, Location};
 
@@ -93,7 +93,7 @@ impl Context {
 
     /// True when one of the entries, or a directory above it, was added,
     /// removed or changed type: all its structures are explained by that.
-    fn gone(&self, entries: &[Vec<u8>]) -> bool {
+    fn gone(&self, entries: &[EntryPath]) -> bool {
         // Checked for every structure: a scan of the few gone paths costs less
         // than hashing each entry's ancestors, up to some dozens of them.
         if self.gone.len() <= 32 {
@@ -115,7 +115,7 @@ impl Context {
         })
     }
 
-    fn verdict(&self, explain: &Explain, entries: &[Vec<u8>]) -> Verdict {
+    fn verdict(&self, explain: &Explain, entries: &[EntryPath]) -> Verdict {
         let entry_has = |keys: &[&str]| entries.iter().any(|e| keys.iter().any(|k| self.has(e, k)));
         let yes = |b: bool| {
             if b {
@@ -562,7 +562,6 @@ fn compute_status(sides: &mut [Side<'_>; 2], k: usize, i: usize, ctx: &Context) 
     if ctx.gone(&other.owner.entries) {
         return Status::Explained;
     }
-    let entries = both(&owner.entries, &other.owner.entries);
     let (bx, by) = (x.slice(span), y.slice(other));
     if bx == by {
         if span.start == other.start {
@@ -570,6 +569,7 @@ fn compute_status(sides: &mut [Side<'_>; 2], k: usize, i: usize, ctx: &Context) 
         }
         return moved(sides, k, i, j);
     }
+    let entries = both(&owner.entries, &other.owner.entries);
     if bx.len() != by.len() {
         let mut verdicts = vec![ctx.verdict(&owner.explain, &entries)];
         verdicts.extend(
@@ -598,7 +598,7 @@ fn compute_status(sides: &mut [Side<'_>; 2], k: usize, i: usize, ctx: &Context) 
 }
 
 /// The entries of a structure in either image, each once.
-fn both(x: &[Vec<u8>], y: &[Vec<u8>]) -> Vec<Vec<u8>> {
+fn both(x: &[EntryPath], y: &[EntryPath]) -> Vec<EntryPath> {
     let mut all = x.to_vec();
     all.extend(y.iter().filter(|e| !x.contains(e)).cloned());
     all
@@ -629,7 +629,7 @@ fn compare_fields(
     ctx: &Context,
     fields: &[Field],
     explain: &Explain,
-    entries: &[Vec<u8>],
+    entries: &[EntryPath],
     bx: &[u8],
     by: &[u8],
 ) -> Status {
@@ -811,27 +811,34 @@ fn analyse_tables(sides: &mut [Side<'_>; 2], k: usize, t: usize, ctx: &Context) 
     }
 }
 
-/// A decoded table with the names of its items, made once for both directions
-/// of the comparison.
+/// What an item's name ([`Item::name`]) is made of, the table's name aside:
+/// items of two tables of the same name pair by it. Made for every item of
+/// both tables, so made without allocating the names.
+type ItemKey<'t> = (&'static str, Option<&'t str>, Option<&'t [u8]>);
+
+fn item_key(it: &Item) -> ItemKey<'_> {
+    match (&it.label, it.entries.first()) {
+        (Some(label), _) => (it.class, Some(label), None),
+        (None, path) => (it.class, None, path.map(|p| &p[..])),
+    }
+}
+
+/// A decoded table with its items by name, made once for both directions of
+/// the comparison.
 struct Named<'t> {
     table: &'t Decoded,
-    names: Vec<String>,
-    index: HashMap<String, usize>,
+    index: HashMap<ItemKey<'t>, usize>,
 }
 
 impl<'t> Named<'t> {
     fn new(table: &'t Decoded) -> Named<'t> {
-        let names: Vec<String> = table.items.iter().map(|it| it.name(&table.name)).collect();
-        let index = names
+        let index = table
+            .items
             .iter()
             .enumerate()
-            .map(|(i, n)| (n.clone(), i))
+            .map(|(i, it)| (item_key(it), i))
             .collect();
-        Named {
-            table,
-            names,
-            index,
-        }
+        Named { table, index }
     }
 }
 
@@ -840,8 +847,8 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
     let by_entry = std::cell::OnceCell::new();
     let mut status = Vec::with_capacity(tx.items.len());
     let mut other = Vec::with_capacity(tx.items.len());
-    for (i, it) in tx.items.iter().enumerate() {
-        let by_name = ny.and_then(|ny| ny.index.get(&nx.names[i]).copied());
+    for it in &tx.items {
+        let by_name = ny.and_then(|ny| ny.index.get(&item_key(it)).copied());
         let counterpart = by_name.or_else(|| {
             // Named after its first entry, an item shared by several (a
             // fragment entry) is renamed when an entry joins before it: the
@@ -850,7 +857,7 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
                 by_entry.get_or_init(|| ny.map(|ny| unpaired_by_entry(ny, nx)).unwrap_or_default());
             it.entries
                 .iter()
-                .find_map(|e| by_entry.get(e.as_slice()).copied())
+                .find_map(|e| by_entry.get(&e[..]).copied())
         });
         other.push(counterpart);
         let their_entries = match (ty, counterpart) {
@@ -861,7 +868,7 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
             status.push(ItemStatus::Explained);
             continue;
         }
-        let entries = both(&it.entries, their_entries);
+        let entries = || both(&it.entries, their_entries);
         let bx = slice(&tx.stream, &it.range);
         let s = match (ty, counterpart) {
             (Some(ty), Some(m)) => {
@@ -876,10 +883,10 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
                 } else {
                     let fields = (tx.fields)(it, bx);
                     let s = if bx.len() == by.len() {
-                        compare_fields(ctx, &fields, &it.explain, &entries, bx, by)
+                        compare_fields(ctx, &fields, &it.explain, &entries(), bx, by)
                     } else {
                         let fy = (ty.fields)(jt, by);
-                        sized(ctx, it, &entries, (&fields, &fy), (bx, by), letter)
+                        sized(ctx, it, &entries(), (&fields, &fy), (bx, by), letter)
                     };
                     match s {
                         Status::Explained => ItemStatus::Explained,
@@ -907,11 +914,11 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
 fn unpaired_by_entry<'t>(ny: &Named<'t>, nx: &Named<'_>) -> HashMap<&'t [u8], usize> {
     let mut out = HashMap::new();
     for (m, jt) in ny.table.items.iter().enumerate() {
-        if jt.entries.is_empty() || nx.index.contains_key(&ny.names[m]) {
+        if jt.entries.is_empty() || nx.index.contains_key(&item_key(jt)) {
             continue;
         }
         for e in &jt.entries {
-            out.entry(e.as_slice()).or_insert(m);
+            out.entry(&e[..]).or_insert(m);
         }
     }
     out
@@ -925,7 +932,7 @@ fn unpaired_by_entry<'t>(ny: &Named<'t>, nx: &Named<'_>) -> HashMap<&'t [u8], us
 fn sized(
     ctx: &Context,
     it: &super::span::Item,
-    entries: &[Vec<u8>],
+    entries: &[EntryPath],
     (fx, fy): (&[Field], &[Field]),
     (bx, by): (&[u8], &[u8]),
     letter: &str,
@@ -1154,7 +1161,7 @@ mod tests {
         Span {
             start,
             len,
-            owner: Owner::new("thing", name, explain).of(b"/f"),
+            owner: Owner::new("thing", name, explain).of(&EntryPath::from(&b"/f"[..])),
         }
     }
 
@@ -1248,7 +1255,7 @@ mod tests {
                 blocks: vec![(0, 0..len)],
                 items: vec![super::super::span::Item {
                     class: "item",
-                    entries: vec![b"/f".to_vec()],
+                    entries: vec![EntryPath::from(&b"/f"[..])],
                     label: None,
                     range: 0..len,
                     explain: Explain::Nothing,
@@ -1297,8 +1304,8 @@ mod tests {
             Json::Null,
         );
         let ctx = Context::new(&Vec::new(), &[d], &[]);
-        assert!(ctx.gone(&[b"/d/e/f".to_vec()]));
-        assert!(!ctx.gone(&[b"/e".to_vec()]));
+        assert!(ctx.gone(&[EntryPath::from(&b"/d/e/f"[..])]));
+        assert!(!ctx.gone(&[EntryPath::from(&b"/e"[..])]));
         assert!(ctx.has(b"/", "children"));
     }
 }

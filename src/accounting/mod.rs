@@ -69,7 +69,9 @@ mod span;
 
 pub(crate) use engine::{attribute, layout_differences, Context};
 pub(crate) use span::{f, fact};
-pub use span::{Decoded, Explain, Field, Item, Keys, Layout, Owner, Placement, Region, Span};
+pub use span::{
+    Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Owner, Placement, Region, Span,
+};
 
 use std::ops::Range;
 

@@ -2,6 +2,11 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
+use std::sync::Arc;
+
+/// An entry's path in its file system, as the diff names it. Shared: a layout
+/// hands one entry's path to each of its structures and items.
+pub type EntryPath = Arc<[u8]>;
 
 /// Difference keys: an entry-level kind (`mtime`, `content`), or a kind and its
 /// field joined by `:` (`attribute:rr.tf.creation`). `nested` stands for a file
@@ -90,7 +95,7 @@ pub struct Owner {
     pub name: String,
     /// The entries (paths in this file system) it belongs to; empty for
     /// image-level structures.
-    pub entries: Vec<Vec<u8>>,
+    pub entries: Vec<EntryPath>,
     /// What a change of the bytes no field covers can follow from.
     pub explain: Explain,
     /// Its named parts, when it has any worth telling apart.
@@ -122,8 +127,8 @@ impl Owner {
     }
 
     /// The same, belonging to the entry at `path`.
-    pub fn of(mut self, path: &[u8]) -> Owner {
-        self.entries.push(path.to_vec());
+    pub fn of(mut self, path: &EntryPath) -> Owner {
+        self.entries.push(Arc::clone(path));
         self
     }
 
@@ -190,7 +195,7 @@ pub struct Item {
     pub class: &'static str,
     /// The entries it belongs to (its name is made from the first, unless it
     /// has a label).
-    pub entries: Vec<Vec<u8>>,
+    pub entries: Vec<EntryPath>,
     /// What tells it apart when its first entry does not: an index (`7` for
     /// entry 7 of no file) or a value (`1000` for id 1000 of the id table, used
     /// by many entries). When set, the item is named by it, not by its entries.

@@ -1,6 +1,7 @@
 //! What the eager readers (ISO 9660, squashfs, FAT, cpio) share: a tree of nodes in
 //! an arena, children held as indices, node 0 the root.
 
+use crate::accounting::EntryPath;
 use crate::error::{Error, Result};
 use crate::model::{Entry, EntryKind, Listing, NodeId};
 
@@ -51,26 +52,57 @@ macro_rules! parent_node {
 pub(crate) use parent_node;
 
 /// The path of a node, for messages: `/` for the root.
-pub(crate) fn path<N: WithParent>(nodes: &[N], mut node: u32) -> String {
+pub(crate) fn path<N: WithParent>(nodes: &[N], node: u32) -> String {
+    String::from_utf8_lossy(&raw_path(nodes, node)).into_owned()
+}
+
+/// The path of a node as the diff names it: the raw names joined by `/`.
+fn raw_path<N: WithParent>(nodes: &[N], mut node: u32) -> Vec<u8> {
     let mut parts: Vec<&[u8]> = Vec::new();
     while node != 0 {
         let Some(n) = nodes.get(node as usize) else {
             break;
         };
         parts.push(&n.entry().name);
-        // Parents always come before their children; a bad index or a cycle ends
-        // the walk instead of looping.
+        // A bad index or a cycle ends the walk instead of looping.
         if parts.len() > nodes.len() {
             break;
         }
         node = n.parent();
     }
-    let parts: Vec<String> = parts
-        .iter()
-        .rev()
-        .map(|p| String::from_utf8_lossy(p).into_owned())
-        .collect();
-    format!("/{}", parts.join("/"))
+    let mut path = Vec::new();
+    for p in parts.iter().rev() {
+        path.push(b'/');
+        path.extend_from_slice(p);
+    }
+    if path.is_empty() {
+        path.push(b'/');
+    }
+    path
+}
+
+/// The path of every node as the diff names entries (the raw names joined by
+/// `/`), each made once: a byte layout hands them to many structures.
+pub(crate) fn entry_paths<N: WithParent>(nodes: &[N]) -> Vec<EntryPath> {
+    let mut paths: Vec<EntryPath> = Vec::with_capacity(nodes.len());
+    for (i, n) in nodes.iter().enumerate() {
+        // Parents come before their children (every reader's walk pushes them
+        // so); for a node whose parent does not, the path is found walking up.
+        let parent = usize::try_from(n.parent()).unwrap_or(0);
+        let Some(dir) = paths.get(parent).filter(|_| parent < i) else {
+            paths.push(raw_path(nodes, i as u32).into());
+            continue;
+        };
+        let name = &n.entry().name;
+        let mut p = Vec::with_capacity(dir.len() + 1 + name.len());
+        p.extend_from_slice(dir);
+        if !p.ends_with(b"/") {
+            p.push(b'/');
+        }
+        p.extend_from_slice(name);
+        paths.push(p.into());
+    }
+    paths
 }
 
 /// The nearest of `node` and its ancestors for which `is` holds.

@@ -20,7 +20,9 @@ use super::compress::Compression;
 use super::header::{self, CpioFormat, Header, NEWC_LEN, ODC_LEN};
 use super::tree::components;
 use super::CpioFs;
-use crate::accounting::{f, fact, Decoded, Explain, Field, Item, Layout, Owner, Placement, Span};
+use crate::accounting::{
+    f, fact, Decoded, EntryPath, Explain, Field, Item, Layout, Owner, Placement, Span,
+};
 use crate::bytes::{byte, le16};
 
 /// What explains a member's data.
@@ -307,6 +309,7 @@ fn piece_spans(
         ),
         Piece::Member { at, h, .. } => {
             let (path, shown) = member_path(h.name, seen);
+            let path = EntryPath::from(path);
             let pt = parts(*at, h);
             let fields = header_fields(h.format, h.name.len() as u64 + 1, magic.clone());
             push(
@@ -375,6 +378,7 @@ fn piece_items(buf: &[u8], p: &Piece<'_>, seen: &mut HashMap<Vec<u8>, u32>) -> V
         }
         Piece::Member { at, h, .. } => {
             let (path, _) = member_path(h.name, seen);
+            let path = EntryPath::from(path);
             let pt = parts(*at, h);
             let tag = match h.format {
                 CpioFormat::Newc => 0,

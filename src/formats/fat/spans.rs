@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use super::chain::{Claimed, Fat, Run, Want};
 use super::raw::{attr, BootSector, DirEntry, FatType, DIR_ENTRY_SIZE};
 use super::FatFs;
-use crate::accounting::{f, fact, Explain, Field, Keys, Layout, Owner, Placement, Span};
+use crate::accounting::{f, fact, EntryPath, Explain, Field, Keys, Layout, Owner, Placement, Span};
 use crate::bytes::{le32, Bytes};
 use crate::model::{EntryKind, Value};
 
@@ -119,26 +119,8 @@ impl FatFs<'_> {
     }
 
     /// The path of every node, as the diff names entries.
-    fn paths(&self) -> Vec<Vec<u8>> {
-        let nodes = &self.tree.nodes;
-        let mut paths: Vec<Vec<u8>> = Vec::with_capacity(nodes.len());
-        for (i, n) in nodes.iter().enumerate() {
-            // Parents come before their children (the walk pushes them so).
-            let parent = usize::try_from(n.parent).unwrap_or(0);
-            let p = match paths.get(parent).filter(|_| i > 0 && parent < i) {
-                Some(dir) => {
-                    let mut p = dir.clone();
-                    if !p.ends_with(b"/") {
-                        p.push(b'/');
-                    }
-                    p.extend_from_slice(&n.entry.name);
-                    p
-                }
-                None => b"/".to_vec(),
-            };
-            paths.push(p);
-        }
-        paths
+    fn paths(&self) -> Vec<EntryPath> {
+        crate::formats::tree::entry_paths(&self.tree.nodes)
     }
 
     /// The cluster runs of every node; the FAT32 root's chain is followed again
@@ -165,7 +147,7 @@ impl FatFs<'_> {
     }
 
     /// Every FAT copy: reserved entries, chains, free entries, the tail.
-    fn fat_spans(&self, bs: &BootSector, paths: &[Vec<u8>], runs: &[Vec<Run>], l: &mut Layout) {
+    fn fat_spans(&self, bs: &BootSector, paths: &[EntryPath], runs: &[Vec<Run>], l: &mut Layout) {
         let geo = self.geo;
         let first = u64::from(bs.reserved_sectors) * u64::from(bs.bytes_per_sector);
         let last_entry = u64::from(geo.clusters) + 2;
@@ -274,7 +256,7 @@ impl FatFs<'_> {
     }
 
     /// Every file's clusters, owned by it; the slack after its end is a field.
-    fn cluster_spans(&self, paths: &[Vec<u8>], l: &mut Layout) {
+    fn cluster_spans(&self, paths: &[EntryPath], l: &mut Layout) {
         let cb = self.geo.cluster_bytes;
         for (i, n) in self.tree.nodes.iter().enumerate() {
             if n.entry.meta.kind != EntryKind::File {
@@ -315,7 +297,7 @@ impl FatFs<'_> {
     }
 
     /// Every directory's 32-byte entries.
-    fn directory_spans(&self, paths: &[Vec<u8>], runs: &[Vec<Run>], l: &mut Layout) {
+    fn directory_spans(&self, paths: &[EntryPath], runs: &[Vec<Run>], l: &mut Layout) {
         let geo = self.geo;
         let by_offset: HashMap<u64, usize> = self
             .tree
@@ -373,7 +355,7 @@ impl FatFs<'_> {
                         break;
                     };
                     d.record(at, slot, DirEntry { raw }, |o| {
-                        by_offset.get(&o).map(|&n| paths[n].as_slice())
+                        by_offset.get(&o).map(|&n| &paths[n])
                     });
                     slot += 1;
                 }
@@ -386,7 +368,7 @@ impl FatFs<'_> {
 
 /// The walk through one directory's entries.
 struct DirWalk<'x> {
-    dir: &'x [u8],
+    dir: &'x EntryPath,
     shown: &'x str,
     is_root: bool,
     fat32: bool,
@@ -415,7 +397,7 @@ impl DirWalk<'_> {
         at: u64,
         slot: u64,
         e: DirEntry<'_>,
-        path_at: impl Fn(u64) -> Option<&'p [u8]>,
+        path_at: impl Fn(u64) -> Option<&'p EntryPath>,
     ) {
         if let Some((start, end)) = self.free {
             if end == at {
@@ -489,7 +471,7 @@ impl DirWalk<'_> {
             self.push(at, owner);
             return;
         };
-        let name = String::from_utf8_lossy(path).into_owned();
+        let name = String::from_utf8_lossy(&path[..]).into_owned();
         let pending = std::mem::take(&mut self.pending);
         for (n, (lfn_at, _)) in pending.iter().enumerate() {
             let owner = Owner::new(

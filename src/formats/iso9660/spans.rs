@@ -14,7 +14,7 @@ use super::raw::DirRecord;
 use super::susp;
 use super::walk::{Namespace, Tree, SYSTEM_USE_SLACK};
 use super::IsoFs;
-use crate::accounting::{f, fact, Explain, Field, Keys, Layout, Owner, Placement, Span};
+use crate::accounting::{f, fact, EntryPath, Explain, Field, Keys, Layout, Owner, Placement, Span};
 use crate::bytes::{be16, be32, byte, le16, le32};
 use crate::model::EntryKind;
 
@@ -41,15 +41,11 @@ impl IsoFs<'_> {
         let descriptors = descriptors(data, &mut l);
 
         // The effective tree, and the other namespace's tree with its pairing.
-        let paths: Vec<Vec<u8>> = (0..self.tree.nodes.len() as u32)
-            .map(|n| self.tree.path(n).into_bytes())
-            .collect();
-        let mut dir_paths: HashMap<u64, Vec<u8>> = HashMap::new();
+        let paths = crate::formats::tree::entry_paths(&self.tree.nodes);
+        let mut dir_paths: HashMap<u64, EntryPath> = HashMap::new();
         self.tree_spans(&self.tree, &paths, "", &mut l, &mut dir_paths);
         if let Some((other, label)) = self.other_tree() {
-            let mut other_paths: Vec<Vec<u8>> = (0..other.nodes.len() as u32)
-                .map(|n| other.path(n).into_bytes())
-                .collect();
+            let mut other_paths = crate::formats::tree::entry_paths(&other.nodes);
             for (mine, theirs) in self.tree.pairs(&other) {
                 other_paths[theirs as usize] = paths[mine as usize].clone();
             }
@@ -129,10 +125,10 @@ impl IsoFs<'_> {
     fn tree_spans(
         &self,
         tree: &Tree,
-        paths: &[Vec<u8>],
+        paths: &[EntryPath],
         label: &str,
         l: &mut Layout,
-        dir_paths: &mut HashMap<u64, Vec<u8>>,
+        dir_paths: &mut HashMap<u64, EntryPath>,
     ) {
         let by_record: HashMap<u64, usize> = tree
             .nodes
@@ -165,14 +161,14 @@ impl IsoFs<'_> {
             else {
                 continue;
             };
-            let shown = String::from_utf8_lossy(dir);
+            let shown = String::from_utf8_lossy(&dir[..]);
             l.region(
                 start,
                 extent.len() as u64,
                 format!("{label}directory extent of {shown}"),
             );
             let mut pos = 0usize;
-            let mut last: Option<(Vec<u8>, Vec<u8>)> = None;
+            let mut last: Option<(Vec<u8>, EntryPath)> = None;
             while pos < extent.len() {
                 let sector_end = ((pos / bs as usize + 1) * bs as usize).min(extent.len());
                 let len = usize::from(extent[pos]);
@@ -189,7 +185,7 @@ impl IsoFs<'_> {
                     continue;
                 };
                 pos += len;
-                let (what, owner_path): (String, Vec<u8>) = if rec.is_self() {
+                let (what, owner_path): (String, EntryPath) = if rec.is_self() {
                     (format!(". record of {shown}"), dir.clone())
                 } else if rec.is_parent() {
                     (format!(".. record of {shown}"), parent_path.clone())
@@ -200,18 +196,18 @@ impl IsoFs<'_> {
                             // The further records of a multi-extent file.
                             Some((name, path)) if name.as_slice() == rec.name => path.clone(),
                             _ => {
-                                let mut p = dir.clone();
+                                let mut p = dir.to_vec();
                                 if !p.ends_with(b"/") {
                                     p.push(b'/');
                                 }
                                 p.extend_from_slice(rec.name);
-                                p
+                                p.into()
                             }
                         },
                     };
                     last = Some((rec.name.to_vec(), path.clone()));
                     (
-                        format!("record of {}", String::from_utf8_lossy(&path)),
+                        format!("record of {}", String::from_utf8_lossy(&path[..])),
                         path,
                     )
                 };
@@ -229,7 +225,7 @@ impl IsoFs<'_> {
                 match skip {
                     Some(skip) => {
                         let skip = if is_root_dot { 0 } else { skip };
-                        let at = (&owner_path[..], &name[..], record_end);
+                        let at = (&owner_path, &name[..], record_end);
                         self.susp_spans(&rec, skip, at, &mut su_left, l);
                     }
                     None => {
@@ -256,11 +252,11 @@ impl IsoFs<'_> {
         &self,
         rec: &DirRecord<'_>,
         skip: usize,
-        (path, record_name, record_end): (&[u8], &str, u64),
+        (path, record_name, record_end): (&EntryPath, &str, u64),
         su_left: &mut u64,
         l: &mut Layout,
     ) {
-        let shown = String::from_utf8_lossy(path);
+        let shown = String::from_utf8_lossy(&path[..]);
         if skip > 0 {
             l.push(Span {
                 start: rec.system_use_offset,
@@ -344,13 +340,13 @@ impl IsoFs<'_> {
     }
 
     /// Every file's extents, and the boot info tables inside boot images.
-    fn file_spans(&self, paths: &[Vec<u8>], l: &mut Layout) {
+    fn file_spans(&self, paths: &[EntryPath], l: &mut Layout) {
         for (i, n) in self.tree.nodes.iter().enumerate() {
             if n.entry.meta.kind != EntryKind::File {
                 continue;
             }
             let path = &paths[i];
-            let shown = String::from_utf8_lossy(path);
+            let shown = String::from_utf8_lossy(&path[..]);
             let many = n.extents.len() > 1;
             for (k, e) in n.extents.iter().enumerate() {
                 let name = if many {
@@ -735,7 +731,7 @@ fn volume_fields(p: &str, primary: bool) -> Vec<Field> {
 
 /// The path tables a primary or supplementary descriptor names, record by
 /// record, each named by the directory it points to.
-fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, Vec<u8>>, l: &mut Layout) {
+fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>, l: &mut Layout) {
     if !matches!(d.kind, 1 | 2) {
         return;
     }
@@ -788,7 +784,7 @@ fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, Vec<u8>>, l
             };
             let (name, entries) = match dir_paths.get(&u64::from(extent)) {
                 Some(p) => (
-                    format!("{table_name} record of {}", String::from_utf8_lossy(p)),
+                    format!("{table_name} record of {}", String::from_utf8_lossy(&p[..])),
                     vec![p.clone()],
                 ),
                 None => (format!("{table_name} record {number}"), Vec::new()),

@@ -38,7 +38,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::metadata::{Lookup, Table};
 use super::superblock::{ABSENT, SUPERBLOCK_SIZE};
 use super::SquashFs;
-use crate::accounting::{f, fact, Decoded, Explain, Field, Item, Layout, Owner, Placement, Span};
+use crate::accounting::{
+    f, fact, Decoded, EntryPath, Explain, Field, Item, Layout, Owner, Placement, Span,
+};
 use crate::bytes::{le16, le32};
 use crate::model::{EntryKind, Value};
 
@@ -64,9 +66,7 @@ impl SquashFs<'_> {
     pub(crate) fn layout(&self) -> Layout {
         let mut l = Layout::new();
         let sb = &self.sb;
-        let paths: Vec<Vec<u8>> = (0..self.tree.nodes.len() as u32)
-            .map(|n| self.tree.path(n).into_bytes())
-            .collect();
+        let paths = crate::formats::tree::entry_paths(&self.tree.nodes);
         l.push(Span {
             start: 0,
             len: SUPERBLOCK_SIZE,
@@ -98,7 +98,7 @@ impl SquashFs<'_> {
         );
 
         // Data blocks and fragment blocks, from every file's block list.
-        let mut fragments: BTreeMap<u32, (u64, u64, Vec<Vec<u8>>)> = BTreeMap::new();
+        let mut fragments: BTreeMap<u32, (u64, u64, Vec<EntryPath>)> = BTreeMap::new();
         for (i, n) in self.tree.nodes.iter().enumerate() {
             if n.file.is_none() {
                 continue;
@@ -311,8 +311,8 @@ impl SquashFs<'_> {
     }
 
     /// The paths of the tree by a numeric attribute (`squashfs.inode`).
-    fn paths_by(&self, attr: &str, paths: &[Vec<u8>]) -> HashMap<u64, Vec<Vec<u8>>> {
-        let mut by: HashMap<u64, Vec<Vec<u8>>> = HashMap::new();
+    fn paths_by(&self, attr: &str, paths: &[EntryPath]) -> HashMap<u64, Vec<EntryPath>> {
+        let mut by: HashMap<u64, Vec<EntryPath>> = HashMap::new();
         for (i, n) in self.tree.nodes.iter().enumerate() {
             if let (Some(v), Some(path)) = (int_attr(&n.entry.attrs, attr), paths.get(i)) {
                 by.entry(v).or_default().push(path.clone());
@@ -327,7 +327,7 @@ impl SquashFs<'_> {
     }
 
     /// One item per inode number: the reference to where its inode is.
-    fn export_items(&self, blocks: &Blocks, count: u64, paths: &[Vec<u8>]) -> Decoded {
+    fn export_items(&self, blocks: &Blocks, count: u64, paths: &[EntryPath]) -> Decoded {
         let (stream, ranges, _) = decode(blocks);
         let mut users = self.paths_by("squashfs.inode", paths);
         let n = count.min(stream.len() as u64 / 8).min(self.item_cap());
@@ -355,9 +355,9 @@ impl SquashFs<'_> {
     }
 
     /// One item per inode, named by the first path that reaches it.
-    fn inode_items(&self, blocks: &Blocks, paths: &[Vec<u8>]) -> Decoded {
+    fn inode_items(&self, blocks: &Blocks, paths: &[EntryPath]) -> Decoded {
         let (stream, ranges, at) = decode(blocks);
-        let mut by_ref: BTreeMap<u64, Vec<Vec<u8>>> = BTreeMap::new();
+        let mut by_ref: BTreeMap<u64, Vec<EntryPath>> = BTreeMap::new();
         for (i, n) in self.tree.nodes.iter().enumerate() {
             let Some(iref) = int_attr(&n.entry.attrs, "squashfs.inode_ref") else {
                 continue;
@@ -396,7 +396,7 @@ impl SquashFs<'_> {
     }
 
     /// One item per directory listing.
-    fn listing_items(&self, blocks: &Blocks, paths: &[Vec<u8>], table_start: u64) -> Decoded {
+    fn listing_items(&self, blocks: &Blocks, paths: &[EntryPath], table_start: u64) -> Decoded {
         let (stream, ranges, at) = decode(blocks);
         let mut items = Vec::new();
         for (i, n) in self.tree.nodes.iter().enumerate() {
@@ -436,7 +436,7 @@ impl SquashFs<'_> {
 
     /// The xattr id table header, index and blocks, and the key/value blocks,
     /// both tables decoded.
-    fn xattr_spans(&self, l: &mut Layout, paths: &[Vec<u8>]) {
+    fn xattr_spans(&self, l: &mut Layout, paths: &[EntryPath]) {
         let at = self.sb.xattr_id_table;
         if at == ABSENT {
             return;
@@ -498,7 +498,7 @@ impl SquashFs<'_> {
         kv_blocks: &Blocks,
         count: u64,
         kv_start: u64,
-        paths: &[Vec<u8>],
+        paths: &[EntryPath],
     ) -> (Decoded, Decoded) {
         let (ids, id_ranges, _) = decode(id_blocks);
         let (kv, kv_ranges, kv_at) = decode(kv_blocks);
@@ -506,7 +506,7 @@ impl SquashFs<'_> {
         let n = count.min(ids.len() as u64 / 16).min(self.item_cap());
         // Sets by where they start in the decoded stream: (key count, entries,
         // the first id that points there).
-        let mut sets: BTreeMap<u64, (u32, Vec<Vec<u8>>, u64)> = BTreeMap::new();
+        let mut sets: BTreeMap<u64, (u32, Vec<EntryPath>, u64)> = BTreeMap::new();
         // Each id: where its set starts, and its entries.
         let mut id_sets = Vec::with_capacity(n as usize);
         for i in 0..n {
@@ -636,7 +636,7 @@ fn index_span(l: &mut Layout, table: &str, lookup: &Lookup) {
 
 /// One item per fragment table entry, owned by the files whose tails are in
 /// that fragment.
-fn fragment_items(blocks: &Blocks, tails: &BTreeMap<u32, (u64, u64, Vec<Vec<u8>>)>) -> Decoded {
+fn fragment_items(blocks: &Blocks, tails: &BTreeMap<u32, (u64, u64, Vec<EntryPath>)>) -> Decoded {
     let (stream, ranges, _) = decode(blocks);
     let items = (0..stream.len() as u64 / 16)
         .map(|i| {
@@ -675,7 +675,7 @@ fn fragment_fields(_: &Item, _: &[u8]) -> Vec<Field> {
 
 /// The users of each id table index: the entries whose inodes name it as uid
 /// or gid index, read from the decoded inodes (bytes 4 and 6 of every inode).
-fn id_users(inodes: &Decoded, count: u16) -> Vec<Vec<Vec<u8>>> {
+fn id_users(inodes: &Decoded, count: u16) -> Vec<Vec<EntryPath>> {
     let mut users = vec![Vec::new(); usize::from(count)];
     for it in &inodes.items {
         if it.range.end < it.range.start + 8 {
@@ -695,7 +695,7 @@ fn id_users(inodes: &Decoded, count: u16) -> Vec<Vec<Vec<u8>>> {
 
 /// One item per id, named by its value (see the module docs), owned by the
 /// entries that use its index.
-fn id_items(blocks: &Blocks, count: u64, mut users: Vec<Vec<Vec<u8>>>) -> Decoded {
+fn id_items(blocks: &Blocks, count: u64, mut users: Vec<Vec<EntryPath>>) -> Decoded {
     let (stream, ranges, _) = decode(blocks);
     let n = count.min(stream.len() as u64 / 4);
     let mut seen = HashSet::new();

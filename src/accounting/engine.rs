@@ -598,10 +598,16 @@ fn compute_status(sides: &mut [Side<'_>; 2], k: usize, i: usize, ctx: &Context) 
 }
 
 /// The entries of a structure in either image, each once.
-fn both(x: &[EntryPath], y: &[EntryPath]) -> Vec<EntryPath> {
+fn both<'e>(x: &'e [EntryPath], y: &'e [EntryPath]) -> std::borrow::Cow<'e, [EntryPath]> {
+    if x == y || y.is_empty() {
+        return x.into();
+    }
+    // A fragment block holds the tails of hundreds of files: no scan of one
+    // list for each entry of the other.
+    let mine: HashSet<&[u8]> = x.iter().map(|e| &e[..]).collect();
     let mut all = x.to_vec();
-    all.extend(y.iter().filter(|e| !x.contains(e)).cloned());
-    all
+    all.extend(y.iter().filter(|e| !mine.contains(&e[..])).cloned());
+    all.into()
 }
 
 /// A structure only one image has.
@@ -827,8 +833,13 @@ fn item_key(it: &Item) -> ItemKey<'_> {
 /// the comparison.
 struct Named<'t> {
     table: &'t Decoded,
-    index: HashMap<ItemKey<'t>, usize>,
+    index: ItemMap<ItemKey<'t>>,
 }
+
+/// Items by a key, for tables of as many items as entries: hashed with a
+/// faster function than the standard one, still seeded per process, so that
+/// names made to collide cannot make the lookups slow.
+type ItemMap<K> = HashMap<K, usize, foldhash::fast::RandomState>;
 
 impl<'t> Named<'t> {
     fn new(table: &'t Decoded) -> Named<'t> {
@@ -911,8 +922,8 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
 }
 
 /// The items of `ny` whose names `nx` has no item of, by each entry they hold.
-fn unpaired_by_entry<'t>(ny: &Named<'t>, nx: &Named<'_>) -> HashMap<&'t [u8], usize> {
-    let mut out = HashMap::new();
+fn unpaired_by_entry<'t>(ny: &Named<'t>, nx: &Named<'_>) -> ItemMap<&'t [u8]> {
+    let mut out = ItemMap::default();
     for (m, jt) in ny.table.items.iter().enumerate() {
         if jt.entries.is_empty() || nx.index.contains_key(&item_key(jt)) {
             continue;

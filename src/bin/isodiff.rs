@@ -12,6 +12,10 @@ use isodiff::listing::{self, ListError, Listed};
 use isodiff::report::{self, filter::Filter, text::Style, Report};
 use isodiff::{EntryKind, Limits, MappedFile};
 
+/// See Cargo.toml: the allocator, for the many small paths and items.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Compare two ISO 9660 images and every file system nested in them.
 ///
 /// Reports go to the files named by --text, --json, --html, --markdown and

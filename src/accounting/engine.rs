@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use rayon::prelude::*;
 use serde_json::{json, Value as Json};
 
 use super::span::{Decoded, EntryPath, Explain, Field, Item, Layout, Placement, Span};
@@ -286,9 +287,11 @@ pub(crate) fn attribute(
     runs: &[Run],
     ctx: &Context,
     location: &Location,
-    read: &dyn Fn(u64),
+    read: &(dyn Fn(u64) + Sync),
 ) -> Attribution {
     let mut sides = [Side::new(a, la, "a"), Side::new(b, lb, "b")];
+    let segments = segments(&sides, runs, (a, b), read);
+    settle(&mut sides, &segments, ctx);
     let mut record = ByteAccounting {
         location: location.clone(),
         differing_bytes: 0,
@@ -303,93 +306,75 @@ pub(crate) fn attribute(
     // Placement bytes by structure: reported after all when nothing else in the
     // image differs (an address changed with nothing moved).
     let mut placed: BTreeMap<Key, Finding> = BTreeMap::new();
-    for run in runs {
-        let mut o = run.start;
-        while o < run.end {
-            let mut owners = [None, None];
-            let mut end = run.end;
-            for (k, side) in sides.iter().enumerate() {
-                match side.layout.at(o) {
-                    Ok(i) => {
-                        owners[k] = Some(i);
-                        end = end.min(side.spans()[i].end());
+    for &Segment {
+        start: o,
+        end,
+        owners,
+        differing: n,
+    } in segments.iter().filter(|s| s.differing > 0)
+    {
+        record.differing_bytes += n;
+        let statuses: Vec<Option<&Status>> = (0..2)
+            .map(|k| owners[k].and_then(|i| sides[k].status[i].as_ref()))
+            .collect();
+        let best = (0..2)
+            .filter_map(|k| statuses[k].map(|s| (s.rank(), k)))
+            .max_by_key(|&(rank, k)| (rank, std::cmp::Reverse(k)));
+        let key = match best {
+            None => {
+                record.unattributed_bytes += n;
+                let next = sides[0].layout.at(o).err().unwrap_or(0);
+                Some(Key::Gap(next))
+            }
+            Some((_, k)) => match statuses[k] {
+                Some(Status::Placement) => {
+                    record.placement_bytes += n;
+                    if let Some(i) = owners[k] {
+                        let f = placed.entry(Key::Span(k, i)).or_insert(Finding {
+                            first: o,
+                            end: o,
+                            bytes: 0,
+                            other: None,
+                        });
+                        f.bytes += n;
+                        f.end = end;
                     }
-                    Err(next) => {
-                        if let Some(n) = side.spans().get(next) {
-                            end = end.min(n.start);
-                        }
+                    None
+                }
+                Some(Status::Explained) => {
+                    record.explained_bytes += n;
+                    None
+                }
+                Some(Status::ViaItems) => {
+                    record.reported_bytes += n;
+                    None
+                }
+                _ => {
+                    record.reported_bytes += n;
+                    owners[k].map(|i| Key::Span(k, i))
+                }
+            },
+        };
+        if let Some(key) = key {
+            let other = match &key {
+                Key::Span(k, _) => {
+                    let other = &sides[1 - k];
+                    match (owners[1 - k], other.layout.at(o)) {
+                        (Some(i), _) => Some(other.spans()[i].owner.display()),
+                        (None, Err(next)) => Some(other.layout.gap_name(o, next)),
+                        (None, Ok(_)) => None,
                     }
                 }
-            }
-            let (x, y) = (&a[o as usize..end as usize], &b[o as usize..end as usize]);
-            let n = super::count_differing(x, y);
-            read(2 * (end - o));
-            if n > 0 {
-                record.differing_bytes += n;
-                let statuses: Vec<Option<Status>> = (0..2)
-                    .map(|k| owners[k].map(|i| status(&mut sides, k, i, ctx)))
-                    .collect();
-                let best = (0..2)
-                    .filter_map(|k| statuses[k].as_ref().map(|s| (s.rank(), k)))
-                    .max_by_key(|&(rank, k)| (rank, std::cmp::Reverse(k)));
-                let key = match best {
-                    None => {
-                        record.unattributed_bytes += n;
-                        let next = sides[0].layout.at(o).err().unwrap_or(0);
-                        Some(Key::Gap(next))
-                    }
-                    Some((_, k)) => match statuses[k].as_ref() {
-                        Some(Status::Placement) => {
-                            record.placement_bytes += n;
-                            if let Some(i) = owners[k] {
-                                let f = placed.entry(Key::Span(k, i)).or_insert(Finding {
-                                    first: o,
-                                    end: o,
-                                    bytes: 0,
-                                    other: None,
-                                });
-                                f.bytes += n;
-                                f.end = end;
-                            }
-                            None
-                        }
-                        Some(Status::Explained) => {
-                            record.explained_bytes += n;
-                            None
-                        }
-                        Some(Status::ViaItems) => {
-                            record.reported_bytes += n;
-                            None
-                        }
-                        _ => {
-                            record.reported_bytes += n;
-                            owners[k].map(|i| Key::Span(k, i))
-                        }
-                    },
-                };
-                if let Some(key) = key {
-                    let other = match &key {
-                        Key::Span(k, _) => {
-                            let other = &sides[1 - k];
-                            match (owners[1 - k], other.layout.at(o)) {
-                                (Some(i), _) => Some(other.spans()[i].owner.display()),
-                                (None, Err(next)) => Some(other.layout.gap_name(o, next)),
-                                (None, Ok(_)) => None,
-                            }
-                        }
-                        Key::Gap(_) => None,
-                    };
-                    let f = findings.entry(key).or_insert(Finding {
-                        first: o,
-                        end: o,
-                        bytes: 0,
-                        other,
-                    });
-                    f.bytes += n;
-                    f.end = end;
-                }
-            }
-            o = end;
+                Key::Gap(_) => None,
+            };
+            let f = findings.entry(key).or_insert(Finding {
+                first: o,
+                end: o,
+                bytes: 0,
+                other,
+            });
+            f.bytes += n;
+            f.end = end;
         }
     }
 
@@ -533,17 +518,86 @@ fn hex_at(bytes: &[u8], start: u64, end: u64) -> Json {
     ))
 }
 
-/// The status of span `i` of side `k`, computed once.
-fn status(sides: &mut [Side<'_>; 2], k: usize, i: usize, ctx: &Context) -> Status {
-    if let Some(s) = &sides[k].status[i] {
-        return s.clone();
-    }
-    let s = compute_status(sides, k, i, ctx);
-    sides[k].status[i] = Some(s.clone());
-    s
+/// A stretch of a differing run that lies in one structure (or gap) of each
+/// image, and how many of its bytes differ.
+struct Segment {
+    start: u64,
+    end: u64,
+    /// The span of each image holding it, `None` in a gap.
+    owners: [Option<usize>; 2],
+    differing: u64,
 }
 
-fn compute_status(sides: &mut [Side<'_>; 2], k: usize, i: usize, ctx: &Context) -> Status {
+/// The runs cut where a structure of either image starts or ends, their
+/// differing bytes counted on all cores.
+fn segments(
+    sides: &[Side<'_>; 2],
+    runs: &[Run],
+    (a, b): (&[u8], &[u8]),
+    read: &(dyn Fn(u64) + Sync),
+) -> Vec<Segment> {
+    let mut out = Vec::new();
+    for run in runs {
+        let mut o = run.start;
+        while o < run.end {
+            let mut owners = [None, None];
+            let mut end = run.end;
+            for (k, side) in sides.iter().enumerate() {
+                match side.layout.at(o) {
+                    Ok(i) => {
+                        owners[k] = Some(i);
+                        end = end.min(side.spans()[i].end());
+                    }
+                    Err(next) => {
+                        if let Some(n) = side.spans().get(next) {
+                            end = end.min(n.start);
+                        }
+                    }
+                }
+            }
+            out.push(Segment {
+                start: o,
+                end,
+                owners,
+                differing: 0,
+            });
+            o = end;
+        }
+    }
+    out.par_iter_mut().for_each(|s| {
+        let (x, y) = (s.start as usize, s.end as usize);
+        s.differing = super::count_differing(&a[x..y], &b[x..y]);
+        read(2 * (s.end - s.start));
+    });
+    out
+}
+
+/// The status of every structure holding differing bytes: the decoded tables
+/// they refer to analysed first, then each structure judged, on all cores.
+fn settle(sides: &mut [Side<'_>; 2], segments: &[Segment], ctx: &Context) {
+    let mut wanted: Vec<(usize, usize)> = segments
+        .iter()
+        .filter(|s| s.differing > 0)
+        .flat_map(|s| (0..2).filter_map(move |k| s.owners[k].map(|i| (k, i))))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    for &(k, i) in &wanted {
+        if let Explain::Decoded(t) = sides[k].spans()[i].owner.explain {
+            analyse_tables(sides, k, t, ctx);
+        }
+    }
+    let judged: Vec<Status> = wanted
+        .par_iter()
+        .map(|&(k, i)| compute_status(sides, k, i, ctx))
+        .collect();
+    for ((k, i), s) in wanted.into_iter().zip(judged) {
+        sides[k].status[i] = Some(s);
+    }
+}
+
+/// The status of span `i` of side `k`; the tables it refers to are analysed.
+fn compute_status(sides: &[Side<'_>; 2], k: usize, i: usize, ctx: &Context) -> Status {
     let (x, y) = (&sides[k], &sides[1 - k]);
     let span = &x.spans()[i];
     let owner = &span.owner;
@@ -720,13 +774,12 @@ fn follows(x: &Side<'_>, y: &Side<'_>, i: usize, shift: i128) -> bool {
 /// The status of the compressed block at `start` of decoded table `t` of side
 /// `k`, from what differs among the items it holds.
 fn table_block_status(
-    sides: &mut [Side<'_>; 2],
+    sides: &[Side<'_>; 2],
     k: usize,
     t: usize,
     start: u64,
     ctx: &Context,
 ) -> Status {
-    analyse_tables(sides, k, t, ctx);
     let x = &sides[k];
     let table = &x.layout.tables[t];
     let Some(analysis) = x.tables[t].as_ref() else {

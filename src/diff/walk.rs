@@ -234,11 +234,7 @@ impl<'o> Differ<'o> {
         }
         let (nested, skip) = self.nested_in(prefix, ra, rb);
         let read = |bytes| self.count_read(bytes);
-        let runs = accounting::differing_runs_outside(ra, rb, &skip, &read);
         let handed_down: u64 = skip.iter().map(|r| r.end - r.start).sum();
-        if runs.is_empty() && handed_down == 0 {
-            return;
-        }
         let ctx = {
             let d = self.differences.lock().unwrap_or_else(|e| e.into_inner());
             accounting::Context::new(prefix, &d, &nested)
@@ -255,7 +251,22 @@ impl<'o> Differ<'o> {
             l.finish();
             l
         };
-        let (la, lb) = rayon::join(|| layout(a, Which::A), || layout(b, Which::B));
+        let runs = || accounting::differing_runs_outside(ra, rb, &skip, &read);
+        let layouts = || rayon::join(|| layout(a, Which::A), || layout(b, Which::B));
+        // When something is known to differ, some bytes do: the layouts are
+        // built while the bytes are compared. Else only if they are found to.
+        let (runs, (la, lb)) = if handed_down > 0 || !ctx.is_empty() {
+            rayon::join(runs, layouts)
+        } else {
+            let runs = runs();
+            if runs.is_empty() {
+                return;
+            }
+            (runs, layouts())
+        };
+        if runs.is_empty() && handed_down == 0 {
+            return;
+        }
         let mut out = accounting::attribute((ra, rb), (&la, &lb), &runs, &ctx, prefix, &read);
         out.record.nested_bytes = handed_down;
         self.emit(out.differences);

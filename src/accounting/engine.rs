@@ -291,7 +291,7 @@ pub(crate) fn attribute(
 ) -> Attribution {
     let mut sides = [Side::new(a, la, "a"), Side::new(b, lb, "b")];
     let segments = segments(&sides, runs, (a, b), read);
-    settle(&mut sides, &segments, ctx);
+    settle(&mut sides, &segments, ctx, read);
     let mut record = ByteAccounting {
         location: location.clone(),
         differing_bytes: 0,
@@ -574,7 +574,12 @@ fn segments(
 
 /// The status of every structure holding differing bytes: the decoded tables
 /// they refer to analysed first, then each structure judged, on all cores.
-fn settle(sides: &mut [Side<'_>; 2], segments: &[Segment], ctx: &Context) {
+fn settle(
+    sides: &mut [Side<'_>; 2],
+    segments: &[Segment],
+    ctx: &Context,
+    read: &(dyn Fn(u64) + Sync),
+) {
     let mut wanted: Vec<(usize, usize)> = segments
         .iter()
         .filter(|s| s.differing > 0)
@@ -589,7 +594,7 @@ fn settle(sides: &mut [Side<'_>; 2], segments: &[Segment], ctx: &Context) {
     }
     let judged: Vec<Status> = wanted
         .par_iter()
-        .map(|&(k, i)| compute_status(sides, k, i, ctx))
+        .map(|&(k, i)| compute_status(sides, k, i, ctx, read))
         .collect();
     for ((k, i), s) in wanted.into_iter().zip(judged) {
         sides[k].status[i] = Some(s);
@@ -597,7 +602,14 @@ fn settle(sides: &mut [Side<'_>; 2], segments: &[Segment], ctx: &Context) {
 }
 
 /// The status of span `i` of side `k`; the tables it refers to are analysed.
-fn compute_status(sides: &[Side<'_>; 2], k: usize, i: usize, ctx: &Context) -> Status {
+/// `read` is told how many bytes of the images were compared.
+fn compute_status(
+    sides: &[Side<'_>; 2],
+    k: usize,
+    i: usize,
+    ctx: &Context,
+    read: &(dyn Fn(u64) + Sync),
+) -> Status {
     let (x, y) = (&sides[k], &sides[1 - k]);
     let span = &x.spans()[i];
     let owner = &span.owner;
@@ -617,6 +629,7 @@ fn compute_status(sides: &[Side<'_>; 2], k: usize, i: usize, ctx: &Context) -> S
         return Status::Explained;
     }
     let (bx, by) = (x.slice(span), y.slice(other));
+    read((bx.len() + by.len()) as u64);
     if bx == by {
         if span.start == other.start {
             return Status::Placement;

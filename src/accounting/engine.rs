@@ -708,7 +708,14 @@ fn compare_fields(
 ) -> Status {
     let mut changed: Vec<String> = Vec::new();
     let (mut explained, mut placement) = (false, false);
-    let mut covered = vec![false; bx.len()];
+    // Most structures are small (an inode, a table entry): no allocation.
+    let (mut small, mut large) = ([false; 64], Vec::new());
+    let covered: &mut [bool] = if bx.len() <= small.len() {
+        &mut small[..bx.len()]
+    } else {
+        large.resize(bx.len(), false);
+        &mut large
+    };
     let mut judge = |v: Verdict, name: &str, changed: &mut Vec<String>| match v {
         Verdict::Explained => explained = true,
         Verdict::Placement => placement = true,
@@ -733,7 +740,7 @@ fn compare_fields(
     let rest_differs = bx
         .iter()
         .zip(by)
-        .zip(&covered)
+        .zip(covered.iter())
         .any(|((p, q), c)| !c && p != q);
     if rest_differs {
         let name = if fields.is_empty() {

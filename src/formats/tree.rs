@@ -85,6 +85,7 @@ fn raw_path<N: WithParent>(nodes: &[N], mut node: u32) -> Vec<u8> {
 /// `/`), each made once: a byte layout hands them to many structures.
 pub(crate) fn entry_paths<N: WithParent>(nodes: &[N]) -> Vec<EntryPath> {
     let mut paths: Vec<EntryPath> = Vec::with_capacity(nodes.len());
+    let mut p = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
         // Parents come before their children (every reader's walk pushes them
         // so); for a node whose parent does not, the path is found walking up.
@@ -93,14 +94,13 @@ pub(crate) fn entry_paths<N: WithParent>(nodes: &[N]) -> Vec<EntryPath> {
             paths.push(raw_path(nodes, i as u32).into());
             continue;
         };
-        let name = &n.entry().name;
-        let mut p = Vec::with_capacity(dir.len() + 1 + name.len());
+        p.clear();
         p.extend_from_slice(dir);
         if !p.ends_with(b"/") {
             p.push(b'/');
         }
-        p.extend_from_slice(name);
-        paths.push(p.into());
+        p.extend_from_slice(&n.entry().name);
+        paths.push(EntryPath::from(&p[..]));
     }
     paths
 }

@@ -241,6 +241,9 @@ impl Cursor<'_, '_> {
     }
 }
 
+/// The largest entry of a lookup table (fragment and xattr id entries).
+pub(crate) const MAX_ENTRY_SIZE: usize = 16;
+
 /// A lookup table: `count` entries of `entry_size` bytes in metadata blocks, whose
 /// positions are listed in an array of u64 at `index`.
 #[derive(Debug, Clone, Copy)]
@@ -284,8 +287,9 @@ impl Lookup {
         Ok(pos)
     }
 
-    /// The raw bytes of entry `i`.
-    pub(crate) fn entry(&self, reader: &Reader<'_>, i: u64) -> Result<Vec<u8>> {
+    /// The raw bytes of entry `i`, zero past `entry_size`: looked up for
+    /// every file read, so no allocation.
+    pub(crate) fn entry(&self, reader: &Reader<'_>, i: u64) -> Result<[u8; MAX_ENTRY_SIZE]> {
         if i >= self.count {
             return Err(Error::malformed(
                 self.name,
@@ -304,8 +308,12 @@ impl Lookup {
         let at = (i % self.per_block()) as usize * self.entry_size;
         block
             .data
-            .get(at..at + self.entry_size)
-            .map(<[u8]>::to_vec)
+            .get(at..at + self.entry_size.min(MAX_ENTRY_SIZE))
+            .map(|e| {
+                let mut out = [0u8; MAX_ENTRY_SIZE];
+                out[..e.len()].copy_from_slice(e);
+                out
+            })
             .ok_or_else(|| {
                 Error::malformed(
                     self.name,
@@ -407,7 +415,14 @@ pub(crate) mod tests {
             floor: 8,
             name: "id table",
         };
-        assert_eq!(l.entry(&reader, 1).ok(), Some(vec![2, 0, 0, 0]));
+        // An entry's 4 bytes, zero after them (not the next entry's bytes).
+        let entry = |first: u8| {
+            let mut e = [0u8; MAX_ENTRY_SIZE];
+            e[0] = first;
+            e
+        };
+        assert_eq!(l.entry(&reader, 0).ok(), Some(entry(1)));
+        assert_eq!(l.entry(&reader, 1).ok(), Some(entry(2)));
         assert!(l.entry(&reader, 2).is_err());
         let l3 = Lookup { count: 3, ..l };
         assert!(l3.entry(&reader, 2).is_err());

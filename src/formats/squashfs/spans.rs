@@ -33,6 +33,7 @@
 //!
 //! Built from the bytes again when asked, never when the image is opened.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::metadata::{Lookup, Table};
@@ -1038,6 +1039,27 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
 
 /// The fields of a directory listing: each header and entry, numbered so that
 /// listings of different lengths can be compared field by field.
+/// The names of the fields of the `n`th entry of a listing. Made for every
+/// entry of every listing that differs (most do when inodes are renumbered):
+/// the first ones are made once.
+fn entry_field_names(n: u32) -> (Cow<'static, str>, Cow<'static, str>) {
+    const MADE_ONCE: u32 = 1024;
+    static NAMES: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+    let made = |n: u32| {
+        (
+            format!("entry {n} inode"),
+            format!("entry {n} type and name"),
+        )
+    };
+    if n >= MADE_ONCE {
+        let (inode, name) = made(n);
+        return (inode.into(), name.into());
+    }
+    let names = NAMES.get_or_init(|| (0..MADE_ONCE).map(made).collect());
+    let (inode, name) = &names[n as usize];
+    (inode.as_str().into(), name.as_str().into())
+}
+
 fn listing_fields(_: &Item, b: &[u8]) -> Vec<Field> {
     let children = Explain::Entry(&["children"]);
     let mut v = Vec::new();
@@ -1060,18 +1082,9 @@ fn listing_fields(_: &Item, b: &[u8]) -> Vec<Field> {
             }
             entry += 1;
             let name_len = u64::from(le16(b, pos as usize + 6)) + 1;
-            v.push(Field::new(
-                pos,
-                4,
-                format!("entry {entry} inode"),
-                Explain::Placement,
-            ));
-            v.push(Field::new(
-                pos + 4,
-                4 + name_len,
-                format!("entry {entry} type and name"),
-                children.clone(),
-            ));
+            let (inode, name) = entry_field_names(entry);
+            v.push(Field::new(pos, 4, inode, Explain::Placement));
+            v.push(Field::new(pos + 4, 4 + name_len, name, children.clone()));
             pos += 8 + name_len;
         }
     }

@@ -289,14 +289,16 @@ impl<'r, 'a> Walker<'r, 'a> {
         meta.gid = id(inode.gid_index, "gid", errors);
         meta.mtime = Some(Timestamp::from_unix(i64::from(inode.mtime)));
         meta.nlink = Some(inode.nlink);
-        let mut attrs = vec![
+        // Room for the most facts an inode has: made for every entry.
+        let mut attrs = Vec::with_capacity(9);
+        attrs.extend([
             Fact::layout("squashfs.inode", Value::Int(u64::from(inode.number))),
             Fact::layout("squashfs.inode_ref", Value::Int(iref)),
             Fact::new(
                 "squashfs.inode_type",
                 Value::Text(inode.type_name().to_owned()),
             ),
-        ];
+        ]);
         let mut file = None;
         match &inode.body {
             Body::Dir(d) => {

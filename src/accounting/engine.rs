@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde_json::{json, Value as Json};
 
 use super::span::{Decoded, EntryPath, Explain, Field, Item, Layout, Placement, Span};
-use super::Run;
+use super::{Run, Tally};
 use crate::report::{ByteAccounting, Difference, Kind, Location};
 
 /// Most `bytes` differences one image pair gives; past it, one more says how
@@ -277,20 +277,20 @@ pub(crate) struct Attribution {
     pub record: ByteAccounting,
 }
 
-/// Attributes the differing `runs` of two same-size images `a` and `b` to the
-/// structures of their layouts, explained by `ctx` where it can.
-/// `read` is told how many bytes of the images were compared, as
-/// [`super::differing_runs_outside`] does.
+/// Attributes the differing `runs` of two same-size images `a` and `b` (and
+/// the `tally` made with them) to the structures of their layouts, explained
+/// by `ctx` where it can. `read` is told how many bytes of the images were
+/// compared, as [`super::differing_runs_outside`] does.
 pub(crate) fn attribute(
     (a, b): (&[u8], &[u8]),
     (la, lb): (&Layout, &Layout),
-    runs: &[Run],
+    (runs, tally): (&[Run], &Tally),
     ctx: &Context,
     location: &Location,
     read: &(dyn Fn(u64) + Sync),
 ) -> Attribution {
     let mut sides = [Side::new(a, la, "a"), Side::new(b, lb, "b")];
-    let segments = segments(&sides, runs, (a, b), read);
+    let segments = segments(&sides, (runs, tally), (a, b), read);
     settle(&mut sides, &segments, ctx, read);
     let mut record = ByteAccounting {
         location: location.clone(),
@@ -529,10 +529,10 @@ struct Segment {
 }
 
 /// The runs cut where a structure of either image starts or ends, their
-/// differing bytes counted on all cores.
+/// differing bytes counted from the tally (and the blocks their ends cut).
 fn segments(
     sides: &[Side<'_>; 2],
-    runs: &[Run],
+    (runs, tally): (&[Run], &Tally),
     (a, b): (&[u8], &[u8]),
     read: &(dyn Fn(u64) + Sync),
 ) -> Vec<Segment> {
@@ -565,9 +565,9 @@ fn segments(
         }
     }
     out.par_iter_mut().for_each(|s| {
-        let (x, y) = (s.start as usize, s.end as usize);
-        s.differing = super::count_differing(&a[x..y], &b[x..y]);
-        read(2 * (s.end - s.start));
+        let (n, bytes) = tally.count(a, b, s.start as usize, s.end as usize);
+        s.differing = n;
+        read(bytes);
     });
     out
 }
@@ -1249,8 +1249,8 @@ mod tests {
         }
     }
 
-    fn runs(a: &[u8], b: &[u8]) -> Vec<Run> {
-        super::super::differing_runs(a, b)
+    fn runs(a: &[u8], b: &[u8]) -> (Vec<Run>, Tally) {
+        super::super::differing_runs_outside(a, b, &[], &|_| {})
     }
 
     #[test]
@@ -1270,7 +1270,14 @@ mod tests {
         let diff = Difference::new(vec![b"/f".to_vec()], Kind::Mtime, json!(1), json!(2));
         let ctx = Context::new(&Vec::new(), &[diff], &[]);
         let r = runs(&a, &b);
-        let out = attribute((&a, &b), (&la, &lb), &r, &ctx, &Vec::new(), &|_| {});
+        let out = attribute(
+            (&a, &b),
+            (&la, &lb),
+            (&r.0, &r.1),
+            &ctx,
+            &Vec::new(),
+            &|_| {},
+        );
         let rec = &out.record;
         assert_eq!(rec.differing_bytes, 1 + 8 + 1);
         assert_eq!(rec.explained_bytes, 1);
@@ -1305,10 +1312,11 @@ mod tests {
         lb.finish();
         let diff = Difference::new(vec![b"/f".to_vec()], Kind::Content, json!(1), json!(2));
         let ctx = Context::new(&Vec::new(), &[diff], &[]);
+        let r = runs(&a, &b);
         let out = attribute(
             (&a, &b),
             (&la, &lb),
-            &runs(&a, &b),
+            (&r.0, &r.1),
             &ctx,
             &Vec::new(),
             &|_| {},
@@ -1358,10 +1366,11 @@ mod tests {
         let (la, lb) = (layout(vec![1, 2, 3, 4]), layout(vec![1, 2, 3, 4, 5, 6]));
         let (a, b) = (vec![0u8; 8], vec![1u8; 8]);
         let ctx = Context::default();
+        let r = runs(&a, &b);
         let out = attribute(
             (&a, &b),
             (&la, &lb),
-            &runs(&a, &b),
+            (&r.0, &r.1),
             &ctx,
             &Vec::new(),
             &|_| {},

@@ -100,37 +100,90 @@ const WIDE_GAP: u64 = 4096;
 /// The runs of differing bytes of two images of the same size, compared in
 /// chunks (equal chunks cost one comparison each), in parallel.
 pub fn differing_runs(a: &[u8], b: &[u8]) -> Vec<Run> {
-    differing_runs_outside(a, b, &[], &|_| {})
+    differing_runs_outside(a, b, &[], &|_| {}).0
+}
+
+/// Bytes per block of a [`Tally`].
+const TALLY_BLOCK: usize = 4096;
+
+/// How many bytes differ in each 4 KiB block of an image pair (counting from
+/// offset 0), counted while the runs are found: the attribution counts the
+/// differing bytes of every structure, and reads again only the blocks a
+/// structure's ends cut.
+#[derive(Debug, Clone, Default)]
+pub struct Tally {
+    counts: Vec<u16>,
+}
+
+impl Tally {
+    /// How many bytes of `a` and `b` differ in `start..end`, a range outside
+    /// the bytes the tally skipped, and how many bytes of both were read.
+    pub(crate) fn count(&self, a: &[u8], b: &[u8], start: usize, end: usize) -> (u64, u64) {
+        let block = |o: usize| o / TALLY_BLOCK;
+        let direct = |s: usize, e: usize| {
+            let (x, y) = (
+                a.get(s..e).unwrap_or_default(),
+                b.get(s..e).unwrap_or_default(),
+            );
+            (count_differing(x, y), (x.len() + y.len()) as u64)
+        };
+        let first_full = start.next_multiple_of(TALLY_BLOCK);
+        let last_full = end / TALLY_BLOCK * TALLY_BLOCK;
+        if first_full >= last_full {
+            return direct(start, end);
+        }
+        let (head, head_read) = direct(start, first_full);
+        let (tail, tail_read) = direct(last_full, end);
+        let full: u64 = self
+            .counts
+            .get(block(first_full)..block(last_full))
+            .unwrap_or_default()
+            .iter()
+            .map(|&n| u64::from(n))
+            .sum();
+        (head + full + tail, head_read + tail_read)
+    }
 }
 
 /// [`differing_runs`] over the bytes outside `skip` (sorted ranges that do not
 /// overlap: the extents of nested images, which their own accounting reads),
 /// calling `read` with the number of bytes compared (both sides) after each
-/// window of 64 chunks, so the caller can bound its resident memory.
+/// window of 64 chunks, so the caller can bound its resident memory; with the
+/// [`Tally`] of the bytes compared.
 pub fn differing_runs_outside(
     a: &[u8],
     b: &[u8],
     skip: &[Range<u64>],
     read: &(dyn Fn(u64) + Sync),
-) -> Vec<Run> {
+) -> (Vec<Run>, Tally) {
     const WINDOW: usize = 64;
     let len = a.len().min(b.len());
     let chunks = chunks_outside(len, skip);
     let mut found: Vec<Vec<Run>> = Vec::with_capacity(chunks.len());
+    let mut tally = Tally {
+        counts: vec![0; len.div_ceil(TALLY_BLOCK)],
+    };
     for window in chunks.chunks(WINDOW) {
-        found.extend(
-            window
-                .par_iter()
-                .map(|r| chunk_runs(&a[r.clone()], &b[r.clone()], r.start as u64))
-                .collect::<Vec<_>>(),
-        );
+        let done: Vec<(Vec<Run>, Vec<u16>)> = window
+            .par_iter()
+            .map(|r| chunk_runs(&a[r.clone()], &b[r.clone()], r.start))
+            .collect();
+        for (r, (runs, counts)) in window.iter().zip(done) {
+            found.push(runs);
+            // A chunk after a skipped range may start inside a block, which
+            // the chunk before it then holds part of too.
+            let first = r.start / TALLY_BLOCK;
+            for (slot, n) in tally.counts.iter_mut().skip(first).zip(counts) {
+                *slot = slot.saturating_add(n);
+            }
+        }
         read(2 * window.iter().map(|r| r.len() as u64).sum::<u64>());
     }
     let mut runs = merge(found.into_iter().flatten(), MERGE_GAP);
     if runs.len() > MAX_RUNS {
         runs = merge(runs.into_iter(), WIDE_GAP);
     }
-    runs
+    (runs, tally)
 }
 
 /// `0..len` without the `skip` ranges, cut into pieces of at most [`CHUNK`].
@@ -154,11 +207,37 @@ fn chunks_outside(len: usize, skip: &[Range<u64>]) -> Vec<Range<usize>> {
     out
 }
 
-fn chunk_runs(a: &[u8], b: &[u8], base: u64) -> Vec<Run> {
-    let mut out = Vec::new();
+/// The runs of one chunk (at offset `base` of the images), and the differing
+/// bytes of each [`TALLY_BLOCK`] it touches, the first being the block that
+/// holds `base`.
+fn chunk_runs(a: &[u8], b: &[u8], base: usize) -> (Vec<Run>, Vec<u16>) {
+    let mut runs = Vec::new();
+    let blocks = (base + a.len()).div_ceil(TALLY_BLOCK) - base / TALLY_BLOCK;
+    let mut counts = vec![0u16; blocks];
     if a == b {
-        return out;
+        return (runs, counts);
     }
+    // Block by block, so that the bytes are still in cache when counted.
+    let mut at = 0;
+    for count in counts.iter_mut() {
+        let end = (base + at + 1).next_multiple_of(TALLY_BLOCK) - base;
+        let end = end.min(a.len());
+        let (x, y) = (&a[at..end], &b[at..end]);
+        if x != y {
+            let (found, differing) = block_runs(x, y, (base + at) as u64);
+            runs.extend(found);
+            // At most TALLY_BLOCK.
+            *count = u16::try_from(differing).unwrap_or(u16::MAX);
+        }
+        at = end;
+    }
+    (merge(runs.into_iter(), MERGE_GAP), counts)
+}
+
+/// The runs of `a` and `b` (at offset `base`), and how many bytes differ.
+fn block_runs(a: &[u8], b: &[u8], base: u64) -> (Vec<Run>, u64) {
+    let mut out = Vec::new();
+    let mut differing = 0;
     // Eight bytes at a time: the bytes between the first and the last differing
     // byte of a word are fewer than MERGE_GAP, so they join one run anyway.
     let mut add = |first: u64, last: u64| match out.last_mut() {
@@ -181,15 +260,27 @@ fn chunk_runs(a: &[u8], b: &[u8], base: u64) -> Vec<Run> {
                 at + u64::from(t.trailing_zeros() / 8),
                 at + 7 - u64::from(t.leading_zeros() / 8),
             );
+            differing += differing_in_word(t);
         }
     }
     for (i, (p, q)) in a[words..].iter().zip(&b[words..]).enumerate() {
         if p != q {
             let at = base + (words + i) as u64;
             add(at, at);
+            differing += 1;
         }
     }
-    out
+    (out, differing)
+}
+
+/// How many bytes of the XOR of two words are not zero.
+fn differing_in_word(mut t: u64) -> u64 {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    // One bit per differing byte: fold each byte's bits into its lowest.
+    t |= t >> 4;
+    t |= t >> 2;
+    t |= t >> 1;
+    u64::from((t & LOW).count_ones())
 }
 
 /// Eight bytes as a little-endian word (the first byte lowest).
@@ -204,16 +295,10 @@ pub(crate) fn count_differing(a: &[u8], b: &[u8]) -> u64 {
     if a == b {
         return 0;
     }
-    const LOW: u64 = 0x0101_0101_0101_0101;
     let words = a.len().min(b.len()) / 8 * 8;
     let mut n = 0u64;
     for (x, y) in a[..words].chunks_exact(8).zip(b[..words].chunks_exact(8)) {
-        // One bit per differing byte: fold each byte's bits into its lowest.
-        let mut t = word(x) ^ word(y);
-        t |= t >> 4;
-        t |= t >> 2;
-        t |= t >> 1;
-        n += u64::from((t & LOW).count_ones());
+        n += differing_in_word(word(x) ^ word(y));
     }
     n + a[words..]
         .iter()
@@ -298,8 +383,54 @@ mod tests {
                     }
                 }
             }
-            assert_eq!(chunk_runs(&a, &b, 5), expected, "round {round}");
+            let (runs, counts) = chunk_runs(&a, &b, 5);
+            assert_eq!(runs, expected, "round {round}");
+            assert_eq!(
+                counts.iter().map(|&n| u64::from(n)).sum::<u64>(),
+                bytewise,
+                "round {round}"
+            );
         }
+    }
+
+    #[test]
+    fn the_tally_counts_what_bytes_count() {
+        let mut x: u32 = 0x1234_5678;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as usize
+        };
+        let len = 3 * CHUNK + 1234;
+        let a: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        let mut b = a.clone();
+        for _ in 0..len / 40 {
+            let i = next() % len;
+            b[i] ^= 1 + (next() % 255) as u8;
+        }
+        // A skipped range that ends inside a block: the chunks after it start
+        // there, and the block is tallied from two chunks.
+        let skipped = 1000..CHUNK + TALLY_BLOCK + TALLY_BLOCK / 2;
+        let skip = skipped.start as u64..skipped.end as u64;
+        let (_, tally) = differing_runs_outside(&a, &b, std::slice::from_ref(&skip), &|_| {});
+        let count = |s: usize, e: usize| count_differing(&a[s..e], &b[s..e]);
+        for round in 0..500 {
+            let start = next() % len;
+            let end = (start + next() % (3 * TALLY_BLOCK + 100)).min(len);
+            if start < skipped.end && end > skipped.start {
+                continue;
+            }
+            let (n, read) = tally.count(&a, &b, start, end);
+            assert_eq!(n, count(start, end), "round {round}: {start}..{end}");
+            assert!(read <= 2 * (end - start) as u64);
+        }
+        let whole = tally.count(&a, &b, skipped.end, len);
+        assert_eq!(whole.0, count(skipped.end, len));
+        assert!(
+            whole.1 < 4 * TALLY_BLOCK as u64,
+            "only the ends are read again"
+        );
     }
 
     #[test]
@@ -314,7 +445,7 @@ mod tests {
             3 * CHUNK as u64 - 1..u64::MAX,
         ];
         let read = std::sync::atomic::AtomicU64::new(0);
-        let runs = differing_runs_outside(&a, &b, &skip, &|n| {
+        let (runs, _) = differing_runs_outside(&a, &b, &skip, &|n| {
             read.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         });
         assert_eq!(runs, [Run { start: 5, end: 6 }]);

@@ -255,11 +255,11 @@ impl<'o> Differ<'o> {
         let layouts = || rayon::join(|| layout(a, Which::A), || layout(b, Which::B));
         // When something is known to differ, some bytes do: the layouts are
         // built while the bytes are compared. Else only if they are found to.
-        let (runs, (la, lb)) = if handed_down > 0 || !ctx.is_empty() {
+        let ((runs, tally), (la, lb)) = if handed_down > 0 || !ctx.is_empty() {
             rayon::join(runs, layouts)
         } else {
             let runs = runs();
-            if runs.is_empty() {
+            if runs.0.is_empty() {
                 return;
             }
             (runs, layouts())
@@ -267,7 +267,8 @@ impl<'o> Differ<'o> {
         if runs.is_empty() && handed_down == 0 {
             return;
         }
-        let mut out = accounting::attribute((ra, rb), (&la, &lb), &runs, &ctx, prefix, &read);
+        let mut out =
+            accounting::attribute((ra, rb), (&la, &lb), (&runs, &tally), &ctx, prefix, &read);
         out.record.nested_bytes = handed_down;
         self.emit(out.differences);
         self.accounting

@@ -43,7 +43,7 @@ use crate::accounting::{
     f, fact, Decoded, EntryPath, Explain, Field, Item, Layout, Owner, Placement, Span,
 };
 use crate::bytes::{le16, le32};
-use crate::model::{EntryKind, Value};
+use crate::model::Value;
 
 fn int_attr(attrs: &[crate::model::Fact], name: &str) -> Option<u64> {
     attrs
@@ -312,10 +312,14 @@ impl SquashFs<'_> {
     }
 
     /// The paths of the tree by a numeric attribute (`squashfs.inode`).
-    fn paths_by(&self, attr: &str, paths: &[EntryPath]) -> HashMap<u64, Vec<EntryPath>> {
+    fn paths_by(
+        &self,
+        key: impl Fn(&super::walk::Node) -> Option<u64>,
+        paths: &[EntryPath],
+    ) -> HashMap<u64, Vec<EntryPath>> {
         let mut by: HashMap<u64, Vec<EntryPath>> = HashMap::new();
         for (i, n) in self.tree.nodes.iter().enumerate() {
-            if let (Some(v), Some(path)) = (int_attr(&n.entry.attrs, attr), paths.get(i)) {
+            if let (Some(v), Some(path)) = (key(n), paths.get(i)) {
                 by.entry(v).or_default().push(path.clone());
             }
         }
@@ -330,7 +334,7 @@ impl SquashFs<'_> {
     /// One item per inode number: the reference to where its inode is.
     fn export_items(&self, blocks: &Blocks, count: u64, paths: &[EntryPath]) -> Decoded {
         let (stream, ranges, _) = decode(blocks);
-        let mut users = self.paths_by("squashfs.inode", paths);
+        let mut users = self.paths_by(|n| Some(u64::from(n.number)), paths);
         let n = count.min(stream.len() as u64 / 8).min(self.item_cap());
         let items = (0..n)
             .map(|i| {
@@ -358,28 +362,29 @@ impl SquashFs<'_> {
     /// One item per inode, named by the first path that reaches it.
     fn inode_items(&self, blocks: &Blocks, paths: &[EntryPath]) -> Decoded {
         let (stream, ranges, at) = decode(blocks);
-        let mut by_ref: BTreeMap<u64, Vec<EntryPath>> = BTreeMap::new();
+        // (where in the stream, node): sorted, the nodes of one inode (hard
+        // links) are together, in tree order.
+        let mut found: Vec<(u64, usize)> = Vec::with_capacity(self.tree.nodes.len());
         for (i, n) in self.tree.nodes.iter().enumerate() {
-            let Some(iref) = int_attr(&n.entry.attrs, "squashfs.inode_ref") else {
-                continue;
-            };
-            let pos = self.inode_table.start + (iref >> 16);
+            let pos = self.inode_table.start + (n.inode_ref >> 16);
             if let Some(&start) = at.get(&pos) {
-                by_ref
-                    .entry(start + (iref & 0xffff))
-                    .or_default()
-                    .push(paths[i].clone());
+                found.push((start + (n.inode_ref & 0xffff), i));
             }
         }
-        let starts: Vec<u64> = by_ref.keys().copied().collect();
-        let items = by_ref
-            .into_iter()
+        found.sort_unstable();
+        // Chunks are never empty.
+        let groups: Vec<&[(u64, usize)]> = found.chunk_by(|x, y| x.0 == y.0).collect();
+        let items = groups
+            .iter()
             .enumerate()
-            .map(|(k, (start, entries))| {
-                let end = starts.get(k + 1).copied().unwrap_or(stream.len() as u64);
+            .map(|(k, group)| {
+                let start = group[0].0;
+                let end = groups
+                    .get(k + 1)
+                    .map_or(stream.len() as u64, |next| next[0].0);
                 Item {
                     class: "inode",
-                    entries,
+                    entries: group.iter().map(|&(_, i)| paths[i].clone()).collect(),
                     label: None,
                     range: start..end.max(start),
                     explain: Explain::Nothing,
@@ -401,17 +406,14 @@ impl SquashFs<'_> {
         let (stream, ranges, at) = decode(blocks);
         let mut items = Vec::new();
         for (i, n) in self.tree.nodes.iter().enumerate() {
-            if n.entry.meta.kind != EntryKind::Dir {
-                continue;
-            }
-            let attrs = &n.entry.attrs;
-            let (Some(block), Some(offset), Some(size)) = (
-                int_attr(attrs, "squashfs.dir_start"),
-                int_attr(attrs, "squashfs.dir_offset"),
-                int_attr(attrs, "squashfs.dir_size"),
-            ) else {
+            let Some(listing) = n.listing else {
                 continue;
             };
+            let (block, offset, size) = (
+                u64::from(listing.block),
+                u64::from(listing.offset),
+                u64::from(listing.file_size),
+            );
             let Some(&start) = at.get(&(table_start + block)) else {
                 continue;
             };
@@ -503,7 +505,7 @@ impl SquashFs<'_> {
     ) -> (Decoded, Decoded) {
         let (ids, id_ranges, _) = decode(id_blocks);
         let (kv, kv_ranges, kv_at) = decode(kv_blocks);
-        let mut users = self.paths_by("squashfs.xattr_index", paths);
+        let mut users = self.paths_by(|n| int_attr(&n.entry.attrs, "squashfs.xattr_index"), paths);
         let n = count.min(ids.len() as u64 / 16).min(self.item_cap());
         // Sets by where they start in the decoded stream: (key count, entries,
         // the first id that points there).

@@ -27,9 +27,13 @@ pub(crate) struct Node {
     pub errors: Vec<Error>,
     /// Where a regular file's data is described.
     pub file: Option<FileLayout>,
+    /// The inode's number and where it is (also among the entry's facts,
+    /// which the byte layout would otherwise search for every entry).
+    pub number: u32,
+    pub inode_ref: u64,
+    /// Where a directory's listing is.
+    pub listing: Option<inode::DirLayout>,
     parent: u32,
-    /// The inode reference of a directory, for loop detection.
-    dir_ref: Option<u64>,
 }
 
 /// The whole tree, node 0 being the root.
@@ -101,8 +105,10 @@ impl<'r, 'a> Walker<'r, 'a> {
                 children: Vec::new(),
                 errors,
                 file,
+                number: root.number,
+                inode_ref: root_ref,
+                listing: Some(layout),
                 parent: 0,
-                dir_ref: Some(root_ref),
             }],
         };
         let mut listed: HashMap<u64, u32> = HashMap::new();
@@ -174,9 +180,11 @@ impl<'r, 'a> Walker<'r, 'a> {
                     self.build(d.name.clone(), d.inode_ref, &inode, &mut entry_errors);
                 errors.extend(entry_errors.into_iter().map(|e| about(e, &d.name)));
                 entry.node = NodeId(u64::from(id));
-                let mut dir_ref = None;
-                if let Body::Dir(layout) = inode.body {
-                    dir_ref = Some(d.inode_ref);
+                let listing = match inode.body {
+                    Body::Dir(layout) => Some(layout),
+                    _ => None,
+                };
+                if let Some(layout) = listing {
                     let child_path = || {
                         format!(
                             "{}/{}",
@@ -219,8 +227,10 @@ impl<'r, 'a> Walker<'r, 'a> {
                     children: Vec::new(),
                     errors: Vec::new(),
                     file,
+                    number: inode.number,
+                    inode_ref: d.inode_ref,
+                    listing,
                     parent: dir.node,
-                    dir_ref,
                 });
                 children.push(id);
             }
@@ -388,7 +398,10 @@ impl<'r, 'a> Walker<'r, 'a> {
 
 impl Tree {
     fn ancestor_with_ref(&self, node: u32, iref: u64) -> Option<u32> {
-        tree::ancestor(&self.nodes, node, |n| n.dir_ref == Some(iref))
+        // A directory's inode reference, for loop detection.
+        tree::ancestor(&self.nodes, node, |n| {
+            n.listing.is_some() && n.inode_ref == iref
+        })
     }
 
     /// The path of a node, for messages.

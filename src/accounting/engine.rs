@@ -29,6 +29,46 @@ pub(crate) struct Context {
     /// Entries added, removed or changed in type: everything under them is
     /// explained. Usually a handful, scanned for each structure.
     gone: Vec<Vec<u8>>,
+    /// Bytes the diff already found to be the same.
+    pub same: SameBytes,
+}
+
+/// Pairs of byte ranges of image a and image b found to hold the same bytes
+/// (squashfs data and fragment blocks whose raw bytes the walk compared), known by where
+/// they are in memory: a structure that moved along with them need not be
+/// read again to know it did not change.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SameBytes(HashSet<(usize, usize, usize)>);
+
+impl SameBytes {
+    /// Shorter blocks are quicker to compare again than to remember.
+    const WORTH: usize = 64 << 10;
+
+    /// Records that `x` (of image a) and `y` (of image b) hold the same bytes.
+    pub fn add(&mut self, x: &[u8], y: &[u8]) {
+        if x.len() == y.len() && x.len() >= Self::WORTH {
+            self.0
+                .insert((x.as_ptr() as usize, y.as_ptr() as usize, x.len()));
+        }
+    }
+
+    /// True when nothing is recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Records what `other` holds too.
+    pub fn extend(&mut self, other: SameBytes) {
+        self.0.extend(other.0);
+    }
+
+    /// True when `x` (of image a) and `y` (of image b) were recorded.
+    fn has(&self, x: &[u8], y: &[u8]) -> bool {
+        x.len() == y.len()
+            && self
+                .0
+                .contains(&(x.as_ptr() as usize, y.as_ptr() as usize, x.len()))
+    }
 }
 
 impl Context {
@@ -629,8 +669,15 @@ fn compute_status(
         return Status::Explained;
     }
     let (bx, by) = (x.slice(span), y.slice(other));
-    read((bx.len() + by.len()) as u64);
-    if bx == by {
+    let known = if k == 0 {
+        ctx.same.has(bx, by)
+    } else {
+        ctx.same.has(by, bx)
+    };
+    if !known {
+        read((bx.len() + by.len()) as u64);
+    }
+    if known || bx == by {
         if span.start == other.start {
             return Status::Placement;
         }
@@ -1251,6 +1298,53 @@ mod tests {
 
     fn runs(a: &[u8], b: &[u8]) -> (Vec<Run>, Tally) {
         super::super::differing_runs_outside(a, b, &[], &|_| {})
+    }
+
+    #[test]
+    fn blocks_the_walk_found_the_same_are_not_read_again() {
+        // a: [x][y]; b: [y][x], each 64 KiB: both moved, the same bytes.
+        let n = SameBytes::WORTH;
+        let (x, y) = (vec![1u8; n], vec![2u8; n]);
+        let a = [x.clone(), y.clone()].concat();
+        let b = [y, x].concat();
+        let mut la = Layout::new();
+        let mut lb = Layout::new();
+        let len = n as u64;
+        for (l, xs, ys) in [(&mut la, 0, len), (&mut lb, len, 0)] {
+            l.push(span(xs, len, "x", Explain::Nothing));
+            l.push(span(ys, len, "y", Explain::Nothing));
+            l.finish();
+        }
+        let r = runs(&a, &b);
+        let read = std::sync::atomic::AtomicU64::new(0);
+        let attribute = |ctx: &Context| {
+            read.store(0, std::sync::atomic::Ordering::Relaxed);
+            let out = attribute(
+                (&a, &b),
+                (&la, &lb),
+                (&r.0, &r.1),
+                ctx,
+                &Vec::new(),
+                &|bytes| {
+                    read.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+                },
+            );
+            (out, read.load(std::sync::atomic::Ordering::Relaxed))
+        };
+        let mut ctx = Context::default();
+        let (out, compared) = attribute(&ctx);
+        assert_eq!(
+            out.differences.len(),
+            2,
+            "both moved: {:?}",
+            out.differences
+        );
+        assert_eq!(compared, 4 * 2 * len, "both structures read on both sides");
+        ctx.same.add(&a[..n], &b[n..]);
+        ctx.same.add(&a[n..], &b[..n]);
+        let (known, compared) = attribute(&ctx);
+        assert_eq!(known.differences, out.differences);
+        assert_eq!(compared, 0, "no byte read again");
     }
 
     #[test]

@@ -67,7 +67,7 @@
 mod engine;
 mod span;
 
-pub(crate) use engine::{attribute, layout_differences, Context};
+pub(crate) use engine::{attribute, layout_differences, Context, SameBytes};
 pub(crate) use span::{f, fact};
 pub use span::{
     Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Owner, Placement, Region, Span,

@@ -142,10 +142,13 @@ fn in_step<'x>(
 }
 
 /// True when both contents hold the same bytes (outside `mask`).
+///
+/// `same` is told of each pair of raw blocks found to be the same bytes.
 pub(crate) fn equal(
     a: &Content<'_>,
     b: &Content<'_>,
     mask: Option<std::ops::Range<u64>>,
+    same: &mut dyn FnMut(&[u8], &[u8]),
 ) -> Result<bool> {
     if a.len() != b.len() {
         return Ok(false);
@@ -157,8 +160,8 @@ pub(crate) fn equal(
         }
     }
     if let (Content::Blocks(x), Content::Blocks(y), None) = (a, b, &mask) {
-        if let Some(same) = raw_blocks_equal(x, y)? {
-            return Ok(same);
+        if let Some(equal) = raw_blocks_equal(x, y, same)? {
+            return Ok(equal);
         }
     }
     let mut same = true;
@@ -173,7 +176,11 @@ pub(crate) fn equal(
 /// proven without decompressing anything. A shared fragment block that differs
 /// (it holds other files' tails too) costs only the two tails. `None` when the raw
 /// blocks differ and only decompressing can tell.
-fn raw_blocks_equal(x: &BlockList<'_>, y: &BlockList<'_>) -> Result<Option<bool>> {
+fn raw_blocks_equal(
+    x: &BlockList<'_>,
+    y: &BlockList<'_>,
+    same: &mut dyn FnMut(&[u8], &[u8]),
+) -> Result<Option<bool>> {
     if x.compressor != y.compressor
         || x.block_size != y.block_size
         || x.blocks.len() != y.blocks.len()
@@ -188,6 +195,9 @@ fn raw_blocks_equal(x: &BlockList<'_>, y: &BlockList<'_>) -> Result<Option<bool>
     if !blocks_same {
         return Ok(None);
     }
+    for (p, q) in x.blocks.iter().zip(&y.blocks) {
+        same(p.raw, q.raw);
+    }
     Ok(match (&x.fragment, &y.fragment) {
         (None, None) => Some(true),
         (Some(f), Some(g))
@@ -196,6 +206,7 @@ fn raw_blocks_equal(x: &BlockList<'_>, y: &BlockList<'_>) -> Result<Option<bool>
                 && f.len == g.len
                 && f.raw == g.raw =>
         {
+            same(f.raw, g.raw);
             Some(true)
         }
         (Some(_), Some(_)) => Some(x.tail()? == y.tail()?),
@@ -362,6 +373,7 @@ mod tests {
     fn equal_across_different_chunking() {
         let a = content(&[b"hello ", b"world"]);
         let b = content(&[b"hel", b"lo world"]);
+        let equal = |a, b, mask| equal(a, b, mask, &mut |_, _| {});
         assert!(equal(&a, &b, None).unwrap_or(false));
         let c = content(&[b"hello_world"]);
         assert!(!equal(&a, &c, None).unwrap_or(true));

@@ -22,6 +22,8 @@ pub(crate) struct Differ<'o> {
     nested: Mutex<Vec<NestedPair>>,
     /// One record per image pair whose bytes were accounted.
     accounting: Mutex<Vec<ByteAccounting>>,
+    /// Large raw blocks the walk found to be the same bytes.
+    same_blocks: Mutex<accounting::SameBytes>,
     /// Drops the pages of the images' maps from the resident set.
     release: Option<Box<dyn Fn() + Sync + 'o>>,
     /// Bytes of content read since the last release.
@@ -99,6 +101,7 @@ impl<'o> Differ<'o> {
             problems: Mutex::new(Vec::new()),
             nested: Mutex::new(Vec::new()),
             accounting: Mutex::new(Vec::new()),
+            same_blocks: Mutex::new(accounting::SameBytes::default()),
             release: None,
             read_since_release: std::sync::atomic::AtomicU64::new(0),
         }
@@ -235,10 +238,15 @@ impl<'o> Differ<'o> {
         let (nested, skip) = self.nested_in(prefix, ra, rb);
         let read = |bytes| self.count_read(bytes);
         let handed_down: u64 = skip.iter().map(|r| r.end - r.start).sum();
-        let ctx = {
+        let mut ctx = {
             let d = self.differences.lock().unwrap_or_else(|e| e.into_inner());
             accounting::Context::new(prefix, &d, &nested)
         };
+        ctx.same = self
+            .same_blocks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let layout = |fs: &dyn Filesystem, side: Which| {
             let mut l = fs.byte_layout().unwrap_or_else(|e| {
                 self.problem(
@@ -498,7 +506,13 @@ impl<'o> Differ<'o> {
         mask: Option<std::ops::Range<u64>>,
         found: &mut Vec<Difference>,
     ) -> bool {
-        match content::equal(ca, cb, mask.clone()) {
+        let mut same = accounting::SameBytes::default();
+        let equal = content::equal(ca, cb, mask.clone(), &mut |x, y| same.add(x, y));
+        if !same.is_empty() {
+            let mut known = self.same_blocks.lock().unwrap_or_else(|e| e.into_inner());
+            known.extend(same);
+        }
+        match equal {
             Ok(true) => return false,
             Ok(false) => {}
             Err(e) => {

@@ -1300,6 +1300,16 @@ mod tests {
         super::super::differing_runs_outside(a, b, &[], &|_| {})
     }
 
+    /// [`attribute`] of two whole images at the top.
+    fn attributed(
+        (a, b): (&[u8], &[u8]),
+        (la, lb): (&Layout, &Layout),
+        ctx: &Context,
+    ) -> Attribution {
+        let (r, tally) = runs(a, b);
+        attribute((a, b), (la, lb), (&r, &tally), ctx, &Vec::new(), &|_| {})
+    }
+
     #[test]
     fn blocks_the_walk_found_the_same_are_not_read_again() {
         // a: [x][y]; b: [y][x], each 64 KiB: both moved, the same bytes.
@@ -1363,15 +1373,7 @@ mod tests {
         }
         let diff = Difference::new(vec![b"/f".to_vec()], Kind::Mtime, json!(1), json!(2));
         let ctx = Context::new(&Vec::new(), &[diff], &[]);
-        let r = runs(&a, &b);
-        let out = attribute(
-            (&a, &b),
-            (&la, &lb),
-            (&r.0, &r.1),
-            &ctx,
-            &Vec::new(),
-            &|_| {},
-        );
+        let out = attributed((&a, &b), (&la, &lb), &ctx);
         let rec = &out.record;
         assert_eq!(rec.differing_bytes, 1 + 8 + 1);
         assert_eq!(rec.explained_bytes, 1);
@@ -1406,15 +1408,7 @@ mod tests {
         lb.finish();
         let diff = Difference::new(vec![b"/f".to_vec()], Kind::Content, json!(1), json!(2));
         let ctx = Context::new(&Vec::new(), &[diff], &[]);
-        let r = runs(&a, &b);
-        let out = attribute(
-            (&a, &b),
-            (&la, &lb),
-            (&r.0, &r.1),
-            &ctx,
-            &Vec::new(),
-            &|_| {},
-        );
+        let out = attributed((&a, &b), (&la, &lb), &ctx);
         assert!(out.record.all_explained(), "{:?}", out.record);
         assert!(out.differences.is_empty(), "{:?}", out.differences);
         assert!(out.record.placement_bytes > 0);
@@ -1460,15 +1454,7 @@ mod tests {
         let (la, lb) = (layout(vec![1, 2, 3, 4]), layout(vec![1, 2, 3, 4, 5, 6]));
         let (a, b) = (vec![0u8; 8], vec![1u8; 8]);
         let ctx = Context::default();
-        let r = runs(&a, &b);
-        let out = attribute(
-            (&a, &b),
-            (&la, &lb),
-            (&r.0, &r.1),
-            &ctx,
-            &Vec::new(),
-            &|_| {},
-        );
+        let out = attributed((&a, &b), (&la, &lb), &ctx);
         assert_eq!(out.record.reported_bytes, 8, "{:?}", out.record);
         let fields: Vec<&str> = out
             .differences

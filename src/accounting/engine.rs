@@ -62,6 +62,15 @@ impl SameBytes {
         self.0.extend(other.0);
     }
 
+    /// Forgets the pairs whose bytes lie in `a` (an image a whose accounting
+    /// is done): a nested image may have been gathered into a buffer of its
+    /// own, freed next, and another buffer at the same address must not be
+    /// taken for it.
+    pub fn forget(&mut self, a: &[u8]) {
+        let range = a.as_ptr() as usize..a.as_ptr() as usize + a.len();
+        self.0.retain(|(x, _, _)| !range.contains(x));
+    }
+
     /// True when `x` (of image a) and `y` (of image b) were recorded.
     fn has(&self, x: &[u8], y: &[u8]) -> bool {
         x.len() == y.len()
@@ -1308,6 +1317,20 @@ mod tests {
     ) -> Attribution {
         let (r, tally) = runs(a, b);
         attribute((a, b), (la, lb), (&r, &tally), ctx, &Vec::new(), &|_| {})
+    }
+
+    #[test]
+    fn same_bytes_of_an_image_are_forgotten_with_it() {
+        let n = SameBytes::WORTH;
+        let (a, b, other) = (vec![0u8; 2 * n], vec![0u8; 2 * n], vec![0u8; n]);
+        let mut same = SameBytes::default();
+        same.add(&a[..n], &b[..n]);
+        same.add(&a[n..], &b[n..]);
+        same.add(&other, &b[..n]);
+        assert!(same.has(&a[n..], &b[n..]));
+        same.forget(&a);
+        assert!(!same.has(&a[..n], &b[..n]) && !same.has(&a[n..], &b[n..]));
+        assert!(same.has(&other, &b[..n]), "bytes of another image are kept");
     }
 
     #[test]

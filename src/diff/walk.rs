@@ -215,6 +215,10 @@ impl<'o> Differ<'o> {
         // Everything about this pair (nested images included) is reported now:
         // what is left of its differing bytes is attributed against it.
         self.account(a, b, prefix);
+        if let Some(ra) = a.raw_bytes() {
+            let mut same = self.same_blocks.lock().unwrap_or_else(|e| e.into_inner());
+            same.forget(ra);
+        }
     }
 
     /// Byte accounting of two images: for the same size, attributes every

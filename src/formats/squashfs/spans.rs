@@ -311,7 +311,8 @@ impl SquashFs<'_> {
         out
     }
 
-    /// The paths of the tree by a numeric attribute (`squashfs.inode`).
+    /// The paths of the tree by a number `key` finds on each node (its inode
+    /// number, its xattr index).
     fn paths_by(
         &self,
         key: impl Fn(&super::walk::Node) -> Option<u64>,

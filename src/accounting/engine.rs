@@ -1,12 +1,13 @@
 //! Attribution: each differing byte to the structure that holds it, and each
 //! structure to the difference that explains it, or to a `bytes` finding.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rayon::prelude::*;
 use serde_json::{json, Value as Json};
 
-use super::span::{Decoded, EntryPath, Explain, Field, Item, Layout, Placement, Span};
+use super::span::{Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Placement, Span};
 use super::{Run, Tally};
 use crate::report::{ByteAccounting, Difference, Kind, Location};
 
@@ -176,6 +177,15 @@ impl Context {
         };
         match explain {
             Explain::Entry(keys) => yes(entry_has(keys)),
+            // Judged with both sides' entries in view by `packed`; alone (a
+            // block one image has) its entries are stored elsewhere there.
+            Explain::Packed(keys) => {
+                if entry_has(keys) {
+                    Verdict::Explained
+                } else {
+                    Verdict::Placement
+                }
+            }
             Explain::EntryKey(k) => yes(entry_has(&[k.as_ref()])),
             Explain::EntryOrPlacement(keys) => {
                 if entry_has(keys) {
@@ -692,6 +702,9 @@ fn compute_status(
         }
         return moved(sides, k, i, j);
     }
+    if let Explain::Packed(keys) = &owner.explain {
+        return packed(ctx, keys, &owner.entries, &other.owner.entries);
+    }
     let entries = both(&owner.entries, &other.owner.entries);
     if bx.len() != by.len() {
         let mut verdicts = vec![ctx.verdict(&owner.explain, &entries)];
@@ -718,6 +731,34 @@ fn compute_status(
         };
     }
     compare_fields(ctx, &owner.fields, &owner.explain, &entries, bx, by)
+}
+
+/// A structure of packed entries ([`Explain::Packed`]) whose bytes differ:
+/// explained by a difference of one of its entries in either image; repacked
+/// (placement) when the images hold other entries in it, or the same in
+/// another order; else changed, unless the compressor changed.
+fn packed(ctx: &Context, keys: Keys, x: &[EntryPath], y: &[EntryPath]) -> Status {
+    let entries = both(x, y);
+    if ctx.verdict(&Explain::Entry(keys), &entries) == Verdict::Explained {
+        return Status::Explained;
+    }
+    if x != y {
+        return Status::Placement;
+    }
+    if stored_differently(ctx) {
+        return Status::Explained;
+    }
+    Status::Changed {
+        what: "the same entries in the same order, stored differently".to_owned(),
+    }
+}
+
+/// True when the image's compressor or its options differ: the same decoded
+/// bytes are then stored differently.
+fn stored_differently(ctx: &Context) -> bool {
+    ["superblock.compressor", "compression_options"]
+        .iter()
+        .any(|f| ctx.verdict(&Explain::Fact(Cow::Borrowed(f)), &[]) == Verdict::Explained)
 }
 
 /// The entries of a structure in either image, each once.
@@ -912,14 +953,9 @@ fn table_block_status(
     match counterpart {
         Some((_, false)) => Status::Placement,
         Some((other_start, true)) if other_start != start => Status::Placement,
-        _ => match ctx.verdict(&Explain::Fact("superblock.compressor".into()), &[]) {
-            Verdict::Explained => Status::Explained,
-            _ => match ctx.verdict(&Explain::Fact("compression_options".into()), &[]) {
-                Verdict::Explained => Status::Explained,
-                _ => Status::Changed {
-                    what: "stored differently, the same decoded bytes".to_owned(),
-                },
-            },
+        _ if stored_differently(ctx) => Status::Explained,
+        _ => Status::Changed {
+            what: "stored differently, the same decoded bytes".to_owned(),
         },
     }
 }
@@ -1020,6 +1056,8 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
                     } else {
                         ItemStatus::Placement
                     }
+                } else if tx.same_but_placement.is_some_and(|same| same(bx, by)) {
+                    ItemStatus::Placement
                 } else {
                     let fields = (tx.fields)(it, bx);
                     let s = if bx.len() == by.len() {
@@ -1416,6 +1454,51 @@ mod tests {
         );
     }
 
+    /// A block of packed entries ([`Explain::Packed`]) with the given entries.
+    fn packed_block(files: &[&str]) -> Span {
+        let mut owner = Owner::new("block", "block 0", Explain::Packed(&["content"]));
+        owner.entries = files
+            .iter()
+            .map(|f| EntryPath::from(f.as_bytes()))
+            .collect();
+        Span {
+            start: 0,
+            len: 8,
+            owner,
+        }
+    }
+
+    /// Reported bytes of a pair of images holding one packed block each.
+    fn packed_pair(a: &[&str], b: &[&str], differences: &[Difference]) -> u64 {
+        let (la, lb) = (&mut Layout::new(), &mut Layout::new());
+        la.push(packed_block(a));
+        lb.push(packed_block(b));
+        la.finish();
+        lb.finish();
+        let ctx = Context::new(&Vec::new(), differences, &[]);
+        let out = attributed((b"abcdefgh", b"abcdXXgh"), (la, lb), &ctx);
+        assert_eq!(out.record.differing_bytes, 2);
+        assert_eq!(out.record.unattributed_bytes, 0);
+        out.record.reported_bytes
+    }
+
+    #[test]
+    fn a_packed_block_is_repacked_explained_or_changed() {
+        // Placement is reported when nothing else in the image differs: here
+        // something does.
+        let elsewhere = || Difference::new(vec![b"/z".to_vec()], Kind::Mtime, json!(1), json!(2));
+        // Other entries in it: repacked, placement.
+        assert_eq!(packed_pair(&["/f", "/g"], &["/g", "/h"], &[elsewhere()]), 0);
+        // The same entries in another order: repacked too.
+        assert_eq!(packed_pair(&["/f", "/g"], &["/g", "/f"], &[elsewhere()]), 0);
+        // The same entries, one of whose content differs: explained.
+        let content = Difference::new(vec![b"/g".to_vec()], Kind::Content, json!(1), json!(2));
+        assert_eq!(packed_pair(&["/f", "/g"], &["/f", "/g"], &[content]), 0);
+        // The same entries in the same order, none differing: the bytes
+        // changed on their own.
+        assert_eq!(packed_pair(&["/f", "/g"], &["/f", "/g"], &[elsewhere()]), 2);
+    }
+
     #[test]
     fn a_size_change_explains_the_moves_after_it() {
         // b's first structure grew by 2 bytes: the next one only moved.
@@ -1465,6 +1548,7 @@ mod tests {
                     tag: 0,
                 }],
                 fields,
+                same_but_placement: None,
             });
             l.push(Span {
                 start: 0,

@@ -70,7 +70,8 @@ mod span;
 pub(crate) use engine::{attribute, layout_differences, Context, SameBytes};
 pub(crate) use span::{f, fact};
 pub use span::{
-    Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Owner, Placement, Region, Span,
+    Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Owner, Placement, Region,
+    SameButPlacement, Span,
 };
 
 use std::ops::Range;

@@ -33,6 +33,14 @@ pub enum Explain {
     /// An image-level fact of this name, or any fact under it (`pvd.volume_id`,
     /// `mbr.partition2` for `mbr.partition2.type`, ...).
     Fact(Cow<'static, str>),
+    /// Bytes that encode nothing but the contents of the structure's entries,
+    /// packed one after another (a squashfs fragment block holding the tails
+    /// of its files, the reader having checked that the tails fill it from its
+    /// start without a gap): a difference of one of these keys at an entry
+    /// explains it; else, when the two images hold other entries, or the same
+    /// in another order, the block was repacked (placement); with the same
+    /// entries in the same order, it is a change of its own.
+    Packed(Keys),
     /// A part compared like a file under this name (`system-area`).
     Special(Cow<'static, str>),
     /// Where something is (a block address, a table offset, an inode number):
@@ -186,7 +194,15 @@ pub struct Decoded {
     pub items: Vec<Item>,
     /// The named parts of an item, made when it differs.
     pub fields: fn(&Item, &[u8]) -> Vec<Field>,
+    /// For tables whose items encode placement in their shape, not only in
+    /// fields (a directory listing grouped under headers by where its inodes
+    /// are): true when two differing items say the same but for placement.
+    pub same_but_placement: Option<SameButPlacement>,
 }
+
+/// Tells whether two differing items of a table say the same but for
+/// placement ([`Decoded::same_but_placement`]).
+pub type SameButPlacement = fn(&[u8], &[u8]) -> bool;
 
 /// One item of a decoded table (an inode, a directory listing, a table entry).
 #[derive(Debug, Clone, PartialEq, Eq)]

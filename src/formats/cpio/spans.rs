@@ -195,6 +195,7 @@ impl CpioFs<'_> {
                 blocks: vec![(body, 0..buf.len() as u64)],
                 items,
                 fields: item_fields,
+                same_but_placement: None,
             });
             let mut owner = Owner::new("compressed segment", name, Explain::Decoded(t));
             owner.note = Some(c.name().to_owned());

@@ -40,7 +40,7 @@ use super::metadata::{Lookup, Table};
 use super::superblock::{ABSENT, SUPERBLOCK_SIZE};
 use super::SquashFs;
 use crate::accounting::{
-    f, fact, Decoded, EntryPath, Explain, Field, Item, Layout, Owner, Placement, Span,
+    f, fact, Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Owner, Placement, Span,
 };
 use crate::bytes::{le16, le32};
 use crate::model::Value;
@@ -99,7 +99,7 @@ impl SquashFs<'_> {
         );
 
         // Data blocks and fragment blocks, from every file's block list.
-        let mut fragments: BTreeMap<u32, (u64, u64, Vec<EntryPath>)> = BTreeMap::new();
+        let mut fragments: BTreeMap<u32, FragmentBlock> = BTreeMap::new();
         for (i, n) in self.tree.nodes.iter().enumerate() {
             if n.file.is_none() {
                 continue;
@@ -124,26 +124,38 @@ impl SquashFs<'_> {
             if let Some(t) = blocks.fragment {
                 fragments
                     .entry(t.index)
-                    .or_insert((t.block_offset, t.raw.len() as u64, Vec::new()))
-                    .2
-                    .push(path.clone());
+                    .or_insert_with(|| FragmentBlock {
+                        start: t.block_offset,
+                        len: t.raw.len() as u64,
+                        tails: Vec::new(),
+                    })
+                    .tails
+                    .push((t.offset, t.len, path.clone()));
             }
         }
-        for (index, (start, len, files)) in &fragments {
-            let mut owner = Owner::new(
-                "fragment block",
-                format!("fragment block {index}"),
-                Explain::Entry(&["content", "size", "nested"]),
-            );
-            owner.entries = files.clone();
+        for (index, block) in &mut fragments {
+            // The files in the order of their tails, so that two images
+            // holding the same tails in the same order name the same entries.
+            block
+                .tails
+                .sort_by(|x, y| (x.0, x.1, &x.2).cmp(&(y.0, y.1, &y.2)));
+            let keys: Keys = &["content", "size", "nested"];
+            let explain = if block.tiled() {
+                Explain::Packed(keys)
+            } else {
+                Explain::Entry(keys)
+            };
+            let mut owner =
+                Owner::new("fragment block", format!("fragment block {index}"), explain);
+            owner.entries = block.tails.iter().map(|t| t.2.clone()).collect();
+            let n = block.tails.len();
             owner.note = Some(format!(
-                "tails of {} file{}",
-                files.len(),
-                if files.len() == 1 { "" } else { "s" }
+                "tails of {n} file{}",
+                if n == 1 { "" } else { "s" }
             ));
             l.push(Span {
-                start: *start,
-                len: *len,
+                start: block.start,
+                len: block.len,
                 owner,
             });
         }
@@ -357,6 +369,7 @@ impl SquashFs<'_> {
             blocks: ranges,
             items,
             fields: export_fields,
+            same_but_placement: None,
         }
     }
 
@@ -399,6 +412,7 @@ impl SquashFs<'_> {
             blocks: ranges,
             items,
             fields: inode_fields,
+            same_but_placement: None,
         }
     }
 
@@ -435,6 +449,7 @@ impl SquashFs<'_> {
             blocks: ranges,
             items,
             fields: listing_fields,
+            same_but_placement: Some(same_listing),
         }
     }
 
@@ -583,6 +598,7 @@ impl SquashFs<'_> {
                 blocks: id_ranges,
                 items: id_items,
                 fields: xattr_id_fields,
+                same_but_placement: None,
             },
             Decoded {
                 name: "xattr key/value table".into(),
@@ -590,6 +606,7 @@ impl SquashFs<'_> {
                 blocks: kv_ranges,
                 items: kv_items,
                 fields: key_value_fields,
+                same_but_placement: None,
             },
         )
     }
@@ -638,15 +655,40 @@ fn index_span(l: &mut Layout, table: &str, lookup: &Lookup) {
     }
 }
 
+/// A fragment block as the files' block lists find it.
+struct FragmentBlock {
+    start: u64,
+    len: u64,
+    /// Each tail: offset in the decompressed block, length, file.
+    tails: Vec<(u32, u32, EntryPath)>,
+}
+
+impl FragmentBlock {
+    /// True when the tails fill the block from its start with no gap between
+    /// them (files of the same content may share one tail): the block then
+    /// holds nothing but its files' tails, up to the end of the last one (bytes
+    /// after the last tail are not seen without decompressing the block).
+    fn tiled(&self) -> bool {
+        let mut end = 0u64;
+        for &(offset, len, _) in &self.tails {
+            if u64::from(offset) > end {
+                return false;
+            }
+            end = end.max(u64::from(offset) + u64::from(len));
+        }
+        true
+    }
+}
+
 /// One item per fragment table entry, owned by the files whose tails are in
 /// that fragment.
-fn fragment_items(blocks: &Blocks, tails: &BTreeMap<u32, (u64, u64, Vec<EntryPath>)>) -> Decoded {
+fn fragment_items(blocks: &Blocks, tails: &BTreeMap<u32, FragmentBlock>) -> Decoded {
     let (stream, ranges, _) = decode(blocks);
     let items = (0..stream.len() as u64 / 16)
         .map(|i| {
-            let entries = tails
+            let entries: Vec<EntryPath> = tails
                 .get(&(i as u32))
-                .map(|t| t.2.clone())
+                .map(|t| t.tails.iter().map(|t| t.2.clone()).collect())
                 .unwrap_or_default();
             Item {
                 class: "entry",
@@ -666,13 +708,20 @@ fn fragment_items(blocks: &Blocks, tails: &BTreeMap<u32, (u64, u64, Vec<EntryPat
         blocks: ranges,
         items,
         fields: fragment_fields,
+        same_but_placement: None,
     }
 }
 
 fn fragment_fields(_: &Item, _: &[u8]) -> Vec<Field> {
     vec![
         f(0, 8, "start", Explain::Placement),
-        f(8, 4, "size", Explain::Entry(&["content", "size", "nested"])),
+        // The stored size follows what the block holds: judged like the block.
+        f(
+            8,
+            4,
+            "size",
+            Explain::Packed(&["content", "size", "nested"]),
+        ),
         f(12, 4, "unused", Explain::Nothing),
     ]
 }
@@ -731,6 +780,7 @@ fn id_items(blocks: &Blocks, count: u64, mut users: Vec<Vec<EntryPath>>) -> Deco
         blocks: ranges,
         items,
         fields: id_fields,
+        same_but_placement: None,
     }
 }
 
@@ -1061,6 +1111,33 @@ fn entry_field_names(n: u32) -> (Cow<'static, str>, Cow<'static, str>) {
     let names = NAMES.get_or_init(|| (0..MADE_ONCE).map(made).collect());
     let (inode, name) = &names[n as usize];
     (inode.as_str().into(), name.as_str().into())
+}
+
+/// The type and name of each entry of a listing, in order, without the
+/// headers that group them by inode block and the inode references: what a
+/// listing says once placement is set aside. `None` when it does not parse.
+fn listing_names(b: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos < b.len() {
+        let count = le32(b.get(pos..pos + 12)?, 0) as usize + 1;
+        pos += 12;
+        for _ in 0..count {
+            let entry = b.get(pos..pos + 8)?;
+            let name_len = usize::from(le16(entry, 6)) + 1;
+            // Type, name size and name.
+            out.push(b.get(pos + 4..pos + 8 + name_len)?);
+            pos += 8 + name_len;
+        }
+    }
+    Some(out)
+}
+
+/// True when two listings hold the same entries in the same order, of the
+/// same types: headers regrouped and inode references renumbered after
+/// entries elsewhere were added or removed are placement.
+fn same_listing(a: &[u8], b: &[u8]) -> bool {
+    matches!((listing_names(a), listing_names(b)), (Some(x), Some(y)) if x == y)
 }
 
 fn listing_fields(_: &Item, b: &[u8]) -> Vec<Field> {

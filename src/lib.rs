@@ -3,16 +3,63 @@
 //!
 //! # From the top
 //!
-//! ```no_run
+//! Compare two images: [`diff_files`] maps both read-only, opens every nested
+//! image it meets (squashfs, ISO 9660, FAT, cpio) and returns one [`Report`]
+//! whose [`differences`](Report::differences) name a location, a [`Kind`] and the
+//! values on both sides.
+//!
+//! ```
+//! use std::path::Path;
+//! use isodiff::{diff_files, Kind, Options};
+//!
+//! // The pair the sources bundle: b's squashfs has a few planted changes.
+//! let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+//! let (a, b) = (data.join("nixos-like-a.iso"), data.join("nixos-like-b.iso"));
+//! let report = diff_files(&a, &b, &Options::default())?;
+//!
+//! assert!(!report.identical);
+//! for d in &report.differences {
+//!     // `/nix-store.squashfs:/etc/passwd  mode 0644 -> 0444`: the location is
+//!     // outermost image first, `what()` the kind (and field), then both values.
+//!     println!(
+//!         "{}  {} {} -> {}",
+//!         isodiff::report::text::location(&d.location),
+//!         d.what(),
+//!         isodiff::report::text::value(&d.a),
+//!         isodiff::report::text::value(&d.b),
+//!     );
+//! }
+//! let modes = report.differences.iter().filter(|d| d.kind == Kind::Mode);
+//! assert_eq!(modes.count(), 3);
+//! # Ok::<(), isodiff::Error>(())
+//! ```
+//!
+//! Open one image and read its image-level facts (volume descriptors, superblock,
+//! boot catalog); [`listing::walk_nested`] walks its entries:
+//!
+//! ```
+//! use std::path::Path;
 //! use isodiff::{open, Limits, MappedFile};
 //!
-//! let map = MappedFile::open("nixos.iso".as_ref())?;
+//! let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/nixos-like-a.iso");
+//! let map = MappedFile::open(&path)?;
 //! let fs = open(map.bytes(), &Limits::default())?;
 //! for fact in fs.facts() {
 //!     println!("{} = {}", fact.name, fact.value);
 //! }
 //! # Ok::<(), isodiff::Error>(())
 //! ```
+//!
+//! [`report::filter::Filter`] hides what a reader does not care about, counting
+//! what it hid; `report::text`, `report::json` and the other renderers write a
+//! report. The `examples/` folder of the sources has runnable programs for each
+//! (`cargo run --example diff_two`, `list`, `filtered`).
+//!
+//! # Features
+//!
+//! `cli` (default): the `isodiff` command and the crates only it uses (clap,
+//! clap_complete, clap_mangen, indicatif, mimalloc). A program that links the
+//! library alone depends on it with `default-features = false`.
 //!
 //! # Limits and untrusted input
 //!

@@ -2,15 +2,24 @@
 """An independent reading of a Rock Ridge ISO with pycdlib, printed as the JSON lines
 of `isodiff ls --json`, so that tests can compare the two entry for entry.
 
-Usage: reference-ls.py IMAGE   (needs python3-pycdlib; run with Debian's python3)
+Usage: reference-ls.py IMAGE   (needs pycdlib: Debian's python3-pycdlib, 1.12, or
+pycdlib 1.x from PyPI, checked with 1.22)
 
 pycdlib names the TF stamps by its own order (its `access_time` is flag bit 1);
 RRIP 1.12 and the Linux kernel call bit 1 the modification time, so that is what
 is read as mtime here, by bit position.
+
+pycdlib's internals differ between versions (1.12 always allocates the entries of
+a record's continuation area, `ce_entries`; later versions leave it `None` when
+there is none). A field this version of pycdlib cannot give (an attribute it does
+not have) is left out of the entry's line and named, with the reason, under the
+key `unread`, so the test compares every other field and says which it skipped.
+The entry's location and type are always read: without them the script fails.
 """
 import calendar
 import json
 import sys
+import time
 
 import pycdlib
 
@@ -19,12 +28,33 @@ TF_BIT_ORDER = ('creation_time', 'access_time', 'modification_time',
                 'effective_time')
 
 
+def parts(rr):
+    """The record's Rock Ridge entries: those in the directory record, then those
+    in its continuation areas (absent, `None`, in pycdlib after 1.12 when there
+    are none)."""
+    return [p for p in (rr.dr_entries, getattr(rr, 'ce_entries', None)) if p is not None]
+
+
 def entry(rr, name):
-    for part in (rr.dr_entries, rr.ce_entries):
+    for part in parts(rr):
         rec = getattr(part, name, None)
         if rec is not None:
             return rec
     return None
+
+
+# What a difference between pycdlib versions looks like: an attribute that is not
+# there, or `None` where an object was.
+VERSION_GAPS = (AttributeError, TypeError)
+
+
+def field(out, key, read):
+    """Sets `out[key]` to `read()`, or records in `out['unread']` why this version
+    of pycdlib could not read it."""
+    try:
+        out[key] = read()
+    except VERSION_GAPS as e:
+        out.setdefault('unread', {})[key] = '%s: %s' % (type(e).__name__, e)
 
 
 def stamp(date, long_form):
@@ -40,7 +70,6 @@ def stamp(date, long_form):
     if off > 52 or off < -48:
         off = 0
     secs = calendar.timegm((y, mo, d, date.hour, date.minute, date.second)) - off * 15 * 60
-    import time
     t = time.gmtime(secs)
     return time.strftime('%Y-%m-%dT%H:%M:%S', t) + frac + 'Z'
 
@@ -50,7 +79,7 @@ def symlink_target(rr):
     # ""), so the components it parsed are joined here as the Linux kernel does.
     out = b''
     pending_slash = False
-    for rec in rr.dr_entries.sl_records + rr.ce_entries.sl_records:
+    for rec in [sl for part in parts(rr) for sl in part.sl_records]:
         for comp in rec.symlink_components:
             if pending_slash:
                 out += b'/'
@@ -93,18 +122,23 @@ def line(path, rec, meta_rec):
     kind = KINDS.get(mode & 0o170000, 'file')
     if rec.rock_ridge is not None and rec.rock_ridge.child_link_record_exists():
         kind = 'dir'
-    out = {'location': [path], 'type': kind, 'mode': '%04o' % (mode & 0o7777),
-           'uid': px.posix_user_id, 'gid': px.posix_group_id}
+    out = {'location': [path], 'type': kind, 'mode': '%04o' % (mode & 0o7777)}
+    field(out, 'uid', lambda: px.posix_user_id)
+    field(out, 'gid', lambda: px.posix_group_id)
     if kind == 'file':
-        out['size'] = rec.get_data_length()
-    out['mtime'] = mtime(meta_rec)
+        field(out, 'size', rec.get_data_length)
+    field(out, 'mtime', lambda: mtime(meta_rec))
     if kind == 'symlink':
-        out['target'] = symlink_target(rr).decode('utf-8', 'replace')
-    out['nlink'] = px.posix_file_links
+        field(out, 'target', lambda: symlink_target(rr).decode('utf-8', 'replace'))
+    field(out, 'nlink', lambda: px.posix_file_links)
     if kind in ('char', 'block'):
-        pn = entry(rr, 'pn_record')
-        if pn is not None:
-            out['rdev'] = dev(pn.dev_t_high, pn.dev_t_low)
+        try:
+            pn = entry(rr, 'pn_record')
+        except VERSION_GAPS as e:
+            out.setdefault('unread', {})['rdev'] = '%s: %s' % (type(e).__name__, e)
+        else:
+            if pn is not None:
+                field(out, 'rdev', lambda: dev(pn.dev_t_high, pn.dev_t_low))
     return out
 
 

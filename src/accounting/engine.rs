@@ -923,7 +923,7 @@ fn table_block_status(
             ItemStatus::Explained => Status::Explained,
             ItemStatus::Changed { .. } => Status::ViaItems,
         };
-        if status.as_ref().map_or(true, |old| s.rank() > old.rank()) {
+        if status.as_ref().is_none_or(|old| s.rank() > old.rank()) {
             status = Some(s);
         }
     }

@@ -282,7 +282,7 @@ fn color_for(cli: &Cli, path: &Path) -> bool {
         Color::Auto => {
             path.as_os_str() == "-"
                 && io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
         }
     }
 }

@@ -195,7 +195,100 @@ pub struct Fact {
     pub value: Value,
     /// True for placement details (block addresses, table offsets) that change
     /// whenever anything before them changes; the diff skips them unless asked.
+    /// The same as `role == Role::Placement`.
     pub layout: bool,
+    /// What kind of thing it says, declared by the reader: `--semantic` and
+    /// the causes follow from it, not from its name.
+    #[serde(skip)]
+    pub role: Role,
+    /// What it merely encodes, when a difference of it follows from another
+    /// difference (a directory record's date from the entry's mtime, a GPT's
+    /// backup header address from the image size).
+    #[serde(skip)]
+    pub follows: Option<Follows>,
+}
+
+/// What kind of thing a [`Fact`] says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Role {
+    /// What the image holds or is (names, ids, types, flags): the default.
+    #[default]
+    Content,
+    /// A point in time.
+    Time,
+    /// Who owns something.
+    Ownership,
+    /// How the bytes were packed (compressor, block size, counts and sizes of
+    /// stored structures): another producer's setting, the same files.
+    Packing,
+    /// Where something is (a block address, a table offset): changes whenever
+    /// anything before it changes.
+    Placement,
+    /// An identifier the producer made up (a GUID, a volume serial).
+    Identifier,
+}
+
+impl Role {
+    /// The name used in reports (`time`, `packing`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Content => "content",
+            Role::Time => "time",
+            Role::Ownership => "ownership",
+            Role::Packing => "packing",
+            Role::Placement => "placement",
+            Role::Identifier => "identifier",
+        }
+    }
+}
+
+/// What a [`Fact`] merely encodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Follows {
+    /// A field of the entry it belongs to: differs whenever that field does.
+    Entry(EntryField),
+    /// The size of the image: differs whenever the image size does (a GPT's
+    /// backup header address, a partition's sector count).
+    ImageSize,
+    /// The number of entries of the image (a squashfs inode count).
+    EntryCount,
+    /// Other facts of its group (a checksum over a header): differs whenever
+    /// one of them does.
+    Group,
+}
+
+/// A field of [`Meta`], named for [`Follows::Entry`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EntryField {
+    /// [`Meta::mtime`].
+    Mtime,
+    /// [`Meta::atime`].
+    Atime,
+    /// [`Meta::ctime`].
+    Ctime,
+    /// [`Meta::rdev`].
+    Rdev,
+    /// [`Meta::mode`].
+    Mode,
+}
+
+impl EntryField {
+    /// True when this field differs between `a` and `b`.
+    pub fn differs(self, a: &Meta, b: &Meta) -> bool {
+        match self {
+            EntryField::Mtime => a.mtime != b.mtime,
+            EntryField::Atime => a.atime != b.atime,
+            EntryField::Ctime => a.ctime != b.ctime,
+            EntryField::Rdev => a.rdev != b.rdev,
+            EntryField::Mode => a.mode != b.mode,
+        }
+    }
 }
 
 impl Fact {
@@ -205,16 +298,42 @@ impl Fact {
             name: name.into(),
             value,
             layout: false,
+            role: Role::Content,
+            follows: None,
         }
     }
 
     /// A fact that only describes where something is placed.
     pub fn layout(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
-        Fact {
-            name: name.into(),
-            value,
-            layout: true,
-        }
+        Fact::new(name, value).role(Role::Placement)
+    }
+
+    /// A point in time.
+    pub fn time(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
+        Fact::new(name, value).role(Role::Time)
+    }
+
+    /// How the bytes were packed.
+    pub fn packing(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
+        Fact::new(name, value).role(Role::Packing)
+    }
+
+    /// An identifier the producer made up.
+    pub fn identifier(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
+        Fact::new(name, value).role(Role::Identifier)
+    }
+
+    /// The same with another role.
+    pub fn role(mut self, role: Role) -> Fact {
+        self.role = role;
+        self.layout = role == Role::Placement;
+        self
+    }
+
+    /// The same, declared to follow from `follows`.
+    pub fn follows(mut self, follows: Follows) -> Fact {
+        self.follows = Some(follows);
+        self
     }
 }
 

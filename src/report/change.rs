@@ -9,6 +9,34 @@
 //! [`Change::field`], [`Val::shown`] ...), which the renderers and the JSON
 //! serialization share: the JSON report (version 1) is one rendering of these
 //! types, its keys and values the same as when they were stored as text.
+//!
+//! ```no_run
+//! use isodiff::report::{text, Change, EntryField, Val};
+//! use isodiff::{diff_files, Options};
+//!
+//! let report = diff_files("a.iso".as_ref(), "b.iso".as_ref(), &Options::default())?;
+//! for d in &report.differences {
+//!     let at = text::location(&d.location);
+//!     match &d.change {
+//!         Change::Entry { field: EntryField::Mtime, a: Val::Time(a), b: Val::Time(b) } => {
+//!             println!("{at}: mtime moved by {} s", b.secs - a.secs);
+//!         }
+//!         Change::Content(c) => {
+//!             println!("{at}: {} bytes differ, the first at {:?}", c.differing_bytes, c.first_offset);
+//!             for hunk in c.text_diff.iter().flat_map(|t| &t.hunks) {
+//!                 for line in &hunk.lines {
+//!                     println!("    {line}");
+//!                 }
+//!             }
+//!         }
+//!         _ => {
+//!             let (a, b) = text::values(d);
+//!             println!("{at}: {} {a} -> {b}", d.what());
+//!         }
+//!     }
+//! }
+//! # Ok::<(), isodiff::Error>(())
+//! ```
 
 use std::borrow::Cow;
 use std::fmt;

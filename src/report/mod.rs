@@ -554,3 +554,87 @@ impl Serialize for LocationText<'_> {
         seq.end()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{Precision, Timestamp};
+
+    fn side(p: &str) -> Side {
+        Side {
+            path: p.into(),
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn repeated_groups_values_as_they_read_most_frequent_first() {
+        let at = |p: &str| vec![b"/img".to_vec(), p.as_bytes().to_vec()];
+        let time = |secs, precision| {
+            Val::Time(Timestamp {
+                secs,
+                nanos: 0,
+                offset_minutes: None,
+                precision,
+            })
+        };
+        let mut ds = Vec::new();
+        // The same mtime change, read alike though stored at 1 s and 2 s
+        // precision (an ISO and a FAT time): one change, seen three times.
+        for (p, precision) in [
+            ("/a", Precision::Seconds),
+            ("/b", Precision::TwoSeconds),
+            ("/c", Precision::Seconds),
+        ] {
+            ds.push(Difference::entry(
+                at(p),
+                EntryField::Mtime,
+                time(0, precision),
+                time(2, precision),
+            ));
+        }
+        // Two changes seen twice each: in the order of their values as JSON
+        // (`"0600"` before `null`).
+        for p in ["/d", "/e"] {
+            ds.push(Difference::entry(
+                at(p),
+                EntryField::Mode,
+                Val::Absent,
+                Val::Mode(0o644),
+            ));
+            ds.push(Difference::entry(
+                at(p),
+                EntryField::Mode,
+                Val::Mode(0o600),
+                Val::Absent,
+            ));
+        }
+        // Content and one-sided entries are never grouped.
+        for p in ["/f", "/g"] {
+            ds.push(Difference::one_sided(
+                at(p),
+                Which::B,
+                Subject::Entry(crate::model::EntryKind::File),
+                Some(1),
+            ));
+        }
+        let r = Report::new(side("a"), side("b"), ds, Vec::new());
+        let rep = r.repeated(2);
+        let seen: Vec<(String, String, String, u64)> = rep
+            .iter()
+            .map(|r| {
+                let (a, b) = change::shown_pair(&r.a, &r.b);
+                (r.what(), a.to_string(), b.to_string(), r.count)
+            })
+            .collect();
+        let row = |w: &str, a: &str, b: &str, n| (w.to_owned(), a.to_owned(), b.to_owned(), n);
+        assert_eq!(
+            seen,
+            [
+                row("mtime", "1970-01-01T00:00:00Z", "1970-01-01T00:00:02Z", 3),
+                row("mode", "0600", "(none)", 2),
+                row("mode", "(none)", "0644", 2),
+            ]
+        );
+    }
+}

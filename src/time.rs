@@ -24,6 +24,17 @@ pub enum Precision {
     Days,
 }
 
+impl Precision {
+    /// The precision a time is printed with: [`Precision::TwoSeconds`] is
+    /// printed as [`Precision::Seconds`].
+    pub fn printed(self) -> Precision {
+        match self {
+            Precision::TwoSeconds => Precision::Seconds,
+            p => p,
+        }
+    }
+}
+
 /// A point in time as an image stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Timestamp {
@@ -79,6 +90,24 @@ impl Timestamp {
         })
     }
 
+    /// The instant as [`Timestamp::rfc3339`] prints it: seconds and nanoseconds
+    /// cut to the stored precision (a date alone is its midnight).
+    pub fn shown_instant(&self) -> (i64, u32) {
+        match self.precision {
+            Precision::Seconds | Precision::TwoSeconds => (self.secs, 0),
+            Precision::Hundredths => (self.secs, self.nanos / 10_000_000 * 10_000_000),
+            Precision::Days => (self.secs.div_euclid(86_400) * 86_400, 0),
+        }
+    }
+
+    /// True when both are printed the same by [`Timestamp::rfc3339`]: the same
+    /// instant at the same printed precision (they may differ in their zone, or
+    /// in digits the precision does not print).
+    pub fn prints_as(&self, other: &Timestamp) -> bool {
+        self.precision.printed() == other.precision.printed()
+            && self.shown_instant() == other.shown_instant()
+    }
+
     /// RFC 3339 in UTC at the stored precision, e.g. `1980-01-01T00:00:00Z` or
     /// `2024-06-02T12:00:00.25Z`... always with two digits for hundredths.
     pub fn rfc3339(&self) -> String {
@@ -94,50 +123,6 @@ impl Timestamp {
         };
         format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}{frac}Z")
     }
-}
-
-/// Parses the RFC 3339 UTC form [`Timestamp::rfc3339`] writes
-/// (`2024-06-02T00:00:00Z`, optionally with a fraction) into seconds and
-/// nanoseconds. Anything else is `None`.
-pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
-    // A date alone (FAT access dates) is its midnight.
-    let (date, time) = match s.strip_suffix('Z') {
-        Some(s) => s.split_once('T')?,
-        None if s.len() == 10 => (s, "00:00:00"),
-        None => return None,
-    };
-    let mut d = date.splitn(3, '-');
-    let (year, month, day): (i64, u32, u32) = (
-        d.next()?.parse().ok()?,
-        d.next()?.parse().ok()?,
-        d.next()?.parse().ok()?,
-    );
-    let (hms, frac) = match time.split_once('.') {
-        Some((hms, frac)) => (hms, Some(frac)),
-        None => (time, None),
-    };
-    let mut t = hms.splitn(3, ':');
-    let (hour, minute, second): (u32, u32, u32) = (
-        t.next()?.parse().ok()?,
-        t.next()?.parse().ok()?,
-        t.next()?.parse().ok()?,
-    );
-    let nanos = match frac {
-        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|b| b.is_ascii_digit()) => {
-            f.parse::<u32>().ok()? * 10u32.pow(9 - f.len() as u32)
-        }
-        Some(_) => return None,
-        None => 0,
-    };
-    let civil = Civil {
-        year,
-        month,
-        day,
-        hour,
-        minute,
-        second,
-    };
-    Timestamp::from_civil(civil, 0, nanos, Precision::Seconds).map(|t| (t.secs, t.nanos))
 }
 
 impl fmt::Display for Timestamp {
@@ -277,15 +262,19 @@ mod tests {
     }
 
     #[test]
-    fn parses_what_it_prints() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:01Z"), Some((1, 0)));
-        assert_eq!(
-            parse_rfc3339("2024-06-02T00:00:00.25Z"),
-            Some((1_717_286_400, 250_000_000))
-        );
-        assert_eq!(parse_rfc3339("2024-06-02 00:00:00"), None);
-        assert_eq!(parse_rfc3339("2024-06-02"), Some((1_717_286_400, 0)));
-        assert_eq!(parse_rfc3339("2024-13-02T00:00:00Z"), None);
+    fn printed_instants_compare_at_the_stored_precision() {
+        let day = Timestamp::from_civil(civil(2024, 6, 2, 0, 0, 0), 0, 0, Precision::Days);
+        let noon = Timestamp::from_civil(civil(2024, 6, 2, 12, 0, 0), 0, 0, Precision::Days);
+        assert_eq!(day.map(|t| t.shown_instant()), Some((1_717_286_400, 0)));
+        assert!(day.zip(noon).is_some_and(|(d, n)| d.prints_as(&n)));
+        let mut t = Timestamp::from_unix(1);
+        let mut u = t;
+        u.offset_minutes = Some(60);
+        assert!(t.prints_as(&u) && t != u);
+        t.precision = Precision::TwoSeconds;
+        assert!(t.prints_as(&u), "printed alike");
+        u.precision = Precision::Hundredths;
+        assert!(!t.prints_as(&u), "one prints hundredths");
     }
 
     #[test]

@@ -5,11 +5,11 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rayon::prelude::*;
-use serde_json::{json, Value as Json};
 
 use super::span::{Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Placement, Span};
 use super::{Run, Tally};
-use crate::report::{ByteAccounting, Difference, Kind, Location};
+use crate::report::change::{Block, Excerpt, LayoutGroup, Place, Reported};
+use crate::report::{ByteAccounting, BytesChange, Difference, Kind, LayoutChange, Location, Which};
 
 /// Most `bytes` differences one image pair gives; past it, one more says how
 /// many were left out.
@@ -95,10 +95,10 @@ impl Context {
             .iter()
             .filter(|d| d.image() == prefix.as_slice())
         {
-            match d.kind {
+            match d.kind() {
                 Kind::Image => {
-                    if let Some(f) = &d.field {
-                        c.facts.insert(f.clone());
+                    if let Some(f) = d.field() {
+                        c.facts.insert(f.into_owned());
                     }
                 }
                 Kind::Bytes | Kind::Layout => {}
@@ -107,7 +107,7 @@ impl Context {
                         continue;
                     };
                     let mut keys = vec![kind.name().to_owned()];
-                    if let Some(f) = &d.field {
+                    if let Some(f) = d.field() {
                         keys.push(format!("{}:{f}", kind.name()));
                     }
                     if matches!(kind, Kind::Added | Kind::Removed | Kind::Type) {
@@ -460,95 +460,59 @@ pub(crate) fn attribute(
                 continue;
             }
         }
-        let mut d = match key {
-            Key::Gap(next) => {
-                let name = sides[0].layout.gap_name(f.first, *next);
-                let mut d = Difference::new(
-                    location.clone(),
-                    Kind::Bytes,
-                    hex_at(a, f.first, f.end),
-                    hex_at(b, f.first, f.end),
-                )
-                .with_field(name);
-                d.structure = Some("unclaimed".to_owned());
-                d.summary = Some(count_summary(f));
-                d
-            }
+        let shown = || [excerpt(a, f.first, f.end), excerpt(b, f.first, f.end)];
+        let (offset, length, differing_bytes) = (f.first, f.end - f.first, f.bytes);
+        let change = match key {
+            Key::Gap(next) => BytesChange::Unclaimed {
+                name: sides[0].layout.gap_name(f.first, *next),
+                offset,
+                length,
+                differing_bytes,
+                shown: shown(),
+            },
             Key::Span(k, i) => {
                 let span = &sides[*k].spans()[*i];
-                let status = sides[*k].status[*i].clone();
-                let mut d = match status {
+                let how = match sides[*k].status[*i].clone() {
                     Some(Status::Moved { from, to }) => {
-                        let (fa, fb) = if *k == 0 { (from, to) } else { (to, from) };
-                        let mut d =
-                            Difference::new(location.clone(), Kind::Bytes, json!(fa), json!(fb))
-                                .with_field(span.owner.display());
-                        d.summary = Some(format!(
-                            "moved from offset {fa} to {fb} with the same bytes, out of order \
-                             with what precedes it ({} differing byte{} here)",
-                            f.bytes,
-                            if f.bytes == 1 { "" } else { "s" }
-                        ));
-                        d
+                        let (offset_a, offset_b) = if *k == 0 { (from, to) } else { (to, from) };
+                        Reported::Moved { offset_a, offset_b }
                     }
-                    Some(Status::Placement) if alone => {
-                        let mut d = Difference::new(
-                            location.clone(),
-                            Kind::Bytes,
-                            hex_at(a, f.first, f.end),
-                            hex_at(b, f.first, f.end),
-                        )
-                        .with_field(format!("{} (placement)", span.owner.display()));
-                        d.summary = Some(format!(
-                            "{}; only addresses and offsets, but nothing else in this image differs",
-                            count_summary(f)
-                        ));
-                        d
-                    }
+                    Some(Status::Placement) if alone => Reported::PlacementAlone { shown: shown() },
                     Some(Status::Changed { what }) => {
-                        let field = if what.is_empty() {
-                            span.owner.display()
-                        } else {
-                            format!("{} ({what})", span.owner.display())
-                        };
-                        let mut d = Difference::new(
-                            location.clone(),
-                            Kind::Bytes,
-                            hex_at(a, f.first, f.end),
-                            hex_at(b, f.first, f.end),
-                        )
-                        .with_field(field);
-                        let mut summary = count_summary(f);
-                        if let Some(other) =
-                            f.other.as_ref().filter(|o| **o != span.owner.display())
-                        {
-                            let letter = sides[1 - k].letter;
-                            summary.push_str(&format!("; in {letter}: {other}"));
+                        let other = f
+                            .other
+                            .as_ref()
+                            .filter(|o| **o != span.owner.display())
+                            .map(|o| (side(1 - k), o.clone()));
+                        Reported::Changed {
+                            what,
+                            shown: shown(),
+                            other,
                         }
-                        d.summary = Some(summary);
-                        d
                     }
                     _ => continue,
                 };
-                d.structure = Some(span.owner.class.to_owned());
-                d
+                BytesChange::Structure {
+                    class: span.owner.class.into(),
+                    name: span.owner.display(),
+                    offset,
+                    length,
+                    differing_bytes,
+                    how,
+                }
             }
         };
-        d.offset = Some(f.first);
-        d.length = Some(f.end - f.first);
-        differences.push(d);
+        differences.push(Difference::bytes(location.clone(), change));
     }
     differences.extend(item_differences(&sides, location));
     if differences.len() > MAX_FINDINGS {
         let more = differences.len() - MAX_FINDINGS;
         differences.truncate(MAX_FINDINGS);
-        let mut d = Difference::new(location.clone(), Kind::Bytes, Json::Null, Json::Null)
-            .with_field("more structures whose bytes differ");
-        d.summary = Some(format!(
-            "{more} more structures left out (at most {MAX_FINDINGS} per image pair)"
-        ));
-        d.structure = Some("more".to_owned());
-        differences.push(d);
+        let left_out = BytesChange::LeftOut {
+            structures: more as u64,
+            max: MAX_FINDINGS as u64,
+        };
+        differences.push(Difference::bytes(location.clone(), left_out));
     }
     Attribution {
         differences,
@@ -556,25 +520,23 @@ pub(crate) fn attribute(
     }
 }
 
-fn count_summary(f: &Finding) -> String {
-    format!(
-        "{} byte{} differ{} from offset {}",
-        f.bytes,
-        if f.bytes == 1 { "" } else { "s" },
-        if f.bytes == 1 { "s" } else { "" },
-        f.first
-    )
-}
-
-/// Up to [`SHOWN_BYTES`] bytes of `bytes` from `start` (not past `end`), in hex.
-fn hex_at(bytes: &[u8], start: u64, end: u64) -> Json {
+/// Up to [`SHOWN_BYTES`] bytes of `bytes` from `start` (not past `end`).
+fn excerpt(bytes: &[u8], start: u64, end: u64) -> Excerpt {
     let s = start as usize;
     let e = (end as usize).min(s + SHOWN_BYTES).min(bytes.len());
-    let more = if (end as usize) > e { "..." } else { "" };
-    json!(format!(
-        "0x{}{more}",
-        crate::model::hex(bytes.get(s..e).unwrap_or_default())
-    ))
+    Excerpt {
+        bytes: bytes.get(s..e).unwrap_or_default().to_vec(),
+        more: (end as usize) > e,
+    }
+}
+
+/// Image a (0) or b (1).
+fn side(k: usize) -> Which {
+    if k == 0 {
+        Which::A
+    } else {
+        Which::B
+    }
 }
 
 /// A stretch of a differing run that lies in one structure (or gap) of each
@@ -1197,27 +1159,23 @@ fn item_differences(sides: &[Side<'_>; 2], location: &Location) -> Vec<Differenc
                     continue;
                 }
                 let it = &table.items[n];
-                let name = it.name(&table.name);
                 let block = table
                     .blocks
                     .iter()
-                    .find(|(_, r)| r.start <= it.range.start && it.range.start < r.end);
-                let mut d = Difference::new(location.clone(), Kind::Bytes, Json::Null, Json::Null)
-                    .with_field(format!("{name} ({what})"));
-                d.structure = Some(format!("{}: {}", table.name, it.class));
-                d.summary = Some(format!(
-                    "decoded from the compressed {} block{}",
-                    table.name,
-                    match block {
-                        Some((s, _)) => format!(" at offset {s} of {}", side.letter),
-                        None => String::new(),
-                    }
-                ));
-                if let Some((s, r)) = block {
-                    d.offset = Some(*s);
-                    d.length = Some(r.end - r.start);
-                }
-                out.push(d);
+                    .find(|(_, r)| r.start <= it.range.start && it.range.start < r.end)
+                    .map(|(s, r)| Block {
+                        side: self::side(k),
+                        offset: *s,
+                        length: r.end - r.start,
+                    });
+                let item = BytesChange::Item {
+                    table: table.name.clone(),
+                    class: it.class.into(),
+                    name: it.name(&table.name),
+                    what: what.clone(),
+                    block,
+                };
+                out.push(Difference::bytes(location.clone(), item));
             }
         }
     }
@@ -1248,7 +1206,10 @@ pub(crate) fn layout_differences(
             classes.push(p.class);
         }
     }
-    let at = |p: &Placement| format!("at {}, {} bytes", p.start, p.len);
+    let place = |p: &Placement| Place {
+        start: p.start,
+        len: p.len,
+    };
     let mut out = Vec::new();
     for class in classes {
         let of = |ps: &[Placement]| -> BTreeMap<String, Placement> {
@@ -1262,10 +1223,12 @@ pub(crate) fn layout_differences(
             let (x, y) = (ma.values().next(), mb.values().next());
             if let (Some(x), Some(y)) = (x, y) {
                 if (x.start, x.len) != (y.start, y.len) {
-                    out.push(
-                        Difference::new(location.clone(), Kind::Layout, json!(at(x)), json!(at(y)))
-                            .with_field(x.name.clone()),
-                    );
+                    let placed = LayoutChange::Placed {
+                        name: x.name.clone(),
+                        a: place(x),
+                        b: place(y),
+                    };
+                    out.push(Difference::layout(location.clone(), placed));
                 }
             }
             continue;
@@ -1275,12 +1238,8 @@ pub(crate) fn layout_differences(
         for (name, x) in &ma {
             match mb.get(name) {
                 None => only_a.push(name.clone()),
-                Some(y) if y.len != x.len => {
-                    resized.push(format!("{name} {} -> {} bytes", x.len, y.len))
-                }
-                Some(y) if y.start != x.start => {
-                    moved.push(format!("{name} {} -> {}", x.start, y.start))
-                }
+                Some(y) if y.len != x.len => resized.push((name.clone(), x.len, y.len)),
+                Some(y) if y.start != x.start => moved.push((name.clone(), x.start, y.start)),
                 Some(_) => {}
             }
         }
@@ -1294,38 +1253,42 @@ pub(crate) fn layout_differences(
         } else {
             EXAMPLES
         };
-        let mut parts = Vec::new();
-        for (what, list) in [
-            ("moved", &moved),
-            ("changed size", &resized),
-            ("only in a", &only_a),
-            ("only in b", &only_b),
-        ] {
-            if list.is_empty() {
-                continue;
-            }
-            let examples: Vec<&str> = list.iter().take(shown).map(String::as_str).collect();
-            let more = if list.len() > shown { ", ..." } else { "" };
-            parts.push(format!(
-                "{} {what} (e.g. {}{more})",
-                list.len(),
-                examples.join(", ")
-            ));
+        let mut groups = Vec::new();
+        let total = |l: usize| l as u64;
+        if !moved.is_empty() {
+            let total = total(moved.len());
+            moved.truncate(shown);
+            groups.push(LayoutGroup::Moved {
+                total,
+                examples: moved,
+            });
         }
-        let mut d = Difference::new(
-            location.clone(),
-            Kind::Layout,
-            json!(ma.len()),
-            json!(mb.len()),
-        )
-        .with_field(format!("{class}s"));
-        d.summary = Some(format!(
-            "{} in a, {} in b: {}",
-            ma.len(),
-            mb.len(),
-            parts.join("; ")
-        ));
-        out.push(d);
+        if !resized.is_empty() {
+            let total = total(resized.len());
+            resized.truncate(shown);
+            groups.push(LayoutGroup::Resized {
+                total,
+                examples: resized,
+            });
+        }
+        for (side, mut list) in [(Which::A, only_a), (Which::B, only_b)] {
+            if !list.is_empty() {
+                let total = total(list.len());
+                list.truncate(shown);
+                groups.push(LayoutGroup::OnlyIn {
+                    side,
+                    total,
+                    examples: list,
+                });
+            }
+        }
+        let change = LayoutChange::Class {
+            class: class.into(),
+            count_a: ma.len() as u64,
+            count_b: mb.len() as u64,
+            groups,
+        };
+        out.push(Difference::layout(location.clone(), change));
     }
     out
 }
@@ -1334,6 +1297,7 @@ pub(crate) fn layout_differences(
 mod tests {
     use super::super::span::Owner;
     use super::*;
+    use crate::report::{EntryField, Subject, Val};
 
     fn span(start: u64, len: u64, name: &str, explain: Explain) -> Span {
         Span {
@@ -1432,7 +1396,12 @@ mod tests {
             l.push(span(ys, 4, "y", Explain::Nothing));
             l.finish();
         }
-        let diff = Difference::new(vec![b"/f".to_vec()], Kind::Mtime, json!(1), json!(2));
+        let diff = Difference::entry(
+            vec![b"/f".to_vec()],
+            EntryField::Mtime,
+            Val::Unsigned(1),
+            Val::Unsigned(2),
+        );
         let ctx = Context::new(&Vec::new(), &[diff], &[]);
         let out = attributed((&a, &b), (&la, &lb), &ctx);
         let rec = &out.record;
@@ -1440,12 +1409,12 @@ mod tests {
         assert_eq!(rec.explained_bytes, 1);
         assert_eq!(rec.unattributed_bytes, 1);
         assert_eq!(rec.reported_bytes, 8);
-        let fields: Vec<&str> = out
+        let fields: Vec<String> = out
             .differences
             .iter()
-            .filter_map(|d| d.field.as_deref())
+            .filter_map(|d| d.field().map(|f| f.into_owned()))
             .collect();
-        assert!(fields.contains(&"x"), "{fields:?}");
+        assert!(fields.iter().any(|f| f == "x"), "{fields:?}");
         assert!(
             fields
                 .iter()
@@ -1512,7 +1481,10 @@ mod tests {
         lb.push(span(6, 4, "next", Explain::Nothing));
         la.finish();
         lb.finish();
-        let diff = Difference::new(vec![b"/f".to_vec()], Kind::Content, json!(1), json!(2));
+        let diff = Difference::content(
+            vec![b"/f".to_vec()],
+            crate::report::change::tests::content(),
+        );
         let ctx = Context::new(&Vec::new(), &[diff], &[]);
         let out = attributed((&a, &b), (&la, &lb), &ctx);
         assert!(out.record.all_explained(), "{:?}", out.record);
@@ -1563,10 +1535,10 @@ mod tests {
         let ctx = Context::default();
         let out = attributed((&a, &b), (&la, &lb), &ctx);
         assert_eq!(out.record.reported_bytes, 8, "{:?}", out.record);
-        let fields: Vec<&str> = out
+        let fields: Vec<String> = out
             .differences
             .iter()
-            .filter_map(|d| d.field.as_deref())
+            .filter_map(|d| d.field().map(|f| f.into_owned()))
             .collect();
         assert_eq!(fields, ["t: item of /f (y (size differs in b))"]);
     }
@@ -1577,11 +1549,11 @@ mod tests {
         assert_eq!(parent(b"/a"), Some(&b"/"[..]));
         assert_eq!(parent(b"/"), None);
         assert_eq!(parent(b"system-area"), None);
-        let d = Difference::new(
+        let d = Difference::one_sided(
             vec![b"/d".to_vec()],
-            Kind::Removed,
-            json!("dir"),
-            Json::Null,
+            Which::A,
+            Subject::Entry(crate::model::EntryKind::Dir),
+            Some(1),
         );
         let ctx = Context::new(&Vec::new(), &[d], &[]);
         assert!(ctx.gone(&[EntryPath::from(&b"/d/e/f"[..])]));

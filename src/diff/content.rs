@@ -2,7 +2,6 @@
 //! how two contents differ.
 
 use std::borrow::Cow;
-use std::fmt::Write;
 
 use sha2::{Digest, Sha256};
 
@@ -10,6 +9,7 @@ use super::Options;
 use crate::error::{Error, Result};
 use crate::formats::squashfs::BlockList;
 use crate::model::Content;
+use crate::report::change::{ContentChange, Detail, Hunk, Line, LineOp, TextDiff};
 
 fn chunks<'c>(content: &'c Content<'_>) -> Box<dyn Iterator<Item = Result<Cow<'c, [u8]>>> + 'c> {
     content.chunks()
@@ -214,77 +214,25 @@ fn raw_blocks_equal(
     })
 }
 
-/// Where and how two differing contents differ.
-#[derive(Debug)]
-pub(crate) struct Comparison {
-    pub first_offset: Option<u64>,
-    pub differing_bytes: u64,
-    pub regions: u64,
-    pub len_a: u64,
-    pub len_b: u64,
-    pub sha_a: String,
-    pub sha_b: String,
-}
-
-impl Comparison {
-    /// One line: `20 bytes differ in 1 region from offset 410580`.
-    pub(crate) fn summary(&self) -> String {
-        let mut s = match self.first_offset {
-            Some(first) => format!(
-                "{} byte{} differ{} in {} region{} from offset {first}",
-                self.differing_bytes,
-                plural(self.differing_bytes),
-                if self.differing_bytes == 1 { "s" } else { "" },
-                self.regions,
-                plural(self.regions),
-            ),
-            None => "no byte of the common length differs".to_owned(),
-        };
-        if self.len_a != self.len_b {
-            let common = self.len_a.min(self.len_b);
-            let (side, extra) = if self.len_a > self.len_b {
-                ("a", self.len_a - common)
-            } else {
-                ("b", self.len_b - common)
-            };
-            let _ = write!(
-                s,
-                "; {extra} more byte{} in {side} after offset {common}",
-                plural(extra)
-            );
-        }
-        s
-    }
-
-    /// The digests, for the detail text.
-    pub(crate) fn digests(&self) -> String {
-        format!("sha256 a {}\nsha256 b {}", self.sha_a, self.sha_b)
-    }
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
-}
-
 /// Compares two contents byte by byte, with digests. Reads each once more; only
-/// called for contents already known to differ.
+/// called for contents already known to differ. The ELF place and the text
+/// diff are left to the caller.
 pub(crate) fn compare(
     a: &Content<'_>,
     b: &Content<'_>,
     mask: Option<std::ops::Range<u64>>,
-) -> Result<Comparison> {
-    let mut c = Comparison {
+) -> Result<ContentChange> {
+    let mut c = ContentChange {
         first_offset: None,
         differing_bytes: 0,
         regions: 0,
         len_a: a.len(),
         len_b: b.len(),
-        sha_a: String::new(),
-        sha_b: String::new(),
+        sha256_a: [0; 32],
+        sha256_b: [0; 32],
+        elf: None,
+        text_diff: None,
+        detail: Detail::Shown,
     };
     let mut in_region = false;
     in_step(chunks(a), chunks(b), |offset, x, y| {
@@ -308,21 +256,22 @@ pub(crate) fn compare(
         }
         true
     })?;
-    c.sha_a = sha256(a)?;
-    c.sha_b = sha256(b)?;
+    c.sha256_a = sha256(a)?;
+    c.sha256_b = sha256(b)?;
     Ok(c)
 }
 
-fn sha256(content: &Content<'_>) -> Result<String> {
+fn sha256(content: &Content<'_>) -> Result<[u8; 32]> {
     let mut h = Sha256::new();
     for chunk in chunks(content) {
         h.update(&chunk?);
     }
-    Ok(crate::model::hex(&h.finalize()))
+    Ok(h.finalize().into())
 }
 
-/// A unified diff of two texts, when both are text and small enough.
-pub(crate) fn text_diff(a: &[u8], b: &[u8], options: &Options) -> Option<String> {
+/// A unified diff of two texts, when both are text and small enough, cut at
+/// [`Options::max_diff_lines`] lines (hunk headers included).
+pub(crate) fn text_diff(a: &[u8], b: &[u8], options: &Options) -> Option<TextDiff> {
     let limit = usize::try_from(options.max_text_diff_bytes).unwrap_or(usize::MAX);
     if a.len() > limit || b.len() > limit {
         return None;
@@ -332,18 +281,65 @@ pub(crate) fn text_diff(a: &[u8], b: &[u8], options: &Options) -> Option<String>
         .algorithm(similar::Algorithm::Histogram)
         .timeout(options.text_diff_timeout)
         .diff_lines(ta, tb);
-    let mut out = String::new();
+    let mut out = TextDiff {
+        hunks: Vec::new(),
+        cut_at_lines: None,
+    };
+    let max = options.max_diff_lines;
     let mut lines = 0usize;
-    for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
-        for line in hunk.to_string().lines() {
-            if lines == options.max_diff_lines {
-                let _ = writeln!(out, "[diff cut at {lines} lines]");
-                return Some(out);
-            }
-            out.push_str(line);
-            out.push('\n');
-            lines += 1;
+    for ops in diff.grouped_ops(3) {
+        let (Some(first), Some(last)) = (ops.first(), ops.last()) else {
+            continue;
+        };
+        if lines == max {
+            out.cut_at_lines = Some(lines as u64);
+            return Some(out);
         }
+        lines += 1;
+        let (old, new) = (
+            first.old_range().start..last.old_range().end,
+            first.new_range().start..last.new_range().end,
+        );
+        // The header's ranges as `diff -u` writes them: an empty range starts
+        // at the line before it.
+        let start = |r: &std::ops::Range<usize>| (r.start + usize::from(!r.is_empty())) as u64;
+        let mut hunk = Hunk {
+            old_start: start(&old),
+            old_lines: old.len() as u64,
+            new_start: start(&new),
+            new_lines: new.len() as u64,
+            lines: Vec::new(),
+        };
+        let changes = ops.iter().flat_map(|op| diff.iter_changes(op));
+        for change in changes {
+            let value = change.value();
+            let op = match change.tag() {
+                similar::ChangeTag::Equal => LineOp::Context,
+                similar::ChangeTag::Delete => LineOp::Removed,
+                similar::ChangeTag::Insert => LineOp::Added,
+            };
+            let text = value
+                .strip_suffix("\r\n")
+                .or_else(|| value.strip_suffix('\n'))
+                .unwrap_or(value);
+            let ends = text.len() != value.len() || value.ends_with('\r');
+            for (op, text) in [(op, text)]
+                .into_iter()
+                .chain((!ends).then_some((LineOp::NoNewline, "")))
+            {
+                if lines == max {
+                    out.hunks.push(hunk);
+                    out.cut_at_lines = Some(lines as u64);
+                    return Some(out);
+                }
+                lines += 1;
+                hunk.lines.push(Line {
+                    op,
+                    text: text.to_owned(),
+                });
+            }
+        }
+        out.hunks.push(hunk);
     }
     Some(out)
 }
@@ -396,17 +392,67 @@ mod tests {
             c.map(|c| c.summary()).as_deref(),
             Some("3 bytes differ in 2 regions from offset 4; 4 more bytes in b after offset 14")
         );
+        let digest: [u8; 32] = Sha256::digest(b"aaaaXXaaaaYaaa").into();
+        assert_eq!(c.map(|c| c.sha256_a), Some(digest));
+    }
+
+    /// The unified diff as text, as the reports write it (see
+    /// [`ContentChange::detail`]).
+    fn unified(a: &[u8], b: &[u8], o: &Options) -> Option<String> {
+        let t = text_diff(a, b, o)?;
+        let mut c = compare(&content(&[a]), &content(&[b]), None).ok()?;
+        c.text_diff = Some(t);
+        let detail = c.detail()?;
+        // After the two digest lines.
+        Some(detail.splitn(3, '\n').nth(2).unwrap_or_default().to_owned())
     }
 
     #[test]
     fn text_diff_is_unified_and_capped() {
         let o = Options::default();
-        let d = text_diff(b"one\ntwo\nthree\n", b"one\n2\nthree\n", &o).unwrap_or_default();
-        assert!(d.contains("-two\n") && d.contains("+2\n"), "{d}");
+        let d = unified(b"one\ntwo\nthree\n", b"one\n2\nthree\n", &o).unwrap_or_default();
+        assert_eq!(d, "@@ -1,3 +1,3 @@\n one\n-two\n+2\n three\n");
         assert!(text_diff(b"\0bin", b"text", &o).is_none());
         let mut small = o.clone();
         small.max_diff_lines = 2;
-        let d = text_diff(b"a\nb\nc\n", b"x\ny\nz\n", &small).unwrap_or_default();
-        assert!(d.ends_with("[diff cut at 2 lines]\n"), "{d}");
+        let t = text_diff(b"a\nb\nc\n", b"x\ny\nz\n", &small);
+        assert_eq!(t.as_ref().and_then(|t| t.cut_at_lines), Some(2));
+        let d = unified(b"a\nb\nc\n", b"x\ny\nz\n", &small).unwrap_or_default();
+        assert_eq!(d, "@@ -1,3 +1,3 @@\n-a\n[diff cut at 2 lines]\n");
+    }
+
+    #[test]
+    fn text_diff_lines_are_typed_as_similar_writes_them() {
+        let o = Options::default();
+        // What similar's own unified diff says, line by line, is what the typed
+        // hunks render to: headers, CRLF line ends, a last line without one,
+        // empty ranges, several hunks.
+        let pairs: [(&str, &str); 5] = [
+            ("one\r\ntwo\r\nthree\r\n", "one\r\nTWO\r\nthree\r\n"),
+            ("one\ntwo\nlast", "one\ntwo\nLAST"),
+            ("", "new\n"),
+            ("gone\n", ""),
+            (
+                "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n",
+                "1\nX\n3\n4\n5\n6\n7\n8\n9\n10\nY\n12\n13\n",
+            ),
+        ];
+        for (a, b) in pairs {
+            let theirs: String = similar::TextDiff::configure()
+                .algorithm(similar::Algorithm::Histogram)
+                .diff_lines(a, b)
+                .unified_diff()
+                .context_radius(3)
+                .iter_hunks()
+                .flat_map(|h| {
+                    h.to_string()
+                        .lines()
+                        .map(|l| format!("{l}\n"))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            let ours = unified(a.as_bytes(), b.as_bytes(), &o).unwrap_or_default();
+            assert_eq!(ours, theirs, "{a:?} -> {b:?}");
+        }
     }
 }

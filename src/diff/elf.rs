@@ -6,8 +6,10 @@
 use object::read::elf::{ElfFile32, ElfFile64};
 use object::{Object, ObjectSection, ObjectSymbol};
 
+use crate::report::change::{ElfPlace, ElfSymbol};
+
 /// Where a file offset falls in an ELF file, when the bytes are one.
-pub(crate) fn place(data: &[u8], offset: u64) -> Option<String> {
+pub(crate) fn place(data: &[u8], offset: u64) -> Option<ElfPlace> {
     match object::FileKind::parse(data).ok()? {
         object::FileKind::Elf32 => {
             describe(&ElfFile32::<object::Endianness>::parse(data).ok()?, offset)
@@ -19,7 +21,7 @@ pub(crate) fn place(data: &[u8], offset: u64) -> Option<String> {
     }
 }
 
-fn describe<'d>(file: &impl Object<'d>, offset: u64) -> Option<String> {
+fn describe<'d>(file: &impl Object<'d>, offset: u64) -> Option<ElfPlace> {
     let section = file.sections().find(|s| {
         s.file_range()
             .is_some_and(|(start, len)| offset >= start && offset - start < len)
@@ -27,7 +29,11 @@ fn describe<'d>(file: &impl Object<'d>, offset: u64) -> Option<String> {
     let name = section.name().unwrap_or("?");
     let (start, _) = section.file_range()?;
     let address = section.address().checked_add(offset - start)?;
-    let mut text = format!("section {name}+{:#x}", offset - start);
+    let mut place = ElfPlace {
+        section: name.to_owned(),
+        section_offset: offset - start,
+        symbol: None,
+    };
     // Only allocated sections have addresses that symbols point into.
     if section.address() != 0 {
         let symbol = file
@@ -35,19 +41,16 @@ fn describe<'d>(file: &impl Object<'d>, offset: u64) -> Option<String> {
             .chain(file.dynamic_symbols())
             .filter(|s| s.section_index() == Some(section.index()) && s.size() > 0)
             .find(|s| address >= s.address() && address - s.address() < s.size());
-        if let Some(s) = symbol {
-            text.push_str(&format!(
-                ", symbol {}+{:#x}",
-                s.name().unwrap_or("?"),
-                address - s.address()
-            ));
-        }
+        place.symbol = symbol.map(|s| ElfSymbol {
+            name: s.name().unwrap_or("?").to_owned(),
+            offset: address - s.address(),
+        });
     }
-    Some(text)
+    Some(place)
 }
 
-/// The GNU build id of an ELF file, as hex.
-pub(crate) fn build_id(data: &[u8]) -> Option<String> {
+/// The GNU build id of an ELF file.
+pub(crate) fn build_id(data: &[u8]) -> Option<Vec<u8>> {
     let id = match object::FileKind::parse(data).ok()? {
         object::FileKind::Elf32 => ElfFile32::<object::Endianness>::parse(data)
             .ok()?
@@ -61,7 +64,7 @@ pub(crate) fn build_id(data: &[u8]) -> Option<String> {
             .to_vec(),
         _ => return None,
     };
-    Some(crate::model::hex(&id))
+    Some(id)
 }
 
 #[cfg(test)]
@@ -79,13 +82,14 @@ mod tests {
         else {
             return;
         };
-        let place = place(&data, text.0 + 16).unwrap_or_default();
+        let place = place(&data, text.0 + 16).map(|p| p.to_string());
+        let place = place.unwrap_or_default();
         assert!(place.starts_with("section .text+0x10"), "{place}");
-        assert!(build_id(&data).is_some_and(|id| id.len() >= 16));
+        assert!(build_id(&data).is_some_and(|id| id.len() >= 8));
         assert_eq!(place_of_garbage(), None);
     }
 
-    fn place_of_garbage() -> Option<String> {
+    fn place_of_garbage() -> Option<ElfPlace> {
         place(b"\x7fELF garbage", 3)
     }
 }

@@ -1,17 +1,11 @@
 //! Comparing the metadata of two entries, and the facts of two images, field by field.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
-use serde_json::{json, Value as Json};
-
 use crate::model::{Fact, Meta};
-use crate::report::{Difference, Kind, Location};
-use crate::time::Timestamp;
-
-/// A fact's value as JSON (times as RFC 3339, bytes as hex, unset as null).
-pub(crate) fn fact_json(v: &crate::model::Value) -> Json {
-    serde_json::to_value(v).unwrap_or(Json::Null)
-}
+use crate::report::change::shown_same;
+use crate::report::{Difference, EntryField, Location, Val};
 
 /// The group of a dotted fact name: `joliet` of `joliet.volume_id`.
 fn group(name: &str) -> &str {
@@ -22,13 +16,14 @@ fn group(name: &str) -> &str {
 /// names only `b` has. Layout facts are skipped unless `layout`; names in `skip`
 /// are skipped too (they follow from a difference reported otherwise). A group
 /// that only one side has at all (a Joliet descriptor, a GPT) is one difference
-/// (`present` against null), not one per field.
+/// ([`Val::Present`] against [`Val::Absent`]), not one per field. Values shown the
+/// same (an unset and an absent one) are no difference.
 pub(crate) fn facts<'f>(
     a: &'f [Fact],
     b: &'f [Fact],
     layout: bool,
     skip: &[&str],
-    mut emit: impl FnMut(&str, Json, Json),
+    mut emit: impl FnMut(Cow<'static, str>, Val, Val),
 ) {
     // Most entry pairs list the same facts in the same order, their values the
     // same but for layout facts: said at once, without building the maps below
@@ -50,11 +45,11 @@ pub(crate) fn facts<'f>(
     let mut one_sided: Vec<&str> = ga.symmetric_difference(&gb).copied().collect();
     one_sided.sort_unstable();
     for g in &one_sided {
-        let present = json!("present");
+        let name = Cow::Owned((*g).to_owned());
         if ga.contains(g) {
-            emit(g, present, Json::Null);
+            emit(name, Val::Present, Val::Absent);
         } else {
-            emit(g, Json::Null, present);
+            emit(name, Val::Absent, Val::Present);
         }
     }
     let wanted = |f: &&Fact| {
@@ -74,34 +69,19 @@ pub(crate) fn facts<'f>(
         }
         let (va, vb) = match by_name.get(fa.name.as_ref()) {
             Some(fb) if fb.value == fa.value => continue,
-            Some(fb) => (fact_json(&fa.value), fact_json(&fb.value)),
-            None => (fact_json(&fa.value), Json::Null),
+            Some(fb) => (Val::from(&fa.value), Val::from(&fb.value)),
+            None => (Val::from(&fa.value), Val::Absent),
         };
         // An unset value and an absent one both read as null: no difference to show.
-        if va != vb {
-            emit(&fa.name, va, vb);
+        if !shown_same(&va, &vb) {
+            emit(fa.name.clone(), va, vb);
         }
     }
     for fb in b.iter().filter(wanted) {
-        if seen.insert(fb.name.as_ref()) && !fact_json(&fb.value).is_null() {
-            emit(&fb.name, Json::Null, fact_json(&fb.value));
+        if seen.insert(fb.name.as_ref()) && fb.value != crate::model::Value::Unset {
+            emit(fb.name.clone(), Val::Absent, Val::from(&fb.value));
         }
     }
-}
-
-fn time_pair(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<(Json, Json)> {
-    if a == b {
-        return None;
-    }
-    let (sa, sb) = (a.map(|t| t.rfc3339()), b.map(|t| t.rfc3339()));
-    if sa == sb {
-        // Equal at the stored precision but for the zone byte: show the zones.
-        return Some((
-            json!(a.map(|t| t.to_string())),
-            json!(b.map(|t| t.to_string())),
-        ));
-    }
-    Some((json!(sa), json!(sb)))
 }
 
 /// Differences between the metadata of two entries of the same type. Sizes of
@@ -115,42 +95,52 @@ pub(crate) fn entries(
     b: &Meta,
     out: &mut Vec<Difference>,
 ) {
-    let mut push =
-        |kind: Kind, va: Json, vb: Json| out.push(Difference::new(location(), kind, va, vb));
+    let mut push = |field: EntryField, va: Val, vb: Val| {
+        out.push(Difference::entry(location(), field, va, vb))
+    };
     if a.mode != b.mode {
-        let m = |m: Option<u32>| json!(m.map(|m| format!("{m:04o}")));
-        push(Kind::Mode, m(a.mode), m(b.mode));
+        let m = |m: Option<u32>| m.map_or(Val::Absent, Val::Mode);
+        push(EntryField::Mode, m(a.mode), m(b.mode));
     }
     if a.uid != b.uid {
-        push(Kind::Uid, json!(a.uid), json!(b.uid));
+        push(EntryField::Uid, Val::unsigned(a.uid), Val::unsigned(b.uid));
     }
     if a.gid != b.gid {
-        push(Kind::Gid, json!(a.gid), json!(b.gid));
+        push(EntryField::Gid, Val::unsigned(a.gid), Val::unsigned(b.gid));
     }
-    for (kind, ta, tb) in [
-        (Kind::Mtime, a.mtime, b.mtime),
-        (Kind::Atime, a.atime, b.atime),
-        (Kind::Ctime, a.ctime, b.ctime),
+    for (field, ta, tb) in [
+        (EntryField::Mtime, a.mtime, b.mtime),
+        (EntryField::Atime, a.atime, b.atime),
+        (EntryField::Ctime, a.ctime, b.ctime),
     ] {
-        if let Some((va, vb)) = time_pair(ta, tb) {
-            push(kind, va, vb);
+        // Equal at the stored precision but for the zone: shown with the zones.
+        if ta != tb {
+            push(field, Val::time(ta), Val::time(tb));
         }
     }
     if a.rdev != b.rdev {
-        let r = |r: Option<(u32, u32)>| json!(r.map(|(ma, mi)| [ma, mi]));
-        push(Kind::Rdev, r(a.rdev), r(b.rdev));
+        let r = |r: Option<(u32, u32)>| {
+            r.map_or(Val::Absent, |(major, minor)| Val::Device { major, minor })
+        };
+        push(EntryField::Rdev, r(a.rdev), r(b.rdev));
     }
     if a.target != b.target {
-        let t = |t: &Option<Vec<u8>>| {
-            json!(t.as_ref().map(|t| String::from_utf8_lossy(t).into_owned()))
-        };
-        push(Kind::Symlink, t(&a.target), t(&b.target));
+        let t = |t: &Option<Vec<u8>>| t.clone().map_or(Val::Absent, Val::Path);
+        push(EntryField::Symlink, t(&a.target), t(&b.target));
     }
     if a.kind == crate::model::EntryKind::File && a.size != b.size {
-        push(Kind::Size, json!(a.size), json!(b.size));
+        push(
+            EntryField::Size,
+            Val::Unsigned(a.size),
+            Val::Unsigned(b.size),
+        );
     }
     if a.kind != crate::model::EntryKind::Dir && a.nlink != b.nlink {
-        push(Kind::Nlink, json!(a.nlink), json!(b.nlink));
+        push(
+            EntryField::Nlink,
+            Val::unsigned(a.nlink),
+            Val::unsigned(b.nlink),
+        );
     }
     if a.xattrs != b.xattrs {
         xattrs(&location(), &a.xattrs, &b.xattrs, out);
@@ -166,13 +156,6 @@ fn xattrs(
     if a == b {
         return;
     }
-    let show = |v: Option<&Vec<u8>>| match v {
-        None => Json::Null,
-        Some(v) => match std::str::from_utf8(v) {
-            Ok(s) if !s.contains('\0') => json!(s),
-            _ => json!(format!("0x{}", crate::model::hex(v))),
-        },
-    };
     let ma: HashMap<&[u8], &Vec<u8>> = a.iter().map(|(k, v)| (k.as_slice(), v)).collect();
     let mb: HashMap<&[u8], &Vec<u8>> = b.iter().map(|(k, v)| (k.as_slice(), v)).collect();
     let mut names: Vec<&[u8]> = ma.keys().chain(mb.keys()).copied().collect();
@@ -181,10 +164,12 @@ fn xattrs(
     for name in names {
         let (va, vb) = (ma.get(name).copied(), mb.get(name).copied());
         if va != vb {
-            out.push(
-                Difference::new(location.clone(), Kind::Xattr, show(va), show(vb))
-                    .with_field(String::from_utf8_lossy(name)),
-            );
+            out.push(Difference::xattr(
+                location.clone(),
+                name.to_vec(),
+                va.cloned(),
+                vb.cloned(),
+            ));
         }
     }
 }

@@ -3,7 +3,6 @@
 use std::sync::Mutex;
 
 use rayon::prelude::*;
-use serde_json::{json, Value as Json};
 
 use super::content;
 use super::elf;
@@ -11,7 +10,10 @@ use super::meta;
 use super::Options;
 use crate::accounting;
 use crate::model::{Content, Entry, EntryKind, Filesystem, Meta, NodeId};
-use crate::report::{ByteAccounting, Difference, Kind, Location, Problem, Report, Side, Which};
+use crate::report::{
+    ByteAccounting, Difference, EntryField, Kind, Location, Problem, Report, Side, Subject, Val,
+    Which,
+};
 
 /// Collects differences and problems from all worker threads.
 pub(crate) struct Differ<'o> {
@@ -135,8 +137,11 @@ impl<'o> Differ<'o> {
             .differences
             .into_inner()
             .unwrap_or_else(|e| e.into_inner());
-        differences
-            .sort_by(|x, y| (&x.location, x.kind, &x.field).cmp(&(&y.location, y.kind, &y.field)));
+        differences.sort_by(|x, y| {
+            (&x.location, x.kind())
+                .cmp(&(&y.location, y.kind()))
+                .then_with(|| x.field().cmp(&y.field()))
+        });
         let mut problems = self
             .problems
             .into_inner()
@@ -181,15 +186,12 @@ impl<'o> Differ<'o> {
     ) {
         let mut found = Vec::new();
         if a.format() != b.format() {
-            found.push(
-                Difference::new(
-                    prefix.clone(),
-                    Kind::Image,
-                    json!(a.format().to_string()),
-                    json!(b.format().to_string()),
-                )
-                .with_field("format"),
-            );
+            found.push(Difference::image_fact(
+                prefix.clone(),
+                "format",
+                Val::Format(a.format()),
+                Val::Format(b.format()),
+            ));
         }
         meta::facts(
             a.facts(),
@@ -197,7 +199,7 @@ impl<'o> Differ<'o> {
             self.options.layout,
             &[],
             |name, va, vb| {
-                found.push(Difference::new(prefix.clone(), Kind::Image, va, vb).with_field(name));
+                found.push(Difference::image_fact(prefix.clone(), name, va, vb));
             },
         );
         self.emit(found);
@@ -366,11 +368,11 @@ impl<'o> Differ<'o> {
         // when those are the same in number, else it is noise.
         let subdirs = |es: &[Entry]| es.iter().filter(|e| e.meta.kind == EntryKind::Dir).count();
         if ma.nlink != mb.nlink && subdirs(&la.entries) == subdirs(&lb.entries) {
-            self.emit(vec![Difference::new(
+            self.emit(vec![Difference::entry(
                 at.location(),
-                Kind::Nlink,
-                json!(ma.nlink),
-                json!(mb.nlink),
+                EntryField::Nlink,
+                Val::unsigned(ma.nlink),
+                Val::unsigned(mb.nlink),
             )]);
         }
         let pairs = merge(la.entries, lb.entries);
@@ -384,27 +386,22 @@ impl<'o> Differ<'o> {
             let child = At { path: &path, ..at };
             match (ea, eb) {
                 (Some(ea), Some(eb)) => self.entries(fa, fb, ea, eb, child),
-                (Some(ea), None) => self.one_sided(fa, ea, child, Kind::Removed),
-                (None, Some(eb)) => self.one_sided(fb, eb, child, Kind::Added),
+                (Some(ea), None) => self.one_sided(fa, ea, child, Which::A),
+                (None, Some(eb)) => self.one_sided(fb, eb, child, Which::B),
                 (None, None) => {}
             }
         });
     }
 
-    fn one_sided(&self, fs: &dyn Filesystem, e: &Entry, at: At<'_>, kind: Kind) {
+    /// Reports an entry only `side` has.
+    fn one_sided(&self, fs: &dyn Filesystem, e: &Entry, at: At<'_>, side: Which) {
         let count = 1 + if e.meta.kind == EntryKind::Dir {
             count_below(fs, e.node, self.options.limits.max_entries)
         } else {
             0
         };
-        let v = json!(e.meta.kind.name());
-        let (va, vb) = if kind == Kind::Added {
-            (Json::Null, v)
-        } else {
-            (v, Json::Null)
-        };
-        let mut d = Difference::new(at.location(), kind, va, vb);
-        d.entries = Some(count);
+        let subject = Subject::Entry(e.meta.kind);
+        let d = Difference::one_sided(at.location(), side, subject, Some(count));
         self.emit(vec![d]);
     }
 
@@ -421,11 +418,11 @@ impl<'o> Differ<'o> {
         }
         let here = at.here();
         if ea.meta.kind != eb.meta.kind {
-            self.emit(vec![Difference::new(
+            self.emit(vec![Difference::entry(
                 here.get().clone(),
-                Kind::Type,
-                json!(ea.meta.kind.name()),
-                json!(eb.meta.kind.name()),
+                EntryField::Type,
+                Val::Kind(ea.meta.kind),
+                Val::Kind(eb.meta.kind),
             )]);
             return;
         }
@@ -445,9 +442,7 @@ impl<'o> Differ<'o> {
             self.options.layout,
             &skip,
             |name, va, vb| {
-                found.push(
-                    Difference::new(here.get().clone(), Kind::Attribute, va, vb).with_field(name),
-                );
+                found.push(Difference::attribute(here.get().clone(), name, va, vb));
             },
         );
         match ea.meta.kind {
@@ -459,7 +454,7 @@ impl<'o> Differ<'o> {
                 let nested = self.files(fa, fb, ea, eb, &here, &mut found);
                 if nested {
                     // The inside is reported; the container's own size is noise.
-                    found.retain(|d| d.kind != Kind::Size);
+                    found.retain(|d| d.kind() != Kind::Size);
                 }
                 self.emit(found);
             }
@@ -530,49 +525,37 @@ impl<'o> Differ<'o> {
             return true;
         }
         match content::compare(ca, cb, mask) {
-            Ok(c) => {
-                let mut d = Difference::new(
-                    location.clone(),
-                    Kind::Content,
-                    json!(format!("sha256:{}", c.sha_a)),
-                    json!(format!("sha256:{}", c.sha_b)),
-                );
-                d.summary = Some(c.summary());
+            Ok(mut c) => {
                 let elf = match c.first_offset {
-                    Some(first) => self.elf_place(ca, cb, first, location, &mut d, found),
+                    Some(first) => self.elf_place(ca, cb, first, location, &mut c, found),
                     None => false,
                 };
-                let mut detail = c.digests();
                 let max = self.options.max_text_diff_bytes;
                 // An ELF file is not text: no need to gather (decompress) it again.
                 if !elf && ca.len() <= max && cb.len() <= max {
                     if let (Ok(ba), Ok(bb)) =
                         (content::contiguous(ca, max), content::contiguous(cb, max))
                     {
-                        if let Some(t) = content::text_diff(&ba, &bb, self.options) {
-                            detail.push('\n');
-                            detail.push_str(&t);
-                        }
+                        c.text_diff = content::text_diff(&ba, &bb, self.options);
                     }
                 }
-                d.detail = Some(detail);
-                found.push(d);
+                found.push(Difference::content(location.clone(), c));
             }
             Err(e) => self.problem(location.clone(), Which::A, content::unreadable(e)),
         }
         false
     }
 
-    /// For ELF files: names the section and symbol of the first differing byte in
-    /// the summary, and reports differing build ids as their own field. Returns
-    /// whether both sides are ELF files.
+    /// For ELF files: finds the section and symbol of the first differing byte,
+    /// and reports differing build ids as their own field. Returns whether both
+    /// sides are ELF files.
     fn elf_place(
         &self,
         ca: &Content<'_>,
         cb: &Content<'_>,
         first: u64,
         location: &Location,
-        d: &mut Difference,
+        c: &mut crate::report::ContentChange,
         found: &mut Vec<Difference>,
     ) -> bool {
         const MAX_ELF: u64 = 256 << 20;
@@ -586,15 +569,16 @@ impl<'o> Differ<'o> {
         ) else {
             return true;
         };
-        if let (Some(place), Some(summary)) = (elf::place(&ba, first), d.summary.as_mut()) {
-            summary.push_str(&format!(" ({place})"));
-        }
+        c.elf = elf::place(&ba, first);
         let (ia, ib) = (elf::build_id(&ba), elf::build_id(&bb));
         if ia != ib {
-            found.push(
-                Difference::new(location.clone(), Kind::Attribute, json!(ia), json!(ib))
-                    .with_field("elf.build_id"),
-            );
+            let id = |id: Option<Vec<u8>>| id.map_or(Val::Absent, Val::Bytes);
+            found.push(Difference::attribute(
+                location.clone(),
+                "elf.build_id",
+                id(ia),
+                id(ib),
+            ));
         }
         true
     }
@@ -615,22 +599,22 @@ impl<'o> Differ<'o> {
                 Some(y) => {
                     self.contents(&x.content, &y.content, &here, None, &mut found);
                 }
-                None => found.push(Difference::new(
+                None => found.push(Difference::one_sided(
                     here.get().clone(),
-                    Kind::Removed,
-                    json!("boot image"),
-                    Json::Null,
+                    Which::A,
+                    Subject::BootImage,
+                    None,
                 )),
             }
         }
         for y in sb.iter().filter(|y| !sa.iter().any(|x| x.name == y.name)) {
             let mut location = prefix.clone();
             location.push(y.name.clone().into_bytes());
-            found.push(Difference::new(
+            found.push(Difference::one_sided(
                 location,
-                Kind::Added,
-                Json::Null,
-                json!("boot image"),
+                Which::B,
+                Subject::BootImage,
+                None,
             ));
         }
         self.emit(found);

@@ -89,15 +89,13 @@ fn hunk(removed: &[String], added: &[String]) -> Option<String> {
 
 /// A node whose diff has one `what: value` line per side for each difference.
 fn fields(name: &str, diffs: &[&Difference]) -> Option<Node> {
-    let what = |d: &Difference| escape(d.what().as_bytes());
-    let removed: Vec<String> = diffs
-        .iter()
-        .map(|d| format!("{}: {}", what(d), text::value(&d.a)))
-        .collect();
-    let added: Vec<String> = diffs
-        .iter()
-        .map(|d| format!("{}: {}", what(d), text::value(&d.b)))
-        .collect();
+    let (mut removed, mut added) = (Vec::new(), Vec::new());
+    for d in diffs {
+        let what = escape(d.what().as_bytes());
+        let (a, b) = text::values(d);
+        removed.push(format!("{what}: {a}"));
+        added.push(format!("{what}: {b}"));
+    }
     let diff = hunk(&removed, &added)?;
     Some(Node {
         unified_diff: Some(diff),
@@ -105,24 +103,18 @@ fn fields(name: &str, diffs: &[&Difference]) -> Option<Node> {
     })
 }
 
-/// Splits a content detail into the unified diff and the lines around it
+/// A content difference's detail as the unified diff and the lines around it
 /// (digests, notes of a cut diff), which diffoscope shows as comments.
-fn split_detail(detail: &str) -> (Option<String>, Vec<String>) {
+fn split_detail(d: &Difference) -> (Option<String>, Vec<String>) {
     let mut diff = String::new();
     let mut comments = Vec::new();
-    let mut in_diff = false;
-    for line in detail.lines() {
-        in_diff |= line.starts_with("@@");
-        let is_diff_line = in_diff
-            && matches!(
-                line.as_bytes().first(),
-                Some(b' ' | b'+' | b'-' | b'@' | b'\\') | None
-            );
-        if is_diff_line {
-            diff.push_str(&escape(line.as_bytes()));
+    for line in d.detail_lines() {
+        let text = escape(line.to_string().as_bytes());
+        if line.is_diff() {
+            diff.push_str(&text);
             diff.push('\n');
         } else {
-            comments.push(escape(line.as_bytes()));
+            comments.push(text);
         }
     }
     ((!diff.is_empty()).then_some(diff), comments)
@@ -152,24 +144,24 @@ impl<'r> Trie<'r> {
             .here
             .iter()
             .copied()
-            .filter(|d| d.kind.is_image_level())
+            .filter(|d| d.kind().is_image_level())
             .collect();
         node.details.extend(fields("image facts", &facts));
         let (mut removed, mut added) = (Vec::new(), Vec::new());
         for (path, child) in &self.children {
             for d in &child.here {
-                let entries = match d.entries {
+                let entries = match d.entries() {
                     Some(n) if n > 1 => format!(", {n} entries"),
                     _ => String::new(),
                 };
-                match d.kind {
-                    Kind::Removed => {
-                        removed.push(format!("{} ({}{entries})", escape(path), text::value(&d.a)))
-                    }
-                    Kind::Added => {
-                        added.push(format!("{} ({}{entries})", escape(path), text::value(&d.b)))
-                    }
-                    _ => {}
+                let kind = d.kind();
+                if !matches!(kind, Kind::Added | Kind::Removed) {
+                    continue;
+                }
+                let (a, b) = text::values(d);
+                match kind {
+                    Kind::Removed => removed.push(format!("{} ({a}{entries})", escape(path))),
+                    _ => added.push(format!("{} ({b}{entries})", escape(path))),
                 }
             }
         }
@@ -179,12 +171,12 @@ impl<'r> Trie<'r> {
                 ..Node::named("file list")
             });
         }
-        for d in self.here.iter().filter(|d| d.kind == Kind::Content) {
-            if let Some(summary) = &d.summary {
+        for d in self.here.iter().filter(|d| d.kind() == Kind::Content) {
+            if let Some(summary) = d.summary() {
                 node.comments.push(escape(summary.as_bytes()));
             }
-            if let Some(detail) = &d.detail {
-                let (diff, comments) = split_detail(detail);
+            if d.has_detail() {
+                let (diff, comments) = split_detail(d);
                 node.unified_diff = diff;
                 node.comments.extend(comments);
             }
@@ -194,8 +186,9 @@ impl<'r> Trie<'r> {
             .iter()
             .copied()
             .filter(|d| {
-                !d.kind.is_image_level()
-                    && !matches!(d.kind, Kind::Content | Kind::Added | Kind::Removed)
+                let kind = d.kind();
+                !kind.is_image_level()
+                    && !matches!(kind, Kind::Content | Kind::Added | Kind::Removed)
             })
             .collect();
         node.details.extend(fields("metadata", &meta));
@@ -263,7 +256,8 @@ pub fn write(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Side;
+    use crate::model::EntryKind;
+    use crate::report::{EntryField, Side, Subject, Val};
     use serde_json::json;
 
     #[test]
@@ -282,23 +276,16 @@ mod tests {
     #[test]
     fn nested_locations_become_nested_details() {
         let loc = |parts: &[&str]| parts.iter().map(|p| p.as_bytes().to_vec()).collect();
-        let mut content = Difference::new(
-            loc(&["/s.sq", "/motd"]),
-            Kind::Content,
-            json!("sha256:1"),
-            json!("sha256:2"),
-        );
-        content.summary = Some("2 bytes differ".into());
-        content.detail = Some(
-            "sha256 a 1\nsha256 b 2\n@@ -1,2 +1,2 @@\n x\n-a\n+b\n[diff cut at 3 lines]\n".into(),
-        );
-        let mut added = Difference::new(
+        let mut c = crate::report::change::tests::content();
+        c.sha256_a = [1; 32];
+        c.sha256_b = [2; 32];
+        let content = Difference::content(loc(&["/s.sq", "/motd"]), c);
+        let added = Difference::one_sided(
             loc(&["/s.sq", "/new"]),
-            Kind::Added,
-            json!(null),
-            json!("dir"),
+            Which::B,
+            Subject::Entry(EntryKind::Dir),
+            Some(3),
         );
-        added.entries = Some(3);
         let side = |p: &str| Side {
             path: p.into(),
             size: 0,
@@ -307,15 +294,19 @@ mod tests {
             side("a.iso"),
             side("b.iso"),
             vec![
-                Difference::new(loc(&["/s.sq"]), Kind::Image, json!(1), json!(2))
-                    .with_field("superblock.mkfs_time"),
+                Difference::image_fact(
+                    loc(&["/s.sq"]),
+                    "superblock.mkfs_time",
+                    Val::Unsigned(1),
+                    Val::Unsigned(2),
+                ),
                 added,
                 content,
-                Difference::new(
+                Difference::entry(
                     loc(&["/s.sq", "/motd"]),
-                    Kind::Mode,
-                    json!("0644"),
-                    json!("0444"),
+                    EntryField::Mode,
+                    Val::Mode(0o644),
+                    Val::Mode(0o444),
                 ),
             ],
             Vec::new(),
@@ -343,14 +334,18 @@ mod tests {
         );
         let motd = &sq["details"][2];
         assert_eq!(motd["source1"], "/motd");
-        assert_eq!(motd["unified_diff"], "@@ -1,2 +1,2 @@\n x\n-a\n+b\n");
+        assert_eq!(
+            motd["unified_diff"],
+            // Escaped as the text report escapes it.
+            "@@ -1,2 +1,2 @@\n one\n-two\n+2\n\\\\ No newline at end of file\n"
+        );
         assert_eq!(
             motd["comments"],
             json!([
-                "2 bytes differ",
-                "sha256 a 1",
-                "sha256 b 2",
-                "[diff cut at 3 lines]"
+                "3 bytes differ in 2 regions from offset 4; 4 more bytes in b after offset 14",
+                format!("sha256 a {}", "01".repeat(32)),
+                format!("sha256 b {}", "02".repeat(32)),
+                "[diff cut at 5 lines]"
             ])
         );
         assert_eq!(motd["details"][0]["source1"], "metadata");

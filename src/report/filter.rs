@@ -429,13 +429,14 @@ impl Filter {
     /// The index of the first `--ignore` or `--semantic` rule that hides `d`.
     fn field_rule_for(&self, d: &Difference) -> Option<usize> {
         let xattr;
-        let keys: [Option<&str>; 2] = match (d.kind, d.field.as_deref()) {
+        let field = d.field();
+        let keys: [Option<&str>; 2] = match (d.kind(), field.as_deref()) {
             (Kind::Xattr, Some(f)) => {
                 xattr = format!("xattr.{f}");
                 [Some("xattr"), Some(&xattr)]
             }
-            (Kind::Image | Kind::Attribute | Kind::Bytes | Kind::Layout, field) => {
-                [Some(d.kind.name()), field]
+            (kind @ (Kind::Image | Kind::Attribute | Kind::Bytes | Kind::Layout), field) => {
+                [Some(kind.name()), field]
             }
             (kind, _) => [Some(kind.name()), None],
         };
@@ -478,7 +479,7 @@ impl Filter {
             match hit {
                 Some(i) => {
                     counts[i].0 += 1;
-                    *by_kind.entry(d.kind.name().to_owned()).or_insert(0) += 1;
+                    *by_kind.entry(d.kind().name().to_owned()).or_insert(0) += 1;
                     false
                 }
                 None => true,
@@ -598,8 +599,7 @@ impl Filtered {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Problem, Side};
-    use serde_json::json;
+    use crate::report::{EntryField, Problem, Side, Val};
 
     fn loc(parts: &[&str]) -> Location {
         parts.iter().map(|p| p.as_bytes().to_vec()).collect()
@@ -669,7 +669,8 @@ mod tests {
     }
 
     fn report() -> Report {
-        let d = |l: &[&str], kind, a, b| Difference::new(loc(l), kind, a, b);
+        let d = |l: &[&str], field, a, b| Difference::entry(loc(l), field, a, b);
+        let text = |s: &str| Val::Text(s.into());
         Report::new(
             Side {
                 path: "a".into(),
@@ -680,13 +681,38 @@ mod tests {
                 size: 1,
             },
             vec![
-                d(&[], Kind::Image, json!("x"), json!("y")).with_field("pvd.creation_date"),
-                d(&["/s"], Kind::Image, json!(1), json!(2)).with_field("superblock.mkfs_time"),
-                d(&["/s", "/a"], Kind::Mode, json!("0644"), json!("0444")),
-                d(&["/s", "/a"], Kind::Mtime, json!("t1"), json!("t2")),
-                d(&["/s", "/a"], Kind::Xattr, json!(null), json!("v")).with_field("user.x"),
-                d(&["/s", "/d/e"], Kind::Uid, json!(0), json!(1)),
-                d(&["/t"], Kind::Attribute, json!(1), json!(2)).with_field("rr.tf.creation"),
+                Difference::image_fact(loc(&[]), "pvd.creation_date", text("x"), text("y")),
+                Difference::image_fact(
+                    loc(&["/s"]),
+                    "superblock.mkfs_time",
+                    Val::Unsigned(1),
+                    Val::Unsigned(2),
+                ),
+                d(
+                    &["/s", "/a"],
+                    EntryField::Mode,
+                    Val::Mode(0o644),
+                    Val::Mode(0o444),
+                ),
+                d(&["/s", "/a"], EntryField::Mtime, text("t1"), text("t2")),
+                Difference::xattr(
+                    loc(&["/s", "/a"]),
+                    b"user.x".to_vec(),
+                    None,
+                    Some(b"v".to_vec()),
+                ),
+                d(
+                    &["/s", "/d/e"],
+                    EntryField::Uid,
+                    Val::Unsigned(0),
+                    Val::Unsigned(1),
+                ),
+                Difference::attribute(
+                    loc(&["/t"]),
+                    "rr.tf.creation",
+                    Val::Unsigned(1),
+                    Val::Unsigned(2),
+                ),
             ],
             vec![Problem {
                 location: loc(&["/s", "/d"]),
@@ -705,7 +731,7 @@ mod tests {
             .and_then(|f| f.ignore("nothing"))
             .expect("valid");
         let r = f.apply(report());
-        let kinds: Vec<Kind> = r.differences.iter().map(|d| d.kind).collect();
+        let kinds: Vec<Kind> = r.differences.iter().map(|d| d.kind()).collect();
         assert_eq!(
             kinds,
             [Kind::Image, Kind::Image, Kind::Mode, Kind::Attribute]
@@ -736,7 +762,7 @@ mod tests {
         let left: Vec<(Kind, Option<String>)> = r
             .differences
             .iter()
-            .map(|d| (d.kind, d.field.clone()))
+            .map(|d| (d.kind(), d.field().map(|f| f.into_owned())))
             .collect();
         assert_eq!(
             left,

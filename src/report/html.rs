@@ -20,6 +20,7 @@ use std::io::Write;
 
 use sha2::{Digest, Sha256};
 
+use super::change::{shown_pair, DetailLine, LineOp, Shown};
 use super::{text, Difference, Kind, Report, Which};
 use crate::escape::escape;
 
@@ -56,7 +57,7 @@ fn h_location(location: &[Vec<u8>]) -> String {
 }
 
 /// A value as HTML text.
-fn h_value(v: &serde_json::Value) -> String {
+fn h_value(v: &Shown<'_>) -> String {
     html_escape(&text::value(v))
 }
 
@@ -244,7 +245,7 @@ fn build_tree(report: &Report) -> Vec<Node> {
                     }
                 };
             }
-            if e < last || d.kind.is_image_level() {
+            if e < last || d.kind().is_image_level() {
                 nodes[at].image = true;
             }
         }
@@ -366,17 +367,13 @@ fn summary(report: &Report, s: &mut String) {
     if !repeated.is_empty() {
         s.push_str("<table class=\"counts\" id=\"repeated\"><caption>Changes seen more than once</caption>\n<tr><th>what</th><th>a</th><th>b</th><th>count</th></tr>\n");
         for r in repeated.iter().take(REPEATED_SHOWN) {
-            let what = match (&r.field, r.kind) {
-                (Some(f), Kind::Image) => f.clone(),
-                (Some(f), k) => format!("{} {f}", k.name()),
-                (None, k) => k.name().to_owned(),
-            };
+            let (a, b) = shown_pair(&r.a, &r.b);
             let _ = writeln!(
                 s,
                 "<tr><td>{}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td><td class=\"n\">{}</td></tr>",
-                h(what.as_bytes()),
-                h_value(&r.a),
-                h_value(&r.b),
+                h(r.what().as_bytes()),
+                h_value(&a),
+                h_value(&b),
                 r.count
             );
         }
@@ -492,21 +489,24 @@ fn differences(report: &Report, s: &mut String) {
 }
 
 fn difference(d: &Difference, open: bool, s: &mut String) {
-    let k = d.kind.name();
+    let kind = d.kind();
+    let k = kind.name();
     let _ = writeln!(
         s,
         "<div class=\"diff k-{k}\" data-kind=\"{k}\"><div class=\"head\"><code class=\"loc\">{}</code><span class=\"what\">{}</span></div>",
         h_location(&d.location),
         h(d.what().as_bytes())
     );
-    match d.kind {
+    let (a, b) = d.values();
+    let (a, b) = shown_pair(&a, &b);
+    match kind {
         Kind::Added | Kind::Removed => {
-            let (v, side) = if d.kind == Kind::Added {
-                (&d.b, "only in b")
+            let (v, side) = if kind == Kind::Added {
+                (&b, "only in b")
             } else {
-                (&d.a, "only in a")
+                (&a, "only in a")
             };
-            let entries = match d.entries {
+            let entries = match d.entries() {
                 Some(n) if n > 1 => format!(", {n} entries"),
                 _ => String::new(),
             };
@@ -517,40 +517,40 @@ fn difference(d: &Difference, open: bool, s: &mut String) {
             );
         }
         _ => {
-            if let Some(summary) = &d.summary {
+            if let Some(summary) = d.summary() {
                 let _ = writeln!(s, "<p class=\"summary-line\">{}</p>", h(summary.as_bytes()));
             }
             let _ = writeln!(
                 s,
                 "<table class=\"values\"><tr class=\"va\"><th>a</th><td><code>{}</code></td></tr><tr class=\"vb\"><th>b</th><td><code>{}</code></td></tr></table>",
-                h_value(&d.a),
-                h_value(&d.b)
+                h_value(&a),
+                h_value(&b)
             );
         }
     }
-    if let Some(detail) = &d.detail {
+    let lines = d.detail_lines();
+    if !lines.is_empty() {
         let _ = write!(
             s,
             "<details class=\"detail\"{}><summary>detail</summary><pre class=\"udiff\">",
             if open { " open" } else { "" }
         );
-        let mut in_diff = false;
-        for line in detail.lines() {
-            in_diff |= line.starts_with("@@");
-            let class = if line.starts_with('[') {
-                "cut"
-            } else if !in_diff {
-                "meta"
-            } else if line.starts_with("@@") {
-                "hunk"
-            } else if line.starts_with('+') {
-                "add"
-            } else if line.starts_with('-') {
-                "del"
-            } else {
-                "ctx"
+        for line in lines {
+            let class = match line {
+                DetailLine::DiffCut(_) | DetailLine::LeftOut => "cut",
+                DetailLine::Digest(..) => "meta",
+                DetailLine::Hunk(_) => "hunk",
+                DetailLine::Line(l) => match l.op {
+                    LineOp::Added => "add",
+                    LineOp::Removed => "del",
+                    LineOp::Context | LineOp::NoNewline => "ctx",
+                },
             };
-            let _ = write!(s, "<span class=\"l {class}\">{}</span>", h(line.as_bytes()));
+            let _ = write!(
+                s,
+                "<span class=\"l {class}\">{}</span>",
+                h(line.to_string().as_bytes())
+            );
         }
         s.push_str("</pre></details>\n");
     }
@@ -560,8 +560,8 @@ fn difference(d: &Difference, open: bool, s: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Problem, Side};
-    use serde_json::json;
+    use crate::report::change::{Hunk, Line, LineOp, TextDiff};
+    use crate::report::{EntryField, Problem, Side, Val};
 
     #[test]
     fn base64_matches_known_values() {
@@ -574,14 +574,27 @@ mod tests {
 
     fn hostile() -> Report {
         let evil = b"/<script>alert(1)</script>\"'><img src=x onerror=alert(2)>".to_vec();
-        let mut content = Difference::new(
-            vec![evil.clone()],
-            Kind::Content,
-            json!("<b>a</b>"),
-            json!("\"b\""),
-        );
-        content.summary = Some("<i>summary</i>".into());
-        content.detail = Some("@@ -1 +1 @@\n-</pre><script>x()</script>\n+ok\n".into());
+        let mut c = crate::report::change::tests::content();
+        c.text_diff = Some(TextDiff {
+            hunks: vec![Hunk {
+                old_start: 1,
+                old_lines: 1,
+                new_start: 1,
+                new_lines: 1,
+                lines: vec![
+                    Line {
+                        op: LineOp::Removed,
+                        text: "</pre><script>x()</script>".into(),
+                    },
+                    Line {
+                        op: LineOp::Added,
+                        text: "ok".into(),
+                    },
+                ],
+            }],
+            cut_at_lines: None,
+        });
+        let content = Difference::content(vec![evil.clone()], c);
         let side = |p: &str| Side {
             path: p.into(),
             size: 0,
@@ -591,9 +604,18 @@ mod tests {
             side("b\".iso"),
             vec![
                 content,
-                Difference::new(vec![evil.clone()], Kind::Symlink, json!("<a>"), json!("'")),
-                Difference::new(vec![], Kind::Image, json!("<"), json!(">"))
-                    .with_field("pvd.<volume_id>"),
+                Difference::entry(
+                    vec![evil.clone()],
+                    EntryField::Symlink,
+                    Val::Path(b"<a>".to_vec()),
+                    Val::Path(b"'".to_vec()),
+                ),
+                Difference::image_fact(
+                    vec![],
+                    "pvd.<volume_id>",
+                    Val::Text("<".into()),
+                    Val::Text("<b>a</b>".into()),
+                ),
             ],
             vec![Problem {
                 location: vec![evil],
@@ -645,13 +667,9 @@ mod tests {
 
     #[test]
     fn tree_counts_and_folds_single_child_chains() {
-        let d = |l: &[&str], kind| {
-            Difference::new(
-                l.iter().map(|p| p.as_bytes().to_vec()).collect(),
-                kind,
-                json!(1),
-                json!(2),
-            )
+        let loc = |l: &[&str]| l.iter().map(|p| p.as_bytes().to_vec()).collect();
+        let d = |l: &[&str], field| {
+            Difference::entry(loc(l), field, Val::Unsigned(1), Val::Unsigned(2))
         };
         let side = |p: &str| Side {
             path: p.into(),
@@ -661,10 +679,15 @@ mod tests {
             side("a"),
             side("b"),
             vec![
-                d(&["/img.sq"], Kind::Image).with_field("superblock.mkfs_time"),
-                d(&["/img.sq", "/x/y/z"], Kind::Mode),
-                d(&["/img.sq", "/x/y/w"], Kind::Uid),
-                d(&["/top"], Kind::Mtime),
+                Difference::image_fact(
+                    loc(&["/img.sq"]),
+                    "superblock.mkfs_time",
+                    Val::Unsigned(1),
+                    Val::Unsigned(2),
+                ),
+                d(&["/img.sq", "/x/y/z"], EntryField::Mode),
+                d(&["/img.sq", "/x/y/w"], EntryField::Uid),
+                d(&["/top"], EntryField::Mtime),
             ],
             Vec::new(),
         );

@@ -33,7 +33,7 @@ pub struct Cut {
 }
 
 /// The detail of a difference whose detail did not fit.
-pub const DETAIL_CUT: &str = "[detail left out: --max-report-size reached]";
+pub use super::change::DETAIL_CUT;
 
 impl Cut {
     /// One line for a summary.
@@ -68,9 +68,10 @@ fn costs(report: &Report) -> Vec<(u64, u64)> {
         .map(|d| {
             let line = super::text::line(d).len() as u64 + 1;
             let detail = d
-                .detail
-                .as_deref()
-                .map_or(0, |t| t.lines().map(|l| 5 + l.len() as u64).sum::<u64>());
+                .detail_lines()
+                .iter()
+                .map(|l| 5 + l.to_string().len() as u64)
+                .sum::<u64>();
             (line, detail)
         })
         .collect()
@@ -102,17 +103,13 @@ pub fn cap(mut report: Report, max_bytes: u64) -> Report {
     }
     for d in report.differences.drain(keep..) {
         cut.differences += 1;
-        *cut.by_kind.entry(d.kind.name().to_owned()).or_insert(0) += 1;
+        *cut.by_kind.entry(d.kind().name().to_owned()).or_insert(0) += 1;
     }
     // Then details. Each one cut leaves a one-line note where it was, so room for
     // those notes is set aside first; a detail kept takes its note's room plus what
     // it needs beyond. When even the notes do not fit, cut details go without one
     // (the summary still counts them).
-    let with_detail = report
-        .differences
-        .iter()
-        .filter(|d| d.detail.is_some())
-        .count() as u64;
+    let with_detail = report.differences.iter().filter(|d| d.has_detail()).count() as u64;
     let notes = with_detail * note;
     let with_notes = used + notes <= max_bytes;
     let mut room = if with_notes {
@@ -121,7 +118,7 @@ pub fn cap(mut report: Report, max_bytes: u64) -> Report {
         max_bytes - used
     };
     for (d, (_, detail)) in report.differences.iter_mut().zip(&costs) {
-        if d.detail.is_none() {
+        if !d.has_detail() {
             continue;
         }
         let extra = if with_notes {
@@ -134,7 +131,7 @@ pub fn cap(mut report: Report, max_bytes: u64) -> Report {
             continue;
         }
         cut.details += 1;
-        d.detail = with_notes.then(|| DETAIL_CUT.to_owned());
+        d.leave_out_detail(with_notes);
     }
     report.cut = Some(cut);
     report
@@ -143,26 +140,37 @@ pub fn cap(mut report: Report, max_bytes: u64) -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Difference, Kind, Side};
-    use serde_json::json;
+    use crate::report::change::{Hunk, Line, LineOp, TextDiff};
+    use crate::report::{Difference, EntryField, Side, Val};
 
     fn report(n: usize) -> Report {
         let mut ds = Vec::new();
+        let line = |op, text: &str| Line {
+            op,
+            text: text.into(),
+        };
+        let hunk = Hunk {
+            old_start: 1,
+            old_lines: 1,
+            new_start: 1,
+            new_lines: 1,
+            lines: vec![line(LineOp::Removed, "x"), line(LineOp::Added, "y")],
+        };
         for i in 0..n {
-            let mut d = Difference::new(
+            let mut c = crate::report::change::tests::content();
+            c.text_diff = Some(TextDiff {
+                hunks: vec![hunk.clone(); 10],
+                cut_at_lines: None,
+            });
+            ds.push(Difference::content(
                 vec![format!("/f{i:03}").into_bytes()],
-                Kind::Content,
-                json!("sha256:a"),
-                json!("sha256:b"),
-            );
-            d.summary = Some("1 byte differs".into());
-            d.detail = Some("@@ -1 +1 @@\n-x\n+y\n".repeat(10));
-            ds.push(d);
-            ds.push(Difference::new(
+                c,
+            ));
+            ds.push(Difference::entry(
                 vec![format!("/f{i:03}").into_bytes()],
-                Kind::Mode,
-                json!("0644"),
-                json!("0600"),
+                EntryField::Mode,
+                Val::Mode(0o644),
+                Val::Mode(0o600),
             ));
         }
         let side = |p: &str| Side {
@@ -192,7 +200,7 @@ mod tests {
         assert!(r
             .differences
             .iter()
-            .any(|d| d.detail.as_deref() == Some(DETAIL_CUT)));
+            .any(|d| d.detail().as_deref() == Some(DETAIL_CUT)));
         assert!(cut.describe().contains("detail(s) left out"));
         // Room for half the lines: the rest are counted by kind.
         let r = cap(full, lines / 2);

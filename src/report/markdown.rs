@@ -154,7 +154,7 @@ fn render(report: &Report, s: &mut String) {
             row(d, s);
         }
         s.push('\n');
-        for d in diffs.iter().filter(|d| d.detail.is_some()) {
+        for d in diffs.iter().filter(|d| d.has_detail()) {
             detail(d, s);
         }
     }
@@ -179,7 +179,7 @@ fn render(report: &Report, s: &mut String) {
 /// Where a difference is inside its file system: its path, or `(image)` for a
 /// fact of the file system itself.
 fn inner(d: &Difference) -> String {
-    match (d.kind, d.location.last()) {
+    match (d.kind(), d.location.last()) {
         (k, _) if k.is_image_level() => "(image)".to_owned(),
         (_, None) => "(image)".to_owned(),
         (_, Some(path)) => code(&escape(path), true),
@@ -187,7 +187,7 @@ fn inner(d: &Difference) -> String {
 }
 
 fn what(d: &Difference) -> String {
-    match (&d.field, d.kind) {
+    match (&d.field(), d.kind()) {
         (Some(f), Kind::Image) => code(&escape(f.as_bytes()), true),
         (Some(f), kind) => format!("{} {}", kind.name(), code(&escape(f.as_bytes()), true)),
         (None, kind) => kind.name().to_owned(),
@@ -195,38 +195,44 @@ fn what(d: &Difference) -> String {
 }
 
 fn row(d: &Difference, s: &mut String) {
-    let value = |v: &serde_json::Value| code(&text::value(v), true);
-    let (what, a, b) = match d.kind {
+    let (va, vb) = text::values(d);
+    let (va, vb) = (code(&va, true), code(&vb, true));
+    let kind = d.kind();
+    let (what, a, b) = match kind {
         Kind::Added | Kind::Removed => {
-            let entries = match d.entries {
+            let entries = match d.entries() {
                 Some(n) if n > 1 => format!(", {n} entries"),
                 _ => String::new(),
             };
-            let v = if d.kind == Kind::Added { &d.b } else { &d.a };
-            let shown = format!("{}{}", value(v), plain(&entries));
-            if d.kind == Kind::Added {
+            let v = if kind == Kind::Added { vb } else { va };
+            let shown = format!("{v}{}", plain(&entries));
+            if kind == Kind::Added {
                 (what(d), String::new(), shown)
             } else {
                 (what(d), shown, String::new())
             }
         }
         Kind::Content => {
-            let w = match &d.summary {
-                Some(summary) => format!("content: {}", plain(summary)),
+            let w = match d.summary() {
+                Some(summary) => format!("content: {}", plain(&summary)),
                 None => "content".to_owned(),
             };
-            (w, value(&d.a), value(&d.b))
+            (w, va, vb)
         }
-        _ => (what(d), value(&d.a), value(&d.b)),
+        _ => (what(d), va, vb),
     };
     let _ = writeln!(s, "| {} | {what} | {a} | {b} |", inner(d));
 }
 
 fn detail(d: &Difference, s: &mut String) {
-    let Some(detail) = &d.detail else {
+    let lines: Vec<String> = d
+        .detail_lines()
+        .iter()
+        .map(|l| escape(l.to_string().as_bytes()))
+        .collect();
+    if lines.is_empty() {
         return;
-    };
-    let lines: Vec<String> = detail.lines().map(|l| escape(l.as_bytes())).collect();
+    }
     let body = lines.join("\n");
     let fence = "`".repeat((longest_run(&body, '`') + 1).max(3));
     let _ = write!(
@@ -240,8 +246,8 @@ fn detail(d: &Difference, s: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Side;
-    use serde_json::json;
+    use crate::report::change::{Hunk, Line, LineOp, TextDiff};
+    use crate::report::{EntryField, Side, Val};
 
     #[test]
     fn code_spans_hold_anything() {
@@ -260,8 +266,25 @@ mod tests {
     #[test]
     fn hostile_names_stay_inside_code() {
         let evil = b"/x|y`<img src=x onerror=alert(1)>@someone\n```".to_vec();
-        let mut d = Difference::new(vec![evil.clone()], Kind::Content, json!("a"), json!("b"));
-        d.detail = Some("@@ -1 +1 @@\n-```\n+</details>\n".into());
+        let mut c = crate::report::change::tests::content();
+        let line = |op, text: &str| Line {
+            op,
+            text: text.into(),
+        };
+        c.text_diff = Some(TextDiff {
+            hunks: vec![Hunk {
+                old_start: 1,
+                old_lines: 1,
+                new_start: 1,
+                new_lines: 1,
+                lines: vec![
+                    line(LineOp::Removed, "```"),
+                    line(LineOp::Added, "</details>"),
+                ],
+            }],
+            cut_at_lines: None,
+        });
+        let d = Difference::content(vec![evil.clone()], c);
         let side = |p: &str| Side {
             path: p.into(),
             size: 0,
@@ -271,7 +294,12 @@ mod tests {
             side("b.iso"),
             vec![
                 d,
-                Difference::new(vec![evil], Kind::Mode, json!("0644"), json!("0444")),
+                Difference::entry(
+                    vec![evil],
+                    EntryField::Mode,
+                    Val::Mode(0o644),
+                    Val::Mode(0o444),
+                ),
             ],
             Vec::new(),
         );
@@ -291,7 +319,11 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("````diff\n@@ -1 +1 @@\n-```\n+</details>\n````\n"),
+            md.contains(&format!(
+                "````diff\nsha256 a {}\nsha256 b {}\n@@ -1 +1 @@\n-```\n+</details>\n````\n",
+                "aa".repeat(32),
+                "bb".repeat(32)
+            )),
             "{md}"
         );
         // Every table row has its four cells.

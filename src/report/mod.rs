@@ -10,6 +10,7 @@
 //! ([`Report::filtered`], [`Report::cut`]) so every renderer can say so: nothing is
 //! dropped silently.
 
+pub mod change;
 pub mod diffoscope;
 pub mod filter;
 pub mod html;
@@ -19,10 +20,14 @@ pub mod markdown;
 pub mod summary;
 pub mod text;
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+pub use change::{
+    BytesChange, Change, ContentChange, DetailLine, EntryField, LayoutChange, Subject, Val,
+};
 pub use filter::{Filter, Filtered};
 pub use limit::Cut;
 
@@ -118,7 +123,7 @@ impl Report {
     pub fn count_by_kind(&self) -> BTreeMap<Kind, u64> {
         let mut counts = BTreeMap::new();
         for d in &self.differences {
-            *counts.entry(d.kind).or_insert(0) += 1;
+            *counts.entry(d.kind()).or_insert(0) += 1;
         }
         counts
     }
@@ -137,34 +142,53 @@ impl Report {
     /// values at several locations (600 files all moved from one mtime to another),
     /// most frequent first, at least `min` of each. Content and one-sided entries
     /// are left out: their values say nothing in common.
+    ///
+    /// Values are compared as they read (two times of the same second stored
+    /// at different precisions are the same change); changes seen as often are
+    /// in the order of their kind, field and JSON values.
     pub fn repeated(&self, min: u64) -> Vec<Repeated> {
-        // Keyed by the values' JSON text; the first difference of each group gives
-        // the values back as JSON.
-        type Key<'r> = (Kind, Option<&'r str>, String, String);
-        let mut groups: BTreeMap<Key<'_>, (u64, usize)> = BTreeMap::new();
+        type Key<'r> = (Kind, Option<Cow<'r, str>>, Val, Val);
+        let mut groups: HashMap<Key<'_>, (u64, usize)> = HashMap::new();
         for (i, d) in self.differences.iter().enumerate() {
-            if matches!(d.kind, Kind::Content | Kind::Added | Kind::Removed) {
+            let kind = d.kind();
+            if matches!(kind, Kind::Content | Kind::Added | Kind::Removed) {
                 continue;
             }
-            let key = (d.kind, d.field.as_deref(), d.a.to_string(), d.b.to_string());
-            groups.entry(key).or_insert((0, i)).0 += 1;
+            let (a, b) = d.values();
+            let (a, b) = change::read_pair(&a, &b);
+            groups.entry((kind, d.field(), a, b)).or_insert((0, i)).0 += 1;
         }
-        let mut out: Vec<Repeated> = groups
+        let mut out: Vec<(Repeated, String, String)> = groups
             .into_values()
             .filter(|(n, _)| *n >= min)
             .map(|(count, i)| {
                 let d = &self.differences[i];
-                Repeated {
-                    kind: d.kind,
-                    field: d.field.clone(),
-                    a: d.a.clone(),
-                    b: d.b.clone(),
+                let (a, b) = d.values();
+                let json = |v: &change::Shown<'_>| serde_json::to_string(v).unwrap_or_default();
+                let (ja, jb) = {
+                    let (sa, sb) = change::shown_pair(&a, &b);
+                    (json(&sa), json(&sb))
+                };
+                let r = Repeated {
+                    kind: d.kind(),
+                    field: d.field().map(Cow::into_owned),
+                    a: a.into_owned(),
+                    b: b.into_owned(),
                     count,
-                }
+                };
+                (r, ja, jb)
             })
             .collect();
-        out.sort_by_key(|r| std::cmp::Reverse(r.count));
-        out
+        out.sort_by(|(x, xa, xb), (y, ya, yb)| {
+            (std::cmp::Reverse(x.count), x.kind, &x.field, xa, xb).cmp(&(
+                std::cmp::Reverse(y.count),
+                y.kind,
+                &y.field,
+                ya,
+                yb,
+            ))
+        });
+        out.into_iter().map(|(r, _, _)| r).collect()
     }
 }
 
@@ -175,12 +199,19 @@ pub struct Repeated {
     pub kind: Kind,
     /// Their field, if their kind has one.
     pub field: Option<String>,
-    /// The value in the first image.
-    pub a: serde_json::Value,
+    /// The value in the first image (of the first of them).
+    pub a: Val,
     /// The value in the second image.
-    pub b: serde_json::Value,
+    pub b: Val,
     /// How many differences share it.
     pub count: u64,
+}
+
+impl Repeated {
+    /// What differs, in words (see [`Difference::what`]).
+    pub fn what(&self) -> String {
+        what(self.kind, self.field.as_deref())
+    }
 }
 
 /// One of the two compared images.
@@ -275,79 +306,182 @@ impl Kind {
     }
 }
 
-/// One difference, with the values on both sides.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One difference: where it is, and the typed change (see [`change`]).
+///
+/// The accessors ([`Difference::kind`], [`Difference::field`], [`Difference::values`],
+/// [`Difference::summary`], ...) render the change the way every report shows it;
+/// its JSON form (version 1 of the report) is made from them.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Difference {
     /// Where it is.
-    #[serde(serialize_with = "serialize_location")]
     pub location: Location,
-    /// What differs.
-    pub kind: Kind,
-    /// For `image`, `xattr` and `attribute`: which field.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
-    /// The value in the first image (null where absent).
-    pub a: serde_json::Value,
-    /// The value in the second image (null where absent).
-    pub b: serde_json::Value,
-    /// For `added` and `removed`: how many entries, the entry itself included.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub entries: Option<u64>,
-    /// One line saying how content differs (`20 bytes differ in 1 region from
-    /// offset 410580`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub summary: Option<String>,
-    /// Human text: digests, a unified diff.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// For `bytes`: the kind of structure (`data block`, `directory record`,
-    /// `unclaimed`), to group many of one kind.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub structure: Option<String>,
-    /// For `bytes`: where the first differing byte is, from the start of the image
-    /// the location names (a nested image's own offsets).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub offset: Option<u64>,
-    /// For `bytes`: how many bytes from `offset` to the last differing byte of the
-    /// structure, inclusive.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub length: Option<u64>,
+    /// What differs, with the values of both sides.
+    pub change: Change,
+}
+
+impl Serialize for Difference {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        change::serialize(self, s)
+    }
 }
 
 impl Difference {
-    /// A difference of `kind` at `location` with values `a` and `b`.
-    pub fn new(
+    /// A difference of `change` at `location`.
+    pub fn new(location: Location, change: Change) -> Difference {
+        Difference { location, change }
+    }
+
+    /// A field of an entry's metadata that differs.
+    pub fn entry(location: Location, field: EntryField, a: Val, b: Val) -> Difference {
+        Difference::new(location, Change::Entry { field, a, b })
+    }
+
+    /// An extended attribute that differs (`None`: absent on that side).
+    pub fn xattr(
         location: Location,
-        kind: Kind,
-        a: serde_json::Value,
-        b: serde_json::Value,
+        name: Vec<u8>,
+        a: Option<Vec<u8>>,
+        b: Option<Vec<u8>>,
     ) -> Difference {
-        Difference {
+        let val = |v: Option<Vec<u8>>| v.map_or(Val::Absent, Val::Raw);
+        Difference::new(
             location,
-            kind,
-            field: None,
-            a,
-            b,
-            entries: None,
-            summary: None,
-            detail: None,
-            structure: None,
-            offset: None,
-            length: None,
+            Change::Xattr {
+                name,
+                a: val(a),
+                b: val(b),
+            },
+        )
+    }
+
+    /// A format-specific field of an entry that differs.
+    pub fn attribute(
+        location: Location,
+        name: impl Into<Cow<'static, str>>,
+        a: Val,
+        b: Val,
+    ) -> Difference {
+        let name = name.into();
+        Difference::new(location, Change::Attribute { name, a, b })
+    }
+
+    /// An image-level fact that differs; `location` names the image.
+    pub fn image_fact(
+        location: Location,
+        name: impl Into<Cow<'static, str>>,
+        a: Val,
+        b: Val,
+    ) -> Difference {
+        let name = name.into();
+        Difference::new(location, Change::Image { name, a, b })
+    }
+
+    /// Contents that differ.
+    pub fn content(location: Location, content: ContentChange) -> Difference {
+        Difference::new(location, Change::Content(Box::new(content)))
+    }
+
+    /// Something only `side` has (`entries`: how many entries, for an entry).
+    pub fn one_sided(
+        location: Location,
+        side: Which,
+        subject: Subject,
+        entries: Option<u64>,
+    ) -> Difference {
+        Difference::new(
+            location,
+            Change::OneSided {
+                side,
+                subject,
+                entries,
+            },
+        )
+    }
+
+    /// Bytes of a same-size image pair; `location` names the image.
+    pub fn bytes(location: Location, bytes: BytesChange) -> Difference {
+        Difference::new(location, Change::Bytes(Box::new(bytes)))
+    }
+
+    /// Placement of structures of two images of different sizes; `location`
+    /// names the image.
+    pub fn layout(location: Location, layout: LayoutChange) -> Difference {
+        Difference::new(location, Change::Layout(Box::new(layout)))
+    }
+
+    /// What kind of difference it is.
+    pub fn kind(&self) -> Kind {
+        self.change.kind()
+    }
+
+    /// For `image`, `xattr`, `attribute`, `bytes` and `layout`: which field or
+    /// structure (`superblock.mkfs_time`, `user.comment`, `data block 0 of /x`).
+    pub fn field(&self) -> Option<Cow<'_, str>> {
+        self.change.field()
+    }
+
+    /// The values of both sides (see [`change::shown_pair`] for how they show).
+    pub fn values(&self) -> (Cow<'_, Val>, Cow<'_, Val>) {
+        self.change.values()
+    }
+
+    /// For `added` and `removed`: how many entries, the entry itself included.
+    pub fn entries(&self) -> Option<u64> {
+        self.change.entries()
+    }
+
+    /// For `content`, `bytes` and `layout`: one line saying how they differ
+    /// (`20 bytes differ in 1 region from offset 410580`).
+    pub fn summary(&self) -> Option<String> {
+        self.change.summary()
+    }
+
+    /// For `content`: the digests and the unified diff, line by line.
+    pub fn detail_lines(&self) -> Vec<DetailLine<'_>> {
+        self.change.detail_lines()
+    }
+
+    /// For `content`: the digests and the unified diff, as one text.
+    pub fn detail(&self) -> Option<String> {
+        self.change.detail()
+    }
+
+    /// True when the difference has a detail to show.
+    pub fn has_detail(&self) -> bool {
+        matches!(&self.change, Change::Content(c) if c.detail != change::Detail::LeftOut { noted: false })
+    }
+
+    /// Leaves the detail out (to keep a report within a size), with a one-line
+    /// note where it was when `noted`.
+    pub fn leave_out_detail(&mut self, noted: bool) {
+        if let Change::Content(c) = &mut self.change {
+            c.detail = change::Detail::LeftOut { noted };
+            c.text_diff = None;
         }
     }
 
-    /// The same with `field` set.
-    pub fn with_field(mut self, field: impl Into<String>) -> Difference {
-        self.field = Some(field.into());
-        self
+    /// For `bytes`: the kind of structure.
+    pub fn structure(&self) -> Option<Cow<'_, str>> {
+        self.change.structure()
+    }
+
+    /// For `bytes`: where the first differing byte is, from the start of the
+    /// image the location names (a nested image's own offsets).
+    pub fn offset(&self) -> Option<u64> {
+        self.change.offset()
+    }
+
+    /// For `bytes`: how many bytes from [`Difference::offset`] to the last
+    /// differing byte of the structure, inclusive.
+    pub fn length(&self) -> Option<u64> {
+        self.change.length()
     }
 
     /// The location of the file system this difference is in: the location itself
     /// for an image-level difference (it names the image), else the location without its
     /// last element (the entry's path inside that file system).
     pub fn image(&self) -> &[Vec<u8>] {
-        if self.kind.is_image_level() {
+        if self.kind().is_image_level() {
             &self.location
         } else {
             let n = self.location.len().saturating_sub(1);
@@ -358,22 +492,37 @@ impl Difference {
     /// What differs, in words: the kind, with the field where there is one
     /// (`mode`, `xattr user.comment`, `superblock.mkfs_time`).
     pub fn what(&self) -> String {
-        match (&self.field, self.kind) {
-            (Some(f), Kind::Image) => f.clone(),
-            (Some(f), kind) => format!("{} {f}", kind.name()),
-            (None, kind) => kind.name().to_owned(),
-        }
+        what(self.kind(), self.field().as_deref())
     }
 }
 
-/// Which image a problem was found in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+/// What differs, in words, from a kind and its field.
+fn what(kind: Kind, field: Option<&str>) -> String {
+    match (field, kind) {
+        (Some(f), Kind::Image) => f.to_owned(),
+        (Some(f), kind) => format!("{} {f}", kind.name()),
+        (None, kind) => kind.name().to_owned(),
+    }
+}
+
+/// Which image: where a problem was found, which side has something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Which {
     /// The first image.
     A,
     /// The second image.
     B,
+}
+
+impl Which {
+    /// `a` or `b`.
+    pub fn letter(self) -> &'static str {
+        match self {
+            Which::A => "a",
+            Which::B => "b",
+        }
+    }
 }
 
 /// Something that could not be read or compared.
@@ -389,10 +538,103 @@ pub struct Problem {
 }
 
 fn serialize_location<S: serde::Serializer>(location: &Location, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeSeq;
-    let mut seq = s.serialize_seq(Some(location.len()))?;
-    for part in location {
-        seq.serialize_element(&String::from_utf8_lossy(part))?;
+    LocationText(location).serialize(s)
+}
+
+/// A location as JSON: an array of its elements as text.
+pub(crate) struct LocationText<'l>(pub &'l [Vec<u8>]);
+
+impl Serialize for LocationText<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for part in self.0 {
+            seq.serialize_element(&String::from_utf8_lossy(part))?;
+        }
+        seq.end()
     }
-    seq.end()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::{Precision, Timestamp};
+
+    fn side(p: &str) -> Side {
+        Side {
+            path: p.into(),
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn repeated_groups_values_as_they_read_most_frequent_first() {
+        let at = |p: &str| vec![b"/img".to_vec(), p.as_bytes().to_vec()];
+        let time = |secs, precision| {
+            Val::Time(Timestamp {
+                secs,
+                nanos: 0,
+                offset_minutes: None,
+                precision,
+            })
+        };
+        let mut ds = Vec::new();
+        // The same mtime change, read alike though stored at 1 s and 2 s
+        // precision (an ISO and a FAT time): one change, seen three times.
+        for (p, precision) in [
+            ("/a", Precision::Seconds),
+            ("/b", Precision::TwoSeconds),
+            ("/c", Precision::Seconds),
+        ] {
+            ds.push(Difference::entry(
+                at(p),
+                EntryField::Mtime,
+                time(0, precision),
+                time(2, precision),
+            ));
+        }
+        // Two changes seen twice each: in the order of their values as JSON
+        // (`"0600"` before `null`).
+        for p in ["/d", "/e"] {
+            ds.push(Difference::entry(
+                at(p),
+                EntryField::Mode,
+                Val::Absent,
+                Val::Mode(0o644),
+            ));
+            ds.push(Difference::entry(
+                at(p),
+                EntryField::Mode,
+                Val::Mode(0o600),
+                Val::Absent,
+            ));
+        }
+        // Content and one-sided entries are never grouped.
+        for p in ["/f", "/g"] {
+            ds.push(Difference::one_sided(
+                at(p),
+                Which::B,
+                Subject::Entry(crate::model::EntryKind::File),
+                Some(1),
+            ));
+        }
+        let r = Report::new(side("a"), side("b"), ds, Vec::new());
+        let rep = r.repeated(2);
+        let seen: Vec<(String, String, String, u64)> = rep
+            .iter()
+            .map(|r| {
+                let (a, b) = change::shown_pair(&r.a, &r.b);
+                (r.what(), a.to_string(), b.to_string(), r.count)
+            })
+            .collect();
+        let row = |w: &str, a: &str, b: &str, n| (w.to_owned(), a.to_owned(), b.to_owned(), n);
+        assert_eq!(
+            seen,
+            [
+                row("mtime", "1970-01-01T00:00:00Z", "1970-01-01T00:00:02Z", 3),
+                row("mode", "0600", "(none)", 2),
+                row("mode", "(none)", "0644", 2),
+            ]
+        );
+    }
 }

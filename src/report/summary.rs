@@ -3,10 +3,11 @@
 //! with the count and a few examples, the real differences stand out. The JSON
 //! report keeps every difference; only human renderers use this.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 
+use super::change::{read_pair, shown_pair, Val};
 use super::{Difference, Kind, Location};
-use crate::time::parse_rfc3339;
 
 /// How many entries must share a change before they are summarized.
 pub const MIN_GROUP: usize = 5;
@@ -21,24 +22,59 @@ pub struct Group {
     /// The fields that changed, e.g. `mtime, atime, ctime`.
     pub fields: Vec<String>,
     /// The change: `+2 s`, or `0644 -> 0444`.
-    pub change: String,
+    pub change: GroupChange,
     /// The entries' paths in the container, sorted.
     pub paths: Vec<Vec<u8>>,
     /// Index of its first difference in the report, where a renderer shows it.
     pub first: usize,
 }
 
+/// How the entries of a [`Group`] changed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum GroupChange {
+    /// Their times moved by this many nanoseconds (negative: back), as the
+    /// times read at their stored precision.
+    Shift(i128),
+    /// Their field went from one value to another (the values as they read:
+    /// see [`super::Report::repeated`]).
+    Values(Val, Val),
+}
+
+impl fmt::Display for GroupChange {
+    /// `+2 s`, `-1.5 s`, or `0644 -> 0444` (values not escaped).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupChange::Shift(total) => {
+                let sign = if *total < 0 { "-" } else { "+" };
+                let abs = total.unsigned_abs();
+                let (secs, nanos) = (abs / 1_000_000_000, abs % 1_000_000_000);
+                if nanos == 0 {
+                    write!(f, "{sign}{secs} s")
+                } else {
+                    let frac = format!("{nanos:09}");
+                    write!(f, "{sign}{secs}.{} s", frac.trim_end_matches('0'))
+                }
+            }
+            GroupChange::Values(a, b) => {
+                let (a, b) = shown_pair(a, b);
+                write!(f, "{a} -> {b}")
+            }
+        }
+    }
+}
+
 /// Differences of one container, field and change: (entry path, index).
 type Members = Vec<(Vec<u8>, usize)>;
 
 /// Groups that share the container, change and entries: (fields, indices).
-type Merged = BTreeMap<(Location, String, Vec<Vec<u8>>), (Vec<String>, Vec<usize>)>;
+type Merged = HashMap<(Location, GroupChange, Vec<Vec<u8>>), (Vec<String>, Vec<usize>)>;
 
 /// Splits `differences` into groups of at least [`MIN_GROUP`] entries that changed
 /// the same way, and the indices of the differences left to show one by one.
 pub fn summarize(differences: &[Difference]) -> (Vec<Group>, Vec<usize>) {
     // (container, field, change) -> (entry path, index of the difference)
-    let mut by_change: BTreeMap<(Location, String, String), Members> = BTreeMap::new();
+    let mut by_change: BTreeMap<(Location, String), HashMap<GroupChange, Members>> =
+        BTreeMap::new();
     for (i, d) in differences.iter().enumerate() {
         let Some((container, path)) = d
             .location
@@ -51,13 +87,19 @@ pub fn summarize(differences: &[Difference]) -> (Vec<Group>, Vec<usize>) {
             continue;
         };
         by_change
-            .entry((container, field, change))
+            .entry((container, field))
+            .or_default()
+            .entry(change)
             .or_default()
             .push((path, i));
     }
     // Fields that changed the same way on exactly the same entries share one line.
-    let mut merged: Merged = BTreeMap::new();
-    for ((container, field, change), members) in by_change {
+    let mut merged: Merged = HashMap::new();
+    let changes = by_change.into_iter().flat_map(|((container, field), by)| {
+        by.into_iter()
+            .map(move |(change, members)| (container.clone(), field.clone(), change, members))
+    });
+    for (container, field, change, members) in changes {
         if members.len() < MIN_GROUP {
             continue;
         }
@@ -97,85 +139,146 @@ fn field_order(f: &str) -> (usize, String) {
 
 /// The field and the change of a difference that can be grouped: metadata whose
 /// change can be said without the entry (a time shift, the same old and new value).
-fn groupable(d: &Difference) -> Option<(String, String)> {
-    let field = match d.kind {
+fn groupable(d: &Difference) -> Option<(String, GroupChange)> {
+    let kind = d.kind();
+    let field = match kind {
         Kind::Mode
         | Kind::Uid
         | Kind::Gid
         | Kind::Nlink
         | Kind::Mtime
         | Kind::Atime
-        | Kind::Ctime => d.kind.name().to_owned(),
-        Kind::Attribute | Kind::Xattr => format!("{} {}", d.kind.name(), d.field.as_deref()?),
+        | Kind::Ctime => kind.name().to_owned(),
+        Kind::Attribute | Kind::Xattr => format!("{} {}", kind.name(), d.field()?),
         _ => return None,
     };
-    let times = (
-        d.a.as_str().and_then(parse_rfc3339),
-        d.b.as_str().and_then(parse_rfc3339),
-    );
-    let change = match times {
-        (Some((sa, na)), Some((sb, nb))) => shift(sa, na, sb, nb),
-        _ => format!(
-            "{} -> {}",
-            super::text::value(&d.a),
-            super::text::value(&d.b)
-        ),
+    let (a, b) = d.values();
+    let change = match (a.as_ref(), b.as_ref()) {
+        // Two times that read differently: by how much (two that differ only
+        // in their zone are shown with it).
+        (Val::Time(ta), Val::Time(tb)) if !ta.prints_as(tb) => {
+            GroupChange::Shift(shift(ta.shown_instant(), tb.shown_instant()))
+        }
+        (a, b) => {
+            let (a, b) = read_pair(a, b);
+            GroupChange::Values(a, b)
+        }
     };
     Some((field, change))
 }
 
-/// `+2 s`, `-1 h 0 min 0 s` style: the signed distance from a to b.
-fn shift(sa: i64, na: u32, sb: i64, nb: u32) -> String {
-    let total = (i128::from(sb) * 1_000_000_000 + i128::from(nb))
-        - (i128::from(sa) * 1_000_000_000 + i128::from(na));
-    let sign = if total < 0 { "-" } else { "+" };
-    let abs = total.unsigned_abs();
-    let (secs, nanos) = (abs / 1_000_000_000, abs % 1_000_000_000);
-    if nanos == 0 {
-        format!("{sign}{secs} s")
-    } else {
-        let frac = format!("{nanos:09}");
-        format!("{sign}{secs}.{} s", frac.trim_end_matches('0'))
-    }
+/// The signed distance from `a` to `b` (seconds, nanoseconds), in nanoseconds.
+fn shift((sa, na): (i64, u32), (sb, nb): (i64, u32)) -> i128 {
+    (i128::from(sb) * 1_000_000_000 + i128::from(nb))
+        - (i128::from(sa) * 1_000_000_000 + i128::from(na))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::report::EntryField;
+    use crate::time::{Precision, Timestamp};
 
-    fn d(path: &str, kind: Kind, a: &str, b: &str) -> Difference {
-        Difference::new(vec![path.as_bytes().to_vec()], kind, json!(a), json!(b))
+    fn d(path: &str, field: EntryField, a: Val, b: Val) -> Difference {
+        Difference::entry(vec![path.as_bytes().to_vec()], field, a, b)
     }
+
+    fn at(secs: i64, nanos: u32, precision: Precision) -> Val {
+        Val::Time(Timestamp {
+            secs,
+            nanos,
+            offset_minutes: Some(0),
+            precision,
+        })
+    }
+
+    const T: i64 = 1_704_067_200; // 2024-01-01T00:00:00Z
 
     #[test]
     fn same_shift_on_many_entries_is_one_group() {
         let mut diffs = Vec::new();
         for i in 0..6 {
             let p = format!("/f{i}");
-            for kind in [Kind::Mtime, Kind::Atime, Kind::Ctime] {
-                diffs.push(d(&p, kind, "2024-01-01T00:00:00Z", "2024-01-01T00:00:02Z"));
+            for field in [EntryField::Mtime, EntryField::Atime, EntryField::Ctime] {
+                let s = Precision::Seconds;
+                diffs.push(d(&p, field, at(T, 0, s), at(T + 2, 0, s)));
             }
         }
         diffs.push(d(
             "/other",
-            Kind::Mtime,
-            "2024-01-01T00:00:00Z",
-            "2024-01-01T00:00:05Z",
+            EntryField::Mtime,
+            Val::time(Some(Timestamp::from_unix(T))),
+            Val::time(Some(Timestamp::from_unix(T + 5))),
         ));
-        diffs.push(d("/f0", Kind::Content, "x", "y"));
+        diffs.push(d(
+            "/f0",
+            EntryField::Size,
+            Val::Unsigned(1),
+            Val::Unsigned(2),
+        ));
         let (groups, rest) = summarize(&diffs);
         assert_eq!(groups.len(), 1);
         assert_eq!(groups[0].fields, ["mtime", "atime", "ctime"]);
-        assert_eq!(groups[0].change, "+2 s");
+        assert_eq!(groups[0].change, GroupChange::Shift(2_000_000_000));
+        assert_eq!(groups[0].change.to_string(), "+2 s");
         assert_eq!(groups[0].paths.len(), 6);
         assert_eq!(rest, [18, 19]);
     }
 
     #[test]
+    fn shifts_come_from_the_times_as_they_read() {
+        // Hundredths are read at their precision; a FAT time of 2 s precision
+        // and an ISO time of the same second read alike; a date alone is its
+        // midnight.
+        let (h, s, two, days) = (
+            Precision::Hundredths,
+            Precision::Seconds,
+            Precision::TwoSeconds,
+            Precision::Days,
+        );
+        let cases = [
+            (at(T, 0, h), at(T, 250_000_000, h), "+0.25 s"),
+            (at(T, 0, s), at(T - 10, 0, s), "-10 s"),
+            (at(T, 0, two), at(T + 4, 0, s), "+4 s"),
+            (at(T + 3600, 0, days), at(T + 86_400, 0, days), "+86400 s"),
+            // Digits the precision does not store are not part of the shift.
+            (at(T, 123, s), at(T + 1, 999, s), "+1 s"),
+        ];
+        for (a, b, want) in cases {
+            let diffs: Vec<Difference> = (0..MIN_GROUP)
+                .map(|i| d(&format!("/f{i}"), EntryField::Mtime, a.clone(), b.clone()))
+                .collect();
+            let (groups, _) = summarize(&diffs);
+            assert_eq!(groups.len(), 1, "{want}");
+            assert_eq!(groups[0].change.to_string(), want);
+        }
+        // Times that differ only in their zone are said with it, not as +0 s.
+        let mut z = Timestamp::from_unix(T);
+        z.offset_minutes = Some(60);
+        let diffs: Vec<Difference> = (0..MIN_GROUP)
+            .map(|i| {
+                let a = Val::Time(Timestamp::from_unix(T));
+                d(&format!("/f{i}"), EntryField::Mtime, a, Val::Time(z))
+            })
+            .collect();
+        let (groups, _) = summarize(&diffs);
+        assert_eq!(
+            groups[0].change.to_string(),
+            "2024-01-01T00:00:00Z -> 2024-01-01T00:00:00Z (zone +60 min)"
+        );
+    }
+
+    #[test]
     fn few_entries_stay_single() {
         let diffs: Vec<_> = (0..4)
-            .map(|i| d(&format!("/f{i}"), Kind::Mode, "0644", "0444"))
+            .map(|i| {
+                d(
+                    &format!("/f{i}"),
+                    EntryField::Mode,
+                    Val::Mode(0o644),
+                    Val::Mode(0o444),
+                )
+            })
             .collect();
         let (groups, rest) = summarize(&diffs);
         assert!(groups.is_empty());
@@ -183,9 +286,20 @@ mod tests {
     }
 
     #[test]
-    fn shifts() {
-        assert_eq!(shift(0, 0, 2, 0), "+2 s");
-        assert_eq!(shift(10, 0, 0, 0), "-10 s");
-        assert_eq!(shift(0, 0, 0, 250_000_000), "+0.25 s");
+    fn values_are_said_once_and_escaped_by_the_renderer() {
+        let diffs: Vec<_> = (0..MIN_GROUP)
+            .map(|i| {
+                Difference::xattr(
+                    vec![format!("/f{i}").into_bytes()],
+                    b"user.x".to_vec(),
+                    Some(b"a\\b".to_vec()),
+                    None,
+                )
+            })
+            .collect();
+        let (groups, _) = summarize(&diffs);
+        assert_eq!(groups[0].fields, ["xattr user.x"]);
+        assert_eq!(groups[0].change.to_string(), "a\\b -> (none)");
+        assert!(crate::report::text::group_line(&groups[0]).contains(" a\\\\b -> (none) "));
     }
 }

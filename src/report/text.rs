@@ -10,6 +10,7 @@
 
 use std::io::Write;
 
+use super::change::{shown_pair, DetailLine, LineOp, Shown};
 use super::{Difference, Kind, Location, Report, Which};
 use crate::escape::escape;
 
@@ -88,18 +89,16 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
             None => {}
         }
         writeln!(out, "{}", styled_line(d, style))?;
-        if let Some(detail) = &d.detail {
-            for l in detail.lines() {
-                let l = escape(l.as_bytes());
-                let code = match l.as_bytes().first() {
-                    Some(b'@') => sgr::CYAN,
-                    Some(b'+') => sgr::GREEN,
-                    Some(b'-') => sgr::RED,
-                    Some(b'[') => sgr::YELLOW,
-                    _ => "",
-                };
-                writeln!(out, "    {}", paint(style, code, &l))?;
-            }
+        for l in d.detail_lines() {
+            let code = match l {
+                DetailLine::Hunk(_) => sgr::CYAN,
+                DetailLine::Line(x) if x.op == LineOp::Added => sgr::GREEN,
+                DetailLine::Line(x) if x.op == LineOp::Removed => sgr::RED,
+                DetailLine::DiffCut(_) | DetailLine::LeftOut => sgr::YELLOW,
+                _ => "",
+            };
+            let l = escape(l.to_string().as_bytes());
+            writeln!(out, "    {}", paint(style, code, &l))?;
         }
     }
     for g in groups {
@@ -196,13 +195,15 @@ pub fn location(location: &Location) -> String {
 }
 
 /// A value as text: strings escaped and unquoted, null as `(none)`.
-pub fn value(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Null => "(none)".to_owned(),
-        serde_json::Value::String(s) if s.is_empty() => "\"\"".to_owned(),
-        serde_json::Value::String(s) => escape(s.as_bytes()),
-        other => escape(other.to_string().as_bytes()),
-    }
+pub fn value(v: &Shown<'_>) -> String {
+    escape(v.to_string().as_bytes())
+}
+
+/// Both values of a difference as text (see [`value`]).
+pub fn values(d: &Difference) -> (String, String) {
+    let (a, b) = d.values();
+    let (a, b) = shown_pair(&a, &b);
+    (value(&a), value(&b))
 }
 
 /// The one line of a group of entries that changed the same way.
@@ -222,7 +223,7 @@ pub fn group_line(g: &super::summary::Group) -> String {
         "{}  {} {} on {} entries (e.g. {}{more})",
         location(&g.container),
         g.fields.join(", "),
-        escape(g.change.as_bytes()),
+        escape(g.change.to_string().as_bytes()),
         g.paths.len(),
         examples.join(", ")
     )
@@ -235,11 +236,12 @@ pub const BYTES_SHOWN: usize = 6;
 /// `bytes` differences said together: for the index of the first of a group, the
 /// indices of its members; for the others of the group, `None`.
 fn byte_groups(differences: &[Difference]) -> std::collections::HashMap<usize, Option<Vec<usize>>> {
-    let mut by_structure: std::collections::BTreeMap<(&Location, &str), Vec<usize>> =
-        std::collections::BTreeMap::new();
+    type ByStructure<'d> =
+        std::collections::BTreeMap<(&'d Location, std::borrow::Cow<'d, str>), Vec<usize>>;
+    let mut by_structure: ByStructure<'_> = std::collections::BTreeMap::new();
     for (i, d) in differences.iter().enumerate() {
-        if d.kind == Kind::Bytes {
-            let structure = d.structure.as_deref().unwrap_or_default();
+        if d.kind() == Kind::Bytes {
+            let structure = d.structure().unwrap_or_default();
             by_structure
                 .entry((&d.location, structure))
                 .or_default()
@@ -264,7 +266,7 @@ fn byte_group_line(differences: &[Difference], members: &[usize], style: Style) 
     let examples: Vec<String> = members
         .iter()
         .take(super::summary::EXAMPLES)
-        .filter_map(|&i| differences[i].field.as_deref())
+        .filter_map(|&i| differences[i].field())
         .map(|f| escape(f.as_bytes()))
         .collect();
     format!(
@@ -272,7 +274,7 @@ fn byte_group_line(differences: &[Difference], members: &[usize], style: Style) 
         paint(style, sgr::BOLD, &location(&first.location)),
         paint(style, sgr::YELLOW, "bytes"),
         members.len(),
-        escape(first.structure.as_deref().unwrap_or("?").as_bytes()),
+        escape(first.structure().as_deref().unwrap_or("?").as_bytes()),
         examples.join(", ")
     )
 }
@@ -331,64 +333,76 @@ pub fn line(d: &Difference) -> String {
 fn styled_line(d: &Difference, style: Style) -> String {
     let loc = paint(style, sgr::BOLD, &location(&d.location));
     let what = escape(d.what().as_bytes());
-    match d.kind {
+    let kind = d.kind();
+    match kind {
         Kind::Added | Kind::Removed => {
-            let v = if d.kind == Kind::Added { &d.b } else { &d.a };
-            let count = match d.entries {
+            let (a, b) = values(d);
+            let v = if kind == Kind::Added { b } else { a };
+            let count = match d.entries() {
                 Some(n) if n > 1 => format!(", {n} entries"),
                 _ => String::new(),
             };
-            let code = if d.kind == Kind::Added {
+            let code = if kind == Kind::Added {
                 sgr::GREEN
             } else {
                 sgr::RED
             };
-            format!("{loc}  {} ({}{count})", paint(style, code, &what), value(v))
+            format!("{loc}  {} ({v}{count})", paint(style, code, &what))
         }
         Kind::Content | Kind::Bytes | Kind::Layout => {
             let what = paint(style, sgr::YELLOW, &what);
             // Short raw values of changed bytes are shown; offsets of moved
             // structures are in the summary already.
-            let values = match (d.kind, &d.a, &d.b) {
-                (Kind::Bytes, serde_json::Value::String(a), serde_json::Value::String(b)) => {
-                    format!(" ({} -> {})", escape(a.as_bytes()), escape(b.as_bytes()))
-                }
+            let values = match d.values() {
+                (a, b) if kind == Kind::Bytes => match (a.shown(), b.shown()) {
+                    (a @ Shown::Text(_), b @ Shown::Text(_)) => {
+                        format!(" ({} -> {})", value(&a), value(&b))
+                    }
+                    _ => String::new(),
+                },
                 _ => String::new(),
             };
-            match &d.summary {
+            match d.summary() {
                 Some(summary) => {
                     format!("{loc}  {what}: {}{values}", escape(summary.as_bytes()))
                 }
-                None if d.kind == Kind::Layout => {
-                    format!("{loc}  {what} {} -> {}", value(&d.a), value(&d.b))
+                None if kind == Kind::Layout => {
+                    let (a, b) = self::values(d);
+                    format!("{loc}  {what} {a} -> {b}")
                 }
                 None => format!("{loc}  {what} differs{values}"),
             }
         }
-        _ => format!(
-            "{loc}  {} {} -> {}",
-            paint(style, sgr::YELLOW, &what),
-            value(&d.a),
-            value(&d.b)
-        ),
+        _ => {
+            let (a, b) = values(d);
+            format!("{loc}  {} {a} -> {b}", paint(style, sgr::YELLOW, &what))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Side;
-    use serde_json::json;
+    use crate::report::change::{Hunk, Line, LineOp, TextDiff};
+    use crate::report::{EntryField, Side, Val};
 
     fn report() -> Report {
-        let mut content = Difference::new(
-            vec![b"/f".to_vec()],
-            Kind::Content,
-            json!("sha256:1"),
-            json!("sha256:2"),
-        );
-        content.summary = Some("1 byte differs".into());
-        content.detail = Some("@@ -1 +1 @@\n-a\n+b\n".into());
+        let mut c = crate::report::change::tests::content();
+        let line = |op, text: &str| Line {
+            op,
+            text: text.into(),
+        };
+        c.text_diff = Some(TextDiff {
+            hunks: vec![Hunk {
+                old_start: 1,
+                old_lines: 1,
+                new_start: 1,
+                new_lines: 1,
+                lines: vec![line(LineOp::Removed, "a"), line(LineOp::Added, "b")],
+            }],
+            cut_at_lines: Some(3),
+        });
+        let content = Difference::content(vec![b"/f".to_vec()], c);
         let side = |p: &str| Side {
             path: p.into(),
             size: 0,
@@ -398,11 +412,11 @@ mod tests {
             side("b.iso"),
             vec![
                 content,
-                Difference::new(
+                Difference::entry(
                     vec![b"/\x1b]0;evil\x07".to_vec()],
-                    Kind::Mode,
-                    json!("0644"),
-                    json!("0444"),
+                    EntryField::Mode,
+                    Val::Mode(0o644),
+                    Val::Mode(0o444),
                 ),
             ],
             Vec::new(),
@@ -436,6 +450,12 @@ mod tests {
         assert!(!plain.contains('\x1b'));
         assert!(color.contains("\x1b[32m+b\x1b[0m"), "{color:?}");
         assert!(color.contains("\x1b[31m-a\x1b[0m"), "{color:?}");
+        assert!(color.contains("\x1b[36m@@ -1 +1 @@\x1b[0m"), "{color:?}");
+        assert!(
+            color.contains("\x1b[33m[diff cut at 3 lines]\x1b[0m"),
+            "{color:?}"
+        );
+        assert!(plain.contains("\n    sha256 a aaaa"), "{plain}");
         assert_eq!(strip(&color), plain);
         // The name's own escape sequence is shown, not sent.
         assert!(plain.contains("/\\u{1b}]0;evil\\u{7}  mode 0644 -> 0444"));

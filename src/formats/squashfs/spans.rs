@@ -1233,8 +1233,8 @@ mod tests {
     fn bytes_fields(r: &crate::Report) -> Vec<String> {
         r.differences
             .iter()
-            .filter(|d| d.kind == Kind::Bytes)
-            .filter_map(|d| d.field.clone())
+            .filter(|d| d.kind() == Kind::Bytes)
+            .filter_map(|d| d.field().map(|f| f.into_owned()))
             .collect()
     }
 

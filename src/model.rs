@@ -245,8 +245,7 @@ impl Role {
 }
 
 /// What a [`Fact`] merely encodes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Follows {
     /// A field of the entry it belongs to: differs whenever that field does.
@@ -261,32 +260,50 @@ pub enum Follows {
     Group,
 }
 
-/// A field of [`Meta`], named for [`Follows::Entry`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+/// A field of an entry's metadata ([`Meta`]): one difference per field, and
+/// what a [`Fact`] may follow ([`Follows::Entry`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum EntryField {
-    /// [`Meta::mtime`].
-    Mtime,
-    /// [`Meta::atime`].
-    Atime,
-    /// [`Meta::ctime`].
-    Ctime,
-    /// [`Meta::rdev`].
-    Rdev,
-    /// [`Meta::mode`].
+    /// The entry's kind.
+    Type,
+    /// Permission bits.
     Mode,
+    /// Owner.
+    Uid,
+    /// Group.
+    Gid,
+    /// Modification time.
+    Mtime,
+    /// Access time.
+    Atime,
+    /// Attribute change time.
+    Ctime,
+    /// Hard link count.
+    Nlink,
+    /// Device number.
+    Rdev,
+    /// Symbolic link target.
+    Symlink,
+    /// File size.
+    Size,
 }
 
 impl EntryField {
     /// True when this field differs between `a` and `b`.
     pub fn differs(self, a: &Meta, b: &Meta) -> bool {
         match self {
+            EntryField::Type => a.kind != b.kind,
+            EntryField::Mode => a.mode != b.mode,
+            EntryField::Uid => a.uid != b.uid,
+            EntryField::Gid => a.gid != b.gid,
             EntryField::Mtime => a.mtime != b.mtime,
             EntryField::Atime => a.atime != b.atime,
             EntryField::Ctime => a.ctime != b.ctime,
+            EntryField::Nlink => a.nlink != b.nlink,
             EntryField::Rdev => a.rdev != b.rdev,
-            EntryField::Mode => a.mode != b.mode,
+            EntryField::Symlink => a.target != b.target,
+            EntryField::Size => a.size != b.size,
         }
     }
 }

@@ -1455,13 +1455,23 @@ mod tests {
     fn a_packed_block_is_repacked_explained_or_changed() {
         // Placement is reported when nothing else in the image differs: here
         // something does.
-        let elsewhere = || Difference::new(vec![b"/z".to_vec()], Kind::Mtime, json!(1), json!(2));
+        let elsewhere = || {
+            Difference::entry(
+                vec![b"/z".to_vec()],
+                EntryField::Mtime,
+                Val::Unsigned(1),
+                Val::Unsigned(2),
+            )
+        };
         // Other entries in it: repacked, placement.
         assert_eq!(packed_pair(&["/f", "/g"], &["/g", "/h"], &[elsewhere()]), 0);
         // The same entries in another order: repacked too.
         assert_eq!(packed_pair(&["/f", "/g"], &["/g", "/f"], &[elsewhere()]), 0);
         // The same entries, one of whose content differs: explained.
-        let content = Difference::new(vec![b"/g".to_vec()], Kind::Content, json!(1), json!(2));
+        let content = Difference::content(
+            vec![b"/g".to_vec()],
+            crate::report::change::tests::content(),
+        );
         assert_eq!(packed_pair(&["/f", "/g"], &["/f", "/g"], &[content]), 0);
         // The same entries in the same order, none differing: the bytes
         // changed on their own.

@@ -304,33 +304,7 @@ impl fmt::Display for Place {
     }
 }
 
-/// A field of an entry's metadata, one difference per field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EntryField {
-    /// The entry's kind (values: [`Val::Kind`]).
-    Type,
-    /// Permission bits ([`Val::Mode`]).
-    Mode,
-    /// Owner ([`Val::Unsigned`]).
-    Uid,
-    /// Group ([`Val::Unsigned`]).
-    Gid,
-    /// Modification time ([`Val::Time`]).
-    Mtime,
-    /// Access time ([`Val::Time`]).
-    Atime,
-    /// Attribute change time ([`Val::Time`]).
-    Ctime,
-    /// Hard link count ([`Val::Unsigned`]).
-    Nlink,
-    /// Device number ([`Val::Device`]).
-    Rdev,
-    /// Symbolic link target ([`Val::Path`]).
-    Symlink,
-    /// File size ([`Val::Unsigned`]).
-    Size,
-}
+pub use crate::model::EntryField;
 
 impl EntryField {
     /// The kind of difference this field's changes are.

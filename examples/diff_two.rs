@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use isodiff::report::text;
-use isodiff::{diff_files, Kind, Options};
+use isodiff::report::{Change, Which};
+use isodiff::{diff_files, Options};
 
 fn main() -> ExitCode {
     let (a, b) = two_paths();
@@ -29,21 +30,23 @@ fn main() -> ExitCode {
         // A location is outermost first: ["/nix-store.squashfs", "/etc/passwd"]
         // is /etc/passwd inside the squashfs stored as /nix-store.squashfs.
         let at = text::location(&d.location);
-        match d.kind {
-            Kind::Added | Kind::Removed => {
+        // Each change is typed: match on what it is, read its values as such.
+        match &d.change {
+            Change::OneSided { side, entries, .. } => {
                 // `entries` counts the subtree, the entry itself included.
-                let entries = d.entries.unwrap_or(1);
-                println!("{at}: {} ({entries} in all)", d.kind.name());
+                let only = if *side == Which::A { "a" } else { "b" };
+                println!("{at}: only in {only} ({} in all)", entries.unwrap_or(1));
             }
-            Kind::Content => {
-                let how = d.summary.as_deref().unwrap_or("differs");
-                println!("{at}: content: {how}");
+            Change::Content(c) => {
+                println!("{at}: content: {}", c.summary());
+                if let Some(place) = &c.elf {
+                    println!("    first differing byte in {place}");
+                }
             }
-            // Everything else has a value on each side (null where absent);
-            // `what()` names the kind, and the field of image-level facts.
+            // Everything else has a value on each side; `what()` names the
+            // kind, and the field of facts and attributes.
             _ => {
-                let a = text::value(&d.a);
-                let b = text::value(&d.b);
+                let (a, b) = text::values(d);
                 println!("{at}: {} {a} -> {b}", d.what());
             }
         }

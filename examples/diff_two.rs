@@ -38,10 +38,9 @@ fn main() -> ExitCode {
                 println!("{at}: only in {only} ({} in all)", entries.unwrap_or(1));
             }
             Change::Content(c) => {
+                // The summary names the ELF section of the first differing
+                // byte; `c.elf` holds it typed.
                 println!("{at}: content: {}", c.summary());
-                if let Some(place) = &c.elf {
-                    println!("    first differing byte in {place}");
-                }
             }
             // Everything else has a value on each side; `what()` names the
             // kind, and the field of facts and attributes.

@@ -1009,6 +1009,16 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
         f(12, 4, "inode number", Explain::Placement),
     ];
     let nlink = |at| f(at, 4, "link count", entry(&["nlink", "children"]));
+    // A listing's length follows its headers, which regroup when the inodes
+    // are renumbered; the listing itself is compared as an item of its own.
+    let listing_size = |at, len| {
+        f(
+            at,
+            len,
+            "listing size",
+            Explain::EntryOrPlacement(&["children"]),
+        )
+    };
     let xattr = |at| f(at, 4, "xattr index", Explain::EntryOrPlacement(&["xattr"]));
     let blocks = |at: u64| {
         f(
@@ -1022,13 +1032,13 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
         1 => v.extend([
             f(16, 4, "listing block", Explain::Placement),
             nlink(20),
-            f(24, 2, "listing size", entry(&["children"])),
+            listing_size(24, 2),
             f(26, 2, "listing offset", Explain::Placement),
             f(28, 4, "parent inode", Explain::Placement),
         ]),
         8 => v.extend([
             nlink(16),
-            f(20, 4, "listing size", entry(&["children"])),
+            listing_size(20, 4),
             f(24, 4, "listing block", Explain::Placement),
             f(28, 4, "parent inode", Explain::Placement),
             f(

@@ -160,23 +160,16 @@ fn walk_nested_at(
             Ok(c) => c,
             Err(_) => continue,
         };
-        let is_image = crate::diff::content::image_format(&content).is_some();
-        if !is_image {
+        if crate::formats::open::image_format(&content).is_none() {
             continue;
         }
         let mut location = prefix.to_vec();
         location.push(path);
-        let bytes = match crate::diff::content::contiguous(&content, nesting.max_buffer_bytes) {
-            Ok(b) => b,
-            Err(error) => {
-                problem(ListError { location, error });
-                continue;
-            }
-        };
-        let opened = crate::open(&bytes, &nesting.limits);
+        let opened =
+            crate::formats::open::open_nested(&content, &nesting.limits, nesting.max_buffer_bytes);
         match opened {
             Ok(inner) => walk_nested_at(
-                inner.as_ref(),
+                inner.fs.as_ref(),
                 &location,
                 nesting,
                 depth + 1,

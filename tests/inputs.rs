@@ -1,0 +1,282 @@
+//! Inputs as people have them: images compressed whole (`nixos.iso.zst`), at the
+//! top level and nested in other images; inputs that are no image at all (a
+//! directory, an empty file, an unreadable one, a stream that decompresses past
+//! the limit), each refused with its own message and exit code 2.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{found, have, isodiff, json_report, ls_json, TempDir};
+
+/// The compressors an image may come wrapped in, by the fact group they leave.
+fn compressors() -> Vec<(&'static str, fn(&[u8]) -> Vec<u8>)> {
+    vec![
+        ("gzip", gzip),
+        ("xz", xz),
+        ("zstd", |d| zstd::bulk::compress(d, 3).expect("zstd")),
+        ("bzip2", bzip2),
+    ]
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+fn xz(data: &[u8]) -> Vec<u8> {
+    let mut s = liblzma::stream::Stream::new_easy_encoder(1, liblzma::stream::Check::Crc64)
+        .expect("xz encoder");
+    let mut out = Vec::with_capacity(data.len());
+    s.process_vec(data, &mut out, liblzma::stream::Action::Finish)
+        .expect("xz");
+    out
+}
+
+fn bzip2(data: &[u8]) -> Vec<u8> {
+    let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    e.write_all(data).expect("bzip2");
+    e.finish().expect("bzip2")
+}
+
+/// Writes `pack(bytes of fixture)` to `dir/name`.
+fn packed(dir: &Path, fixture: &str, name: &str, pack: fn(&[u8]) -> Vec<u8>) -> PathBuf {
+    let image = std::fs::read(common::fixture(fixture)).expect("fixture");
+    let path = dir.join(name);
+    std::fs::write(&path, pack(&image)).expect("write");
+    path
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_compressed_image_compares_as_the_image_inside() {
+    let dir = TempDir::new("inputs-compressed");
+    let (a, b) = (
+        common::fixture("nixos-like-a.iso"),
+        common::fixture("nixos-like-b.iso"),
+    );
+    let (code, plain) = json_report(&a, &b);
+    assert_eq!(code, Some(1));
+    let plain = found(&plain);
+    for (name, pack) in compressors() {
+        let za = packed(&dir.0, "nixos-like-a.iso", &format!("a.iso.{name}"), pack);
+        // Compressed against plain: the same differences, and one line that says
+        // from what the first was decompressed.
+        let (code, report) = json_report(&za, &b);
+        assert_eq!(code, Some(1), "{name}: {report:#}");
+        assert!(report["problems"].as_array().is_some_and(|p| p.is_empty()));
+        let mut expected = plain.clone();
+        expected.insert((String::new(), "image".into(), name.into()));
+        assert_eq!(found(&report), expected, "{name}");
+        let group = report["differences"]
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["field"] == name).cloned())
+            .unwrap_or_default();
+        assert_eq!(group["a"], "present", "{name}: {group}");
+        assert!(group["b"].is_null(), "{name}: {group}");
+        // Both compressed alike: only the images' own differences (and the
+        // streams' sizes, which differ with the content).
+        let zb = packed(&dir.0, "nixos-like-b.iso", &format!("b.iso.{name}"), pack);
+        let (code, report) = json_report(&za, &zb);
+        assert_eq!(code, Some(1), "{name}");
+        let extra: BTreeSet<_> = found(&report).difference(&plain).cloned().collect();
+        let size = (
+            String::new(),
+            "image".into(),
+            format!("{name}.compressed_size"),
+        );
+        assert!(
+            extra.is_empty() || extra == BTreeSet::from([size]),
+            "{name}: {extra:?}"
+        );
+        // And `ls` lists what is inside.
+        assert_eq!(ls_json(&za), ls_json(&a), "{name}");
+    }
+}
+
+#[test]
+fn the_same_image_compressed_and_plain_differs_only_in_the_wrapper() {
+    let dir = TempDir::new("inputs-wrapper");
+    let a = common::fixture("rr-xorriso.iso");
+    let za = packed(&dir.0, "rr-xorriso.iso", "a.iso.zst", |d| {
+        zstd::bulk::compress(d, 3).expect("zstd")
+    });
+    let out = isodiff(&[za.as_os_str(), a.as_os_str()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("image  zstd present -> (none)"), "{text}");
+    assert!(text.ends_with("1 difference(s)\n"), "{text}");
+}
+
+/// Bytes after the stream are said, not dropped.
+#[test]
+fn bytes_after_the_stream_are_a_fact() {
+    let dir = TempDir::new("inputs-trailing");
+    let image = std::fs::read(common::fixture("rr-xorriso.iso")).expect("fixture");
+    let a = dir.0.join("a.iso.gz");
+    std::fs::write(&a, gzip(&image)).expect("write");
+    let b = dir.0.join("b.iso.gz");
+    let mut padded = gzip(&image);
+    padded.extend([0u8; 4096]);
+    std::fs::write(&b, padded).expect("write");
+    let (code, report) = json_report(&a, &b);
+    assert_eq!(code, Some(1), "{report:#}");
+    let found = found(&report);
+    assert_eq!(
+        found,
+        BTreeSet::from([(String::new(), "image".into(), "gzip.trailing_bytes".into())]),
+        "{report:#}"
+    );
+}
+
+fn sh(script: &str) {
+    let out = Command::new("sh")
+        .args(["-ec", script])
+        .output()
+        .expect("sh runs");
+    assert!(out.status.success(), "{script}\n{}", stderr(&out));
+}
+
+/// `xorriso` of the tree at `tree`.
+fn make_iso(tree: &Path, out: &Path) {
+    let status = Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-R", "-o"])
+        .arg(out)
+        .arg(tree)
+        .env("SOURCE_DATE_EPOCH", "1717286400")
+        .status()
+        .expect("xorriso runs");
+    assert!(status.success());
+}
+
+#[test]
+fn compressed_images_nested_in_images_are_opened_at_every_level() {
+    if !have("xorriso", &["-version"]) || !have("mksquashfs", &["-version"]) {
+        return;
+    }
+    let dir = TempDir::new("inputs-nested");
+    let d = &dir.0;
+    // Outer ISOs holding the bundled pair's images compressed with xz: ISO in xz
+    // in ISO, and in that a squashfs. Then the same inside squashfs images, whose
+    // files are not one slice of the outer image but blocks to gather.
+    for (side, fixture) in [("a", "nixos-like-a.iso"), ("b", "nixos-like-b.iso")] {
+        let tree = d.join(format!("tree-{side}"));
+        std::fs::create_dir_all(&tree).expect("mkdir");
+        let inner = packed(&tree, fixture, "inner.iso.xz", xz);
+        // Only the inside may differ.
+        sh(&format!("touch -d '2024-06-02 00:00:00' '{}'", inner.display()));
+        make_iso(&tree, &d.join(format!("{side}.iso")));
+        sh(&format!(
+            "mksquashfs '{t}' '{d}/{side}.sqfs' -quiet -noappend -comp gzip -mkfs-time 0 -all-time 0 >/dev/null",
+            t = tree.display(),
+            d = d.display()
+        ));
+    }
+    let (code, plain) = json_report(
+        &common::fixture("nixos-like-a.iso"),
+        &common::fixture("nixos-like-b.iso"),
+    );
+    assert_eq!(code, Some(1));
+    // Every difference of the bundled pair, one level down.
+    let expected: BTreeSet<_> = found(&plain)
+        .into_iter()
+        .map(|(location, kind, field)| {
+            let location = if location.is_empty() {
+                "/inner.iso.xz".to_owned()
+            } else {
+                format!("/inner.iso.xz:{location}")
+            };
+            (location, kind, field)
+        })
+        .collect();
+    for outer in ["iso", "sqfs"] {
+        let (a, b) = (d.join(format!("a.{outer}")), d.join(format!("b.{outer}")));
+        let (code, report) = json_report(&a, &b);
+        assert_eq!(code, Some(1), "{outer}: {report:#}");
+        assert!(
+            report["problems"].as_array().is_some_and(|p| p.is_empty()),
+            "{outer}: {report:#}"
+        );
+        let got: BTreeSet<_> = found(&report)
+            .into_iter()
+            .filter(|(location, _, _)| location.starts_with("/inner.iso.xz"))
+            .collect();
+        // The outer pair's own byte accounting and the stream sizes aside.
+        let size = (
+            "/inner.iso.xz".to_owned(),
+            "image".into(),
+            "xz.compressed_size".into(),
+        );
+        let got: BTreeSet<_> = got.into_iter().filter(|d| *d != size).collect();
+        assert_eq!(got, expected, "{outer}");
+        let listed = ls_json(&a);
+        assert!(
+            listed.contains_key("/inner.iso.xz:/nix-store.squashfs:/"),
+            "{outer}: {:?}",
+            listed.keys().collect::<Vec<_>>()
+        );
+    }
+}
+
+/// A compressed cpio archive (an initrd) still opens as cpio, its segments
+/// visible, not as a compressed stream holding a cpio.
+#[test]
+fn a_compressed_cpio_is_still_a_cpio_with_its_segments() {
+    // One newc member, `hello`, then the trailer.
+    fn member(name: &str, mode: u32, data: &[u8]) -> Vec<u8> {
+        let mut h = format!(
+            "070701{:08x}{mode:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+            1,
+            0,
+            0,
+            1,
+            0,
+            data.len(),
+            0,
+            0,
+            0,
+            0,
+            name.len() + 1,
+            0
+        )
+        .into_bytes();
+        h.extend(name.as_bytes());
+        h.push(0);
+        while h.len() % 4 != 0 {
+            h.push(0);
+        }
+        h.extend(data);
+        while h.len() % 4 != 0 {
+            h.push(0);
+        }
+        h
+    }
+    let mut archive = member("hello", 0o100644, b"hi\n");
+    archive.extend(member("TRAILER!!!", 0, b""));
+    for (name, pack) in compressors() {
+        let bytes = pack(&archive);
+        let fs = isodiff::open(&bytes, &isodiff::Limits::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(fs.format(), isodiff::Format::Cpio, "{name}");
+        let facts: Vec<String> = fs
+            .facts()
+            .iter()
+            .map(|f| format!("{} = {}", f.name, f.value))
+            .collect();
+        assert!(
+            facts.contains(&format!("segment.1.compression = {name:?}")),
+            "{name}: {facts:?}"
+        );
+        assert!(
+            !facts.iter().any(|f| f.contains("compressed_size")),
+            "{name}: {facts:?}"
+        );
+    }
+}

@@ -12,8 +12,11 @@ use std::process::Command;
 
 use common::{found, have, isodiff, json_report, ls_json, TempDir};
 
+/// Compresses bytes whole.
+type Pack = fn(&[u8]) -> Vec<u8>;
+
 /// The compressors an image may come wrapped in, by the fact group they leave.
-fn compressors() -> Vec<(&'static str, fn(&[u8]) -> Vec<u8>)> {
+fn compressors() -> Vec<(&'static str, Pack)> {
     vec![
         ("gzip", gzip),
         ("xz", xz),
@@ -44,7 +47,7 @@ fn bzip2(data: &[u8]) -> Vec<u8> {
 }
 
 /// Writes `pack(bytes of fixture)` to `dir/name`.
-fn packed(dir: &Path, fixture: &str, name: &str, pack: fn(&[u8]) -> Vec<u8>) -> PathBuf {
+fn packed(dir: &Path, fixture: &str, name: &str, pack: Pack) -> PathBuf {
     let image = std::fs::read(common::fixture(fixture)).expect("fixture");
     let path = dir.join(name);
     std::fs::write(&path, pack(&image)).expect("write");
@@ -171,7 +174,10 @@ fn compressed_images_nested_in_images_are_opened_at_every_level() {
         std::fs::create_dir_all(&tree).expect("mkdir");
         let inner = packed(&tree, fixture, "inner.iso.xz", xz);
         // Only the inside may differ.
-        sh(&format!("touch -d '2024-06-02 00:00:00' '{}'", inner.display()));
+        sh(&format!(
+            "touch -d '2024-06-02 00:00:00' '{}'",
+            inner.display()
+        ));
         make_iso(&tree, &d.join(format!("{side}.iso")));
         sh(&format!(
             "mksquashfs '{t}' '{d}/{side}.sqfs' -quiet -noappend -comp gzip -mkfs-time 0 -all-time 0 >/dev/null",
@@ -277,6 +283,114 @@ fn a_compressed_cpio_is_still_a_cpio_with_its_segments() {
         assert!(
             !facts.iter().any(|f| f.contains("compressed_size")),
             "{name}: {facts:?}"
+        );
+    }
+}
+
+/// Runs `isodiff A B` and `isodiff ls A`; both must exit 2 saying `says`, and
+/// print no report.
+fn refused(a: &Path, extra: &[&str], says: &[&str]) {
+    let b = common::fixture("rr-xorriso.iso");
+    let mut compare: Vec<&std::ffi::OsStr> = extra.iter().map(|s| s.as_ref()).collect();
+    compare.extend([a.as_os_str(), b.as_os_str()]);
+    let mut ls: Vec<&std::ffi::OsStr> = vec!["ls".as_ref()];
+    ls.extend(extra.iter().map(std::ffi::OsStr::new));
+    ls.push(a.as_os_str());
+    for args in [compare, ls] {
+        let out = isodiff(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        for s in says {
+            assert!(err.contains(s), "{args:?}: {s:?} not in {err}");
+        }
+        // One message, not a cascade.
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_directory_is_no_image() {
+    let dir = TempDir::new("inputs-dir");
+    let said = format!(
+        "{} is a directory; isodiff compares image files",
+        dir.0.display()
+    );
+    refused(&dir.0, &[], &[&said]);
+}
+
+#[test]
+fn an_empty_file_is_no_image() {
+    let dir = TempDir::new("inputs-empty");
+    let empty = dir.0.join("empty.iso");
+    std::fs::write(&empty, b"").expect("write");
+    let said = format!("{} is empty (0 bytes)", empty.display());
+    refused(&empty, &[], &[&said]);
+}
+
+#[test]
+fn a_stream_past_the_limit_names_the_limit_and_the_flag() {
+    let dir = TempDir::new("inputs-limit");
+    let a = packed(&dir.0, "rr-xorriso.iso", "a.iso.zst", |d| {
+        zstd::bulk::compress(d, 3).expect("zstd")
+    });
+    refused(
+        &a,
+        &["--max-decompressed", "64K"],
+        &[
+            "a.iso.zst",
+            "decompressed bytes of one image",
+            "allowed 65536",
+            "raise it with --max-decompressed",
+        ],
+    );
+    // Raised, it opens.
+    let out = isodiff(&[
+        "--max-decompressed".as_ref(),
+        "1M".as_ref(),
+        a.as_os_str(),
+        common::fixture("rr-xorriso.iso").as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+#[test]
+fn an_unreadable_file_says_so() {
+    let dir = TempDir::new("inputs-unreadable");
+    let secret = dir.0.join("secret.iso");
+    std::fs::copy(common::fixture("rr-xorriso.iso"), &secret).expect("copy");
+    sh(&format!("chmod 000 '{}'", secret.display()));
+    // root reads a file of mode 000: run as nobody then (the temp dir and the
+    // build tree are readable by everyone).
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    let b = common::fixture("rr-xorriso.iso");
+    let bin = env!("CARGO_BIN_EXE_isodiff");
+    for args in [
+        vec![secret.as_os_str(), b.as_os_str()],
+        vec!["ls".as_ref(), secret.as_os_str()],
+    ] {
+        let out = if root {
+            if !have("setpriv", &["--version"]) {
+                return;
+            }
+            Command::new("setpriv")
+                .args(["--reuid=65534", "--regid=65534", "--clear-groups", bin])
+                .args(&args)
+                .output()
+                .expect("setpriv runs")
+        } else {
+            isodiff(&args)
+        };
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(out.stdout.is_empty());
+        assert!(
+            err.contains(&format!("cannot read {}", secret.display()))
+                && err.contains("Permission denied"),
+            "{err}"
         );
     }
 }

@@ -145,10 +145,16 @@ pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
     Ok(report)
 }
 
+/// The error of opening one input file, naming the file where the error does
+/// not already.
 fn in_file(path: &Path, e: Error) -> Error {
     match e {
-        Error::UnknownFormat(why) => Error::UnknownFormat(format!("{}: {why}", path.display())),
-        other => other,
+        Error::Io { .. } | Error::NotAFile { .. } | Error::EmptyFile { .. } => e,
+        Error::InFile { .. } => e,
+        other => Error::InFile {
+            path: path.to_owned(),
+            source: Box::new(other),
+        },
     }
 }
 

@@ -156,15 +156,20 @@ fn walk_nested_at(
         return;
     }
     for (path, node) in files {
+        let mut location = prefix.to_vec();
+        location.push(path);
+        // A file whose bytes cannot be had (an extent past the end of a
+        // truncated image) is listed, and its trouble said.
         let content = match fs.content(node) {
             Ok(c) => c,
-            Err(_) => continue,
+            Err(error) => {
+                problem(ListError { location, error });
+                continue;
+            }
         };
         if crate::formats::open::image_format(&content).is_none() {
             continue;
         }
-        let mut location = prefix.to_vec();
-        location.push(path);
         let opened =
             crate::formats::open::open_nested(&content, &nesting.limits, nesting.max_buffer_bytes);
         match opened {

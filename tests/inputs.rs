@@ -394,3 +394,169 @@ fn an_unreadable_file_says_so() {
         );
     }
 }
+
+/// `isodiff --json - A B` where the report must come out despite trouble: exit
+/// 2, the report, its problems as (location, message).
+fn troubled(a: &Path, b: &Path) -> (serde_json::Value, Vec<(String, String)>) {
+    let (code, report) = json_report(a, b);
+    assert_eq!(code, Some(2), "{report:#}");
+    let problems = report["problems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            let location: Vec<&str> = p["location"]
+                .as_array()
+                .map(|l| l.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            (
+                location.join(":"),
+                p["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    (report, problems)
+}
+
+fn has(problems: &[(String, String)], location: &str, says: &str) -> bool {
+    problems
+        .iter()
+        .any(|(l, m)| l == location && m.contains(says))
+}
+
+/// `isodiff ls IMAGE`: exit 2, the listing's locations, and stderr.
+fn ls_troubled(image: &Path) -> (BTreeSet<String>, String) {
+    let out = isodiff(&["ls".as_ref(), "--json".as_ref(), image.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    (
+        common::parse_lines(&out.stdout).into_keys().collect(),
+        stderr(&out),
+    )
+}
+
+#[test]
+fn a_truncated_iso_reports_everything_readable() {
+    let dir = TempDir::new("inputs-truncated-iso");
+    let a = common::fixture("nixos-like-a.iso");
+    let image = std::fs::read(&a).expect("fixture");
+    let cut = |name: &str, len: usize| {
+        let p = dir.0.join(name);
+        std::fs::write(&p, &image[..len]).expect("write");
+        p
+    };
+    // Cut inside the nested squashfs: that one file's content is gone, every
+    // other entry is still there and compared.
+    let squashfs = common::find(&image, b"hsqs");
+    let mid = cut("mid.iso", squashfs + 4096);
+    let (report, problems) = troubled(&a, &mid);
+    assert!(
+        has(&problems, "/", "volume (its volume space size)"),
+        "{problems:?}"
+    );
+    assert!(
+        has(
+            &problems,
+            "/nix-store.squashfs",
+            "content unreadable: file extent"
+        ),
+        "{problems:?}"
+    );
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        report["differences"].as_array().is_some_and(|d| d
+            .iter()
+            .all(|d| d["kind"] != "added" && d["kind"] != "removed")),
+        "{report:#}"
+    );
+    let (listed, err) = ls_troubled(&mid);
+    for entry in ["/", "/boot/bzImage", "/boot/efi.img", "/nix-store.squashfs"] {
+        assert!(listed.contains(entry), "{entry}: {listed:?}");
+    }
+    assert!(
+        err.contains("/nix-store.squashfs: file extent at byte"),
+        "{err}"
+    );
+    // Cut at 60%: only xorriso's padding is lost.
+    let most = cut("most.iso", image.len() * 6 / 10);
+    let (report, problems) = troubled(&a, &most);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(has(&problems, "/", "(truncated?)"), "{problems:?}");
+    assert!(
+        report["differences"]
+            .as_array()
+            .is_some_and(|d| d.is_empty()),
+        "{report:#}"
+    );
+    // Cut just past the descriptors: those are compared, the root is not there.
+    let head = cut("head.iso", 40 << 10);
+    let (report, problems) = troubled(&head, &a);
+    assert!(
+        has(&problems, "/", "root directory at byte"),
+        "{problems:?}"
+    );
+    assert!(
+        found(&report).contains(&("/nix-store.squashfs".into(), "added".into(), String::new())),
+        "{report:#}"
+    );
+    let (listed, _) = ls_troubled(&head);
+    assert_eq!(listed, BTreeSet::from(["/".to_owned()]));
+}
+
+/// The squashfs image inside the bundled ISO, whole.
+fn bundled_squashfs() -> Vec<u8> {
+    let image = std::fs::read(common::fixture("nixos-like-a.iso")).expect("fixture");
+    let start = common::find(&image, b"hsqs");
+    let sb = &image[start..start + 96];
+    let used = u64::from_le_bytes(sb[40..48].try_into().expect("8 bytes")) as usize;
+    image[start..start + used].to_vec()
+}
+
+#[test]
+fn a_truncated_squashfs_reports_everything_readable() {
+    let dir = TempDir::new("inputs-truncated-squashfs");
+    let whole = bundled_squashfs();
+    let full = dir.0.join("full.sqfs");
+    std::fs::write(&full, &whole).expect("write");
+    // Its last table, the id table, cut: every entry is still read, owners
+    // unknown.
+    let short = dir.0.join("short.sqfs");
+    std::fs::write(&short, &whole[..whole.len() - 4]).expect("write");
+    let (report, problems) = troubled(&short, &full);
+    assert!(
+        has(&problems, "/", "id table index at byte"),
+        "{problems:?}"
+    );
+    assert!(has(&problems, "/", "superblock bytes_used"), "{problems:?}");
+    let kinds: BTreeSet<String> = common::differences(&report)
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from(["uid".into(), "gid".into()]),
+        "{report:#}"
+    );
+    let (listed, _) = ls_troubled(&short);
+    assert_eq!(listed, ls_json(&full).into_keys().collect());
+    // Cut in its data: the tables are gone, the superblock is still compared.
+    let half = dir.0.join("half.sqfs");
+    std::fs::write(&half, &whole[..whole.len() / 2]).expect("write");
+    let (_, problems) = troubled(&half, &full);
+    assert!(has(&problems, "/", "(truncated?)"), "{problems:?}");
+    ls_troubled(&half);
+}
+
+#[test]
+fn a_compressed_stream_cut_short_opens_what_came_out() {
+    let dir = TempDir::new("inputs-truncated-stream");
+    let a = common::fixture("nixos-like-a.iso");
+    let image = std::fs::read(&a).expect("fixture");
+    let packed = zstd::bulk::compress(&image, 3).expect("zstd");
+    let cut = dir.0.join("cut.iso.zst");
+    std::fs::write(&cut, &packed[..packed.len() * 6 / 10]).expect("write");
+    let (_, problems) = troubled(&cut, &a);
+    assert!(has(&problems, "/", "zstd frame"), "{problems:?}");
+    let (listed, _) = ls_troubled(&cut);
+    assert!(listed.contains("/boot/bzImage"), "{listed:?}");
+}

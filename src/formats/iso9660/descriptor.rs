@@ -33,6 +33,9 @@ pub(crate) struct Descriptors<'a> {
     /// The El Torito boot catalog's block, when a boot record names El Torito.
     pub el_torito_catalog: Option<u32>,
     pub facts: Vec<Fact>,
+    /// Damage that leaves the volume readable: the image ends inside the
+    /// descriptor set, after the primary descriptor.
+    pub problems: Vec<Error>,
 }
 
 /// Reads the descriptor set starting at sector 16.
@@ -46,9 +49,20 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
     let mut partitions = 0;
     let mut terminated = false;
     let mut el_torito_catalog = None;
+    let mut problems = Vec::new();
     for index in 0..MAX_DESCRIPTORS {
         let offset = (FIRST_DESCRIPTOR + index) * SECTOR;
-        let d = image.get(offset, SECTOR, "volume descriptor")?;
+        let d = match image.get(offset, SECTOR, "volume descriptor") {
+            Ok(d) => d,
+            // Cut short after the primary descriptor: the volume is still there
+            // to read as far as the image goes.
+            Err(e) if primary.is_some() => {
+                problems.push(e);
+                terminated = true;
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         if d.get(1..6) != Some(b"CD001") {
             return Err(Error::malformed(
                 "volume descriptor",
@@ -140,6 +154,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
         volume_bytes,
         el_torito_catalog,
         facts,
+        problems,
     })
 }
 

@@ -560,3 +560,39 @@ fn a_compressed_stream_cut_short_opens_what_came_out() {
     let (listed, _) = ls_troubled(&cut);
     assert!(listed.contains("/boot/bzImage"), "{listed:?}");
 }
+
+/// NetBSD makefs writes the primary descriptor's root directory record length
+/// as 68 (ECMA-119 has 34): read, and said as a fact, not refused.
+#[test]
+fn a_root_record_of_68_bytes_is_read_and_said() {
+    let dir = TempDir::new("inputs-makefs-root");
+    let original = common::fixture("rr-xorriso.iso");
+    let mut image = std::fs::read(&original).expect("fixture");
+    // The PVD is sector 16; its root directory record is at byte 156 of it.
+    let at = 16 * 2048 + 156;
+    assert_eq!(image[at], 34, "xorriso writes 34");
+    image[at] = 68;
+    let makefs = dir.0.join("makefs-like.iso");
+    std::fs::write(&makefs, &image).expect("write");
+    // Every entry as in the original, and no problem: exit 0.
+    assert_eq!(ls_json(&makefs), ls_json(&original));
+    // Against the original: that byte, said as a fact, explained.
+    let (code, report) = json_report(&original, &makefs);
+    assert_eq!(code, Some(1), "{report:#}");
+    let d = common::differences(&report);
+    assert_eq!(d.len(), 1, "{report:#}");
+    assert_eq!(d[0]["field"], "pvd.root.record_length");
+    assert!(d[0]["a"].is_null() && d[0]["b"] == 68, "{report:#}");
+    let rec = common::record(&report, &[]);
+    assert_eq!(
+        (
+            common::n(&rec["differing_bytes"]),
+            common::n(&rec["explained_bytes"])
+        ),
+        (1, 1),
+        "{rec}"
+    );
+    // Two such images: identical, no warning to trip a script.
+    let (code, report) = json_report(&makefs, &makefs);
+    assert_eq!(code, Some(0), "{report:#}");
+}

@@ -310,13 +310,24 @@ fn volume<'a>(
         ));
     }
     let root_raw = d.get(156..190).unwrap_or_default();
-    let root = DirRecord::parse(root_raw, offset + 156)?;
+    let (root, declared) = DirRecord::parse_root(root_raw, offset + 156)?;
     let root_fields = [
         ("root.extent", Value::Int(u64::from(root.extent))),
         ("root.data_length", Value::Int(u64::from(root.data_len))),
     ];
     for (field, value) in root_fields {
         facts.push(Fact::layout(name(field), value));
+    }
+    // A root record length other than 34 (NetBSD makefs: 68) is read, and kept
+    // as a fact: against an image that has 34 it shows in the report. It is no
+    // problem (which would make every comparison of such images exit 2): the
+    // image reads in full. Only such images have the fact, so the facts of all
+    // others stay as they were.
+    if let Some(len) = declared {
+        facts.push(Fact::new(
+            name("root.record_length"),
+            Value::Int(u64::from(len)),
+        ));
     }
     Ok((
         VolumeRoot {

@@ -119,6 +119,15 @@ impl Sink {
         }
     }
 
+    /// Makes room for `bytes` of output at once (at most what the budget
+    /// allows), when the stream says how much it holds: a buffer of gigabytes is
+    /// then filled in place instead of copied each time it doubles.
+    pub(crate) fn reserve(&mut self, bytes: u64) {
+        let allowed = self.max.saturating_sub(self.used);
+        let want = usize::try_from(bytes.min(allowed)).unwrap_or(usize::MAX);
+        self.out.reserve_exact(want.saturating_sub(self.out.len()));
+    }
+
     fn peek(want: usize) -> Sink {
         Sink {
             out: Vec::with_capacity(want),
@@ -180,6 +189,60 @@ pub(crate) fn decompress(
         Compression::Lz4Legacy => lz4_legacy(input, base, sink),
         Compression::Bzip2 => bzip2(input, base, sink),
     }
+}
+
+/// How many bytes the stream at the start of `input` says it decompresses to,
+/// when its header says (a zstd frame written from a file): a hint to size the
+/// output, never trusted further.
+pub(crate) fn content_size(c: Compression, input: &[u8]) -> Option<u64> {
+    match c {
+        Compression::Zstd => zstd::zstd_safe::get_frame_content_size(input).ok()?,
+        Compression::Xz => xz_index_size(input),
+        _ => None,
+    }
+}
+
+/// The uncompressed size an xz stream's index records: the sum of its blocks'
+/// sizes. The index sits before the 12-byte stream footer, which the footer's
+/// backward size points from (xz file format 1.1.0, sections 2.1.2 and 4). Only
+/// the last stream of the file is read (a hint: concatenated streams grow the
+/// buffer past it); stream padding (zeros) after it is skipped.
+fn xz_index_size(input: &[u8]) -> Option<u64> {
+    let mut end = input.len();
+    while end >= 4 && input[end - 4..end] == [0, 0, 0, 0] {
+        end -= 4;
+    }
+    let footer = input.get(end.checked_sub(12)?..end)?;
+    if footer.get(10..12)? != b"YZ" {
+        return None;
+    }
+    let backward = (u64::from(crate::bytes::le32(footer, 4)) + 1) * 4;
+    let start = (end - 12).checked_sub(usize::try_from(backward).ok()?)?;
+    let index = input.get(start..end - 12)?;
+    let mut at = 1usize;
+    if index.first()? != &0 {
+        return None;
+    }
+    // Multibyte integers: 7 bits a byte, least significant first, at most 9 bytes.
+    let mut varint = || -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..9 {
+            let b = *index.get(at)?;
+            at += 1;
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    };
+    let records = varint()?;
+    let mut total = 0u64;
+    for _ in 0..records {
+        varint()?;
+        total = total.checked_add(varint()?)?;
+    }
+    Some(total)
 }
 
 /// The first `want` bytes the stream at the start of `input` decompresses to, or
@@ -778,6 +841,32 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn xz_and_zstd_say_their_size() {
+        let data = sample();
+        assert_eq!(
+            content_size(Compression::Xz, &xz(&data)),
+            Some(data.len() as u64)
+        );
+        let mut padded = xz(&data);
+        padded.extend([0u8; 8]);
+        assert_eq!(
+            content_size(Compression::Xz, &padded),
+            Some(data.len() as u64)
+        );
+        let zst = zstd::bulk::compress(&data, 3).unwrap();
+        assert_eq!(
+            content_size(Compression::Zstd, &zst),
+            Some(data.len() as u64)
+        );
+        // Cut or garbage: no hint, no panic.
+        let packed = xz(&data);
+        for cut in [0, 1, 12, packed.len() / 2, packed.len() - 1] {
+            let _ = content_size(Compression::Xz, &packed[..cut]);
+        }
+        assert_eq!(content_size(Compression::Gzip, &gz(&data)), None);
+    }
+
+    #[test]
     fn bzip2_streams_in_a_row_are_one_stream() {
         let data = sample();
         let (x, y) = data.split_at(1000);
@@ -868,6 +957,7 @@ pub(crate) mod tests {
                 let mut sink = Sink::new(0, 1 << 20);
                 let _ = decompress(c, &input, 0, &mut sink);
                 let _ = peek(c, &input, 6);
+                let _ = content_size(c, &input);
             }
         }
     }

@@ -178,7 +178,13 @@ fn decompressed<'a>(
             data.len()
         )));
     };
-    let mut sink = Sink::new(0, limits.max_decompressed_bytes);
+    let max = limits.max_decompressed_bytes;
+    let mut sink = Sink::new(0, max);
+    if let Some(size) = compress::content_size(c, data) {
+        // The header says it holds more than allowed: no need to find out.
+        crate::limits::check("decompressed bytes of one image", size, max)?;
+        sink.reserve(size);
+    }
     let (consumed, header, damage) = match compress::decompress(c, data, 0, &mut sink) {
         Ok(stream) => (stream.consumed, stream.facts, None),
         Err(e @ Error::LimitExceeded { .. }) => return Err(e),

@@ -17,7 +17,13 @@ use isodiff::{EntryKind, Filesystem, Limits, NodeId};
 
 /// Small budgets, so that one input cannot take long or use much memory.
 pub fn limits() -> Limits {
-    Limits::default().max_entries(10_000).max_depth(64)
+    // 64 MiB decompressed per image: a compressed image (open() unwraps one)
+    // or initrd that claims gigabytes stops there, well under the fuzzer's
+    // memory limit.
+    Limits::default()
+        .max_entries(10_000)
+        .max_depth(64)
+        .max_decompressed_bytes(64 << 20)
 }
 
 /// Most bytes of content decoded (decompressed, or zeros of sparse blocks) per

@@ -127,6 +127,11 @@ if command -v mksquashfs >/dev/null; then
     mksquashfs "$sq" "$fuzz/corpus/open_any/uncompressed.squashfs" -quiet -noappend \
         -noI -noD -noF -noX -no-fragments >/dev/null
     mksquashfs "$flat" "$fuzz/corpus/open_any/tiny.squashfs" -quiet -noappend -all-root >/dev/null
+    # Whole images in a compressed stream, which open() unwraps.
+    xz -9 -c "$fuzz/corpus/open_any/tiny.squashfs" >"$fuzz/corpus/open_any/tiny.squashfs.xz"
+    if command -v bzip2 >/dev/null; then
+        bzip2 -9 -c "$fuzz/corpus/open_any/tiny.squashfs" >"$fuzz/corpus/open_any/tiny.squashfs.bz2"
+    fi
     nest=$work/nest
     mkdir -p "$nest"
     cp "$fuzz/corpus/open_any/gzip-4k.squashfs" "$nest/root.squashfs"

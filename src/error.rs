@@ -19,6 +19,33 @@ pub enum Error {
         #[source]
         source: std::sync::Arc<std::io::Error>,
     },
+    /// The path names no regular file: a directory, a device, a pipe. Said apart
+    /// from [`Error::Io`] because the OS's own words for it (mapping a directory
+    /// fails with "No such device") send the user looking in the wrong place.
+    #[error("{} is {what}; isodiff compares image files", path.display())]
+    NotAFile {
+        /// The path given.
+        path: PathBuf,
+        /// What it is instead (`a directory`, `a character device`, ...).
+        what: &'static str,
+    },
+    /// The file holds no bytes at all (a failed download, a build that never
+    /// wrote its image).
+    #[error("{} is empty (0 bytes): there is no image in it", path.display())]
+    EmptyFile {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A problem of one input file as a whole, with the file it is in: the
+    /// errors of the readers name structures and offsets, not the file.
+    #[error("{}: {source}", path.display())]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: Box<Error>,
+    },
     /// No supported file system signature was found.
     #[error("not a recognized image: {0}")]
     UnknownFormat(String),
@@ -65,6 +92,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error itself, or for [`Error::InFile`] the error inside: what to match
+    /// on to tell kinds of trouble apart.
+    pub fn cause(&self) -> &Error {
+        match self {
+            Error::InFile { source, .. } => source.cause(),
+            other => other,
+        }
+    }
+
     /// A `Malformed` error.
     pub(crate) fn malformed(
         structure: &'static str,

@@ -98,6 +98,7 @@ pub mod time;
 
 pub use diff::{diff_bytes, diff_files, diff_filesystems, Options};
 pub use error::{Error, Result};
+pub use formats::open::open;
 pub use limits::Limits;
 pub use map::MappedFile;
 pub use model::{
@@ -105,18 +106,3 @@ pub use model::{
 };
 pub use report::{ByteAccounting, Difference, Kind, Report};
 pub use time::{Precision, Timestamp};
-
-/// Opens the file system in `data`, recognized by its magic bytes.
-pub fn open<'a>(data: &'a [u8], limits: &Limits) -> Result<Box<dyn Filesystem + 'a>> {
-    match formats::sniff::sniff(data) {
-        Some(Format::Iso9660) => Ok(Box::new(formats::iso9660::IsoFs::open(data, limits)?)),
-        Some(Format::Squashfs) => Ok(Box::new(formats::squashfs::SquashFs::open(data, limits)?)),
-        Some(Format::Fat) => Ok(Box::new(formats::fat::FatFs::open(data, limits)?)),
-        Some(Format::Cpio) => Ok(Box::new(formats::cpio::CpioFs::open(data, limits)?)),
-        None => Err(Error::UnknownFormat(
-            "no ISO 9660 signature at byte 32769, no squashfs, FAT boot sector or cpio \
-             magic at byte 0, and no compressed cpio archive"
-                .into(),
-        )),
-    }
-}

@@ -16,8 +16,9 @@ pub struct Limits {
     /// Most bytes of System Use entries gathered for one directory record.
     pub max_system_use_bytes: u64,
     /// Most bytes decompressed from one image's compressed parts (all the
-    /// compressed segments of a cpio archive together): a decompression bomb
-    /// stops here with [`Error::LimitExceeded`].
+    /// compressed segments of a cpio archive together), and the most an image
+    /// compressed whole (`nixos.iso.zst`) may decompress to: a decompression
+    /// bomb stops here with [`Error::LimitExceeded`].
     pub max_decompressed_bytes: u64,
 }
 

@@ -156,27 +156,25 @@ fn walk_nested_at(
         return;
     }
     for (path, node) in files {
-        let content = match fs.content(node) {
-            Ok(c) => c,
-            Err(_) => continue,
-        };
-        let is_image = crate::diff::content::image_format(&content).is_some();
-        if !is_image {
-            continue;
-        }
         let mut location = prefix.to_vec();
         location.push(path);
-        let bytes = match crate::diff::content::contiguous(&content, nesting.max_buffer_bytes) {
-            Ok(b) => b,
+        // A file whose bytes cannot be had (an extent past the end of a
+        // truncated image) is listed, and its trouble said.
+        let content = match fs.content(node) {
+            Ok(c) => c,
             Err(error) => {
                 problem(ListError { location, error });
                 continue;
             }
         };
-        let opened = crate::open(&bytes, &nesting.limits);
+        if crate::formats::open::image_format(&content).is_none() {
+            continue;
+        }
+        let opened =
+            crate::formats::open::open_nested(&content, &nesting.limits, nesting.max_buffer_bytes);
         match opened {
             Ok(inner) => walk_nested_at(
-                inner.as_ref(),
+                inner.fs.as_ref(),
                 &location,
                 nesting,
                 depth + 1,

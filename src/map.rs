@@ -9,21 +9,30 @@ use crate::error::{Error, Result};
 /// An image file mapped read-only into memory.
 #[derive(Debug)]
 pub struct MappedFile {
-    map: Option<memmap2::Mmap>,
+    map: memmap2::Mmap,
 }
 
 impl MappedFile {
-    /// Maps `path` read-only.
+    /// Maps `path` read-only. Fails with [`Error::NotAFile`] for a directory,
+    /// device or pipe, and with [`Error::EmptyFile`] for a file of 0 bytes: no
+    /// image can be in either, and saying so beats the OS's error for mapping them.
     pub fn open(path: &Path) -> Result<MappedFile> {
         let io = |source| Error::Io {
             path: path.to_owned(),
             source: Arc::new(source),
         };
         let file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        if len == 0 {
-            // An empty file cannot be mapped, and has nothing to map.
-            return Ok(MappedFile { map: None });
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(Error::NotAFile {
+                path: path.to_owned(),
+                what: file_type(&meta.file_type()),
+            });
+        }
+        if meta.len() == 0 {
+            return Err(Error::EmptyFile {
+                path: path.to_owned(),
+            });
         }
         // SAFETY: the map is read-only. Another process truncating or rewriting the
         // file while we read it is outside what this tool can defend against (reads
@@ -31,12 +40,12 @@ impl MappedFile {
         // has; the file is never written through this map.
         #[allow(unsafe_code)]
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-        Ok(MappedFile { map: Some(map) })
+        Ok(MappedFile { map })
     }
 
     /// The mapped bytes.
     pub fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or_default()
+        &self.map
     }
 
     /// Lets the kernel drop the pages under `part` (a slice of [`MappedFile::bytes`])
@@ -45,7 +54,7 @@ impl MappedFile {
     /// of a whole-image comparison from growing with the images. Slices of other
     /// memory, and pages only partly inside `part`, are left alone.
     pub fn release(&self, part: &[u8]) {
-        let Some(map) = &self.map else { return };
+        let map = &self.map;
         let base = map.as_ptr() as usize;
         let start = part.as_ptr() as usize;
         let Some(offset) = start
@@ -67,5 +76,30 @@ impl MappedFile {
                 map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, first, end - first)
             };
         }
+    }
+}
+
+/// What a file that is not a regular file is, in words.
+fn file_type(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_block_device() {
+            return "a block device";
+        }
+        if t.is_char_device() {
+            return "a character device";
+        }
+        if t.is_fifo() {
+            return "a named pipe";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "not a regular file"
     }
 }

@@ -452,6 +452,53 @@ impl<'a> Content<'a> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The content as one contiguous slice: borrowed when it is one piece of the
+    /// image, else gathered into a buffer of at most `max` bytes
+    /// ([`crate::Error::LimitExceeded`] past it).
+    pub fn contiguous(&self, max: u64) -> Result<Cow<'_, [u8]>> {
+        if let Some(s) = self.as_slices() {
+            match s {
+                [] => return Ok(Cow::Borrowed(&[])),
+                [one] => return Ok(Cow::Borrowed(one)),
+                _ => {}
+            }
+        }
+        let len = self.len();
+        crate::limits::check("bytes gathered for one file", len, max)?;
+        let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        for c in self.chunks() {
+            buf.extend_from_slice(&c?);
+        }
+        Ok(Cow::Owned(buf))
+    }
+
+    /// The first `want` bytes (fewer when the content is shorter), decoding only
+    /// as much as that takes: for sniffing what a file holds.
+    pub fn head(&self, want: usize) -> Result<Cow<'_, [u8]>> {
+        if let Content::Blocks(b) = self {
+            return b.head(want).map(Cow::Owned);
+        }
+        let mut out: Vec<u8> = Vec::new();
+        for c in self.chunks() {
+            let c = c?;
+            if out.is_empty() && c.len() >= want {
+                return Ok(match c {
+                    Cow::Borrowed(b) => Cow::Borrowed(&b[..want]),
+                    Cow::Owned(mut v) => {
+                        v.truncate(want);
+                        Cow::Owned(v)
+                    }
+                });
+            }
+            let take = (want - out.len()).min(c.len());
+            out.extend_from_slice(&c[..take]);
+            if out.len() >= want {
+                break;
+            }
+        }
+        Ok(Cow::Owned(out))
+    }
 }
 
 /// One file system, opened over bytes it borrows (a map, a slice of a parent, a buffer).

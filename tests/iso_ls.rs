@@ -151,7 +151,7 @@ fn bad_input_is_exit_code_2_with_a_message() {
     let missing = dir.0.join("missing.iso");
     for (path, says) in [
         (&garbage, "not a recognized image"),
-        (&empty, "not a recognized image"),
+        (&empty, "is empty (0 bytes)"),
         (&truncated, "truncated"),
         (&missing, "cannot read"),
     ] {

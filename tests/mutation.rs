@@ -187,8 +187,13 @@ fn damaged_images_never_panic_or_hang() {
         started.elapsed(),
         opened - damaged
     );
-    // The damage must reach the reader, or this test proves nothing.
-    assert!(refused >= total / 10, "{refused} of {total} refused");
+    // The damage must reach the reader, or this test proves nothing. Since the
+    // readers open damaged and truncated images as far as they go (issue 16),
+    // most damage shows as problems of an opened image rather than as refusals.
+    assert!(
+        refused + damaged >= total / 4,
+        "{refused} of {total} refused, {damaged} listed with problems"
+    );
     assert!(
         damaged >= total / 20,
         "{damaged} of {total} listed with problems"

@@ -10,7 +10,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use isodiff::escape::escape;
 use isodiff::listing::{self, ListError, Listed};
 use isodiff::report::{self, filter::Filter, text::Style, Report};
-use isodiff::{EntryKind, Limits, MappedFile};
+use isodiff::{EntryKind, MappedFile};
 
 /// See Cargo.toml: the allocator, for the many small paths and items.
 #[global_allocator]
@@ -109,7 +109,8 @@ struct Cli {
     /// Most Rock Ridge continuation areas (CE) followed for one directory record.
     #[arg(long, value_name = "N", default_value_t = isodiff::Limits::default().max_continuations, help_heading = "Limits")]
     max_continuations: u32,
-    /// Most bytes decompressed for one compressed image (an initrd), suffixes K, M, G.
+    /// Most bytes decompressed for one compressed image (a `.iso.xz`, an
+    /// initrd), suffixes K, M, G.
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4G", help_heading = "Limits")]
     max_decompressed: u64,
     /// How deep images inside images are opened.
@@ -164,6 +165,10 @@ enum Command {
         /// One JSON object per line instead of the readable listing.
         #[arg(long)]
         json: bool,
+        /// Most bytes decompressed for one compressed image (a `.iso.xz`, an
+        /// initrd), suffixes K, M, G.
+        #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4G")]
+        max_decompressed: u64,
         /// The image to list.
         image: PathBuf,
     },
@@ -181,7 +186,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
-        Some(Command::Ls { json, image }) => ls(image, *json),
+        Some(Command::Ls {
+            json,
+            max_decompressed,
+            image,
+        }) => ls(image, *json, *max_decompressed),
         Some(Command::Completions { shell }) => {
             let mut out = io::stdout().lock();
             clap_complete::generate(*shell, &mut Cli::command(), "isodiff", &mut out);
@@ -311,7 +320,7 @@ fn compare(cli: &Cli) -> ExitCode {
     let mut report = match result {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("isodiff: {e}");
+            eprintln!("isodiff: {e}{}", hint(&e));
             return ExitCode::from(2);
         }
     };
@@ -379,18 +388,39 @@ fn write_report(path: &Path, report: &Report, render: Renderer, style: Style) ->
     out.flush()
 }
 
-fn ls(path: &std::path::Path, json: bool) -> ExitCode {
+/// What to do about an error that stopped the command, when a flag can help: a
+/// budget hit names the flag that raises it.
+fn hint(e: &isodiff::Error) -> String {
+    let isodiff::Error::LimitExceeded { limit, .. } = e.cause() else {
+        return String::new();
+    };
+    let flag = match *limit {
+        "decompressed bytes of one image" => "--max-decompressed",
+        "entries per image" => "--max-entries",
+        "directory depth" => "--max-depth",
+        _ => return String::new(),
+    };
+    format!("; raise it with {flag}")
+}
+
+fn ls(path: &std::path::Path, json: bool, max_decompressed: u64) -> ExitCode {
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("isodiff: {}: {e}", path.display());
         ExitCode::from(2)
     };
     let map = match MappedFile::open(path) {
         Ok(m) => m,
-        Err(e) => return fail(&e),
+        // These errors name the file themselves.
+        Err(e) => {
+            eprintln!("isodiff: {e}");
+            return ExitCode::from(2);
+        }
     };
-    let fs = match isodiff::open(map.bytes(), &Limits::default()) {
+    let mut nesting = listing::Nesting::default();
+    nesting.limits = nesting.limits.max_decompressed_bytes(max_decompressed);
+    let fs = match isodiff::open(map.bytes(), &nesting.limits) {
         Ok(fs) => fs,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&format!("{e}{}", hint(&e))),
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -399,7 +429,7 @@ fn ls(path: &std::path::Path, json: bool) -> ExitCode {
     listing::walk_nested(
         fs.as_ref(),
         &[],
-        &listing::Nesting::default(),
+        &nesting,
         &mut |l: Listed| {
             if write_error.is_some() {
                 return;

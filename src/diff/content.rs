@@ -15,65 +15,14 @@ fn chunks<'c>(content: &'c Content<'_>) -> Box<dyn Iterator<Item = Result<Cow<'c
     content.chunks()
 }
 
-/// The content as one contiguous slice: borrowed when it is one piece of the map,
-/// else gathered into a buffer of at most `max` bytes.
+/// The content as one contiguous slice (see [`Content::contiguous`]).
 pub(crate) fn contiguous<'c>(content: &'c Content<'_>, max: u64) -> Result<Cow<'c, [u8]>> {
-    if let Some(s) = content.as_slices() {
-        match s {
-            [] => return Ok(Cow::Borrowed(&[])),
-            [one] => return Ok(Cow::Borrowed(one)),
-            _ => {}
-        }
-    }
-    let len = content.len();
-    crate::limits::check("bytes gathered for one file", len, max)?;
-    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    for c in chunks(content) {
-        buf.extend_from_slice(&c?);
-    }
-    Ok(Cow::Owned(buf))
+    content.contiguous(max)
 }
 
-/// The format of the image a content holds, if it holds one. Looks at the first
-/// 4 KiB, and as far as the ISO 9660 descriptor (32 KiB in) only for a file long
-/// enough to have one: most files are not images, and a file in a squashfs must
-/// be decompressed to be looked at.
-pub(crate) fn image_format(content: &Content<'_>) -> Option<crate::model::Format> {
-    use crate::formats::sniff::{sniff, ISO_HEAD};
-    const FIRST: usize = 4096;
-    if let Some(format) = sniff(&head(content, FIRST).ok()?) {
-        return Some(format);
-    }
-    if content.len() < ISO_HEAD as u64 {
-        return None;
-    }
-    sniff(&head(content, ISO_HEAD).ok()?)
-}
-
-/// The first bytes of the content (for sniffing a nested image).
+/// The first bytes of the content (see [`Content::head`]).
 pub(crate) fn head<'c>(content: &'c Content<'_>, want: usize) -> Result<Cow<'c, [u8]>> {
-    if let Content::Blocks(b) = content {
-        return b.head(want).map(Cow::Owned);
-    }
-    let mut out: Vec<u8> = Vec::new();
-    for c in chunks(content) {
-        let c = c?;
-        if out.is_empty() && c.len() >= want {
-            return Ok(match c {
-                Cow::Borrowed(b) => Cow::Borrowed(&b[..want]),
-                Cow::Owned(mut v) => {
-                    v.truncate(want);
-                    Cow::Owned(v)
-                }
-            });
-        }
-        let take = (want - out.len()).min(c.len());
-        out.extend_from_slice(&c[..take]);
-        if out.len() >= want {
-            break;
-        }
-    }
-    Ok(Cow::Owned(out))
+    content.head(want)
 }
 
 /// Pieces `x`, `y` at `offset` with the bytes inside `mask` taken out.

@@ -126,8 +126,13 @@ pub fn diff_bytes(a: &[u8], b: &[u8], options: &Options) -> Result<Report> {
 pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
     let ma = MappedFile::open(a)?;
     let mb = MappedFile::open(b)?;
-    let fa = crate::open(ma.bytes(), &options.limits).map_err(|e| in_file(a, e))?;
-    let fb = crate::open(mb.bytes(), &options.limits).map_err(|e| in_file(b, e))?;
+    // Both at once: opening may decompress a whole image, or walk a whole tree.
+    let (fa, fb) = rayon::join(
+        || crate::open(ma.bytes(), &options.limits),
+        || crate::open(mb.bytes(), &options.limits),
+    );
+    let fa = fa.map_err(|e| in_file(a, e))?;
+    let fb = fb.map_err(|e| in_file(b, e))?;
     // Compared pages leave the resident set, so memory does not grow with the images.
     let differ = walk::Differ::new(options).with_release(|| {
         ma.release(ma.bytes());
@@ -145,10 +150,16 @@ pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
     Ok(report)
 }
 
+/// The error of opening one input file, naming the file where the error does
+/// not already.
 fn in_file(path: &Path, e: Error) -> Error {
     match e {
-        Error::UnknownFormat(why) => Error::UnknownFormat(format!("{}: {why}", path.display())),
-        other => other,
+        Error::Io { .. } | Error::NotAFile { .. } | Error::EmptyFile { .. } => e,
+        Error::InFile { .. } => e,
+        other => Error::InFile {
+            path: path.to_owned(),
+            source: Box::new(other),
+        },
     }
 }
 

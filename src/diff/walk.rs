@@ -628,38 +628,27 @@ impl<'o> Differ<'o> {
         location: &Location,
         nesting: u32,
     ) -> bool {
-        if content::image_format(ca).is_none() || content::image_format(cb).is_none() {
+        use crate::formats::open::{image_format, open_nested};
+        if image_format(ca).is_none() || image_format(cb).is_none() {
             return false;
         }
-        let max = self.options.max_buffer_bytes;
-        let (ba, bb) = match (content::contiguous(ca, max), content::contiguous(cb, max)) {
-            (Ok(a), Ok(b)) => (a, b),
-            (ra, rb) => {
-                for (side, r) in [(Which::A, ra.err()), (Which::B, rb.err())] {
-                    if let Some(e) = r {
-                        self.problem(
-                            location.clone(),
-                            side,
-                            format!("nested image not opened: {e}"),
-                        );
-                    }
-                }
-                return false;
-            }
-        };
-        let limits = &self.options.limits;
+        let (limits, max) = (&self.options.limits, self.options.max_buffer_bytes);
         // Opening reads a squashfs's whole inode and directory tables: both at once.
-        let opened = rayon::join(|| crate::open(&ba, limits), || crate::open(&bb, limits));
+        let opened = rayon::join(
+            || open_nested(ca, limits, max),
+            || open_nested(cb, limits, max),
+        );
         match opened {
             (Ok(na), Ok(nb)) => {
+                let addresses = |source: Option<&[u8]>| source.map_or(0..0, addresses);
                 self.nested
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(NestedPair {
                         location: location.clone(),
-                        addresses: [addresses(&ba), addresses(&bb)],
+                        addresses: [addresses(na.source), addresses(nb.source)],
                     });
-                self.filesystems(na.as_ref(), nb.as_ref(), location, nesting + 1);
+                self.filesystems(na.fs.as_ref(), nb.fs.as_ref(), location, nesting + 1);
                 true
             }
             (ra, rb) => {

@@ -1,6 +1,6 @@
 //! cpio archives as initrds hold them: newc (`070701`), crc (`070702`) and odc
 //! (`070707`) headers; several archives in a row; plain and compressed segments
-//! (gzip, xz, lzma, zstd, lz4 frames and the kernel's legacy lz4), recognized by
+//! (gzip, xz, lzma, zstd, bzip2, lz4 frames and the kernel's legacy lz4), recognized by
 //! their magic, as the kernel's initramfs unpacker reads them. A typical initrd
 //! is an uncompressed early-microcode archive followed by a compressed main one.
 //!
@@ -48,13 +48,13 @@
 //! is reported on the root directory; if nothing could be read the image does not
 //! open.
 
-mod compress;
 mod header;
 mod segments;
 mod spans;
 mod tree;
 
 use crate::error::{Error, Result};
+use crate::formats::compress;
 use crate::formats::tree as arena;
 use crate::limits::Limits;
 use crate::model::{Content, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Value};
@@ -219,9 +219,9 @@ impl Filesystem for CpioFs<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::compress::tests::{gz, lz4_frame_of, lz4_legacy_of, xz};
     use super::header::tests::{newc, odc};
     use super::*;
+    use crate::formats::compress::tests::{gz, lz4_frame_of, lz4_legacy_of, xz};
     use crate::model::Entry;
 
     struct Builder {

@@ -9,9 +9,9 @@
 
 use std::collections::BTreeSet;
 
-use super::compress::{self, Compression, Sink};
 use super::header::{self, CpioFormat, Header};
 use crate::error::{Error, Result};
+use crate::formats::compress::{self, Compression, Sink};
 use crate::limits::{check, Limits};
 use crate::model::Value;
 
@@ -351,9 +351,9 @@ impl Archives<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::compress::tests::{gz, lz4_legacy_of};
     use super::super::header::tests::newc;
     use super::*;
+    use crate::formats::compress::tests::{gz, lz4_legacy_of};
 
     /// A newc archive of `members` (name, data) starting at `at` of its buffer,
     /// with its trailer.

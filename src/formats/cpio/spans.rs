@@ -16,7 +16,6 @@
 
 use std::collections::HashMap;
 
-use super::compress::Compression;
 use super::header::{self, CpioFormat, Header, NEWC_LEN, ODC_LEN};
 use super::tree::components;
 use super::CpioFs;
@@ -24,6 +23,7 @@ use crate::accounting::{
     f, fact, Decoded, EntryPath, Explain, Field, Item, Layout, Owner, Placement, Span,
 };
 use crate::bytes::{byte, le16};
+use crate::formats::compress::Compression;
 
 /// What explains a member's data.
 const DATA: &[&str] = &["content", "size", "symlink", "nested"];
@@ -550,9 +550,9 @@ fn gzip_header(input: &[u8], at: u64, end: u64, n: usize, l: &mut Layout) -> u64
 
 #[cfg(test)]
 mod tests {
-    use super::super::compress::tests::gz;
     use super::super::header::tests::newc;
     use super::*;
+    use crate::formats::compress::tests::gz;
     use crate::limits::Limits;
     use crate::model::Filesystem;
 

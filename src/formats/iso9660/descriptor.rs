@@ -33,6 +33,9 @@ pub(crate) struct Descriptors<'a> {
     /// The El Torito boot catalog's block, when a boot record names El Torito.
     pub el_torito_catalog: Option<u32>,
     pub facts: Vec<Fact>,
+    /// Damage that leaves the volume readable: the image ends inside the
+    /// descriptor set, after the primary descriptor.
+    pub problems: Vec<Error>,
 }
 
 /// Reads the descriptor set starting at sector 16.
@@ -46,9 +49,20 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
     let mut partitions = 0;
     let mut terminated = false;
     let mut el_torito_catalog = None;
+    let mut problems = Vec::new();
     for index in 0..MAX_DESCRIPTORS {
         let offset = (FIRST_DESCRIPTOR + index) * SECTOR;
-        let d = image.get(offset, SECTOR, "volume descriptor")?;
+        let d = match image.get(offset, SECTOR, "volume descriptor") {
+            Ok(d) => d,
+            // Cut short after the primary descriptor: the volume is still there
+            // to read as far as the image goes.
+            Err(e) if primary.is_some() => {
+                problems.push(e);
+                terminated = true;
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         if d.get(1..6) != Some(b"CD001") {
             return Err(Error::malformed(
                 "volume descriptor",
@@ -140,6 +154,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
         volume_bytes,
         el_torito_catalog,
         facts,
+        problems,
     })
 }
 
@@ -295,13 +310,24 @@ fn volume<'a>(
         ));
     }
     let root_raw = d.get(156..190).unwrap_or_default();
-    let root = DirRecord::parse(root_raw, offset + 156)?;
+    let (root, declared) = DirRecord::parse_root(root_raw, offset + 156)?;
     let root_fields = [
         ("root.extent", Value::Int(u64::from(root.extent))),
         ("root.data_length", Value::Int(u64::from(root.data_len))),
     ];
     for (field, value) in root_fields {
         facts.push(Fact::layout(name(field), value));
+    }
+    // A root record length other than 34 (NetBSD makefs: 68) is read, and kept
+    // as a fact: against an image that has 34 it shows in the report. It is no
+    // problem (which would make every comparison of such images exit 2): the
+    // image reads in full. Only such images have the fact, so the facts of all
+    // others stay as they were.
+    if let Some(len) = declared {
+        facts.push(Fact::new(
+            name("root.record_length"),
+            Value::Int(u64::from(len)),
+        ));
     }
     Ok((
         VolumeRoot {

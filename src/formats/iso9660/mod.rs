@@ -49,14 +49,19 @@ pub struct IsoFs<'a> {
 impl<'a> IsoFs<'a> {
     /// Parses the descriptor set and walks the directory hierarchy of `data`.
     ///
-    /// Fails only when the image as a whole is unreadable (no descriptor set, a root
-    /// outside the image, a truncated volume); damaged entries are reported by
-    /// [`Filesystem::children`] of their directory.
+    /// Fails only when there is no primary volume descriptor to read. A truncated
+    /// or damaged image opens with what can be read: a volume shorter than its
+    /// descriptor says, a descriptor set cut short and a root directory outside
+    /// the image are errors of the root directory, a file whose extent reaches
+    /// past the end is an error of that file's content, and damaged entries are
+    /// reported by [`Filesystem::children`] of their directory. A comparison then
+    /// still reports everything readable, with the damage listed.
     pub fn open(data: &'a [u8], limits: &Limits) -> Result<IsoFs<'a>> {
         let image = Bytes::new(data);
         let d = descriptor::read(image)?;
+        let mut root_errors = d.problems;
         if d.volume_bytes > image.len() {
-            return Err(Error::OutOfBounds {
+            root_errors.push(Error::OutOfBounds {
                 structure: "volume (its volume space size)",
                 offset: 0,
                 end: d.volume_bytes,
@@ -92,6 +97,10 @@ impl<'a> IsoFs<'a> {
             }
             (None, None) => walk::Tree::read(image, &d.primary, walk::Namespace::Plain, limits)?,
         };
+        let mut tree = tree;
+        // The image's own damage first, then what the walk met in the root.
+        root_errors.append(&mut tree.nodes[0].errors);
+        tree.nodes[0].errors = root_errors;
         facts.push(Fact::new(
             "name_source",
             Value::Text(tree.namespace.name().to_owned()),

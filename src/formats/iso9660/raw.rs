@@ -153,7 +153,29 @@ pub(crate) struct DirRecord<'a> {
 impl<'a> DirRecord<'a> {
     /// Parses the record that `raw` holds exactly (its length byte included).
     pub(crate) fn parse(raw: &'a [u8], offset: u64) -> Result<DirRecord<'a>> {
-        let len = usize::from(byte(raw, 0));
+        Self::parse_as(raw, offset, usize::from(byte(raw, 0)))
+    }
+
+    /// Parses the root directory record of a volume descriptor: the 34 bytes of
+    /// `raw`, whatever its length byte says. Returns the record and, when the
+    /// length byte is not 34, what it says.
+    ///
+    /// NetBSD's makefs writes 68 there (ECMA-119 9.1 and 8.4.18 make the field
+    /// 34 bytes, the volume set identifier following it); libarchive and xorriso
+    /// read such images, so this reader does too, reading only the 34 bytes the
+    /// field has, and lets the caller say so. Only a record that is a root's
+    /// (identifier one byte, 0x00) is read this way.
+    pub(crate) fn parse_root(raw: &'a [u8], offset: u64) -> Result<(DirRecord<'a>, Option<u8>)> {
+        let declared = byte(raw, 0);
+        let field = RECORD_FIXED + 1;
+        if usize::from(declared) > field && raw.len() == field && raw.get(32..34) == Some(&[1, 0]) {
+            return Ok((Self::parse_as(raw, offset, field)?, Some(declared)));
+        }
+        Ok((Self::parse(raw, offset)?, None))
+    }
+
+    /// Parses a record of `len` bytes at the start of `raw`.
+    fn parse_as(raw: &'a [u8], offset: u64, len: usize) -> Result<DirRecord<'a>> {
         if len < RECORD_FIXED + 1 || len > raw.len() {
             return Err(Error::malformed(
                 "directory record",
@@ -277,6 +299,31 @@ mod tests {
         assert_eq!(rec.map(|r| r.system_use), Some(&b"NM\x05\x01\x00"[..]));
         assert_eq!(rec.map(|r| r.system_use_offset), Some(100 + 33 + 12 + 1));
         assert_eq!(rec.map(|r| r.endian_mismatches.is_empty()), Some(true));
+    }
+
+    #[test]
+    fn a_root_record_longer_than_its_field_is_read_as_the_field() {
+        let mut root = record(&[0], 0x02, 20, 2048, b"");
+        assert_eq!(root.len(), 34);
+        let parsed = DirRecord::parse_root(&root, 156).ok();
+        assert_eq!(
+            parsed.as_ref().map(|(r, l)| (r.extent, *l)),
+            Some((20, None))
+        );
+        // NetBSD makefs: 68.
+        root[0] = 68;
+        let parsed = DirRecord::parse_root(&root, 156).ok();
+        assert_eq!(
+            parsed
+                .as_ref()
+                .map(|(r, l)| (r.extent, r.data_len, r.system_use.len(), *l)),
+            Some((20, 2048, 0, Some(68)))
+        );
+        assert!(DirRecord::parse(&root, 156).is_err());
+        // Only a root's record (identifier 0x00) is read so.
+        let mut other = record(b"A", 0x02, 20, 2048, b"");
+        other[0] = 68;
+        assert!(DirRecord::parse_root(&other, 156).is_err());
     }
 
     #[test]

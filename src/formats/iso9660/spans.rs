@@ -688,7 +688,15 @@ fn volume_fields(p: &str, primary: bool) -> Vec<Field> {
             "optional type M path table block",
             Explain::Placement,
         ),
-        f(156, 2, "root record length", Explain::Derived),
+        // Not always derived: NetBSD makefs writes 68 (see `DirRecord::parse_root`),
+        // which the reader keeps as a fact.
+        f(156, 1, "root record length", n("root.record_length")),
+        f(
+            157,
+            1,
+            "root extended attribute record length",
+            Explain::Derived,
+        ),
         f(158, 8, "root extent location", Explain::Placement),
         f(166, 8, "root data length", Explain::Placement),
         f(

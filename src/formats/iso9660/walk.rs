@@ -147,9 +147,16 @@ impl Tree {
         };
         // The root's attributes live in the `.` record of its own extent.
         let root_start = w.block_start(vol.root.extent);
-        let first = image.get(root_start, 1, "root directory")?;
-        let raw = image.get(root_start, u64::from(first[0]), "root directory record")?;
-        let dot = DirRecord::parse(raw, root_start)?;
+        let dot = image
+            .get(root_start, 1, "root directory")
+            .and_then(|first| image.get(root_start, u64::from(first[0]), "root directory record"))
+            .and_then(|raw| DirRecord::parse(raw, root_start));
+        let dot = match dot {
+            Ok(dot) => dot,
+            // A root outside the image (truncated) or damaged: an empty tree
+            // whose root says why, so the descriptors are still compared.
+            Err(e) => return Ok(Tree::unreadable(vol, root_start, ns, e)),
+        };
         let mut errors = Vec::new();
         let built = w.build(&dot, true, &mut errors);
         let mut tree = Tree {
@@ -256,6 +263,28 @@ impl Tree {
             }
         }
         Ok(tree)
+    }
+
+    /// A tree of only its root, which cannot be read: `error` says why.
+    fn unreadable(vol: &VolumeRoot<'_>, record: u64, ns: Namespace, error: Error) -> Tree {
+        Tree {
+            nodes: vec![Node {
+                entry: Entry {
+                    name: Vec::new(),
+                    node: NodeId(0),
+                    meta: Meta::new(EntryKind::Dir),
+                    attrs: Vec::new(),
+                },
+                extents: Vec::new(),
+                children: Vec::new(),
+                errors: vec![error],
+                parent: 0,
+                dir_block: vol.root.extent,
+                dir_size: vol.root.data_len,
+                record,
+            }],
+            namespace: ns,
+        }
     }
 
     fn ancestor_with_block(&self, node: u32, block: u32) -> Option<u32> {

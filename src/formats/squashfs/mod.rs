@@ -76,16 +76,28 @@ pub struct SquashFs<'a> {
 impl<'a> SquashFs<'a> {
     /// Parses the superblock and tables of `data` and walks its directory tree.
     ///
-    /// Fails only when the image as a whole is unreadable (no superblock, tables
-    /// outside the image, an unreadable id table or root inode); damaged entries
-    /// are reported by [`Filesystem::children`] of their directory, and damaged
-    /// image-level extras (compressor options, xattr table) by the root's.
+    /// Fails only when the superblock is unreadable. A truncated or damaged
+    /// image opens with what can be read: a `bytes_used` past the end, an
+    /// unreadable id table (owners then unknown), fragment table index (tails
+    /// then unreadable, each file saying so) or root inode (the root then empty,
+    /// the superblock still compared) are errors of the root directory; damaged
+    /// entries are reported by [`Filesystem::children`] of their directory, and
+    /// damaged image-level extras (compressor options, xattr table) by the
+    /// root's.
     pub fn open(data: &'a [u8], limits: &Limits) -> Result<SquashFs<'a>> {
         let image = Bytes::new(data);
         let sb = superblock::read(image)?;
         let reader = Reader::new(image, sb.compressor);
         let mut facts = sb.facts();
         let mut root_errors = Vec::new();
+        if sb.bytes_used > image.len() {
+            root_errors.push(Error::OutOfBounds {
+                structure: "file system (superblock bytes_used)",
+                offset: 0,
+                end: sb.bytes_used,
+                len: image.len(),
+            });
+        }
         match superblock::compressor_options(&sb, &reader) {
             Ok(f) => facts.extend(f),
             Err(e) => root_errors.push(e),
@@ -98,14 +110,21 @@ impl<'a> SquashFs<'a> {
             floor: SUPERBLOCK_SIZE,
             name: "id table",
         };
-        image.get(sb.id_table, id_lookup.blocks() * 8, "id table index")?;
-        let ids = (0..id_lookup.count)
-            .map(|i| {
-                id_lookup
-                    .entry(&reader, i)
-                    .map(|e| u32::from_le_bytes([e[0], e[1], e[2], e[3]]))
+        // Without the id table (the last table: the first cut by a truncation)
+        // the entries are still read, their owners unknown.
+        let ids = image
+            .get(sb.id_table, id_lookup.blocks() * 8, "id table index")
+            .and_then(|_| {
+                (0..id_lookup.count)
+                    .map(|i| {
+                        id_lookup
+                            .entry(&reader, i)
+                            .map(|e| u32::from_le_bytes([e[0], e[1], e[2], e[3]]))
+                    })
+                    .collect::<Result<Vec<u32>>>()
             })
-            .collect::<Result<Vec<u32>>>()?;
+            .map_err(|e| root_errors.push(e))
+            .ok();
 
         let fragments = Lookup {
             index: sb.fragment_table,
@@ -114,12 +133,16 @@ impl<'a> SquashFs<'a> {
             floor: SUPERBLOCK_SIZE,
             name: "fragment table",
         };
+        // Without the fragment index, files' tails are unreadable (each says so
+        // when read); the tree still is.
         if fragments.count > 0 {
-            image.get(
+            if let Err(e) = image.get(
                 sb.fragment_table,
                 fragments.blocks() * 8,
                 "fragment table index",
-            )?;
+            ) {
+                root_errors.push(e);
+            }
         }
 
         let xattrs = match xattr::Xattrs::open(&reader, sb.xattr_id_table, sb.bytes_used) {
@@ -148,11 +171,19 @@ impl<'a> SquashFs<'a> {
             inode_table,
             dir_table,
             sb.block_size,
-            &ids,
+            ids.as_deref(),
             xattrs,
             limits,
         );
-        let tree = walker.walk(sb.root_inode, root_errors)?;
+        // Without its root inode nothing can be listed: only the root is there,
+        // saying why, and the superblock is still compared.
+        let tree = walker.walk(sb.root_inode, Vec::new());
+        let mut tree = tree.unwrap_or_else(|e| walk::Tree::unreadable(sb.root_inode, e));
+        // The image's own damage first, then what the walk met in the root.
+        if let Some(root) = tree.nodes.first_mut() {
+            root_errors.append(&mut root.errors);
+            root.errors = root_errors;
+        }
         facts.push(Fact::layout("image_size", Value::Int(image.len())));
         Ok(SquashFs {
             image,

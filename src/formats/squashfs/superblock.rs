@@ -122,13 +122,18 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
             ),
         ));
     }
-    if sb.bytes_used > image.len() || sb.bytes_used < SUPERBLOCK_SIZE {
-        return Err(Error::OutOfBounds {
-            structure: "file system (superblock bytes_used)",
-            offset: 0,
-            end: sb.bytes_used,
-            len: image.len(),
-        });
+    // A `bytes_used` past the end of the image is a truncated image, which
+    // [`super::SquashFs::open`] still reads as far as it goes; one inside the
+    // superblock is no file system at all.
+    if sb.bytes_used < SUPERBLOCK_SIZE {
+        return Err(Error::malformed(
+            "superblock",
+            40,
+            format!(
+                "bytes_used {} is less than the superblock's {SUPERBLOCK_SIZE} bytes",
+                sb.bytes_used
+            ),
+        ));
     }
     let check = |name: &'static str, at: u64, pos: u64, optional: bool| {
         if optional && pos == ABSENT {
@@ -389,11 +394,15 @@ pub(crate) mod tests {
             read(Bytes::new(&bad)),
             Err(Error::Malformed { offset: 28, .. })
         ));
+        // Past the end of the image: truncated, left to the opener to say.
+        let mut long = img.clone();
+        long[40..48].copy_from_slice(&(img.len() as u64 + 1).to_le_bytes());
+        assert!(read(Bytes::new(&long)).is_ok());
         let mut bad = img.clone();
-        bad[40..48].copy_from_slice(&201u64.to_le_bytes());
+        bad[40..48].copy_from_slice(&50u64.to_le_bytes());
         assert!(matches!(
             read(Bytes::new(&bad)),
-            Err(Error::OutOfBounds { .. })
+            Err(Error::Malformed { offset: 40, .. })
         ));
         let mut bad = img.clone();
         bad[72..80].copy_from_slice(&90u64.to_le_bytes());

@@ -9,7 +9,7 @@ use super::xattr::Xattrs;
 use crate::error::{Error, Result};
 use crate::formats::tree;
 use crate::limits::{check, Limits};
-use crate::model::{Entry, Fact, Meta, NodeId, Value};
+use crate::model::{Entry, EntryKind, Fact, Meta, NodeId, Value};
 use crate::time::Timestamp;
 
 /// Most bytes of xattr names and values handed out for one image. Sets are shared
@@ -42,13 +42,39 @@ pub(crate) struct Tree {
     pub nodes: Vec<Node>,
 }
 
+impl Tree {
+    /// A tree of only its root, which cannot be read (its inode, or a table
+    /// every entry needs): `error` says why.
+    pub(crate) fn unreadable(root_ref: u64, error: Error) -> Tree {
+        Tree {
+            nodes: vec![Node {
+                entry: Entry {
+                    name: Vec::new(),
+                    node: NodeId(0),
+                    meta: Meta::new(EntryKind::Dir),
+                    attrs: Vec::new(),
+                },
+                children: Vec::new(),
+                errors: vec![error],
+                file: None,
+                number: 0,
+                inode_ref: root_ref,
+                listing: None,
+                parent: 0,
+            }],
+        }
+    }
+}
+
 /// What the walk needs to read entries.
 pub(crate) struct Walker<'r, 'a> {
     pub reader: &'r Reader<'a>,
     pub inode_table: Table,
     pub dir_table: Table,
     pub block_size: u32,
-    pub ids: &'r [u32],
+    /// The id table; `None` when it could not be read (owners are then unknown,
+    /// said once on the root rather than for every entry).
+    pub ids: Option<&'r [u32]>,
     pub xattrs: Option<Xattrs>,
     pub limits: &'r Limits,
     xattr_bytes: u64,
@@ -67,7 +93,7 @@ impl<'r, 'a> Walker<'r, 'a> {
         inode_table: Table,
         dir_table: Table,
         block_size: u32,
-        ids: &'r [u32],
+        ids: Option<&'r [u32]>,
         xattrs: Option<Xattrs>,
         limits: &'r Limits,
     ) -> Walker<'r, 'a> {
@@ -278,21 +304,21 @@ impl<'r, 'a> Walker<'r, 'a> {
         let at = self.inode_table.start + (iref >> 16);
         let mut meta = Meta::new(inode.kind);
         meta.mode = Some(u32::from(inode.mode) & 0o7777);
-        let id = |index: u16, what: &str, errors: &mut Vec<Error>| match self
-            .ids
-            .get(usize::from(index))
-        {
-            Some(&v) => Some(v),
-            None => {
-                errors.push(Error::malformed(
-                    "inode",
-                    at,
-                    format!(
-                        "{what} index {index} is past the id table's {} entries",
-                        self.ids.len()
-                    ),
-                ));
-                None
+        let id = |index: u16, what: &str, errors: &mut Vec<Error>| {
+            let ids = self.ids?;
+            match ids.get(usize::from(index)) {
+                Some(&v) => Some(v),
+                None => {
+                    errors.push(Error::malformed(
+                        "inode",
+                        at,
+                        format!(
+                            "{what} index {index} is past the id table's {} entries",
+                            ids.len()
+                        ),
+                    ));
+                    None
+                }
             }
         };
         meta.uid = id(inode.uid_index, "uid", errors);

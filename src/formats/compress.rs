@@ -1,19 +1,22 @@
-//! The compressed streams an initrd may hold, recognized by magic as the kernel's
-//! `decompress_method` does, each decompressed into a buffer under a budget.
+//! Compressed streams, recognized by magic as the kernel's `decompress_method`
+//! does, each decompressed into a buffer under a budget: the segments of an initrd
+//! (see [`super::cpio`]) and whole images wrapped in a compressor (`nixos.iso.zst`,
+//! a `.img.xz` inside an ISO), which [`super::open`] unwraps.
 //!
 //! Every decoder reports how many input bytes its stream took, because what
 //! follows a stream is the next segment (another archive, another stream, zero
 //! padding). Streams of the same format that follow each other directly (gzip
-//! members, zstd and lz4 frames) are read as one, as their command-line tools do. gzip, xz, lzma and zstd are decoded by their libraries (flate2,
-//! liblzma, zstd); lz4 frames and the kernel's legacy lz4 format are parsed here and
-//! their blocks decoded by lz4_flex, since neither library says where a stream
-//! ends inside a longer input.
+//! members, bzip2 streams, zstd and lz4 frames) are read as one, as their
+//! command-line tools do. gzip, xz, lzma, bzip2 and zstd are decoded by their
+//! libraries (flate2, liblzma, bzip2, zstd); lz4 frames and the kernel's legacy lz4
+//! format are parsed here and their blocks decoded by lz4_flex, since neither
+//! library says where a stream ends inside a longer input.
 //!
 //! Output goes through a [`Sink`] that counts against the image's budget of
 //! decompressed bytes, so a decompression bomb stops with `LimitExceeded` at the
 //! budget instead of at the end of memory. The same decoders run in a "peek" mode
-//! that stops after a few bytes: sniffing uses it to tell a compressed cpio
-//! archive from any other compressed file.
+//! that stops after a few bytes: sniffing uses it to tell a compressed image from
+//! any other compressed file.
 
 use std::io::Read;
 
@@ -40,6 +43,8 @@ pub(crate) enum Compression {
     Lz4,
     /// The kernel's legacy lz4 format (`lz4 -l`, magic 0x184c2102).
     Lz4Legacy,
+    /// bzip2 (`BZh` and the block size digit).
+    Bzip2,
 }
 
 const LZ4_FRAME_MAGIC: u32 = 0x184d_2204;
@@ -62,6 +67,9 @@ impl Compression {
             [0x28, 0xb5, 0x2f, 0xfd, ..] => Compression::Zstd,
             [0x04, 0x22, 0x4d, 0x18, ..] => Compression::Lz4,
             [0x02, 0x21, 0x4c, 0x18, ..] => Compression::Lz4Legacy,
+            // The kernel checks `BZh` alone; the block size digit that follows
+            // (1 to 9 hundred kilobytes) makes a text file starting "BZh" no match.
+            [b'B', b'Z', b'h', b'1'..=b'9', ..] => Compression::Bzip2,
             // lzma-alone has no magic; the kernel takes properties 0x5d and a
             // dictionary size below 16 MiB as one, and so do we.
             [0x5d, 0, 0, ..] => Compression::Lzma,
@@ -78,6 +86,7 @@ impl Compression {
             Compression::Zstd => "zstd",
             Compression::Lz4 => "lz4",
             Compression::Lz4Legacy => "lz4-legacy",
+            Compression::Bzip2 => "bzip2",
         }
     }
 }
@@ -108,6 +117,15 @@ impl Sink {
             max,
             peek: false,
         }
+    }
+
+    /// Makes room for `bytes` of output at once (at most what the budget
+    /// allows), when the stream says how much it holds: a buffer of gigabytes is
+    /// then filled in place instead of copied each time it doubles.
+    pub(crate) fn reserve(&mut self, bytes: u64) {
+        let allowed = self.max.saturating_sub(self.used);
+        let want = usize::try_from(bytes.min(allowed)).unwrap_or(usize::MAX);
+        self.out.reserve_exact(want.saturating_sub(self.out.len()));
     }
 
     fn peek(want: usize) -> Sink {
@@ -169,7 +187,62 @@ pub(crate) fn decompress(
         Compression::Zstd => zstd(input, base, sink),
         Compression::Lz4 => lz4_frames(input, base, sink),
         Compression::Lz4Legacy => lz4_legacy(input, base, sink),
+        Compression::Bzip2 => bzip2(input, base, sink),
     }
+}
+
+/// How many bytes the stream at the start of `input` says it decompresses to,
+/// when its header says (a zstd frame written from a file): a hint to size the
+/// output, never trusted further.
+pub(crate) fn content_size(c: Compression, input: &[u8]) -> Option<u64> {
+    match c {
+        Compression::Zstd => zstd::zstd_safe::get_frame_content_size(input).ok()?,
+        Compression::Xz => xz_index_size(input),
+        _ => None,
+    }
+}
+
+/// The uncompressed size an xz stream's index records: the sum of its blocks'
+/// sizes. The index sits before the 12-byte stream footer, which the footer's
+/// backward size points from (xz file format 1.1.0, sections 2.1.2 and 4). Only
+/// the last stream of the file is read (a hint: concatenated streams grow the
+/// buffer past it); stream padding (zeros) after it is skipped.
+fn xz_index_size(input: &[u8]) -> Option<u64> {
+    let mut end = input.len();
+    while end >= 4 && input[end - 4..end] == [0, 0, 0, 0] {
+        end -= 4;
+    }
+    let footer = input.get(end.checked_sub(12)?..end)?;
+    if footer.get(10..12)? != b"YZ" {
+        return None;
+    }
+    let backward = (u64::from(crate::bytes::le32(footer, 4)) + 1) * 4;
+    let start = (end - 12).checked_sub(usize::try_from(backward).ok()?)?;
+    let index = input.get(start..end - 12)?;
+    let mut at = 1usize;
+    if index.first()? != &0 {
+        return None;
+    }
+    // Multibyte integers: 7 bits a byte, least significant first, at most 9 bytes.
+    let mut varint = || -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..9 {
+            let b = *index.get(at)?;
+            at += 1;
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    };
+    let records = varint()?;
+    let mut total = 0u64;
+    for _ in 0..records {
+        varint()?;
+        total = total.checked_add(varint()?)?;
+    }
+    Some(total)
 }
 
 /// The first `want` bytes the stream at the start of `input` decompresses to, or
@@ -188,6 +261,7 @@ fn damaged(c: Compression, base: u64, why: impl std::fmt::Display) -> Error {
         Compression::Zstd => "zstd frame",
         Compression::Lz4 => "lz4 frame",
         Compression::Lz4Legacy => "legacy lz4 stream",
+        Compression::Bzip2 => "bzip2 stream",
     };
     Error::malformed(structure, base, why.to_string())
 }
@@ -292,6 +366,57 @@ fn lzma(c: Compression, input: &[u8], base: u64, sink: &mut Sink) -> Result<Stre
     }
     Ok(Stream {
         consumed: usize::try_from(s.total_in()).unwrap_or(input.len()),
+        facts: Vec::new(),
+    })
+}
+
+/// bzip2 streams, one after another as `bzip2 -d` reads them (pbzip2 writes one
+/// stream per chunk of input). The decoder's memory is fixed by the format (at
+/// most about 4 MB for 900 KB blocks), whatever the header says.
+fn bzip2(input: &[u8], base: u64, sink: &mut Sink) -> Result<Stream> {
+    let c = Compression::Bzip2;
+    let mut chunk = vec![0u8; CHUNK];
+    let mut pos = 0usize;
+    loop {
+        let mut d = bzip2::Decompress::new(false);
+        let start = pos;
+        let end = loop {
+            let (in_before, out_before) = (d.total_in(), d.total_out());
+            let at = start
+                .saturating_add(usize::try_from(in_before).unwrap_or(usize::MAX))
+                .min(input.len());
+            let status = d.decompress(&input[at..], &mut chunk);
+            let produced = usize::try_from(d.total_out() - out_before).unwrap_or(0);
+            if sink.push(&chunk[..produced.min(chunk.len())])? == Flow::Full {
+                break None;
+            }
+            match status {
+                Ok(bzip2::Status::StreamEnd) => {
+                    break Some(start + usize::try_from(d.total_in()).unwrap_or(input.len()))
+                }
+                Ok(_) => {}
+                Err(e) => return Err(damaged(c, base + start as u64, e)),
+            }
+            if d.total_in() == in_before && produced == 0 {
+                return Err(damaged(
+                    c,
+                    base + start as u64,
+                    "the stream ends early (truncated?)",
+                ));
+            }
+        };
+        let Some(end) = end else {
+            // Full: only in peek mode, where the length does not matter.
+            pos = input.len();
+            break;
+        };
+        pos = end.min(input.len());
+        if Compression::detect(&input[pos..]) != Some(Compression::Bzip2) {
+            break;
+        }
+    }
+    Ok(Stream {
+        consumed: pos,
         facts: Vec::new(),
     })
 }
@@ -622,6 +747,12 @@ pub(crate) mod tests {
         out
     }
 
+    pub(crate) fn bz2(data: &[u8]) -> Vec<u8> {
+        let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        e.write_all(data).ok();
+        e.finish().unwrap_or_default()
+    }
+
     pub(crate) fn lz4_legacy_of(data: &[u8]) -> Vec<u8> {
         let mut out = LZ4_LEGACY_MAGIC.to_le_bytes().to_vec();
         for block in data.chunks(LZ4_LEGACY_BLOCK) {
@@ -706,6 +837,45 @@ pub(crate) mod tests {
         );
         round_trip(Compression::Lz4, &lz4_frame_of(&data), &data);
         round_trip(Compression::Lz4Legacy, &lz4_legacy_of(&data), &data);
+        round_trip(Compression::Bzip2, &bz2(&data), &data);
+    }
+
+    #[test]
+    fn xz_and_zstd_say_their_size() {
+        let data = sample();
+        assert_eq!(
+            content_size(Compression::Xz, &xz(&data)),
+            Some(data.len() as u64)
+        );
+        let mut padded = xz(&data);
+        padded.extend([0u8; 8]);
+        assert_eq!(
+            content_size(Compression::Xz, &padded),
+            Some(data.len() as u64)
+        );
+        let zst = zstd::bulk::compress(&data, 3).unwrap();
+        assert_eq!(
+            content_size(Compression::Zstd, &zst),
+            Some(data.len() as u64)
+        );
+        // Cut or garbage: no hint, no panic.
+        let packed = xz(&data);
+        for cut in [0, 1, 12, packed.len() / 2, packed.len() - 1] {
+            let _ = content_size(Compression::Xz, &packed[..cut]);
+        }
+        assert_eq!(content_size(Compression::Gzip, &gz(&data)), None);
+    }
+
+    #[test]
+    fn bzip2_streams_in_a_row_are_one_stream() {
+        let data = sample();
+        let (x, y) = data.split_at(1000);
+        let mut packed = bz2(x);
+        packed.extend(bz2(y));
+        let mut sink = Sink::new(0, 1 << 30);
+        let s = decompress(Compression::Bzip2, &packed, 0, &mut sink).unwrap();
+        assert_eq!(sink.out, data);
+        assert_eq!(s.consumed, packed.len());
     }
 
     #[test]
@@ -772,6 +942,7 @@ pub(crate) mod tests {
             zstd::bulk::compress(&data[..5000], 3).unwrap(),
             lz4_frame_of(&data[..5000]),
             lz4_legacy_of(&data[..5000]),
+            bz2(&data[..5000]),
         ];
         for seed in &seeds {
             let c = Compression::detect(seed).unwrap();
@@ -786,6 +957,7 @@ pub(crate) mod tests {
                 let mut sink = Sink::new(0, 1 << 20);
                 let _ = decompress(c, &input, 0, &mut sink);
                 let _ = peek(c, &input, 6);
+                let _ = content_size(c, &input);
             }
         }
     }

@@ -290,6 +290,15 @@ pub enum EntryField {
 }
 
 impl EntryField {
+    /// What kind of thing the field says.
+    pub fn role(self) -> Role {
+        match self {
+            EntryField::Mtime | EntryField::Atime | EntryField::Ctime => Role::Time,
+            EntryField::Uid | EntryField::Gid => Role::Ownership,
+            _ => Role::Content,
+        }
+    }
+
     /// True when this field differs between `a` and `b`.
     pub fn differs(self, a: &Meta, b: &Meta) -> bool {
         match self {
@@ -309,13 +318,18 @@ impl EntryField {
 }
 
 impl Fact {
-    /// A fact that describes content or metadata.
+    /// A fact that describes content or metadata; a point in time has the
+    /// role [`Role::Time`].
     pub fn new(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
+        let role = match value {
+            Value::Time(_) => Role::Time,
+            _ => Role::Content,
+        };
         Fact {
             name: name.into(),
             value,
             layout: false,
-            role: Role::Content,
+            role,
             follows: None,
         }
     }

@@ -119,6 +119,11 @@ fn repacked_fragments_and_regrouped_listings_follow_from_the_planted_changes() {
             assert_eq!(code, Some(1), "{what}: {r:#}");
             assert!(of_kind(&r, "bytes").is_empty(), "{what}: {r:#}");
             assert_eq!(found(&r), planted(gone), "{what}");
+            // The inode count follows from the entries added and removed.
+            let count = of_kind(&r, "image");
+            assert_eq!(count.len(), 1, "{what}: {count:?}");
+            assert_eq!(count[0]["consequence"], true, "{what}: {count:?}");
+            assert_eq!(r["consequences"], 1, "{what}");
             let rec = record(&r, &[]);
             // The files after the removed one were repacked: most of the
             // image differs, and all of it is explained.

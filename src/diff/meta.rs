@@ -7,55 +7,93 @@ use crate::model::{Fact, Meta};
 use crate::report::change::shown_same;
 use crate::report::{Difference, EntryField, Location, Val};
 
-/// The group of a dotted fact name: `joliet` of `joliet.volume_id`.
-fn group(name: &str) -> &str {
-    name.split('.').next().unwrap_or(name)
+/// The dotted prefixes of a fact name, shortest first: `gpt`, `gpt.partition2`
+/// of `gpt.partition2.type_guid` (the name itself left out).
+fn prefixes(name: &str) -> impl Iterator<Item = &str> {
+    name.match_indices('.').map(move |(i, _)| &name[..i])
+}
+
+/// The parts only one side has: for each fact name of `x` that `y` lacks, the
+/// shortest dotted prefix `y` has no fact under, when it is a whole group or
+/// more than one fact of `x` lies under it (a GPT, an El Torito entry, a
+/// Joliet descriptor: said once, not field by field).
+fn one_sided_parts<'f>(x: &'f [Fact], y: &[Fact]) -> std::collections::BTreeSet<&'f str> {
+    use std::collections::{HashMap, HashSet};
+    let names: HashSet<&str> = y.iter().map(|f| f.name.as_ref()).collect();
+    let parts: HashSet<&str> = y.iter().flat_map(|f| prefixes(&f.name)).collect();
+    let mut under: HashMap<&'f str, usize> = HashMap::new();
+    for f in x.iter().filter(|f| !names.contains(f.name.as_ref())) {
+        if let Some(p) = prefixes(&f.name).find(|p| !parts.contains(p) && !names.contains(p)) {
+            *under.entry(p).or_default() += 1;
+        }
+    }
+    // A whole group (`zstd`, `gpt`) is said once even for one fact; a part
+    // deeper down when it holds several.
+    under
+        .into_iter()
+        .filter(|&(p, n)| n > 1 || !p.contains('.'))
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// True when `name` is `part` or lies under it.
+fn is_under(name: &str, part: &str) -> bool {
+    name.strip_prefix(part)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
 }
 
 /// Differences between two lists of named facts, in the order of `a` then the
-/// names only `b` has. Layout facts are skipped unless `layout`; names in `skip`
-/// are skipped too (they follow from a difference reported otherwise). A group
-/// that only one side has at all (a Joliet descriptor, a GPT) is one difference
-/// ([`Val::Present`] against [`Val::Absent`]), not one per field. Values shown the
-/// same (an unset and an absent one) are no difference.
+/// names only `b` has. Placement facts are skipped unless `layout`; facts for
+/// which `skip` says so are skipped too (they follow from a difference
+/// reported otherwise). A part that only one side has (a Joliet descriptor, a
+/// GPT, an El Torito entry) is one difference ([`Val::Present`] against
+/// [`Val::Absent`]), not one per field. Values shown the same (an unset and an
+/// absent one) are no difference. `emit` is given the fact that declares what
+/// a difference means, `None` for a part one side has.
 pub(crate) fn facts<'f>(
     a: &'f [Fact],
     b: &'f [Fact],
     layout: bool,
-    skip: &[&str],
-    mut emit: impl FnMut(Cow<'static, str>, Val, Val),
+    skip: impl Fn(&Fact) -> bool,
+    mut emit: impl FnMut(Cow<'static, str>, Val, Val, Option<&'f Fact>),
 ) {
     // Most entry pairs list the same facts in the same order, their values the
     // same but for layout facts: said at once, without building the maps below
     // for every entry of the image.
     let same_names = a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.name == y.name);
     if same_names
-        && a.iter().zip(b).all(|(x, y)| {
-            x.value == y.value
-                || (!layout && x.layout && y.layout)
-                || skip.contains(&x.name.as_ref())
-        })
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.value == y.value || (!layout && x.layout && y.layout) || skip(x))
     {
         return;
     }
-    let groups = |list: &'f [Fact]| -> std::collections::HashSet<&'f str> {
-        list.iter().map(|f| group(&f.name)).collect()
+    let (only_a, only_b) = if same_names {
+        Default::default()
+    } else {
+        (one_sided_parts(a, b), one_sided_parts(b, a))
     };
-    let (ga, gb) = (groups(a), groups(b));
-    let mut one_sided: Vec<&str> = ga.symmetric_difference(&gb).copied().collect();
-    one_sided.sort_unstable();
-    for g in &one_sided {
-        let name = Cow::Owned((*g).to_owned());
-        if ga.contains(g) {
-            emit(name, Val::Present, Val::Absent);
-        } else {
-            emit(name, Val::Absent, Val::Present);
-        }
+    // A part one side has means what all its facts mean, when they agree
+    // (compressor options: packing).
+    let meaning = |list: &'f [Fact], p: &str| -> Option<&'f Fact> {
+        let mut under = list.iter().filter(|f| is_under(&f.name, p));
+        let first = under.next()?;
+        under
+            .all(|f| f.role == first.role && f.follows == first.follows)
+            .then_some(first)
+    };
+    for p in &only_a {
+        let name = Cow::Owned((*p).to_owned());
+        emit(name, Val::Present, Val::Absent, meaning(a, p));
+    }
+    for p in &only_b {
+        let name = Cow::Owned((*p).to_owned());
+        emit(name, Val::Absent, Val::Present, meaning(b, p));
     }
     let wanted = |f: &&Fact| {
         (layout || !f.layout)
-            && !skip.contains(&f.name.as_ref())
-            && !one_sided.iter().any(|g| *g == group(&f.name))
+            && !skip(f)
+            && !only_a.iter().chain(&only_b).any(|p| is_under(&f.name, p))
     };
     let by_name: HashMap<&str, &Fact> = b
         .iter()
@@ -74,12 +112,12 @@ pub(crate) fn facts<'f>(
         };
         // An unset value and an absent one both read as null: no difference to show.
         if !shown_same(&va, &vb) {
-            emit(fa.name.clone(), va, vb);
+            emit(fa.name.clone(), va, vb, Some(fa));
         }
     }
     for fb in b.iter().filter(wanted) {
         if seen.insert(fb.name.as_ref()) && fb.value != crate::model::Value::Unset {
-            emit(fb.name.clone(), Val::Absent, Val::from(&fb.value));
+            emit(fb.name.clone(), Val::Absent, Val::from(&fb.value), Some(fb));
         }
     }
 }

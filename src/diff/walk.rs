@@ -1,5 +1,6 @@
 //! The merge walk of two trees.
 
+use std::collections::HashSet;
 use std::sync::Mutex;
 
 use rayon::prelude::*;
@@ -9,10 +10,10 @@ use super::elf;
 use super::meta;
 use super::Options;
 use crate::accounting;
-use crate::model::{Content, Entry, EntryKind, Filesystem, Meta, NodeId};
+use crate::model::{Content, Entry, EntryKind, Fact, Filesystem, Follows, Meta, NodeId};
 use crate::report::{
-    ByteAccounting, Difference, EntryField, Kind, Location, Problem, Report, Side, Subject, Val,
-    Which,
+    ByteAccounting, Change, Difference, EntryField, Kind, Location, Problem, Report, Side, Subject,
+    Val, Which,
 };
 
 /// Collects differences and problems from all worker threads.
@@ -197,9 +198,13 @@ impl<'o> Differ<'o> {
             a.facts(),
             b.facts(),
             self.options.layout,
-            &[],
-            |name, va, vb| {
-                found.push(Difference::image_fact(prefix.clone(), name, va, vb));
+            |_| false,
+            |name, va, vb, fact| {
+                let d = Difference::image_fact(prefix.clone(), name, va, vb);
+                found.push(match fact {
+                    Some(fact) => d.declared_by(fact),
+                    None => d,
+                });
             },
         );
         self.emit(found);
@@ -215,11 +220,51 @@ impl<'o> Differ<'o> {
         self.emit(found);
         self.dirs(a, b, a.root(), b.root(), ra, rb, at);
         // Everything about this pair (nested images included) is reported now:
-        // what is left of its differing bytes is attributed against it.
+        // what only follows from the rest is said so, and what is left of its
+        // differing bytes is attributed against it.
+        self.consequences(a, b, prefix);
         self.account(a, b, prefix);
         if let Some(ra) = a.raw_bytes() {
             let mut same = self.same_blocks.lock().unwrap_or_else(|e| e.into_inner());
             same.forget(ra);
+        }
+    }
+
+    /// Marks the image facts of the pair at `prefix` that only follow from
+    /// other differences, as their readers declared ([`Follows`]): the image
+    /// size when the two sizes differ, the entry count when entries were added
+    /// or removed, a checksum when another fact of its group differs.
+    fn consequences(&self, a: &dyn Filesystem, b: &dyn Filesystem, prefix: &Location) {
+        let sizes_differ = match (a.raw_bytes(), b.raw_bytes()) {
+            (Some(x), Some(y)) => x.len() != y.len(),
+            _ => false,
+        };
+        let mut all = self.differences.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries_differ = false;
+        let mut groups: HashSet<String> = HashSet::new();
+        for d in all.iter() {
+            if d.kind().is_image_level() {
+                if d.location == *prefix && d.follows != Some(Follows::Group) {
+                    if let Some(name) = d.field() {
+                        groups.insert(fact_group(&name).to_owned());
+                    }
+                }
+            } else if d.location.len() == prefix.len() + 1
+                && d.location.starts_with(prefix)
+                && matches!(d.change, Change::OneSided { .. })
+            {
+                entries_differ = true;
+            }
+        }
+        for d in all.iter_mut().filter(|d| d.location == *prefix) {
+            d.consequence |= match d.follows {
+                Some(Follows::ImageSize) => sizes_differ,
+                Some(Follows::EntryCount) => entries_differ,
+                Some(Follows::Group) => d
+                    .field()
+                    .is_some_and(|name| groups.contains(fact_group(&name))),
+                _ => false,
+            };
         }
     }
 
@@ -428,21 +473,23 @@ impl<'o> Differ<'o> {
         }
         let mut found = Vec::new();
         meta::entries(|| here.get().clone(), &ea.meta, &eb.meta, &mut found);
-        // Fields that merely encode a difference reported above are left out.
-        let mut skip = Vec::new();
-        if ea.meta.mtime != eb.meta.mtime {
-            skip.push("record.date");
-        }
-        if ea.meta.rdev != eb.meta.rdev {
-            skip.push("rr.pn");
-        }
+        // Fields that merely encode a difference reported above (a directory
+        // record's date, the mtime) are left out, as their readers declare.
+        let encodes_a_difference = |f: &Fact| match f.follows {
+            Some(Follows::Entry(field)) => field.differs(&ea.meta, &eb.meta),
+            _ => false,
+        };
         meta::facts(
             &ea.attrs,
             &eb.attrs,
             self.options.layout,
-            &skip,
-            |name, va, vb| {
-                found.push(Difference::attribute(here.get().clone(), name, va, vb));
+            encodes_a_difference,
+            |name, va, vb, fact| {
+                let d = Difference::attribute(here.get().clone(), name, va, vb);
+                found.push(match fact {
+                    Some(fact) => d.declared_by(fact),
+                    None => d,
+                });
             },
         );
         match ea.meta.kind {
@@ -717,4 +764,9 @@ fn count_below(fs: &dyn Filesystem, dir: NodeId, max: u64) -> u64 {
         }
     }
     count
+}
+
+/// The group of a dotted fact name: `gpt` of `gpt.header_crc32`.
+fn fact_group(name: &str) -> &str {
+    name.rsplit_once('.').map_or(name, |(group, _)| group)
 }

@@ -194,7 +194,7 @@ fn decompressed<'a>(
         Err(e) => return Err(e),
     };
     let name = c.name();
-    let mut facts = vec![Fact::new(
+    let mut facts = vec![Fact::packing(
         format!("{name}.compressed_size"),
         Value::Int(consumed as u64),
     )];

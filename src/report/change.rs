@@ -1240,6 +1240,16 @@ pub(crate) fn serialize<S: Serializer>(d: &super::Difference, s: S) -> Result<S:
         }
         _ => {}
     }
+    // Added with the roles readers declare: what kind of thing differs, when
+    // it is not content, and whether it only follows from other differences.
+    // (Entry fields say theirs by their kind.)
+    let declared = matches!(c, Change::Image { .. } | Change::Attribute { .. });
+    if declared && d.role != crate::model::Role::Content {
+        m.serialize_entry("role", d.role.name())?;
+    }
+    if d.consequence {
+        m.serialize_entry("consequence", &true)?;
+    }
     m.end()
 }
 

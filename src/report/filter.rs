@@ -34,34 +34,17 @@ use std::fmt;
 use serde::Serialize;
 
 use super::{Difference, Kind, Location, Report};
+use crate::model::Role;
 
-/// What `--semantic` ignores, each pattern with why it carries no meaning for
-/// someone who uses the files (the comparison diffoci's `--semantic` makes for
-/// container images).
-pub const SEMANTIC: &[(&str, &str)] = &[
-    ("mtime", "entry time"),
-    ("atime", "entry time"),
-    ("ctime", "entry time"),
-    ("uid", "ownership"),
-    ("gid", "ownership"),
-    // Volume descriptor dates (pvd.creation_date, ...), squashfs mkfs_time.
-    ("*_date", "image time"),
-    ("*_time", "image time"),
-    // ISO directory record dates and Rock Ridge TF stamps beyond the three times.
-    ("record.date", "entry time"),
-    ("rr.tf.*", "entry time"),
-    // How the bytes were laid out or packed, not what they hold.
-    ("*.volume_space_size", "layout"),
-    ("*.path_table_size", "layout"),
-    ("superblock.compressor", "packing"),
-    ("superblock.block_size", "packing"),
-    ("superblock.flags", "packing"),
-    ("superblock.fragment_count", "packing"),
-    ("compression_options.*", "packing"),
-    // Raw bytes no entry or image field explains, and where structures sit.
-    ("bytes", "encoding"),
-    ("layout", "layout"),
-];
+/// What `--semantic` ignores: the roles readers declare for what carries no
+/// meaning for someone who uses the files (the comparison diffoci's
+/// `--semantic` makes for container images), and the kinds of raw-byte
+/// findings. Times and owners of entries have their roles too.
+pub const SEMANTIC_ROLES: &[Role] = &[Role::Time, Role::Ownership, Role::Packing, Role::Placement];
+
+/// The kinds `--semantic` ignores besides [`SEMANTIC_ROLES`]: raw bytes and
+/// where structures sit, which follow how the bytes were packed.
+pub const SEMANTIC_KINDS: &[Kind] = &[Kind::Bytes, Kind::Layout];
 
 /// A pattern that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -350,7 +333,7 @@ pub enum Reason {
     Exclude,
     /// `--ignore FIELD`: a kind or field.
     Ignore,
-    /// `--semantic`: one of the [`SEMANTIC`] patterns.
+    /// `--semantic`: a role of [`SEMANTIC_ROLES`] or a kind of [`SEMANTIC_KINDS`].
     Semantic,
 }
 
@@ -368,7 +351,29 @@ impl Reason {
 #[derive(Debug, Clone)]
 struct Rule {
     reason: Reason,
-    glob: Glob,
+    matcher: Matcher,
+}
+
+/// What a rule matches.
+#[derive(Debug, Clone)]
+enum Matcher {
+    /// Kinds, fields or locations, by a pattern.
+    Glob(Glob),
+    /// Differences of a role.
+    Role(Role),
+    /// Differences of a kind.
+    Kind(Kind),
+}
+
+impl Matcher {
+    /// As typed, or as `--semantic` names it.
+    fn as_str(&self) -> &str {
+        match self {
+            Matcher::Glob(g) => g.as_str(),
+            Matcher::Role(r) => r.name(),
+            Matcher::Kind(k) => k.name(),
+        }
+    }
 }
 
 /// A set of rules that hide differences. Build it with [`Filter::exclude`],
@@ -394,7 +399,7 @@ impl Filter {
     pub fn exclude(mut self, pattern: &str) -> Result<Filter, GlobError> {
         self.rules.push(Rule {
             reason: Reason::Exclude,
-            glob: Glob::location(pattern)?,
+            matcher: Matcher::Glob(Glob::location(pattern)?),
         });
         Ok(self)
     }
@@ -403,20 +408,21 @@ impl Filter {
     pub fn ignore(mut self, pattern: &str) -> Result<Filter, GlobError> {
         self.rules.push(Rule {
             reason: Reason::Ignore,
-            glob: Glob::new(pattern)?,
+            matcher: Matcher::Glob(Glob::new(pattern)?),
         });
         Ok(self)
     }
 
-    /// Hides what [`SEMANTIC`] lists: times, ownership, layout and packing.
+    /// Hides the roles of [`SEMANTIC_ROLES`] (times, ownership, packing,
+    /// placement) and the kinds of [`SEMANTIC_KINDS`].
     pub fn semantic(mut self) -> Filter {
-        for (pattern, _) in SEMANTIC {
-            if let Ok(glob) = Glob::new(pattern) {
-                self.rules.push(Rule {
-                    reason: Reason::Semantic,
-                    glob,
-                });
-            }
+        let roles = SEMANTIC_ROLES.iter().map(|&r| Matcher::Role(r));
+        let kinds = SEMANTIC_KINDS.iter().map(|&k| Matcher::Kind(k));
+        for matcher in roles.chain(kinds) {
+            self.rules.push(Rule {
+                reason: Reason::Semantic,
+                matcher,
+            });
         }
         self
     }
@@ -440,17 +446,20 @@ impl Filter {
             }
             (kind, _) => [Some(kind.name()), None],
         };
-        self.rules.iter().position(|r| {
-            r.reason != Reason::Exclude
-                && keys.iter().flatten().any(|k| r.glob.matches(k.as_bytes()))
+        self.rules.iter().position(|r| match &r.matcher {
+            _ if r.reason == Reason::Exclude => false,
+            Matcher::Glob(g) => keys.iter().flatten().any(|k| g.matches(k.as_bytes())),
+            Matcher::Role(role) => d.role == *role,
+            Matcher::Kind(kind) => d.kind() == *kind,
         })
     }
 
     /// The index of the first `--exclude` rule that matches `location`.
     fn location_rule_for(&self, location: &Location) -> Option<usize> {
-        self.rules
-            .iter()
-            .position(|r| r.reason == Reason::Exclude && r.glob.matches_location(location))
+        self.rules.iter().position(|r| match &r.matcher {
+            Matcher::Glob(g) => r.reason == Reason::Exclude && g.matches_location(location),
+            _ => false,
+        })
     }
 
     /// The report without what the rules hide, counted in [`Report::filtered`]
@@ -506,7 +515,7 @@ impl Filter {
             filtered.problems += problems;
             filtered.rules.push(RuleCount {
                 rule: rule.reason,
-                pattern: rule.glob.as_str().to_owned(),
+                pattern: rule.matcher.as_str().to_owned(),
                 differences,
                 problems,
             });
@@ -681,13 +690,15 @@ mod tests {
                 size: 1,
             },
             vec![
-                Difference::image_fact(loc(&[]), "pvd.creation_date", text("x"), text("y")),
+                Difference::image_fact(loc(&[]), "pvd.creation_date", text("x"), text("y"))
+                    .with_role(Role::Time),
                 Difference::image_fact(
                     loc(&["/s"]),
                     "superblock.mkfs_time",
                     Val::Unsigned(1),
                     Val::Unsigned(2),
-                ),
+                )
+                .with_role(Role::Time),
                 d(
                     &["/s", "/a"],
                     EntryField::Mode,
@@ -712,7 +723,11 @@ mod tests {
                     "rr.tf.creation",
                     Val::Unsigned(1),
                     Val::Unsigned(2),
-                ),
+                )
+                .with_role(Role::Time),
+                // Named like a time, declared content: `--semantic` follows
+                // the declaration, not the name.
+                Difference::attribute(loc(&["/t"]), "odd_time", text("1"), text("2")),
             ],
             vec![Problem {
                 location: loc(&["/s", "/d"]),
@@ -734,7 +749,13 @@ mod tests {
         let kinds: Vec<Kind> = r.differences.iter().map(|d| d.kind()).collect();
         assert_eq!(
             kinds,
-            [Kind::Image, Kind::Image, Kind::Mode, Kind::Attribute]
+            [
+                Kind::Image,
+                Kind::Image,
+                Kind::Mode,
+                Kind::Attribute,
+                Kind::Attribute
+            ]
         );
         assert!(r.problems.is_empty());
         let filtered = r.filtered.expect("filtered recorded");
@@ -766,7 +787,11 @@ mod tests {
             .collect();
         assert_eq!(
             left,
-            [(Kind::Mode, None), (Kind::Xattr, Some("user.x".into()))]
+            [
+                (Kind::Mode, None),
+                (Kind::Xattr, Some("user.x".into())),
+                (Kind::Attribute, Some("odd_time".into()))
+            ]
         );
         assert_eq!(r.problems.len(), 1, "semantic rules hide no problem");
         let filtered = r.filtered.expect("filtered");

@@ -11,12 +11,16 @@ pub fn write(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
         isodiff_report: u32,
         #[serde(flatten)]
         report: &'a Report,
+        /// Of `differences`, how many only follow from the others (marked
+        /// `consequence`): the differences a user must read are the rest.
+        consequences: u64,
     }
     serde_json::to_writer_pretty(
         &mut *out,
         &Versioned {
             isodiff_report: 1,
             report,
+            consequences: report.consequences(),
         },
     )?;
     writeln!(out)

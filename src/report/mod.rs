@@ -23,6 +23,7 @@ pub mod text;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
+use crate::model::{Follows, Role};
 use serde::Serialize;
 
 pub use change::{
@@ -117,6 +118,20 @@ impl Report {
             cut: None,
             byte_accounting: Vec::new(),
         }
+    }
+
+    /// How many differences only follow from others ([`Difference::consequence`]).
+    pub fn consequences(&self) -> u64 {
+        self.differences.iter().filter(|d| d.consequence).count() as u64
+    }
+
+    /// How many differing bytes of the images compared byte by byte follow
+    /// from the differences reported or from placement.
+    pub fn explained_bytes(&self) -> u64 {
+        self.byte_accounting
+            .iter()
+            .map(|r| r.explained_bytes + r.placement_bytes)
+            .sum()
     }
 
     /// How many differences there are of each kind, in the order of [`Kind`].
@@ -317,6 +332,16 @@ pub struct Difference {
     pub location: Location,
     /// What differs, with the values of both sides.
     pub change: Change,
+    /// What kind of thing differs, as the reader declared it for facts and
+    /// attributes (a time, an owner, packing, placement, an identifier) and as
+    /// the field says for entry metadata: `--semantic` and the causes read it.
+    pub role: Role,
+    /// What the differing fact merely encodes, as its reader declared it.
+    pub follows: Option<Follows>,
+    /// Set when the difference only follows from others the report holds (a
+    /// GPT's backup header address when the image size differs): counted apart
+    /// from the differences a user must read.
+    pub consequence: bool,
 }
 
 impl Serialize for Difference {
@@ -328,7 +353,17 @@ impl Serialize for Difference {
 impl Difference {
     /// A difference of `change` at `location`.
     pub fn new(location: Location, change: Change) -> Difference {
-        Difference { location, change }
+        let role = match &change {
+            Change::Entry { field, .. } => field.role(),
+            _ => Role::Content,
+        };
+        Difference {
+            location,
+            change,
+            role,
+            follows: None,
+            consequence: false,
+        }
     }
 
     /// A field of an entry's metadata that differs.
@@ -374,6 +409,19 @@ impl Difference {
     ) -> Difference {
         let name = name.into();
         Difference::new(location, Change::Image { name, a, b })
+    }
+
+    /// The same with another role.
+    pub fn with_role(mut self, role: Role) -> Difference {
+        self.role = role;
+        self
+    }
+
+    /// The same with the role and what it follows that `fact` declares.
+    pub fn declared_by(mut self, fact: &crate::model::Fact) -> Difference {
+        self.role = fact.role;
+        self.follows = fact.follows;
+        self
     }
 
     /// Contents that differ.

@@ -76,6 +76,9 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
             writeln!(out, "{}", group_line(g))?;
         }
         let d = &report.differences[i];
+        if d.consequence {
+            continue;
+        }
         match byte_groups.get(&i) {
             Some(Some(members)) => {
                 writeln!(
@@ -103,6 +106,9 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
     }
     for g in groups {
         writeln!(out, "{}", group_line(g))?;
+    }
+    for line in consequence_lines(report) {
+        writeln!(out, "{}", paint(style, sgr::DIM, &line))?;
     }
     if report.cut.is_some() && report.byte_accounting.len() > 1 {
         // Under a size limit, one line for all image pairs.
@@ -161,7 +167,8 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
         };
         writeln!(out, "{}", paint(style, sgr::BOLD, word))?;
     } else {
-        let total = report.differences.len() as u64 + shown_left_out;
+        let following = report.consequences();
+        let total = report.differences.len() as u64 - following + shown_left_out;
         writeln!(
             out,
             "{}",
@@ -169,7 +176,12 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
                 style,
                 sgr::BOLD,
                 &format!(
-                    "{total} difference(s){}",
+                    "{total} difference(s){}{}",
+                    if following > 0 {
+                        format!(" (and {following} that follow from them)")
+                    } else {
+                        String::new()
+                    },
                     if report.problems.is_empty() {
                         String::new()
                     } else {
@@ -197,6 +209,30 @@ pub fn location(location: &Location) -> String {
 /// A value as text: strings escaped and unquoted, null as `(none)`.
 pub fn value(v: &Shown<'_>) -> String {
     escape(v.to_string().as_bytes())
+}
+
+/// One line per image for the differences that only follow from others
+/// ([`Difference::consequence`]): `/x.squashfs  follows from the differences
+/// above: superblock.inode_count 41783 -> 41782`.
+pub fn consequence_lines(report: &Report) -> Vec<String> {
+    let mut by_image: std::collections::BTreeMap<&[Vec<u8>], Vec<String>> = Default::default();
+    for d in report.differences.iter().filter(|d| d.consequence) {
+        let (a, b) = values(d);
+        by_image
+            .entry(d.image())
+            .or_default()
+            .push(format!("{} {a} -> {b}", escape(d.what().as_bytes())));
+    }
+    by_image
+        .into_iter()
+        .map(|(image, what)| {
+            format!(
+                "{}  follows from the differences above: {}",
+                location(&image.to_vec()),
+                what.join("; ")
+            )
+        })
+        .collect()
 }
 
 /// Both values of a difference as text (see [`value`]).

@@ -106,7 +106,7 @@ impl<'a> CpioFs<'a> {
         for (i, s) in parsed.segments.iter().enumerate() {
             let n = i + 1;
             let how = s.compression.map_or("none", |c| c.name());
-            facts.push(Fact::new(
+            facts.push(Fact::packing(
                 format!("segment.{n}.compression"),
                 Value::Text(how.into()),
             ));

@@ -51,7 +51,9 @@ use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::formats::tree;
 use crate::limits::Limits;
-use crate::model::{Content, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Value};
+use crate::model::{
+    Content, EntryKind, Fact, Filesystem, Follows, Format, Listing, Meta, NodeId, Value,
+};
 use raw::{BootSector, FatType, Geometry};
 
 /// Whether `data` starts with a FAT boot sector a FAT driver would mount.
@@ -87,7 +89,10 @@ impl<'a> FatFs<'a> {
             "fat_type",
             Value::Text(geo.fat_type.name().to_owned()),
         ));
-        facts.push(Fact::new("data_clusters", Value::Int(geo.clusters.into())));
+        facts.push(
+            Fact::packing("data_clusters", Value::Int(geo.clusters.into()))
+                .follows(Follows::ImageSize),
+        );
         facts.extend(extra_facts(image, &bs, &geo));
 
         let walker = walk::Walker {
@@ -155,7 +160,7 @@ fn extra_facts(image: Bytes<'_>, bs: &BootSector, geo: &Geometry) -> Vec<Fact> {
                             Value::Int(v.into())
                         }
                     };
-                    facts.push(Fact::new(
+                    facts.push(Fact::packing(
                         "fsinfo.free_clusters",
                         word(crate::bytes::le32(s, 488)),
                     ));

@@ -10,7 +10,7 @@
 
 use crate::bytes::{byte, le16, le32};
 use crate::error::{Error, Result};
-use crate::model::{Fact, Value};
+use crate::model::{Fact, Follows, Value};
 use crate::time::{Civil, Precision, Timestamp};
 
 /// Size of one directory entry.
@@ -224,21 +224,24 @@ impl BootSector {
             Fact::new("bpb.reserved_sectors", int(self.reserved_sectors.into())),
             Fact::new("bpb.fat_count", int(self.fat_count.into())),
             Fact::new("bpb.root_entries", int(self.root_entries.into())),
-            Fact::new("bpb.total_sectors_16", int(self.total_sectors_16.into())),
+            // The volume's size, and how many sectors each FAT takes for it.
+            Fact::packing("bpb.total_sectors_16", int(self.total_sectors_16.into()))
+                .follows(Follows::ImageSize),
             Fact::new("bpb.media", int(self.media.into())),
-            Fact::new(
+            Fact::packing(
                 "bpb.sectors_per_fat_16",
                 int(self.sectors_per_fat_16.into()),
             ),
             Fact::new("bpb.sectors_per_track", int(self.sectors_per_track.into())),
             Fact::new("bpb.heads", int(self.heads.into())),
             Fact::new("bpb.hidden_sectors", int(self.hidden_sectors.into())),
-            Fact::new("bpb.total_sectors_32", int(self.total_sectors_32.into())),
+            Fact::packing("bpb.total_sectors_32", int(self.total_sectors_32.into()))
+                .follows(Follows::ImageSize),
             Fact::new("boot.signature", int(self.signature.into())),
         ];
         if let Some(x) = &self.fat32 {
             f.extend([
-                Fact::new("bpb.fat32.sectors_per_fat", int(x.sectors_per_fat.into())),
+                Fact::packing("bpb.fat32.sectors_per_fat", int(x.sectors_per_fat.into())),
                 Fact::new("bpb.fat32.ext_flags", int(x.ext_flags.into())),
                 Fact::new("bpb.fat32.version", int(x.version.into())),
                 Fact::new("bpb.fat32.root_cluster", int(x.root_cluster.into())),
@@ -252,7 +255,8 @@ impl BootSector {
         if let Some(x) = &self.extended {
             f.push(Fact::new("ebr.drive_number", int(x.drive_number.into())));
             f.push(Fact::new("ebr.signature", int(x.signature.into())));
-            f.push(Fact::new(
+            // The volume serial: random unless the producer was told one.
+            f.push(Fact::identifier(
                 "volume_id",
                 Value::Text(volume_id_text(x.volume_id)),
             ));

@@ -11,7 +11,7 @@ use super::raw::{self, attr, DirEntry, DIR_ENTRY_SIZE};
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::limits::{check, Limits};
-use crate::model::{Entry, EntryKind, Fact, Meta, NodeId, Value};
+use crate::model::{Entry, EntryField, EntryKind, Fact, Follows, Meta, NodeId, Value};
 use crate::time::Precision;
 
 /// One entry of the tree.
@@ -288,7 +288,7 @@ impl<'a> Walker<'a, '_> {
             ),
             Fact::new("fat.attributes", Value::Text(raw::attributes_text(a))),
             Fact::new("fat.case_flags", Value::Int(e.case_flags().into())),
-            Fact::new("fat.created", raw::creation_time(e)),
+            Fact::time("fat.created", raw::creation_time(e)),
             Fact::layout("fat.first_cluster", Value::Int(first.into())),
             Fact::layout("fat.entry_offset", Value::Int(offset)),
         ];
@@ -296,7 +296,10 @@ impl<'a> Walker<'a, '_> {
             // Out-of-range date or time fields: keep the raw words so a difference
             // in them still shows.
             let raw = e.raw.get(22..26).unwrap_or_default().to_vec();
-            attrs.push(Fact::new("fat.modified_raw", Value::Bytes(raw)));
+            attrs.push(
+                Fact::time("fat.modified_raw", Value::Bytes(raw))
+                    .follows(Follows::Entry(EntryField::Mtime)),
+            );
         }
         let mut node = Node {
             entry: Entry {
@@ -454,8 +457,8 @@ fn label_facts(e: &DirEntry<'_>) -> Vec<Fact> {
     .map_or(Value::Unset, Value::Time);
     vec![
         Fact::new("root_label", raw::text(&e.short_name())),
-        Fact::new("root_label.modified", modified),
-        Fact::new("root_label.created", raw::creation_time(e)),
+        Fact::time("root_label.modified", modified),
+        Fact::time("root_label.created", raw::creation_time(e)),
     ]
 }
 

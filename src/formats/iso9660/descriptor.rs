@@ -4,7 +4,7 @@
 use super::raw::{both16, both32, long_date, ucs2_to_utf8, DirRecord};
 use crate::bytes::{be32, byte, le32, Bytes};
 use crate::error::{Error, Result};
-use crate::model::{Fact, Value};
+use crate::model::{Fact, Follows, Value};
 
 /// Size of a volume descriptor and of the sectors the descriptor set uses.
 pub(crate) const SECTOR: u64 = 2048;
@@ -237,14 +237,17 @@ fn volume<'a>(
     }
     facts.push(Fact::new(name("system_id"), txt(8..40)));
     facts.push(Fact::new(name("volume_id"), txt(40..72)));
-    facts.push(Fact::new(name("volume_space_size"), Value::Int(space)));
+    // The image size in blocks: another size of the same files is packing.
+    facts.push(
+        Fact::packing(name("volume_space_size"), Value::Int(space)).follows(Follows::ImageSize),
+    );
     facts.push(Fact::new(name("volume_set_size"), Value::Int(set_size)));
     facts.push(Fact::new(name("volume_sequence_number"), Value::Int(seq)));
     facts.push(Fact::new(
         name("logical_block_size"),
         Value::Int(block_size),
     ));
-    facts.push(Fact::new(
+    facts.push(Fact::packing(
         name("path_table_size"),
         Value::Int(path_table_size),
     ));
@@ -271,19 +274,19 @@ fn volume<'a>(
     facts.push(Fact::new(name("copyright_file_id"), txt(702..739)));
     facts.push(Fact::new(name("abstract_file_id"), txt(739..776)));
     facts.push(Fact::new(name("bibliographic_file_id"), txt(776..813)));
-    facts.push(Fact::new(
+    facts.push(Fact::time(
         name("creation_date"),
         long_date(d.get(813..830).unwrap_or_default()),
     ));
-    facts.push(Fact::new(
+    facts.push(Fact::time(
         name("modification_date"),
         long_date(d.get(830..847).unwrap_or_default()),
     ));
-    facts.push(Fact::new(
+    facts.push(Fact::time(
         name("expiration_date"),
         long_date(d.get(847..864).unwrap_or_default()),
     ));
-    facts.push(Fact::new(
+    facts.push(Fact::time(
         name("effective_date"),
         long_date(d.get(864..881).unwrap_or_default()),
     ));

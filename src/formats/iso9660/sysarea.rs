@@ -5,7 +5,7 @@
 
 use crate::accounting::{Explain, Field, Layout, Owner, Span};
 use crate::bytes::{byte, le16, le32};
-use crate::model::{Fact, Value};
+use crate::model::{Fact, Follows, Value};
 
 /// Size of the system area.
 pub(crate) const SIZE: usize = 32 * 1024;
@@ -22,7 +22,8 @@ pub(crate) fn read(area: &[u8], facts: &mut Vec<Fact>) -> Vec<std::ops::Range<us
     let has_mbr = area.get(510..512) == Some(&[0x55, 0xaa]);
     facts.push(Fact::new("mbr.present", Value::Bool(has_mbr)));
     if has_mbr {
-        facts.push(Fact::new(
+        // A random id unless the producer was told one.
+        facts.push(Fact::identifier(
             "mbr.disk_signature",
             Value::Text(format!("{:08x}", le32(area, 440))),
         ));
@@ -36,6 +37,8 @@ pub(crate) fn read(area: &[u8], facts: &mut Vec<Fact>) -> Vec<std::ops::Range<us
                 continue;
             }
             let p = format!("mbr.partition{}", i + 1);
+            // Where a partition lies follows the layout and size of the image
+            // (an isohybrid MBR's partition covers the ISO).
             facts.push(Fact::new(
                 format!("{p}.status"),
                 Value::Int(u64::from(byte(e, 0))),
@@ -44,22 +47,28 @@ pub(crate) fn read(area: &[u8], facts: &mut Vec<Fact>) -> Vec<std::ops::Range<us
                 format!("{p}.type"),
                 Value::Text(format!("{:#04x}", byte(e, 4))),
             ));
-            facts.push(Fact::new(
-                format!("{p}.chs_start"),
-                Value::Bytes(e.get(1..4).unwrap_or_default().to_vec()),
-            ));
-            facts.push(Fact::new(
-                format!("{p}.chs_end"),
-                Value::Bytes(e.get(5..8).unwrap_or_default().to_vec()),
-            ));
-            facts.push(Fact::new(
-                format!("{p}.start_lba"),
-                Value::Int(u64::from(le32(e, 8))),
-            ));
-            facts.push(Fact::new(
-                format!("{p}.sectors"),
-                Value::Int(u64::from(le32(e, 12))),
-            ));
+            facts.push(
+                Fact::packing(
+                    format!("{p}.chs_start"),
+                    Value::Bytes(e.get(1..4).unwrap_or_default().to_vec()),
+                )
+                .follows(Follows::ImageSize),
+            );
+            facts.push(
+                Fact::packing(
+                    format!("{p}.chs_end"),
+                    Value::Bytes(e.get(5..8).unwrap_or_default().to_vec()),
+                )
+                .follows(Follows::ImageSize),
+            );
+            facts.push(
+                Fact::packing(format!("{p}.start_lba"), Value::Int(u64::from(le32(e, 8))))
+                    .follows(Follows::ImageSize),
+            );
+            facts.push(
+                Fact::packing(format!("{p}.sectors"), Value::Int(u64::from(le32(e, 12))))
+                    .follows(Follows::ImageSize),
+            );
         }
         covered.push(BOOT_CODE_END..512);
     }
@@ -115,15 +124,21 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
         Value::Int(u64::from(header_size)),
     ));
     // The CRCs follow from the fields they cover, which are reported themselves.
-    facts.push(Fact::layout(
-        "gpt.header_crc32",
-        Value::Text(format!("{:08x}", le32(h, 16))),
-    ));
+    facts.push(
+        Fact::layout(
+            "gpt.header_crc32",
+            Value::Text(format!("{:08x}", le32(h, 16))),
+        )
+        .follows(Follows::Group),
+    );
     facts.push(Fact::new("gpt.current_lba", Value::Int(le64(h, 24))));
-    facts.push(Fact::new("gpt.backup_lba", Value::Int(le64(h, 32))));
+    // The backup header sits at the end of the image.
+    let at_end = |name, v| Fact::packing(name, Value::Int(v)).follows(Follows::ImageSize);
+    facts.push(at_end("gpt.backup_lba", le64(h, 32)));
     facts.push(Fact::new("gpt.first_usable_lba", Value::Int(le64(h, 40))));
-    facts.push(Fact::new("gpt.last_usable_lba", Value::Int(le64(h, 48))));
-    facts.push(Fact::new(
+    facts.push(at_end("gpt.last_usable_lba", le64(h, 48)));
+    // A random id unless the producer was told one.
+    facts.push(Fact::identifier(
         "gpt.disk_guid",
         Value::Text(guid(h.get(56..72).unwrap_or_default())),
     ));
@@ -133,10 +148,13 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
         "gpt.entry_size",
         Value::Int(u64::from(entry_size)),
     ));
-    facts.push(Fact::layout(
-        "gpt.entries_crc32",
-        Value::Text(format!("{:08x}", le32(h, 88))),
-    ));
+    facts.push(
+        Fact::layout(
+            "gpt.entries_crc32",
+            Value::Text(format!("{:08x}", le32(h, 88))),
+        )
+        .follows(Follows::Group),
+    );
     let mut covered = Vec::new();
     covered.push(512..1024);
     if !(128..=4096).contains(&entry_size) {
@@ -162,12 +180,15 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
             format!("{p}.type_guid"),
             Value::Text(guid(&e[..16])),
         ));
-        facts.push(Fact::new(
+        facts.push(Fact::identifier(
             format!("{p}.unique_guid"),
             Value::Text(guid(e.get(16..32).unwrap_or_default())),
         ));
-        facts.push(Fact::new(format!("{p}.first_lba"), Value::Int(le64(e, 32))));
-        facts.push(Fact::new(format!("{p}.last_lba"), Value::Int(le64(e, 40))));
+        // Where a partition lies follows the layout and size of the image
+        // (isohybrid partitions cover parts of the ISO).
+        let lba = |name, v| Fact::packing(name, Value::Int(v)).follows(Follows::ImageSize);
+        facts.push(lba(format!("{p}.first_lba"), le64(e, 32)));
+        facts.push(lba(format!("{p}.last_lba"), le64(e, 40)));
         facts.push(Fact::new(
             format!("{p}.attributes"),
             Value::Text(format!("{:#018x}", le64(e, 48))),
@@ -231,14 +252,9 @@ fn apm(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
             Value::Text(String::from_utf8_lossy(&b[..end]).into_owned())
         };
         let p = format!("apm.partition{}", i + 1);
-        facts.push(Fact::new(
-            format!("{p}.start"),
-            Value::Int(u64::from(be32(8))),
-        ));
-        facts.push(Fact::new(
-            format!("{p}.blocks"),
-            Value::Int(u64::from(be32(12))),
-        ));
+        let blocks = |name, v| Fact::packing(name, Value::Int(v)).follows(Follows::ImageSize);
+        facts.push(blocks(format!("{p}.start"), u64::from(be32(8))));
+        facts.push(blocks(format!("{p}.blocks"), u64::from(be32(12))));
         facts.push(Fact::new(format!("{p}.name"), text(16..48)));
         facts.push(Fact::new(format!("{p}.type"), text(48..80)));
         facts.push(Fact::new(

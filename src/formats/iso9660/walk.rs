@@ -11,7 +11,7 @@ use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::formats::tree;
 use crate::limits::{check, Limits};
-use crate::model::{Entry, EntryKind, Fact, Meta, NodeId, Value};
+use crate::model::{Entry, EntryField, EntryKind, Fact, Follows, Meta, NodeId, Value};
 
 /// Which names and attributes a hierarchy is read with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -616,7 +616,9 @@ impl<'a> Walker<'a, '_> {
                 Value::Text(String::from_utf8_lossy(rec.name).into_owned()),
             ),
             Fact::new("record.flags", Value::Int(u64::from(rec_m.flags))),
-            Fact::new("record.date", record_date(rec_m.date)),
+            // The record's date is the entry's mtime where Rock Ridge has no TF.
+            Fact::time("record.date", record_date(rec_m.date))
+                .follows(Follows::Entry(EntryField::Mtime)),
             Fact::new(
                 "record.file_unit_size",
                 Value::Int(u64::from(rec_m.unit_size)),
@@ -651,14 +653,14 @@ impl<'a> Walker<'a, '_> {
             attrs.push(Fact::layout("rr.ino", Value::Int(u64::from(ino))));
         }
         if let Some((high, low)) = rr.pn {
-            attrs.push(Fact::new(
-                "rr.pn",
-                Value::Text(format!("{high:#x},{low:#x}")),
-            ));
+            attrs.push(
+                Fact::new("rr.pn", Value::Text(format!("{high:#x},{low:#x}")))
+                    .follows(Follows::Entry(EntryField::Rdev)),
+            );
         }
         for (stamp, value) in &rr.stamps {
             if !matches!(*stamp, "modify" | "access" | "attributes") {
-                attrs.push(Fact::new(format!("rr.tf.{stamp}"), value.clone()));
+                attrs.push(Fact::time(format!("rr.tf.{stamp}"), value.clone()));
             }
         }
         if let Some(cl) = rr.child_link {

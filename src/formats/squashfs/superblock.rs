@@ -4,7 +4,7 @@ use super::compress::Compressor;
 use super::metadata::{Reader, Table};
 use crate::bytes::{le16, le32, Bytes};
 use crate::error::{Error, Result};
-use crate::model::{Fact, Value};
+use crate::model::{Fact, Follows, Value};
 use crate::time::Timestamp;
 
 /// Size of the superblock at byte 0.
@@ -189,25 +189,26 @@ impl Superblock {
         };
         vec![
             Fact::new("superblock.version", Value::Text("4.0".into())),
-            Fact::new(
+            Fact::packing(
                 "superblock.compressor",
                 Value::Text(self.compressor.name().into()),
             ),
-            Fact::new(
+            Fact::packing(
                 "superblock.block_size",
                 Value::Int(u64::from(self.block_size)),
             ),
-            Fact::new("superblock.flags", Value::Text(flag_names(self.flags))),
-            Fact::new(
+            Fact::packing("superblock.flags", Value::Text(flag_names(self.flags))),
+            Fact::time(
                 "superblock.mkfs_time",
                 Value::Time(Timestamp::from_unix(i64::from(self.mkfs_time))),
             ),
-            Fact::new(
+            Fact::packing(
                 "superblock.inode_count",
                 Value::Int(u64::from(self.inode_count)),
-            ),
+            )
+            .follows(Follows::EntryCount),
             Fact::new("superblock.id_count", Value::Int(u64::from(self.id_count))),
-            Fact::new(
+            Fact::packing(
                 "superblock.fragment_count",
                 Value::Int(u64::from(self.fragment_count)),
             ),
@@ -271,7 +272,8 @@ pub(crate) fn compressor_options(sb: &Superblock, reader: &Reader<'_>) -> Result
     };
     let block = reader.block(&table, SUPERBLOCK_SIZE)?;
     let d = &block.data;
-    let int = |name: &'static str, v: u32| Fact::new(name, Value::Int(u64::from(v)));
+    // Compressor options say how the bytes were packed.
+    let int = |name: &'static str, v: u32| Fact::packing(name, Value::Int(u64::from(v)));
     let need = |n: usize| {
         if d.len() < n {
             Err(Error::malformed(
@@ -322,7 +324,7 @@ pub(crate) fn compressor_options(sb: &Superblock, reader: &Reader<'_>) -> Result
             ]
         }
         // lzma has no options; keep whatever is there so a difference still shows.
-        super::Compressor::Lzma => vec![Fact::new(
+        super::Compressor::Lzma => vec![Fact::packing(
             "compression_options.raw",
             Value::Bytes(d.clone()),
         )],

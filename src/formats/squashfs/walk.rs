@@ -330,7 +330,9 @@ impl<'r, 'a> Walker<'r, 'a> {
         attrs.extend([
             Fact::layout("squashfs.inode", Value::Int(u64::from(inode.number))),
             Fact::layout("squashfs.inode_ref", Value::Int(iref)),
-            Fact::new(
+            // Basic or extended: how the inode is stored, which follows what
+            // it holds (xattrs, links, sparse blocks).
+            Fact::packing(
                 "squashfs.inode_type",
                 Value::Text(inode.type_name().to_owned()),
             ),
@@ -367,7 +369,8 @@ impl<'r, 'a> Walker<'r, 'a> {
                     "squashfs.blocks_start",
                     Value::Int(f.blocks_start),
                 ));
-                attrs.push(Fact::new("squashfs.blocks", Value::Int(f.block_count)));
+                // Full blocks and sparse ones: they follow the block size.
+                attrs.push(Fact::packing("squashfs.blocks", Value::Int(f.block_count)));
                 if let Some((index, offset)) = f.fragment {
                     attrs.push(Fact::layout(
                         "squashfs.fragment",
@@ -379,7 +382,7 @@ impl<'r, 'a> Walker<'r, 'a> {
                     ));
                 }
                 if let Some(sparse) = f.sparse {
-                    attrs.push(Fact::new("squashfs.sparse", Value::Int(sparse)));
+                    attrs.push(Fact::packing("squashfs.sparse", Value::Int(sparse)));
                 }
                 file = Some(*f);
             }

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use rayon::prelude::*;
 
-use super::span::{Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Placement, Span};
 use super::{Run, Tally};
+use crate::model::span::{Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Placement, Span};
 use crate::report::change::{Block, Excerpt, LayoutGroup, Place, Reported};
 use crate::report::{ByteAccounting, BytesChange, Difference, Kind, LayoutChange, Location, Which};
 
@@ -737,7 +737,7 @@ fn both<'e>(x: &'e [EntryPath], y: &'e [EntryPath]) -> std::borrow::Cow<'e, [Ent
 }
 
 /// A structure only one image has.
-fn one_sided(ctx: &Context, owner: &super::span::Owner, letter: &str) -> Status {
+fn one_sided(ctx: &Context, owner: &crate::model::span::Owner, letter: &str) -> Status {
     let mut verdicts = vec![ctx.verdict(&owner.explain, &owner.entries)];
     verdicts.extend(
         owner
@@ -1036,7 +1036,7 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
                 }
             }
             _ => {
-                let mut owner = super::span::Owner::new(it.class, "", it.explain.clone());
+                let mut owner = crate::model::span::Owner::new(it.class, "", it.explain.clone());
                 owner.entries = it.entries.clone();
                 match one_sided(ctx, &owner, letter) {
                     Status::Explained => ItemStatus::Explained,
@@ -1071,7 +1071,7 @@ fn unpaired_by_entry<'t>(ny: &Named<'t>, nx: &Named<'_>) -> ItemMap<&'t [u8]> {
 /// `type` field differs and is explained.
 fn sized(
     ctx: &Context,
-    it: &super::span::Item,
+    it: &crate::model::span::Item,
     entries: &[EntryPath],
     (fx, fy): (&[Field], &[Field]),
     (bx, by): (&[u8], &[u8]),
@@ -1295,8 +1295,8 @@ pub(crate) fn layout_differences(
 
 #[cfg(test)]
 mod tests {
-    use super::super::span::Owner;
     use super::*;
+    use crate::model::span::Owner;
     use crate::report::{EntryField, Subject, Val};
 
     fn span(start: u64, len: u64, name: &str, explain: Explain) -> Span {
@@ -1507,7 +1507,7 @@ mod tests {
         // One compressed block per image whose decoded item is 4 bytes in a and
         // 6 in b: the 4 both have are equal, b's last 2 are a field only b's
         // item has, explained by nothing. a finds nothing changed, b does.
-        fn fields(_: &super::super::span::Item, b: &[u8]) -> Vec<Field> {
+        fn fields(_: &crate::model::span::Item, b: &[u8]) -> Vec<Field> {
             let mut v = vec![Field::new(0, 4, "x", Explain::Placement)];
             if b.len() > 4 {
                 v.push(Field::new(4, b.len() as u64 - 4, "y", Explain::Nothing));
@@ -1521,7 +1521,7 @@ mod tests {
                 name: "t".into(),
                 stream,
                 blocks: vec![(0, 0..len)],
-                items: vec![super::super::span::Item {
+                items: vec![crate::model::span::Item {
                     class: "item",
                     entries: vec![EntryPath::from(&b"/f"[..])],
                     label: None,

@@ -65,14 +65,12 @@
 //! stream named `cpio segment N`).
 
 mod engine;
-mod span;
 
-pub(crate) use engine::{attribute, layout_differences, Context, SameBytes};
-pub(crate) use span::{f, fact};
-pub use span::{
+pub use crate::model::span::{
     Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Owner, Placement, Region,
     SameButPlacement, Span,
 };
+pub(crate) use engine::{attribute, layout_differences, Context, SameBytes};
 
 use std::ops::Range;
 

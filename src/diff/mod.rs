@@ -113,8 +113,8 @@ fn run(
 
 /// Compares two images given as bytes. Fails when either cannot be opened at all.
 pub fn diff_bytes(a: &[u8], b: &[u8], options: &Options) -> Result<Report> {
-    let fa = crate::open(a, &options.limits)?;
-    let fb = crate::open(b, &options.limits)?;
+    let fa = crate::formats::open::open(a, &options.limits)?;
+    let fb = crate::formats::open::open(b, &options.limits)?;
     let mut report = diff_filesystems(fa.as_ref(), fb.as_ref(), options)?;
     report.a.size = a.len() as u64;
     report.b.size = b.len() as u64;
@@ -128,8 +128,8 @@ pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
     let mb = MappedFile::open(b)?;
     // Both at once: opening may decompress a whole image, or walk a whole tree.
     let (fa, fb) = rayon::join(
-        || crate::open(ma.bytes(), &options.limits),
-        || crate::open(mb.bytes(), &options.limits),
+        || crate::formats::open::open(ma.bytes(), &options.limits),
+        || crate::formats::open::open(mb.bytes(), &options.limits),
     );
     let fa = fa.map_err(|e| in_file(a, e))?;
     let fb = fb.map_err(|e| in_file(b, e))?;

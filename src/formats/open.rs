@@ -297,11 +297,11 @@ impl Filesystem for Buffered {
         self.inner().raw_bytes()
     }
 
-    fn byte_layout(&self) -> Result<crate::accounting::Layout> {
+    fn byte_layout(&self) -> Result<crate::model::span::Layout> {
         self.inner().byte_layout()
     }
 
-    fn placements(&self) -> Vec<crate::accounting::Placement> {
+    fn placements(&self) -> Vec<crate::model::span::Placement> {
         self.inner().placements()
     }
 }

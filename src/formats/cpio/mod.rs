@@ -208,11 +208,11 @@ impl Filesystem for CpioFs<'_> {
         Some(self.input)
     }
 
-    fn byte_layout(&self) -> Result<crate::accounting::Layout> {
+    fn byte_layout(&self) -> Result<crate::model::span::Layout> {
         Ok(self.layout())
     }
 
-    fn placements(&self) -> Vec<crate::accounting::Placement> {
+    fn placements(&self) -> Vec<crate::model::span::Placement> {
         self.placements_of()
     }
 }

@@ -19,11 +19,11 @@ use std::collections::HashMap;
 use super::header::{self, CpioFormat, Header, NEWC_LEN, ODC_LEN};
 use super::tree::components;
 use super::CpioFs;
-use crate::accounting::{
-    f, fact, Decoded, EntryPath, Explain, Field, Item, Layout, Owner, Placement, Span,
-};
 use crate::bytes::{byte, le16};
 use crate::formats::compress::Compression;
+use crate::model::span::{
+    f, fact, Decoded, EntryPath, Explain, Field, Item, Layout, Owner, Placement, Span,
+};
 
 /// What explains a member's data.
 const DATA: &[&str] = &["content", "size", "symlink", "nested"];

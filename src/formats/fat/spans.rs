@@ -14,8 +14,10 @@ use std::collections::HashMap;
 use super::chain::{Claimed, Fat, Run, Want};
 use super::raw::{attr, BootSector, DirEntry, FatType, DIR_ENTRY_SIZE};
 use super::FatFs;
-use crate::accounting::{f, fact, EntryPath, Explain, Field, Keys, Layout, Owner, Placement, Span};
 use crate::bytes::{le32, Bytes};
+use crate::model::span::{
+    f, fact, EntryPath, Explain, Field, Keys, Layout, Owner, Placement, Span,
+};
 use crate::model::{EntryKind, Value};
 
 /// Runs of free FAT entries given a span of their own, per FAT copy. A hostile

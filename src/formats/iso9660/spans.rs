@@ -14,8 +14,10 @@ use super::raw::DirRecord;
 use super::susp;
 use super::walk::{Namespace, Tree, SYSTEM_USE_SLACK};
 use super::IsoFs;
-use crate::accounting::{f, fact, EntryPath, Explain, Field, Keys, Layout, Owner, Placement, Span};
 use crate::bytes::{be16, be32, byte, le16, le32};
+use crate::model::span::{
+    f, fact, EntryPath, Explain, Field, Keys, Layout, Owner, Placement, Span,
+};
 use crate::model::EntryKind;
 
 /// Descriptor sectors looked at (as the reader does).

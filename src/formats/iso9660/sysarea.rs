@@ -3,8 +3,8 @@
 //! entries) and an Apple partition map, each field a fact. The bytes these fields
 //! do not explain (the boot code, any embedded loader) stay comparable as content.
 
-use crate::accounting::{Explain, Field, Layout, Owner, Span};
 use crate::bytes::{byte, le16, le32};
+use crate::model::span::{Explain, Field, Layout, Owner, Span};
 use crate::model::{Fact, Follows, Value};
 
 /// Size of the system area.

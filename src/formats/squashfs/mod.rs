@@ -362,11 +362,11 @@ impl Filesystem for SquashFs<'_> {
         Some(self.image.as_slice())
     }
 
-    fn byte_layout(&self) -> Result<crate::accounting::Layout> {
+    fn byte_layout(&self) -> Result<crate::model::span::Layout> {
         Ok(self.layout())
     }
 
-    fn placements(&self) -> Vec<crate::accounting::Placement> {
+    fn placements(&self) -> Vec<crate::model::span::Placement> {
         self.placements_of()
     }
 }

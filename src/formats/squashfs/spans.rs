@@ -39,10 +39,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use super::metadata::{Lookup, Table};
 use super::superblock::{ABSENT, SUPERBLOCK_SIZE};
 use super::SquashFs;
-use crate::accounting::{
+use crate::bytes::{le16, le32};
+use crate::model::span::{
     f, fact, Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Owner, Placement, Span,
 };
-use crate::bytes::{le16, le32};
 use crate::model::Value;
 
 fn int_attr(attrs: &[crate::model::Fact], name: &str) -> Option<u64> {

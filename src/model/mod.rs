@@ -11,6 +11,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+pub mod span;
+
 use crate::error::Result;
 use crate::time::Timestamp;
 
@@ -541,12 +543,12 @@ pub trait Filesystem: Send + Sync {
     }
     /// The span of every structure of the image, built now from the bytes (not
     /// kept from opening it): call it only to attribute differing bytes.
-    fn byte_layout(&self) -> Result<crate::accounting::Layout> {
-        Ok(crate::accounting::Layout::new())
+    fn byte_layout(&self) -> Result<span::Layout> {
+        Ok(span::Layout::new())
     }
     /// Where the main structures of the image are (file extents, tables), to
     /// compare two images of different sizes.
-    fn placements(&self) -> Vec<crate::accounting::Placement> {
+    fn placements(&self) -> Vec<span::Placement> {
         Vec::new()
     }
 }

@@ -294,7 +294,14 @@ fn page(report: &Report, s: &mut String) {
             "Identical".to_owned()
         }
     } else {
-        let mut v = format!("{total} difference(s) in {images} file system(s)");
+        let following = report.consequences();
+        let mut v = format!(
+            "{} difference(s) in {images} file system(s)",
+            total - following
+        );
+        if following > 0 {
+            let _ = write!(v, " (and {following} that follow from them)");
+        }
         if !report.problems.is_empty() {
             let _ = write!(v, ", {} problem(s)", report.problems.len());
         }

@@ -107,11 +107,16 @@ fn render(report: &Report, s: &mut String) {
             }
         );
     } else {
+        let following = report.consequences();
         let _ = write!(
             s,
-            "**{total} difference(s)** in {} file system(s)",
+            "**{} difference(s)** in {} file system(s)",
+            total - following,
             report.count_by_image().len()
         );
+        if following > 0 {
+            let _ = write!(s, " (and {following} that follow from them)");
+        }
         if !report.problems.is_empty() {
             let _ = write!(s, ", **{} problem(s)**", report.problems.len());
         }

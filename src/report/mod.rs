@@ -125,15 +125,6 @@ impl Report {
         self.differences.iter().filter(|d| d.consequence).count() as u64
     }
 
-    /// How many differing bytes of the images compared byte by byte follow
-    /// from the differences reported or from placement.
-    pub fn explained_bytes(&self) -> u64 {
-        self.byte_accounting
-            .iter()
-            .map(|r| r.explained_bytes + r.placement_bytes)
-            .sum()
-    }
-
     /// How many differences there are of each kind, in the order of [`Kind`].
     pub fn count_by_kind(&self) -> BTreeMap<Kind, u64> {
         let mut counts = BTreeMap::new();

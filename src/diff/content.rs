@@ -9,7 +9,9 @@ use super::Options;
 use crate::error::{Error, Result};
 use crate::formats::squashfs::BlockList;
 use crate::model::Content;
-use crate::report::change::{ContentChange, Detail, Hunk, Line, LineOp, TextDiff};
+use crate::report::change::{
+    ContentChange, Detail, HexRegion, Hexdump, Hunk, Line, LineOp, TextDiff, HEX_ROW,
+};
 
 fn chunks<'c>(content: &'c Content<'_>) -> Box<dyn Iterator<Item = Result<Cow<'c, [u8]>>> + 'c> {
     content.chunks()
@@ -163,14 +165,69 @@ fn raw_blocks_equal(
     })
 }
 
+/// Bytes of context shown before and after a differing run in a hexdump.
+const HEX_CONTEXT: u64 = HEX_ROW as u64;
+
+/// The windows of a hexdump: each differing byte with [`HEX_CONTEXT`] bytes
+/// around it, widened to whole `xxd` rows; windows that touch are one. Only
+/// the first `max` are kept, the rest counted, so a file of millions of
+/// differing regions costs a few numbers.
+#[derive(Debug, Default)]
+pub(crate) struct Windows {
+    /// The windows kept, in order.
+    pub(crate) shown: Vec<std::ops::Range<u64>>,
+    /// Windows past the last one kept.
+    pub(crate) more: u64,
+    /// The last window, kept or not (differing bytes come in order).
+    last: Option<std::ops::Range<u64>>,
+    max: usize,
+}
+
+impl Windows {
+    fn new(max: usize) -> Windows {
+        Windows {
+            max,
+            ..Windows::default()
+        }
+    }
+
+    /// Adds the differing byte at `offset` (offsets come in increasing order).
+    fn add(&mut self, offset: u64) {
+        let row = HEX_ROW as u64;
+        let start = offset.saturating_sub(HEX_CONTEXT) / row * row;
+        let end = offset
+            .saturating_add(1 + HEX_CONTEXT)
+            .div_ceil(row)
+            .saturating_mul(row);
+        match &mut self.last {
+            Some(last) if start <= last.end => {
+                last.end = last.end.max(end);
+                if let Some(kept) = self.shown.last_mut().filter(|k| k.start == last.start) {
+                    kept.end = last.end;
+                }
+            }
+            _ => {
+                if self.shown.len() < self.max {
+                    self.shown.push(start..end);
+                } else {
+                    self.more += 1;
+                }
+                self.last = Some(start..end);
+            }
+        }
+    }
+}
+
 /// Compares two contents byte by byte, with digests. Reads each once more; only
 /// called for contents already known to differ. The ELF place and the text
-/// diff are left to the caller.
+/// diff are left to the caller; the windows of the first `max_regions`
+/// differing regions are returned for a hexdump ([`hexdump`]).
 pub(crate) fn compare(
     a: &Content<'_>,
     b: &Content<'_>,
     mask: Option<std::ops::Range<u64>>,
-) -> Result<ContentChange> {
+    max_regions: usize,
+) -> Result<(ContentChange, Windows)> {
     let mut c = ContentChange {
         first_offset: None,
         differing_bytes: 0,
@@ -181,8 +238,10 @@ pub(crate) fn compare(
         sha256_b: [0; 32],
         elf: None,
         text_diff: None,
+        hexdump: None,
         detail: Detail::Shown,
     };
+    let mut windows = Windows::new(max_regions);
     let mut in_region = false;
     in_step(chunks(a), chunks(b), |offset, x, y| {
         for (offset, x, y) in unmasked(offset, x, y, &mask) {
@@ -198,6 +257,7 @@ pub(crate) fn compare(
                         in_region = true;
                     }
                     c.first_offset.get_or_insert(offset + i as u64);
+                    windows.add(offset + i as u64);
                 } else {
                     in_region = false;
                 }
@@ -205,9 +265,71 @@ pub(crate) fn compare(
         }
         true
     })?;
+    if c.len_a != c.len_b {
+        // Where one side goes on past the other.
+        windows.add(c.len_a.min(c.len_b));
+    }
     c.sha256_a = sha256(a)?;
     c.sha256_b = sha256(b)?;
-    Ok(c)
+    Ok((c, windows))
+}
+
+/// The bytes of both sides in `windows`, each window cut to `max_bytes`
+/// (whole rows, at least one). Reads each content up to the last window only.
+pub(crate) fn hexdump(
+    a: &Content<'_>,
+    b: &Content<'_>,
+    windows: &Windows,
+    max_bytes: usize,
+) -> Result<Hexdump> {
+    let cap = (max_bytes.div_ceil(HEX_ROW).max(1) * HEX_ROW) as u64;
+    let cut: Vec<std::ops::Range<u64>> = windows
+        .shown
+        .iter()
+        .map(|w| w.start..w.end.min(w.start.saturating_add(cap)))
+        .collect();
+    let (xa, xb) = (gather(a, &cut)?, gather(b, &cut)?);
+    let len = a.len().max(b.len());
+    let regions = cut
+        .iter()
+        .zip(&windows.shown)
+        .zip(xa.into_iter().zip(xb))
+        .map(|((c, w), (a, b))| HexRegion {
+            offset: c.start,
+            cut: c.end < w.end.min(len),
+            a,
+            b,
+        })
+        .collect();
+    Ok(Hexdump {
+        regions,
+        more_regions: windows.more,
+    })
+}
+
+/// The bytes of `content` in each of `ranges` (sorted, apart), as far as it
+/// holds them.
+fn gather(content: &Content<'_>, ranges: &[std::ops::Range<u64>]) -> Result<Vec<Vec<u8>>> {
+    let mut out: Vec<Vec<u8>> = ranges.iter().map(|_| Vec::new()).collect();
+    let Some(last) = ranges.last().map(|r| r.end) else {
+        return Ok(out);
+    };
+    let mut offset = 0u64;
+    for chunk in chunks(content) {
+        let chunk = chunk?;
+        let end = offset + chunk.len() as u64;
+        for (r, o) in ranges.iter().zip(out.iter_mut()) {
+            let (s, e) = (r.start.max(offset), r.end.min(end));
+            if s < e {
+                o.extend_from_slice(&chunk[(s - offset) as usize..(e - offset) as usize]);
+            }
+        }
+        offset = end;
+        if offset >= last {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 fn sha256(content: &Content<'_>) -> Result<[u8; 32]> {
@@ -332,7 +454,7 @@ mod tests {
     fn counts_bytes_and_regions() {
         let a = content(&[b"aaaaXXaaaaYaaa"]);
         let b = content(&[b"aaaa", b"YYaaaaZaaa", b"tail"]);
-        let c = compare(&a, &b, None).ok();
+        let c = compare(&a, &b, None, 4).ok().map(|c| c.0);
         let c = c.as_ref();
         assert_eq!(c.and_then(|c| c.first_offset), Some(4));
         assert_eq!(c.map(|c| c.differing_bytes), Some(3));
@@ -345,11 +467,47 @@ mod tests {
         assert_eq!(c.map(|c| c.sha256_a), Some(digest));
     }
 
+    #[test]
+    fn hexdump_shows_the_first_regions_with_context_in_rows() {
+        let mut x = vec![0u8; 260];
+        let mut y = x.clone();
+        y[40] = 1; // region 1: rows 16..64 with its context
+        y[50] = 2; // merged into it: its context touches
+        y[150] = 3; // region 2
+        y.push(9); // b goes on: region 3 at the end
+        let (a, b) = (content(&[&x[..]]), content(&[&y[..100], &y[100..]]));
+        let (c, w) = compare(&a, &b, None, 2).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.regions, 3,
+            "the appended byte is not in the common length"
+        );
+        assert_eq!(w.shown, vec![16..80, 128..176]);
+        assert_eq!(w.more, 1, "the end of b is past the two regions kept");
+        let h = hexdump(&a, &b, &w, 256).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.more_regions, 1);
+        assert_eq!(h.regions[0].offset, 16);
+        assert_eq!(h.regions[0].a, x[16..80].to_vec());
+        assert_eq!(h.regions[0].b, y[16..80].to_vec());
+        assert!(!h.regions[0].cut);
+        // Cut to one row: the differing run goes on past it.
+        let h = hexdump(&a, &b, &w, 10).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.regions[0].a.len(), 16);
+        assert!(h.regions[0].cut);
+        // The end of the longer side, where the other has no bytes.
+        let (_, w) = compare(&a, &b, None, 8).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(w.shown.last(), Some(&(240..288)));
+        let h = hexdump(&a, &b, &w, 256).unwrap_or_else(|e| panic!("{e}"));
+        let last = h.regions.last().map(|r| (r.a.len(), r.b.len()));
+        assert_eq!(last, Some((20, 21)));
+        assert!(!h.regions.last().is_some_and(|r| r.cut));
+        x.clear();
+    }
+
     /// The unified diff as text, as the reports write it (see
     /// [`ContentChange::detail`]).
     fn unified(a: &[u8], b: &[u8], o: &Options) -> Option<String> {
         let t = text_diff(a, b, o)?;
-        let mut c = compare(&content(&[a]), &content(&[b]), None).ok()?;
+        let (mut c, _) = compare(&content(&[a]), &content(&[b]), None, 4).ok()?;
         c.text_diff = Some(t);
         let detail = c.detail()?;
         // After the two digest lines.

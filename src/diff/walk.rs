@@ -524,8 +524,8 @@ impl<'o> Differ<'o> {
         if nesting < self.options.max_nesting && self.nested(ca, cb, location, nesting) {
             return true;
         }
-        match content::compare(ca, cb, mask) {
-            Ok(mut c) => {
+        match content::compare(ca, cb, mask, self.options.hexdump_regions) {
+            Ok((mut c, windows)) => {
                 let elf = match c.first_offset {
                     Some(first) => self.elf_place(ca, cb, first, location, &mut c, found),
                     None => false,
@@ -537,6 +537,14 @@ impl<'o> Differ<'o> {
                         (content::contiguous(ca, max), content::contiguous(cb, max))
                     {
                         c.text_diff = content::text_diff(&ba, &bb, self.options);
+                    }
+                }
+                // Text keeps its unified diff; binary content shows its bytes.
+                if c.text_diff.is_none() && !windows.shown.is_empty() {
+                    let max = self.options.max_hexdump_bytes;
+                    match content::hexdump(ca, cb, &windows, max) {
+                        Ok(h) => c.hexdump = Some(h),
+                        Err(e) => self.problem(location.clone(), Which::A, content::unreadable(e)),
                     }
                 }
                 found.push(Difference::content(location.clone(), c));

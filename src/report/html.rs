@@ -105,6 +105,7 @@ pre.udiff .del{background:var(--del-bg);color:var(--del)}
 pre.udiff .hunk{background:var(--hunk-bg);color:var(--hunk)}
 pre.udiff .meta{color:var(--muted)}
 pre.udiff .cut{background:var(--note-bg);font-style:italic}
+pre.udiff mark{background:var(--mark-bg,#ffd54f);color:inherit;font-weight:bold}
 .problem{color:var(--del)}
 footer{margin-top:2rem;color:var(--muted);font-size:12px}
 [hidden]{display:none!important}
@@ -537,20 +538,43 @@ fn difference(d: &Difference, open: bool, s: &mut String) {
         );
         for line in lines {
             let class = match line {
-                DetailLine::DiffCut(_) | DetailLine::LeftOut => "cut",
+                DetailLine::DiffCut(_)
+                | DetailLine::LeftOut
+                | DetailLine::HexCut
+                | DetailLine::HexMore(_) => "cut",
                 DetailLine::Digest(..) => "meta",
-                DetailLine::Hunk(_) => "hunk",
+                DetailLine::Hunk(_) | DetailLine::HexHeader(_) => "hunk",
                 DetailLine::Line(l) => match l.op {
                     LineOp::Added => "add",
                     LineOp::Removed => "del",
                     LineOp::Context | LineOp::NoNewline => "ctx",
                 },
+                DetailLine::HexRow(r) => match r.side {
+                    Some(Which::A) => "del",
+                    Some(Which::B) => "add",
+                    None => "ctx",
+                },
             };
-            let _ = write!(
-                s,
-                "<span class=\"l {class}\">{}</span>",
-                h(line.to_string().as_bytes())
-            );
+            let body = match line {
+                // The bytes that differ from the other side's are marked, in
+                // the hex and in the characters.
+                DetailLine::HexRow(r) => {
+                    let mut body = String::new();
+                    r.write_with(&mut body, &|out, text, differs| {
+                        let text = h(text.as_bytes());
+                        if differs {
+                            out.push_str("<mark>");
+                            out.push_str(&text);
+                            out.push_str("</mark>");
+                        } else {
+                            out.push_str(&text);
+                        }
+                    });
+                    body
+                }
+                _ => h(line.to_string().as_bytes()),
+            };
+            let _ = write!(s, "<span class=\"l {class}\">{body}</span>");
         }
         s.push_str("</pre></details>\n");
     }

@@ -1,5 +1,6 @@
 //! Inside a differing file (issue 18): the bytes of the differing regions of a
-//! binary, in every report format.
+//! binary, in every report format; EFI binaries (PE) read field by field, in a
+//! FAT image in an ISO, as installers hold them.
 
 mod common;
 
@@ -7,7 +8,7 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
-use common::{fixture, isodiff, TempDir};
+use common::{differences, find, fixture, isodiff, json_report, on_path, TempDir};
 
 const HELLO: &str = "/5p1y2ssd3hzvplzmxk4n9ss7jkvmx0l3-hello-2.12.1/bin/hello";
 const MOTD: &str = "/5p1y2ssd3hzvplzmxk4n9ss7jkvmx0l3-hello-2.12.1/share/motd";
@@ -166,4 +167,177 @@ fn hexdump_flags_bound_it() {
     );
     assert!(text.contains("[region cut: --max-hexdump-bytes reached]"));
     assert!(!text.contains("00001000:"));
+}
+
+fn run_tool(cmd: &mut Command) {
+    let out = cmd
+        .env("TZ", "UTC")
+        .env("MTOOLS_SKIP_CHECK", "1")
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A real EFI application written by objcopy (which stamps the current time in
+/// its TimeDateStamp and computes the checksum): GRUB's when installed, else
+/// `/bin/true` made a PE.
+fn objcopy_efi(out: &Path) {
+    let grub = Path::new("/usr/lib/grub/x86_64-efi/monolithic/grubx64.efi");
+    if grub.exists() {
+        run_tool(Command::new("objcopy").arg(grub).arg(out));
+    } else {
+        run_tool(
+            Command::new("objcopy")
+                .args(["-O", "pei-x86-64", "/bin/true"])
+                .arg(out),
+        );
+    }
+}
+
+/// An ISO holding `efi.img`, a FAT image with `efi` as `/EFI/BOOT/BOOTX64.EFI`.
+fn efi_iso(dir: &Path, efi: &Path) -> std::path::PathBuf {
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let fat = root.join("efi.img");
+    run_tool(
+        Command::new("mkfs.vfat")
+            .args(["--invariant", "-C", "-n", "EFIBOOT", "-i", "12345678"])
+            .arg(&fat)
+            .arg("16384"),
+    );
+    for d in ["::/EFI", "::/EFI/BOOT"] {
+        run_tool(Command::new("mmd").arg("-i").arg(&fat).arg(d));
+    }
+    run_tool(Command::new("touch").args(["-d", "@1700000000"]).arg(efi));
+    run_tool(
+        Command::new("mcopy")
+            .args(["-m", "-i"])
+            .arg(&fat)
+            .arg(efi)
+            .arg("::/EFI/BOOT/BOOTX64.EFI"),
+    );
+    for f in [&fat, &root] {
+        run_tool(Command::new("touch").args(["-d", "@1700000000"]).arg(f));
+    }
+    let iso = dir.join("a.iso");
+    run_tool(
+        Command::new("xorriso")
+            .args(["-as", "mkisofs", "-quiet", "-R", "-o"])
+            .arg(&iso)
+            .arg(&root),
+    );
+    iso
+}
+
+/// The offset of the PE file's COFF header (after `PE\0\0`, x86-64) in `bytes`.
+fn coff_header(bytes: &[u8]) -> usize {
+    find(bytes, b"PE\0\0\x64\x86") + 4
+}
+
+#[test]
+fn efi_binaries_that_differ_only_in_their_time_stamp_say_so() {
+    if !on_path(&["objcopy", "mkfs.vfat", "mmd", "mcopy", "xorriso"]) {
+        return;
+    }
+    let dir = TempDir::new("inside-pe");
+    let efi = dir.0.join("BOOTX64.EFI");
+    objcopy_efi(&efi);
+    let a = efi_iso(&dir.0, &efi);
+    // What a second objcopy run an hour later writes: another TimeDateStamp,
+    // and so another checksum.
+    let mut bytes = std::fs::read(&a).expect("read");
+    let coff = coff_header(&bytes);
+    let stamp = u32::from_le_bytes(bytes[coff + 4..coff + 8].try_into().expect("4 bytes"));
+    bytes[coff + 4..coff + 8].copy_from_slice(&(stamp + 3600).to_le_bytes());
+    let checksum = coff + 20 + 64;
+    bytes[checksum] ^= 0x10;
+    let b = dir.0.join("b.iso");
+    std::fs::write(&b, &bytes).expect("write");
+
+    let (code, r) = json_report(&a, &b);
+    assert_eq!(code, Some(1), "{r:#}");
+    let ds = differences(&r);
+    let at = serde_json::json!(["/efi.img", "/EFI/BOOT/BOOTX64.EFI"]);
+    let fields: Vec<(&str, &str)> = ds
+        .iter()
+        .map(|d| {
+            assert_eq!(d["location"], at, "{r:#}");
+            (
+                d["kind"].as_str().unwrap_or_default(),
+                d["field"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("attribute", "pe.checksum"),
+            ("attribute", "pe.time_date_stamp")
+        ],
+        "{r:#}"
+    );
+    let time = |s: u32| {
+        let out = Command::new("date")
+            .args(["-u", "-d", &format!("@{s}"), "+%Y-%m-%dT%H:%M:%SZ"])
+            .output()
+            .expect("date");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(ds[1]["a"], time(stamp).as_str());
+    assert_eq!(ds[1]["b"], time(stamp + 3600).as_str());
+    // Every differing byte of the FAT image is the file's, explained by them.
+    let text =
+        String::from_utf8_lossy(&isodiff(&[a.as_os_str(), b.as_os_str()]).stdout).into_owned();
+    assert!(
+        text.contains("/efi.img:/EFI/BOOT/BOOTX64.EFI  attribute pe.time_date_stamp "),
+        "{text}"
+    );
+    assert!(!text.contains("content"), "{text}");
+    assert!(text.contains("every one explained"), "{text}");
+
+    // A changed byte of the code is content, placed in its section, and its
+    // section's digest differs.
+    let text_start = {
+        let out = Command::new("objdump")
+            .arg("-h")
+            .arg(&efi)
+            .output()
+            .expect("objdump");
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().nth(1) == Some(".text"))
+            .unwrap_or_else(|| panic!("{out}"))
+            .to_owned();
+        let file_off = line.split_whitespace().nth(5).unwrap_or_default();
+        usize::from_str_radix(file_off, 16).expect("hex")
+    };
+    let mut bytes = std::fs::read(&a).expect("read");
+    let pe_start = coff_header(&bytes) - 4 - {
+        let e = std::fs::read(&efi).expect("read");
+        coff_header(&e) - 4
+    };
+    bytes[pe_start + text_start + 0x20] ^= 0xff;
+    std::fs::write(&b, &bytes).expect("write");
+    let (code, r) = json_report(&a, &b);
+    assert_eq!(code, Some(1), "{r:#}");
+    let ds = differences(&r);
+    let content: Vec<_> = ds.iter().filter(|d| d["kind"] == "content").collect();
+    assert_eq!(content.len(), 1, "{r:#}");
+    assert_eq!(
+        content[0]["summary"],
+        "1 byte differs in 1 region from offset ".to_owned()
+            + &(text_start + 0x20).to_string()
+            + " (section .text+0x20)",
+        "{r:#}"
+    );
+    assert_eq!(content[0]["pe"]["section"], ".text");
+    assert!(
+        ds.iter().any(|d| d["field"] == "pe.section..text.sha256"),
+        "{r:#}"
+    );
 }

@@ -27,27 +27,27 @@ pub(crate) fn head<'c>(content: &'c Content<'_>, want: usize) -> Result<Cow<'c, 
     content.head(want)
 }
 
-/// Pieces `x`, `y` at `offset` with the bytes inside `mask` taken out.
+/// Hands `visit` the pieces of `x`, `y` (at `offset`) outside `mask` (sorted,
+/// apart), in order; stops when it returns false, and returns false then.
 fn unmasked<'x>(
     offset: u64,
     x: &'x [u8],
     y: &'x [u8],
-    mask: &Option<std::ops::Range<u64>>,
-) -> [(u64, &'x [u8], &'x [u8]); 2] {
-    let empty: (u64, &[u8], &[u8]) = (offset, &[], &[]);
-    let Some(m) = mask else {
-        return [(offset, x, y), empty];
-    };
+    mask: &[std::ops::Range<u64>],
+    mut visit: impl FnMut(u64, &'x [u8], &'x [u8]) -> bool,
+) -> bool {
     let end = offset + x.len() as u64;
-    if m.end <= offset || m.start >= end {
-        return [(offset, x, y), empty];
+    let mut at = offset;
+    for m in mask.iter().filter(|m| m.end > offset && m.start < end) {
+        let cut_start = (m.start.max(at) - offset) as usize;
+        let piece = (at - offset) as usize..cut_start;
+        if !piece.is_empty() && !visit(at, &x[piece.clone()], &y[piece]) {
+            return false;
+        }
+        at = at.max(m.end.min(end));
     }
-    let cut_start = (m.start.max(offset) - offset) as usize;
-    let cut_end = (m.end.min(end) - offset) as usize;
-    [
-        (offset, &x[..cut_start], &y[..cut_start]),
-        (offset + cut_end as u64, &x[cut_end..], &y[cut_end..]),
-    ]
+    let rest = (at - offset) as usize..x.len();
+    rest.is_empty() || visit(at, &x[rest.clone()], &y[rest])
 }
 
 /// Walks two chunk streams in step, handing `visit` equal-length pieces of both.
@@ -98,7 +98,7 @@ fn in_step<'x>(
 pub(crate) fn equal(
     a: &Content<'_>,
     b: &Content<'_>,
-    mask: Option<std::ops::Range<u64>>,
+    mask: &[std::ops::Range<u64>],
     same: &mut dyn FnMut(&[u8], &[u8]),
 ) -> Result<bool> {
     if a.len() != b.len() {
@@ -110,14 +110,14 @@ pub(crate) fn equal(
             return Ok(true);
         }
     }
-    if let (Content::Blocks(x), Content::Blocks(y), None) = (a, b, &mask) {
+    if let (Content::Blocks(x), Content::Blocks(y), true) = (a, b, mask.is_empty()) {
         if let Some(equal) = raw_blocks_equal(x, y, same)? {
             return Ok(equal);
         }
     }
     let mut same = true;
     in_step(chunks(a), chunks(b), |offset, x, y| {
-        same = unmasked(offset, x, y, &mask).iter().all(|(_, x, y)| x == y);
+        same = unmasked(offset, x, y, mask, |_, x, y| x == y);
         same
     })?;
     Ok(same)
@@ -225,7 +225,7 @@ impl Windows {
 pub(crate) fn compare(
     a: &Content<'_>,
     b: &Content<'_>,
-    mask: Option<std::ops::Range<u64>>,
+    mask: &[std::ops::Range<u64>],
     max_regions: usize,
 ) -> Result<(ContentChange, Windows)> {
     let mut c = ContentChange {
@@ -237,6 +237,7 @@ pub(crate) fn compare(
         sha256_a: [0; 32],
         sha256_b: [0; 32],
         elf: None,
+        pe: None,
         text_diff: None,
         hexdump: None,
         detail: Detail::Shown,
@@ -244,10 +245,10 @@ pub(crate) fn compare(
     let mut windows = Windows::new(max_regions);
     let mut in_region = false;
     in_step(chunks(a), chunks(b), |offset, x, y| {
-        for (offset, x, y) in unmasked(offset, x, y, &mask) {
+        unmasked(offset, x, y, mask, |offset, x, y| {
             if x == y {
-                in_region &= x.is_empty();
-                continue;
+                in_region = false;
+                return true;
             }
             for (i, (p, q)) in x.iter().zip(y).enumerate() {
                 if p != q {
@@ -262,7 +263,8 @@ pub(crate) fn compare(
                     in_region = false;
                 }
             }
-        }
+            true
+        });
         true
     })?;
     if c.len_a != c.len_b {
@@ -440,13 +442,21 @@ mod tests {
     fn equal_across_different_chunking() {
         let a = content(&[b"hello ", b"world"]);
         let b = content(&[b"hel", b"lo world"]);
-        let equal = |a, b, mask| equal(a, b, mask, &mut |_, _| {});
-        assert!(equal(&a, &b, None).unwrap_or(false));
+        let equal = |a, b, mask: &[std::ops::Range<u64>]| equal(a, b, mask, &mut |_, _| {});
+        assert!(equal(&a, &b, &[]).unwrap_or(false));
         let c = content(&[b"hello_world"]);
-        assert!(!equal(&a, &c, None).unwrap_or(true));
+        assert!(!equal(&a, &c, &[]).unwrap_or(true));
         assert!(
-            equal(&a, &c, Some(5..6)).unwrap_or(false),
+            equal(&a, &c, std::slice::from_ref(&(5..6))).unwrap_or(false),
             "the differing byte is masked"
+        );
+        let d = content(&[b"Hello_worlD"]);
+        assert!(equal(&a, &d, &[0..1, 5..6, 10..11]).unwrap_or(false));
+        assert!(!equal(&a, &d, &[0..1, 10..11]).unwrap_or(true));
+        let c = compare(&a, &d, &[0..1, 10..11], 4).ok().map(|c| c.0);
+        assert_eq!(
+            c.map(|c| (c.first_offset, c.differing_bytes)),
+            Some((Some(5), 1))
         );
     }
 
@@ -454,7 +464,7 @@ mod tests {
     fn counts_bytes_and_regions() {
         let a = content(&[b"aaaaXXaaaaYaaa"]);
         let b = content(&[b"aaaa", b"YYaaaaZaaa", b"tail"]);
-        let c = compare(&a, &b, None, 4).ok().map(|c| c.0);
+        let c = compare(&a, &b, &[], 4).ok().map(|c| c.0);
         let c = c.as_ref();
         assert_eq!(c.and_then(|c| c.first_offset), Some(4));
         assert_eq!(c.map(|c| c.differing_bytes), Some(3));
@@ -476,7 +486,7 @@ mod tests {
         y[150] = 3; // region 2
         y.push(9); // b goes on: region 3 at the end
         let (a, b) = (content(&[&x[..]]), content(&[&y[..100], &y[100..]]));
-        let (c, w) = compare(&a, &b, None, 2).unwrap_or_else(|e| panic!("{e}"));
+        let (c, w) = compare(&a, &b, &[], 2).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             c.regions, 3,
             "the appended byte is not in the common length"
@@ -494,7 +504,7 @@ mod tests {
         assert_eq!(h.regions[0].a.len(), 16);
         assert!(h.regions[0].cut);
         // The end of the longer side, where the other has no bytes.
-        let (_, w) = compare(&a, &b, None, 8).unwrap_or_else(|e| panic!("{e}"));
+        let (_, w) = compare(&a, &b, &[], 8).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(w.shown.last(), Some(&(240..288)));
         let h = hexdump(&a, &b, &w, 256).unwrap_or_else(|e| panic!("{e}"));
         let last = h.regions.last().map(|r| (r.a.len(), r.b.len()));
@@ -507,7 +517,7 @@ mod tests {
     /// [`ContentChange::detail`]).
     fn unified(a: &[u8], b: &[u8], o: &Options) -> Option<String> {
         let t = text_diff(a, b, o)?;
-        let (mut c, _) = compare(&content(&[a]), &content(&[b]), None, 4).ok()?;
+        let (mut c, _) = compare(&content(&[a]), &content(&[b]), &[], 4).ok()?;
         c.text_diff = Some(t);
         let detail = c.detail()?;
         // After the two digest lines.

@@ -9,6 +9,7 @@
 pub(crate) mod content;
 mod elf;
 mod meta;
+mod pe;
 mod walk;
 
 use std::path::Path;

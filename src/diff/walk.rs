@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use super::content;
 use super::elf;
 use super::meta;
+use super::pe;
 use super::Options;
 use crate::accounting;
 use crate::model::{Content, Entry, EntryKind, Filesystem, Meta, NodeId};
@@ -22,6 +23,10 @@ pub(crate) struct Differ<'o> {
     problems: Mutex<Vec<Problem>>,
     /// Files compared as nested images.
     nested: Mutex<Vec<NestedPair>>,
+    /// Files whose content differs only in fields reported as attributes (a PE
+    /// file's TimeDateStamp): no content difference is reported, but their
+    /// bytes differ.
+    said_by_fields: Mutex<Vec<Location>>,
     /// One record per image pair whose bytes were accounted.
     accounting: Mutex<Vec<ByteAccounting>>,
     /// Large raw blocks the walk found to be the same bytes.
@@ -102,6 +107,7 @@ impl<'o> Differ<'o> {
             differences: Mutex::new(Vec::new()),
             problems: Mutex::new(Vec::new()),
             nested: Mutex::new(Vec::new()),
+            said_by_fields: Mutex::new(Vec::new()),
             accounting: Mutex::new(Vec::new()),
             same_blocks: Mutex::new(accounting::SameBytes::default()),
             release: None,
@@ -248,6 +254,15 @@ impl<'o> Differ<'o> {
             let d = self.differences.lock().unwrap_or_else(|e| e.into_inner());
             accounting::Context::new(prefix, &d, &nested)
         };
+        for l in self
+            .said_by_fields
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|l| l.len() == prefix.len() + 1 && l.starts_with(prefix))
+        {
+            ctx.content_said_by_fields(l.last().cloned().unwrap_or_default());
+        }
         ctx.same = self
             .same_blocks
             .lock()
@@ -489,7 +504,11 @@ impl<'o> Differ<'o> {
         // ISO writer and holds block addresses; its fields are compared as
         // attributes, so the bytes are left out here.
         let has_table = |e: &Entry| e.attrs.iter().any(|a| a.name == "boot_info_table.checksum");
-        let mask = (has_table(ea) && has_table(eb)).then_some(8..64);
+        let mask = if has_table(ea) && has_table(eb) {
+            std::iter::once(8..64).collect()
+        } else {
+            Vec::new()
+        };
         let nested = self.contents(&ca, &cb, here, mask, found);
         self.count_read(raw_len(&ca) + raw_len(&cb));
         nested
@@ -502,11 +521,11 @@ impl<'o> Differ<'o> {
         ca: &Content<'_>,
         cb: &Content<'_>,
         here: &Here<'_>,
-        mask: Option<std::ops::Range<u64>>,
+        mut mask: Vec<std::ops::Range<u64>>,
         found: &mut Vec<Difference>,
     ) -> bool {
         let mut same = accounting::SameBytes::default();
-        let equal = content::equal(ca, cb, mask.clone(), &mut |x, y| same.add(x, y));
+        let equal = content::equal(ca, cb, &mask, &mut |x, y| same.add(x, y));
         if !same.is_empty() {
             let mut known = self.same_blocks.lock().unwrap_or_else(|e| e.into_inner());
             known.extend(same);
@@ -524,12 +543,41 @@ impl<'o> Differ<'o> {
         if nesting < self.options.max_nesting && self.nested(ca, cb, location, nesting) {
             return true;
         }
-        match content::compare(ca, cb, mask, self.options.hexdump_regions) {
+        // Two PE files: their headers and sections are compared as attributes,
+        // and the fields that say when and which build are left out of the
+        // content (see `pe`): content that differs only there is no content
+        // difference.
+        let pe = match self.pe(ca, cb, location, found) {
+            Some((pe, pe_mask)) if mask.is_empty() => {
+                mask = pe_mask;
+                match content::equal(ca, cb, &mask, &mut |_, _| {}) {
+                    Ok(true) => {
+                        self.said_by_fields
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(location.clone());
+                        return false;
+                    }
+                    Ok(false) => Some(pe),
+                    Err(e) => {
+                        self.problem(location.clone(), Which::A, content::unreadable(e));
+                        return false;
+                    }
+                }
+            }
+            Some((pe, _)) => Some(pe),
+            None => None,
+        };
+        match content::compare(ca, cb, &mask, self.options.hexdump_regions) {
             Ok((mut c, windows)) => {
                 let elf = match c.first_offset {
                     Some(first) => self.elf_place(ca, cb, first, location, &mut c, found),
                     None => false,
                 };
+                if let (Some(pe), Some(first)) = (&pe, c.first_offset) {
+                    c.pe = pe.place(first);
+                }
+                let elf = elf || pe.is_some();
                 let max = self.options.max_text_diff_bytes;
                 // An ELF file is not text: no need to gather (decompress) it again.
                 if !elf && ca.len() <= max && cb.len() <= max {
@@ -591,6 +639,40 @@ impl<'o> Differ<'o> {
         true
     }
 
+    /// For two PE files: reports their differing header and section fields as
+    /// attributes, and returns the first side's reading (to place a byte) and
+    /// the fields both leave out of the content comparison. `None` when either
+    /// side is not a PE file.
+    fn pe(
+        &self,
+        ca: &Content<'_>,
+        cb: &Content<'_>,
+        location: &Location,
+        found: &mut Vec<Difference>,
+    ) -> Option<(pe::PeInfo, Vec<std::ops::Range<u64>>)> {
+        const MAX_PE: u64 = 256 << 20;
+        let is_mz = |c: &Content<'_>| content::head(c, 2).is_ok_and(|h| h.as_ref() == b"MZ");
+        if !is_mz(ca) || !is_mz(cb) {
+            return None;
+        }
+        let (ba, bb) = (
+            content::contiguous(ca, MAX_PE).ok()?,
+            content::contiguous(cb, MAX_PE).ok()?,
+        );
+        let (pa, pb) = (pe::read(&ba)?, pe::read(&bb)?);
+        meta::facts(
+            &pa.facts,
+            &pb.facts,
+            self.options.layout,
+            &[],
+            |name, va, vb| {
+                found.push(Difference::attribute(location.clone(), name, va, vb));
+            },
+        );
+        let mask = pe::common_mask(&pa.mask, &pb.mask);
+        Some((pa, mask))
+    }
+
     /// Compares the parts of two images that no directory lists (system area,
     /// hidden boot images), paired by name.
     fn specials(&self, a: &dyn Filesystem, b: &dyn Filesystem, prefix: &Location, nesting: u32) {
@@ -605,7 +687,7 @@ impl<'o> Differ<'o> {
             .here();
             match sb.iter().find(|y| y.name == x.name) {
                 Some(y) => {
-                    self.contents(&x.content, &y.content, &here, None, &mut found);
+                    self.contents(&x.content, &y.content, &here, Vec::new(), &mut found);
                 }
                 None => found.push(Difference::one_sided(
                     here.get().clone(),

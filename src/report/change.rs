@@ -428,6 +428,9 @@ pub struct ContentChange {
     pub sha256_b: [u8; 32],
     /// For ELF files: where the first differing byte is.
     pub elf: Option<ElfPlace>,
+    /// For PE files (EFI applications): where the first differing byte is, a
+    /// section or `(headers)`.
+    pub pe: Option<ElfPlace>,
     /// For texts small enough: a unified diff of their lines.
     pub text_diff: Option<TextDiff>,
     /// For binary content (no text diff): the bytes of the first differing
@@ -640,7 +643,7 @@ pub enum Detail {
     },
 }
 
-/// Where in an ELF file a byte is.
+/// Where in an ELF or PE file a byte is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct ElfPlace {
     /// The name of the section holding it (`?` when it has none).
@@ -857,7 +860,7 @@ impl ContentChange {
                 plural(extra)
             ));
         }
-        if let Some(place) = &self.elf {
+        if let Some(place) = self.elf.as_ref().or(self.pe.as_ref()) {
             s.push_str(&format!(" ({place})"));
         }
         s
@@ -1404,7 +1407,7 @@ impl Change {
 /// The JSON object of a difference (version 1 of the report): the keys it
 /// always had, in their order, then the keys added with the typed change
 /// (`differing_bytes`, `regions`, `first_offset`, `sha256`, `elf`, `text_diff`,
-/// `hexdump`).
+/// `hexdump`, `pe`).
 pub(crate) fn serialize<S: Serializer>(d: &super::Difference, s: S) -> Result<S::Ok, S::Error> {
     let mut m = s.serialize_map(None)?;
     m.serialize_entry("location", &super::LocationText(&d.location))?;
@@ -1458,6 +1461,9 @@ pub(crate) fn serialize<S: Serializer>(d: &super::Difference, s: S) -> Result<S:
             if let Some(elf) = &x.elf {
                 m.serialize_entry("elf", elf)?;
             }
+            if let Some(pe) = &x.pe {
+                m.serialize_entry("pe", pe)?;
+            }
             if let (Some(t), Detail::Shown) = (&x.text_diff, x.detail) {
                 m.serialize_entry("text_diff", t)?;
             }
@@ -1494,6 +1500,7 @@ pub(crate) mod tests {
             sha256_a: [0xaa; 32],
             sha256_b: [0xbb; 32],
             elf: None,
+            pe: None,
             text_diff: Some(TextDiff {
                 hunks: vec![Hunk {
                     old_start: 1,

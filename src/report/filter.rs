@@ -50,6 +50,10 @@ pub const SEMANTIC: &[(&str, &str)] = &[
     // ISO directory record dates and Rock Ridge TF stamps beyond the three times.
     ("record.date", "entry time"),
     ("rr.tf.*", "entry time"),
+    // When a PE file (an EFI application) was linked, and its checksum, which
+    // follows from that stamp as from every other byte.
+    ("*time_date_stamp", "binary time"),
+    ("pe.checksum", "encoding"),
     // How the bytes were laid out or packed, not what they hold.
     ("*.volume_space_size", "layout"),
     ("*.path_table_size", "layout"),

@@ -341,3 +341,131 @@ fn efi_binaries_that_differ_only_in_their_time_stamp_say_so() {
         "{r:#}"
     );
 }
+
+/// An ISO (its dates fixed) holding `files` (path, bytes, mtime), made by xorriso.
+fn iso_of(dir: &Path, name: &str, files: &[(&str, &[u8], &str)]) -> std::path::PathBuf {
+    let root = dir.join(format!("{name}-root"));
+    for (path, bytes, time) in files {
+        let p = root.join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, bytes).expect("write");
+        run_tool(Command::new("touch").args(["-d", time]).arg(&p));
+    }
+    run_tool(Command::new("find").arg(&root).args([
+        "-type",
+        "d",
+        "-exec",
+        "touch",
+        "-d",
+        "@1700000000",
+        "{}",
+        "+",
+    ]));
+    let iso = dir.join(format!("{name}.iso"));
+    run_tool(
+        Command::new("xorriso")
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(["-as", "mkisofs", "-quiet", "-R", "-o"])
+            .arg(&iso)
+            .arg(&root),
+    );
+    iso
+}
+
+/// `text` compressed by gzip, its header holding `mtime` (or none) and `name`.
+fn gzip(dir: &Path, text: &[u8], mtime: Option<&str>, name: &str) -> Vec<u8> {
+    let src = dir.join("gz-src").join(name);
+    std::fs::create_dir_all(src.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&src, text).expect("write");
+    let mut cmd = Command::new("gzip");
+    cmd.arg("-c");
+    match mtime {
+        Some(t) => run_tool(Command::new("touch").args(["-d", t]).arg(&src)),
+        None => {
+            cmd.arg("-n");
+        }
+    }
+    let out = cmd.arg(&src).output().expect("gzip runs");
+    assert!(out.status.success());
+    out.stdout
+}
+
+const PAGE: &[u8] = b".TH X 1\nline one\nline two\nline three\n";
+
+#[test]
+fn gzip_members_are_compared_by_their_header_and_their_text() {
+    if !on_path(&["gzip", "xorriso"]) {
+        return;
+    }
+    let dir = TempDir::new("inside-gzip");
+    let t = "@1700000000";
+    let man = "man/man1/x.1.gz";
+    // The same page gzip'd an hour apart: the header time, nothing else.
+    let a = gzip(&dir.0, PAGE, Some("@1700000000"), "x.1");
+    let b = gzip(&dir.0, PAGE, Some("@1700003600"), "x.1");
+    assert_ne!(a, b);
+    let ia = iso_of(&dir.0, "a", &[(man, &a, t)]);
+    let ib = iso_of(&dir.0, "b", &[(man, &b, t)]);
+    let (code, r) = json_report(&ia, &ib);
+    assert_eq!(code, Some(1), "{r:#}");
+    let ds = differences(&r);
+    assert_eq!(ds.len(), 1, "{r:#}");
+    assert_eq!(ds[0]["location"], serde_json::json!(["/man/man1/x.1.gz"]));
+    assert_eq!(ds[0]["field"], "gzip.mtime");
+    assert_eq!(ds[0]["a"], "2023-11-14T22:13:20Z");
+    assert_eq!(ds[0]["b"], "2023-11-14T23:13:20Z");
+    assert_eq!(r["byte_accounting"][0]["unattributed_bytes"], 0, "{r:#}");
+    assert_eq!(
+        r["byte_accounting"][0]["explained_bytes"],
+        r["byte_accounting"][0]["differing_bytes"]
+    );
+
+    // A changed line: a unified diff of the decompressed text.
+    let changed = String::from_utf8_lossy(PAGE).replace("two", "2");
+    let b = gzip(&dir.0, changed.as_bytes(), Some("@1700000000"), "x.1");
+    let ib = iso_of(&dir.0, "b2", &[(man, &b, t)]);
+    let out = isodiff(&[ia.as_os_str(), ib.as_os_str()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "/man/man1/x.1.gz  content: 13 bytes differ in 1 region from offset 22; \
+             2 more bytes in a after offset 35 (decompressed gzip)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("     line one\n    -line two\n    +line 2\n     line three\n"),
+        "{text}"
+    );
+    assert!(!text.contains("gzip.mtime"), "{text}");
+
+    // The same text compressed harder: the compressed bytes differ for the
+    // compressor's settings alone.
+    let big: Vec<u8> = (0..4000u32)
+        .flat_map(|i| format!("line {} of a long page\n", i % 97).into_bytes())
+        .collect();
+    let src = dir.0.join("gz-src").join("big");
+    std::fs::write(&src, &big).expect("write");
+    let fast = Command::new("gzip")
+        .args(["-n", "-1", "-c"])
+        .arg(&src)
+        .output();
+    let best = Command::new("gzip")
+        .args(["-n", "-9", "-c"])
+        .arg(&src)
+        .output();
+    let (fast, best) = (fast.expect("gzip").stdout, best.expect("gzip").stdout);
+    let ia = iso_of(&dir.0, "a3", &[("big.gz", &fast, t)]);
+    let ib = iso_of(&dir.0, "b3", &[("big.gz", &best, t)]);
+    let (code, r) = json_report(&ia, &ib);
+    assert_eq!(code, Some(1), "{r:#}");
+    let fields: Vec<String> = differences(&r)
+        .iter()
+        .map(|d| format!("{} {}", d["kind"], d["field"]))
+        .collect();
+    assert!(fields.iter().all(|f| !f.contains("content")), "{fields:?}");
+    assert!(
+        fields.contains(&"\"attribute\" \"gzip.xfl\"".to_owned()),
+        "{fields:?}"
+    );
+}

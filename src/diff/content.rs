@@ -238,6 +238,7 @@ pub(crate) fn compare(
         sha256_b: [0; 32],
         elf: None,
         pe: None,
+        decompressed: None,
         text_diff: None,
         hexdump: None,
         detail: Detail::Shown,
@@ -334,7 +335,8 @@ fn gather(content: &Content<'_>, ranges: &[std::ops::Range<u64>]) -> Result<Vec<
     Ok(out)
 }
 
-fn sha256(content: &Content<'_>) -> Result<[u8; 32]> {
+/// The SHA-256 of a content.
+pub(crate) fn sha256(content: &Content<'_>) -> Result<[u8; 32]> {
     let mut h = Sha256::new();
     for chunk in chunks(content) {
         h.update(&chunk?);

@@ -543,6 +543,9 @@ impl<'o> Differ<'o> {
         if nesting < self.options.max_nesting && self.nested(ca, cb, location, nesting) {
             return true;
         }
+        if let Some(nested) = self.compressed(ca, cb, here, found) {
+            return nested;
+        }
         // Two PE files: their headers and sections are compared as attributes,
         // and the fields that say when and which build are left out of the
         // content (see `pe`): content that differs only there is no content
@@ -637,6 +640,121 @@ impl<'o> Differ<'o> {
             ));
         }
         true
+    }
+
+    /// For two files compressed alike (gzip, xz, zstd, bzip2, lz4; a gzip'd
+    /// man page or changelog, a `.ko.xz`): compares the compressor's header
+    /// fields as attributes (`gzip.mtime`, `gzip.os`, `gzip.name`, `gzip.xfl`)
+    /// and the decompressed contents as contents, so that a header time and a
+    /// changed text are told apart. Compressed images were tried before
+    /// ([`Differ::nested`]). `None` when the files are not both compressed, or
+    /// not both decompressed within the budget (then the compressed bytes are
+    /// compared, and a problem says why); else whether the decompressed
+    /// contents were images compared as such.
+    fn compressed(
+        &self,
+        ca: &Content<'_>,
+        cb: &Content<'_>,
+        here: &Here<'_>,
+        found: &mut Vec<Difference>,
+    ) -> Option<bool> {
+        use crate::formats::compress::{self, Compression, Sink};
+        use crate::model::{Fact, Role};
+        let at = here.at;
+        if at.nesting >= self.options.max_nesting {
+            return None;
+        }
+        let kind = |c: &Content<'_>| Compression::detect(&content::head(c, 16).ok()?);
+        let (x, y) = (kind(ca)?, kind(cb)?);
+        // lzma-alone has no magic, only plausible first bytes: too weak a sign
+        // for a file that is not an image.
+        if x != y || x == Compression::Lzma {
+            return None;
+        }
+        let max = (self.options.limits.max_decompressed_bytes).min(self.options.max_buffer_bytes);
+        let location = here.get();
+        let unpack = |c: &Content<'_>| -> crate::Result<(Vec<u8>, Vec<Fact>)> {
+            let raw = content::contiguous(c, max)?;
+            let mut sink = Sink::new(0, max);
+            let stream = compress::decompress(x, &raw, 0, &mut sink)?;
+            let mut facts: Vec<Fact> = stream
+                .facts
+                .into_iter()
+                .map(|(name, v)| {
+                    let f = Fact::new(name, v);
+                    if name.ends_with("mtime") {
+                        f.role(Role::Time)
+                    } else {
+                        f
+                    }
+                })
+                .collect();
+            if x == Compression::Gzip {
+                // XFL: what the compressor says of its level (2 best, 4 fastest).
+                let xfl = raw.get(8).copied().unwrap_or(0);
+                facts.push(Fact::new("gzip.xfl", crate::model::Value::Int(xfl.into())));
+            }
+            Ok((sink.out, facts))
+        };
+        let (ua, ub) = rayon::join(|| unpack(ca), || unpack(cb));
+        let ((da, fa), (db, fb)) = match (ua, ub) {
+            (Ok(a), Ok(b)) => (a, b),
+            (ra, rb) => {
+                for (side, r) in [(Which::A, ra.err()), (Which::B, rb.err())] {
+                    if let Some(e) = r {
+                        self.problem(
+                            location.clone(),
+                            side,
+                            format!("{} content not decompressed: {e}", x.name()),
+                        );
+                    }
+                }
+                return None;
+            }
+        };
+        let before = found.len();
+        meta::facts(&fa, &fb, self.options.layout, &[], |name, va, vb| {
+            found.push(Difference::attribute(location.clone(), name, va, vb));
+        });
+        let header_differs = found.len() > before;
+        let (sa, sb) = (
+            Content::Slices(vec![&da[..]]),
+            Content::Slices(vec![&db[..]]),
+        );
+        let inner = At {
+            nesting: at.nesting + 1,
+            ..at
+        }
+        .here();
+        let before = found.len();
+        let nested = self.contents(&sa, &sb, &inner, Vec::new(), found);
+        let content_differs = found[before..]
+            .iter()
+            .any(|d| matches!(d.change, crate::report::Change::Content(_)));
+        for d in &mut found[before..] {
+            if let crate::report::Change::Content(c) = &mut d.change {
+                c.decompressed = Some(x.name());
+            }
+        }
+        if !nested && !content_differs {
+            // The compressed bytes differ, the decompressed ones do not: the
+            // header fields say why, or else the compressor's settings did.
+            if !header_differs {
+                if let (Ok(a), Ok(b)) = (content::sha256(ca), content::sha256(cb)) {
+                    found.push(Difference::attribute(
+                        location.clone(),
+                        format!("{}.compressed", x.name()),
+                        Val::Sha256(a),
+                        Val::Sha256(b),
+                    ));
+                }
+            }
+            self.said_by_fields
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(location.clone());
+        }
+        Some(nested)
     }
 
     /// For two PE files: reports their differing header and section fields as

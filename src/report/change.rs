@@ -431,6 +431,9 @@ pub struct ContentChange {
     /// For PE files (EFI applications): where the first differing byte is, a
     /// section or `(headers)`.
     pub pe: Option<ElfPlace>,
+    /// For compressed files: the compressor (`gzip`) whose decompressed
+    /// content this is (offsets, digests and the diff are of it).
+    pub decompressed: Option<&'static str>,
     /// For texts small enough: a unified diff of their lines.
     pub text_diff: Option<TextDiff>,
     /// For binary content (no text diff): the bytes of the first differing
@@ -862,6 +865,9 @@ impl ContentChange {
         }
         if let Some(place) = self.elf.as_ref().or(self.pe.as_ref()) {
             s.push_str(&format!(" ({place})"));
+        }
+        if let Some(c) = self.decompressed {
+            s.push_str(&format!(" (decompressed {c})"));
         }
         s
     }
@@ -1407,7 +1413,7 @@ impl Change {
 /// The JSON object of a difference (version 1 of the report): the keys it
 /// always had, in their order, then the keys added with the typed change
 /// (`differing_bytes`, `regions`, `first_offset`, `sha256`, `elf`, `text_diff`,
-/// `hexdump`, `pe`).
+/// `hexdump`, `pe`, `decompressed`).
 pub(crate) fn serialize<S: Serializer>(d: &super::Difference, s: S) -> Result<S::Ok, S::Error> {
     let mut m = s.serialize_map(None)?;
     m.serialize_entry("location", &super::LocationText(&d.location))?;
@@ -1464,6 +1470,9 @@ pub(crate) fn serialize<S: Serializer>(d: &super::Difference, s: S) -> Result<S:
             if let Some(pe) = &x.pe {
                 m.serialize_entry("pe", pe)?;
             }
+            if let Some(c) = x.decompressed {
+                m.serialize_entry("decompressed", c)?;
+            }
             if let (Some(t), Detail::Shown) = (&x.text_diff, x.detail) {
                 m.serialize_entry("text_diff", t)?;
             }
@@ -1501,6 +1510,7 @@ pub(crate) mod tests {
             sha256_b: [0xbb; 32],
             elf: None,
             pe: None,
+            decompressed: None,
             text_diff: Some(TextDiff {
                 hunks: vec![Hunk {
                     old_start: 1,

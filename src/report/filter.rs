@@ -54,6 +54,8 @@ pub const SEMANTIC: &[(&str, &str)] = &[
     // follows from that stamp as from every other byte.
     ("*time_date_stamp", "binary time"),
     ("pe.checksum", "encoding"),
+    // The time a compressor stamped in its header (`gzip` without `-n`).
+    ("gzip.mtime", "compressor time"),
     // How the bytes were laid out or packed, not what they hold.
     ("*.volume_space_size", "layout"),
     ("*.path_table_size", "layout"),

@@ -469,3 +469,62 @@ fn gzip_members_are_compared_by_their_header_and_their_text() {
         "{fields:?}"
     );
 }
+
+/// `source` compiled by python3 with the source's mtime `time`.
+fn pyc(dir: &Path, source: &[u8], time: &str) -> Vec<u8> {
+    let src = dir.join("py-src").join("m.py");
+    std::fs::create_dir_all(src.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&src, source).expect("write");
+    run_tool(Command::new("touch").args(["-d", time]).arg(&src));
+    let out = dir.join("py-src").join("m.pyc");
+    run_tool(
+        Command::new("python3")
+            .args(["-c", "import py_compile, sys; py_compile.compile(sys.argv[1], cfile=sys.argv[2], doraise=True)"])
+            .arg(&src)
+            .arg(&out),
+    );
+    std::fs::read(&out).expect("read")
+}
+
+#[test]
+fn pyc_compiled_again_from_the_same_source_is_its_source_mtime() {
+    if !on_path(&["python3", "xorriso"]) {
+        return;
+    }
+    let dir = TempDir::new("inside-pyc");
+    let source = b"def f():\n    return 42\n";
+    let a = pyc(&dir.0, source, "@1700000000");
+    let b = pyc(&dir.0, source, "@1700003600");
+    assert_ne!(a, b);
+    let t = "@1700000000";
+    let ia = iso_of(&dir.0, "a", &[("lib/m.pyc", &a, t)]);
+    let ib = iso_of(&dir.0, "b", &[("lib/m.pyc", &b, t)]);
+    let (code, r) = json_report(&ia, &ib);
+    assert_eq!(code, Some(1), "{r:#}");
+    let ds = differences(&r);
+    assert_eq!(ds.len(), 1, "{r:#}");
+    assert_eq!(ds[0]["field"], "pyc.source_mtime");
+    assert_eq!(ds[0]["a"], "2023-11-14T22:13:20Z");
+    assert_eq!(ds[0]["b"], "2023-11-14T23:13:20Z");
+    assert_eq!(r["byte_accounting"][0]["unattributed_bytes"], 0, "{r:#}");
+
+    // Another source: its size in the header, and the code itself.
+    let b = pyc(&dir.0, b"def f():\n    return 43 + 1\n", t);
+    let ib = iso_of(&dir.0, "b2", &[("lib/m.pyc", &b, t)]);
+    let (_, r) = json_report(&ia, &ib);
+    let kinds: Vec<String> = differences(&r)
+        .iter()
+        .map(|d| {
+            format!(
+                "{}:{}",
+                d["kind"].as_str().unwrap_or(""),
+                d["field"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&"attribute:pyc.source_size".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&"content:".to_owned()), "{kinds:?}");
+}

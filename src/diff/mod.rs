@@ -10,6 +10,7 @@ pub(crate) mod content;
 mod elf;
 mod meta;
 mod pe;
+mod pyc;
 mod walk;
 
 use std::path::Path;

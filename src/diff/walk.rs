@@ -8,6 +8,7 @@ use super::content;
 use super::elf;
 use super::meta;
 use super::pe;
+use super::pyc;
 use super::Options;
 use crate::accounting;
 use crate::model::{Content, Entry, EntryKind, Filesystem, Meta, NodeId};
@@ -546,13 +547,17 @@ impl<'o> Differ<'o> {
         if let Some(nested) = self.compressed(ca, cb, here, found) {
             return nested;
         }
-        // Two PE files: their headers and sections are compared as attributes,
-        // and the fields that say when and which build are left out of the
-        // content (see `pe`): content that differs only there is no content
-        // difference.
-        let pe = match self.pe(ca, cb, location, found) {
-            Some((pe, pe_mask)) if mask.is_empty() => {
-                mask = pe_mask;
+        // Two PE files or two `.pyc` files: their header fields (and a PE's
+        // sections) are compared as attributes, and the fields that say when
+        // and which build are left out of the content (see `pe`, `pyc`):
+        // content that differs only there is no content difference.
+        let read = match self.pe(ca, cb, location, found) {
+            Some((pe, m)) => Some((Some(pe), m)),
+            None => self.pyc(ca, cb, location, found).map(|m| (None, m)),
+        };
+        let pe = match read {
+            Some((pe, read_mask)) if mask.is_empty() => {
+                mask = read_mask;
                 match content::equal(ca, cb, &mask, &mut |_, _| {}) {
                     Ok(true) => {
                         self.said_by_fields
@@ -561,14 +566,14 @@ impl<'o> Differ<'o> {
                             .push(location.clone());
                         return false;
                     }
-                    Ok(false) => Some(pe),
+                    Ok(false) => pe,
                     Err(e) => {
                         self.problem(location.clone(), Which::A, content::unreadable(e));
                         return false;
                     }
                 }
             }
-            Some((pe, _)) => Some(pe),
+            Some((pe, _)) => pe,
             None => None,
         };
         match content::compare(ca, cb, &mask, self.options.hexdump_regions) {
@@ -755,6 +760,24 @@ impl<'o> Differ<'o> {
                 .push(location.clone());
         }
         Some(nested)
+    }
+
+    /// For two Python bytecode files: reports their differing header fields as
+    /// attributes and returns the header's bytes, left out of the content
+    /// comparison. `None` unless both are.
+    fn pyc(
+        &self,
+        ca: &Content<'_>,
+        cb: &Content<'_>,
+        location: &Location,
+        found: &mut Vec<Difference>,
+    ) -> Option<Vec<std::ops::Range<u64>>> {
+        let (ha, hb) = (content::head(ca, 16).ok()?, content::head(cb, 16).ok()?);
+        let ((fa, ma), (fb, mb)) = (pyc::read(&ha)?, pyc::read(&hb)?);
+        meta::facts(&fa, &fb, self.options.layout, &[], |name, va, vb| {
+            found.push(Difference::attribute(location.clone(), name, va, vb));
+        });
+        Some(if ma == mb { vec![ma] } else { Vec::new() })
     }
 
     /// For two PE files: reports their differing header and section fields as

@@ -56,6 +56,8 @@ pub const SEMANTIC: &[(&str, &str)] = &[
     ("pe.checksum", "encoding"),
     // The time a compressor stamped in its header (`gzip` without `-n`).
     ("gzip.mtime", "compressor time"),
+    // The source file's time a `.pyc` records (compiled again, same source).
+    ("pyc.source_mtime", "source time"),
     // How the bytes were laid out or packed, not what they hold.
     ("*.volume_space_size", "layout"),
     ("*.path_table_size", "layout"),

@@ -664,7 +664,7 @@ impl<'o> Differ<'o> {
         found: &mut Vec<Difference>,
     ) -> Option<bool> {
         use crate::formats::compress::{self, Compression, Sink};
-        use crate::model::{Fact, Role};
+        use crate::model::Fact;
         let at = here.at;
         if at.nesting >= self.options.max_nesting {
             return None;
@@ -685,13 +685,10 @@ impl<'o> Differ<'o> {
             let mut facts: Vec<Fact> = stream
                 .facts
                 .into_iter()
-                .map(|(name, v)| {
-                    let f = Fact::new(name, v);
-                    if name.ends_with("mtime") {
-                        f.role(Role::Time)
-                    } else {
-                        f
-                    }
+                .map(|(name, v)| match v {
+                    // A time the compressor stamped (gzip's MTIME) is a time.
+                    crate::model::Value::Time(_) => Fact::time(name, v),
+                    _ => Fact::new(name, v),
                 })
                 .collect();
             if x == Compression::Gzip {

@@ -588,6 +588,47 @@ mod tests {
     use crate::report::{EntryField, Problem, Side, Val};
 
     #[test]
+    fn hexdump_marks_the_differing_bytes_escaped() {
+        let mut c = crate::report::change::tests::content();
+        c.text_diff = None;
+        c.hexdump = Some(crate::report::Hexdump {
+            regions: vec![crate::report::HexRegion {
+                offset: 0,
+                a: b"<a>&x".to_vec(),
+                b: b"<b>&x".to_vec(),
+                cut: false,
+            }],
+            more_regions: 0,
+        });
+        let side = |p: &str| Side {
+            path: p.into(),
+            size: 0,
+        };
+        let r = Report::new(
+            side("a"),
+            side("b"),
+            vec![Difference::content(vec![b"/f".to_vec()], c)],
+            Vec::new(),
+        );
+        let mut out = Vec::new();
+        write(&r, &mut out).unwrap_or_default();
+        let html = String::from_utf8_lossy(&out);
+        assert!(
+            html.contains("<span class=\"l del\">-00000000: 3c<mark>61</mark> 3e26 78 "),
+            "{html}"
+        );
+        assert!(
+            html.contains("  &lt;<mark>a</mark>&gt;&amp;x</span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("+00000000: 3c<mark>62</mark> 3e26 78"),
+            "{html}"
+        );
+        assert!(!html.contains("<a>"), "escaped");
+    }
+
+    #[test]
     fn base64_matches_known_values() {
         assert_eq!(base64(b""), "");
         assert_eq!(base64(b"f"), "Zg==");

@@ -27,6 +27,10 @@ pub enum Format {
     Fat,
     /// cpio archives, plain or compressed, possibly several in a row (initrds).
     Cpio,
+    /// A unified kernel image (a PE file with a `.linux` section), read as the
+    /// directory of its sections. Never sniffed: opened only where two UKIs
+    /// are compared.
+    Uki,
 }
 
 impl fmt::Display for Format {
@@ -36,6 +40,7 @@ impl fmt::Display for Format {
             Format::Squashfs => "squashfs",
             Format::Fat => "FAT",
             Format::Cpio => "cpio",
+            Format::Uki => "UKI",
         })
     }
 }

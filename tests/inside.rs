@@ -528,3 +528,92 @@ fn pyc_compiled_again_from_the_same_source_is_its_source_mtime() {
     );
     assert!(kinds.contains(&"content:".to_owned()), "{kinds:?}");
 }
+
+/// A unified kernel image: `/bin/true` made a PE by objcopy, with a kernel, an
+/// initrd (a cpio of `/etc/x` holding `x`), a command line and os-release added
+/// as sections, as ukify and objcopy make them.
+fn uki(dir: &Path, name: &str, x: &str, cmdline: &str) -> Vec<u8> {
+    let d = dir.join(name);
+    std::fs::create_dir_all(d.join("tree/etc")).expect("mkdir");
+    std::fs::write(d.join("tree/etc/x"), x).expect("write");
+    run_tool(
+        Command::new("touch")
+            .args(["-d", "@1700000000"])
+            .arg(d.join("tree/etc/x")),
+    );
+    let cpio = Command::new("sh")
+        .arg("-c")
+        .arg("cd tree && find . | sort | cpio -o -H newc --reproducible > ../initrd.cpio")
+        .current_dir(&d)
+        .status()
+        .expect("cpio");
+    assert!(cpio.success());
+    std::fs::write(d.join("cmdline"), cmdline).expect("write");
+    std::fs::write(d.join("linux"), vec![0x90u8; 3000]).expect("write");
+    std::fs::write(d.join("osrel"), "ID=nixos\n").expect("write");
+    run_tool(
+        Command::new("objcopy")
+            .args(["-O", "pei-x86-64", "/bin/true"])
+            .arg(d.join("stub.efi")),
+    );
+    let mut cmd = Command::new("objcopy");
+    for (section, file, vma) in [
+        (".osrel", "osrel", "0x20000"),
+        (".cmdline", "cmdline", "0x30000"),
+        (".linux", "linux", "0x2000000"),
+        (".initrd", "initrd.cpio", "0x3000000"),
+    ] {
+        cmd.arg("--add-section")
+            .arg(format!("{section}={}", d.join(file).display()))
+            .arg("--change-section-vma")
+            .arg(format!("{section}={vma}"));
+    }
+    run_tool(cmd.arg(d.join("stub.efi")).arg(d.join("uki.efi")));
+    let mut bytes = std::fs::read(d.join("uki.efi")).expect("read");
+    // One TimeDateStamp for both sides: objcopy stamps the current time.
+    let coff = coff_header(&bytes);
+    bytes[coff + 4..coff + 8].copy_from_slice(&1_700_000_000u32.to_le_bytes());
+    bytes
+}
+
+#[test]
+fn unified_kernel_images_are_compared_section_by_section() {
+    if !on_path(&["objcopy", "cpio", "xorriso"]) {
+        return;
+    }
+    let dir = TempDir::new("inside-uki");
+    let t = "@1700000000";
+    let a = uki(&dir.0, "a", "one\n", "root=/dev/sda1\n");
+    let b = uki(&dir.0, "b", "two\n", "root=/dev/sda2\n");
+    let ia = iso_of(&dir.0, "a", &[("EFI/Linux/nixos.efi", &a, t)]);
+    let ib = iso_of(&dir.0, "b", &[("EFI/Linux/nixos.efi", &b, t)]);
+    let (code, r) = json_report(&ia, &ib);
+    assert_eq!(code, Some(1), "{r:#}");
+    let content: Vec<String> = differences(&r)
+        .iter()
+        .filter(|d| d["kind"] == "content")
+        .map(|d| d["location"].to_string())
+        .collect();
+    assert_eq!(
+        content,
+        [
+            r#"["/EFI/Linux/nixos.efi","/.cmdline"]"#,
+            r#"["/EFI/Linux/nixos.efi","/.initrd","/etc/x"]"#
+        ],
+        "{r:#}"
+    );
+    let text =
+        String::from_utf8_lossy(&isodiff(&[ia.as_os_str(), ib.as_os_str()]).stdout).into_owned();
+    assert!(
+        text.contains("    -root=/dev/sda1\n    +root=/dev/sda2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("/EFI/Linux/nixos.efi:/.initrd:/etc/x  content:"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("unclaimed") && !text.contains("  bytes "),
+        "{text}"
+    );
+}

@@ -10,6 +10,8 @@ pub(crate) mod content;
 mod elf;
 mod meta;
 mod pe;
+#[cfg(test)]
+pub(crate) use pe::tests::efi as pe_fixture;
 mod pyc;
 mod walk;
 

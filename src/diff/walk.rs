@@ -555,6 +555,13 @@ impl<'o> Differ<'o> {
             Some((pe, m)) => Some((Some(pe), m)),
             None => self.pyc(ca, cb, location, found).map(|m| (None, m)),
         };
+        // Two unified kernel images: their sections are compared as the
+        // entries of an image (the initrd opened as one in turn).
+        if read.as_ref().is_some_and(|(pe, _)| pe.is_some())
+            && self.uki(ca, cb, location, here.at.nesting)
+        {
+            return true;
+        }
         let pe = match read {
             Some((pe, read_mask)) if mask.is_empty() => {
                 mask = read_mask;
@@ -757,6 +764,42 @@ impl<'o> Differ<'o> {
                 .push(location.clone());
         }
         Some(nested)
+    }
+
+    /// When both contents are unified kernel images (PE files with a `.linux`
+    /// section), compares their sections as the entries of an image, located
+    /// as `file:/.initrd`. Returns whether it did.
+    fn uki(&self, ca: &Content<'_>, cb: &Content<'_>, location: &Location, nesting: u32) -> bool {
+        use crate::formats::pe::UkiFs;
+        const MAX_UKI: u64 = 1 << 30;
+        if nesting >= self.options.max_nesting {
+            return false;
+        }
+        let max = MAX_UKI.min(self.options.max_buffer_bytes);
+        let (Ok(ba), Ok(bb)) = (content::contiguous(ca, max), content::contiguous(cb, max)) else {
+            return false;
+        };
+        if !UkiFs::is_uki(&ba) || !UkiFs::is_uki(&bb) {
+            return false;
+        }
+        let (Ok(fa), Ok(fb)) = (UkiFs::open(&ba), UkiFs::open(&bb)) else {
+            return false;
+        };
+        // Where a UKI is a slice of its parent's bytes, the parent's byte
+        // accounting leaves them to it, as for any nested image.
+        let at = |b: &std::borrow::Cow<'_, [u8]>| match b {
+            std::borrow::Cow::Borrowed(b) => addresses(b),
+            std::borrow::Cow::Owned(_) => 0..0,
+        };
+        self.nested
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(NestedPair {
+                location: location.clone(),
+                addresses: [at(&ba), at(&bb)],
+            });
+        self.filesystems(&fa, &fb, location, nesting + 1);
+        true
     }
 
     /// For two Python bytecode files: reports their differing header fields as

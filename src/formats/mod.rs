@@ -5,6 +5,7 @@ pub mod cpio;
 pub mod fat;
 pub mod iso9660;
 pub mod open;
+pub mod pe;
 pub mod sniff;
 pub mod squashfs;
 pub(crate) mod tree;

@@ -617,3 +617,53 @@ fn unified_kernel_images_are_compared_section_by_section() {
         "{text}"
     );
 }
+
+/// A Debian package made with tar, xz and ar (deterministic mode): `usr/bin/x`
+/// holding `x` in its data.tar.xz.
+fn deb(dir: &Path, name: &str, x: &str) -> Vec<u8> {
+    let d = dir.join(name);
+    std::fs::create_dir_all(d.join("data/usr/bin")).expect("mkdir");
+    std::fs::write(d.join("data/usr/bin/x"), x).expect("write");
+    std::fs::write(d.join("debian-binary"), "2.0\n").expect("write");
+    std::fs::write(d.join("control"), "Package: x\n").expect("write");
+    let script = "tar --sort=name --mtime=@1700000000 --owner=0 --group=0 --numeric-owner \
+                  -C data -cf - . | xz -c > data.tar.xz && \
+                  tar --mtime=@1700000000 --owner=0 --group=0 --numeric-owner -cf - control \
+                  | xz -c > control.tar.xz && \
+                  ar rcD pkg.deb debian-binary control.tar.xz data.tar.xz";
+    let ok = Command::new("sh")
+        .args(["-c", script])
+        .current_dir(&d)
+        .status()
+        .expect("sh");
+    assert!(ok.success());
+    std::fs::read(d.join("pkg.deb")).expect("read")
+}
+
+#[test]
+fn a_deb_is_opened_member_by_member() {
+    if !on_path(&["tar", "xz", "ar", "xorriso"]) {
+        return;
+    }
+    let dir = TempDir::new("inside-deb");
+    let t = "@1700000000";
+    let a = deb(&dir.0, "a", "version one\n");
+    let b = deb(&dir.0, "b", "version two\n");
+    let ia = iso_of(&dir.0, "a", &[("pool/x.deb", &a, t)]);
+    let ib = iso_of(&dir.0, "b", &[("pool/x.deb", &b, t)]);
+    let (code, r) = json_report(&ia, &ib);
+    assert_eq!(code, Some(1), "{r:#}");
+    let ds = differences(&r);
+    let content: Vec<&serde_json::Value> = ds.iter().filter(|d| d["kind"] == "content").collect();
+    assert_eq!(content.len(), 1, "{r:#}");
+    assert_eq!(
+        content[0]["location"],
+        serde_json::json!(["/pool/x.deb", "/data.tar.xz"]),
+        "{r:#}"
+    );
+    assert_eq!(content[0]["decompressed"], "xz");
+    assert!(
+        content[0]["hexdump"]["regions"][0]["a"].is_string(),
+        "{r:#}"
+    );
+}

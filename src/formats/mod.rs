@@ -1,5 +1,6 @@
 //! Format readers: each turns the bytes of one kind of image into the entry model.
 
+pub mod ar;
 pub(crate) mod compress;
 pub mod cpio;
 pub mod fat;

@@ -159,6 +159,7 @@ fn open_as<'a>(
         Format::Fat => Box::new(super::fat::FatFs::open(data, limits)?),
         Format::Cpio => Box::new(super::cpio::CpioFs::open(data, limits)?),
         Format::Uki => Box::new(super::pe::UkiFs::open(data)?),
+        Format::Ar => Box::new(super::ar::ArFs::open(data, limits)?),
     })
 }
 

@@ -666,4 +666,33 @@ fn a_deb_is_opened_member_by_member() {
         content[0]["hexdump"]["regions"][0]["a"].is_string(),
         "{r:#}"
     );
+    // The package's own bytes are accounted: the member's data explained by
+    // its content, its header's size field by its size.
+    let deb = r["byte_accounting"]
+        .as_array()
+        .and_then(|rs| {
+            rs.iter()
+                .find(|x| x["location"] == serde_json::json!(["/pool/x.deb"]))
+        })
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(deb["unattributed_bytes"], 0, "{r:#}");
+    assert_eq!(deb["explained_bytes"], deb["differing_bytes"], "{r:#}");
+
+    // Only a member's mtime in its ar header: that entry's mtime, nothing else.
+    let mut b = a.clone();
+    let at = b
+        .windows(12)
+        .position(|w| w == b"data.tar.xz/")
+        .expect("member header");
+    b[at + 16..at + 26].copy_from_slice(b"1700000001");
+    let ib = iso_of(&dir.0, "b2", &[("pool/x.deb", &b, t)]);
+    let (_, r) = json_report(&ia, &ib);
+    let ds = differences(&r);
+    assert_eq!(ds.len(), 1, "{r:#}");
+    assert_eq!(ds[0]["kind"], "mtime");
+    assert_eq!(
+        ds[0]["location"],
+        serde_json::json!(["/pool/x.deb", "/data.tar.xz"])
+    );
 }

@@ -14,6 +14,7 @@
 
 use std::ops::Range;
 
+use crate::accounting::{f, EntryPath, Explain, Layout, Owner, Span};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::model::{Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId};
@@ -30,6 +31,8 @@ pub fn sniff(data: &[u8]) -> bool {
 /// One member.
 struct Member {
     entry: Entry,
+    /// Where its 60-byte header starts.
+    header: usize,
     data: Range<usize>,
 }
 
@@ -144,6 +147,7 @@ impl<'a> ArFs<'a> {
                     meta,
                     attrs: Vec::new(),
                 },
+                header: at,
                 data: body,
             });
             at = end + (end & 1);
@@ -152,7 +156,81 @@ impl<'a> ArFs<'a> {
     }
 }
 
+impl ArFs<'_> {
+    /// The span of every structure: the magic, each member's header (field by
+    /// field), its name (BSD), its data and its padding byte.
+    fn layout(&self) -> Layout {
+        let mut l = Layout::new();
+        let span = |start: usize, len: usize, owner: Owner| Span {
+            start: start as u64,
+            len: len as u64,
+            owner,
+        };
+        l.push(span(
+            0,
+            MAGIC.len(),
+            Owner::new("ar magic", "ar magic", Explain::Nothing),
+        ));
+        for m in &self.members {
+            let mut path = b"/".to_vec();
+            path.extend_from_slice(&m.entry.name);
+            let shown = String::from_utf8_lossy(&path).into_owned();
+            let path = EntryPath::from(path);
+            let e = |keys| Explain::Entry(keys);
+            let header = Owner::new(
+                "ar member header",
+                format!("ar header of {shown}"),
+                Explain::Nothing,
+            )
+            .of(&path)
+            .with_fields(vec![
+                f(0, 16, "name", e(&["added", "removed", "content"])),
+                f(16, 12, "mtime", e(&["mtime"])),
+                f(28, 6, "uid", e(&["uid"])),
+                f(34, 6, "gid", e(&["gid"])),
+                f(40, 8, "mode", e(&["mode"])),
+                f(48, 10, "size", e(&["size", "content", "nested"])),
+                f(58, 2, "end", Explain::Nothing),
+            ]);
+            l.push(span(m.header, 60, header));
+            // A BSD name sits between the header and the data.
+            let name_len = m.data.start - (m.header + 60);
+            if name_len > 0 {
+                let owner = Owner::new(
+                    "ar member name",
+                    format!("ar name of {shown}"),
+                    e(&["added", "removed"]),
+                );
+                l.push(span(m.header + 60, name_len, owner.of(&path)));
+            }
+            let data = Owner::new(
+                "ar member data",
+                format!("data of {shown}"),
+                e(&["content", "size", "nested"]),
+            );
+            l.push(span(m.data.start, m.data.len(), data.of(&path)));
+            if m.data.end & 1 == 1 && m.data.end < self.data.len() {
+                let pad = Owner::new(
+                    "ar padding",
+                    format!("padding after {shown}"),
+                    Explain::Nothing,
+                );
+                l.push(span(m.data.end, 1, pad));
+            }
+        }
+        l
+    }
+}
+
 impl Filesystem for ArFs<'_> {
+    fn raw_bytes(&self) -> Option<&[u8]> {
+        Some(self.data)
+    }
+
+    fn byte_layout(&self) -> Result<Layout> {
+        Ok(self.layout())
+    }
+
     fn format(&self) -> Format {
         Format::Ar
     }

@@ -21,15 +21,14 @@
 //! for d in &report.differences {
 //!     // `/nix-store.squashfs:/etc/passwd  mode 0644 -> 0444`: the location is
 //!     // outermost image first, `what()` the kind (and field), then both values.
+//!     let (a, b) = isodiff::report::text::values(d);
 //!     println!(
-//!         "{}  {} {} -> {}",
+//!         "{}  {} {a} -> {b}",
 //!         isodiff::report::text::location(&d.location),
 //!         d.what(),
-//!         isodiff::report::text::value(&d.a),
-//!         isodiff::report::text::value(&d.b),
 //!     );
 //! }
-//! let modes = report.differences.iter().filter(|d| d.kind == Kind::Mode);
+//! let modes = report.differences.iter().filter(|d| d.kind() == Kind::Mode);
 //! assert_eq!(modes.count(), 3);
 //! # Ok::<(), isodiff::Error>(())
 //! ```

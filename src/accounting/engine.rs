@@ -129,6 +129,14 @@ impl Context {
         c
     }
 
+    /// Records that the content of the entry at `path` differs only in fields
+    /// reported as its attributes (a PE file's TimeDateStamp): its data bytes
+    /// are explained as a content difference's are.
+    pub(crate) fn content_said_by_fields(&mut self, path: Vec<u8>) {
+        self.any.insert("content".to_owned());
+        self.add(path, "content".to_owned());
+    }
+
     /// True when no difference of the image is known.
     pub(crate) fn is_empty(&self) -> bool {
         self.entries.is_empty() && self.facts.is_empty()

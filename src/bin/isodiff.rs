@@ -78,6 +78,19 @@ struct Cli {
         help_heading = "Reports"
     )]
     max_diff_lines: usize,
+    /// Most differing regions of a binary file shown as a hexdump (both sides,
+    /// with 16 bytes of context). 0: no hexdump.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = isodiff::Options::default().hexdump_regions,
+        help_heading = "Reports"
+    )]
+    hexdump_regions: usize,
+    /// Most bytes of one hexdump region (suffixes K, M, G); a longer region is cut
+    /// with a note.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "256", help_heading = "Reports")]
+    max_hexdump_bytes: u64,
     /// Hide differences at locations matching GLOB, and below them (repeatable).
     /// Locations read `/nix-store.squashfs:/etc/passwd`; `*` and `?` stop at `/`,
     /// `**` does not; a GLOB not starting with `/` matches at any depth.
@@ -141,6 +154,8 @@ impl Cli {
             .layout(self.layout)
             .limits(limits);
         options.max_nesting = self.max_nesting;
+        options.hexdump_regions = self.hexdump_regions;
+        options.max_hexdump_bytes = usize::try_from(self.max_hexdump_bytes).unwrap_or(usize::MAX);
         options.max_text_diff_bytes = self.max_text_diff;
         options.text_diff_timeout = std::time::Duration::from_millis(self.text_diff_ms);
         options

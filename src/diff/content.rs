@@ -9,7 +9,9 @@ use super::Options;
 use crate::error::{Error, Result};
 use crate::formats::squashfs::BlockList;
 use crate::model::Content;
-use crate::report::change::{ContentChange, Detail, Hunk, Line, LineOp, TextDiff};
+use crate::report::change::{
+    ContentChange, Detail, HexRegion, Hexdump, Hunk, Line, LineOp, TextDiff, HEX_ROW,
+};
 
 fn chunks<'c>(content: &'c Content<'_>) -> Box<dyn Iterator<Item = Result<Cow<'c, [u8]>>> + 'c> {
     content.chunks()
@@ -25,27 +27,27 @@ pub(crate) fn head<'c>(content: &'c Content<'_>, want: usize) -> Result<Cow<'c, 
     content.head(want)
 }
 
-/// Pieces `x`, `y` at `offset` with the bytes inside `mask` taken out.
+/// Hands `visit` the pieces of `x`, `y` (at `offset`) outside `mask` (sorted,
+/// apart), in order; stops when it returns false, and returns false then.
 fn unmasked<'x>(
     offset: u64,
     x: &'x [u8],
     y: &'x [u8],
-    mask: &Option<std::ops::Range<u64>>,
-) -> [(u64, &'x [u8], &'x [u8]); 2] {
-    let empty: (u64, &[u8], &[u8]) = (offset, &[], &[]);
-    let Some(m) = mask else {
-        return [(offset, x, y), empty];
-    };
+    mask: &[std::ops::Range<u64>],
+    mut visit: impl FnMut(u64, &'x [u8], &'x [u8]) -> bool,
+) -> bool {
     let end = offset + x.len() as u64;
-    if m.end <= offset || m.start >= end {
-        return [(offset, x, y), empty];
+    let mut at = offset;
+    for m in mask.iter().filter(|m| m.end > offset && m.start < end) {
+        let cut_start = (m.start.max(at) - offset) as usize;
+        let piece = (at - offset) as usize..cut_start;
+        if !piece.is_empty() && !visit(at, &x[piece.clone()], &y[piece]) {
+            return false;
+        }
+        at = at.max(m.end.min(end));
     }
-    let cut_start = (m.start.max(offset) - offset) as usize;
-    let cut_end = (m.end.min(end) - offset) as usize;
-    [
-        (offset, &x[..cut_start], &y[..cut_start]),
-        (offset + cut_end as u64, &x[cut_end..], &y[cut_end..]),
-    ]
+    let rest = (at - offset) as usize..x.len();
+    rest.is_empty() || visit(at, &x[rest.clone()], &y[rest])
 }
 
 /// Walks two chunk streams in step, handing `visit` equal-length pieces of both.
@@ -96,7 +98,7 @@ fn in_step<'x>(
 pub(crate) fn equal(
     a: &Content<'_>,
     b: &Content<'_>,
-    mask: Option<std::ops::Range<u64>>,
+    mask: &[std::ops::Range<u64>],
     same: &mut dyn FnMut(&[u8], &[u8]),
 ) -> Result<bool> {
     if a.len() != b.len() {
@@ -108,14 +110,14 @@ pub(crate) fn equal(
             return Ok(true);
         }
     }
-    if let (Content::Blocks(x), Content::Blocks(y), None) = (a, b, &mask) {
+    if let (Content::Blocks(x), Content::Blocks(y), true) = (a, b, mask.is_empty()) {
         if let Some(equal) = raw_blocks_equal(x, y, same)? {
             return Ok(equal);
         }
     }
     let mut same = true;
     in_step(chunks(a), chunks(b), |offset, x, y| {
-        same = unmasked(offset, x, y, &mask).iter().all(|(_, x, y)| x == y);
+        same = unmasked(offset, x, y, mask, |_, x, y| x == y);
         same
     })?;
     Ok(same)
@@ -163,14 +165,69 @@ fn raw_blocks_equal(
     })
 }
 
+/// Bytes of context shown before and after a differing run in a hexdump.
+const HEX_CONTEXT: u64 = HEX_ROW as u64;
+
+/// The windows of a hexdump: each differing byte with [`HEX_CONTEXT`] bytes
+/// around it, widened to whole `xxd` rows; windows that touch are one. Only
+/// the first `max` are kept, the rest counted, so a file of millions of
+/// differing regions costs a few numbers.
+#[derive(Debug, Default)]
+pub(crate) struct Windows {
+    /// The windows kept, in order.
+    pub(crate) shown: Vec<std::ops::Range<u64>>,
+    /// Windows past the last one kept.
+    pub(crate) more: u64,
+    /// The last window, kept or not (differing bytes come in order).
+    last: Option<std::ops::Range<u64>>,
+    max: usize,
+}
+
+impl Windows {
+    fn new(max: usize) -> Windows {
+        Windows {
+            max,
+            ..Windows::default()
+        }
+    }
+
+    /// Adds the differing byte at `offset` (offsets come in increasing order).
+    fn add(&mut self, offset: u64) {
+        let row = HEX_ROW as u64;
+        let start = offset.saturating_sub(HEX_CONTEXT) / row * row;
+        let end = offset
+            .saturating_add(1 + HEX_CONTEXT)
+            .div_ceil(row)
+            .saturating_mul(row);
+        match &mut self.last {
+            Some(last) if start <= last.end => {
+                last.end = last.end.max(end);
+                if let Some(kept) = self.shown.last_mut().filter(|k| k.start == last.start) {
+                    kept.end = last.end;
+                }
+            }
+            _ => {
+                if self.shown.len() < self.max {
+                    self.shown.push(start..end);
+                } else {
+                    self.more += 1;
+                }
+                self.last = Some(start..end);
+            }
+        }
+    }
+}
+
 /// Compares two contents byte by byte, with digests. Reads each once more; only
 /// called for contents already known to differ. The ELF place and the text
-/// diff are left to the caller.
+/// diff are left to the caller; the windows of the first `max_regions`
+/// differing regions are returned for a hexdump ([`hexdump`]).
 pub(crate) fn compare(
     a: &Content<'_>,
     b: &Content<'_>,
-    mask: Option<std::ops::Range<u64>>,
-) -> Result<ContentChange> {
+    mask: &[std::ops::Range<u64>],
+    max_regions: usize,
+) -> Result<(ContentChange, Windows)> {
     let mut c = ContentChange {
         first_offset: None,
         differing_bytes: 0,
@@ -180,15 +237,19 @@ pub(crate) fn compare(
         sha256_a: [0; 32],
         sha256_b: [0; 32],
         elf: None,
+        pe: None,
+        decompressed: None,
         text_diff: None,
+        hexdump: None,
         detail: Detail::Shown,
     };
+    let mut windows = Windows::new(max_regions);
     let mut in_region = false;
     in_step(chunks(a), chunks(b), |offset, x, y| {
-        for (offset, x, y) in unmasked(offset, x, y, &mask) {
+        unmasked(offset, x, y, mask, |offset, x, y| {
             if x == y {
-                in_region &= x.is_empty();
-                continue;
+                in_region = false;
+                return true;
             }
             for (i, (p, q)) in x.iter().zip(y).enumerate() {
                 if p != q {
@@ -198,19 +259,84 @@ pub(crate) fn compare(
                         in_region = true;
                     }
                     c.first_offset.get_or_insert(offset + i as u64);
+                    windows.add(offset + i as u64);
                 } else {
                     in_region = false;
                 }
             }
-        }
+            true
+        });
         true
     })?;
+    if c.len_a != c.len_b {
+        // Where one side goes on past the other.
+        windows.add(c.len_a.min(c.len_b));
+    }
     c.sha256_a = sha256(a)?;
     c.sha256_b = sha256(b)?;
-    Ok(c)
+    Ok((c, windows))
 }
 
-fn sha256(content: &Content<'_>) -> Result<[u8; 32]> {
+/// The bytes of both sides in `windows`, each window cut to `max_bytes`
+/// (whole rows, at least one). Reads each content up to the last window only.
+pub(crate) fn hexdump(
+    a: &Content<'_>,
+    b: &Content<'_>,
+    windows: &Windows,
+    max_bytes: usize,
+) -> Result<Hexdump> {
+    let cap = (max_bytes.div_ceil(HEX_ROW).max(1) * HEX_ROW) as u64;
+    let cut: Vec<std::ops::Range<u64>> = windows
+        .shown
+        .iter()
+        .map(|w| w.start..w.end.min(w.start.saturating_add(cap)))
+        .collect();
+    let (xa, xb) = (gather(a, &cut)?, gather(b, &cut)?);
+    let len = a.len().max(b.len());
+    let regions = cut
+        .iter()
+        .zip(&windows.shown)
+        .zip(xa.into_iter().zip(xb))
+        .map(|((c, w), (a, b))| HexRegion {
+            offset: c.start,
+            cut: c.end < w.end.min(len),
+            a,
+            b,
+        })
+        .collect();
+    Ok(Hexdump {
+        regions,
+        more_regions: windows.more,
+    })
+}
+
+/// The bytes of `content` in each of `ranges` (sorted, apart), as far as it
+/// holds them.
+fn gather(content: &Content<'_>, ranges: &[std::ops::Range<u64>]) -> Result<Vec<Vec<u8>>> {
+    let mut out: Vec<Vec<u8>> = ranges.iter().map(|_| Vec::new()).collect();
+    let Some(last) = ranges.last().map(|r| r.end) else {
+        return Ok(out);
+    };
+    let mut offset = 0u64;
+    for chunk in chunks(content) {
+        let chunk = chunk?;
+        let end = offset + chunk.len() as u64;
+        for (r, o) in ranges.iter().zip(out.iter_mut()) {
+            let (s, e) = (r.start.max(offset), r.end.min(end));
+            if s < e {
+                o.extend_from_slice(&chunk[(s - offset) as usize..(e - offset) as usize]);
+            }
+        }
+        offset = end;
+        if offset >= last {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// The SHA-256 of a content.
+pub(crate) fn sha256(content: &Content<'_>) -> Result<[u8; 32]> {
     let mut h = Sha256::new();
     for chunk in chunks(content) {
         h.update(&chunk?);
@@ -318,13 +444,21 @@ mod tests {
     fn equal_across_different_chunking() {
         let a = content(&[b"hello ", b"world"]);
         let b = content(&[b"hel", b"lo world"]);
-        let equal = |a, b, mask| equal(a, b, mask, &mut |_, _| {});
-        assert!(equal(&a, &b, None).unwrap_or(false));
+        let equal = |a, b, mask: &[std::ops::Range<u64>]| equal(a, b, mask, &mut |_, _| {});
+        assert!(equal(&a, &b, &[]).unwrap_or(false));
         let c = content(&[b"hello_world"]);
-        assert!(!equal(&a, &c, None).unwrap_or(true));
+        assert!(!equal(&a, &c, &[]).unwrap_or(true));
         assert!(
-            equal(&a, &c, Some(5..6)).unwrap_or(false),
+            equal(&a, &c, std::slice::from_ref(&(5..6))).unwrap_or(false),
             "the differing byte is masked"
+        );
+        let d = content(&[b"Hello_worlD"]);
+        assert!(equal(&a, &d, &[0..1, 5..6, 10..11]).unwrap_or(false));
+        assert!(!equal(&a, &d, &[0..1, 10..11]).unwrap_or(true));
+        let c = compare(&a, &d, &[0..1, 10..11], 4).ok().map(|c| c.0);
+        assert_eq!(
+            c.map(|c| (c.first_offset, c.differing_bytes)),
+            Some((Some(5), 1))
         );
     }
 
@@ -332,7 +466,7 @@ mod tests {
     fn counts_bytes_and_regions() {
         let a = content(&[b"aaaaXXaaaaYaaa"]);
         let b = content(&[b"aaaa", b"YYaaaaZaaa", b"tail"]);
-        let c = compare(&a, &b, None).ok();
+        let c = compare(&a, &b, &[], 4).ok().map(|c| c.0);
         let c = c.as_ref();
         assert_eq!(c.and_then(|c| c.first_offset), Some(4));
         assert_eq!(c.map(|c| c.differing_bytes), Some(3));
@@ -345,11 +479,47 @@ mod tests {
         assert_eq!(c.map(|c| c.sha256_a), Some(digest));
     }
 
+    #[test]
+    fn hexdump_shows_the_first_regions_with_context_in_rows() {
+        let mut x = vec![0u8; 260];
+        let mut y = x.clone();
+        y[40] = 1; // region 1: rows 16..64 with its context
+        y[50] = 2; // merged into it: its context touches
+        y[150] = 3; // region 2
+        y.push(9); // b goes on: region 3 at the end
+        let (a, b) = (content(&[&x[..]]), content(&[&y[..100], &y[100..]]));
+        let (c, w) = compare(&a, &b, &[], 2).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            c.regions, 3,
+            "the appended byte is not in the common length"
+        );
+        assert_eq!(w.shown, vec![16..80, 128..176]);
+        assert_eq!(w.more, 1, "the end of b is past the two regions kept");
+        let h = hexdump(&a, &b, &w, 256).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.more_regions, 1);
+        assert_eq!(h.regions[0].offset, 16);
+        assert_eq!(h.regions[0].a, x[16..80].to_vec());
+        assert_eq!(h.regions[0].b, y[16..80].to_vec());
+        assert!(!h.regions[0].cut);
+        // Cut to one row: the differing run goes on past it.
+        let h = hexdump(&a, &b, &w, 10).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(h.regions[0].a.len(), 16);
+        assert!(h.regions[0].cut);
+        // The end of the longer side, where the other has no bytes.
+        let (_, w) = compare(&a, &b, &[], 8).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(w.shown.last(), Some(&(240..288)));
+        let h = hexdump(&a, &b, &w, 256).unwrap_or_else(|e| panic!("{e}"));
+        let last = h.regions.last().map(|r| (r.a.len(), r.b.len()));
+        assert_eq!(last, Some((20, 21)));
+        assert!(!h.regions.last().is_some_and(|r| r.cut));
+        x.clear();
+    }
+
     /// The unified diff as text, as the reports write it (see
     /// [`ContentChange::detail`]).
     fn unified(a: &[u8], b: &[u8], o: &Options) -> Option<String> {
         let t = text_diff(a, b, o)?;
-        let mut c = compare(&content(&[a]), &content(&[b]), None).ok()?;
+        let (mut c, _) = compare(&content(&[a]), &content(&[b]), &[], 4).ok()?;
         c.text_diff = Some(t);
         let detail = c.detail()?;
         // After the two digest lines.

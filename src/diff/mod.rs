@@ -9,6 +9,10 @@
 pub(crate) mod content;
 mod elf;
 mod meta;
+mod pe;
+#[cfg(test)]
+pub(crate) use pe::tests::efi as pe_fixture;
+mod pyc;
 mod walk;
 
 use std::path::Path;
@@ -40,6 +44,11 @@ pub struct Options {
     pub text_diff_timeout: Duration,
     /// Most lines of one unified diff.
     pub max_diff_lines: usize,
+    /// Most differing regions of a binary content shown as a hexdump (0: no
+    /// hexdump).
+    pub hexdump_regions: usize,
+    /// Most bytes of one hexdump region (rounded up to whole rows of 16).
+    pub max_hexdump_bytes: usize,
     /// Worker threads (0: one per core).
     pub threads: usize,
     /// Counts the entry pairs compared so far, for a progress display.
@@ -56,6 +65,8 @@ impl Default for Options {
             max_text_diff_bytes: 1 << 20,
             text_diff_timeout: Duration::from_secs(2),
             max_diff_lines: 400,
+            hexdump_regions: 4,
+            max_hexdump_bytes: 256,
             threads: 0,
             progress: None,
         }
@@ -72,6 +83,13 @@ impl Options {
     /// Sets [`Options::threads`].
     pub fn threads(mut self, threads: usize) -> Options {
         self.threads = threads;
+        self
+    }
+
+    /// Sets [`Options::hexdump_regions`] and [`Options::max_hexdump_bytes`].
+    pub fn hexdump(mut self, regions: usize, max_bytes: usize) -> Options {
+        self.hexdump_regions = regions;
+        self.max_hexdump_bytes = max_bytes;
         self
     }
 

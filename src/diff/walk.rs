@@ -8,6 +8,8 @@ use rayon::prelude::*;
 use super::content;
 use super::elf;
 use super::meta;
+use super::pe;
+use super::pyc;
 use super::Options;
 use crate::accounting;
 use crate::model::{Content, Entry, EntryKind, Fact, Filesystem, Follows, Meta, NodeId};
@@ -23,6 +25,10 @@ pub(crate) struct Differ<'o> {
     problems: Mutex<Vec<Problem>>,
     /// Files compared as nested images.
     nested: Mutex<Vec<NestedPair>>,
+    /// Files whose content differs only in fields reported as attributes (a PE
+    /// file's TimeDateStamp): no content difference is reported, but their
+    /// bytes differ.
+    said_by_fields: Mutex<Vec<Location>>,
     /// One record per image pair whose bytes were accounted.
     accounting: Mutex<Vec<ByteAccounting>>,
     /// Large raw blocks the walk found to be the same bytes.
@@ -103,6 +109,7 @@ impl<'o> Differ<'o> {
             differences: Mutex::new(Vec::new()),
             problems: Mutex::new(Vec::new()),
             nested: Mutex::new(Vec::new()),
+            said_by_fields: Mutex::new(Vec::new()),
             accounting: Mutex::new(Vec::new()),
             same_blocks: Mutex::new(accounting::SameBytes::default()),
             release: None,
@@ -293,6 +300,15 @@ impl<'o> Differ<'o> {
             let d = self.differences.lock().unwrap_or_else(|e| e.into_inner());
             accounting::Context::new(prefix, &d, &nested)
         };
+        for l in self
+            .said_by_fields
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|l| l.len() == prefix.len() + 1 && l.starts_with(prefix))
+        {
+            ctx.content_said_by_fields(l.last().cloned().unwrap_or_default());
+        }
         ctx.same = self
             .same_blocks
             .lock()
@@ -484,13 +500,7 @@ impl<'o> Differ<'o> {
             &eb.attrs,
             self.options.layout,
             encodes_a_difference,
-            |name, va, vb, fact| {
-                let d = Difference::attribute(here.get().clone(), name, va, vb);
-                found.push(match fact {
-                    Some(fact) => d.declared_by(fact),
-                    None => d,
-                });
-            },
+            |name, va, vb, fact| found.push(attribute(here.get(), name, (va, vb), fact)),
         );
         match ea.meta.kind {
             EntryKind::Dir => {
@@ -536,7 +546,11 @@ impl<'o> Differ<'o> {
         // ISO writer and holds block addresses; its fields are compared as
         // attributes, so the bytes are left out here.
         let has_table = |e: &Entry| e.attrs.iter().any(|a| a.name == "boot_info_table.checksum");
-        let mask = (has_table(ea) && has_table(eb)).then_some(8..64);
+        let mask = if has_table(ea) && has_table(eb) {
+            std::iter::once(8..64).collect()
+        } else {
+            Vec::new()
+        };
         let nested = self.contents(&ca, &cb, here, mask, found);
         self.count_read(raw_len(&ca) + raw_len(&cb));
         nested
@@ -549,11 +563,11 @@ impl<'o> Differ<'o> {
         ca: &Content<'_>,
         cb: &Content<'_>,
         here: &Here<'_>,
-        mask: Option<std::ops::Range<u64>>,
+        mut mask: Vec<std::ops::Range<u64>>,
         found: &mut Vec<Difference>,
     ) -> bool {
         let mut same = accounting::SameBytes::default();
-        let equal = content::equal(ca, cb, mask.clone(), &mut |x, y| same.add(x, y));
+        let equal = content::equal(ca, cb, &mask, &mut |x, y| same.add(x, y));
         if !same.is_empty() {
             let mut known = self.same_blocks.lock().unwrap_or_else(|e| e.into_inner());
             known.extend(same);
@@ -571,12 +585,55 @@ impl<'o> Differ<'o> {
         if nesting < self.options.max_nesting && self.nested(ca, cb, location, nesting) {
             return true;
         }
-        match content::compare(ca, cb, mask) {
-            Ok(mut c) => {
+        if let Some(nested) = self.compressed(ca, cb, here, found) {
+            return nested;
+        }
+        // Two PE files or two `.pyc` files: their header fields (and a PE's
+        // sections) are compared as attributes, and the fields that say when
+        // and which build are left out of the content (see `pe`, `pyc`):
+        // content that differs only there is no content difference.
+        let read = match self.pe(ca, cb, location, found) {
+            Some((pe, m)) => Some((Some(pe), m)),
+            None => self.pyc(ca, cb, location, found).map(|m| (None, m)),
+        };
+        // Two unified kernel images: their sections are compared as the
+        // entries of an image (the initrd opened as one in turn).
+        if read.as_ref().is_some_and(|(pe, _)| pe.is_some())
+            && self.uki(ca, cb, location, here.at.nesting)
+        {
+            return true;
+        }
+        let pe = match read {
+            Some((pe, read_mask)) if mask.is_empty() => {
+                mask = read_mask;
+                match content::equal(ca, cb, &mask, &mut |_, _| {}) {
+                    Ok(true) => {
+                        self.said_by_fields
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(location.clone());
+                        return false;
+                    }
+                    Ok(false) => pe,
+                    Err(e) => {
+                        self.problem(location.clone(), Which::A, content::unreadable(e));
+                        return false;
+                    }
+                }
+            }
+            Some((pe, _)) => pe,
+            None => None,
+        };
+        match content::compare(ca, cb, &mask, self.options.hexdump_regions) {
+            Ok((mut c, windows)) => {
                 let elf = match c.first_offset {
                     Some(first) => self.elf_place(ca, cb, first, location, &mut c, found),
                     None => false,
                 };
+                if let (Some(pe), Some(first)) = (&pe, c.first_offset) {
+                    c.pe = pe.place(first);
+                }
+                let elf = elf || pe.is_some();
                 let max = self.options.max_text_diff_bytes;
                 // An ELF file is not text: no need to gather (decompress) it again.
                 if !elf && ca.len() <= max && cb.len() <= max {
@@ -584,6 +641,14 @@ impl<'o> Differ<'o> {
                         (content::contiguous(ca, max), content::contiguous(cb, max))
                     {
                         c.text_diff = content::text_diff(&ba, &bb, self.options);
+                    }
+                }
+                // Text keeps its unified diff; binary content shows its bytes.
+                if c.text_diff.is_none() && !windows.shown.is_empty() {
+                    let max = self.options.max_hexdump_bytes;
+                    match content::hexdump(ca, cb, &windows, max) {
+                        Ok(h) => c.hexdump = Some(h),
+                        Err(e) => self.problem(location.clone(), Which::A, content::unreadable(e)),
                     }
                 }
                 found.push(Difference::content(location.clone(), c));
@@ -630,6 +695,216 @@ impl<'o> Differ<'o> {
         true
     }
 
+    /// For two files compressed alike (gzip, xz, zstd, bzip2, lz4; a gzip'd
+    /// man page or changelog, a `.ko.xz`): compares the compressor's header
+    /// fields as attributes (`gzip.mtime`, `gzip.os`, `gzip.name`, `gzip.xfl`)
+    /// and the decompressed contents as contents, so that a header time and a
+    /// changed text are told apart. Compressed images were tried before
+    /// ([`Differ::nested`]). `None` when the files are not both compressed, or
+    /// not both decompressed within the budget (then the compressed bytes are
+    /// compared, and a problem says why); else whether the decompressed
+    /// contents were images compared as such.
+    fn compressed(
+        &self,
+        ca: &Content<'_>,
+        cb: &Content<'_>,
+        here: &Here<'_>,
+        found: &mut Vec<Difference>,
+    ) -> Option<bool> {
+        use crate::formats::compress::{self, Compression, Sink};
+        use crate::model::Fact;
+        let at = here.at;
+        if at.nesting >= self.options.max_nesting {
+            return None;
+        }
+        let kind = |c: &Content<'_>| Compression::detect(&content::head(c, 16).ok()?);
+        let (x, y) = (kind(ca)?, kind(cb)?);
+        // lzma-alone has no magic, only plausible first bytes: too weak a sign
+        // for a file that is not an image.
+        if x != y || x == Compression::Lzma {
+            return None;
+        }
+        let max = (self.options.limits.max_decompressed_bytes).min(self.options.max_buffer_bytes);
+        let location = here.get();
+        let unpack = |c: &Content<'_>| -> crate::Result<(Vec<u8>, Vec<Fact>)> {
+            let raw = content::contiguous(c, max)?;
+            let mut sink = Sink::new(0, max);
+            let stream = compress::decompress(x, &raw, 0, &mut sink)?;
+            let mut facts: Vec<Fact> = stream
+                .facts
+                .into_iter()
+                .map(|(name, v)| match v {
+                    // A time the compressor stamped (gzip's MTIME) is a time.
+                    crate::model::Value::Time(_) => Fact::time(name, v),
+                    _ => Fact::new(name, v),
+                })
+                .collect();
+            if x == Compression::Gzip {
+                // XFL: what the compressor says of its level (2 best, 4 fastest).
+                let xfl = raw.get(8).copied().unwrap_or(0);
+                facts.push(Fact::new("gzip.xfl", crate::model::Value::Int(xfl.into())));
+            }
+            Ok((sink.out, facts))
+        };
+        let (ua, ub) = rayon::join(|| unpack(ca), || unpack(cb));
+        let ((da, fa), (db, fb)) = match (ua, ub) {
+            (Ok(a), Ok(b)) => (a, b),
+            (ra, rb) => {
+                for (side, r) in [(Which::A, ra.err()), (Which::B, rb.err())] {
+                    if let Some(e) = r {
+                        self.problem(
+                            location.clone(),
+                            side,
+                            format!("{} content not decompressed: {e}", x.name()),
+                        );
+                    }
+                }
+                return None;
+            }
+        };
+        let before = found.len();
+        meta::facts(
+            &fa,
+            &fb,
+            self.options.layout,
+            |_| false,
+            |name, va, vb, fact| {
+                found.push(attribute(location, name, (va, vb), fact));
+            },
+        );
+        let header_differs = found.len() > before;
+        let (sa, sb) = (
+            Content::Slices(vec![&da[..]]),
+            Content::Slices(vec![&db[..]]),
+        );
+        let inner = At {
+            nesting: at.nesting + 1,
+            ..at
+        }
+        .here();
+        let before = found.len();
+        let nested = self.contents(&sa, &sb, &inner, Vec::new(), found);
+        let content_differs = found[before..]
+            .iter()
+            .any(|d| matches!(d.change, crate::report::Change::Content(_)));
+        for d in &mut found[before..] {
+            if let crate::report::Change::Content(c) = &mut d.change {
+                c.decompressed = Some(x.name());
+            }
+        }
+        if !nested && !content_differs {
+            // The compressed bytes differ, the decompressed ones do not: the
+            // header fields say why, or else the compressor's settings did.
+            if !header_differs {
+                if let (Ok(a), Ok(b)) = (content::sha256(ca), content::sha256(cb)) {
+                    found.push(Difference::attribute(
+                        location.clone(),
+                        format!("{}.compressed", x.name()),
+                        Val::Sha256(a),
+                        Val::Sha256(b),
+                    ));
+                }
+            }
+            self.said_by_fields
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(location.clone());
+        }
+        Some(nested)
+    }
+
+    /// When both contents are unified kernel images (PE files with a `.linux`
+    /// section), compares their sections as the entries of an image, located
+    /// as `file:/.initrd`. Returns whether it did.
+    fn uki(&self, ca: &Content<'_>, cb: &Content<'_>, location: &Location, nesting: u32) -> bool {
+        use crate::formats::pe::UkiFs;
+        const MAX_UKI: u64 = 1 << 30;
+        if nesting >= self.options.max_nesting {
+            return false;
+        }
+        let max = MAX_UKI.min(self.options.max_buffer_bytes);
+        let (Ok(ba), Ok(bb)) = (content::contiguous(ca, max), content::contiguous(cb, max)) else {
+            return false;
+        };
+        if !UkiFs::is_uki(&ba) || !UkiFs::is_uki(&bb) {
+            return false;
+        }
+        let (Ok(fa), Ok(fb)) = (UkiFs::open(&ba), UkiFs::open(&bb)) else {
+            return false;
+        };
+        // Where a UKI is a slice of its parent's bytes, the parent's byte
+        // accounting leaves them to it, as for any nested image.
+        let at = |b: &std::borrow::Cow<'_, [u8]>| match b {
+            std::borrow::Cow::Borrowed(b) => addresses(b),
+            std::borrow::Cow::Owned(_) => 0..0,
+        };
+        self.nested
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(NestedPair {
+                location: location.clone(),
+                addresses: [at(&ba), at(&bb)],
+            });
+        self.filesystems(&fa, &fb, location, nesting + 1);
+        true
+    }
+
+    /// For two Python bytecode files: reports their differing header fields as
+    /// attributes and returns the header's bytes, left out of the content
+    /// comparison. `None` unless both are.
+    fn pyc(
+        &self,
+        ca: &Content<'_>,
+        cb: &Content<'_>,
+        location: &Location,
+        found: &mut Vec<Difference>,
+    ) -> Option<Vec<std::ops::Range<u64>>> {
+        let (ha, hb) = (content::head(ca, 16).ok()?, content::head(cb, 16).ok()?);
+        let ((fa, ma), (fb, mb)) = (pyc::read(&ha)?, pyc::read(&hb)?);
+        meta::facts(
+            &fa,
+            &fb,
+            self.options.layout,
+            |_| false,
+            |name, va, vb, fact| {
+                found.push(attribute(location, name, (va, vb), fact));
+            },
+        );
+        Some(if ma == mb { vec![ma] } else { Vec::new() })
+    }
+
+    /// For two PE files: reports their differing header and section fields as
+    /// attributes, and returns the first side's reading (to place a byte) and
+    /// the fields both leave out of the content comparison. `None` when either
+    /// side is not a PE file.
+    fn pe(
+        &self,
+        ca: &Content<'_>,
+        cb: &Content<'_>,
+        location: &Location,
+        found: &mut Vec<Difference>,
+    ) -> Option<(pe::PeInfo, Vec<std::ops::Range<u64>>)> {
+        const MAX_PE: u64 = 256 << 20;
+        let is_mz = |c: &Content<'_>| content::head(c, 2).is_ok_and(|h| h.as_ref() == b"MZ");
+        if !is_mz(ca) || !is_mz(cb) {
+            return None;
+        }
+        let (ba, bb) = (
+            content::contiguous(ca, MAX_PE).ok()?,
+            content::contiguous(cb, MAX_PE).ok()?,
+        );
+        let (pa, pb) = (pe::read(&ba)?, pe::read(&bb)?);
+        meta::facts(
+            &pa.facts,
+            &pb.facts,
+            self.options.layout,
+            |_| false,
+            |name, va, vb, fact| found.push(attribute(location, name, (va, vb), fact)),
+        );
+        let mask = pe::common_mask(&pa.mask, &pb.mask);
+        Some((pa, mask))
+    }
+
     /// Compares the parts of two images that no directory lists (system area,
     /// hidden boot images), paired by name.
     fn specials(&self, a: &dyn Filesystem, b: &dyn Filesystem, prefix: &Location, nesting: u32) {
@@ -644,7 +919,7 @@ impl<'o> Differ<'o> {
             .here();
             match sb.iter().find(|y| y.name == x.name) {
                 Some(y) => {
-                    self.contents(&x.content, &y.content, &here, None, &mut found);
+                    self.contents(&x.content, &y.content, &here, Vec::new(), &mut found);
                 }
                 None => found.push(Difference::one_sided(
                     here.get().clone(),
@@ -764,6 +1039,20 @@ fn count_below(fs: &dyn Filesystem, dir: NodeId, max: u64) -> u64 {
         }
     }
     count
+}
+
+/// An attribute difference, with what the fact that made it declares.
+fn attribute(
+    location: &Location,
+    name: std::borrow::Cow<'static, str>,
+    (a, b): (Val, Val),
+    fact: Option<&Fact>,
+) -> Difference {
+    let d = Difference::attribute(location.clone(), name, a, b);
+    match fact {
+        Some(fact) => d.declared_by(fact),
+        None => d,
+    }
 }
 
 /// The group of a dotted fact name: `gpt` of `gpt.header_crc32`.

@@ -1,10 +1,12 @@
 //! Format readers: each turns the bytes of one kind of image into the entry model.
 
+pub mod ar;
 pub(crate) mod compress;
 pub mod cpio;
 pub mod fat;
 pub mod iso9660;
 pub mod open;
+pub mod pe;
 pub mod sniff;
 pub mod squashfs;
 pub(crate) mod tree;

@@ -158,6 +158,8 @@ fn open_as<'a>(
         Format::Squashfs => Box::new(super::squashfs::SquashFs::open(data, limits)?),
         Format::Fat => Box::new(super::fat::FatFs::open(data, limits)?),
         Format::Cpio => Box::new(super::cpio::CpioFs::open(data, limits)?),
+        Format::Uki => Box::new(super::pe::UkiFs::open(data)?),
+        Format::Ar => Box::new(super::ar::ArFs::open(data, limits)?),
     })
 }
 

@@ -27,6 +27,9 @@ pub fn sniff(data: &[u8]) -> Option<Format> {
     if super::cpio::sniff(data) {
         return Some(Format::Cpio);
     }
+    if super::ar::sniff(data) {
+        return Some(Format::Ar);
+    }
     None
 }
 

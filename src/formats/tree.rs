@@ -1,8 +1,8 @@
 //! What the eager readers (ISO 9660, squashfs, FAT, cpio) share: a tree of nodes in
 //! an arena, children held as indices, node 0 the root.
 
-use crate::model::span::EntryPath;
 use crate::error::{Error, Result};
+use crate::model::span::EntryPath;
 use crate::model::{Entry, EntryKind, Listing, NodeId};
 
 /// A node of a reader's arena.

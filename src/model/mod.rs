@@ -29,6 +29,13 @@ pub enum Format {
     Fat,
     /// cpio archives, plain or compressed, possibly several in a row (initrds).
     Cpio,
+    /// An ar archive (a Debian package, a static library), read as the
+    /// directory of its members.
+    Ar,
+    /// A unified kernel image (a PE file with a `.linux` section), read as the
+    /// directory of its sections. Never sniffed: opened only where two UKIs
+    /// are compared.
+    Uki,
 }
 
 impl fmt::Display for Format {
@@ -38,6 +45,8 @@ impl fmt::Display for Format {
             Format::Squashfs => "squashfs",
             Format::Fat => "FAT",
             Format::Cpio => "cpio",
+            Format::Uki => "UKI",
+            Format::Ar => "ar",
         })
     }
 }

@@ -428,10 +428,208 @@ pub struct ContentChange {
     pub sha256_b: [u8; 32],
     /// For ELF files: where the first differing byte is.
     pub elf: Option<ElfPlace>,
+    /// For PE files (EFI applications): where the first differing byte is, a
+    /// section or `(headers)`.
+    pub pe: Option<ElfPlace>,
+    /// For compressed files: the compressor (`gzip`) whose decompressed
+    /// content this is (offsets, digests and the diff are of it).
+    pub decompressed: Option<&'static str>,
     /// For texts small enough: a unified diff of their lines.
     pub text_diff: Option<TextDiff>,
+    /// For binary content (no text diff): the bytes of the first differing
+    /// regions, both sides, with a little context.
+    pub hexdump: Option<Hexdump>,
     /// Whether the detail (digests and text diff) is shown.
     pub detail: Detail,
+}
+
+/// The bytes of the first differing regions of two contents, both sides,
+/// bounded (a few regions, a few hundred bytes each).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Hexdump {
+    /// The regions shown, in order of offset.
+    pub regions: Vec<HexRegion>,
+    /// Differing regions past the last one shown.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_regions: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One region of a [`Hexdump`]: the bytes of both sides from one offset (a
+/// multiple of 16, as `xxd` rows start). Near the end of a content one side
+/// may hold fewer bytes than the other.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct HexRegion {
+    /// The first byte shown, from the start of the content.
+    pub offset: u64,
+    /// The first side's bytes from `offset`.
+    #[serde(serialize_with = "as_hex")]
+    pub a: Vec<u8>,
+    /// The second side's bytes from `offset`.
+    #[serde(serialize_with = "as_hex")]
+    pub b: Vec<u8>,
+    /// True when the differing run goes on past the bytes shown.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cut: bool,
+}
+
+fn as_hex<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex(bytes))
+}
+
+/// Bytes per row of a hexdump, as `xxd` writes them.
+pub const HEX_ROW: usize = 16;
+
+/// One row of a hexdump (16 bytes at most), as `xxd` writes it, in a unified
+/// diff: `-00001000: 7f45 4c46 ...  .ELF....`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HexRow<'a> {
+    /// Whose row: `None` when both sides hold these bytes, [`Which::A`] for
+    /// the first side's (a removed line), [`Which::B`] for the second's.
+    pub side: Option<Which>,
+    /// The offset of its first byte.
+    pub offset: u64,
+    /// Its bytes.
+    pub bytes: &'a [u8],
+    /// The other side's bytes at the same offsets, to tell which differ.
+    pub other: &'a [u8],
+}
+
+impl HexRow<'_> {
+    /// True when byte `i` of the row differs from the other side's.
+    pub fn differs(&self, i: usize) -> bool {
+        self.bytes.get(i) != self.other.get(i)
+    }
+
+    /// Writes the row, each byte's text (two hex digits, then its character)
+    /// passed through `byte` with whether it differs: the HTML report marks
+    /// them so.
+    pub fn write_with(&self, out: &mut String, byte: &dyn Fn(&mut String, &str, bool)) {
+        out.push(match self.side {
+            None => ' ',
+            Some(Which::A) => '-',
+            Some(Which::B) => '+',
+        });
+        out.push_str(&format!("{:08x}:", self.offset));
+        for i in 0..HEX_ROW {
+            if i % 2 == 0 {
+                out.push(' ');
+            }
+            match self.bytes.get(i) {
+                Some(b) => byte(out, &format!("{b:02x}"), self.differs(i)),
+                None => out.push_str("  "),
+            }
+        }
+        out.push_str("  ");
+        for (i, b) in self.bytes.iter().enumerate() {
+            let c = if b.is_ascii_graphic() || *b == b' ' {
+                char::from(*b).to_string()
+            } else {
+                ".".to_owned()
+            };
+            byte(out, &c, self.differs(i));
+        }
+    }
+}
+
+impl fmt::Display for HexRow<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        self.write_with(&mut s, &|out, text, _| out.push_str(text));
+        f.write_str(&s)
+    }
+}
+
+/// The header of a hexdump region: as a unified diff's hunk header over the
+/// rows of `xxd` (row `n` is line `n + 1`, as diffoscope numbers them), then
+/// the offset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HexHeader {
+    /// The first row, counted from 1.
+    pub old_start: u64,
+    /// Rows of the first side in the region.
+    pub old_rows: u64,
+    /// The first row of the second side.
+    pub new_start: u64,
+    /// Rows of the second side in the region.
+    pub new_rows: u64,
+    /// The first byte of the region.
+    pub offset: u64,
+}
+
+impl fmt::Display for HexHeader {
+    /// `@@ -257,3 +257,3 @@ offset 0x1000`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let h = Hunk {
+            old_start: self.old_start,
+            old_lines: self.old_rows,
+            new_start: self.new_start,
+            new_lines: self.new_rows,
+            lines: Vec::new(),
+        };
+        write!(f, "{h} offset {:#x}", self.offset)
+    }
+}
+
+impl HexRegion {
+    /// The region's header and its rows: a row both sides hold alike once,
+    /// a differing row as the first side's then the second's, aligned.
+    pub fn lines(&self) -> (HexHeader, Vec<HexRow<'_>>) {
+        let rows = self.a.len().max(self.b.len()).div_ceil(HEX_ROW);
+        fn row(v: &[u8], i: usize) -> &[u8] {
+            let start = (i * HEX_ROW).min(v.len());
+            &v[start..(start + HEX_ROW).min(v.len())]
+        }
+        let mut out = Vec::new();
+        let (mut old_rows, mut new_rows) = (0u64, 0u64);
+        for i in 0..rows {
+            let (x, y) = (row(&self.a, i), row(&self.b, i));
+            let offset = self.offset + (i * HEX_ROW) as u64;
+            if x == y {
+                out.push(HexRow {
+                    side: None,
+                    offset,
+                    bytes: x,
+                    other: y,
+                });
+                old_rows += 1;
+                new_rows += 1;
+                continue;
+            }
+            if !x.is_empty() {
+                out.push(HexRow {
+                    side: Some(Which::A),
+                    offset,
+                    bytes: x,
+                    other: y,
+                });
+                old_rows += 1;
+            }
+            if !y.is_empty() {
+                out.push(HexRow {
+                    side: Some(Which::B),
+                    offset,
+                    bytes: y,
+                    other: x,
+                });
+                new_rows += 1;
+            }
+        }
+        let first = self.offset / HEX_ROW as u64;
+        // An empty range starts at the line before it, as in `diff -u`.
+        let start = |n: u64| first + u64::from(n > 0);
+        let header = HexHeader {
+            old_start: start(old_rows),
+            old_rows,
+            new_start: start(new_rows),
+            new_rows,
+            offset: self.offset,
+        };
+        (header, out)
+    }
 }
 
 /// Whether a content difference's detail (its digests and text diff) is shown.
@@ -448,7 +646,7 @@ pub enum Detail {
     },
 }
 
-/// Where in an ELF file a byte is.
+/// Where in an ELF or PE file a byte is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct ElfPlace {
     /// The name of the section holding it (`?` when it has none).
@@ -579,6 +777,14 @@ pub enum DetailLine<'a> {
     DiffCut(u64),
     /// The detail was left out: [`DETAIL_CUT`].
     LeftOut,
+    /// The header of a hexdump region.
+    HexHeader(HexHeader),
+    /// A row of a hexdump region.
+    HexRow(HexRow<'a>),
+    /// A hexdump region was cut at its size limit.
+    HexCut,
+    /// More differing regions than shown: `[N more differing regions not shown]`.
+    HexMore(u64),
 }
 
 impl fmt::Display for DetailLine<'_> {
@@ -589,14 +795,29 @@ impl fmt::Display for DetailLine<'_> {
             DetailLine::Line(l) => write!(f, "{l}"),
             DetailLine::DiffCut(n) => write!(f, "[diff cut at {n} lines]"),
             DetailLine::LeftOut => f.write_str(DETAIL_CUT),
+            DetailLine::HexHeader(h) => write!(f, "{h}"),
+            DetailLine::HexRow(r) => write!(f, "{r}"),
+            DetailLine::HexCut => f.write_str("[region cut: --max-hexdump-bytes reached]"),
+            DetailLine::HexMore(n) => write!(
+                f,
+                "[{n} more differing region{} not shown: --hexdump-regions]",
+                plural(*n)
+            ),
         }
     }
 }
 
 impl DetailLine<'_> {
-    /// True for the lines of a unified diff (hunk headers and hunk lines).
+    /// True for the lines of a unified diff (hunk headers and hunk lines, and
+    /// a hexdump's, which is a unified diff of `xxd` rows).
     pub fn is_diff(&self) -> bool {
-        matches!(self, DetailLine::Hunk(_) | DetailLine::Line(_))
+        matches!(
+            self,
+            DetailLine::Hunk(_)
+                | DetailLine::Line(_)
+                | DetailLine::HexHeader(_)
+                | DetailLine::HexRow(_)
+        )
     }
 }
 
@@ -642,8 +863,11 @@ impl ContentChange {
                 plural(extra)
             ));
         }
-        if let Some(place) = &self.elf {
+        if let Some(place) = self.elf.as_ref().or(self.pe.as_ref()) {
             s.push_str(&format!(" ({place})"));
+        }
+        if let Some(c) = self.decompressed {
+            s.push_str(&format!(" (decompressed {c})"));
         }
         s
     }
@@ -669,6 +893,19 @@ impl ContentChange {
                 out.push(DetailLine::DiffCut(n));
             }
         }
+        if let Some(x) = &self.hexdump {
+            for region in &x.regions {
+                let (header, rows) = region.lines();
+                out.push(DetailLine::HexHeader(header));
+                out.extend(rows.into_iter().map(DetailLine::HexRow));
+                if region.cut {
+                    out.push(DetailLine::HexCut);
+                }
+            }
+            if x.more_regions > 0 {
+                out.push(DetailLine::HexMore(x.more_regions));
+            }
+        }
         out
     }
 
@@ -684,7 +921,7 @@ impl ContentChange {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("\n");
-        if self.detail == Detail::Shown && self.text_diff.is_some() {
+        if self.detail == Detail::Shown && (self.text_diff.is_some() || self.hexdump.is_some()) {
             s.push('\n');
         }
         Some(s)
@@ -1175,7 +1412,8 @@ impl Change {
 
 /// The JSON object of a difference (version 1 of the report): the keys it
 /// always had, in their order, then the keys added with the typed change
-/// (`differing_bytes`, `regions`, `first_offset`, `sha256`, `elf`, `text_diff`).
+/// (`differing_bytes`, `regions`, `first_offset`, `sha256`, `elf`, `text_diff`,
+/// `hexdump`, `pe`, `decompressed`).
 pub(crate) fn serialize<S: Serializer>(d: &super::Difference, s: S) -> Result<S::Ok, S::Error> {
     let mut m = s.serialize_map(None)?;
     m.serialize_entry("location", &super::LocationText(&d.location))?;
@@ -1229,8 +1467,17 @@ pub(crate) fn serialize<S: Serializer>(d: &super::Difference, s: S) -> Result<S:
             if let Some(elf) = &x.elf {
                 m.serialize_entry("elf", elf)?;
             }
+            if let Some(pe) = &x.pe {
+                m.serialize_entry("pe", pe)?;
+            }
+            if let Some(c) = x.decompressed {
+                m.serialize_entry("decompressed", c)?;
+            }
             if let (Some(t), Detail::Shown) = (&x.text_diff, x.detail) {
                 m.serialize_entry("text_diff", t)?;
+            }
+            if let (Some(h), Detail::Shown) = (&x.hexdump, x.detail) {
+                m.serialize_entry("hexdump", h)?;
             }
         }
         Change::Bytes(x) => {
@@ -1272,6 +1519,8 @@ pub(crate) mod tests {
             sha256_a: [0xaa; 32],
             sha256_b: [0xbb; 32],
             elf: None,
+            pe: None,
+            decompressed: None,
             text_diff: Some(TextDiff {
                 hunks: vec![Hunk {
                     old_start: 1,
@@ -1299,6 +1548,7 @@ pub(crate) mod tests {
                 }],
                 cut_at_lines: Some(5),
             }),
+            hexdump: None,
             detail: Detail::Shown,
         }
     }
@@ -1757,6 +2007,54 @@ pub(crate) mod tests {
         cut.leave_out_detail(true);
         let v = serde_json::to_value(&cut).unwrap_or_default();
         assert!(v.get("text_diff").is_none(), "left out with the detail");
+    }
+
+    #[test]
+    fn hexdump_rows_are_xxd_rows_in_a_unified_diff() {
+        let mut a: Vec<u8> = (0u8..40).collect();
+        a[0] = b'<';
+        let mut b = a.clone();
+        b[17] = b'&';
+        b.truncate(36);
+        let mut c = content();
+        c.text_diff = None;
+        c.hexdump = Some(Hexdump {
+            regions: vec![HexRegion {
+                offset: 0x1000,
+                a,
+                b,
+                cut: true,
+            }],
+            more_regions: 2,
+        });
+        let lines: Vec<String> = c.detail_lines().iter().map(|l| l.to_string()).collect();
+        assert_eq!(
+            lines[2..],
+            [
+                "@@ -257,3 +257,3 @@ offset 0x1000",
+                " 00001000: 3c01 0203 0405 0607 0809 0a0b 0c0d 0e0f  <...............",
+                "-00001010: 1011 1213 1415 1617 1819 1a1b 1c1d 1e1f  ................",
+                "+00001010: 1026 1213 1415 1617 1819 1a1b 1c1d 1e1f  .&..............",
+                "-00001020: 2021 2223 2425 2627                       !\"#$%&'",
+                "+00001020: 2021 2223                                 !\"#",
+                "[region cut: --max-hexdump-bytes reached]",
+                "[2 more differing regions not shown: --hexdump-regions]",
+            ]
+        );
+        assert!(c.detail_lines().iter().filter(|l| l.is_diff()).count() == 6);
+        let d = Difference::content(loc(&["/f"]), c);
+        let v = serde_json::to_value(&d).unwrap_or_default();
+        assert_eq!(v["hexdump"]["regions"][0]["offset"], 4096);
+        assert_eq!(v["hexdump"]["regions"][0]["cut"], true);
+        assert_eq!(v["hexdump"]["more_regions"], 2);
+        assert_eq!(
+            v["hexdump"]["regions"][0]["b"].as_str().map(str::len),
+            Some(72)
+        );
+        let mut cut = d.clone();
+        cut.leave_out_detail(true);
+        let v = serde_json::to_value(&cut).unwrap_or_default();
+        assert!(v.get("hexdump").is_none(), "left out with the detail");
     }
 
     #[test]

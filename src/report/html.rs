@@ -105,6 +105,7 @@ pre.udiff .del{background:var(--del-bg);color:var(--del)}
 pre.udiff .hunk{background:var(--hunk-bg);color:var(--hunk)}
 pre.udiff .meta{color:var(--muted)}
 pre.udiff .cut{background:var(--note-bg);font-style:italic}
+pre.udiff mark{background:var(--mark-bg,#ffd54f);color:inherit;font-weight:bold}
 .problem{color:var(--del)}
 footer{margin-top:2rem;color:var(--muted);font-size:12px}
 [hidden]{display:none!important}
@@ -544,20 +545,43 @@ fn difference(d: &Difference, open: bool, s: &mut String) {
         );
         for line in lines {
             let class = match line {
-                DetailLine::DiffCut(_) | DetailLine::LeftOut => "cut",
+                DetailLine::DiffCut(_)
+                | DetailLine::LeftOut
+                | DetailLine::HexCut
+                | DetailLine::HexMore(_) => "cut",
                 DetailLine::Digest(..) => "meta",
-                DetailLine::Hunk(_) => "hunk",
+                DetailLine::Hunk(_) | DetailLine::HexHeader(_) => "hunk",
                 DetailLine::Line(l) => match l.op {
                     LineOp::Added => "add",
                     LineOp::Removed => "del",
                     LineOp::Context | LineOp::NoNewline => "ctx",
                 },
+                DetailLine::HexRow(r) => match r.side {
+                    Some(Which::A) => "del",
+                    Some(Which::B) => "add",
+                    None => "ctx",
+                },
             };
-            let _ = write!(
-                s,
-                "<span class=\"l {class}\">{}</span>",
-                h(line.to_string().as_bytes())
-            );
+            let body = match line {
+                // The bytes that differ from the other side's are marked, in
+                // the hex and in the characters.
+                DetailLine::HexRow(r) => {
+                    let mut body = String::new();
+                    r.write_with(&mut body, &|out, text, differs| {
+                        let text = h(text.as_bytes());
+                        if differs {
+                            out.push_str("<mark>");
+                            out.push_str(&text);
+                            out.push_str("</mark>");
+                        } else {
+                            out.push_str(&text);
+                        }
+                    });
+                    body
+                }
+                _ => h(line.to_string().as_bytes()),
+            };
+            let _ = write!(s, "<span class=\"l {class}\">{body}</span>");
         }
         s.push_str("</pre></details>\n");
     }
@@ -569,6 +593,47 @@ mod tests {
     use super::*;
     use crate::report::change::{Hunk, Line, LineOp, TextDiff};
     use crate::report::{EntryField, Problem, Side, Val};
+
+    #[test]
+    fn hexdump_marks_the_differing_bytes_escaped() {
+        let mut c = crate::report::change::tests::content();
+        c.text_diff = None;
+        c.hexdump = Some(crate::report::Hexdump {
+            regions: vec![crate::report::HexRegion {
+                offset: 0,
+                a: b"<a>&x".to_vec(),
+                b: b"<b>&x".to_vec(),
+                cut: false,
+            }],
+            more_regions: 0,
+        });
+        let side = |p: &str| Side {
+            path: p.into(),
+            size: 0,
+        };
+        let r = Report::new(
+            side("a"),
+            side("b"),
+            vec![Difference::content(vec![b"/f".to_vec()], c)],
+            Vec::new(),
+        );
+        let mut out = Vec::new();
+        write(&r, &mut out).unwrap_or_default();
+        let html = String::from_utf8_lossy(&out);
+        assert!(
+            html.contains("<span class=\"l del\">-00000000: 3c<mark>61</mark> 3e26 78 "),
+            "{html}"
+        );
+        assert!(
+            html.contains("  &lt;<mark>a</mark>&gt;&amp;x</span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("+00000000: 3c<mark>62</mark> 3e26 78"),
+            "{html}"
+        );
+        assert!(!html.contains("<a>"), "escaped");
+    }
 
     #[test]
     fn base64_matches_known_values() {

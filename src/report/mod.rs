@@ -27,7 +27,8 @@ use crate::model::{Follows, Role};
 use serde::Serialize;
 
 pub use change::{
-    BytesChange, Change, ContentChange, DetailLine, EntryField, LayoutChange, Subject, Val,
+    BytesChange, Change, ContentChange, DetailLine, EntryField, HexRegion, Hexdump, LayoutChange,
+    Subject, Val,
 };
 pub use filter::{Filter, Filtered};
 pub use limit::Cut;
@@ -496,6 +497,7 @@ impl Difference {
         if let Change::Content(c) = &mut self.change {
             c.detail = change::Detail::LeftOut { noted };
             c.text_diff = None;
+            c.hexdump = None;
         }
     }
 

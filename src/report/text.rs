@@ -94,10 +94,15 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
         writeln!(out, "{}", styled_line(d, style))?;
         for l in d.detail_lines() {
             let code = match l {
-                DetailLine::Hunk(_) => sgr::CYAN,
+                DetailLine::Hunk(_) | DetailLine::HexHeader(_) => sgr::CYAN,
                 DetailLine::Line(x) if x.op == LineOp::Added => sgr::GREEN,
                 DetailLine::Line(x) if x.op == LineOp::Removed => sgr::RED,
-                DetailLine::DiffCut(_) | DetailLine::LeftOut => sgr::YELLOW,
+                DetailLine::HexRow(r) if r.side == Some(Which::B) => sgr::GREEN,
+                DetailLine::HexRow(r) if r.side == Some(Which::A) => sgr::RED,
+                DetailLine::DiffCut(_)
+                | DetailLine::LeftOut
+                | DetailLine::HexCut
+                | DetailLine::HexMore(_) => sgr::YELLOW,
                 _ => "",
             };
             let l = escape(l.to_string().as_bytes());

@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     };
 
     println!("{}: {}", path.display(), fs.format());
-    for fact in fs.facts().iter().filter(|f| !f.layout) {
+    for fact in fs.facts().iter().filter(|f| !f.is_placement()) {
         println!("  {} = {}", fact.name, fact.value);
     }
 

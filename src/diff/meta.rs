@@ -62,9 +62,9 @@ pub(crate) fn facts<'f>(
     // for every entry of the image.
     let same_names = a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.name == y.name);
     if same_names
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| x.value == y.value || (!layout && x.layout && y.layout) || skip(x))
+        && a.iter().zip(b).all(|(x, y)| {
+            x.value == y.value || (!layout && x.is_placement() && y.is_placement()) || skip(x)
+        })
     {
         return;
     }
@@ -91,7 +91,7 @@ pub(crate) fn facts<'f>(
         emit(name, Val::Absent, Val::Present, meaning(b, p));
     }
     let wanted = |f: &&Fact| {
-        (layout || !f.layout)
+        (layout || !f.is_placement())
             && !skip(f)
             && !only_a.iter().chain(&only_b).any(|p| is_under(&f.name, p))
     };

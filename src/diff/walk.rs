@@ -214,6 +214,9 @@ impl<'o> Differ<'o> {
                 });
             },
         );
+        // Only a fact that declares what it follows can be a consequence: most
+        // image pairs (a nested archive) have none, and skip the scan below.
+        let may_follow = found.iter().any(|d| d.follows.is_some());
         self.emit(found);
         self.specials(a, b, prefix, nesting);
         let at = At {
@@ -229,12 +232,35 @@ impl<'o> Differ<'o> {
         // Everything about this pair (nested images included) is reported now:
         // what only follows from the rest is said so, and what is left of its
         // differing bytes is attributed against it.
-        self.consequences(a, b, prefix);
+        if may_follow {
+            self.consequences(a, b, prefix);
+        }
         self.account(a, b, prefix);
         if let Some(ra) = a.raw_bytes() {
             let mut same = self.same_blocks.lock().unwrap_or_else(|e| e.into_inner());
             same.forget(ra);
         }
+    }
+
+    /// The attribute differences of two lists of an entry's facts, each with
+    /// the role and what it follows that its fact declares; `skip` leaves out
+    /// facts that merely encode a difference said otherwise. `location` is
+    /// made only when something differs.
+    fn attributes(
+        &self,
+        a: &[Fact],
+        b: &[Fact],
+        location: impl Fn() -> Location,
+        skip: impl Fn(&Fact) -> bool,
+        found: &mut Vec<Difference>,
+    ) {
+        meta::facts(a, b, self.options.layout, skip, |name, va, vb, fact| {
+            let d = Difference::attribute(location(), name, va, vb);
+            found.push(match fact {
+                Some(fact) => d.declared_by(fact),
+                None => d,
+            });
+        });
     }
 
     /// Marks the image facts of the pair at `prefix` that only follow from
@@ -495,12 +521,12 @@ impl<'o> Differ<'o> {
             Some(Follows::Entry(field)) => field.differs(&ea.meta, &eb.meta),
             _ => false,
         };
-        meta::facts(
+        self.attributes(
             &ea.attrs,
             &eb.attrs,
-            self.options.layout,
+            || here.get().clone(),
             encodes_a_difference,
-            |name, va, vb, fact| found.push(attribute(here.get(), name, (va, vb), fact)),
+            &mut found,
         );
         match ea.meta.kind {
             EntryKind::Dir => {
@@ -763,15 +789,7 @@ impl<'o> Differ<'o> {
             }
         };
         let before = found.len();
-        meta::facts(
-            &fa,
-            &fb,
-            self.options.layout,
-            |_| false,
-            |name, va, vb, fact| {
-                found.push(attribute(location, name, (va, vb), fact));
-            },
-        );
+        self.attributes(&fa, &fb, || location.clone(), |_| false, found);
         let header_differs = found.len() > before;
         let (sa, sb) = (
             Content::Slices(vec![&da[..]]),
@@ -861,15 +879,7 @@ impl<'o> Differ<'o> {
     ) -> Option<Vec<std::ops::Range<u64>>> {
         let (ha, hb) = (content::head(ca, 16).ok()?, content::head(cb, 16).ok()?);
         let ((fa, ma), (fb, mb)) = (pyc::read(&ha)?, pyc::read(&hb)?);
-        meta::facts(
-            &fa,
-            &fb,
-            self.options.layout,
-            |_| false,
-            |name, va, vb, fact| {
-                found.push(attribute(location, name, (va, vb), fact));
-            },
-        );
+        self.attributes(&fa, &fb, || location.clone(), |_| false, found);
         Some(if ma == mb { vec![ma] } else { Vec::new() })
     }
 
@@ -894,13 +904,7 @@ impl<'o> Differ<'o> {
             content::contiguous(cb, MAX_PE).ok()?,
         );
         let (pa, pb) = (pe::read(&ba)?, pe::read(&bb)?);
-        meta::facts(
-            &pa.facts,
-            &pb.facts,
-            self.options.layout,
-            |_| false,
-            |name, va, vb, fact| found.push(attribute(location, name, (va, vb), fact)),
-        );
+        self.attributes(&pa.facts, &pb.facts, || location.clone(), |_| false, found);
         let mask = pe::common_mask(&pa.mask, &pb.mask);
         Some((pa, mask))
     }
@@ -1039,20 +1043,6 @@ fn count_below(fs: &dyn Filesystem, dir: NodeId, max: u64) -> u64 {
         }
     }
     count
-}
-
-/// An attribute difference, with what the fact that made it declares.
-fn attribute(
-    location: &Location,
-    name: std::borrow::Cow<'static, str>,
-    (a, b): (Val, Val),
-    fact: Option<&Fact>,
-) -> Difference {
-    let d = Difference::attribute(location.clone(), name, a, b);
-    match fact {
-        Some(fact) => d.declared_by(fact),
-        None => d,
-    }
 }
 
 /// The group of a dotted fact name: `gpt` of `gpt.header_crc32`.

@@ -204,13 +204,10 @@ pub struct Fact {
     pub name: Cow<'static, str>,
     /// The value as stored.
     pub value: Value,
-    /// True for placement details (block addresses, table offsets) that change
-    /// whenever anything before them changes; the diff skips them unless asked.
-    /// The same as `role == Role::Placement`.
-    pub layout: bool,
     /// What kind of thing it says, declared by the reader: `--semantic` and
-    /// the causes follow from it, not from its name.
-    #[serde(skip)]
+    /// the causes follow from it, not from its name. Placement details (block
+    /// addresses, table offsets) change whenever anything before them
+    /// changes; the diff skips them unless asked.
     pub role: Role,
     /// What it merely encodes, when a difference of it follows from another
     /// difference (a directory record's date from the entry's mtime, a GPT's
@@ -339,7 +336,6 @@ impl Fact {
         Fact {
             name: name.into(),
             value,
-            layout: false,
             role,
             follows: None,
         }
@@ -365,10 +361,14 @@ impl Fact {
         Fact::new(name, value).role(Role::Identifier)
     }
 
+    /// True for a placement detail ([`Role::Placement`]).
+    pub fn is_placement(&self) -> bool {
+        self.role == Role::Placement
+    }
+
     /// The same with another role.
     pub fn role(mut self, role: Role) -> Fact {
         self.role = role;
-        self.layout = role == Role::Placement;
         self
     }
 

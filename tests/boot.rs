@@ -60,7 +60,7 @@ fn two_grub_mkrescue_runs_give_a_short_text_report() {
     assert!(
         text.lines().any(|l| l.starts_with("image  mtime")
             && l.contains(" s on ")
-            && l.contains(" entries (e.g. ")),
+            && l.contains(" entries (build clock in file times; e.g. ")),
         "{text}"
     );
     // The EFI image is opened as FAT and its inside compared.

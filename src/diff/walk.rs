@@ -164,6 +164,7 @@ impl<'o> Differ<'o> {
         accounting.sort_by(|x, y| x.location.cmp(&y.location));
         let mut report = Report::new(a, b, differences, problems);
         report.byte_accounting = accounting;
+        crate::report::cause::assign(&mut report);
         report
     }
 

@@ -1444,6 +1444,7 @@ pub(crate) fn serialize<S: Serializer>(d: &super::Difference, s: S) -> Result<S:
     if let Some(length) = c.length() {
         m.serialize_entry("length", &length)?;
     }
+    m.serialize_entry("cause", &d.cause.map(|c| c.id))?;
     // Added with the typed change: what the summary and detail say, as data.
     match c {
         Change::Content(x) => {
@@ -1572,6 +1573,7 @@ pub(crate) mod tests {
         "sha256",
         "elf",
         "text_diff",
+        "cause",
     ];
 
     /// The JSON of a difference without the keys added with the typed change.

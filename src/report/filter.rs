@@ -524,6 +524,7 @@ impl Filter {
             *filtered.by_kind.entry(kind).or_insert(0) += n;
         }
         report.identical = report.differences.is_empty();
+        super::cause::tally(&mut report);
         report
     }
 }

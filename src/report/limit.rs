@@ -7,11 +7,15 @@
 //! the same content in their own markup, so their files are larger by a bounded
 //! factor; the limit bounds what the report holds, not a file's exact byte count.
 //!
-//! Lines are kept first, in order, while they fit: they are the findings. The
-//! differences whose lines do not fit are left out at the end, counted by kind.
-//! Then details (unified diffs, digests) are kept, in order, while they fit; each
-//! one that does not is replaced by a one-line note. `identical` keeps its value:
-//! a difference left out still differs.
+//! The causes block that opens the report is always kept (it is what a reader
+//! needs first), and its size counts against the limit. Then lines are kept
+//! while they fit, the rarest first: differences with no known cause before
+//! those a cause explains, and among them those whose kind, field and cause
+//! are shared by the fewest others, so one odd mode change is kept before the
+//! thousandth shifted mtime. What is kept stays in location order; what does not
+//! fit is counted by kind. Then details (unified diffs, digests) are kept, in
+//! order, while they fit; each one that does not is replaced by a one-line note.
+//! `identical` keeps its value: a difference left out still differs.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +63,28 @@ impl Cut {
     }
 }
 
+/// The indices of the report's differences, the ones to keep first first: no
+/// known cause before a cause, then fewest alike (same cause, kind and field),
+/// then location order.
+fn rarest_first(report: &Report) -> Vec<usize> {
+    type Key = (Option<&'static str>, super::Kind, Option<String>);
+    let key = |d: &super::Difference| -> Key {
+        (
+            d.cause.map(|c| c.id),
+            d.kind(),
+            d.field().map(std::borrow::Cow::into_owned),
+        )
+    };
+    let mut alike: std::collections::HashMap<Key, u64> = std::collections::HashMap::new();
+    let keys: Vec<_> = report.differences.iter().map(key).collect();
+    for k in &keys {
+        *alike.entry(k.clone()).or_insert(0) += 1;
+    }
+    let mut order: Vec<usize> = (0..keys.len()).collect();
+    order.sort_by_key(|&i| (keys[i].0.is_some(), alike[&keys[i]], i));
+    order
+}
+
 /// What one difference costs in the text report: its line, and its detail lines
 /// indented by four.
 fn costs(report: &Report) -> Vec<(u64, u64)> {
@@ -83,7 +109,11 @@ pub fn cap(mut report: Report, max_bytes: u64) -> Report {
     let costs = costs(&report);
     let lines: u64 = costs.iter().map(|c| c.0).sum();
     let details: u64 = costs.iter().map(|c| c.1).sum();
-    if lines.saturating_add(details) <= max_bytes {
+    let header: u64 = super::text::cause_lines(&report)
+        .iter()
+        .map(|l| l.text().len() as u64 + 1)
+        .sum();
+    if header.saturating_add(lines).saturating_add(details) <= max_bytes {
         return report;
     }
     let mut cut = Cut {
@@ -92,19 +122,32 @@ pub fn cap(mut report: Report, max_bytes: u64) -> Report {
     };
     let note = DETAIL_CUT.len() as u64 + 5;
     // Keep whole lines first: they are the findings; details explain them.
-    let mut used = 0u64;
-    let mut keep = 0usize;
-    for (line, _) in &costs {
+    let mut used = header.min(max_bytes);
+    let mut keep = vec![false; costs.len()];
+    for i in rarest_first(&report) {
+        let line = costs[i].0;
         if used + line > max_bytes {
             break;
         }
         used += line;
-        keep += 1;
+        keep[i] = true;
     }
-    for d in report.differences.drain(keep..) {
-        cut.differences += 1;
-        *cut.by_kind.entry(d.kind().name().to_owned()).or_insert(0) += 1;
+    let mut kept = Vec::with_capacity(report.differences.len());
+    for (d, keep) in report.differences.drain(..).zip(&keep) {
+        if *keep {
+            kept.push(d);
+        } else {
+            cut.differences += 1;
+            *cut.by_kind.entry(d.kind().name().to_owned()).or_insert(0) += 1;
+        }
     }
+    report.differences = kept;
+    let costs: Vec<(u64, u64)> = costs
+        .into_iter()
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(c, _)| c)
+        .collect();
     // Then details. Each one cut leaves a one-line note where it was, so room for
     // those notes is set aside first; a detail kept takes its note's room plus what
     // it needs beyond. When even the notes do not fit, cut details go without one

@@ -10,6 +10,7 @@
 //! ([`Report::filtered`], [`Report::cut`]) so every renderer can say so: nothing is
 //! dropped silently.
 
+pub mod cause;
 pub mod change;
 pub mod diffoscope;
 pub mod filter;
@@ -62,6 +63,11 @@ pub struct Report {
     /// to differ: how many bytes differ and what explains them (see
     /// [`crate::accounting`]). Empty when no such pair was met.
     pub byte_accounting: Vec<ByteAccounting>,
+    /// The causes of the differences, most frequent first (see [`cause`]):
+    /// what a user should read first.
+    pub causes: Vec<cause::CauseCount>,
+    /// How many differences (consequences aside) have no known cause.
+    pub no_known_cause: u64,
 }
 
 /// Where the differing bytes of one pair of same-size images went. Every differing
@@ -118,6 +124,8 @@ impl Report {
             filtered: None,
             cut: None,
             byte_accounting: Vec::new(),
+            causes: Vec::new(),
+            no_known_cause: 0,
         }
     }
 
@@ -334,6 +342,9 @@ pub struct Difference {
     /// GPT's backup header address when the image size differs): counted apart
     /// from the differences a user must read.
     pub consequence: bool,
+    /// Why it most likely differs, when a rule of [`cause::CLASSES`] recognizes
+    /// it (set by [`cause::assign`]).
+    pub cause: Option<&'static cause::CauseClass>,
 }
 
 impl Serialize for Difference {
@@ -355,6 +366,7 @@ impl Difference {
             role,
             follows: None,
             consequence: false,
+            cause: None,
         }
     }
 

@@ -11,6 +11,9 @@ use super::{Difference, Kind, Location};
 
 /// How many entries must share a change before they are summarized.
 pub const MIN_GROUP: usize = 5;
+/// How many entries must share a cause (see [`super::cause`]) before they are
+/// summarized.
+pub const MIN_CAUSED_GROUP: usize = 2;
 /// How many example entries a summary line names.
 pub const EXAMPLES: usize = 3;
 
@@ -38,6 +41,15 @@ pub enum GroupChange {
     /// Their field went from one value to another (the values as they read:
     /// see [`super::Report::repeated`]).
     Values(Val, Val),
+    /// Their times moved for one cause (the build clock), by different amounts:
+    /// the least and the greatest shift in nanoseconds. Differences with the
+    /// same cause fold into one line whatever their deltas.
+    Caused {
+        /// The cause's title.
+        cause: &'static str,
+        /// The least and greatest shift (filled when the group is made).
+        shift: Option<(i128, i128)>,
+    },
 }
 
 impl fmt::Display for GroupChange {
@@ -59,6 +71,16 @@ impl fmt::Display for GroupChange {
                 let (a, b) = shown_pair(a, b);
                 write!(f, "{a} -> {b}")
             }
+            GroupChange::Caused { shift, .. } => match shift {
+                Some((lo, hi)) if lo == hi => GroupChange::Shift(*lo).fmt(f),
+                Some((lo, hi)) => write!(
+                    f,
+                    "{} to {}",
+                    GroupChange::Shift(*lo),
+                    GroupChange::Shift(*hi)
+                ),
+                None => Ok(()),
+            },
         }
     }
 }
@@ -100,7 +122,11 @@ pub fn summarize(differences: &[Difference]) -> (Vec<Group>, Vec<usize>) {
             .map(move |(change, members)| (container.clone(), field.clone(), change, members))
     });
     for (container, field, change, members) in changes {
-        if members.len() < MIN_GROUP {
+        let least = match change {
+            GroupChange::Caused { .. } => MIN_CAUSED_GROUP,
+            _ => MIN_GROUP,
+        };
+        if members.len() < least {
             continue;
         }
         let mut paths: Vec<Vec<u8>> = members.iter().map(|(p, _)| p.clone()).collect();
@@ -116,6 +142,13 @@ pub fn summarize(differences: &[Difference]) -> (Vec<Group>, Vec<usize>) {
         for &i in &indices {
             grouped[i] = true;
         }
+        let change = match change {
+            GroupChange::Caused { cause, .. } => GroupChange::Caused {
+                cause,
+                shift: shift_range(indices.iter().map(|&i| &differences[i])),
+            },
+            change => change,
+        };
         groups.push(Group {
             container,
             fields,
@@ -152,6 +185,13 @@ fn groupable(d: &Difference) -> Option<(String, GroupChange)> {
         Kind::Attribute | Kind::Xattr => format!("{} {}", kind.name(), d.field()?),
         _ => return None,
     };
+    if let Some(cause) = d.cause.filter(|c| c.rule == super::cause::Rule::ClockShift) {
+        let change = GroupChange::Caused {
+            cause: cause.title,
+            shift: None,
+        };
+        return Some((field, change));
+    }
     let (a, b) = d.values();
     let change = match (a.as_ref(), b.as_ref()) {
         // Two times that read differently: by how much (two that differ only
@@ -165,6 +205,24 @@ fn groupable(d: &Difference) -> Option<(String, GroupChange)> {
         }
     };
     Some((field, change))
+}
+
+/// The least and greatest shift of the times of `differences`.
+fn shift_range<'d>(differences: impl Iterator<Item = &'d Difference>) -> Option<(i128, i128)> {
+    differences
+        .filter_map(|d| {
+            let (a, b) = d.values();
+            match (a.as_ref(), b.as_ref()) {
+                (Val::Time(ta), Val::Time(tb)) => {
+                    Some(shift(ta.shown_instant(), tb.shown_instant()))
+                }
+                _ => None,
+            }
+        })
+        .fold(None, |range, s| match range {
+            Some((lo, hi)) => Some((s.min(lo), s.max(hi))),
+            None => Some((s, s)),
+        })
 }
 
 /// The signed distance from `a` to `b` (seconds, nanoseconds), in nanoseconds.

@@ -66,6 +66,9 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
             &format!("+++ {}", escape(report.b.path.as_bytes()))
         )
     )?;
+    for line in cause_lines(report) {
+        writeln!(out, "{}", paint_cause_line(style, &line))?;
+    }
     // Many entries changed the same way are said once (the JSON keeps them all),
     // and so are many structures of one kind whose bytes differ.
     let (groups, rest) = super::summary::summarize(&report.differences);
@@ -260,14 +263,98 @@ pub fn group_line(g: &super::summary::Group) -> String {
     } else {
         ""
     };
+    let cause = match &g.change {
+        super::summary::GroupChange::Caused { cause, .. } => format!("{cause}; "),
+        _ => String::new(),
+    };
     format!(
-        "{}  {} {} on {} entries (e.g. {}{more})",
+        "{}  {} {} on {} entries ({cause}e.g. {}{more})",
         location(&g.container),
         g.fields.join(", "),
         escape(g.change.to_string().as_bytes()),
         g.paths.len(),
         examples.join(", ")
     )
+}
+
+/// A line of the causes block: its heading, indented details, or the counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CauseLine {
+    /// `causes:`
+    Heading(String),
+    /// One cause: its count and what differs.
+    Cause(String),
+    /// Examples, the explanation or the fix of the cause above.
+    Detail(String),
+    /// Counts (differences with no known cause, by kind).
+    Count(String),
+}
+
+/// The block that opens the text report: the causes found, each with its
+/// count, examples and fix; how many differences have no known cause; the
+/// counts by kind. Empty when there is no difference.
+pub fn cause_lines(report: &Report) -> Vec<CauseLine> {
+    let mut out = Vec::new();
+    if report.differences.is_empty() {
+        return out;
+    }
+    if !report.causes.is_empty() {
+        out.push(CauseLine::Heading("causes:".to_owned()));
+    }
+    for c in &report.causes {
+        out.push(CauseLine::Cause(format!(
+            "  {}",
+            escape(c.line().as_bytes())
+        )));
+        let examples: Vec<String> = c.examples.iter().map(location).collect();
+        let more = if c.differences > c.examples.len() as u64 {
+            ", ..."
+        } else {
+            ""
+        };
+        out.push(CauseLine::Detail(format!(
+            "      e.g. {}{more}",
+            examples.join(", ")
+        )));
+        out.push(CauseLine::Detail(format!("      why: {}", c.class.why)));
+        out.push(CauseLine::Detail(format!("      fix: {}", c.class.fix)));
+    }
+    if report.no_known_cause > 0 {
+        let n = report.no_known_cause;
+        let s = if n == 1 { "" } else { "s" };
+        let line = if report.causes.is_empty() {
+            format!("no known cause for the {n} difference{s} below")
+        } else {
+            format!("no known cause: {n} difference{s}")
+        };
+        out.push(CauseLine::Count(line));
+    }
+    let kinds: Vec<String> = report
+        .count_by_kind()
+        .into_iter()
+        .map(|(k, n)| format!("{n} {}", k.name()))
+        .collect();
+    out.push(CauseLine::Count(format!("by kind: {}", kinds.join(", "))));
+    out
+}
+
+impl CauseLine {
+    /// The line's text.
+    pub fn text(&self) -> &str {
+        match self {
+            CauseLine::Heading(s)
+            | CauseLine::Cause(s)
+            | CauseLine::Detail(s)
+            | CauseLine::Count(s) => s,
+        }
+    }
+}
+
+fn paint_cause_line(style: Style, line: &CauseLine) -> String {
+    match line {
+        CauseLine::Heading(s) | CauseLine::Cause(s) => paint(style, sgr::BOLD, s),
+        CauseLine::Detail(s) | CauseLine::Count(s) => paint(style, sgr::DIM, s),
+    }
 }
 
 /// How many `bytes` differences of one kind of structure in one image are shown

@@ -19,7 +19,7 @@ for side in a b; do
     rm -rf "$work"
     mkdir -p "$work/iso/live"
     debootstrap --variant=minbase "$suite" "$work/root" "$mirror" >"$out/debootstrap-$side.log"
-    mksquashfs "$work/root" "$work/iso/live/filesystem.squashfs" -comp xz -noappend -quiet \
+    mksquashfs "$work/root" "$work/iso/live/filesystem.squashfs" -comp xz -noappend -no-progress \
         -e proc sys dev run
     mkdir -p "$work/iso/boot/grub"
     printf 'menuentry live {\n  linux /live/vmlinuz boot=live\n}\n' >"$work/iso/boot/grub/grub.cfg"

@@ -18,7 +18,8 @@
 //! - entries on one side only are lines of a `file list` child of their file
 //!   system, as diffoscope shows a directory's members.
 //!
-//! Problems, filters and cuts are comments of the root. Strings are escaped with
+//! The causes block of the text report, problems, filters and cuts are comments
+//! of the root. Strings are escaped with
 //! [`crate::escape::escape`] (control characters made visible) as in the text
 //! report; diffoscope escapes them again for HTML itself.
 
@@ -211,7 +212,11 @@ pub fn tree(report: &Report) -> Node {
     let mut root = trie.node("");
     root.source1 = escape(report.a.path.as_bytes());
     root.source2 = escape(report.b.path.as_bytes());
-    let mut comments = Vec::new();
+    // The causes come first, as diffoscope shows comments at the top.
+    let mut comments: Vec<String> = text::cause_lines(report)
+        .iter()
+        .map(|l| l.text().trim_start().to_owned())
+        .collect();
     for p in &report.problems {
         let side = match p.side {
             Which::A => "a",

@@ -322,8 +322,53 @@ fn page(report: &Report, s: &mut String) {
     );
 }
 
+/// The causes found, first: a table with the count, what differs, examples
+/// and the usual fix of each.
+fn causes(report: &Report, s: &mut String) {
+    if report.causes.is_empty() {
+        return;
+    }
+    s.push_str("<table class=\"counts\" id=\"causes\"><caption>Causes</caption>\n<tr><th>cause</th><th>count</th><th>what</th><th>e.g.</th><th>usual fix</th></tr>\n");
+    for c in &report.causes {
+        let mut what: Vec<String> = c.fields.iter().cloned().collect();
+        if let Some(shift) = c.shift_text() {
+            what.push(shift);
+        }
+        let examples: Vec<String> = c
+            .examples
+            .iter()
+            .map(|l| {
+                format!(
+                    "<code class=\"loc\">{}</code>",
+                    h(super::text::location(l).as_bytes())
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "<tr id=\"cause-{}\"><td title=\"{}\"><b>{}</b></td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            c.class.id,
+            html_escape(c.class.why),
+            html_escape(c.class.title),
+            c.differences,
+            h(what.join(", ").as_bytes()),
+            examples.join(", "),
+            html_escape(c.class.fix)
+        );
+    }
+    s.push_str("</table>\n");
+    if report.no_known_cause > 0 {
+        let _ = writeln!(
+            s,
+            "<p class=\"note\" id=\"no-known-cause\">No known cause: {} difference(s).</p>",
+            report.no_known_cause
+        );
+    }
+}
+
 fn summary(report: &Report, s: &mut String) {
     s.push_str("<section id=\"summary\">\n<h2>Summary</h2>\n");
+    causes(report, s);
     if let Some(f) = &report.filtered {
         let _ = writeln!(
             s,

@@ -80,14 +80,37 @@ fn plain(s: &str) -> String {
     out
 }
 
-/// Writes `report` as Markdown.
+/// How many characters a Markdown report holds by default: GitHub's limit for
+/// an issue comment. What does not fit is left out, with a note saying so.
+pub const MAX_CHARS: usize = 65_536;
+
+/// Room kept for the closing note of a report that was shortened.
+const NOTE_ROOM: usize = 400;
+
+/// Writes `report` as Markdown, within [`MAX_CHARS`].
 pub fn write(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    write_within(report, out, Some(MAX_CHARS))
+}
+
+/// Writes `report` as Markdown within `max_chars` characters (`None`: no limit).
+/// The causes and counts always come first; table rows, then details, are left
+/// out at the end when they do not fit, and a closing note says how many.
+pub fn write_within(
+    report: &Report,
+    out: &mut dyn Write,
+    max_chars: Option<usize>,
+) -> std::io::Result<()> {
     let mut s = String::new();
-    render(report, &mut s);
+    render(report, &mut s, max_chars.unwrap_or(usize::MAX));
     out.write_all(s.as_bytes())
 }
 
-fn render(report: &Report, s: &mut String) {
+/// Characters of `s` (what GitHub counts).
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn render(report: &Report, s: &mut String, max_chars: usize) {
     let _ = writeln!(
         s,
         "## isodiff: {} → {}\n",
@@ -122,6 +145,14 @@ fn render(report: &Report, s: &mut String) {
         }
         s.push_str("\n\n");
     }
+    causes(report, s);
+    if !report.differences.is_empty() {
+        s.push_str("| kind | count |\n| :-- | --: |\n");
+        for (kind, n) in report.count_by_kind() {
+            let _ = writeln!(s, "| {} | {n} |", kind.name());
+        }
+        s.push('\n');
+    }
     if let Some(f) = &report.filtered {
         let _ = writeln!(s, "> {}\n", plain(&f.describe()));
     }
@@ -135,33 +166,6 @@ fn render(report: &Report, s: &mut String) {
             code(&text::location(&r.location), false),
             plain(&text::accounting_line(r))
         );
-    }
-    if !report.differences.is_empty() {
-        s.push_str("| kind | count |\n| :-- | --: |\n");
-        for (kind, n) in report.count_by_kind() {
-            let _ = writeln!(s, "| {} | {n} |", kind.name());
-        }
-        s.push('\n');
-    }
-    let mut by_image: BTreeMap<&[Vec<u8>], Vec<&Difference>> = BTreeMap::new();
-    for d in &report.differences {
-        by_image.entry(d.image()).or_default().push(d);
-    }
-    for (image, diffs) in by_image {
-        let name = if image.is_empty() {
-            "the outer image".to_owned()
-        } else {
-            code(&text::location(&image.to_vec()), false)
-        };
-        let _ = writeln!(s, "### {name} ({})\n", diffs.len());
-        s.push_str("| location | what | a | b |\n| :-- | :-- | :-- | :-- |\n");
-        for d in &diffs {
-            row(d, s);
-        }
-        s.push('\n');
-        for d in diffs.iter().filter(|d| d.has_detail()) {
-            detail(d, s);
-        }
     }
     if !report.problems.is_empty() {
         s.push_str("### Problems\n\n");
@@ -178,6 +182,196 @@ fn render(report: &Report, s: &mut String) {
             );
         }
         s.push('\n');
+    }
+    let mut budget = Budget {
+        room: max_chars.saturating_sub(chars(s) + NOTE_ROOM),
+        rows_left_out: 0,
+        details_left_out: 0,
+    };
+    details(report, s, &mut budget);
+    let mut left_out = Vec::new();
+    if budget.rows_left_out > 0 {
+        left_out.push(format!("{} row(s)", budget.rows_left_out));
+    }
+    if budget.details_left_out > 0 {
+        left_out.push(format!("{} detail(s)", budget.details_left_out));
+    }
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            s,
+            "> {} left out to stay within {max_chars} characters; the JSON report holds \
+             every difference.\n",
+            left_out.join(" and ")
+        );
+    }
+}
+
+/// What is left of the room for rows and details, and what did not fit.
+struct Budget {
+    room: usize,
+    rows_left_out: u64,
+    details_left_out: u64,
+}
+
+impl Budget {
+    /// Takes room for `text`; false when it does not fit.
+    fn take(&mut self, text: &str) -> bool {
+        let n = chars(text);
+        if n > self.room {
+            return false;
+        }
+        self.room -= n;
+        true
+    }
+}
+
+/// The causes found, as a table, and how many differences have none.
+fn causes(report: &Report, s: &mut String) {
+    if report.causes.is_empty() {
+        return;
+    }
+    s.push_str("### Causes\n\n| cause | differences | what | e.g. | usual fix |\n");
+    s.push_str("| :-- | --: | :-- | :-- | :-- |\n");
+    for c in &report.causes {
+        let mut what: Vec<String> = c.fields.iter().map(|f| escape(f.as_bytes())).collect();
+        if what.len() > 6 {
+            let n = what.len();
+            what.truncate(5);
+            what.push(format!("... ({n} fields)"));
+        }
+        if let Some(shift) = c.shift_text() {
+            what.push(shift);
+        }
+        let examples: Vec<String> = c
+            .examples
+            .iter()
+            .take(3)
+            .map(|l| code(&text::location(l), true))
+            .collect();
+        let _ = writeln!(
+            s,
+            "| **{}** | {} | {} | {} | {} |",
+            plain(c.class.title),
+            c.differences,
+            plain(&what.join(", ")),
+            examples.join(", "),
+            plain(c.class.fix)
+        );
+    }
+    s.push('\n');
+    if report.no_known_cause > 0 {
+        let _ = writeln!(
+            s,
+            "No known cause: {} difference(s).\n",
+            report.no_known_cause
+        );
+    }
+}
+
+/// Per file system: a table of the differences, grouped as the text report
+/// groups them, then their details.
+fn details(report: &Report, s: &mut String, budget: &mut Budget) {
+    let (groups, rest) = super::summary::summarize(&report.differences);
+    let byte_groups = text::byte_groups(&report.differences);
+    // Rows in report order, by image: (image, row text, difference with detail).
+    let mut rows: Vec<(&[Vec<u8>], String, Option<&Difference>)> = Vec::new();
+    let mut groups = groups.iter().peekable();
+    fn group_row(g: &super::summary::Group) -> (&[Vec<u8>], String, Option<&Difference>) {
+        let examples: Vec<String> = g
+            .paths
+            .iter()
+            .take(super::summary::EXAMPLES)
+            .map(|p| code(&escape(p), true))
+            .collect();
+        let more = if g.paths.len() > examples.len() {
+            ", ..."
+        } else {
+            ""
+        };
+        let cause = match &g.change {
+            super::summary::GroupChange::Caused { cause, .. } => format!(" ({})", plain(cause)),
+            _ => String::new(),
+        };
+        let row = format!(
+            "| {} entries: {}{more} | {} | {}{cause} | |",
+            g.paths.len(),
+            examples.join(", "),
+            plain(&g.fields.join(", ")),
+            code(&escape(g.change.to_string().as_bytes()), true),
+        );
+        (g.container.as_slice(), row, None)
+    }
+    for i in rest {
+        while let Some(g) = groups.next_if(|g| g.first < i) {
+            rows.push(group_row(g));
+        }
+        let d = &report.differences[i];
+        if d.consequence {
+            continue;
+        }
+        match byte_groups.get(&i) {
+            Some(Some(members)) => {
+                let structure = d.structure().unwrap_or_default();
+                let row = format!(
+                    "| (image) | bytes of {} structures of kind {} | | |",
+                    members.len(),
+                    code(&escape(structure.as_bytes()), true)
+                );
+                rows.push((d.image(), row, None));
+                continue;
+            }
+            Some(None) => continue,
+            None => {}
+        }
+        let mut row = String::new();
+        self::row(d, &mut row);
+        rows.push((d.image(), row, d.has_detail().then_some(d)));
+    }
+    rows.extend(groups.map(group_row));
+    let consequences = text::consequence_lines(report);
+    let mut by_image: BTreeMap<&[Vec<u8>], Vec<(String, Option<&Difference>)>> = BTreeMap::new();
+    for (image, row, d) in rows {
+        by_image.entry(image).or_default().push((row, d));
+    }
+    let mut shown_details: Vec<&Difference> = Vec::new();
+    for (image, rows) in by_image {
+        let name = if image.is_empty() {
+            "the outer image".to_owned()
+        } else {
+            code(&text::location(&image.to_vec()), false)
+        };
+        let head =
+            format!("### {name}\n\n| location | what | a | b |\n| :-- | :-- | :-- | :-- |\n");
+        if !budget.take(&head) {
+            budget.rows_left_out += rows.len() as u64;
+            continue;
+        }
+        s.push_str(&head);
+        for (row, d) in rows {
+            let line = format!("{}\n", row.trim_end_matches('\n'));
+            if budget.take(&line) {
+                s.push_str(&line);
+                shown_details.extend(d);
+            } else {
+                budget.rows_left_out += 1;
+            }
+        }
+        s.push('\n');
+    }
+    for line in consequences {
+        let line = format!("> {}\n\n", plain(&line));
+        if budget.take(&line) {
+            s.push_str(&line);
+        }
+    }
+    for d in shown_details {
+        let mut block = String::new();
+        detail(d, &mut block);
+        if budget.take(&block) {
+            s.push_str(&block);
+        } else {
+            budget.details_left_out += 1;
+        }
     }
 }
 
@@ -253,6 +447,42 @@ mod tests {
     use super::*;
     use crate::report::change::{Hunk, Line, LineOp, TextDiff};
     use crate::report::{EntryField, Side, Val};
+
+    #[test]
+    fn long_reports_stay_within_the_limit_causes_first() {
+        let side = |p: &str| Side {
+            path: p.into(),
+            size: 0,
+        };
+        // Many differences no group folds (each its own owner change).
+        let ds: Vec<Difference> = (0..3000u32)
+            .map(|i| {
+                Difference::entry(
+                    vec![
+                        b"/x.squashfs".to_vec(),
+                        format!("/dir/file-{i:05}").into_bytes(),
+                    ],
+                    EntryField::Uid,
+                    Val::Unsigned(u64::from(i)),
+                    Val::Unsigned(u64::from(i) + 1),
+                )
+            })
+            .collect();
+        let mut r = Report::new(side("a.iso"), side("b.iso"), ds, Vec::new());
+        crate::report::cause::assign(&mut r);
+        let mut v = Vec::new();
+        write(&r, &mut v).expect("write");
+        let md = String::from_utf8(v).expect("utf8");
+        assert!(md.chars().count() <= MAX_CHARS, "{}", md.len());
+        assert!(
+            md.contains("row(s) left out to stay within 65536 characters"),
+            "{md}"
+        );
+        assert!(md.find("| kind | count |") < md.find("### `/x.squashfs`"));
+        let mut v = Vec::new();
+        write_within(&r, &mut v, None).expect("write");
+        assert!(v.len() > MAX_CHARS && !String::from_utf8_lossy(&v).contains("left out"));
+    }
 
     #[test]
     fn code_spans_hold_anything() {

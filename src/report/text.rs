@@ -363,7 +363,9 @@ pub const BYTES_SHOWN: usize = 6;
 
 /// `bytes` differences said together: for the index of the first of a group, the
 /// indices of its members; for the others of the group, `None`.
-fn byte_groups(differences: &[Difference]) -> std::collections::HashMap<usize, Option<Vec<usize>>> {
+pub(crate) fn byte_groups(
+    differences: &[Difference],
+) -> std::collections::HashMap<usize, Option<Vec<usize>>> {
     type ByStructure<'d> =
         std::collections::BTreeMap<(&'d Location, std::borrow::Cow<'d, str>), Vec<usize>>;
     let mut by_structure: ByStructure<'_> = std::collections::BTreeMap::new();

@@ -73,6 +73,63 @@ fn two_grub_mkrescue_runs_give_a_short_text_report() {
     let f = fields(&report);
     assert!(f.iter().any(|f| f == "gpt.disk_guid"), "{f:?}");
     assert!(f.iter().any(|f| f == "pvd.creation_date"), "{f:?}");
+    // Causes: the GUIDs and the FAT serial are random ids; every file time
+    // shift of the run is one build-clock cause, named in the block that
+    // opens the text report.
+    let cause_of = |field: &str| -> Vec<String> {
+        common::differences(&report)
+            .iter()
+            .filter(|d| d["field"].as_str() == Some(field))
+            .map(|d| d["cause"].as_str().unwrap_or("none").to_owned())
+            .collect()
+    };
+    for field in ["gpt.disk_guid", "gpt.partition1.unique_guid", "volume_id"] {
+        let causes = cause_of(field);
+        assert!(!causes.is_empty(), "{field}");
+        assert!(
+            causes.iter().all(|c| c == "random-id"),
+            "{field}: {causes:?}"
+        );
+    }
+    assert!(cause_of("pvd.creation_date")
+        .iter()
+        .all(|c| c == "image-dates"));
+    let all = common::differences(&report);
+    let times: Vec<&serde_json::Value> = all
+        .iter()
+        .filter(|d| matches!(d["kind"].as_str(), Some("mtime" | "atime" | "ctime")))
+        .collect();
+    assert!(times.len() > 100, "{}", times.len());
+    assert!(times.iter().all(|d| d["cause"] == "build-clock"));
+    let top: Vec<&str> = text
+        .lines()
+        .skip(2)
+        .take_while(|l| !l.starts_with("image  ") && !l.starts_with('/'))
+        .collect();
+    let clock: Vec<&&str> = top
+        .iter()
+        .filter(|l| l.contains("build clock in file times: "))
+        .collect();
+    assert_eq!(clock.len(), 1, "{text}");
+    let causes = report["causes"].as_array().expect("causes");
+    assert_eq!(causes[0]["id"], "build-clock", "{causes:?}");
+    let n = causes[0]["differences"].as_u64().expect("count");
+    assert!(n >= times.len() as u64);
+    assert!(
+        clock[0].contains(&format!(": {n} differences in ")),
+        "{text}"
+    );
+    // Markdown fits an issue comment, causes first.
+    let md = isodiff(&[
+        "--markdown".as_ref(),
+        "-".as_ref(),
+        a.as_os_str(),
+        b.as_os_str(),
+    ]);
+    let md = String::from_utf8_lossy(&md.stdout);
+    assert!(md.chars().count() < 65_536, "{}", md.len());
+    let causes_at = md.find("### Causes").expect("causes");
+    assert!(causes_at < md.find("### the outer image").expect("details"));
 }
 
 fn xorriso(out: &Path, tree: &Path, boot: &[&str]) {

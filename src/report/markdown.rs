@@ -268,15 +268,19 @@ fn causes(report: &Report, s: &mut String) {
     }
 }
 
+/// A table row: the file system it is in, its text, and the difference whose
+/// detail follows the tables.
+type Row<'r> = (&'r [Vec<u8>], String, Option<&'r Difference>);
+
 /// Per file system: a table of the differences, grouped as the text report
 /// groups them, then their details.
 fn details(report: &Report, s: &mut String, budget: &mut Budget) {
     let (groups, rest) = super::summary::summarize(&report.differences);
     let byte_groups = text::byte_groups(&report.differences);
     // Rows in report order, by image: (image, row text, difference with detail).
-    let mut rows: Vec<(&[Vec<u8>], String, Option<&Difference>)> = Vec::new();
+    let mut rows: Vec<Row<'_>> = Vec::new();
     let mut groups = groups.iter().peekable();
-    fn group_row(g: &super::summary::Group) -> (&[Vec<u8>], String, Option<&Difference>) {
+    fn group_row(g: &super::summary::Group) -> Row<'_> {
         let examples: Vec<String> = g
             .paths
             .iter()
@@ -329,9 +333,9 @@ fn details(report: &Report, s: &mut String, budget: &mut Budget) {
     }
     rows.extend(groups.map(group_row));
     let consequences = text::consequence_lines(report);
-    let mut by_image: BTreeMap<&[Vec<u8>], Vec<(String, Option<&Difference>)>> = BTreeMap::new();
-    for (image, row, d) in rows {
-        by_image.entry(image).or_default().push((row, d));
+    let mut by_image: BTreeMap<&[Vec<u8>], Vec<Row<'_>>> = BTreeMap::new();
+    for row in rows {
+        by_image.entry(row.0).or_default().push(row);
     }
     let mut shown_details: Vec<&Difference> = Vec::new();
     for (image, rows) in by_image {
@@ -347,7 +351,7 @@ fn details(report: &Report, s: &mut String, budget: &mut Budget) {
             continue;
         }
         s.push_str(&head);
-        for (row, d) in rows {
+        for (_, row, d) in rows {
             let line = format!("{}\n", row.trim_end_matches('\n'));
             if budget.take(&line) {
                 s.push_str(&line);

@@ -67,7 +67,7 @@
 mod engine;
 
 pub use crate::model::span::{
-    Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Owner, Placement, Region,
+    Attr, Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Owner, Placement, Region,
     SameButPlacement, Span,
 };
 pub(crate) use engine::{attribute, layout_differences, Context, SameBytes};

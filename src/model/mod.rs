@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+pub mod key;
 pub mod span;
 
 use crate::error::Result;
@@ -298,6 +299,23 @@ pub enum EntryField {
 }
 
 impl EntryField {
+    /// The name reports give the field's differences (`mtime`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryField::Type => "type",
+            EntryField::Mode => "mode",
+            EntryField::Uid => "uid",
+            EntryField::Gid => "gid",
+            EntryField::Mtime => "mtime",
+            EntryField::Atime => "atime",
+            EntryField::Ctime => "ctime",
+            EntryField::Nlink => "nlink",
+            EntryField::Rdev => "rdev",
+            EntryField::Symlink => "symlink",
+            EntryField::Size => "size",
+        }
+    }
+
     /// What kind of thing the field says.
     pub fn role(self) -> Role {
         match self {

@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::Options;
 use crate::error::{Error, Result};
-use crate::formats::squashfs::BlockList;
+use crate::model::blocks::BlockList;
 use crate::model::Content;
 use crate::report::change::{
     ContentChange, Detail, HexRegion, Hexdump, Hunk, Line, LineOp, TextDiff, HEX_ROW,
@@ -133,10 +133,7 @@ fn raw_blocks_equal(
     y: &BlockList<'_>,
     same: &mut dyn FnMut(u64, u64, u64),
 ) -> Result<Option<bool>> {
-    if x.compressor != y.compressor
-        || x.block_size != y.block_size
-        || x.blocks.len() != y.blocks.len()
-    {
+    if x.codec != y.codec || x.block_size != y.block_size || x.blocks.len() != y.blocks.len() {
         return Ok(None);
     }
     let blocks_same = x

@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+pub mod blocks;
 pub mod key;
 pub mod span;
 
@@ -454,7 +455,7 @@ pub enum Content<'a> {
     Slices(Vec<&'a [u8]>),
     /// Squashfs: raw (mostly compressed) data blocks and a fragment tail, slices of
     /// the image, so equal raw blocks prove equal content without decompressing.
-    Blocks(crate::formats::squashfs::BlockList<'a>),
+    Blocks(blocks::BlockList<'a>),
     /// Bytes the reader derived and owns (a system area with its parsed fields
     /// blanked out).
     Owned(std::sync::Arc<[u8]>),

@@ -1628,6 +1628,45 @@ mod tests {
     }
 
     #[test]
+    fn attributes_and_xattrs_explain_by_name() {
+        let f = || vec![b"/f".to_vec()];
+        let differences = [
+            Difference::attribute(f(), "rr.pn", Val::Unsigned(1), Val::Unsigned(2)),
+            Difference::xattr(f(), b"user.x".to_vec(), None, Some(b"1".to_vec())),
+        ];
+        let ctx = Context::new(&Vec::new(), &differences, &[]);
+        let at_f = [EntryPath::from(&b"/f"[..])];
+        let at_g = [EntryPath::from(&b"/g"[..])];
+        let verdict = |e: Explain, entries: &[EntryPath]| ctx.verdict(&e, entries);
+        const PN: Key = Key::Attribute(crate::model::key::Attr::new("rr.pn"));
+        const OTHER: Key = Key::Attribute(crate::model::key::Attr::new("rr.rr_flags"));
+        assert_eq!(verdict(Explain::Entry(&[PN]), &at_f), Verdict::Explained);
+        assert_eq!(verdict(Explain::Entry(&[PN]), &at_g), Verdict::Unexplained);
+        assert_eq!(
+            verdict(Explain::Entry(&[OTHER]), &at_f),
+            Verdict::Unexplained
+        );
+        let named = Explain::EntryAttribute("rr.pn".into());
+        assert_eq!(verdict(named, &at_f), Verdict::Explained);
+        let x = |name: &'static [u8]| Explain::EntryXattr(name.into());
+        assert_eq!(verdict(x(b"user.x"), &at_f), Verdict::Explained);
+        assert_eq!(verdict(x(b"user.y"), &at_f), Verdict::Unexplained);
+        assert_eq!(
+            verdict(Explain::Entry(&[Key::Xattr]), &at_f),
+            Verdict::Explained
+        );
+        assert_eq!(
+            verdict(Explain::AnyEntry(&[Key::Xattr]), &at_g),
+            Verdict::Explained
+        );
+        assert_eq!(verdict(Explain::AnyEntry(&[PN]), &at_g), Verdict::Explained);
+        assert_eq!(
+            verdict(Explain::Entry(&[Key::MTIME]), &at_f),
+            Verdict::Unexplained
+        );
+    }
+
+    #[test]
     fn parents_and_gone_entries() {
         assert_eq!(parent(b"/a/b"), Some(&b"/a"[..]));
         assert_eq!(parent(b"/a"), Some(&b"/"[..]));

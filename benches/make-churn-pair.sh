@@ -10,6 +10,8 @@
 #   COMPRESSOR: xz, zstd, gzip, lz4, lzo
 #   SOURCE: directories packed beside the planted one (their files must not
 #           change while the script runs)
+#   SEED (environment, default 1): seeds the planted pages' words and lengths,
+#           so that pairs of other shapes can be made from the same sources
 #
 # The planted differences (a -> b), in /0-planted (first in mksquashfs' order):
 #   /0-planted/doc/page-0003, page-0004: only in a
@@ -20,6 +22,7 @@
 #   superblock inode_count: one entry fewer in b
 # Needs: mksquashfs, xorriso, mkfs.vfat, mtools, isolinux, python3.
 set -euo pipefail
+seed=${SEED:-1}
 out=$1 comp=$2
 shift 2
 mkdir -p "$out"
@@ -30,9 +33,9 @@ export TZ=UTC
 planted() {
   local dir=$1/0-planted
   mkdir -p "$dir/doc"
-  python3 - "$dir/doc" <<'EOF'
+  python3 - "$dir/doc" "$seed" <<'EOF'
 import random, sys
-r = random.Random(1)
+r = random.Random(int(sys.argv[2]))
 words = [bytes(r.choice(b'abcdefghijklmnopqrstuvwxyz') for _ in range(r.randint(2, 9))) for _ in range(2000)]
 for i in range(400):
     n = r.randint(200, 4000)

@@ -7,9 +7,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use rayon::prelude::*;
 
 use super::{Run, Tally};
-use crate::model::span::{Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Placement, Span};
-use crate::report::change::{Block, Excerpt, LayoutGroup, Place, Reported};
-use crate::report::{ByteAccounting, BytesChange, Difference, Kind, LayoutChange, Location, Which};
+use crate::model::span::{
+    Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Placement, Span,
+};
+use crate::model::EntryField;
+use crate::report::change::{Block, Change, Excerpt, LayoutGroup, Place, Reported};
+use crate::report::{ByteAccounting, BytesChange, Difference, LayoutChange, Location, Which};
 
 /// Most `bytes` differences one image pair gives; past it, one more says how
 /// many were left out.
@@ -21,12 +24,12 @@ const SHOWN_BYTES: usize = 16;
 /// [`Explain`] names.
 #[derive(Debug, Default)]
 pub(crate) struct Context {
-    /// Keys per entry path (and per special name).
-    entries: HashMap<Vec<u8>, HashSet<String>>,
+    /// What was said per entry path (and per special name).
+    entries: HashMap<Vec<u8>, Said>,
     /// Image-level fields that differ.
     facts: HashSet<String>,
-    /// Keys seen at any entry.
-    any: HashSet<String>,
+    /// What was said at any entry.
+    any: Said,
     /// Entries added, removed or changed in type: everything under them is
     /// explained. Usually a handful, scanned for each structure.
     gone: Vec<Vec<u8>>,
@@ -34,22 +37,70 @@ pub(crate) struct Context {
     pub same: SameBytes,
 }
 
-/// Pairs of byte ranges of image a and image b found to hold the same bytes
-/// (squashfs data and fragment blocks whose raw bytes the walk compared), known by where
-/// they are in memory: a structure that moved along with them need not be
-/// read again to know it did not change.
+/// The kinds of differences reported at one entry. A handful per entry:
+/// scanned, not hashed.
+#[derive(Debug, Default)]
+struct Said {
+    keys: Vec<Key>,
+    /// Names of the attributes that differ.
+    attributes: Vec<String>,
+    /// Names of the extended attributes that differ.
+    xattrs: Vec<Vec<u8>>,
+}
+
+impl Said {
+    fn key(&mut self, key: Key) {
+        if !self.keys.contains(&key) {
+            self.keys.push(key);
+        }
+    }
+
+    fn attribute(&mut self, name: &str) {
+        if !self.attributes.iter().any(|a| a == name) {
+            self.attributes.push(name.to_owned());
+        }
+    }
+
+    fn xattr(&mut self, name: &[u8]) {
+        if !self.xattrs.iter().any(|x| x == name) {
+            self.xattrs.push(name.to_vec());
+        }
+    }
+
+    fn has(&self, key: &Key) -> bool {
+        match key {
+            Key::Attribute(a) => self.has_attribute(a.as_str()),
+            _ => self.keys.contains(key),
+        }
+    }
+
+    fn has_attribute(&self, name: &str) -> bool {
+        self.attributes.iter().any(|a| a == name)
+    }
+
+    fn has_xattr(&self, name: &[u8]) -> bool {
+        self.xattrs.iter().any(|x| x == name)
+    }
+}
+
+/// Pairs of byte ranges of image a and image b of one image pair found to
+/// hold the same bytes (squashfs data and fragment blocks whose raw bytes the
+/// walk compared), known by where they start in their images and their
+/// length: a structure that moved along with them need not be read again to
+/// know it did not change. Offsets, not addresses: what is recorded does not
+/// depend on where the images lie in memory, and holds for that pair only.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct SameBytes(HashSet<(usize, usize, usize)>);
+pub(crate) struct SameBytes(HashSet<(u64, u64, u64)>);
 
 impl SameBytes {
     /// Shorter blocks are quicker to compare again than to remember.
-    const WORTH: usize = 64 << 10;
+    const WORTH: u64 = 64 << 10;
 
-    /// Records that `x` (of image a) and `y` (of image b) hold the same bytes.
-    pub fn add(&mut self, x: &[u8], y: &[u8]) {
-        if x.len() == y.len() && x.len() >= Self::WORTH {
-            self.0
-                .insert((x.as_ptr() as usize, y.as_ptr() as usize, x.len()));
+    /// Records that the `len` bytes at `x` of image a and at `y` of image b
+    /// are the same.
+    pub fn add(&mut self, x: u64, y: u64, len: u64) {
+        if len >= Self::WORTH {
+            self.0.insert((x, y, len));
         }
     }
 
@@ -63,21 +114,10 @@ impl SameBytes {
         self.0.extend(other.0);
     }
 
-    /// Forgets the pairs whose bytes lie in `a` (an image a whose accounting
-    /// is done): a nested image may have been gathered into a buffer of its
-    /// own, freed next, and another buffer at the same address must not be
-    /// taken for it.
-    pub fn forget(&mut self, a: &[u8]) {
-        let range = a.as_ptr() as usize..a.as_ptr() as usize + a.len();
-        self.0.retain(|(x, _, _)| !range.contains(x));
-    }
-
-    /// True when `x` (of image a) and `y` (of image b) were recorded.
-    fn has(&self, x: &[u8], y: &[u8]) -> bool {
-        x.len() == y.len()
-            && self
-                .0
-                .contains(&(x.as_ptr() as usize, y.as_ptr() as usize, x.len()))
+    /// True when the `len` bytes at `x` of image a and at `y` of image b were
+    /// recorded.
+    fn has(&self, x: u64, y: u64, len: u64) -> bool {
+        len >= Self::WORTH && self.0.contains(&(x, y, len))
     }
 }
 
@@ -95,36 +135,46 @@ impl Context {
             .iter()
             .filter(|d| d.image() == prefix.as_slice())
         {
-            match d.kind() {
-                Kind::Image => {
-                    if let Some(f) = d.field() {
-                        c.facts.insert(f.into_owned());
-                    }
-                }
-                Kind::Bytes | Kind::Layout => {}
-                kind => {
-                    let Some(path) = d.location.last() else {
-                        continue;
-                    };
-                    let mut keys = vec![kind.name().to_owned()];
-                    if let Some(f) = d.field() {
-                        keys.push(format!("{}:{f}", kind.name()));
-                    }
-                    if matches!(kind, Kind::Added | Kind::Removed | Kind::Type) {
-                        if let Some(parent) = parent(path) {
-                            c.add(parent.to_vec(), "children".to_owned());
-                        }
-                        c.gone.push(path.clone());
-                    }
-                    for k in keys {
-                        c.any.insert(k.clone());
-                        c.add(path.clone(), k);
-                    }
-                }
+            if let Change::Image { name, .. } = &d.change {
+                c.facts.insert(name.clone().into_owned());
+                continue;
             }
+            let Some(path) = d.location.last() else {
+                continue;
+            };
+            // Every change an entry can have is matched here, so that a new
+            // one is given its key before it compiles.
+            let key = match &d.change {
+                Change::Entry { field, .. } => Key::Field(*field),
+                Change::Content(_) => Key::Content,
+                Change::OneSided { side: Which::A, .. } => Key::Removed,
+                Change::OneSided { side: Which::B, .. } => Key::Added,
+                Change::Xattr { name, .. } => {
+                    c.said(path).xattr(name);
+                    c.any.xattr(name);
+                    Key::Xattr
+                }
+                Change::Attribute { name, .. } => {
+                    c.said(path).attribute(name);
+                    c.any.attribute(name);
+                    continue;
+                }
+                Change::Image { .. } | Change::Bytes(_) | Change::Layout(_) => continue,
+            };
+            if matches!(
+                key,
+                Key::Added | Key::Removed | Key::Field(EntryField::Type)
+            ) {
+                if let Some(parent) = parent(path) {
+                    c.said(parent).key(Key::Children);
+                }
+                c.gone.push(path.clone());
+            }
+            c.said(path).key(key);
+            c.any.key(key);
         }
         for path in nested {
-            c.add(path.clone(), "nested".to_owned());
+            c.said(path).key(Key::Nested);
         }
         c
     }
@@ -133,8 +183,8 @@ impl Context {
     /// reported as its attributes (a PE file's TimeDateStamp): its data bytes
     /// are explained as a content difference's are.
     pub(crate) fn content_said_by_fields(&mut self, path: Vec<u8>) {
-        self.any.insert("content".to_owned());
-        self.add(path, "content".to_owned());
+        self.any.key(Key::Content);
+        self.said(&path).key(Key::Content);
     }
 
     /// True when no difference of the image is known.
@@ -142,12 +192,12 @@ impl Context {
         self.entries.is_empty() && self.facts.is_empty()
     }
 
-    fn add(&mut self, path: Vec<u8>, key: String) {
-        self.entries.entry(path).or_default().insert(key);
+    fn said(&mut self, path: &[u8]) -> &mut Said {
+        self.entries.entry(path.to_vec()).or_default()
     }
 
-    fn has(&self, path: &[u8], key: &str) -> bool {
-        self.entries.get(path).is_some_and(|k| k.contains(key))
+    fn has(&self, path: &[u8], key: &Key) -> bool {
+        self.entries.get(path).is_some_and(|s| s.has(key))
     }
 
     /// True when one of the entries, or a directory above it, was added,
@@ -163,7 +213,10 @@ impl Context {
         entries.iter().any(|e| {
             let mut p: &[u8] = e;
             loop {
-                if ["added", "removed", "type"].iter().any(|k| self.has(p, k)) {
+                if [Key::Added, Key::Removed, Key::Field(EntryField::Type)]
+                    .iter()
+                    .any(|k| self.has(p, k))
+                {
                     return true;
                 }
                 match parent(p) {
@@ -175,7 +228,12 @@ impl Context {
     }
 
     fn verdict(&self, explain: &Explain, entries: &[EntryPath]) -> Verdict {
-        let entry_has = |keys: &[&str]| entries.iter().any(|e| keys.iter().any(|k| self.has(e, k)));
+        let entry_has = |keys: &[Key]| entries.iter().any(|e| keys.iter().any(|k| self.has(e, k)));
+        let entry_said = |f: &dyn Fn(&Said) -> bool| {
+            entries
+                .iter()
+                .any(|e| self.entries.get(&e[..]).is_some_and(f))
+        };
         let yes = |b: bool| {
             if b {
                 Verdict::Explained
@@ -194,7 +252,8 @@ impl Context {
                     Verdict::Placement
                 }
             }
-            Explain::EntryKey(k) => yes(entry_has(&[k.as_ref()])),
+            Explain::EntryAttribute(name) => yes(entry_said(&|s| s.has_attribute(name))),
+            Explain::EntryXattr(name) => yes(entry_said(&|s| s.has_xattr(name))),
             Explain::EntryOrPlacement(keys) => {
                 if entry_has(keys) {
                     Verdict::Explained
@@ -202,7 +261,7 @@ impl Context {
                     Verdict::Placement
                 }
             }
-            Explain::AnyEntry(keys) => yes(keys.iter().any(|k| self.any.contains(*k))),
+            Explain::AnyEntry(keys) => yes(keys.iter().any(|k| self.any.has(k))),
             Explain::Fact(name) => yes(self.facts.iter().any(|f| {
                 f == name
                     || f.strip_prefix(name.as_ref())
@@ -325,7 +384,7 @@ impl<'x> Side<'x> {
 
 /// A structure (or gap) whose bytes are reported.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-enum Key {
+enum At {
     Span(usize, usize),
     Gap(usize),
 }
@@ -369,10 +428,10 @@ pub(crate) fn attribute(
         reported_bytes: 0,
         nested_bytes: 0,
     };
-    let mut findings: BTreeMap<Key, Finding> = BTreeMap::new();
+    let mut findings: BTreeMap<At, Finding> = BTreeMap::new();
     // Placement bytes by structure: reported after all when nothing else in the
     // image differs (an address changed with nothing moved).
-    let mut placed: BTreeMap<Key, Finding> = BTreeMap::new();
+    let mut placed: BTreeMap<At, Finding> = BTreeMap::new();
     for &Segment {
         start: o,
         end,
@@ -391,13 +450,13 @@ pub(crate) fn attribute(
             None => {
                 record.unattributed_bytes += n;
                 let next = sides[0].layout.at(o).err().unwrap_or(0);
-                Some(Key::Gap(next))
+                Some(At::Gap(next))
             }
             Some((_, k)) => match statuses[k] {
                 Some(Status::Placement) => {
                     record.placement_bytes += n;
                     if let Some(i) = owners[k] {
-                        let f = placed.entry(Key::Span(k, i)).or_insert(Finding {
+                        let f = placed.entry(At::Span(k, i)).or_insert(Finding {
                             first: o,
                             end: o,
                             bytes: 0,
@@ -418,13 +477,13 @@ pub(crate) fn attribute(
                 }
                 _ => {
                     record.reported_bytes += n;
-                    owners[k].map(|i| Key::Span(k, i))
+                    owners[k].map(|i| At::Span(k, i))
                 }
             },
         };
         if let Some(key) = key {
             let other = match &key {
-                Key::Span(k, _) => {
+                At::Span(k, _) => {
                     let other = &sides[1 - k];
                     match (owners[1 - k], other.layout.at(o)) {
                         (Some(i), _) => Some(other.spans()[i].owner.display()),
@@ -432,7 +491,7 @@ pub(crate) fn attribute(
                         (None, Ok(_)) => None,
                     }
                 }
-                Key::Gap(_) => None,
+                At::Gap(_) => None,
             };
             let f = findings.entry(key).or_insert(Finding {
                 first: o,
@@ -458,12 +517,12 @@ pub(crate) fn attribute(
     let from_a: HashSet<&str> = findings
         .keys()
         .filter_map(|k| match k {
-            Key::Span(0, i) => Some(sides[0].spans()[*i].owner.name.as_str()),
+            At::Span(0, i) => Some(sides[0].spans()[*i].owner.name.as_str()),
             _ => None,
         })
         .collect();
     for (key, f) in &findings {
-        if let Key::Span(1, i) = key {
+        if let At::Span(1, i) = key {
             if from_a.contains(sides[1].spans()[*i].owner.name.as_str()) {
                 continue;
             }
@@ -471,14 +530,14 @@ pub(crate) fn attribute(
         let shown = || [excerpt(a, f.first, f.end), excerpt(b, f.first, f.end)];
         let (offset, length, differing_bytes) = (f.first, f.end - f.first, f.bytes);
         let change = match key {
-            Key::Gap(next) => BytesChange::Unclaimed {
+            At::Gap(next) => BytesChange::Unclaimed {
                 name: sides[0].layout.gap_name(f.first, *next),
                 offset,
                 length,
                 differing_bytes,
                 shown: shown(),
             },
-            Key::Span(k, i) => {
+            At::Span(k, i) => {
                 let span = &sides[*k].spans()[*i];
                 let how = match sides[*k].status[*i].clone() {
                     Some(Status::Moved { from, to }) => {
@@ -658,11 +717,12 @@ fn compute_status(
         return Status::Explained;
     }
     let (bx, by) = (x.slice(span), y.slice(other));
-    let known = if k == 0 {
-        ctx.same.has(bx, by)
+    let (at_a, at_b) = if k == 0 {
+        (span.start, other.start)
     } else {
-        ctx.same.has(by, bx)
+        (other.start, span.start)
     };
+    let known = bx.len() == by.len() && ctx.same.has(at_a, at_b, bx.len() as u64);
     if !known {
         read((bx.len() + by.len()) as u64);
     }
@@ -1305,7 +1365,7 @@ pub(crate) fn layout_differences(
 mod tests {
     use super::*;
     use crate::model::span::Owner;
-    use crate::report::{EntryField, Subject, Val};
+    use crate::report::{Subject, Val};
 
     fn span(start: u64, len: u64, name: &str, explain: Explain) -> Span {
         Span {
@@ -1330,23 +1390,21 @@ mod tests {
     }
 
     #[test]
-    fn same_bytes_of_an_image_are_forgotten_with_it() {
+    fn same_bytes_are_known_by_their_offsets() {
         let n = SameBytes::WORTH;
-        let (a, b, other) = (vec![0u8; 2 * n], vec![0u8; 2 * n], vec![0u8; n]);
         let mut same = SameBytes::default();
-        same.add(&a[..n], &b[..n]);
-        same.add(&a[n..], &b[n..]);
-        same.add(&other, &b[..n]);
-        assert!(same.has(&a[n..], &b[n..]));
-        same.forget(&a);
-        assert!(!same.has(&a[..n], &b[..n]) && !same.has(&a[n..], &b[n..]));
-        assert!(same.has(&other, &b[..n]), "bytes of another image are kept");
+        same.add(0, n, n);
+        same.add(n, 0, n - 1);
+        assert!(same.has(0, n, n));
+        assert!(!same.has(n, 0, n), "the pair is ordered: a's offset first");
+        assert!(!same.has(0, n, n + 1), "another length is another block");
+        assert!(!same.has(n, 0, n - 1), "short blocks are not kept");
     }
 
     #[test]
     fn blocks_the_walk_found_the_same_are_not_read_again() {
         // a: [x][y]; b: [y][x], each 64 KiB: both moved, the same bytes.
-        let n = SameBytes::WORTH;
+        let n = SameBytes::WORTH as usize;
         let (x, y) = (vec![1u8; n], vec![2u8; n]);
         let a = [x.clone(), y.clone()].concat();
         let b = [y, x].concat();
@@ -1383,8 +1441,8 @@ mod tests {
             out.differences
         );
         assert_eq!(compared, 4 * 2 * len, "both structures read on both sides");
-        ctx.same.add(&a[..n], &b[n..]);
-        ctx.same.add(&a[n..], &b[..n]);
+        ctx.same.add(0, len, len);
+        ctx.same.add(len, 0, len);
         let (known, compared) = attribute(&ctx);
         assert_eq!(known.differences, out.differences);
         assert_eq!(compared, 0, "no byte read again");
@@ -1399,7 +1457,15 @@ mod tests {
         let mut la = Layout::new();
         let mut lb = Layout::new();
         for (l, xs, ys) in [(&mut la, 4, 8), (&mut lb, 8, 4)] {
-            l.push(span(0, 4, "header", Explain::Entry(&["mtime"])).clone());
+            l.push(
+                span(
+                    0,
+                    4,
+                    "header",
+                    Explain::Entry(&[Key::Field(EntryField::Mtime)]),
+                )
+                .clone(),
+            );
             l.push(span(xs, 4, "x", Explain::Nothing));
             l.push(span(ys, 4, "y", Explain::Nothing));
             l.finish();
@@ -1433,7 +1499,7 @@ mod tests {
 
     /// A block of packed entries ([`Explain::Packed`]) with the given entries.
     fn packed_block(files: &[&str]) -> Span {
-        let mut owner = Owner::new("block", "block 0", Explain::Packed(&["content"]));
+        let mut owner = Owner::new("block", "block 0", Explain::Packed(&[Key::Content]));
         owner.entries = files
             .iter()
             .map(|f| EntryPath::from(f.as_bytes()))
@@ -1492,10 +1558,10 @@ mod tests {
         let a = b"AAAAzzzz\0\0\0\0".to_vec();
         let b = b"AAAAAAzzzz\0\0".to_vec();
         let mut la = Layout::new();
-        la.push(span(0, 4, "grown", Explain::Entry(&["content"])));
+        la.push(span(0, 4, "grown", Explain::Entry(&[Key::Content])));
         la.push(span(4, 4, "next", Explain::Nothing));
         let mut lb = Layout::new();
-        lb.push(span(0, 6, "grown", Explain::Entry(&["content"])));
+        lb.push(span(0, 6, "grown", Explain::Entry(&[Key::Content])));
         lb.push(span(6, 4, "next", Explain::Nothing));
         la.finish();
         lb.finish();
@@ -1562,6 +1628,45 @@ mod tests {
     }
 
     #[test]
+    fn attributes_and_xattrs_explain_by_name() {
+        let f = || vec![b"/f".to_vec()];
+        let differences = [
+            Difference::attribute(f(), "rr.pn", Val::Unsigned(1), Val::Unsigned(2)),
+            Difference::xattr(f(), b"user.x".to_vec(), None, Some(b"1".to_vec())),
+        ];
+        let ctx = Context::new(&Vec::new(), &differences, &[]);
+        let at_f = [EntryPath::from(&b"/f"[..])];
+        let at_g = [EntryPath::from(&b"/g"[..])];
+        let verdict = |e: Explain, entries: &[EntryPath]| ctx.verdict(&e, entries);
+        const PN: Key = Key::Attribute(crate::model::key::Attr::new("rr.pn"));
+        const OTHER: Key = Key::Attribute(crate::model::key::Attr::new("rr.rr_flags"));
+        assert_eq!(verdict(Explain::Entry(&[PN]), &at_f), Verdict::Explained);
+        assert_eq!(verdict(Explain::Entry(&[PN]), &at_g), Verdict::Unexplained);
+        assert_eq!(
+            verdict(Explain::Entry(&[OTHER]), &at_f),
+            Verdict::Unexplained
+        );
+        let named = Explain::EntryAttribute("rr.pn".into());
+        assert_eq!(verdict(named, &at_f), Verdict::Explained);
+        let x = |name: &'static [u8]| Explain::EntryXattr(name.into());
+        assert_eq!(verdict(x(b"user.x"), &at_f), Verdict::Explained);
+        assert_eq!(verdict(x(b"user.y"), &at_f), Verdict::Unexplained);
+        assert_eq!(
+            verdict(Explain::Entry(&[Key::Xattr]), &at_f),
+            Verdict::Explained
+        );
+        assert_eq!(
+            verdict(Explain::AnyEntry(&[Key::Xattr]), &at_g),
+            Verdict::Explained
+        );
+        assert_eq!(verdict(Explain::AnyEntry(&[PN]), &at_g), Verdict::Explained);
+        assert_eq!(
+            verdict(Explain::Entry(&[Key::MTIME]), &at_f),
+            Verdict::Unexplained
+        );
+    }
+
+    #[test]
     fn parents_and_gone_entries() {
         assert_eq!(parent(b"/a/b"), Some(&b"/a"[..]));
         assert_eq!(parent(b"/a"), Some(&b"/"[..]));
@@ -1576,6 +1681,6 @@ mod tests {
         let ctx = Context::new(&Vec::new(), &[d], &[]);
         assert!(ctx.gone(&[EntryPath::from(&b"/d/e/f"[..])]));
         assert!(!ctx.gone(&[EntryPath::from(&b"/e"[..])]));
-        assert!(ctx.has(b"/", "children"));
+        assert!(ctx.has(b"/", &Key::Children));
     }
 }

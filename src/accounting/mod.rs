@@ -9,11 +9,17 @@
 //! names the entries it belongs to and says, field by field, what a change of its
 //! bytes can follow from ([`Explain`]): an entry-level difference (`mtime` for the
 //! modify stamp of a TF entry, `content` for a file's extent), an image-level fact
-//! (`pvd.volume_id`), placement (a block address), or nothing. The spans of one
-//! image form a [`Layout`], sorted and without overlaps, so that the owner of an
-//! offset is a binary search away; bytes no span claims are "unclaimed", named by
-//! the structures around them and the region they are in (`unclaimed bytes in
-//! directory extent of /etc after directory record of /etc/z`).
+//! (`pvd.volume_id`), placement (a block address), or nothing. Entry-level
+//! differences are named by typed [`Key`]s (a misspelt one does not compile);
+//! a reader declares its attributes' names once ([`Attr`]) and makes both its
+//! facts and its keys from them, and `tests/explain_keys.rs` checks every
+//! attribute and fact a layout names against what the reader emits.
+//!
+//! The spans of one image form a [`Layout`], sorted and without overlaps, so
+//! that the owner of an offset is a binary search away; bytes no span claims
+//! are "unclaimed", named by the structures around them and the region they
+//! are in (`unclaimed bytes in directory extent of /etc after directory record
+//! of /etc/z`).
 //!
 //! Compressed bytes (squashfs metadata blocks, compressed cpio segments) cannot
 //! be pinned to what they encode, so their owner points at a [`Decoded`] table:
@@ -67,7 +73,7 @@
 mod engine;
 
 pub use crate::model::span::{
-    Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Owner, Placement, Region,
+    Attr, Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Owner, Placement, Region,
     SameButPlacement, Span,
 };
 pub(crate) use engine::{attribute, layout_differences, Context, SameBytes};

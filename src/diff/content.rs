@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 
 use super::Options;
 use crate::error::{Error, Result};
-use crate::formats::squashfs::BlockList;
+use crate::model::blocks::BlockList;
 use crate::model::Content;
 use crate::report::change::{
     ContentChange, Detail, HexRegion, Hexdump, Hunk, Line, LineOp, TextDiff, HEX_ROW,
@@ -94,12 +94,13 @@ fn in_step<'x>(
 
 /// True when both contents hold the same bytes (outside `mask`).
 ///
-/// `same` is told of each pair of raw blocks found to be the same bytes.
+/// `same` is told of each pair of raw blocks found to be the same bytes:
+/// where each starts in its image, and their length.
 pub(crate) fn equal(
     a: &Content<'_>,
     b: &Content<'_>,
     mask: &[std::ops::Range<u64>],
-    same: &mut dyn FnMut(&[u8], &[u8]),
+    same: &mut dyn FnMut(u64, u64, u64),
 ) -> Result<bool> {
     if a.len() != b.len() {
         return Ok(false);
@@ -130,12 +131,9 @@ pub(crate) fn equal(
 fn raw_blocks_equal(
     x: &BlockList<'_>,
     y: &BlockList<'_>,
-    same: &mut dyn FnMut(&[u8], &[u8]),
+    same: &mut dyn FnMut(u64, u64, u64),
 ) -> Result<Option<bool>> {
-    if x.compressor != y.compressor
-        || x.block_size != y.block_size
-        || x.blocks.len() != y.blocks.len()
-    {
+    if x.codec != y.codec || x.block_size != y.block_size || x.blocks.len() != y.blocks.len() {
         return Ok(None);
     }
     let blocks_same = x
@@ -147,7 +145,7 @@ fn raw_blocks_equal(
         return Ok(None);
     }
     for (p, q) in x.blocks.iter().zip(&y.blocks) {
-        same(p.raw, q.raw);
+        same(p.offset, q.offset, p.raw.len() as u64);
     }
     Ok(match (&x.fragment, &y.fragment) {
         (None, None) => Some(true),
@@ -157,7 +155,7 @@ fn raw_blocks_equal(
                 && f.len == g.len
                 && f.raw == g.raw =>
         {
-            same(f.raw, g.raw);
+            same(f.block_offset, g.block_offset, f.raw.len() as u64);
             Some(true)
         }
         (Some(_), Some(_)) => Some(x.tail()? == y.tail()?),
@@ -444,7 +442,7 @@ mod tests {
     fn equal_across_different_chunking() {
         let a = content(&[b"hello ", b"world"]);
         let b = content(&[b"hel", b"lo world"]);
-        let equal = |a, b, mask: &[std::ops::Range<u64>]| equal(a, b, mask, &mut |_, _| {});
+        let equal = |a, b, mask: &[std::ops::Range<u64>]| equal(a, b, mask, &mut |_, _, _| {});
         assert!(equal(&a, &b, &[]).unwrap_or(false));
         let c = content(&[b"hello_world"]);
         assert!(!equal(&a, &c, &[]).unwrap_or(true));

@@ -1,6 +1,6 @@
 //! The merge walk of two trees.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use rayon::prelude::*;
@@ -31,8 +31,9 @@ pub(crate) struct Differ<'o> {
     said_by_fields: Mutex<Vec<Location>>,
     /// One record per image pair whose bytes were accounted.
     accounting: Mutex<Vec<ByteAccounting>>,
-    /// Large raw blocks the walk found to be the same bytes.
-    same_blocks: Mutex<accounting::SameBytes>,
+    /// Large raw blocks the walk found to be the same bytes, per image pair
+    /// (by its location: the same whatever memory the images lie in).
+    same_blocks: Mutex<HashMap<Location, accounting::SameBytes>>,
     /// Drops the pages of the images' maps from the resident set.
     release: Option<Box<dyn Fn() + Sync + 'o>>,
     /// Bytes of content read since the last release.
@@ -111,7 +112,7 @@ impl<'o> Differ<'o> {
             nested: Mutex::new(Vec::new()),
             said_by_fields: Mutex::new(Vec::new()),
             accounting: Mutex::new(Vec::new()),
-            same_blocks: Mutex::new(accounting::SameBytes::default()),
+            same_blocks: Mutex::new(HashMap::new()),
             release: None,
             read_since_release: std::sync::atomic::AtomicU64::new(0),
         }
@@ -236,11 +237,13 @@ impl<'o> Differ<'o> {
         if may_follow {
             self.consequences(a, b, prefix);
         }
-        self.account(a, b, prefix);
-        if let Some(ra) = a.raw_bytes() {
-            let mut same = self.same_blocks.lock().unwrap_or_else(|e| e.into_inner());
-            same.forget(ra);
-        }
+        let same = self
+            .same_blocks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(prefix)
+            .unwrap_or_default();
+        self.account(a, b, prefix, same);
     }
 
     /// The attribute differences of two lists of an entry's facts, each with
@@ -305,7 +308,13 @@ impl<'o> Differ<'o> {
     /// Byte accounting of two images: for the same size, attributes every
     /// differing byte (see [`crate::accounting`]); for different sizes, compares
     /// where their main structures are.
-    fn account(&self, a: &dyn Filesystem, b: &dyn Filesystem, prefix: &Location) {
+    fn account(
+        &self,
+        a: &dyn Filesystem,
+        b: &dyn Filesystem,
+        prefix: &Location,
+        same: accounting::SameBytes,
+    ) {
         if a.format() != b.format() {
             return;
         }
@@ -336,11 +345,7 @@ impl<'o> Differ<'o> {
         {
             ctx.content_said_by_fields(l.last().cloned().unwrap_or_default());
         }
-        ctx.same = self
-            .same_blocks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        ctx.same = same;
         let layout = |fs: &dyn Filesystem, side: Which| {
             let mut l = fs.byte_layout().unwrap_or_else(|e| {
                 self.problem(
@@ -594,10 +599,13 @@ impl<'o> Differ<'o> {
         found: &mut Vec<Difference>,
     ) -> bool {
         let mut same = accounting::SameBytes::default();
-        let equal = content::equal(ca, cb, &mask, &mut |x, y| same.add(x, y));
+        let equal = content::equal(ca, cb, &mask, &mut |x, y, len| same.add(x, y, len));
         if !same.is_empty() {
             let mut known = self.same_blocks.lock().unwrap_or_else(|e| e.into_inner());
-            known.extend(same);
+            known
+                .entry(here.at.prefix.clone())
+                .or_default()
+                .extend(same);
         }
         match equal {
             Ok(true) => return false,
@@ -633,7 +641,7 @@ impl<'o> Differ<'o> {
         let pe = match read {
             Some((pe, read_mask)) if mask.is_empty() => {
                 mask = read_mask;
-                match content::equal(ca, cb, &mask, &mut |_, _| {}) {
+                match content::equal(ca, cb, &mask, &mut |_, _, _| {}) {
                     Ok(true) => {
                         self.said_by_fields
                             .lock()

@@ -16,7 +16,7 @@ use std::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::model::span::{f, EntryPath, Explain, Layout, Owner, Span};
+use crate::model::span::{f, EntryPath, Explain, Key, Layout, Owner, Span};
 use crate::model::{Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId};
 use crate::time::Timestamp;
 
@@ -184,12 +184,12 @@ impl ArFs<'_> {
             )
             .of(&path)
             .with_fields(vec![
-                f(0, 16, "name", e(&["added", "removed", "content"])),
-                f(16, 12, "mtime", e(&["mtime"])),
-                f(28, 6, "uid", e(&["uid"])),
-                f(34, 6, "gid", e(&["gid"])),
-                f(40, 8, "mode", e(&["mode"])),
-                f(48, 10, "size", e(&["size", "content", "nested"])),
+                f(0, 16, "name", e(&[Key::Added, Key::Removed, Key::Content])),
+                f(16, 12, "mtime", e(&[Key::MTIME])),
+                f(28, 6, "uid", e(&[Key::UID])),
+                f(34, 6, "gid", e(&[Key::GID])),
+                f(40, 8, "mode", e(&[Key::MODE])),
+                f(48, 10, "size", e(&[Key::SIZE, Key::Content, Key::Nested])),
                 f(58, 2, "end", Explain::Nothing),
             ]);
             l.push(span(m.header, 60, header));
@@ -199,14 +199,14 @@ impl ArFs<'_> {
                 let owner = Owner::new(
                     "ar member name",
                     format!("ar name of {shown}"),
-                    e(&["added", "removed"]),
+                    e(&[Key::Added, Key::Removed]),
                 );
                 l.push(span(m.header + 60, name_len, owner.of(&path)));
             }
             let data = Owner::new(
                 "ar member data",
                 format!("data of {shown}"),
-                e(&["content", "size", "nested"]),
+                e(&[Key::Content, Key::SIZE, Key::Nested]),
             );
             l.push(span(m.data.start, m.data.len(), data.of(&path)));
             if m.data.end & 1 == 1 && m.data.end < self.data.len() {

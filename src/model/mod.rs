@@ -11,6 +11,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+pub mod blocks;
+pub mod key;
 pub mod span;
 
 use crate::error::Result;
@@ -298,6 +300,23 @@ pub enum EntryField {
 }
 
 impl EntryField {
+    /// The name reports give the field's differences (`mtime`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EntryField::Type => "type",
+            EntryField::Mode => "mode",
+            EntryField::Uid => "uid",
+            EntryField::Gid => "gid",
+            EntryField::Mtime => "mtime",
+            EntryField::Atime => "atime",
+            EntryField::Ctime => "ctime",
+            EntryField::Nlink => "nlink",
+            EntryField::Rdev => "rdev",
+            EntryField::Symlink => "symlink",
+            EntryField::Size => "size",
+        }
+    }
+
     /// What kind of thing the field says.
     pub fn role(self) -> Role {
         match self {
@@ -436,7 +455,7 @@ pub enum Content<'a> {
     Slices(Vec<&'a [u8]>),
     /// Squashfs: raw (mostly compressed) data blocks and a fragment tail, slices of
     /// the image, so equal raw blocks prove equal content without decompressing.
-    Blocks(crate::formats::squashfs::BlockList<'a>),
+    Blocks(blocks::BlockList<'a>),
     /// Bytes the reader derived and owns (a system area with its parsed fields
     /// blanked out).
     Owned(std::sync::Arc<[u8]>),

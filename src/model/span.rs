@@ -8,11 +8,10 @@ use std::sync::Arc;
 /// hands one entry's path to each of its structures and items.
 pub type EntryPath = Arc<[u8]>;
 
-/// Difference keys: an entry-level kind (`mtime`, `content`), or a kind and its
-/// field joined by `:` (`attribute:rr.tf.creation`). `nested` stands for a file
-/// whose content was compared as an image of its own, `children` for a directory
-/// one of whose children was added, removed or changed type.
-pub type Keys = &'static [&'static str];
+pub use super::key::{Attr, Key};
+
+/// The differences a span names as what can explain it ([`Key`]).
+pub type Keys = &'static [Key];
 
 /// What a change of some bytes can follow from. The accounting looks for the
 /// differences named here among those the diff reported for the same pair of
@@ -22,8 +21,12 @@ pub type Keys = &'static [&'static str];
 pub enum Explain {
     /// A difference of one of these keys at an entry the structure belongs to.
     Entry(Keys),
-    /// The same with one key made at run time (`attribute:susp.er2.descriptor`).
-    EntryKey(Cow<'static, str>),
+    /// A difference of the entry attribute of this name, made at run time
+    /// (`susp.er2.descriptor`).
+    EntryAttribute(Cow<'static, str>),
+    /// A difference of the extended attribute of this name at an entry the
+    /// structure belongs to.
+    EntryXattr(Cow<'static, [u8]>),
     /// [`Explain::Entry`], or else placement: an index that any insertion
     /// renumbers (an xattr index).
     EntryOrPlacement(Keys),

@@ -22,11 +22,11 @@ use super::CpioFs;
 use crate::bytes::{byte, le16};
 use crate::formats::compress::Compression;
 use crate::model::span::{
-    f, fact, Decoded, EntryPath, Explain, Field, Item, Layout, Owner, Placement, Span,
+    f, fact, Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Owner, Placement, Span,
 };
 
 /// What explains a member's data.
-const DATA: &[&str] = &["content", "size", "symlink", "nested"];
+const DATA: Keys = &[Key::Content, Key::SIZE, Key::SYMLINK, Key::Nested];
 
 /// One piece of a buffer of archives.
 enum Piece<'b> {
@@ -436,14 +436,19 @@ fn header_fields(format: CpioFormat, name_len: u64, magic: Explain) -> Vec<Field
             vec![
                 f(6, 6, "dev", Explain::Placement),
                 f(12, 6, "ino", Explain::Placement),
-                f(18, 6, "mode", e(&["mode", "type"])),
-                f(24, 6, "uid", e(&["uid"])),
-                f(30, 6, "gid", e(&["gid"])),
-                f(36, 6, "nlink", e(&["nlink", "children"])),
-                f(42, 6, "rdev", e(&["rdev"])),
-                f(48, 11, "mtime", e(&["mtime"])),
+                f(18, 6, "mode", e(&[Key::MODE, Key::TYPE])),
+                f(24, 6, "uid", e(&[Key::UID])),
+                f(30, 6, "gid", e(&[Key::GID])),
+                f(36, 6, "nlink", e(&[Key::NLINK, Key::Children])),
+                f(42, 6, "rdev", e(&[Key::RDEV])),
+                f(48, 11, "mtime", e(&[Key::MTIME])),
                 f(59, 6, "namesize", Explain::Derived),
-                f(65, 11, "filesize", e(&["size", "content", "symlink"])),
+                f(
+                    65,
+                    11,
+                    "filesize",
+                    e(&[Key::SIZE, Key::Content, Key::SYMLINK]),
+                ),
             ],
         ),
         _ => (
@@ -451,23 +456,28 @@ fn header_fields(format: CpioFormat, name_len: u64, magic: Explain) -> Vec<Field
             vec![
                 // Inode and device numbers are renumbered by any insertion.
                 f(6, 8, "ino", Explain::Placement),
-                f(14, 8, "mode", e(&["mode", "type"])),
-                f(22, 8, "uid", e(&["uid"])),
-                f(30, 8, "gid", e(&["gid"])),
-                f(38, 8, "nlink", e(&["nlink", "children"])),
-                f(46, 8, "mtime", e(&["mtime"])),
-                f(54, 8, "filesize", e(&["size", "content", "symlink"])),
+                f(14, 8, "mode", e(&[Key::MODE, Key::TYPE])),
+                f(22, 8, "uid", e(&[Key::UID])),
+                f(30, 8, "gid", e(&[Key::GID])),
+                f(38, 8, "nlink", e(&[Key::NLINK, Key::Children])),
+                f(46, 8, "mtime", e(&[Key::MTIME])),
+                f(
+                    54,
+                    8,
+                    "filesize",
+                    e(&[Key::SIZE, Key::Content, Key::SYMLINK]),
+                ),
                 f(62, 8, "devmajor", Explain::Placement),
                 f(70, 8, "devminor", Explain::Placement),
-                f(78, 8, "rdevmajor", e(&["rdev"])),
-                f(86, 8, "rdevminor", e(&["rdev"])),
+                f(78, 8, "rdevmajor", e(&[Key::RDEV])),
+                f(86, 8, "rdevminor", e(&[Key::RDEV])),
                 f(94, 8, "namesize", Explain::Derived),
                 f(
                     102,
                     8,
                     "check",
                     if format == CpioFormat::Crc {
-                        e(&["content"])
+                        e(&[Key::Content])
                     } else {
                         Explain::Nothing
                     },

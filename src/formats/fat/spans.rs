@@ -13,10 +13,11 @@ use std::collections::HashMap;
 
 use super::chain::{Claimed, Fat, Run, Want};
 use super::raw::{attr, BootSector, DirEntry, FatType, DIR_ENTRY_SIZE};
+use super::walk::{ATTRIBUTES, CASE_FLAGS, CREATED, MODIFIED_RAW, SHORT_NAME};
 use super::FatFs;
 use crate::bytes::{le32, Bytes};
 use crate::model::span::{
-    f, fact, EntryPath, Explain, Field, Keys, Layout, Owner, Placement, Span,
+    f, fact, EntryPath, Explain, Field, Key, Keys, Layout, Owner, Placement, Span,
 };
 use crate::model::{EntryKind, Value};
 
@@ -31,7 +32,7 @@ fn entry(keys: Keys) -> Explain {
 
 /// What explains a chain's FAT entries: a change of the file's size or content
 /// (or a directory's children) reallocates them; else things moved.
-const CHAIN: Keys = &["size", "content", "nested", "children"];
+const CHAIN: Keys = &[Key::SIZE, Key::Content, Key::Nested, Key::Children];
 
 impl FatFs<'_> {
     /// See [`crate::Filesystem::byte_layout`].
@@ -278,7 +279,7 @@ impl FatFs<'_> {
                 let mut owner = Owner::new(
                     "clusters",
                     name,
-                    Explain::Entry(&["content", "size", "nested"]),
+                    Explain::Entry(&[Key::Content, Key::SIZE, Key::Nested]),
                 )
                 .of(&paths[i]);
                 if content < len {
@@ -286,7 +287,7 @@ impl FatFs<'_> {
                         content,
                         len - content,
                         "slack after the end of the file",
-                        entry(&["size"]),
+                        entry(&[Key::SIZE]),
                     ));
                 }
                 l.push_coarse(Span {
@@ -423,7 +424,7 @@ impl DirWalk<'_> {
                 let owner = Owner::new(
                     "directory entry",
                     format!("deleted entry in slot {slot} of {shown}"),
-                    entry(&["children"]),
+                    entry(&[Key::Children]),
                 )
                 .of(self.dir);
                 self.push(at, owner);
@@ -529,7 +530,8 @@ impl DirWalk<'_> {
             self.l.push(Span {
                 start,
                 len: end - start,
-                owner: Owner::new("free directory slots", name, entry(&["children"])).of(self.dir),
+                owner: Owner::new("free directory slots", name, entry(&[Key::Children]))
+                    .of(self.dir),
             });
         }
     }
@@ -537,21 +539,21 @@ impl DirWalk<'_> {
 
 /// The fields of an 8.3 directory entry, by what the diff calls them.
 fn entry_fields(fat32: bool) -> Vec<Field> {
-    let created = || entry(&["attribute:fat.created"]);
-    let modified = || entry(&["mtime", "attribute:fat.modified_raw"]);
+    let created = || entry(&[Key::Attribute(CREATED)]);
+    let modified = || entry(&[Key::MTIME, Key::Attribute(MODIFIED_RAW)]);
     vec![
-        f(0, 11, "short name", entry(&["attribute:fat.short_name"])),
+        f(0, 11, "short name", entry(&[Key::Attribute(SHORT_NAME)])),
         f(
             11,
             1,
             "attributes",
-            entry(&["attribute:fat.attributes", "type"]),
+            entry(&[Key::Attribute(ATTRIBUTES), Key::TYPE]),
         ),
-        f(12, 1, "case flags", entry(&["attribute:fat.case_flags"])),
+        f(12, 1, "case flags", entry(&[Key::Attribute(CASE_FLAGS)])),
         f(13, 1, "creation time (10 ms units)", created()),
         f(14, 2, "creation time", created()),
         f(16, 2, "creation date", created()),
-        f(18, 2, "access date", entry(&["atime"])),
+        f(18, 2, "access date", entry(&[Key::ATIME])),
         f(
             20,
             2,
@@ -566,7 +568,12 @@ fn entry_fields(fat32: bool) -> Vec<Field> {
         f(22, 2, "modification time", modified()),
         f(24, 2, "modification date", modified()),
         f(26, 2, "first cluster", Explain::Placement),
-        f(28, 4, "size", entry(&["size", "content", "nested"])),
+        f(
+            28,
+            4,
+            "size",
+            entry(&[Key::SIZE, Key::Content, Key::Nested]),
+        ),
     ]
 }
 
@@ -582,7 +589,7 @@ fn long_name_fields() -> Vec<Field> {
             13,
             1,
             "checksum of the short name",
-            entry(&["attribute:fat.short_name"]),
+            entry(&[Key::Attribute(SHORT_NAME)]),
         ),
         f(14, 12, "name characters 6-11", Explain::Nothing),
         f(26, 2, "first cluster", Explain::Nothing),

@@ -11,7 +11,19 @@ use super::raw::{self, attr, DirEntry, DIR_ENTRY_SIZE};
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::limits::{check, Limits};
+use crate::model::key::Attr;
 use crate::model::{Entry, EntryField, EntryKind, Fact, Follows, Meta, NodeId, Value};
+
+/// The 8.3 name of an entry with a long name too.
+pub(crate) const SHORT_NAME: Attr = Attr::new("fat.short_name");
+/// The attribute byte (read-only, hidden, system, archive ...).
+pub(crate) const ATTRIBUTES: Attr = Attr::new("fat.attributes");
+/// The case flags of the 8.3 name (Windows NT's lower-case bits).
+pub(crate) const CASE_FLAGS: Attr = Attr::new("fat.case_flags");
+/// The creation time.
+pub(crate) const CREATED: Attr = Attr::new("fat.created");
+/// The raw modification time and date words, where they are no valid time.
+pub(crate) const MODIFIED_RAW: Attr = Attr::new("fat.modified_raw");
 use crate::time::Precision;
 
 /// One entry of the tree.
@@ -283,12 +295,12 @@ impl<'a> Walker<'a, '_> {
         };
         let mut attrs = vec![
             Fact::new(
-                "fat.short_name",
+                SHORT_NAME,
                 Value::Text(raw::short_name_text(&e.short_name(), 0)),
             ),
-            Fact::new("fat.attributes", Value::Text(raw::attributes_text(a))),
-            Fact::new("fat.case_flags", Value::Int(e.case_flags().into())),
-            Fact::time("fat.created", raw::creation_time(e)),
+            Fact::new(ATTRIBUTES, Value::Text(raw::attributes_text(a))),
+            Fact::new(CASE_FLAGS, Value::Int(e.case_flags().into())),
+            Fact::time(CREATED, raw::creation_time(e)),
             Fact::layout("fat.first_cluster", Value::Int(first.into())),
             Fact::layout("fat.entry_offset", Value::Int(offset)),
         ];
@@ -297,7 +309,7 @@ impl<'a> Walker<'a, '_> {
             // in them still shows.
             let raw = e.raw.get(22..26).unwrap_or_default().to_vec();
             attrs.push(
-                Fact::time("fat.modified_raw", Value::Bytes(raw))
+                Fact::time(MODIFIED_RAW, Value::Bytes(raw))
                     .follows(Follows::Entry(EntryField::Mtime)),
             );
         }

@@ -11,6 +11,7 @@
 //! an entry has in the other namespace are kept as the attributes `iso.name` and
 //! `joliet.name`, so a disagreement between namespaces can be reported.
 
+mod attrs;
 mod descriptor;
 mod eltorito;
 mod raw;
@@ -81,7 +82,7 @@ impl<'a> IsoFs<'a> {
                 )?;
                 if let Some(j) = joliet {
                     if let Ok(other) = walk::Tree::read(image, j, walk::Namespace::Joliet, limits) {
-                        tree.adopt_names(&other, "joliet.name");
+                        tree.adopt_names(&other, attrs::JOLIET_NAME);
                     }
                 }
                 tree
@@ -91,7 +92,7 @@ impl<'a> IsoFs<'a> {
                 if let Ok(other) =
                     walk::Tree::read(image, &d.primary, walk::Namespace::Plain, limits)
                 {
-                    tree.adopt_names(&other, "iso.name");
+                    tree.adopt_names(&other, attrs::ISO_NAME);
                 }
                 tree
             }
@@ -165,11 +166,11 @@ impl<'a> IsoFs<'a> {
                             Value::Int(u64::from(lba)),
                         ));
                         attrs.push(Fact::new(
-                            "boot_info_table.file_length",
+                            attrs::BOOT_INFO_FILE_LENGTH,
                             Value::Int(u64::from(length)),
                         ));
                         attrs.push(Fact::new(
-                            "boot_info_table.checksum",
+                            attrs::BOOT_INFO_CHECKSUM,
                             Value::Text(format!("{checksum:08x}")),
                         ));
                     }

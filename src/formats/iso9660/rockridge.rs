@@ -2,10 +2,11 @@
 //! directory relocation, decoded from SUSP entries. Entries we do not interpret
 //! (ZF, AL, AA, SF and unknown ones) are kept raw so they can still be compared.
 
+use super::attrs;
 use super::raw::{long_date, record_date};
 use super::susp::SuspEntry;
 use crate::bytes::{byte, le32};
-use crate::model::{hex, Fact, Value};
+use crate::model::{Fact, Value};
 
 /// POSIX file attributes (`PX`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,18 +18,6 @@ pub(crate) struct Px {
     /// File serial number, only in the 44-byte RRIP 1.12 form.
     pub ino: Option<u32>,
 }
-
-/// The names of the TF stamps in flag-bit order (RRIP 1.12 4.1.6): bit 1 is
-/// modification and bit 2 access, whatever some libraries say.
-const TF_STAMPS: [&str; 7] = [
-    "creation",
-    "modify",
-    "access",
-    "attributes",
-    "backup",
-    "expiration",
-    "effective",
-];
 
 /// What the Rock Ridge entries of one directory record say.
 #[derive(Debug, Clone, Default)]
@@ -123,7 +112,7 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
                 let flags = byte(d, 4);
                 let width = if flags & 0x80 != 0 { 17 } else { 7 };
                 let mut at = 5;
-                for (bit, stamp) in TF_STAMPS.iter().enumerate() {
+                for (bit, stamp) in attrs::TF.iter().map(|s| s.name).enumerate() {
                     if flags & (1 << bit) == 0 {
                         continue;
                     }
@@ -146,9 +135,10 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
             b"CL" if need(&mut rr, 12) => rr.child_link = Some(le32(d, 4)),
             b"PL" if need(&mut rr, 12) => rr.parent_link = Some(le32(d, 4)),
             b"RE" => rr.relocated = true,
-            b"RR" if need(&mut rr, 5) => rr
-                .other
-                .push(Fact::new("rr.rr_flags", Value::Int(u64::from(byte(d, 4))))),
+            b"RR" if need(&mut rr, 5) => rr.other.push(Fact::new(
+                attrs::RR_FLAGS,
+                Value::Int(u64::from(byte(d, 4))),
+            )),
             b"ER" if need(&mut rr, 8) => {
                 er_count += 1;
                 let (id, des) = (usize::from(byte(d, 4)), usize::from(byte(d, 5)));
@@ -159,29 +149,20 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
                             .into_owned(),
                     )
                 };
-                let p = format!("susp.er{er_count}");
-                rr.other.push(Fact::new(format!("{p}.id"), text(8, id)));
+                let er = |what| attrs::er(er_count, what);
+                rr.other.push(Fact::new(er("id"), text(8, id)));
                 rr.other
-                    .push(Fact::new(format!("{p}.descriptor"), text(8 + id, des)));
+                    .push(Fact::new(er("descriptor"), text(8 + id, des)));
                 rr.other
-                    .push(Fact::new(format!("{p}.source"), text(8 + id + des, src)));
-                rr.other.push(Fact::new(
-                    format!("{p}.version"),
-                    Value::Int(u64::from(byte(d, 7))),
-                ));
+                    .push(Fact::new(er("source"), text(8 + id + des, src)));
+                rr.other
+                    .push(Fact::new(er("version"), Value::Int(u64::from(byte(d, 7)))));
             }
             // Continuation and padding are structure, not content.
             b"CE" | b"PD" | b"ES" => {}
-            sig => {
-                let sig = String::from_utf8_lossy(sig);
-                let sig = if sig.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    sig.into_owned()
-                } else {
-                    hex(&e.sig)
-                };
-                rr.other
-                    .push(Fact::new(format!("susp.{sig}"), Value::Bytes(d.to_vec())));
-            }
+            sig => rr
+                .other
+                .push(Fact::new(attrs::other_susp(sig), Value::Bytes(d.to_vec()))),
         }
     }
     rr.name = name;

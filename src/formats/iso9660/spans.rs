@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use super::attrs::{self, *};
 use super::descriptor::SECTOR;
 use super::raw::DirRecord;
 use super::susp;
@@ -16,9 +17,12 @@ use super::walk::{Namespace, Tree, SYSTEM_USE_SLACK};
 use super::IsoFs;
 use crate::bytes::{be16, be32, byte, le16, le32};
 use crate::model::span::{
-    f, fact, EntryPath, Explain, Field, Keys, Layout, Owner, Placement, Span,
+    f, fact, EntryPath, Explain, Field, Key, Keys, Layout, Owner, Placement, Span,
 };
 use crate::model::EntryKind;
+
+/// What a file's extent holds: its content, or an image compared inside it.
+const DATA: Keys = &[Key::Content, Key::SIZE, Key::Nested];
 
 /// Descriptor sectors looked at (as the reader does).
 const MAX_DESCRIPTORS: u64 = 256;
@@ -359,12 +363,7 @@ impl IsoFs<'_> {
                 l.push_coarse(Span {
                     start: e.start,
                     len: e.len,
-                    owner: Owner::new(
-                        "extent",
-                        name,
-                        Explain::Entry(&["content", "size", "nested"]),
-                    )
-                    .of(path),
+                    owner: Owner::new("extent", name, Explain::Entry(DATA)).of(path),
                 });
             }
             let has_table = n
@@ -373,7 +372,6 @@ impl IsoFs<'_> {
                 .iter()
                 .any(|a| a.name == "boot_info_table.checksum");
             if let (true, Some(e)) = (has_table, n.extents.first()) {
-                let content = |key: &'static [&'static str]| Explain::Entry(key);
                 l.push(Span {
                     start: e.start + 8,
                     len: 56,
@@ -390,13 +388,13 @@ impl IsoFs<'_> {
                             8,
                             4,
                             "file length",
-                            content(&["attribute:boot_info_table.file_length", "size"]),
+                            Explain::Entry(&[Key::Attribute(BOOT_INFO_FILE_LENGTH), Key::SIZE]),
                         ),
                         f(
                             12,
                             4,
                             "checksum",
-                            content(&["attribute:boot_info_table.checksum", "content"]),
+                            Explain::Entry(&[Key::Attribute(BOOT_INFO_CHECKSUM), Key::Content]),
                         ),
                     ]),
                 });
@@ -407,53 +405,58 @@ impl IsoFs<'_> {
 
 /// The fields of a directory record's fixed part, identifier and pad byte.
 fn record_fields(name_len: u64, su_start: u64) -> Vec<Field> {
-    let entry = |keys: &'static [&'static str]| Explain::Entry(keys);
+    let entry = Explain::Entry;
     let mut v = vec![
         f(0, 1, "length", Explain::Derived),
         f(
             1,
             1,
             "extended attribute length",
-            entry(&["attribute:record.ext_attr_length"]),
+            entry(&[Key::Attribute(RECORD_EXT_ATTR_LENGTH)]),
         ),
         f(2, 8, "extent location", Explain::Placement),
         f(
             10,
             8,
             "data length",
-            Explain::EntryOrPlacement(&["size", "children", "content"]),
+            Explain::EntryOrPlacement(&[Key::SIZE, Key::Children, Key::Content]),
         ),
         f(
             18,
             7,
             "recording date",
-            entry(&["mtime", "attribute:record.date"]),
+            entry(&[Key::MTIME, Key::Attribute(RECORD_DATE)]),
         ),
-        f(25, 1, "flags", entry(&["type", "attribute:record.flags"])),
+        f(
+            25,
+            1,
+            "flags",
+            entry(&[Key::TYPE, Key::Attribute(RECORD_FLAGS)]),
+        ),
         f(
             26,
             1,
             "file unit size",
-            entry(&["attribute:record.file_unit_size"]),
+            entry(&[Key::Attribute(RECORD_FILE_UNIT_SIZE)]),
         ),
         f(
             27,
             1,
             "interleave gap",
-            entry(&["attribute:record.interleave_gap"]),
+            entry(&[Key::Attribute(RECORD_INTERLEAVE_GAP)]),
         ),
         f(
             28,
             4,
             "volume sequence number",
-            entry(&["attribute:record.volume_sequence_number"]),
+            entry(&[Key::Attribute(RECORD_VOLUME_SEQUENCE)]),
         ),
         f(32, 1, "identifier length", Explain::Derived),
         f(
             33,
             name_len,
             "identifier",
-            entry(&["attribute:iso.name", "attribute:joliet.name"]),
+            entry(&[Key::Attribute(ISO_NAME), Key::Attribute(JOLIET_NAME)]),
         ),
     ];
     if su_start > 33 + name_len {
@@ -465,7 +468,7 @@ fn record_fields(name_len: u64, su_start: u64) -> Vec<Field> {
 /// What explains a SUSP entry's bytes, field by field (`sig` is the entry's
 /// signature, `er` the number of the ER entry among the record's).
 fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
-    let entry = |keys: &'static [&'static str]| Explain::Entry(keys);
+    let entry = Explain::Entry;
     let len = d.len() as u64;
     let header = f(0, 4, "header", Explain::Derived);
     let rest = |name: &'static str, explain: Explain| {
@@ -476,10 +479,10 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
             Explain::Nothing,
             vec![
                 header,
-                f(4, 8, "mode", entry(&["mode", "type"])),
-                f(12, 8, "link count", entry(&["nlink", "children"])),
-                f(20, 8, "uid", entry(&["uid"])),
-                f(28, 8, "gid", entry(&["gid"])),
+                f(4, 8, "mode", entry(&[Key::MODE, Key::TYPE])),
+                f(12, 8, "link count", entry(&[Key::NLINK, Key::Children])),
+                f(20, 8, "uid", entry(&[Key::UID])),
+                f(28, 8, "gid", entry(&[Key::GID])),
                 f(36, 8, "serial number", Explain::Placement),
             ],
         ),
@@ -487,19 +490,10 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
             let flags = byte(d, 4);
             let width = if flags & 0x80 != 0 { 17 } else { 7 };
             let mut v = vec![header, f(4, 1, "flags", Explain::Nothing)];
-            let stamps: [(&'static str, Keys); 7] = [
-                ("creation stamp", &["attribute:rr.tf.creation"]),
-                ("modify stamp", &["mtime"]),
-                ("access stamp", &["atime"]),
-                ("attributes stamp", &["ctime"]),
-                ("backup stamp", &["attribute:rr.tf.backup"]),
-                ("expiration stamp", &["attribute:rr.tf.expiration"]),
-                ("effective stamp", &["attribute:rr.tf.effective"]),
-            ];
             let mut at = 5;
-            for (bit, (name, keys)) in stamps.iter().enumerate() {
+            for (bit, stamp) in attrs::TF.iter().enumerate() {
                 if flags & (1 << bit) != 0 {
-                    v.push(f(at, width, name, Explain::Entry(keys)));
+                    v.push(f(at, width, stamp.field, Explain::Entry(stamp.keys)));
                     at += width;
                 }
             }
@@ -508,16 +502,16 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
         "NM" => (Explain::Nothing, rest("name", Explain::Nothing)),
         "SL" => (
             Explain::Nothing,
-            rest("symlink target", entry(&["symlink"])),
+            rest("symlink target", entry(&[Key::SYMLINK])),
         ),
         "PN" => (
             Explain::Nothing,
-            rest("device number", entry(&["rdev", "attribute:rr.pn"])),
+            rest("device number", entry(&[Key::RDEV, Key::Attribute(RR_PN)])),
         ),
         "CE" | "CL" | "PL" => (Explain::Nothing, rest("location", Explain::Placement)),
         "RR" => (
             Explain::Nothing,
-            rest("flags", entry(&["attribute:rr.rr_flags"])),
+            rest("flags", entry(&[Key::Attribute(RR_FLAGS)])),
         ),
         "ER" => {
             let (id, des, src) = (
@@ -525,8 +519,7 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
                 u64::from(byte(d, 5)),
                 u64::from(byte(d, 6)),
             );
-            let key =
-                |what: &str| Explain::EntryKey(format!("attribute:susp.er{er}.{what}").into());
+            let key = |what: &str| Explain::EntryAttribute(attrs::er(er, what).into());
             (
                 Explain::Nothing,
                 vec![
@@ -541,13 +534,10 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
         }
         "SP" | "RE" | "PD" | "ST" | "ES" => (Explain::Nothing, vec![header]),
         other => {
-            let key: std::borrow::Cow<'static, str> = format!("attribute:susp.{other}").into();
+            let key = Explain::EntryAttribute(attrs::other_susp(other.as_bytes()).into());
             (
                 Explain::Nothing,
-                vec![
-                    header,
-                    f(4, len.saturating_sub(4), "body", Explain::EntryKey(key)),
-                ],
+                vec![header, f(4, len.saturating_sub(4), "body", key)],
             )
         }
     }
@@ -642,10 +632,15 @@ fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
             all.push(f(6, 1, "version", fact(format!("{prefix}.version"))));
         }
         all.extend(fields);
+        let mut owner = Owner::new("volume descriptor", name, Explain::Nothing).with_fields(all);
+        if matches!(kind, 1 | 2) {
+            // Its root record's date is the root's mtime.
+            owner = owner.of(&EntryPath::from(&b"/"[..]));
+        }
         l.push(Span {
             start,
             len: SECTOR,
-            owner: Owner::new("volume descriptor", name, Explain::Nothing).with_fields(all),
+            owner,
         });
         out.push(Descriptor {
             start,
@@ -705,7 +700,7 @@ fn volume_fields(p: &str, primary: bool) -> Vec<Field> {
             174,
             7,
             "root recording date",
-            Explain::Entry(&["mtime", "attribute:record.date"]),
+            Explain::Entry(&[Key::MTIME, Key::Attribute(RECORD_DATE)]),
         ),
         f(181, 9, "root record fields", Explain::Nothing),
         f(190, 128, "volume set id", n("volume_set_id")),

@@ -3,6 +3,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 
+use super::attrs;
 use super::descriptor::{VolumeRoot, SECTOR};
 use super::raw::{flag, record_date, strip_version, ucs2_to_utf8, DirRecord};
 use super::rockridge::{self, RockRidge};
@@ -11,6 +12,7 @@ use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::formats::tree;
 use crate::limits::{check, Limits};
+use crate::model::key::Attr;
 use crate::model::{Entry, EntryField, EntryKind, Fact, Follows, Meta, NodeId, Value};
 
 /// Which names and attributes a hierarchy is read with.
@@ -303,7 +305,7 @@ impl Tree {
     /// Records, as attribute `attr`, the name each entry has in `other` (the same
     /// image's other namespace). Files are paired by their extent, directories by
     /// name (Joliet truncates long names, so a prefix counts).
-    pub(crate) fn adopt_names(&mut self, other: &Tree, attr: &'static str) {
+    pub(crate) fn adopt_names(&mut self, other: &Tree, attr: Attr) {
         let pairs = self.pairs(other);
         let mut theirs: Vec<Option<u32>> = vec![None; self.nodes.len()];
         for (mine, t) in pairs {
@@ -616,34 +618,34 @@ impl<'a> Walker<'a, '_> {
 
         let mut attrs = vec![
             Fact::new(
-                "iso.name",
+                attrs::ISO_NAME,
                 Value::Text(String::from_utf8_lossy(rec.name).into_owned()),
             ),
-            Fact::new("record.flags", Value::Int(u64::from(rec_m.flags))),
+            Fact::new(attrs::RECORD_FLAGS, Value::Int(u64::from(rec_m.flags))),
             // The record's date is the entry's mtime where Rock Ridge has no TF.
-            Fact::time("record.date", record_date(rec_m.date))
+            Fact::time(attrs::RECORD_DATE, record_date(rec_m.date))
                 .follows(Follows::Entry(EntryField::Mtime)),
             Fact::new(
-                "record.file_unit_size",
+                attrs::RECORD_FILE_UNIT_SIZE,
                 Value::Int(u64::from(rec_m.unit_size)),
             ),
             Fact::new(
-                "record.interleave_gap",
+                attrs::RECORD_INTERLEAVE_GAP,
                 Value::Int(u64::from(rec_m.interleave_gap)),
             ),
             Fact::new(
-                "record.volume_sequence_number",
+                attrs::RECORD_VOLUME_SEQUENCE,
                 Value::Int(u64::from(rec_m.volume_sequence)),
             ),
             Fact::new(
-                "record.ext_attr_length",
+                attrs::RECORD_EXT_ATTR_LENGTH,
                 Value::Int(u64::from(rec_m.ext_attr_len)),
             ),
             Fact::layout("record.extent", Value::Int(u64::from(rec_m.extent))),
         ];
         if self.ns == Namespace::Joliet {
             attrs[0] = Fact::new(
-                "joliet.name",
+                attrs::JOLIET_NAME,
                 Value::Text(String::from_utf8_lossy(&name).into_owned()),
             );
         }
@@ -658,13 +660,14 @@ impl<'a> Walker<'a, '_> {
         }
         if let Some((high, low)) = rr.pn {
             attrs.push(
-                Fact::new("rr.pn", Value::Text(format!("{high:#x},{low:#x}")))
+                Fact::new(attrs::RR_PN, Value::Text(format!("{high:#x},{low:#x}")))
                     .follows(Follows::Entry(EntryField::Rdev)),
             );
         }
         for (stamp, value) in &rr.stamps {
-            if !matches!(*stamp, "modify" | "access" | "attributes") {
-                attrs.push(Fact::time(format!("rr.tf.{stamp}"), value.clone()));
+            let tf = attrs::TF.iter().find(|s| s.name == *stamp);
+            if let Some(attr) = tf.and_then(|s| s.attr) {
+                attrs.push(Fact::time(attr, value.clone()));
             }
         }
         if let Some(cl) = rr.child_link {

@@ -43,8 +43,9 @@ mod superblock;
 mod walk;
 mod xattr;
 
+pub use crate::model::blocks::{BlockList, DataBlock, FragmentTail};
 pub use compress::Compressor;
-pub use content::{BlockList, CacheRef, DataBlock, FragmentCache, FragmentTail};
+pub use content::{FragmentCache, SquashCodec};
 
 /// Bytes of decompressed fragment blocks kept per image (64 blocks of 1 MiB).
 const FRAGMENT_CACHE_BYTES: usize = 64 << 20;
@@ -53,6 +54,7 @@ use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::formats::tree;
 use crate::limits::Limits;
+use crate::model::blocks::Codec;
 use crate::model::{Content, Fact, Filesystem, Format, Listing, Meta, NodeId, Value};
 use metadata::{Lookup, Reader, Table};
 use superblock::{Superblock, ABSENT, SUPERBLOCK_SIZE};
@@ -70,7 +72,8 @@ pub struct SquashFs<'a> {
     tree: walk::Tree,
     inode_table: Table,
     fragments: Lookup,
-    fragment_cache: FragmentCache,
+    /// Decodes the blocks of the files, with a cache of fragment blocks.
+    codec: SquashCodec,
 }
 
 impl<'a> SquashFs<'a> {
@@ -185,6 +188,10 @@ impl<'a> SquashFs<'a> {
             root.errors = root_errors;
         }
         facts.push(Fact::layout("image_size", Value::Int(image.len())));
+        let codec = SquashCodec::new(
+            sb.compressor,
+            Some(FragmentCache::new(FRAGMENT_CACHE_BYTES)),
+        );
         Ok(SquashFs {
             image,
             reader,
@@ -193,7 +200,7 @@ impl<'a> SquashFs<'a> {
             tree,
             inode_table,
             fragments,
-            fragment_cache: FragmentCache::new(FRAGMENT_CACHE_BYTES),
+            codec,
         })
     }
 
@@ -272,12 +279,11 @@ impl<'a> SquashFs<'a> {
             }
         };
         Ok(BlockList {
-            compressor: self.sb.compressor,
+            codec: Codec(&self.codec),
             block_size: self.sb.block_size,
             size: layout.size,
             blocks,
             fragment,
-            cache: CacheRef(Some(&self.fragment_cache)),
         })
     }
 

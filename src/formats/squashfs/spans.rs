@@ -19,7 +19,7 @@
 //!   name and value. Named by content because a set is stored once for all the
 //!   files that carry it: when one of them changes, the set the others keep
 //!   pairs with itself, and the changed one (a set of another name) is
-//!   explained by the `xattr` differences of its entries (`xattr:user.x` for
+//!   explained by the `xattr` differences of its entries (of that name, for
 //!   a key name). Two paired sets hold the same attributes, so bytes that
 //!   differ between them are how values are stored (in place, or by reference
 //!   to an equal value of another set): placement;
@@ -38,10 +38,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::metadata::{Lookup, Table};
 use super::superblock::{ABSENT, SUPERBLOCK_SIZE};
+use super::walk::INODE_TYPE;
 use super::SquashFs;
 use crate::bytes::{le16, le32};
 use crate::model::span::{
-    f, fact, Decoded, EntryPath, Explain, Field, Item, Keys, Layout, Owner, Placement, Span,
+    f, fact, Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Owner, Placement, Span,
 };
 use crate::model::Value;
 
@@ -116,7 +117,7 @@ impl SquashFs<'_> {
                     owner: Owner::new(
                         "data block",
                         format!("data block {k} of {shown}"),
-                        Explain::Entry(&["content", "size", "nested"]),
+                        Explain::Entry(&[Key::Content, Key::SIZE, Key::Nested]),
                     )
                     .of(path),
                 });
@@ -139,7 +140,7 @@ impl SquashFs<'_> {
             block
                 .tails
                 .sort_by(|x, y| (x.0, x.1, &x.2).cmp(&(y.0, y.1, &y.2)));
-            let keys: Keys = &["content", "size", "nested"];
+            let keys: Keys = &[Key::Content, Key::SIZE, Key::Nested];
             let explain = if block.tiled() {
                 Explain::Packed(keys)
             } else {
@@ -438,7 +439,7 @@ impl SquashFs<'_> {
                 entries: vec![paths[i].clone()],
                 label: None,
                 range: start..start + size.saturating_sub(3),
-                explain: Explain::Entry(&["children"]),
+                explain: Explain::Entry(&[Key::Children]),
                 tag: 0,
             });
         }
@@ -565,7 +566,7 @@ impl SquashFs<'_> {
                     label: Some(label),
                     entries,
                     range: start..end,
-                    explain: Explain::Entry(&["xattr"]),
+                    explain: Explain::Entry(&[Key::Xattr]),
                     tag: keys,
                 }
             })
@@ -586,7 +587,7 @@ impl SquashFs<'_> {
                     label: Some(label),
                     entries,
                     range: i * 16..i * 16 + 16,
-                    explain: Explain::Entry(&["xattr"]),
+                    explain: Explain::Entry(&[Key::Xattr]),
                     tag: 0,
                 }
             })
@@ -720,7 +721,7 @@ fn fragment_fields(_: &Item, _: &[u8]) -> Vec<Field> {
             8,
             4,
             "size",
-            Explain::Packed(&["content", "size", "nested"]),
+            Explain::Packed(&[Key::Content, Key::SIZE, Key::Nested]),
         ),
         f(12, 4, "unused", Explain::Nothing),
     ]
@@ -769,7 +770,7 @@ fn id_items(blocks: &Blocks, count: u64, mut users: Vec<Vec<EntryPath>>) -> Deco
                     .unwrap_or_default(),
                 label: Some(label),
                 range: i * 4..i * 4 + 4,
-                explain: Explain::Entry(&["uid", "gid"]),
+                explain: Explain::Entry(&[Key::UID, Key::GID]),
                 tag: 0,
             }
         })
@@ -785,7 +786,7 @@ fn id_items(blocks: &Blocks, count: u64, mut users: Vec<Vec<EntryPath>>) -> Deco
 }
 
 fn id_fields(_: &Item, _: &[u8]) -> Vec<Field> {
-    vec![f(0, 4, "id", Explain::Entry(&["uid", "gid"]))]
+    vec![f(0, 4, "id", Explain::Entry(&[Key::UID, Key::GID]))]
 }
 
 fn export_fields(_: &Item, _: &[u8]) -> Vec<Field> {
@@ -799,10 +800,10 @@ fn xattr_id_fields(_: &Item, _: &[u8]) -> Vec<Field> {
             0,
             8,
             "key/value reference",
-            Explain::EntryOrPlacement(&["xattr"]),
+            Explain::EntryOrPlacement(&[Key::Xattr]),
         ),
-        f(8, 4, "count", Explain::Entry(&["xattr"])),
-        f(12, 4, "size", Explain::Entry(&["xattr"])),
+        f(8, 4, "count", Explain::Entry(&[Key::Xattr])),
+        f(12, 4, "size", Explain::Entry(&[Key::Xattr])),
     ]
 }
 
@@ -876,8 +877,10 @@ fn set_label(
 struct KeyAt {
     /// Where its type word is.
     at: u64,
-    /// The full name, prefix included, as the diff names it.
+    /// The full name, prefix included, as reports show it.
     name: String,
+    /// The same as the diff names the attribute: bytes, not text.
+    raw_name: Vec<u8>,
     /// Where its value length word is.
     value_at: u64,
     /// The value length word and what follows it.
@@ -911,9 +914,12 @@ fn parse_set(b: &[u8], count: u32) -> (Vec<KeyAt>, Option<usize>) {
             2 => "security.".to_owned(),
             other => format!("prefix {other}."),
         };
+        let mut raw_name = prefix.clone().into_bytes();
+        raw_name.extend_from_slice(name);
         keys.push(KeyAt {
             at: pos as u64,
             name: format!("{prefix}{}", String::from_utf8_lossy(name)),
+            raw_name,
             value_at: name_end as u64,
             value_len: 4 + value_len as u64,
             out_of_line: kind & 0x100 != 0,
@@ -928,14 +934,14 @@ fn parse_set(b: &[u8], count: u32) -> (Vec<KeyAt>, Option<usize>) {
 fn key_value_fields(item: &Item, b: &[u8]) -> Vec<Field> {
     let mut v = Vec::new();
     for k in parse_set(b, item.tag).0 {
-        let by_name = || Explain::EntryKey(format!("xattr:{}", k.name).into());
+        let by_name = || Explain::EntryXattr(k.raw_name.clone().into());
         // The type holds the prefix, and whether the value is stored elsewhere
         // (which depends on the other sets): explained by any xattr difference.
         v.push(Field::new(
             k.at,
             2,
             format!("{} type", k.name),
-            Explain::EntryOrPlacement(&["xattr"]),
+            Explain::EntryOrPlacement(&[Key::Xattr]),
         ));
         v.push(Field::new(
             k.at + 2,
@@ -957,7 +963,7 @@ fn key_value_fields(item: &Item, b: &[u8]) -> Vec<Field> {
             k.value_at,
             k.value_len,
             format!("{} {what}", k.name),
-            Explain::EntryOrPlacement(&["xattr"]),
+            Explain::EntryOrPlacement(&[Key::Xattr]),
         ));
     }
     v
@@ -988,7 +994,7 @@ fn superblock_fields() -> Vec<Field> {
 
 /// The fields of an inode, by its type (`item.tag`).
 fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
-    let entry = |keys: &'static [&'static str]| Explain::Entry(keys);
+    let entry = Explain::Entry;
     let len = b.len() as u64;
     let mut v = vec![
         // Basic and extended inodes of one kind: the shape follows from what
@@ -998,17 +1004,17 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
             0,
             2,
             "type",
-            entry(&["type", "attribute:squashfs.inode_type"]),
+            entry(&[Key::TYPE, Key::Attribute(INODE_TYPE)]),
         ),
-        f(2, 2, "mode", entry(&["mode"])),
+        f(2, 2, "mode", entry(&[Key::MODE])),
         // An index into the id table: another index with the same uid is a
         // renumbering (an id inserted before it), which the id table says.
-        f(4, 2, "uid index", Explain::EntryOrPlacement(&["uid"])),
-        f(6, 2, "gid index", Explain::EntryOrPlacement(&["gid"])),
-        f(8, 4, "mtime", entry(&["mtime"])),
+        f(4, 2, "uid index", Explain::EntryOrPlacement(&[Key::UID])),
+        f(6, 2, "gid index", Explain::EntryOrPlacement(&[Key::GID])),
+        f(8, 4, "mtime", entry(&[Key::MTIME])),
         f(12, 4, "inode number", Explain::Placement),
     ];
-    let nlink = |at| f(at, 4, "link count", entry(&["nlink", "children"]));
+    let nlink = |at| f(at, 4, "link count", entry(&[Key::NLINK, Key::Children]));
     // A listing's length follows its headers, which regroup when the inodes
     // are renumbered; the listing itself is compared as an item of its own.
     let listing_size = |at, len| {
@@ -1016,16 +1022,23 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
             at,
             len,
             "listing size",
-            Explain::EntryOrPlacement(&["children"]),
+            Explain::EntryOrPlacement(&[Key::Children]),
         )
     };
-    let xattr = |at| f(at, 4, "xattr index", Explain::EntryOrPlacement(&["xattr"]));
+    let xattr = |at| {
+        f(
+            at,
+            4,
+            "xattr index",
+            Explain::EntryOrPlacement(&[Key::Xattr]),
+        )
+    };
     let blocks = |at: u64| {
         f(
             at,
             len.saturating_sub(at),
             "block sizes",
-            entry(&["content", "size"]),
+            entry(&[Key::Content, Key::SIZE]),
         )
     };
     match item.tag {
@@ -1045,7 +1058,7 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
                 32,
                 2,
                 "index count",
-                Explain::EntryOrPlacement(&["children"]),
+                Explain::EntryOrPlacement(&[Key::Children]),
             ),
             f(34, 2, "listing offset", Explain::Placement),
             xattr(36),
@@ -1053,20 +1066,20 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
                 40,
                 len.saturating_sub(40),
                 "directory index",
-                Explain::EntryOrPlacement(&["children"]),
+                Explain::EntryOrPlacement(&[Key::Children]),
             ),
         ]),
         2 => v.extend([
             f(16, 4, "blocks start", Explain::Placement),
             f(20, 4, "fragment index", Explain::Placement),
             f(24, 4, "fragment offset", Explain::Placement),
-            f(28, 4, "size", entry(&["size", "content"])),
+            f(28, 4, "size", entry(&[Key::SIZE, Key::Content])),
             blocks(32),
         ]),
         9 => v.extend([
             f(16, 8, "blocks start", Explain::Placement),
-            f(24, 8, "size", entry(&["size", "content"])),
-            f(32, 8, "sparse bytes", entry(&["content"])),
+            f(24, 8, "size", entry(&[Key::SIZE, Key::Content])),
+            f(32, 8, "sparse bytes", entry(&[Key::Content])),
             nlink(40),
             f(44, 4, "fragment index", Explain::Placement),
             f(48, 4, "fragment offset", Explain::Placement),
@@ -1077,15 +1090,15 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
             let target = u64::from(le32(b, 20));
             v.extend([
                 nlink(16),
-                f(20, 4, "target length", entry(&["symlink"])),
-                f(24, target, "target", entry(&["symlink"])),
+                f(20, 4, "target length", entry(&[Key::SYMLINK])),
+                f(24, target, "target", entry(&[Key::SYMLINK])),
             ]);
             if item.tag == 10 {
                 v.push(xattr(24 + target));
             }
         }
         4 | 5 | 11 | 12 => {
-            v.extend([nlink(16), f(20, 4, "device number", entry(&["rdev"]))]);
+            v.extend([nlink(16), f(20, 4, "device number", entry(&[Key::RDEV]))]);
             if item.tag > 7 {
                 v.push(xattr(24));
             }
@@ -1151,7 +1164,7 @@ fn same_listing(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn listing_fields(_: &Item, b: &[u8]) -> Vec<Field> {
-    let children = Explain::Entry(&["children"]);
+    let children = Explain::Entry(&[Key::Children]);
     let mut v = Vec::new();
     let mut pos = 0u64;
     let mut entry = 0u32;

@@ -9,7 +9,11 @@ use super::xattr::Xattrs;
 use crate::error::{Error, Result};
 use crate::formats::tree;
 use crate::limits::{check, Limits};
+use crate::model::key::Attr;
 use crate::model::{Entry, EntryKind, Fact, Meta, NodeId, Value};
+
+/// How an inode is stored (`basic file`, `extended dir`, ...).
+pub(crate) const INODE_TYPE: Attr = Attr::new("squashfs.inode_type");
 use crate::time::Timestamp;
 
 /// Most bytes of xattr names and values handed out for one image. Sets are shared
@@ -332,10 +336,7 @@ impl<'r, 'a> Walker<'r, 'a> {
             Fact::layout("squashfs.inode_ref", Value::Int(iref)),
             // Basic or extended: how the inode is stored, which follows what
             // it holds (xattrs, links, sparse blocks).
-            Fact::packing(
-                "squashfs.inode_type",
-                Value::Text(inode.type_name().to_owned()),
-            ),
+            Fact::packing(INODE_TYPE, Value::Text(inode.type_name().to_owned())),
         ]);
         let mut file = None;
         match &inode.body {

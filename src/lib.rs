@@ -86,6 +86,8 @@ pub mod formats;
 #[forbid(unsafe_code)]
 pub mod limits;
 #[forbid(unsafe_code)]
+pub mod lint;
+#[forbid(unsafe_code)]
 pub mod listing;
 mod map;
 #[forbid(unsafe_code)]

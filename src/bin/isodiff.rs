@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use isodiff::escape::escape;
 use isodiff::listing::{self, ListError, Listed};
 use isodiff::report::{self, filter::Filter, text::Style, Report};
@@ -37,34 +37,8 @@ struct Cli {
     a: Option<PathBuf>,
     /// The second image.
     b: Option<PathBuf>,
-    /// Write the text report to FILE (`-` for stdout; the default when no other
-    /// report is asked for).
-    #[arg(long, value_name = "FILE", help_heading = "Reports")]
-    text: Option<PathBuf>,
-    /// Write the JSON report to FILE (`-` for stdout).
-    #[arg(long, value_name = "FILE", help_heading = "Reports")]
-    json: Option<PathBuf>,
-    /// Write a self-contained HTML report to FILE (`-` for stdout).
-    #[arg(long, value_name = "FILE", help_heading = "Reports")]
-    html: Option<PathBuf>,
-    /// Write a Markdown report to FILE, for issue trackers (`-` for stdout).
-    #[arg(long, value_name = "FILE", help_heading = "Reports")]
-    markdown: Option<PathBuf>,
-    /// Write the report in diffoscope's JSON format to FILE (`-` for stdout);
-    /// `diffoscope --load-existing-diff FILE` reads it.
-    #[arg(long, value_name = "FILE", help_heading = "Reports")]
-    diffoscope_json: Option<PathBuf>,
-    /// Colour the text report: auto colours stdout when it is a terminal and
-    /// NO_COLOR is not set.
-    #[arg(
-        long,
-        alias = "colour",
-        value_enum,
-        value_name = "WHEN",
-        default_value_t = Color::Auto,
-        help_heading = "Reports"
-    )]
-    color: Color,
+    #[command(flatten)]
+    reports: ReportArgs,
     /// Cut the report to about this many bytes of text report (suffixes K, M, G:
     /// binary multiples): details first, then the last differences, with a note
     /// saying what was left out. 0: no limit.
@@ -173,6 +147,48 @@ enum Color {
     Never,
 }
 
+/// Which reports to write, and where.
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// Write the text report to FILE (`-` for stdout; the default when no other
+    /// report is asked for).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    text: Option<PathBuf>,
+    /// Write the JSON report to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    json: Option<PathBuf>,
+    /// Write a self-contained HTML report to FILE (`-` for stdout).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    html: Option<PathBuf>,
+    /// Write a Markdown report to FILE, for issue trackers (`-` for stdout).
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    markdown: Option<PathBuf>,
+    /// Write the report in diffoscope's JSON format to FILE (`-` for stdout);
+    /// `diffoscope --load-existing-diff FILE` reads it.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    diffoscope_json: Option<PathBuf>,
+    /// Colour the text report: auto colours stdout when it is a terminal and
+    /// NO_COLOR is not set.
+    #[arg(
+        long,
+        alias = "colour",
+        value_enum,
+        value_name = "WHEN",
+        default_value_t = Color::Auto,
+        help_heading = "Reports"
+    )]
+    color: Color,
+}
+
+/// The checks of `isodiff lint`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LintProfile {
+    /// Nix store paths in canonical form.
+    Nix,
+    /// Build times and random ids.
+    General,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// List every entry of an image, one per line.
@@ -186,6 +202,28 @@ enum Command {
         max_decompressed: u64,
         /// The image to list.
         image: PathBuf,
+    },
+    /// Check one image for what makes builds differ (exit 0 clean, 1 findings,
+    /// 2 trouble); the report flags choose the reports.
+    Lint {
+        /// What to check: `nix` (every store path in Nix's canonical form:
+        /// mtime 1, modes 0444/0555, owner root) or `general` (times after the
+        /// source date epoch or the image's creation date, random GUIDs).
+        #[arg(long, value_enum, default_value_t = LintProfile::General)]
+        profile: LintProfile,
+        /// No time may be later than this (seconds since 1970; default:
+        /// $SOURCE_DATE_EPOCH, else the image's own creation date). The
+        /// `general` profile.
+        #[arg(long, value_name = "SECONDS")]
+        source_date_epoch: Option<i64>,
+        /// Expect every entry owned by root (a squashfs made with `-all-root`).
+        /// The `general` profile.
+        #[arg(long)]
+        expect_root: bool,
+        /// The image to check.
+        image: PathBuf,
+        #[command(flatten)]
+        reports: ReportArgs,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(hide = true)]
@@ -206,6 +244,28 @@ fn main() -> ExitCode {
             max_decompressed,
             image,
         }) => ls(image, *json, *max_decompressed),
+        Some(Command::Lint {
+            profile,
+            source_date_epoch,
+            expect_root,
+            image,
+            reports,
+        }) => {
+            let options = isodiff::lint::LintOptions {
+                profile: match profile {
+                    LintProfile::Nix => isodiff::lint::Profile::Nix,
+                    LintProfile::General => isodiff::lint::Profile::General,
+                },
+                source_date_epoch: source_date_epoch.or_else(|| {
+                    std::env::var("SOURCE_DATE_EPOCH")
+                        .ok()
+                        .and_then(|v| v.trim().parse().ok())
+                }),
+                expect_root: *expect_root,
+                nesting: listing::Nesting::default(),
+            };
+            lint(reports, image, &options)
+        }
         Some(Command::Completions { shell }) => {
             let mut out = io::stdout().lock();
             clap_complete::generate(*shell, &mut Cli::command(), "isodiff", &mut out);
@@ -245,7 +305,7 @@ type Renderer = fn(&Report, &mut dyn Write, Style) -> io::Result<()>;
 
 /// The reports asked for, each with its path and renderer; text on stdout when
 /// none is. Fails when two would go to stdout, where they would be interleaved.
-fn outputs(cli: &Cli) -> Result<Vec<(&Path, &'static str, Renderer)>, String> {
+fn outputs(cli: &ReportArgs) -> Result<Vec<(&Path, &'static str, Renderer)>, String> {
     let asked: [(&Option<PathBuf>, &'static str, Renderer); 5] = [
         (&cli.text, "--text", report::text::write_styled),
         (&cli.json, "--json", |r, o, _| report::json::write(r, o)),
@@ -298,7 +358,7 @@ fn filter(cli: &Cli) -> Result<Filter, String> {
 }
 
 /// Colour for a text report written to `path`.
-fn color_for(cli: &Cli, path: &Path) -> bool {
+fn color_for(cli: &ReportArgs, path: &Path) -> bool {
     match cli.color {
         Color::Always => true,
         Color::Never => false,
@@ -317,7 +377,7 @@ fn compare(cli: &Cli) -> ExitCode {
         return ExitCode::from(2);
     };
     // Check everything the user typed before the (possibly long) comparison.
-    let (outputs, filter) = match (outputs(cli), filter(cli)) {
+    let (outputs, filter) = match (outputs(&cli.reports), filter(cli)) {
         (Ok(o), Ok(f)) => (o, f),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("isodiff: {e}");
@@ -357,7 +417,7 @@ fn compare(cli: &Cli) -> ExitCode {
     }
     for (path, _, render) in outputs {
         let style = Style {
-            color: color_for(cli, path),
+            color: color_for(&cli.reports, path),
         };
         if let Err(e) = write_report(path, &report, render, style) {
             if e.kind() == io::ErrorKind::BrokenPipe {
@@ -376,6 +436,60 @@ fn compare(cli: &Cli) -> ExitCode {
         eprintln!(
             "isodiff: {}: {}: {}",
             side.display(),
+            isodiff::report::text::location(&p.location),
+            escape(p.message.as_bytes())
+        );
+    }
+    if !report.problems.is_empty() {
+        ExitCode::from(2)
+    } else if report.identical {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `isodiff lint`: one image checked, reported like a comparison.
+fn lint(cli: &ReportArgs, path: &Path, options: &isodiff::lint::LintOptions) -> ExitCode {
+    let outputs = match outputs(cli) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("isodiff: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let map = match MappedFile::open(path) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("isodiff: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let fs = match isodiff::open(map.bytes(), &options.nesting.limits) {
+        Ok(fs) => fs,
+        Err(e) => {
+            eprintln!("isodiff: {}: {e}{}", path.display(), hint(&e));
+            return ExitCode::from(2);
+        }
+    };
+    let shown = path.display().to_string();
+    let report = isodiff::lint::lint(fs.as_ref(), &shown, map.bytes().len() as u64, options);
+    for (out, _, render) in outputs {
+        let style = Style {
+            color: color_for(cli, out),
+        };
+        if let Err(e) = write_report(out, &report, render, style) {
+            if e.kind() == io::ErrorKind::BrokenPipe {
+                break;
+            }
+            eprintln!("isodiff: cannot write {}: {e}", out.display());
+            return ExitCode::from(2);
+        }
+    }
+    for p in &report.problems {
+        eprintln!(
+            "isodiff: {}: {}: {}",
+            path.display(),
             isodiff::report::text::location(&p.location),
             escape(p.message.as_bytes())
         );

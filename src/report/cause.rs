@@ -110,7 +110,7 @@ pub static CLASSES: &[CauseClass] = &[
     CauseClass {
         id: "random-id",
         title: "random ids",
-        why: "the producer made up an identifier for this run (GPT GUIDs, MBR disk id, \
+        why: "the producer made up an identifier for this run, at random or from the clock (GPT GUIDs, MBR disk id, \
               FAT volume serial, filesystem UUID)",
         fix: "give the producer a fixed id (xorriso -volume_date uuid, gpt_disk_guid=, \
               isohybrid --id, mkfs.vfat -i, mformat -N)",
@@ -277,7 +277,7 @@ fn is_store_path_name(name: &[u8]) -> bool {
 }
 
 /// True when some element of `location` has a component that names a store path.
-fn in_nix_store(location: &Location) -> bool {
+pub fn in_nix_store(location: &Location) -> bool {
     location
         .iter()
         .any(|element| element.split(|&c| c == b'/').any(is_store_path_name))

@@ -9,7 +9,8 @@
 //! UTF-8 lossy.
 //!
 //! `ISODIFF_ROUNDTRIP_CASES` sets the cases per producer (default below);
-//! `ISODIFF_ROUNDTRIP_SEED` runs one seed only, to reproduce a failure.
+//! `ISODIFF_ROUNDTRIP_SEED` runs one seed only, to reproduce a failure;
+//! `ISODIFF_ROUNDTRIP_KEEP=DIR` leaves a failure's shrunk tree in `DIR`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -69,8 +70,19 @@ struct Got {
 
 /// Everything the image lists, by path, and the problems met.
 fn list(img: &Path) -> (BTreeMap<Vec<u8>, Got>, Vec<String>) {
-    let map = MappedFile::open(img).expect("map");
-    let fs = isodiff::open(map.bytes(), &Limits::default()).expect("the image opens");
+    let map = match MappedFile::open(img) {
+        Ok(m) => m,
+        Err(e) => return (BTreeMap::new(), vec![format!("no image to read: {e}")]),
+    };
+    let fs = match isodiff::open(map.bytes(), &Limits::default()) {
+        Ok(fs) => fs,
+        Err(e) => {
+            return (
+                BTreeMap::new(),
+                vec![format!("the image does not open: {e}")],
+            )
+        }
+    };
     let mut listed = Vec::new();
     let mut problems = Vec::new();
     listing::walk(
@@ -225,11 +237,25 @@ fn round_trip(p: &Producer, tree: &Tree, scratch: &Path) -> Vec<String> {
     std::fs::create_dir(&src).expect("mkdir src");
     gen::materialize(tree, &src);
     let want = gen::read_back(tree, &src);
-    (p.pack)(&src, &img);
+    if let Err(e) = (p.pack)(&src, &img) {
+        return vec![format!("{PRODUCER_FAILED}{e}")];
+    }
     let (got, mut problems) = list(&img);
     problems.extend(mismatches(&want, &got, &p.keeps));
     problems
 }
+
+/// True when `problems` is only the producer's known bug (see
+/// [`Producer::known_failure`]).
+fn known_failure(p: &Producer, problems: &[String]) -> bool {
+    match (p.known_failure, problems) {
+        (Some(bug), [only]) => only.starts_with(PRODUCER_FAILED) && only.contains(bug),
+        _ => false,
+    }
+}
+
+/// How a problem list begins when the producer refused the tree.
+const PRODUCER_FAILED: &str = "the producer failed: ";
 
 /// Removes entries (with what is below them, and hard links to them) while the
 /// failure stays, so that the report shows a small tree.
@@ -272,7 +298,8 @@ fn shrink(p: &Producer, mut tree: Tree, scratch: &Path) -> Tree {
             nodes.push(n);
         }
         smaller.nodes = nodes;
-        if !round_trip(p, &smaller, scratch).is_empty() {
+        let problems = round_trip(p, &smaller, scratch);
+        if !problems.is_empty() && !known_failure(p, &problems) {
             tree = smaller;
             i = i.min(tree.nodes.len());
         }
@@ -286,14 +313,33 @@ fn check_producer(p: &Producer) {
     }
     let scratch = TempDir::new(&format!("roundtrip-{}", p.name));
     let seeds = seeds(p.name);
+    let mut skipped = 0;
     for &seed in &seeds {
         let tree = gen::tree(seed, &p.caps);
         let problems = round_trip(p, &tree, &scratch.0);
         if problems.is_empty() {
             continue;
         }
+        if known_failure(p, &problems) {
+            eprintln!(
+                "note: {}: seed {seed} skipped, the producer's known bug: {}",
+                p.name,
+                p.known_failure.unwrap_or_default()
+            );
+            skipped += 1;
+            continue;
+        }
         let small = shrink(p, tree, &scratch.0);
         let again = round_trip(p, &small, &scratch.0);
+        if let Some(keep) = std::env::var_os("ISODIFF_ROUNDTRIP_KEEP") {
+            // The shrunk tree on disk, to try the producer and reference
+            // readers on by hand.
+            let keep = Path::new(&keep).join(format!("{}-{seed}", p.name));
+            let _ = std::fs::remove_dir_all(&keep);
+            std::fs::create_dir_all(&keep).expect("mkdir ISODIFF_ROUNDTRIP_KEEP");
+            gen::materialize(&small, &keep);
+            eprintln!("the shrunk tree is in {}", keep.display());
+        }
         let entries: Vec<String> = small
             .nodes
             .iter()
@@ -320,7 +366,19 @@ fn check_producer(p: &Producer) {
             again.join("\n")
         );
     }
-    eprintln!("{}: {} trees round-tripped", p.name, seeds.len());
+    // A known bug that refuses most trees would leave the test checking
+    // nothing.
+    assert!(
+        skipped * 4 <= seeds.len(),
+        "{}: {skipped} of {} trees refused by the producer's known bug",
+        p.name,
+        seeds.len()
+    );
+    eprintln!(
+        "{}: {} trees round-tripped, {skipped} skipped",
+        p.name,
+        seeds.len() - skipped
+    );
 }
 
 macro_rules! producer_tests {
@@ -344,8 +402,8 @@ producer_tests! {
     gensquashfs => "gensquashfs",
     // Left out of the default run for now: xorriso failed on one of the first 25
     // trees (not yet looked at), and genisoimage takes minutes on some trees.
-    #[ignore = "xorriso fails on some generated trees; not yet triaged"]
     xorriso_rr_joliet => "xorriso-rr-joliet",
+    xorriso_hardlinks => "xorriso-hardlinks",
     #[ignore = "genisoimage takes minutes on some generated trees"]
     genisoimage_rr => "genisoimage-rr",
     #[ignore = "seed 16588207502955783167: a listing problem deep in the tree; not yet triaged (reader or mtools)"]

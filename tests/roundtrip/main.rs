@@ -240,7 +240,15 @@ fn round_trip(p: &Producer, tree: &Tree, scratch: &Path) -> Vec<String> {
     if let Err(e) = (p.pack)(&src, &img) {
         return vec![format!("{PRODUCER_FAILED}{e}")];
     }
-    let (got, mut problems) = list(&img);
+    let (mut got, mut problems) = list(&img);
+    if let Some(dir) = p.keeps.relocation_dir {
+        let dir = dir.as_bytes();
+        if !want.contains_key(dir) && got.remove(dir).is_some() {
+            if let Some(n) = got.get_mut(&b"/"[..]).and_then(|r| r.meta.nlink.as_mut()) {
+                *n -= 1;
+            }
+        }
+    }
     problems.extend(mismatches(&want, &got, &p.keeps));
     problems
 }
@@ -404,7 +412,6 @@ producer_tests! {
     // trees (not yet looked at), and genisoimage takes minutes on some trees.
     xorriso_rr_joliet => "xorriso-rr-joliet",
     xorriso_hardlinks => "xorriso-hardlinks",
-    #[ignore = "genisoimage takes minutes on some generated trees"]
     genisoimage_rr => "genisoimage-rr",
     #[ignore = "seed 16588207502955783167: a listing problem deep in the tree; not yet triaged (reader or mtools)"]
     fat_mcopy => "mkfs.vfat-mcopy",

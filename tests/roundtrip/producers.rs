@@ -42,6 +42,10 @@ pub struct Keeps {
     pub xattr_prefixes: &'static [&'static str],
     /// A symlink target as the producer stores it.
     pub target: fn(&[u8]) -> Vec<u8>,
+    /// The directory the producer adds to the root when it relocates
+    /// directories nested too deep for ISO 9660 (counted in the root's link
+    /// count): not in the tree, so not compared.
+    pub relocation_dir: Option<&'static str>,
 }
 
 /// One way of packing a directory into an image.
@@ -140,6 +144,7 @@ const SQUASHFS: Keeps = Keeps {
     xattrs: true,
     xattr_prefixes: &["user.", "trusted.", "security."],
     target: <[u8]>::to_vec,
+    relocation_dir: None,
 };
 
 /// GNU cpio cleans a symlink target as it cleans a member name: it drops leading
@@ -156,12 +161,13 @@ fn cpio_target(t: &[u8]) -> Vec<u8> {
     t.to_vec()
 }
 
-/// libisofs splits a symlink target at each `/` into Rock Ridge SL components
-/// and writes no component for the empty name after a final slash: `abc/` is
-/// stored as `abc`, `/./` as `/.`. An empty name between two slashes becomes a
-/// ROOT component, so `abc//` stays `abc//` (the raw SL entries of xorriso 1.5.4
-/// seen; `xorriso -lsl`, `isoinfo -R -l` and `bsdtar -tv` list the same).
-fn libisofs_target(t: &[u8]) -> Vec<u8> {
+/// libisofs and genisoimage split a symlink target at each `/` into Rock Ridge
+/// SL components and write no component for the empty name after a final
+/// slash: `abc/` is stored as `abc`, `/./` as `/.`. An empty name between two
+/// slashes becomes a ROOT component, so `abc//` stays `abc//` (the raw SL
+/// entries of xorriso 1.5.4 and genisoimage 1.1.11 seen; `xorriso -lsl` and
+/// `bsdtar -tv` list the same; `isoinfo -R -l` lists `abc//` as `abc/`).
+fn rr_target(t: &[u8]) -> Vec<u8> {
     match t {
         [.., a, b'/'] if *a != b'/' => t[..t.len() - 1].to_vec(),
         _ => t.to_vec(),
@@ -189,7 +195,7 @@ const XORRISO: Keeps = Keeps {
     root_meta: false,
     // libisofs writes a link count of 1 for every directory.
     dir_nlink: false,
-    target: libisofs_target,
+    target: rr_target,
     ..SQUASHFS
 };
 
@@ -332,15 +338,25 @@ pub fn all() -> Vec<Producer> {
             name: "genisoimage-rr",
             tools: &["genisoimage"],
             caps: Caps {
-                // genisoimage 1.1.11 spins for ever on some symlink targets of
-                // 2000 bytes and more (a Rock Ridge SL spread over continuation
-                // areas); seen with a 2228-byte one here.
-                max_target: 1024,
+                // genisoimage 1.1.11 spins for ever (killed after minutes) on a
+                // symlink whose Rock Ridge SL components take more than one SL
+                // entry (about 250 bytes of them): targets `a/a/...` from 170
+                // bytes, `aaa/aaa/...` from 210, 100-byte components from 250
+                // spun, whatever the name's length (names of 1 to 250 bytes
+                // tried); seed 1653869734519178441 had a 915-byte target that
+                // spun when cut to 775 bytes and packed at 774. 160 bytes is
+                // below every case seen.
+                max_target: 160,
                 xattrs: false,
                 ..unix
             },
             keeps: Keeps {
                 xattrs: false,
+                target: rr_target,
+                // genisoimage relocates directories past the eighth level to
+                // /rr_moved and leaves it visible (xorriso -find and the
+                // Linux kernel list it too; libarchive hides it).
+                relocation_dir: Some("/rr_moved"),
                 ..SQUASHFS
             },
             known_failure: None,
@@ -380,6 +396,7 @@ pub fn all() -> Vec<Producer> {
                 xattrs: false,
                 xattr_prefixes: &[],
                 target: <[u8]>::to_vec,
+                relocation_dir: None,
             },
             known_failure: None,
             pack: |s, i| {

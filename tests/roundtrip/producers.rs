@@ -399,10 +399,17 @@ pub fn all() -> Vec<Producer> {
                 relocation_dir: None,
             },
             known_failure: None,
+            // mtools 4.0.32 cannot grow a directory for a name that needs more
+            // slots than one cluster holds ("No directory slots", exit 1): with
+            // 512-byte clusters (16 slots) a fourth 243-byte name in one
+            // directory failed. 1 KiB clusters hold 32 slots, more than the 21
+            // of the longest name; FAT32 needs 65525 clusters, so 128 MiB
+            // (sparse). `-exec ... {} +` makes find fail when mcopy does: with
+            // `\;` the failure above was silent and the entries missing.
             pack: |s, i| {
                 sh(
-                    r#"mkfs.vfat -F 32 -C "$2" 65536 >/dev/null
-                    LC_ALL=C.UTF-8 find "$1" -mindepth 1 -maxdepth 1 -exec env LC_ALL=C.UTF-8 mcopy -s -m -i "$2" {} ::/ \;"#,
+                    r#"mkfs.vfat -F 32 -s 2 -C "$2" 131072 >/dev/null
+                    LC_ALL=C.UTF-8 find "$1" -mindepth 1 -maxdepth 1 -exec sh -c 'mcopy -s -m -i "$0" "$@" ::/' "$2" {} +"#,
                     s,
                     i,
                 )

@@ -42,6 +42,9 @@ pub struct Keeps {
     pub xattr_prefixes: &'static [&'static str],
     /// A symlink target as the producer stores it.
     pub target: fn(&[u8]) -> Vec<u8>,
+    /// The producer may join two components of a symlink target (leave a `/`
+    /// out); a target is then right when it is the tree's less some slashes.
+    pub target_slash_lost: bool,
     /// The directory the producer adds to the root when it relocates
     /// directories nested too deep for ISO 9660 (counted in the root's link
     /// count): not in the tree, so not compared.
@@ -144,6 +147,7 @@ const SQUASHFS: Keeps = Keeps {
     xattrs: true,
     xattr_prefixes: &["user.", "trusted.", "security."],
     target: <[u8]>::to_vec,
+    target_slash_lost: false,
     relocation_dir: None,
 };
 
@@ -213,6 +217,30 @@ fn xorriso(src: &Path, img: &Path, args: &[&str]) -> Result<(), String> {
         .arg(src)
         .arg("/")
         .env("LC_ALL", "C"))
+}
+
+/// sqfstar 4.5.1 strips leading `/`, `./` and `../` (again and again) from a
+/// symlink target read from a pax `linkpath` record, as it does from names
+/// ("skipping leading /, ./, or ../"): `./`, `/./` or `.//` before a 150-byte
+/// target are gone, and `unsquashfs -lls` lists the same. GNU tar writes that
+/// record for targets longer than the 100 bytes of the ustar field; a
+/// 100-byte `./aaa...` is kept, a 101-byte one loses its `./`.
+fn sqfstar_target(t: &[u8]) -> Vec<u8> {
+    if t.len() <= 100 {
+        return t.to_vec();
+    }
+    let mut t = t;
+    loop {
+        t = if let Some(rest) = t.strip_prefix(b"/") {
+            rest
+        } else if let Some(rest) = t.strip_prefix(b"./") {
+            rest
+        } else if let Some(rest) = t.strip_prefix(b"../") {
+            rest
+        } else {
+            return t.to_vec();
+        };
+    }
 }
 
 fn mksquashfs(src: &Path, img: &Path, args: &[&str]) -> Result<(), String> {
@@ -396,6 +424,7 @@ pub fn all() -> Vec<Producer> {
                 xattrs: false,
                 xattr_prefixes: &[],
                 target: <[u8]>::to_vec,
+                target_slash_lost: false,
                 relocation_dir: None,
             },
             known_failure: None,
@@ -428,6 +457,103 @@ pub fn all() -> Vec<Producer> {
             pack: |s, i| {
                 sh(
                     r#"cd "$1" && find . | cpio -o -H newc --quiet > "$2""#,
+                    s,
+                    i,
+                )
+            },
+        },
+        Producer {
+            name: "bsdtar-newc",
+            tools: &["bsdtar"],
+            caps: unix,
+            keeps: Keeps {
+                xattrs: false,
+                ..SQUASHFS
+            },
+            known_failure: None,
+            pack: |s, i| sh(r#"bsdtar -cf "$2" --format newc -C "$1" ."#, s, i),
+        },
+        Producer {
+            name: "bsdtar-iso9660",
+            tools: &["bsdtar"],
+            caps: Caps {
+                xattrs: false,
+                ..unix
+            },
+            keeps: Keeps {
+                xattrs: false,
+                // libarchive makes a root directory of its own (0555, owned
+                // by root, the time of writing), not from the `.` entry.
+                root_meta: false,
+                // libarchive 3.6.2 sets CONTINUE on a target's component that
+                // exactly fills what is left of an SL entry, so readers that
+                // follow RRIP (isodiff, bsdtar, isoinfo) join it to the next
+                // one: `../ﬁ/6lIw...` reads `../ﬁ6lIw...` (seed
+                // 11377151924933634949; the raw SL entry ends `01 03 ef ac 81`,
+                // the next begins `00 0c 6lIw...`).
+                target_slash_lost: true,
+                // libarchive relocates deep directories to /rr_moved too (its
+                // own reader hides it; isodiff lists it, as for genisoimage).
+                relocation_dir: Some("/rr_moved"),
+                ..SQUASHFS
+            },
+            // bsdtar 3.6.2 crashes (SIGSEGV, exit 139) writing some Rock Ridge
+            // records: seed 11377151924933634967 shrunk to a symlink with a
+            // 118-byte name and a 245-byte target; 118-byte names crashed
+            // with several target lengths, 100- and 150-byte ones did not.
+            known_failure: Some("Segmentation fault"),
+            // `rockridge=strict`: the default (`useful`) rewrites modes as
+            // `mkisofs -r` does (0644 becomes 0444). Joliet off: libarchive
+            // refuses a name that is not UTF-8 for UTF-16 ("cannot be
+            // converted to UTF-16BE"); Rock Ridge names are bytes.
+            pack: |s, i| {
+                sh(
+                    r#"bsdtar -cf "$2" --format iso9660 --options 'iso9660:rockridge=strict,iso9660:!joliet' -C "$1" ."#,
+                    s,
+                    i,
+                )
+            },
+        },
+        Producer {
+            // The tar stream is GNU tar's pax (posix) format: sub-second times,
+            // long names, large ids, xattrs, names that are not UTF-8 as bytes.
+            // Not bsdtar's: bsdtar 3.6.2 refuses such names in pax headers
+            // ("Can't translate pathname") and with `hdrcharset=BINARY` wrote
+            // one path with a 170-byte directory left out (seed
+            // 17573444273945664173; GNU tar and bsdtar both list it so).
+            name: "tar2sqfs",
+            tools: &["tar2sqfs", "tar"],
+            caps: unix,
+            keeps: Keeps {
+                // Like gensquashfs (the same library): a directory's link
+                // count is 2 plus all its entries, not its subdirectories.
+                dir_nlink: false,
+                ..SQUASHFS
+            },
+            known_failure: None,
+            pack: |s, i| {
+                sh(
+                    r#"tar -cf - --format=posix --xattrs --xattrs-include='*' -C "$1" . | tar2sqfs --quiet --force "$2""#,
+                    s,
+                    i,
+                )
+            },
+        },
+        Producer {
+            name: "sqfstar",
+            tools: &["sqfstar", "tar"],
+            caps: unix,
+            keeps: Keeps {
+                // sqfstar 4.5.1 gives the root its defaults (0777, root, the
+                // time of packing), not the `.` entry of the archive.
+                root_meta: false,
+                target: sqfstar_target,
+                ..SQUASHFS
+            },
+            known_failure: None,
+            pack: |s, i| {
+                sh(
+                    r#"tar -cf - --format=posix --xattrs --xattrs-include='*' -C "$1" . | sqfstar -quiet -no-progress "$2""#,
                     s,
                     i,
                 )

@@ -12,18 +12,19 @@
 //! `ISODIFF_ROUNDTRIP_SEED` runs one seed only, to reproduce a failure;
 //! `ISODIFF_ROUNDTRIP_KEEP=DIR` leaves a failure's shrunk tree in `DIR`.
 
+mod changes;
 #[path = "../common/mod.rs"]
 mod common;
 mod gen;
 mod producers;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use isodiff::listing::{self, ListError, Listed};
 use isodiff::{EntryKind, Limits, MappedFile};
 
-use common::{on_path, TempDir};
+use common::{json_report, on_path, TempDir};
 use gen::{Seen, Tree};
 use producers::{Keeps, Producer, Times};
 
@@ -65,15 +66,20 @@ fn seeds(producer: &str) -> Vec<u64> {
     {
         return vec![one];
     }
-    let base = producer.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
+    let base = seeds_base(producer);
     REGRESSIONS
         .iter()
         .filter(|(p, _)| *p == producer || *p == "*")
         .map(|(_, s)| *s)
         .chain((0..cases()).map(|i| base.wrapping_add(i)))
         .collect()
+}
+
+/// A seed per producer name (FNV-1a), so that producers see different trees.
+fn seeds_base(producer: &str) -> u64 {
+    producer.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// One listed entry with its content.
@@ -427,6 +433,286 @@ fn check_producer(p: &Producer) {
     );
 }
 
+/// Cases per producer of the known-changes test in a plain `cargo test`: each
+/// packs two trees and runs the comparison.
+const DEFAULT_CHANGE_CASES: u64 = 12;
+
+/// Seeds whose changes were once reported wrong, by producer (`*` for all).
+const CHANGE_REGRESSIONS: &[(&str, u64)] = &[];
+
+fn change_seeds(producer: &str) -> Vec<u64> {
+    if let Some(one) = std::env::var("ISODIFF_ROUNDTRIP_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return vec![one];
+    }
+    let n = std::env::var("ISODIFF_CHANGES_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CHANGE_CASES);
+    let base = seeds_base(producer) ^ 0xc4a9_5e5;
+    CHANGE_REGRESSIONS
+        .iter()
+        .filter(|(p, _)| *p == producer || *p == "*")
+        .map(|(_, s)| *s)
+        .chain((0..n).map(|i| base.wrapping_add(i)))
+        .collect()
+}
+
+/// What the comparison of the two packed trees reports, as (path, kind), less
+/// what belongs to no entry and follows from the entries' changes: differences
+/// marked as consequences, the images' own facts (a producer stamps the time
+/// of packing; counts of inodes, fragments and ids follow what the entries
+/// hold; mkfs.vfat draws a volume id unless given one), and where tables moved
+/// (`layout`), and ctime and atime (Rock Ridge stores them: the ctime is when
+/// the tree was written to disk, which the generator cannot set, and the
+/// producer's own reading of a directory may move its atime; the two trees
+/// are written and packed a moment apart, so these differ across a second
+/// boundary: genisoimage gave the root an atime difference that way). `bytes` differences (bytes no difference
+/// explains) are kept when `strict`.
+///
+/// Also left out, as the round trip leaves them out: the root's own metadata
+/// where the producer makes up the root (`root_meta`), and the directory it
+/// relocates deep directories to, made at packing time.
+fn reported(
+    a: &Path,
+    b: &Path,
+    strict: bool,
+    k: &producers::Keeps,
+    changed_dirs: &BTreeSet<Vec<u8>>,
+) -> Result<BTreeSet<(Vec<u8>, String)>, String> {
+    let (code, r) = json_report(a, b);
+    let mut out = BTreeSet::new();
+    if let Some(problems) = r["problems"].as_array().filter(|p| !p.is_empty()) {
+        return Err(format!("problems: {problems:?}"));
+    }
+    if !matches!(code, Some(0 | 1)) {
+        return Err(format!("isodiff exit code {code:?}"));
+    }
+    for d in r["differences"].as_array().into_iter().flatten() {
+        let kind = d["kind"].as_str().unwrap_or_default();
+        if d["consequence"] == true
+            || kind == "image"
+            || kind == "layout"
+            || kind == "ctime"
+            || kind == "atime"
+            || (kind == "bytes" && !strict)
+        {
+            continue;
+        }
+        let loc: Vec<&str> = d["location"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_str())
+            .collect();
+        let path = match loc.as_slice() {
+            [one] => one.as_bytes().to_vec(),
+            _ => format!("{loc:?} {}", d["field"]).into_bytes(),
+        };
+        // A name the producer derives from the names of a directory (an ISO
+        // 9660 name with its collision suffix) may change with a sibling.
+        let field = d["field"].as_str().unwrap_or_default();
+        let mangled = kind == "attribute"
+            && k.mangled_names.contains(&field)
+            && changed_dirs.contains(gen::split(&path).0);
+        let made_up = mangled
+            || (path == b"/" && !k.root_meta)
+            || k.relocation_dir.is_some_and(|dir| {
+                let dir = dir.as_bytes();
+                path.starts_with(dir) && matches!(path.get(dir.len()), None | Some(b'/'))
+            });
+        if !made_up {
+            // An attribute by its name: `attribute fat.created`.
+            let kind = if kind == "attribute" {
+                format!("{kind} {field}")
+            } else {
+                kind.to_owned()
+            };
+            out.insert((path, kind));
+        }
+    }
+    Ok(out)
+}
+
+/// Packs `tree` and `tree` changed by `changes`; what the report holds that
+/// the changes do not explain, and what it misses (empty: exact).
+fn changes_case(
+    p: &Producer,
+    tree: &Tree,
+    changes: &[changes::Change],
+    seed: u64,
+    scratch: &Path,
+) -> Vec<String> {
+    let (changed, expect) = changes::apply(tree, changes, seed, p);
+    let mut imgs = Vec::new();
+    for (side, t) in [("a", tree), ("b", &changed)] {
+        let src = scratch.join(side);
+        let img = scratch.join(format!("{side}.img"));
+        let _ = std::fs::remove_dir_all(&src);
+        let _ = std::fs::remove_file(&img);
+        std::fs::create_dir(&src).expect("mkdir src");
+        gen::materialize(t, &src);
+        if let Err(e) = (p.pack)(&src, &img) {
+            return vec![format!("{PRODUCER_FAILED}{e}")];
+        }
+        imgs.push(img);
+    }
+    // Directories an entry was added to or removed from (as absolute paths
+    // split at the last slash: the root is the empty path).
+    let changed_dirs: BTreeSet<Vec<u8>> = expect
+        .iter()
+        .filter(|(_, kind)| matches!(*kind, "added" | "removed"))
+        .map(|(path, _)| {
+            let lossy = String::from_utf8_lossy(path).into_owned().into_bytes();
+            gen::split(&lossy).0.to_vec()
+        })
+        .collect();
+    // The exact check of bytes holds for mksquashfs, whose every table
+    // isodiff accounts for.
+    let strict = p.name.starts_with("mksquashfs");
+    let got = match reported(&imgs[0], &imgs[1], strict, &p.keeps, &changed_dirs) {
+        Ok(g) => g,
+        Err(e) => return vec![e],
+    };
+    // The JSON report's locations are UTF-8: a name that is not is shown
+    // lossily there, so the expected paths are too.
+    let want: BTreeSet<(Vec<u8>, String)> = expect
+        .iter()
+        .map(|(path, kind)| {
+            let lossy = String::from_utf8_lossy(path).into_owned().into_bytes();
+            (lossy, (*kind).to_owned())
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (path, kind) in got.difference(&want) {
+        out.push(format!("{} {kind}: reported, not a change made", esc(path)));
+    }
+    for (path, kind) in want.difference(&got) {
+        out.push(format!("{} {kind}: a change made, not reported", esc(path)));
+    }
+    out
+}
+
+/// Fewer changes, then fewer entries, while the case still fails.
+fn shrink_changes(
+    p: &Producer,
+    mut tree: Tree,
+    mut planned: Vec<changes::Change>,
+    seed: u64,
+    scratch: &Path,
+) -> (Tree, Vec<changes::Change>) {
+    let fails = |t: &Tree, c: &[changes::Change]| {
+        let problems = changes_case(p, t, c, seed, scratch);
+        !problems.is_empty() && !known_failure(p, &problems)
+    };
+    let mut i = planned.len();
+    while i > 0 {
+        i -= 1;
+        let mut fewer = planned.clone();
+        fewer.remove(i);
+        if fails(&tree, &fewer) {
+            planned = fewer;
+        }
+    }
+    let mut i = tree.nodes.len();
+    while i > 0 {
+        i -= 1;
+        if i >= tree.nodes.len() {
+            continue;
+        }
+        // Only leaves, and none a hard link points to: what is left of the
+        // tree stays whole.
+        let path = tree.nodes[i].path.clone();
+        let parent_of_some = tree
+            .nodes
+            .iter()
+            .any(|n| n.path.starts_with(&path) && n.path.get(path.len()) == Some(&b'/'));
+        let linked = tree
+            .nodes
+            .iter()
+            .any(|n| matches!(n.kind, gen::Kind::HardLink(to) if to == i));
+        if parent_of_some || linked {
+            continue;
+        }
+        let mut smaller = tree.clone();
+        changes::remove(&mut smaller, i);
+        if fails(&smaller, &planned) {
+            tree = smaller;
+        }
+    }
+    (tree, planned)
+}
+
+fn check_changes(p: &Producer) {
+    if !on_path(p.tools) {
+        return;
+    }
+    let scratch = TempDir::new(&format!("changes-{}", p.name));
+    let seeds = change_seeds(p.name);
+    let mut skipped = 0;
+    for &seed in &seeds {
+        let tree = gen::tree(seed, &p.caps);
+        let planned = changes::plan(&tree, seed, p);
+        let problems = changes_case(p, &tree, &planned, seed, &scratch.0);
+        if problems.is_empty() {
+            continue;
+        }
+        if known_failure(p, &problems) {
+            eprintln!(
+                "note: {}: seed {seed} skipped, the producer's known bug",
+                p.name
+            );
+            skipped += 1;
+            continue;
+        }
+        let (small, fewer) = shrink_changes(p, tree, planned.clone(), seed, &scratch.0);
+        let again = changes_case(p, &small, &fewer, seed, &scratch.0);
+        panic!(
+            "{}: seed {seed} (ISODIFF_ROUNDTRIP_SEED={seed}): changes {planned:?}:\n{}\n\
+             shrunk to {} entries and the changes {fewer:?}:\n{}",
+            p.name,
+            problems.join("\n"),
+            small.nodes.len(),
+            again.join("\n")
+        );
+    }
+    assert!(
+        skipped * 4 <= seeds.len(),
+        "{}: {skipped} of {} cases refused by the producer's known bug",
+        p.name,
+        seeds.len()
+    );
+    eprintln!(
+        "{}: {} cases of known changes reported exactly, {skipped} skipped",
+        p.name,
+        seeds.len() - skipped
+    );
+}
+
+macro_rules! change_tests {
+    ($($test:ident => $name:literal,)*) => {$(
+        #[test]
+        fn $test() {
+            let all = producers::all();
+            let p = all.iter().find(|p| p.name == $name).expect("a known producer");
+            check_changes(p);
+        }
+    )*};
+}
+
+change_tests! {
+    changes_mksquashfs_gzip => "mksquashfs-gzip",
+    changes_mksquashfs_xz_no_fragments => "mksquashfs-xz-no-fragments",
+    changes_cpio_newc => "cpio-newc",
+    changes_bsdtar_newc => "bsdtar-newc",
+    changes_xorriso_rr_joliet => "xorriso-rr-joliet",
+    changes_genisoimage_rr => "genisoimage-rr",
+    changes_bsdtar_iso9660 => "bsdtar-iso9660",
+    changes_fat_mcopy => "mkfs.vfat-mcopy",
+}
+
 macro_rules! producer_tests {
     ($($(#[$attr:meta])* $test:ident => $name:literal,)*) => {$(
         #[test]
@@ -470,4 +756,83 @@ fn every_producer_is_tested() {
             p.name
         );
     }
+}
+
+/// One known-changes case again: the tree of `seed` for producer `name`, with
+/// `changes`; fails with what the report got wrong.
+fn change_case_again(name: &str, seed: u64, changes: &[changes::Change]) {
+    let all = producers::all();
+    let p = all
+        .iter()
+        .find(|p| p.name == name)
+        .expect("a known producer");
+    if !on_path(p.tools) {
+        return;
+    }
+    let scratch = TempDir::new(&format!("changes-again-{name}"));
+    let tree = gen::tree(seed, &p.caps);
+    let problems = changes_case(p, &tree, changes, seed, &scratch.0);
+    assert!(
+        problems.is_empty(),
+        "{name}: seed {seed}:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// A hard link replaced by a copy (seed 13526092242740422891, shrunk from three
+/// changes): besides the two names' link counts, isodiff reports
+/// `squashfs.inode_type` extended_file -> basic_file and `squashfs.sparse`
+/// 0 -> none on both names (how the inode is stored, which follows the link
+/// count), and "inode table: inode of /AFG0/kRY'ulmOUs (only in b)" as
+/// `bytes`: the copy's inode is not attributed to the entry it belongs to.
+#[test]
+#[ignore = "isodiff reports packing attributes and the new inode of a split hard link (see the doc comment)"]
+fn changes_mksquashfs_split_hard_link() {
+    change_case_again(
+        "mksquashfs-gzip",
+        13526092242740422891,
+        &[changes::Change::Unlink(b"AFG0/kRY'ulmOUs".to_vec())],
+    );
+}
+
+/// A file that grows (seed 13526092242740422898, shrunk to this one change):
+/// besides its size and content, isodiff reports an attribute of /bM and
+/// "fragment table: entry of /bM (only in b)" as `bytes`.
+#[test]
+#[ignore = "isodiff reports a packing attribute and a one-sided fragment table entry of a grown file (see the doc comment)"]
+fn changes_mksquashfs_grow() {
+    change_case_again(
+        "mksquashfs-gzip",
+        13526092242740422898,
+        &[changes::Change::Grow(b"bM".to_vec())],
+    );
+}
+
+/// A file added to the root (seed 12928156773091817729, shrunk from three
+/// changes): genisoimage 1.1.11 gives /xRﬁI0dEKobgKH0e^SsgD7YZvX another ISO
+/// 9660 record date (`record.date`) though its Rock Ridge times are the same;
+/// not yet explained (producer or reader).
+#[test]
+#[ignore = "an ISO 9660 record date differs beside an added file; not yet triaged (see the doc comment)"]
+fn changes_genisoimage_record_date() {
+    change_case_again(
+        "genisoimage-rr",
+        12928156773091817729,
+        &[changes::Change::Add(Vec::new())],
+    );
+}
+
+/// A file added (seed 13526092242740422906, shrunk to this one change) to
+/// images of the same size: the byte accounting leaves the added file's data
+/// block and the fragment block holding its tail as `bytes` ("data block 0 of
+/// /q", "fragment block 0 (tails of 1 file)") instead of explaining them by
+/// the `added` difference.
+#[test]
+#[ignore = "the bytes of an added file's blocks are not explained by its `added` difference (see the doc comment)"]
+fn changes_mksquashfs_added_file_bytes() {
+    change_case_again(
+        "mksquashfs-gzip",
+        13526092242740422906,
+        &[changes::Change::Add(Vec::new())],
+    );
 }

@@ -29,6 +29,9 @@ pub struct Keeps {
     /// not stored.
     pub owners: Option<bool>,
     pub times: Times,
+    /// The producer writes the mtime into a creation time field too (an entry
+    /// attribute), so another mtime shows there as well.
+    pub mtime_as_created: bool,
     /// mtime of directories (FAT producers give a directory the time of copying).
     pub dir_times: bool,
     /// The root directory's own metadata (FAT has no root entry).
@@ -45,6 +48,10 @@ pub struct Keeps {
     /// The producer may join two components of a symlink target (leave a `/`
     /// out); a target is then right when it is the tree's less some slashes.
     pub target_slash_lost: bool,
+    /// Entry attributes holding a name the producer derives from a directory's
+    /// names (ISO 9660 names, made unique with a suffix): they may change when
+    /// a sibling is added, removed or renamed.
+    pub mangled_names: &'static [&'static str],
     /// The directory the producer adds to the root when it relocates
     /// directories nested too deep for ISO 9660 (counted in the root's link
     /// count): not in the tree, so not compared.
@@ -140,6 +147,7 @@ const SQUASHFS: Keeps = Keeps {
     mode: true,
     owners: Some(true),
     times: Times::Seconds,
+    mtime_as_created: false,
     dir_times: true,
     root_meta: true,
     nlink: true,
@@ -149,6 +157,7 @@ const SQUASHFS: Keeps = Keeps {
     target: <[u8]>::to_vec,
     target_slash_lost: false,
     relocation_dir: None,
+    mangled_names: &[],
 };
 
 /// GNU cpio cleans a symlink target as it cleans a member name: it drops leading
@@ -178,6 +187,9 @@ fn rr_target(t: &[u8]) -> Vec<u8> {
     }
 }
 
+/// The ISO 9660 name of an entry (its Rock Ridge name is the tree's).
+const ISO_NAMES: &[&str] = &["iso.name"];
+
 /// What xorriso can be given.
 fn xorriso_caps() -> Caps {
     Caps {
@@ -200,6 +212,8 @@ const XORRISO: Keeps = Keeps {
     // libisofs writes a link count of 1 for every directory.
     dir_nlink: false,
     target: rr_target,
+    // xorriso 1.5.4: /V was `V0.;1` beside /v and `V.;1` alone.
+    mangled_names: ISO_NAMES,
     ..SQUASHFS
 };
 
@@ -339,7 +353,9 @@ pub fn all() -> Vec<Producer> {
                 nlink: false,
                 ..XORRISO
             },
-            known_failure: None,
+            // The abort described below happens without `-hardlinks on` too
+            // (seed 1930553647829123907 of the known-changes test).
+            known_failure: Some("Calculated/written tree end address mismatch"),
             pack: |s, i| xorriso(s, i, &["-joliet", "on"]),
         },
         Producer {
@@ -385,6 +401,7 @@ pub fn all() -> Vec<Producer> {
                 // /rr_moved and leaves it visible (xorriso -find and the
                 // Linux kernel list it too; libarchive hides it).
                 relocation_dir: Some("/rr_moved"),
+                mangled_names: ISO_NAMES,
                 ..SQUASHFS
             },
             known_failure: None,
@@ -416,6 +433,10 @@ pub fn all() -> Vec<Producer> {
                 mode: false,
                 owners: None,
                 times: Times::TwoSeconds,
+                // `mcopy -m` sets the creation time (`fat.created`) to the
+                // source's mtime as well: 2001-01-01T00:16:40 in both fields
+                // of one entry, seen with isodiff and mdir.
+                mtime_as_created: true,
                 // mcopy gives the directories it makes the time of copying.
                 dir_times: false,
                 root_meta: false,
@@ -426,6 +447,7 @@ pub fn all() -> Vec<Producer> {
                 target: <[u8]>::to_vec,
                 target_slash_lost: false,
                 relocation_dir: None,
+                mangled_names: &[],
             },
             known_failure: None,
             // mtools 4.0.32 cannot grow a directory for a name that needs more
@@ -437,7 +459,7 @@ pub fn all() -> Vec<Producer> {
             // `\;` the failure above was silent and the entries missing.
             pack: |s, i| {
                 sh(
-                    r#"mkfs.vfat -F 32 -s 2 -C "$2" 131072 >/dev/null
+                    r#"mkfs.vfat -F 32 -s 2 -i 1508dead -C "$2" 131072 >/dev/null
                     LC_ALL=C.UTF-8 find "$1" -mindepth 1 -maxdepth 1 -exec sh -c 'mcopy -s -m -i "$0" "$@" ::/' "$2" {} +"#,
                     s,
                     i,
@@ -495,6 +517,7 @@ pub fn all() -> Vec<Producer> {
                 // libarchive relocates deep directories to /rr_moved too (its
                 // own reader hides it; isodiff lists it, as for genisoimage).
                 relocation_dir: Some("/rr_moved"),
+                mangled_names: ISO_NAMES,
                 ..SQUASHFS
             },
             // bsdtar 3.6.2 crashes (SIGSEGV, exit 139) writing some Rock Ridge

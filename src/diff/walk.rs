@@ -193,7 +193,10 @@ impl<'o> Differ<'o> {
         nesting: u32,
     ) {
         let mut found = Vec::new();
-        if a.format() != b.format() {
+        // A directory stands for the files an image was made from: it has no
+        // format, facts or special parts of its own to set against the image's.
+        let tree = is_tree(a) || is_tree(b);
+        if a.format() != b.format() && !tree {
             found.push(Difference::image_fact(
                 prefix.clone(),
                 "format",
@@ -201,9 +204,15 @@ impl<'o> Differ<'o> {
                 Val::Format(b.format()),
             ));
         }
+        let none: &[Fact] = &[];
+        let (facts_a, facts_b) = if tree {
+            (none, none)
+        } else {
+            (a.facts(), b.facts())
+        };
         meta::facts(
-            a.facts(),
-            b.facts(),
+            facts_a,
+            facts_b,
             self.options.layout,
             |_| false,
             |name, va, vb, fact| {
@@ -218,7 +227,9 @@ impl<'o> Differ<'o> {
         // image pairs (a nested archive) have none, and skip the scan below.
         let may_follow = found.iter().any(|d| d.follows.is_some());
         self.emit(found);
-        self.specials(a, b, prefix, nesting);
+        if !tree {
+            self.specials(a, b, prefix, nesting);
+        }
         let at = At {
             prefix,
             path: b"/",
@@ -226,7 +237,8 @@ impl<'o> Differ<'o> {
         };
         let (ra, rb) = (a.root_meta(), b.root_meta());
         let mut found = Vec::new();
-        meta::entries(|| at.location(), ra, rb, &mut found);
+        let (ca, cb) = (comparable(ra, tree), comparable(rb, tree));
+        meta::entries(|| at.location(), &ca, &cb, &mut found);
         self.emit(found);
         self.dirs(a, b, a.root(), b.root(), ra, rb, at);
         // Everything about this pair (nested images included) is reported now:
@@ -514,16 +526,26 @@ impl<'o> Differ<'o> {
             return;
         }
         let mut found = Vec::new();
-        meta::entries(|| here.get().clone(), &ea.meta, &eb.meta, &mut found);
+        let tree = is_tree(fa) || is_tree(fb);
+        let (ca, cb) = (comparable(&ea.meta, tree), comparable(&eb.meta, tree));
+        meta::entries(|| here.get().clone(), &ca, &cb, &mut found);
         // Fields that merely encode a difference reported above (a directory
         // record's date, the mtime) are left out, as their readers declare.
+        // A directory's entries have no format-specific fields: the image's
+        // are not compared against nothing.
         let encodes_a_difference = |f: &Fact| match f.follows {
             Some(Follows::Entry(field)) => field.differs(&ea.meta, &eb.meta),
             _ => false,
         };
+        let none: &[Fact] = &[];
+        let (attrs_a, attrs_b) = if tree {
+            (none, none)
+        } else {
+            (&ea.attrs[..], &eb.attrs[..])
+        };
         self.attributes(
-            &ea.attrs,
-            &eb.attrs,
+            attrs_a,
+            attrs_b,
             || here.get().clone(),
             encodes_a_difference,
             &mut found,
@@ -991,6 +1013,25 @@ impl<'o> Differ<'o> {
             }
         }
     }
+}
+
+/// The metadata to compare: against a directory (`tree`), without the access
+/// and change times, which a directory does not give (reading a file may
+/// change its atime, and no tool sets a ctime; see `formats::dir`), so an
+/// image's are not compared against nothing.
+fn comparable(m: &Meta, tree: bool) -> std::borrow::Cow<'_, Meta> {
+    if !tree || (m.atime.is_none() && m.ctime.is_none()) {
+        return std::borrow::Cow::Borrowed(m);
+    }
+    let mut m = m.clone();
+    m.atime = None;
+    m.ctime = None;
+    std::borrow::Cow::Owned(m)
+}
+
+/// True for a directory of the machine (see [`crate::model::Format::Directory`]).
+fn is_tree(fs: &dyn Filesystem) -> bool {
+    fs.format() == crate::model::Format::Directory
 }
 
 /// Bytes of the image a content occupies (compressed blocks as stored).

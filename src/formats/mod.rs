@@ -3,6 +3,8 @@
 pub mod ar;
 pub(crate) mod compress;
 pub mod cpio;
+#[cfg(unix)]
+pub mod dir;
 pub mod fat;
 pub mod iso9660;
 pub mod open;

@@ -36,6 +36,10 @@ pub enum Format {
     /// directory of its sections. Never sniffed: opened only where two UKIs
     /// are compared.
     Uki,
+    /// A directory of the machine's own file system (the tree an image was
+    /// made from), read with `lstat`, `readlink` and the files' bytes. It has
+    /// no image-level facts, so none are compared against it.
+    Directory,
 }
 
 impl fmt::Display for Format {
@@ -47,6 +51,7 @@ impl fmt::Display for Format {
             Format::Cpio => "cpio",
             Format::Uki => "UKI",
             Format::Ar => "ar",
+            Format::Directory => "directory",
         })
     }
 }
@@ -440,6 +445,9 @@ pub enum Content<'a> {
     /// Bytes the reader derived and owns (a system area with its parsed fields
     /// blanked out).
     Owned(std::sync::Arc<[u8]>),
+    /// A file of a directory, mapped read-only for as long as the content is
+    /// held (a tree has more files than a process may keep mapped at once).
+    Mapped(std::sync::Arc<crate::map::MappedFile>),
 }
 
 impl<'a> Content<'a> {
@@ -448,7 +456,7 @@ impl<'a> Content<'a> {
     pub fn as_slices(&self) -> Option<&[&'a [u8]]> {
         match self {
             Content::Slices(s) => Some(s),
-            Content::Blocks(_) | Content::Owned(_) => None,
+            Content::Blocks(_) | Content::Owned(_) | Content::Mapped(_) => None,
         }
     }
 
@@ -461,6 +469,9 @@ impl<'a> Content<'a> {
             Content::Slices(s) => Box::new(s.iter().map(|s| Ok(std::borrow::Cow::Borrowed(*s)))),
             Content::Blocks(b) => Box::new(b.chunks().map(|c| c.map(std::borrow::Cow::Owned))),
             Content::Owned(v) => Box::new(std::iter::once(Ok(std::borrow::Cow::Borrowed(&v[..])))),
+            Content::Mapped(m) => {
+                Box::new(std::iter::once(Ok(std::borrow::Cow::Borrowed(m.bytes()))))
+            }
         }
     }
 
@@ -470,6 +481,7 @@ impl<'a> Content<'a> {
             Content::Slices(s) => s.iter().map(|s| s.len() as u64).sum(),
             Content::Blocks(b) => b.len(),
             Content::Owned(v) => v.len() as u64,
+            Content::Mapped(m) => m.bytes().len() as u64,
         }
     }
 
@@ -482,6 +494,9 @@ impl<'a> Content<'a> {
     /// image, else gathered into a buffer of at most `max` bytes
     /// ([`crate::Error::LimitExceeded`] past it).
     pub fn contiguous(&self, max: u64) -> Result<Cow<'_, [u8]>> {
+        if let Content::Mapped(m) = self {
+            return Ok(Cow::Borrowed(m.bytes()));
+        }
         if let Some(s) = self.as_slices() {
             match s {
                 [] => return Ok(Cow::Borrowed(&[])),

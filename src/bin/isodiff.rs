@@ -8,15 +8,24 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use isodiff::escape::escape;
+use isodiff::formats::input::{descend, Input};
 use isodiff::listing::{self, ListError, Listed};
 use isodiff::report::{self, filter::Filter, text::Style, Report};
-use isodiff::{EntryKind, MappedFile};
+use isodiff::{EntryKind, Filesystem};
 
 /// See Cargo.toml: the allocator, for the many small paths and items.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Compare two ISO 9660 images and every file system nested in them.
+///
+/// Each side is an image file, a directory (the tree an image was made from:
+/// same fields, content compared byte for byte), or a place inside an image,
+/// IMAGE:/PATH, naming a nested image or a directory of it
+/// (`isodiff nixos.iso:/nix-store.squashfs ./store`, `isodiff a.iso:/boot
+/// b.iso:/boot`; deeper: `a.iso:/boot/efi.img:/EFI`). An argument that names an
+/// existing file or directory is always that, even with a `:` in its name; only
+/// one that names nothing is split at a `:/` after an existing file.
 ///
 /// Reports go to the files named by --text, --json, --html, --markdown and
 /// --diffoscope-json (several at once; `-` is stdout); with none of them, text goes
@@ -33,9 +42,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// The first image.
+    /// The first image, directory, or IMAGE:/PATH.
     a: Option<PathBuf>,
-    /// The second image.
+    /// The second image, directory, or IMAGE:/PATH.
     b: Option<PathBuf>,
     /// Write the text report to FILE (`-` for stdout; the default when no other
     /// report is asked for).
@@ -184,7 +193,8 @@ enum Command {
         /// initrd), suffixes K, M, G.
         #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4G")]
         max_decompressed: u64,
-        /// The image to list.
+        /// The image to list: a file, a directory, or IMAGE:/PATH (a nested
+        /// image or a directory of an image).
         image: PathBuf,
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
@@ -423,28 +433,48 @@ fn ls(path: &std::path::Path, json: bool, max_decompressed: u64) -> ExitCode {
         eprintln!("isodiff: {}: {e}", path.display());
         ExitCode::from(2)
     };
-    let map = match MappedFile::open(path) {
-        Ok(m) => m,
-        // These errors name the file themselves.
+    // These errors name the file themselves.
+    let loaded = match Input::locate(path).and_then(|i| Ok((i.load()?, i))) {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("isodiff: {e}");
             return ExitCode::from(2);
         }
     };
+    let (loaded, input) = loaded;
     let mut nesting = listing::Nesting::default();
     nesting.limits = nesting.limits.max_decompressed_bytes(max_decompressed);
-    let fs = match isodiff::open(map.bytes(), &nesting.limits) {
+    let fs = match loaded.open(&nesting.limits) {
         Ok(fs) => fs,
         Err(e) => return fail(&format!("{e}{}", hint(&e))),
+    };
+    let (limits, max) = (&nesting.limits, nesting.max_buffer_bytes);
+    let listed = descend(fs.as_ref(), input.inside(), limits, max, |fs| {
+        list(fs, path, json, &nesting)
+    });
+    match listed {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("isodiff: {}: {e}{}", input.file().display(), hint(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes the listing of `fs` (named `path`) and says its problems.
+fn list(fs: &dyn Filesystem, path: &Path, json: bool, nesting: &listing::Nesting) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("isodiff: {}: {e}", path.display());
+        ExitCode::from(2)
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut write_error = None;
     let mut problems = 0u64;
     listing::walk_nested(
-        fs.as_ref(),
+        fs,
         &[],
-        &nesting,
+        nesting,
         &mut |l: Listed| {
             if write_error.is_some() {
                 return;

@@ -6,6 +6,7 @@ pub mod cpio;
 #[cfg(unix)]
 pub mod dir;
 pub mod fat;
+pub mod input;
 pub mod iso9660;
 pub mod open;
 pub mod pe;

@@ -342,13 +342,10 @@ mod tests {
 
     #[test]
     fn device_numbers_split_as_glibc_does() {
-        // makedev(8, 1) and makedev(259, 65536).
+        // makedev(8, 1), and makedev(0x1005, 0x10001) by glibc's formula
+        // (high major bits from bit 32, high minor bits from bit 20).
         assert_eq!(major_minor(0x801), (8, 1));
-        let dev = (259u64 & 0xfff) << 8
-            | (259u64 & !0xfff) << 32
-            | (65536u64 & 0xff)
-            | (65536u64 & !0xff) << 12;
-        assert_eq!(major_minor(dev), (259, 65536));
+        assert_eq!(major_minor(0x1000_1000_0501), (0x1005, 0x10001));
     }
 
     #[test]
@@ -385,6 +382,13 @@ mod tests {
                 "a directory has no content"
             );
             assert!(fs.children(l.entries[3].node)?.entries.is_empty());
+            // A file gone (or unreadable) after its listing: an error of that
+            // entry, naming it, not of the tree.
+            std::fs::remove_file(dir.join("b.txt")).map_err(|e| io(&dir, e))?;
+            match fs.content(file.node) {
+                Err(Error::Io { path, .. }) => assert_eq!(path, dir.join("b.txt")),
+                other => panic!("{other:?}"),
+            }
             Ok(())
         })();
         let _ = std::fs::remove_dir_all(&dir);

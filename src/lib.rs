@@ -87,6 +87,8 @@ pub mod formats;
 pub mod limits;
 #[forbid(unsafe_code)]
 pub mod listing;
+#[forbid(unsafe_code)]
+pub mod manifest;
 mod map;
 #[forbid(unsafe_code)]
 pub mod model;

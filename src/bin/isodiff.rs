@@ -197,6 +197,17 @@ enum Command {
         /// image or a directory of an image).
         image: PathBuf,
     },
+    /// Write an mtree manifest of an image on stdout: type, mode, uid, gid,
+    /// time (to the nanosecond), size, link, nlink and sha256digest of every
+    /// entry, each nested image a section of its own (`./x.squashfs:/path`).
+    /// `bsdtar -tvf` reads it.
+    Manifest {
+        /// Most bytes decompressed for one compressed image, suffixes K, M, G.
+        #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4G")]
+        max_decompressed: u64,
+        /// The image: a file, a directory, or IMAGE:/PATH.
+        image: PathBuf,
+    },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     #[command(hide = true)]
     Completions {
@@ -216,6 +227,12 @@ fn main() -> ExitCode {
             max_decompressed,
             image,
         }) => ls(image, *json, *max_decompressed),
+        Some(Command::Manifest {
+            max_decompressed,
+            image,
+        }) => opened(image, *max_decompressed, |fs, nesting| {
+            manifest(fs, image, nesting)
+        }),
         Some(Command::Completions { shell }) => {
             let mut out = io::stdout().lock();
             clap_complete::generate(*shell, &mut Cli::command(), "isodiff", &mut out);
@@ -429,6 +446,18 @@ fn hint(e: &isodiff::Error) -> String {
 }
 
 fn ls(path: &std::path::Path, json: bool, max_decompressed: u64) -> ExitCode {
+    opened(path, max_decompressed, |fs, nesting| {
+        list(fs, path, json, nesting)
+    })
+}
+
+/// Opens the input `path` names (a file, a directory, `IMAGE:/PATH`) and
+/// calls `run` with it; says why when it cannot be opened (exit 2).
+fn opened(
+    path: &Path,
+    max_decompressed: u64,
+    run: impl FnOnce(&dyn Filesystem, &listing::Nesting) -> ExitCode,
+) -> ExitCode {
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("isodiff: {}: {e}", path.display());
         ExitCode::from(2)
@@ -450,7 +479,7 @@ fn ls(path: &std::path::Path, json: bool, max_decompressed: u64) -> ExitCode {
     };
     let (limits, max) = (&nesting.limits, nesting.max_buffer_bytes);
     let listed = descend(fs.as_ref(), input.inside(), limits, max, |fs| {
-        list(fs, path, json, &nesting)
+        run(fs, &nesting)
     });
     match listed {
         Ok(code) => code,
@@ -459,6 +488,38 @@ fn ls(path: &std::path::Path, json: bool, max_decompressed: u64) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Writes the mtree manifest of `fs` (named `path`) and says its problems.
+fn manifest(fs: &dyn Filesystem, path: &Path, nesting: &listing::Nesting) -> ExitCode {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut problems = 0u64;
+    let written = isodiff::manifest::write(fs, nesting, &mut out, &mut |p: ListError| {
+        problems += 1;
+        eprintln!(
+            "isodiff: {}: {}: {}",
+            path.display(),
+            location_text(&p.location),
+            p.error
+        );
+    });
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("isodiff: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if problems > 0 {
+        eprintln!(
+            "isodiff: {}: {problems} problem(s) while writing the manifest",
+            path.display()
+        );
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
 }
 
 /// Writes the listing of `fs` (named `path`) and says its problems.

@@ -123,10 +123,8 @@ fn the_manifest_of_an_iso_agrees_with_bsdtar_and_bsdtar_reads_it() {
     }
     assert_eq!(theirs.len(), 9, "{theirs:?}");
     // type, mode, uid, gid, time on each; size and sha256 on the 5 files; link.
-    assert!(
-        compared >= 9 * 5 + 5 * 2 + 1,
-        "only {compared} fields compared"
-    );
+    let least = 9 * 5 + 5 * 2 + 1;
+    assert!(compared >= least, "only {compared} fields compared");
     assert!(ours.contains_key("./with\\040space\\043and\\075sign"));
     let nested = &ours["./store.squashfs:/boot/vmlinuz"];
     assert_eq!(

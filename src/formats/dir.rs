@@ -43,11 +43,12 @@
 //! or cannot be read between the listing and its `lstat` is an error of its
 //! directory; the rest still lists.
 
+use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
@@ -75,6 +76,9 @@ pub struct DirFs {
     limits: Limits,
     /// Entries listed so far, against [`Limits::max_entries`].
     listed: AtomicU64,
+    /// The directories listed once: listing one again (the diff counts what
+    /// lies below a directory only one side has) counts nothing new.
+    seen: Mutex<HashSet<usize>>,
 }
 
 fn io(path: &Path, e: std::io::Error) -> Error {
@@ -107,6 +111,7 @@ impl DirFs {
             }]),
             limits: limits.clone(),
             listed: AtomicU64::new(0),
+            seen: Mutex::new(HashSet::new()),
         })
     }
 
@@ -278,8 +283,13 @@ impl Filesystem for DirFs {
                 Err(e) => listing.errors.push(io(&child, e)),
             }
         }
-        let count =
-            self.listed.fetch_add(found.len() as u64, Ordering::Relaxed) + found.len() as u64;
+        let first = self
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(index);
+        let new = if first { found.len() as u64 } else { 0 };
+        let count = self.listed.fetch_add(new, Ordering::Relaxed) + new;
         if count > self.limits.max_entries {
             return Err(Error::LimitExceeded {
                 limit: "entries per image",
@@ -382,6 +392,11 @@ mod tests {
                 "a directory has no content"
             );
             assert!(fs.children(l.entries[3].node)?.entries.is_empty());
+            // Listed again, the root counts no new entries against the budget.
+            let tight = DirFs::open(&dir, &Limits::default().max_entries(4))?;
+            for _ in 0..3 {
+                assert_eq!(tight.children(tight.root())?.entries.len(), 4);
+            }
             // A file gone (or unreadable) after its listing: an error of that
             // entry, naming it, not of the tree.
             std::fs::remove_file(dir.join("b.txt")).map_err(|e| io(&dir, e))?;

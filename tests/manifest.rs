@@ -149,3 +149,63 @@ fn the_manifest_of_an_iso_agrees_with_bsdtar_and_bsdtar_reads_it() {
     let lines = String::from_utf8_lossy(&listed.stdout).lines().count();
     assert_eq!(lines, ours.len());
 }
+
+#[test]
+fn a_manifest_is_one_side_of_a_comparison() {
+    if !have("xorriso", &["-version"]) || !have("bsdtar", &["--version"]) {
+        return;
+    }
+    let tmp = TempDir::new("manifest-side");
+    let t = tmp.0.join("tree");
+    tree(&t);
+    let iso = tmp.0.join("a.iso");
+    let st = Command::new("xorriso")
+        .args(["-as", "mkisofs", "-quiet", "-R", "-o"])
+        .arg(&iso)
+        .arg(&t)
+        .status()
+        .expect("xorriso runs");
+    assert!(st.success());
+    let ours = isodiff(&["manifest".as_ref(), iso.as_os_str()]);
+    assert_eq!(ours.status.code(), Some(0));
+    let theirs = Command::new("bsdtar")
+        .args(["-cf", "-", "--format=mtree", "--options", "mtree:sha256"])
+        .arg(format!("@{}", iso.display()))
+        .output()
+        .expect("bsdtar runs");
+    assert!(theirs.status.success());
+    // Each manifest of the image agrees with it: what bsdtar leaves out
+    // (nlink 1) is not compared.
+    for (name, text) in [
+        ("ours.mtree", &ours.stdout),
+        ("bsdtar.mtree", &theirs.stdout),
+    ] {
+        let m = tmp.0.join(name);
+        fs::write(&m, text).expect("write");
+        let (code, r) = common::json_report(&m, &iso);
+        assert_eq!(code, Some(0), "{name}: {r:#}");
+    }
+    // Planted in the manifest: another digest, another mode.
+    let text = String::from_utf8_lossy(&ours.stdout).into_owned();
+    let digest = parse(&text)["./boot/vmlinuz"]["sha256digest"].clone();
+    let planted = text
+        .replace(&digest, &"0".repeat(64))
+        .replace("mode=4711", "mode=711");
+    assert_ne!(planted, text);
+    let m = tmp.0.join("planted.mtree");
+    fs::write(&m, planted).expect("write");
+    let (code, r) = common::json_report(&m, &iso);
+    assert_eq!(code, Some(1));
+    let want: std::collections::BTreeSet<(String, String, String)> =
+        [("/boot/vmlinuz", "content"), ("/run", "mode")]
+            .iter()
+            .map(|(l, k)| ((*l).to_owned(), (*k).to_owned(), String::new()))
+            .collect();
+    assert_eq!(common::found(&r), want);
+    let content = common::of_kind(&r, "content");
+    assert_eq!(content[0]["digest_only"], true);
+    assert_eq!(content[0]["sha256"]["a"], "0".repeat(64));
+    assert!(content[0]["summary"]
+        .as_str()
+        .is_some_and(|s| s.contains("only its digest is known")));
+}

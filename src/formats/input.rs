@@ -129,9 +129,15 @@ pub enum Loaded {
 }
 
 impl Loaded {
-    /// The file system: the image, recognized by its magic, or the directory.
+    /// The file system: the image, recognized by its magic, an mtree
+    /// manifest, or the directory.
     pub fn open(&self, limits: &Limits) -> Result<Box<dyn Filesystem + '_>> {
         match self {
+            // A manifest is read only here, as a whole input: inside an
+            // image a file starting `#mtree` is just a file.
+            Loaded::Image(map) if super::mtree::sniff(map.bytes()) => {
+                Ok(Box::new(super::mtree::MtreeFs::open(map.bytes(), limits)?))
+            }
             Loaded::Image(map) => super::open::open(map.bytes(), limits),
             #[cfg(unix)]
             Loaded::Directory(path) => Ok(Box::new(super::dir::DirFs::open(path, limits)?)),

@@ -8,6 +8,7 @@ pub mod dir;
 pub mod fat;
 pub mod input;
 pub mod iso9660;
+pub mod mtree;
 pub mod open;
 pub mod pe;
 pub mod sniff;

@@ -40,6 +40,10 @@ pub enum Format {
     /// made from), read with `lstat`, `readlink` and the files' bytes. It has
     /// no image-level facts, so none are compared against it.
     Directory,
+    /// An mtree manifest (`isodiff manifest`, `bsdtar --format=mtree`): the
+    /// metadata and sha256 digests of a tree, without its bytes. Read only as
+    /// a whole input, never sniffed inside an image.
+    Manifest,
 }
 
 impl fmt::Display for Format {
@@ -52,6 +56,7 @@ impl fmt::Display for Format {
             Format::Uki => "UKI",
             Format::Ar => "ar",
             Format::Directory => "directory",
+            Format::Manifest => "mtree manifest",
         })
     }
 }
@@ -448,6 +453,14 @@ pub enum Content<'a> {
     /// A file of a directory, mapped read-only for as long as the content is
     /// held (a tree has more files than a process may keep mapped at once).
     Mapped(std::sync::Arc<crate::map::MappedFile>),
+    /// A file of which only the length and the SHA-256 digest are known (a
+    /// manifest): compared by digest; its bytes cannot be read.
+    Digest {
+        /// The content's length.
+        len: u64,
+        /// Its SHA-256.
+        sha256: [u8; 32],
+    },
 }
 
 impl<'a> Content<'a> {
@@ -456,7 +469,10 @@ impl<'a> Content<'a> {
     pub fn as_slices(&self) -> Option<&[&'a [u8]]> {
         match self {
             Content::Slices(s) => Some(s),
-            Content::Blocks(_) | Content::Owned(_) | Content::Mapped(_) => None,
+            Content::Blocks(_)
+            | Content::Owned(_)
+            | Content::Mapped(_)
+            | Content::Digest { .. } => None,
         }
     }
 
@@ -472,6 +488,11 @@ impl<'a> Content<'a> {
             Content::Mapped(m) => {
                 Box::new(std::iter::once(Ok(std::borrow::Cow::Borrowed(m.bytes()))))
             }
+            Content::Digest { .. } => Box::new(std::iter::once(Err(crate::Error::malformed(
+                "content",
+                0,
+                "only its digest is known (a manifest)",
+            )))),
         }
     }
 
@@ -482,6 +503,7 @@ impl<'a> Content<'a> {
             Content::Blocks(b) => b.len(),
             Content::Owned(v) => v.len() as u64,
             Content::Mapped(m) => m.bytes().len() as u64,
+            Content::Digest { len, .. } => *len,
         }
     }
 

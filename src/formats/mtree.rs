@@ -238,7 +238,7 @@ impl MtreeFs {
                     let mut all = set.clone();
                     all.extend(keys);
                     let (meta, sha) = apply(&all, line_no)?;
-                    fs.add(&path, meta, sha, line_no)?;
+                    fs.add(&path, meta, sha, line_no, limits.max_depth)?;
                 }
             }
         }
@@ -252,7 +252,14 @@ impl MtreeFs {
 
     /// Puts the entry at `path` (`.`, `./a/b`) in the tree, making the
     /// directories above it that the manifest does not list.
-    fn add(&mut self, path: &[u8], meta: Meta, sha: Option<[u8; 32]>, line: usize) -> Result<()> {
+    fn add(
+        &mut self,
+        path: &[u8],
+        meta: Meta,
+        sha: Option<[u8; 32]>,
+        line: usize,
+        max_depth: u32,
+    ) -> Result<()> {
         let rest = match path {
             b"." => &[][..],
             p => p.strip_prefix(b"./").ok_or_else(|| {
@@ -263,6 +270,13 @@ impl MtreeFs {
             .split(|&b| b == b'/')
             .filter(|p| !p.is_empty())
             .collect();
+        if parts.len() as u64 > u64::from(max_depth) {
+            return Err(Error::LimitExceeded {
+                limit: "directory depth",
+                value: parts.len() as u64,
+                max: u64::from(max_depth),
+            });
+        }
         // A nested image's section (`./x.squashfs:/...`): not read yet.
         if parts.iter().any(|p| p.ends_with(b":")) || rest.ends_with(b":") {
             return Ok(());
@@ -390,6 +404,24 @@ mod tests {
         let d = fs.children(root.entries[1].node)?;
         assert_eq!(d.entries[0].meta.target.as_deref(), Some(&b"a b"[..]));
         assert!(MtreeFs::open(b"#mtree\n..\n", &crate::limits::Limits::default()).is_err());
+        let deep = format!("#mtree\n.{} type=dir\n", "/d".repeat(5));
+        let shallow = crate::limits::Limits::default().max_depth(4);
+        assert!(MtreeFs::open(deep.as_bytes(), &shallow).is_err());
+        // Damage is an error, never a panic.
+        for bad in [
+            &b"#mtree\n./a sha256digest=zz\n"[..],
+            b"#mtree\n./a mode=9\n",
+            b"#mtree\nx\n",
+            b"#mtree\n./a/b\n./a/b/c\n",
+            b"#mtree\n./a time=1.99999999999\n",
+            b"#mtree\n./\\777 type=char device=1\n",
+        ] {
+            assert!(
+                MtreeFs::open(bad, &crate::limits::Limits::default()).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
         Ok(())
     }
 }

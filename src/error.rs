@@ -22,7 +22,7 @@ pub enum Error {
     /// The path names no regular file: a directory, a device, a pipe. Said apart
     /// from [`Error::Io`] because the OS's own words for it (mapping a directory
     /// fails with "No such device") send the user looking in the wrong place.
-    #[error("{} is {what}; isodiff compares image files", path.display())]
+    #[error("{} is {what}; isodiff compares image files and directories", path.display())]
     NotAFile {
         /// The path given.
         path: PathBuf,
@@ -45,6 +45,15 @@ pub enum Error {
         /// What is wrong with it.
         #[source]
         source: Box<Error>,
+    },
+    /// A place inside an image (`IMAGE:/path`) that names nothing to compare:
+    /// no such entry, or an entry that is neither a directory nor an image.
+    #[error("{path}: {reason}")]
+    Address {
+        /// The path inside the image, as given.
+        path: String,
+        /// Why it names nothing to compare.
+        reason: String,
     },
     /// No supported file system signature was found.
     #[error("not a recognized image: {0}")]

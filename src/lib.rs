@@ -33,6 +33,12 @@
 //! # Ok::<(), isodiff::Error>(())
 //! ```
 //!
+//! Either path may also be a directory (the tree an image was made from) or a
+//! place inside an image, `nixos.iso:/nix-store.squashfs` or `a.iso:/boot`: see
+//! [`formats::input`] for how a `:` is read, and [`formats::dir`] for what a
+//! directory is compared by. [`manifest::write`] writes an mtree manifest of an
+//! image.
+//!
 //! Open one image and read its image-level facts (volume descriptors, superblock,
 //! boot catalog); [`listing::walk_nested`] walks its entries:
 //!
@@ -89,6 +95,8 @@ pub mod limits;
 pub mod lint;
 #[forbid(unsafe_code)]
 pub mod listing;
+#[forbid(unsafe_code)]
+pub mod manifest;
 mod map;
 #[forbid(unsafe_code)]
 pub mod model;

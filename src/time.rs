@@ -22,6 +22,9 @@ pub enum Precision {
     /// A calendar date without a time of day (FAT access dates). Printed as an
     /// RFC 3339 full-date, `2024-06-02`.
     Days,
+    /// Nanoseconds: a file of a directory, as the file system gives it
+    /// (`lstat`). Printed with nine digits.
+    Nanoseconds,
 }
 
 impl Precision {
@@ -97,6 +100,36 @@ impl Timestamp {
             Precision::Seconds | Precision::TwoSeconds => (self.secs, 0),
             Precision::Hundredths => (self.secs, self.nanos / 10_000_000 * 10_000_000),
             Precision::Days => (self.secs.div_euclid(86_400) * 86_400, 0),
+            Precision::Nanoseconds => (self.secs, self.nanos),
+        }
+    }
+
+    /// The instant this time would have if a format of `precision` had
+    /// stored it: the digits it cannot hold cut off (not rounded), as
+    /// mksquashfs, cpio and xorriso cut the times they read from `lstat`.
+    pub fn cut_to(&self, precision: Precision) -> (i64, u32) {
+        match precision {
+            Precision::TwoSeconds => (self.secs - self.secs.rem_euclid(2), 0),
+            p => Timestamp {
+                precision: p,
+                ..*self
+            }
+            .shown_instant(),
+        }
+    }
+
+    /// True when the two are the same time. A time of a directory
+    /// ([`Precision::Nanoseconds`]) and one an image stores more coarsely are
+    /// the same when the finer one, cut to the coarser precision, is that
+    /// instant: an image made from the directory cannot store more, so the
+    /// digits it dropped are no difference (their zone neither: a directory
+    /// has none). Any other pair must be equal in every field.
+    pub fn same_as(&self, other: &Timestamp) -> bool {
+        let fine = Precision::Nanoseconds;
+        match (self.precision == fine, other.precision == fine) {
+            (true, false) => self.cut_to(other.precision) == other.cut_to(other.precision),
+            (false, true) => other.same_as(self),
+            _ => self == other,
         }
     }
 
@@ -118,6 +151,7 @@ impl Timestamp {
         let frac = match self.precision {
             Precision::Seconds | Precision::TwoSeconds => String::new(),
             Precision::Hundredths => format!(".{:02}", self.nanos / 10_000_000),
+            Precision::Nanoseconds => format!(".{:09}", self.nanos),
             // A date alone: printing a time of day would invent one.
             Precision::Days => return format!("{y:04}-{m:02}-{d:02}"),
         };
@@ -275,6 +309,40 @@ mod tests {
         assert!(t.prints_as(&u), "printed alike");
         u.precision = Precision::Hundredths;
         assert!(!t.prints_as(&u), "one prints hundredths");
+    }
+
+    #[test]
+    fn a_directory_time_agrees_with_what_an_image_stores_of_it() {
+        let fine = Timestamp {
+            secs: 1_717_286_401,
+            nanos: 987_654_321,
+            offset_minutes: None,
+            precision: Precision::Nanoseconds,
+        };
+        assert_eq!(fine.rfc3339(), "2024-06-02T00:00:01.987654321Z");
+        let squashfs = Timestamp::from_unix(1_717_286_401);
+        assert!(fine.same_as(&squashfs) && squashfs.same_as(&fine));
+        assert!(!fine.same_as(&Timestamp::from_unix(1_717_286_402)));
+        let mut iso = squashfs;
+        iso.offset_minutes = Some(0);
+        iso.precision = Precision::Hundredths;
+        iso.nanos = 980_000_000;
+        assert!(fine.same_as(&iso));
+        iso.nanos = 990_000_000;
+        assert!(!fine.same_as(&iso), "not rounded up");
+        let mut fat = Timestamp::from_unix(1_717_286_400);
+        fat.precision = Precision::TwoSeconds;
+        assert!(fine.same_as(&fat));
+        // Two directories: every digit counts.
+        let mut other = fine;
+        other.nanos += 1;
+        assert!(!fine.same_as(&other));
+        let before_1970 = Timestamp {
+            secs: -3,
+            nanos: 500_000_000,
+            ..fine
+        };
+        assert!(before_1970.same_as(&Timestamp::from_unix(-3)));
     }
 
     #[test]

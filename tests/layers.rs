@@ -10,7 +10,7 @@
 //! 3 report (typed findings, filters, renderers)
 //! 4 accounting                                consumes the findings of one image pair
 //! 5 diff                                      walks two images, calls the accounting
-//! 6 listing, lint                             `ls`, `lint`
+//! 6 listing, lint, manifest                   `ls`, `lint`, `manifest`
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -24,7 +24,7 @@ fn layer(module: &str) -> Option<u8> {
         "report" => 3,
         "accounting" => 4,
         "diff" => 5,
-        "listing" | "lint" => 6,
+        "listing" | "lint" | "manifest" => 6,
         _ => return None,
     })
 }

@@ -8,15 +8,24 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use isodiff::escape::escape;
+use isodiff::formats::input::{descend, Input};
 use isodiff::listing::{self, ListError, Listed};
 use isodiff::report::{self, filter::Filter, text::Style, Report};
-use isodiff::{EntryKind, MappedFile};
+use isodiff::{EntryKind, Filesystem};
 
 /// See Cargo.toml: the allocator, for the many small paths and items.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Compare two ISO 9660 images and every file system nested in them.
+///
+/// Each side is an image file, a directory (the tree an image was made from:
+/// same fields, content compared byte for byte), or a place inside an image,
+/// IMAGE:/PATH, naming a nested image or a directory of it
+/// (`isodiff nixos.iso:/nix-store.squashfs ./store`, `isodiff a.iso:/boot
+/// b.iso:/boot`; deeper: `a.iso:/boot/efi.img:/EFI`). An argument that names an
+/// existing file or directory is always that, even with a `:` in its name; only
+/// one that names nothing is split at a `:/` after an existing file.
 ///
 /// Reports go to the files named by --text, --json, --html, --markdown and
 /// --diffoscope-json (several at once; `-` is stdout); with none of them, text goes
@@ -33,9 +42,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// The first image.
+    /// The first image, directory, or IMAGE:/PATH.
     a: Option<PathBuf>,
-    /// The second image.
+    /// The second image, directory, or IMAGE:/PATH.
     b: Option<PathBuf>,
     #[command(flatten)]
     reports: ReportArgs,
@@ -200,7 +209,19 @@ enum Command {
         /// initrd), suffixes K, M, G.
         #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4G")]
         max_decompressed: u64,
-        /// The image to list.
+        /// The image to list: a file, a directory, or IMAGE:/PATH (a nested
+        /// image or a directory of an image).
+        image: PathBuf,
+    },
+    /// Write an mtree manifest of an image on stdout: type, mode, uid, gid,
+    /// time (to the nanosecond), size, link, nlink and sha256digest of every
+    /// entry, each nested image a section of its own (`./x.squashfs:/path`).
+    /// `bsdtar -tvf` reads it.
+    Manifest {
+        /// Most bytes decompressed for one compressed image, suffixes K, M, G.
+        #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4G")]
+        max_decompressed: u64,
+        /// The image: a file, a directory, or IMAGE:/PATH.
         image: PathBuf,
     },
     /// Check one image for what makes builds differ (exit 0 clean, 1 findings,
@@ -266,6 +287,12 @@ fn main() -> ExitCode {
             };
             lint(reports, image, &options)
         }
+        Some(Command::Manifest {
+            max_decompressed,
+            image,
+        }) => opened(image, *max_decompressed, |fs, nesting| {
+            manifest(fs, image, nesting)
+        }),
         Some(Command::Completions { shell }) => {
             let mut out = io::stdout().lock();
             clap_complete::generate(*shell, &mut Cli::command(), "isodiff", &mut out);
@@ -458,23 +485,28 @@ fn lint(cli: &ReportArgs, path: &Path, options: &isodiff::lint::LintOptions) -> 
             return ExitCode::from(2);
         }
     };
-    let map = match MappedFile::open(path) {
-        Ok(m) => m,
-        Err(e) => {
-            eprintln!("isodiff: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let fs = match isodiff::open(map.bytes(), &options.nesting.limits) {
-        Ok(fs) => fs,
-        Err(e) => {
-            eprintln!("isodiff: {}: {e}{}", path.display(), hint(&e));
-            return ExitCode::from(2);
-        }
-    };
+    let max_decompressed = options.nesting.limits.max_decompressed_bytes;
+    opened(path, max_decompressed, |fs, nesting| {
+        let options = isodiff::lint::LintOptions {
+            nesting: nesting.clone(),
+            ..options.clone()
+        };
+        lint_opened(cli, fs, path, &options, &outputs)
+    })
+}
+
+/// Writes the lint reports of `fs` (named `path`) and gives the exit code.
+fn lint_opened(
+    cli: &ReportArgs,
+    fs: &dyn Filesystem,
+    path: &Path,
+    options: &isodiff::lint::LintOptions,
+    outputs: &[(&Path, &'static str, Renderer)],
+) -> ExitCode {
     let shown = path.display().to_string();
-    let report = isodiff::lint::lint(fs.as_ref(), &shown, map.bytes().len() as u64, options);
-    for (out, _, render) in outputs {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let report = isodiff::lint::lint(fs, &shown, size, options);
+    for &(out, _, render) in outputs {
         let style = Style {
             color: color_for(cli, out),
         };
@@ -533,32 +565,96 @@ fn hint(e: &isodiff::Error) -> String {
 }
 
 fn ls(path: &std::path::Path, json: bool, max_decompressed: u64) -> ExitCode {
+    opened(path, max_decompressed, |fs, nesting| {
+        list(fs, path, json, nesting)
+    })
+}
+
+/// Opens the input `path` names (a file, a directory, `IMAGE:/PATH`) and
+/// calls `run` with it; says why when it cannot be opened (exit 2).
+fn opened(
+    path: &Path,
+    max_decompressed: u64,
+    run: impl FnOnce(&dyn Filesystem, &listing::Nesting) -> ExitCode,
+) -> ExitCode {
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("isodiff: {}: {e}", path.display());
         ExitCode::from(2)
     };
-    let map = match MappedFile::open(path) {
-        Ok(m) => m,
-        // These errors name the file themselves.
+    // These errors name the file themselves.
+    let loaded = match Input::locate(path).and_then(|i| Ok((i.load()?, i))) {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("isodiff: {e}");
             return ExitCode::from(2);
         }
     };
+    let (loaded, input) = loaded;
     let mut nesting = listing::Nesting::default();
     nesting.limits = nesting.limits.max_decompressed_bytes(max_decompressed);
-    let fs = match isodiff::open(map.bytes(), &nesting.limits) {
+    let fs = match loaded.open(&nesting.limits) {
         Ok(fs) => fs,
         Err(e) => return fail(&format!("{e}{}", hint(&e))),
+    };
+    let (limits, max) = (&nesting.limits, nesting.max_buffer_bytes);
+    let listed = descend(fs.as_ref(), input.inside(), limits, max, |fs| {
+        run(fs, &nesting)
+    });
+    match listed {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("isodiff: {}: {e}{}", input.file().display(), hint(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes the mtree manifest of `fs` (named `path`) and says its problems.
+fn manifest(fs: &dyn Filesystem, path: &Path, nesting: &listing::Nesting) -> ExitCode {
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let mut problems = 0u64;
+    let written = isodiff::manifest::write(fs, nesting, &mut out, &mut |p: ListError| {
+        problems += 1;
+        eprintln!(
+            "isodiff: {}: {}: {}",
+            path.display(),
+            location_text(&p.location),
+            p.error
+        );
+    });
+    match written.and_then(|()| out.flush()) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("isodiff: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if problems > 0 {
+        eprintln!(
+            "isodiff: {}: {problems} problem(s) while writing the manifest",
+            path.display()
+        );
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
+}
+
+/// Writes the listing of `fs` (named `path`) and says its problems.
+fn list(fs: &dyn Filesystem, path: &Path, json: bool, nesting: &listing::Nesting) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("isodiff: {}: {e}", path.display());
+        ExitCode::from(2)
     };
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut write_error = None;
     let mut problems = 0u64;
     listing::walk_nested(
-        fs.as_ref(),
+        fs,
         &[],
-        &nesting,
+        nesting,
         &mut |l: Listed| {
             if write_error.is_some() {
                 return;

@@ -220,6 +220,27 @@ impl Windows {
 /// called for contents already known to differ. The ELF place and the text
 /// diff are left to the caller; the windows of the first `max_regions`
 /// differing regions are returned for a hexdump ([`hexdump`]).
+/// A content change of which only the lengths and (to be set) the digests
+/// are known.
+pub(crate) fn digest_change(len_a: u64, len_b: u64) -> ContentChange {
+    ContentChange {
+        first_offset: None,
+        differing_bytes: 0,
+        regions: 0,
+        len_a,
+        len_b,
+        sha256_a: [0; 32],
+        sha256_b: [0; 32],
+        digest_only: true,
+        elf: None,
+        pe: None,
+        decompressed: None,
+        text_diff: None,
+        hexdump: None,
+        detail: Detail::Shown,
+    }
+}
+
 pub(crate) fn compare(
     a: &Content<'_>,
     b: &Content<'_>,
@@ -234,6 +255,7 @@ pub(crate) fn compare(
         len_b: b.len(),
         sha256_a: [0; 32],
         sha256_b: [0; 32],
+        digest_only: false,
         elf: None,
         pe: None,
         decompressed: None,

@@ -152,7 +152,12 @@ pub(crate) fn entries(
         (EntryField::Ctime, a.ctime, b.ctime),
     ] {
         // Equal at the stored precision but for the zone: shown with the zones.
-        if ta != tb {
+        // A directory's time is compared at what the image side can store.
+        let same = match (ta, tb) {
+            (Some(x), Some(y)) => x.same_as(&y),
+            (x, y) => x == y,
+        };
+        if !same {
             push(field, Val::time(ta), Val::time(tb));
         }
     }

@@ -139,31 +139,49 @@ pub fn diff_bytes(a: &[u8], b: &[u8], options: &Options) -> Result<Report> {
     Ok(report)
 }
 
-/// Compares two image files. Fails when either cannot be read or opened at all;
-/// problems further down are in [`Report::problems`].
+/// Compares two inputs: image files, directories (the trees images were made
+/// from) or places inside images (`a.iso:/boot`, `nixos.iso:/nix-store.squashfs`;
+/// see [`crate::formats::input`] for how a `:` is read). Fails when either
+/// cannot be read or opened at all; problems further down are in
+/// [`Report::problems`].
 pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
-    let ma = MappedFile::open(a)?;
-    let mb = MappedFile::open(b)?;
-    // Both at once: opening may decompress a whole image, or walk a whole tree.
-    let (fa, fb) = rayon::join(
-        || crate::formats::open::open(ma.bytes(), &options.limits),
-        || crate::formats::open::open(mb.bytes(), &options.limits),
-    );
-    let fa = fa.map_err(|e| in_file(a, e))?;
-    let fb = fb.map_err(|e| in_file(b, e))?;
-    // Compared pages leave the resident set, so memory does not grow with the images.
-    let differ = walk::Differ::new(options).with_release(|| {
-        ma.release(ma.bytes());
-        mb.release(mb.bytes());
-    });
-    let mut report = run(differ, fa.as_ref(), fb.as_ref(), options)?;
+    use crate::formats::input::{descend, Input};
+    let (ia, ib) = (Input::locate(a)?, Input::locate(b)?);
+    let (la, lb) = (ia.load()?, ib.load()?);
+    // Both at once: opening may decompress a whole image.
+    let (fa, fb) = rayon::join(|| la.open(&options.limits), || lb.open(&options.limits));
+    let fa = fa.map_err(|e| in_file(ia.file(), e))?;
+    let fb = fb.map_err(|e| in_file(ib.file(), e))?;
+    let (limits, max) = (&options.limits, options.max_buffer_bytes);
+    // The size of what is compared: the file, or the image named inside it;
+    // a directory (or a directory inside an image) has none.
+    let size = |input: &Input, fs: &dyn Filesystem, map: Option<&MappedFile>| match input.inside() {
+        None => map.map_or(0, |m| m.bytes().len() as u64),
+        Some(_) => fs.raw_bytes().map_or(0, |r| r.len() as u64),
+    };
+    let compared = descend(fa.as_ref(), ia.inside(), limits, max, |sa| {
+        descend(fb.as_ref(), ib.inside(), limits, max, |sb| {
+            // Compared pages leave the resident set, so memory does not grow
+            // with the images.
+            let differ = walk::Differ::new(options).with_release(|| {
+                for m in [la.map(), lb.map()].into_iter().flatten() {
+                    m.release(m.bytes());
+                }
+            });
+            let sizes = (size(&ia, sa, la.map()), size(&ib, sb, lb.map()));
+            run(differ, sa, sb, options).map(|r| (r, sizes))
+        })
+        .map_err(|e| in_file(ib.file(), e))?
+    })
+    .map_err(|e| in_file(ia.file(), e))?;
+    let (mut report, (size_a, size_b)) = compared?;
     report.a = Side {
         path: a.display().to_string(),
-        size: ma.bytes().len() as u64,
+        size: size_a,
     };
     report.b = Side {
         path: b.display().to_string(),
-        size: mb.bytes().len() as u64,
+        size: size_b,
     };
     Ok(report)
 }

@@ -195,7 +195,10 @@ impl<'o> Differ<'o> {
         nesting: u32,
     ) {
         let mut found = Vec::new();
-        if a.format() != b.format() {
+        // A directory stands for the files an image was made from: it has no
+        // format, facts or special parts of its own to set against the image's.
+        let tree = is_tree(a) || is_tree(b);
+        if a.format() != b.format() && !tree {
             found.push(Difference::image_fact(
                 prefix.clone(),
                 "format",
@@ -203,9 +206,15 @@ impl<'o> Differ<'o> {
                 Val::Format(b.format()),
             ));
         }
+        let none: &[Fact] = &[];
+        let (facts_a, facts_b) = if tree {
+            (none, none)
+        } else {
+            (a.facts(), b.facts())
+        };
         meta::facts(
-            a.facts(),
-            b.facts(),
+            facts_a,
+            facts_b,
             self.options.layout,
             |_| false,
             |name, va, vb, fact| {
@@ -220,7 +229,9 @@ impl<'o> Differ<'o> {
         // image pairs (a nested archive) have none, and skip the scan below.
         let may_follow = found.iter().any(|d| d.follows.is_some());
         self.emit(found);
-        self.specials(a, b, prefix, nesting);
+        if !tree {
+            self.specials(a, b, prefix, nesting);
+        }
         let at = At {
             prefix,
             path: b"/",
@@ -228,9 +239,10 @@ impl<'o> Differ<'o> {
         };
         let (ra, rb) = (a.root_meta(), b.root_meta());
         let mut found = Vec::new();
-        meta::entries(|| at.location(), ra, rb, &mut found);
+        let (ca, cb) = comparable(ra, rb, (a, b));
+        meta::entries(|| at.location(), &ca, &cb, &mut found);
         self.emit(found);
-        self.dirs(a, b, a.root(), b.root(), ra, rb, at);
+        self.dirs(a, b, a.root(), b.root(), &ca, &cb, at);
         // Everything about this pair (nested images included) is reported now:
         // what only follows from the rest is said so, and what is left of its
         // differing bytes is attributed against it.
@@ -520,16 +532,26 @@ impl<'o> Differ<'o> {
             return;
         }
         let mut found = Vec::new();
-        meta::entries(|| here.get().clone(), &ea.meta, &eb.meta, &mut found);
+        let tree = is_tree(fa) || is_tree(fb);
+        let (ca, cb) = comparable(&ea.meta, &eb.meta, (fa, fb));
+        meta::entries(|| here.get().clone(), &ca, &cb, &mut found);
         // Fields that merely encode a difference reported above (a directory
         // record's date, the mtime) are left out, as their readers declare.
+        // A directory's entries have no format-specific fields: the image's
+        // are not compared against nothing.
         let encodes_a_difference = |f: &Fact| match f.follows {
             Some(Follows::Entry(field)) => field.differs(&ea.meta, &eb.meta),
             _ => false,
         };
+        let none: &[Fact] = &[];
+        let (attrs_a, attrs_b) = if tree {
+            (none, none)
+        } else {
+            (&ea.attrs[..], &eb.attrs[..])
+        };
         self.attributes(
-            &ea.attrs,
-            &eb.attrs,
+            attrs_a,
+            attrs_b,
             || here.get().clone(),
             encodes_a_difference,
             &mut found,
@@ -537,7 +559,7 @@ impl<'o> Differ<'o> {
         match ea.meta.kind {
             EntryKind::Dir => {
                 self.emit(found);
-                self.dirs(fa, fb, ea.node, eb.node, &ea.meta, &eb.meta, at);
+                self.dirs(fa, fb, ea.node, eb.node, &ca, &cb, at);
             }
             EntryKind::File => {
                 let nested = self.files(fa, fb, ea, eb, &here, &mut found);
@@ -574,6 +596,10 @@ impl<'o> Differ<'o> {
                 return false;
             }
         };
+        if matches!(ca, Content::Digest { .. }) || matches!(cb, Content::Digest { .. }) {
+            self.digests(&ca, &cb, here, found);
+            return false;
+        }
         // The boot info table (bytes 8 to 63 of a boot image) is patched in by the
         // ISO writer and holds block addresses; its fields are compared as
         // attributes, so the bytes are left out here.
@@ -586,6 +612,39 @@ impl<'o> Differ<'o> {
         let nested = self.contents(&ca, &cb, here, mask, found);
         self.count_read(raw_len(&ca) + raw_len(&cb));
         nested
+    }
+
+    /// Compares two contents of which one (or both) is only a digest (a
+    /// manifest's): the digests say equal or not, and nothing more.
+    fn digests(
+        &self,
+        ca: &Content<'_>,
+        cb: &Content<'_>,
+        here: &Here<'_>,
+        found: &mut Vec<Difference>,
+    ) {
+        let digest = |c: &Content<'_>| match c {
+            Content::Digest { sha256, .. } => Ok(*sha256),
+            other => content::sha256(other),
+        };
+        let (da, db) = match (digest(ca), digest(cb)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (ra, rb) => {
+                for (side, r) in [(Which::A, ra.err()), (Which::B, rb.err())] {
+                    if let Some(e) = r {
+                        self.problem(here.get().clone(), side, content::unreadable(e));
+                    }
+                }
+                return;
+            }
+        };
+        if da == db {
+            return;
+        }
+        let mut c = content::digest_change(ca.len(), cb.len());
+        c.sha256_a = da;
+        c.sha256_b = db;
+        found.push(Difference::content(here.get().clone(), c));
     }
 
     /// Compares two contents: equal, nested images, or where they differ.
@@ -1000,6 +1059,68 @@ impl<'o> Differ<'o> {
             }
         }
     }
+}
+
+/// The metadata of two entries to compare. Against a directory or a
+/// manifest (`tree`), without the access and change times, which neither
+/// gives (reading a file may change its atime, and no tool sets a ctime; see
+/// `formats::dir`). Against a manifest, also without the fields its line does
+/// not state (bsdtar writes `nlink` only above 1; no manifest has xattrs):
+/// what both state is compared, nothing is compared against nothing.
+fn comparable<'m>(
+    a: &'m Meta,
+    b: &'m Meta,
+    fs: (&dyn Filesystem, &dyn Filesystem),
+) -> (std::borrow::Cow<'m, Meta>, std::borrow::Cow<'m, Meta>) {
+    use std::borrow::Cow;
+    let manifest = |f: &dyn Filesystem| f.format() == crate::model::Format::Manifest;
+    let (ma, mb) = (manifest(fs.0), manifest(fs.1));
+    if !is_tree(fs.0) && !is_tree(fs.1) {
+        return (Cow::Borrowed(a), Cow::Borrowed(b));
+    }
+    let (mut a, mut b) = (a.clone(), b.clone());
+    for m in [&mut a, &mut b] {
+        m.atime = None;
+        m.ctime = None;
+    }
+    // What a manifest's side leaves unstated, the other side's is not
+    // compared against.
+    fn unstated(m: &Meta, o: &mut Meta) {
+        if m.mode.is_none() {
+            o.mode = None;
+        }
+        if m.uid.is_none() {
+            o.uid = None;
+        }
+        if m.gid.is_none() {
+            o.gid = None;
+        }
+        if m.mtime.is_none() {
+            o.mtime = None;
+        }
+        if m.nlink.is_none() {
+            o.nlink = None;
+        }
+        if m.rdev.is_none() {
+            o.rdev = None;
+        }
+        o.xattrs.clear();
+    }
+    if ma {
+        unstated(&a.clone(), &mut b);
+    }
+    if mb {
+        unstated(&b.clone(), &mut a);
+    }
+    (Cow::Owned(a), Cow::Owned(b))
+}
+
+/// True for a directory of the machine or a manifest of a tree (see
+/// [`crate::model::Format::Directory`]): neither has image facts or entry
+/// attributes.
+fn is_tree(fs: &dyn Filesystem) -> bool {
+    use crate::model::Format;
+    matches!(fs.format(), Format::Directory | Format::Manifest)
 }
 
 /// Bytes of the image a content occupies (compressed blocks as stored).

@@ -160,6 +160,13 @@ fn open_as<'a>(
         Format::Cpio => Box::new(super::cpio::CpioFs::open(data, limits)?),
         Format::Uki => Box::new(super::pe::UkiFs::open(data)?),
         Format::Ar => Box::new(super::ar::ArFs::open(data, limits)?),
+        // Never sniffed: a directory is opened by its path, a manifest only
+        // as a whole input (see `input`).
+        Format::Directory | Format::Manifest => {
+            return Err(Error::UnknownFormat(format!(
+                "a {format} is opened only as a whole input"
+            )))
+        }
     })
 }
 

@@ -38,6 +38,14 @@ pub enum Format {
     /// directory of its sections. Never sniffed: opened only where two UKIs
     /// are compared.
     Uki,
+    /// A directory of the machine's own file system (the tree an image was
+    /// made from), read with `lstat`, `readlink` and the files' bytes. It has
+    /// no image-level facts, so none are compared against it.
+    Directory,
+    /// An mtree manifest (`isodiff manifest`, `bsdtar --format=mtree`): the
+    /// metadata and sha256 digests of a tree, without its bytes. Read only as
+    /// a whole input, never sniffed inside an image.
+    Manifest,
 }
 
 impl fmt::Display for Format {
@@ -49,6 +57,8 @@ impl fmt::Display for Format {
             Format::Cpio => "cpio",
             Format::Uki => "UKI",
             Format::Ar => "ar",
+            Format::Directory => "directory",
+            Format::Manifest => "mtree manifest",
         })
     }
 }
@@ -459,6 +469,17 @@ pub enum Content<'a> {
     /// Bytes the reader derived and owns (a system area with its parsed fields
     /// blanked out).
     Owned(std::sync::Arc<[u8]>),
+    /// A file of a directory, mapped read-only for as long as the content is
+    /// held (a tree has more files than a process may keep mapped at once).
+    Mapped(std::sync::Arc<crate::map::MappedFile>),
+    /// A file of which only the length and the SHA-256 digest are known (a
+    /// manifest): compared by digest; its bytes cannot be read.
+    Digest {
+        /// The content's length.
+        len: u64,
+        /// Its SHA-256.
+        sha256: [u8; 32],
+    },
 }
 
 impl<'a> Content<'a> {
@@ -467,7 +488,10 @@ impl<'a> Content<'a> {
     pub fn as_slices(&self) -> Option<&[&'a [u8]]> {
         match self {
             Content::Slices(s) => Some(s),
-            Content::Blocks(_) | Content::Owned(_) => None,
+            Content::Blocks(_)
+            | Content::Owned(_)
+            | Content::Mapped(_)
+            | Content::Digest { .. } => None,
         }
     }
 
@@ -480,6 +504,14 @@ impl<'a> Content<'a> {
             Content::Slices(s) => Box::new(s.iter().map(|s| Ok(std::borrow::Cow::Borrowed(*s)))),
             Content::Blocks(b) => Box::new(b.chunks().map(|c| c.map(std::borrow::Cow::Owned))),
             Content::Owned(v) => Box::new(std::iter::once(Ok(std::borrow::Cow::Borrowed(&v[..])))),
+            Content::Mapped(m) => {
+                Box::new(std::iter::once(Ok(std::borrow::Cow::Borrowed(m.bytes()))))
+            }
+            Content::Digest { .. } => Box::new(std::iter::once(Err(crate::Error::malformed(
+                "content",
+                0,
+                "only its digest is known (a manifest)",
+            )))),
         }
     }
 
@@ -489,6 +521,8 @@ impl<'a> Content<'a> {
             Content::Slices(s) => s.iter().map(|s| s.len() as u64).sum(),
             Content::Blocks(b) => b.len(),
             Content::Owned(v) => v.len() as u64,
+            Content::Mapped(m) => m.bytes().len() as u64,
+            Content::Digest { len, .. } => *len,
         }
     }
 
@@ -501,6 +535,9 @@ impl<'a> Content<'a> {
     /// image, else gathered into a buffer of at most `max` bytes
     /// ([`crate::Error::LimitExceeded`] past it).
     pub fn contiguous(&self, max: u64) -> Result<Cow<'_, [u8]>> {
+        if let Content::Mapped(m) = self {
+            return Ok(Cow::Borrowed(m.bytes()));
+        }
         if let Some(s) = self.as_slices() {
             match s {
                 [] => return Ok(Cow::Borrowed(&[])),

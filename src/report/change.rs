@@ -441,6 +441,9 @@ pub struct ContentChange {
     pub hexdump: Option<Hexdump>,
     /// Whether the detail (digests and text diff) is shown.
     pub detail: Detail,
+    /// Only the digests (and lengths) are known: one side is a manifest, so
+    /// no byte, region or offset can be said.
+    pub digest_only: bool,
 }
 
 /// The bytes of the first differing regions of two contents, both sides,
@@ -842,6 +845,11 @@ impl ContentChange {
     /// One line: `20 bytes differ in 1 region from offset 410580 (section
     /// .text+0x76c6c)`, and how much longer one side is.
     pub fn summary(&self) -> String {
+        if self.digest_only {
+            // No byte can be placed: the lengths are said as the size.
+            return "the digests differ (one side is a manifest: only its digest is known)"
+                .to_owned();
+        }
         let mut s = match self.first_offset {
             Some(first) => format!(
                 "{} in {} region{} from offset {first}",
@@ -1448,6 +1456,9 @@ pub(crate) fn serialize<S: Serializer>(d: &super::Difference, s: S) -> Result<S:
     // Added with the typed change: what the summary and detail say, as data.
     match c {
         Change::Content(x) => {
+            if x.digest_only {
+                m.serialize_entry("digest_only", &true)?;
+            }
             m.serialize_entry("differing_bytes", &x.differing_bytes)?;
             m.serialize_entry("regions", &x.regions)?;
             if let Some(first) = x.first_offset {
@@ -1519,6 +1530,7 @@ pub(crate) mod tests {
             first_offset: Some(4),
             sha256_a: [0xaa; 32],
             sha256_b: [0xbb; 32],
+            digest_only: false,
             elf: None,
             pe: None,
             decompressed: None,

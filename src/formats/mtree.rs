@@ -1,0 +1,427 @@
+//! An mtree manifest (mtree(5)) as one side of a comparison: the metadata
+//! and SHA-256 digests of a tree, as `isodiff manifest` and
+//! `bsdtar -cf - --format=mtree` write them, so that a published manifest of a
+//! kilobyte stands in for a gigabyte image.
+//!
+//! Read: full-path entries (`.`, `./a/b`), `/set` and `/unset`, lines
+//! continued with `\`, names in mtree's octal escapes, and the keywords
+//! `type`, `mode`, `uid`, `gid`, `time`, `size`, `link`, `nlink`, `device`
+//! and `sha256digest`; others are ignored. A file's content is its digest
+//! ([`Content::Digest`]): compared with an image's file, the digests say
+//! whether they agree, and a difference says only that. A file without a
+//! `sha256digest` has no content to compare (a problem of that entry).
+//!
+//! Times are read as written, `secs.fraction`, the fraction as a count of
+//! nanoseconds (what libarchive's reader does, so bsdtar's unpadded
+//! fractions read as it meant them), with [`Precision::Nanoseconds`]: an
+//! image's time is compared at the precision the image stores.
+//!
+//! Not read yet: the sections `isodiff manifest` writes for nested images
+//! (paths with a component ending in `:`) are skipped, so a nested image is
+//! compared by its digest only; the classic relative form (`..` lines) is
+//! refused with an error naming the line.
+
+use crate::error::{Error, Result};
+use crate::model::{Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId};
+use crate::time::{Precision, Timestamp};
+
+/// The first bytes of a manifest.
+pub const MAGIC: &[u8] = b"#mtree";
+
+/// True when `data` starts as a manifest.
+pub fn sniff(data: &[u8]) -> bool {
+    data.starts_with(MAGIC)
+}
+
+struct Node {
+    name: Vec<u8>,
+    meta: Meta,
+    sha256: Option<[u8; 32]>,
+    children: Vec<usize>,
+}
+
+/// A manifest read as a tree of entries.
+pub struct MtreeFs {
+    nodes: Vec<Node>,
+}
+
+/// Decodes mtree's escapes: `\` and three octal digits, `\\`.
+fn decode(word: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(word.len());
+    let mut i = 0;
+    while i < word.len() {
+        let b = word[i];
+        let octal = word
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b, octal) {
+            (b'\\', Some(d)) => {
+                let v = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
+                out.push(u8::try_from(v).unwrap_or(b'?'));
+                i += 4;
+            }
+            (b'\\', None) if word.get(i + 1) == Some(&b'\\') => {
+                out.push(b'\\');
+                i += 2;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+fn hex32(text: &str) -> Option<[u8; 32]> {
+    let b = text.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in b.chunks(2).enumerate() {
+        let s = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// Applies the keywords of one line (after `/set` defaults) to an entry.
+fn apply(keys: &[(String, String)], line: usize) -> Result<(Meta, Option<[u8; 32]>)> {
+    let bad = |what: &str| Error::malformed("mtree line", line as u64, what.to_owned());
+    let get = |k: &str| {
+        keys.iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let kind = match get("type").unwrap_or("file") {
+        "file" => EntryKind::File,
+        "dir" => EntryKind::Dir,
+        "link" => EntryKind::Symlink,
+        "char" => EntryKind::CharDevice,
+        "block" => EntryKind::BlockDevice,
+        "fifo" => EntryKind::Fifo,
+        "socket" => EntryKind::Socket,
+        _ => return Err(bad("unknown type")),
+    };
+    let mut m = Meta::new(kind);
+    let num = |k: &str| -> Result<Option<u64>> {
+        get(k)
+            .map(|v| v.parse::<u64>().map_err(|_| bad(k)))
+            .transpose()
+    };
+    let small = |k: &str| -> Result<Option<u32>> {
+        num(k)?
+            .map(|v| u32::try_from(v).map_err(|_| bad(k)))
+            .transpose()
+    };
+    if let Some(mode) = get("mode") {
+        let v = u32::from_str_radix(mode, 8).map_err(|_| bad("mode"))?;
+        m.mode = Some(v & 0o7777);
+    }
+    m.uid = small("uid")?;
+    m.gid = small("gid")?;
+    m.nlink = small("nlink")?;
+    if let Some(t) = get("time") {
+        let (secs, frac) = t.split_once('.').unwrap_or((t, "0"));
+        let secs: i64 = secs.parse().map_err(|_| bad("time"))?;
+        let nanos: u32 = frac.parse().map_err(|_| bad("time"))?;
+        if nanos >= 1_000_000_000 {
+            return Err(bad("time fraction past a second"));
+        }
+        m.mtime = Some(Timestamp {
+            secs,
+            nanos,
+            offset_minutes: None,
+            precision: Precision::Nanoseconds,
+        });
+    }
+    if kind == EntryKind::File {
+        m.size = num("size")?.unwrap_or(0);
+    }
+    if kind == EntryKind::Symlink {
+        m.target = get("link").map(|l| decode(l.as_bytes()));
+    }
+    if matches!(kind, EntryKind::CharDevice | EntryKind::BlockDevice) {
+        if let Some(d) = get("device") {
+            let parts: Vec<&str> = d.split(',').collect();
+            let n = |s: Option<&&str>| s.and_then(|s| s.parse::<u32>().ok());
+            let (major, minor) = match parts.len() {
+                3 => (n(parts.get(1)), n(parts.get(2))),
+                2 => (n(parts.first()), n(parts.get(1))),
+                _ => (None, None),
+            };
+            m.rdev = Some((
+                major.ok_or_else(|| bad("device"))?,
+                minor.ok_or_else(|| bad("device"))?,
+            ));
+        }
+    }
+    let sha = match get("sha256digest").or_else(|| get("sha256")) {
+        Some(h) => Some(hex32(h).ok_or_else(|| bad("sha256digest"))?),
+        None => None,
+    };
+    Ok((m, sha))
+}
+
+impl MtreeFs {
+    /// Reads the manifest in `data`. A line it cannot read is an error (a
+    /// manifest is made by a tool, so damage means a wrong file).
+    pub fn open(data: &[u8], limits: &crate::limits::Limits) -> Result<MtreeFs> {
+        if !sniff(data) {
+            return Err(Error::malformed(
+                "mtree manifest",
+                0,
+                "no #mtree at its start",
+            ));
+        }
+        let mut fs = MtreeFs {
+            nodes: vec![Node {
+                name: b"/".to_vec(),
+                meta: Meta::new(EntryKind::Dir),
+                sha256: None,
+                children: Vec::new(),
+            }],
+        };
+        let mut set: Vec<(String, String)> = Vec::new();
+        let mut pending: Vec<u8> = Vec::new();
+        for (n, raw) in data.split(|&b| b == b'\n').enumerate() {
+            let line_no = n + 1;
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            // A line ending in an unescaped `\` continues on the next.
+            if let Some(head) = raw.strip_suffix(b"\\") {
+                pending.extend_from_slice(head);
+                pending.push(b' ');
+                continue;
+            }
+            pending.extend_from_slice(raw);
+            let line = std::mem::take(&mut pending);
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim();
+            if text.is_empty() || text.starts_with('#') {
+                continue;
+            }
+            let mut words = text.split_ascii_whitespace();
+            let first = words.next().unwrap_or_default();
+            let keys: Vec<(String, String)> = words
+                .map(|w| match w.split_once('=') {
+                    Some((k, v)) => (k.to_owned(), v.to_owned()),
+                    None => (w.to_owned(), String::new()),
+                })
+                .collect();
+            match first {
+                "/set" => set.extend(keys),
+                "/unset" => {
+                    if keys.iter().any(|(k, _)| k == "all") {
+                        set.clear();
+                    }
+                    set.retain(|(k, _)| !keys.iter().any(|(u, _)| u == k));
+                }
+                ".." => {
+                    return Err(Error::malformed(
+                        "mtree line",
+                        line_no as u64,
+                        "the relative form (`..` lines) is not read; write full paths \
+                         (bsdtar and isodiff manifest do)",
+                    ))
+                }
+                _ => {
+                    let path = decode(first.as_bytes());
+                    if fs.nodes.len() as u64 > limits.max_entries {
+                        return Err(Error::LimitExceeded {
+                            limit: "entries per image",
+                            value: fs.nodes.len() as u64,
+                            max: limits.max_entries,
+                        });
+                    }
+                    let mut all = set.clone();
+                    all.extend(keys);
+                    let (meta, sha) = apply(&all, line_no)?;
+                    fs.add(&path, meta, sha, line_no, limits.max_depth)?;
+                }
+            }
+        }
+        for i in 0..fs.nodes.len() {
+            let mut kids = std::mem::take(&mut fs.nodes[i].children);
+            kids.sort_by(|&x, &y| fs.nodes[x].name.cmp(&fs.nodes[y].name));
+            fs.nodes[i].children = kids;
+        }
+        Ok(fs)
+    }
+
+    /// Puts the entry at `path` (`.`, `./a/b`) in the tree, making the
+    /// directories above it that the manifest does not list.
+    fn add(
+        &mut self,
+        path: &[u8],
+        meta: Meta,
+        sha: Option<[u8; 32]>,
+        line: usize,
+        max_depth: u32,
+    ) -> Result<()> {
+        let rest = match path {
+            b"." => &[][..],
+            p => p.strip_prefix(b"./").ok_or_else(|| {
+                Error::malformed("mtree line", line as u64, "a path not starting with ./")
+            })?,
+        };
+        let parts: Vec<&[u8]> = rest
+            .split(|&b| b == b'/')
+            .filter(|p| !p.is_empty())
+            .collect();
+        if parts.len() as u64 > u64::from(max_depth) {
+            return Err(Error::LimitExceeded {
+                limit: "directory depth",
+                value: parts.len() as u64,
+                max: u64::from(max_depth),
+            });
+        }
+        // A nested image's section (`./x.squashfs:/...`): not read yet.
+        if parts.iter().any(|p| p.ends_with(b":")) || rest.ends_with(b":") {
+            return Ok(());
+        }
+        let mut at = 0;
+        for (i, name) in parts.iter().enumerate() {
+            let found = self.nodes[at]
+                .children
+                .iter()
+                .copied()
+                .find(|&c| self.nodes[c].name == *name);
+            at = match found {
+                Some(c) => c,
+                None => {
+                    let id = self.nodes.len();
+                    self.nodes.push(Node {
+                        name: name.to_vec(),
+                        meta: Meta::new(EntryKind::Dir),
+                        sha256: None,
+                        children: Vec::new(),
+                    });
+                    self.nodes[at].children.push(id);
+                    id
+                }
+            };
+            if i + 1 < parts.len() && self.nodes[at].meta.kind != EntryKind::Dir {
+                return Err(Error::malformed(
+                    "mtree line",
+                    line as u64,
+                    "a path below a non-directory",
+                ));
+            }
+        }
+        let node = &mut self.nodes[at];
+        node.meta = meta;
+        node.sha256 = sha;
+        Ok(())
+    }
+
+    fn node(&self, id: NodeId) -> Result<&Node> {
+        usize::try_from(id.0)
+            .ok()
+            .and_then(|i| self.nodes.get(i))
+            .ok_or_else(|| Error::malformed("mtree node", id.0, "no such node"))
+    }
+}
+
+impl Filesystem for MtreeFs {
+    fn format(&self) -> Format {
+        Format::Manifest
+    }
+
+    fn facts(&self) -> &[Fact] {
+        &[]
+    }
+
+    fn root(&self) -> NodeId {
+        NodeId(0)
+    }
+
+    fn root_meta(&self) -> &Meta {
+        &self.nodes[0].meta
+    }
+
+    fn children(&self, dir: NodeId) -> Result<Listing> {
+        let node = self.node(dir)?;
+        let entries = node
+            .children
+            .iter()
+            .map(|&c| Entry {
+                name: self.nodes[c].name.clone(),
+                node: NodeId(c as u64),
+                meta: self.nodes[c].meta.clone(),
+                attrs: Vec::new(),
+            })
+            .collect();
+        Ok(Listing {
+            entries,
+            errors: Vec::new(),
+        })
+    }
+
+    fn content(&self, file: NodeId) -> Result<Content<'_>> {
+        let node = self.node(file)?;
+        match node.sha256 {
+            Some(sha256) => Ok(Content::Digest {
+                len: node.meta.size,
+                sha256,
+            }),
+            None => Err(Error::malformed(
+                "mtree entry",
+                file.0,
+                "the manifest states no sha256digest of this file",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_reads_as_a_tree() -> Result<()> {
+        let text = b"#mtree\n/set uid=0 gid=0\n. type=dir mode=755 time=1.0\n\
+            ./a\\040b type=file mode=644 time=2.500000000 size=3 \\\n sha256digest=\
+            abababababababababababababababababababababababababababababababab\n\
+            ./d/l type=link link=a\\040b time=3.0\n./x.sq: type=dir\n./x.sq:/f type=file\n";
+        let fs = MtreeFs::open(text, &crate::limits::Limits::default())?;
+        let root = fs.children(fs.root())?;
+        let names: Vec<&[u8]> = root.entries.iter().map(|e| e.name.as_slice()).collect();
+        assert_eq!(names, [&b"a b"[..], b"d"], "the nested section is skipped");
+        let a = &root.entries[0];
+        assert_eq!(
+            (a.meta.uid, a.meta.mode, a.meta.size),
+            (Some(0), Some(0o644), 3)
+        );
+        assert_eq!(
+            a.meta.mtime.map(|t| (t.secs, t.nanos)),
+            Some((2, 500_000_000))
+        );
+        assert!(
+            matches!(fs.content(a.node)?, Content::Digest { len: 3, sha256 } if sha256 == [0xab; 32])
+        );
+        let d = fs.children(root.entries[1].node)?;
+        assert_eq!(d.entries[0].meta.target.as_deref(), Some(&b"a b"[..]));
+        assert!(MtreeFs::open(b"#mtree\n..\n", &crate::limits::Limits::default()).is_err());
+        let deep = format!("#mtree\n.{} type=dir\n", "/d".repeat(5));
+        let shallow = crate::limits::Limits::default().max_depth(4);
+        assert!(MtreeFs::open(deep.as_bytes(), &shallow).is_err());
+        // Damage is an error, never a panic.
+        for bad in [
+            &b"#mtree\n./a sha256digest=zz\n"[..],
+            b"#mtree\n./a mode=9\n",
+            b"#mtree\nx\n",
+            b"#mtree\n./a/b\n./a/b/c\n",
+            b"#mtree\n./a time=1.99999999999\n",
+            b"#mtree\n./\\777 type=char device=1\n",
+        ] {
+            assert!(
+                MtreeFs::open(bad, &crate::limits::Limits::default()).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        Ok(())
+    }
+}

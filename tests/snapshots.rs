@@ -109,3 +109,25 @@ fn one_thread_and_many_give_the_same_report() {
         }
     }
 }
+
+#[test]
+fn the_readme_shows_the_report_as_it_is() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README");
+    let marker = "The whole text report of the bundled pair";
+    let start = readme
+        .find(marker)
+        .expect("the README shows the whole report");
+    let shown: String = readme[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with("    ") || l.is_empty())
+        .map(|l| format!("{}\n", l.strip_prefix("    ").unwrap_or(l)))
+        .collect();
+    let mut v = Vec::new();
+    report::text::write(&report(A, B, 0), &mut v).expect("renders");
+    assert_eq!(
+        shown.trim_end(),
+        String::from_utf8(v).expect("utf8").trim_end()
+    );
+}

@@ -98,6 +98,7 @@ table.values th{font-weight:600;padding:0 .5rem 0 0;vertical-align:top;width:1.2
 table.values td{overflow-wrap:anywhere}
 table.values tr.va td code{color:var(--del)}table.values tr.vb td code{color:var(--add)}
 .summary-line{margin:.25rem 0}
+.cause{margin-left:.5rem;font-size:12px;color:#6a4c00;background:#fff4d6;border-radius:3px;padding:0 .3rem}
 pre.udiff{margin:.3rem 0 0;padding:.3rem 0;overflow-x:auto;background:var(--bg);border:1px solid var(--line);border-radius:4px}
 pre.udiff .l{display:block;padding:0 .5rem;white-space:pre}
 pre.udiff .add{background:var(--add-bg);color:var(--add)}
@@ -127,11 +128,13 @@ const SCRIPT: &str = r##"
   function apply() {
     stamp += 1;
     var q = box.value.trim().toLowerCase();
-    var kind = null;
+    var kind = null, cause = null;
     if (q.indexOf("kind:") === 0) { kind = q.slice(5).trim(); q = ""; }
+    else if (q.indexOf("cause:") === 0) { cause = q.slice(6).trim(); q = ""; }
     var n = 0;
     diffs.forEach(function (d, i) {
       var ok = (kind === null || d.getAttribute("data-kind") === kind) &&
+               (cause === null || d.getAttribute("data-cause") === cause) &&
                (q === "" || texts[i].indexOf(q) !== -1);
       d.hidden = !ok;
       if (!ok) { return; }
@@ -142,7 +145,7 @@ const SCRIPT: &str = r##"
         p.isodiffShown += 1;
       }
     });
-    var narrowed = kind !== null || q !== "";
+    var narrowed = kind !== null || cause !== null || q !== "";
     nodes.forEach(function (node) {
       var any = node.isodiffStamp === stamp;
       node.hidden = !any;
@@ -160,6 +163,14 @@ const SCRIPT: &str = r##"
     a.addEventListener("click", function (e) {
       e.preventDefault();
       box.value = "kind:" + a.getAttribute("data-kind");
+      apply();
+      box.scrollIntoView();
+    });
+  });
+  Array.prototype.forEach.call(document.querySelectorAll("a.cause"), function (a) {
+    a.addEventListener("click", function (e) {
+      e.preventDefault();
+      box.value = "cause:" + a.getAttribute("data-cause");
       apply();
       box.scrollIntoView();
     });
@@ -346,9 +357,10 @@ fn causes(report: &Report, s: &mut String) {
             .collect();
         let _ = writeln!(
             s,
-            "<tr id=\"cause-{}\"><td title=\"{}\"><b>{}</b></td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr id=\"cause-{}\"><td title=\"{}\"><a class=\"cause\" href=\"#differences\" data-cause=\"{}\"><b>{}</b></a></td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             c.class.id,
             html_escape(c.class.why),
+            c.class.id,
             html_escape(c.class.title),
             c.differences,
             h(what.join(", ").as_bytes()),
@@ -481,7 +493,7 @@ fn differences(report: &Report, s: &mut String) {
     if report.differences.is_empty() {
         return;
     }
-    s.push_str("<section id=\"differences\">\n<h2>Differences</h2>\n<div class=\"toolbar\"><input id=\"filter\" type=\"search\" placeholder=\"Filter: any text, or kind:mtime\" autocomplete=\"off\" aria-label=\"Filter differences\"><button id=\"expand\" type=\"button\">Expand all</button><button id=\"collapse\" type=\"button\">Collapse all</button><span id=\"shown\"></span></div>\n<div id=\"tree\">\n");
+    s.push_str("<section id=\"differences\">\n<h2>Differences</h2>\n<div class=\"toolbar\"><input id=\"filter\" type=\"search\" placeholder=\"Filter: any text, kind:mtime or cause:build-clock\" autocomplete=\"off\" aria-label=\"Filter differences\"><button id=\"expand\" type=\"button\">Expand all</button><button id=\"collapse\" type=\"button\">Collapse all</button><span id=\"shown\"></span></div>\n<div id=\"tree\">\n");
     let nodes = build_tree(report);
     let open_all = report.differences.len() <= OPEN_ALL_UP_TO;
     // Depth-first without recursion: a stack of nodes to open and closings to write.
@@ -546,9 +558,15 @@ fn difference(d: &Difference, open: bool, s: &mut String) {
     let k = kind.name();
     let _ = writeln!(
         s,
-        "<div class=\"diff k-{k}\" data-kind=\"{k}\"><div class=\"head\"><code class=\"loc\">{}</code><span class=\"what\">{}</span></div>",
+        "<div class=\"diff k-{k}\" data-kind=\"{k}\"{}><div class=\"head\"><code class=\"loc\">{}</code><span class=\"what\">{}</span>{}</div>",
+        d.cause
+            .map(|c| format!(" data-cause=\"{}\"", c.id))
+            .unwrap_or_default(),
         h_location(&d.location),
-        h(d.what().as_bytes())
+        h(d.what().as_bytes()),
+        d.cause
+            .map(|c| format!(" <span class=\"cause\" title=\"{}\">{}</span>", html_escape(c.why), html_escape(c.title)))
+            .unwrap_or_default()
     );
     let (a, b) = d.values();
     let (a, b) = shown_pair(&a, &b);

@@ -424,6 +424,10 @@ fn row(d: &Difference, s: &mut String) {
         }
         _ => (what(d), va, vb),
     };
+    let what = match d.cause {
+        Some(c) => format!("{what} *({})*", plain(c.title)),
+        None => what,
+    };
     let _ = writeln!(s, "| {} | {what} | {a} | {b} |", inner(d));
 }
 

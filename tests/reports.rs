@@ -132,7 +132,7 @@ fn one_report_on_stdout_at_most() {
     assert!(text.starts_with("## isodiff: `"), "{text}");
     assert!(text.contains("| mode | 3 |"), "{text}");
     assert!(text.contains(
-        "| `/lmgw9ylzm3xyzddsvw4r6q4lhwrzxm55-lingering-users` | mode | `0644` | `0444` |"
+        "| `/lmgw9ylzm3xyzddsvw4r6q4lhwrzxm55-lingering-users` | mode *(Nix store metadata not canonical)* | `0644` | `0444` |"
     ));
     assert!(text.contains("```diff\n"), "{text}");
 

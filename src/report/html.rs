@@ -297,27 +297,14 @@ fn page(report: &Report, s: &mut String) {
         "<header>\n<h1>isodiff report</h1>\n<p class=\"sides mono\"><span class=\"a\">--- {pa}</span> ({} bytes)<br><span class=\"b\">+++ {pb}</span> ({} bytes)</p>\n",
         report.a.size, report.b.size
     );
-    let total = report.differences.len() as u64 + report.cut.as_ref().map_or(0, |c| c.differences);
     let images = report.count_by_image().len();
-    let verdict = if report.identical && report.problems.is_empty() {
-        if report.filtered.as_ref().is_some_and(|f| f.differences > 0) {
-            "Identical after filtering".to_owned()
-        } else {
-            "Identical".to_owned()
-        }
-    } else {
-        let following = report.consequences();
-        let mut v = format!(
-            "{} difference(s) in {images} file system(s)",
-            total - following
-        );
-        if following > 0 {
-            let _ = write!(v, " (and {following} that follow from them)");
-        }
-        if !report.problems.is_empty() {
-            let _ = write!(v, ", {} problem(s)", report.problems.len());
-        }
-        v
+    let verdict = report
+        .verdict()
+        .describe(&format!(" in {images} file system(s)"));
+    let verdict = match verdict.get(..1) {
+        // A sentence: `Identical`, `3 difference(s) ...`.
+        Some(first) => format!("{}{}", first.to_uppercase(), &verdict[1..]),
+        None => verdict,
     };
     let _ = writeln!(
         s,

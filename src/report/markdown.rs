@@ -117,33 +117,33 @@ fn render(report: &Report, s: &mut String, max_chars: usize) {
         code(&escape(report.a.path.as_bytes()), false),
         code(&escape(report.b.path.as_bytes()), false)
     );
-    let total = report.differences.len() as u64 + report.cut.as_ref().map_or(0, |c| c.differences);
-    if report.identical && report.problems.is_empty() {
-        let hidden = report.filtered.as_ref().is_some_and(|f| f.differences > 0);
-        let _ = writeln!(
-            s,
-            "**{}**\n",
-            if hidden {
+    match report.verdict() {
+        super::Verdict::Identical { after_filtering } => {
+            let word = if after_filtering {
                 "Identical after filtering"
             } else {
                 "Identical"
+            };
+            let _ = writeln!(s, "**{word}**\n");
+        }
+        super::Verdict::Different {
+            differences,
+            following,
+            problems,
+        } => {
+            let _ = write!(
+                s,
+                "**{differences} difference(s)** in {} file system(s)",
+                report.count_by_image().len()
+            );
+            if following > 0 {
+                let _ = write!(s, " (and {following} that follow from them)");
             }
-        );
-    } else {
-        let following = report.consequences();
-        let _ = write!(
-            s,
-            "**{} difference(s)** in {} file system(s)",
-            total - following,
-            report.count_by_image().len()
-        );
-        if following > 0 {
-            let _ = write!(s, " (and {following} that follow from them)");
+            if problems > 0 {
+                let _ = write!(s, ", **{problems} problem(s)**");
+            }
+            s.push_str("\n\n");
         }
-        if !report.problems.is_empty() {
-            let _ = write!(s, ", **{} problem(s)**", report.problems.len());
-        }
-        s.push_str("\n\n");
     }
     causes(report, s);
     if !report.differences.is_empty() {

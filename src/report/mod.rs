@@ -129,6 +129,23 @@ impl Report {
         }
     }
 
+    /// What the report concludes, counted once for every renderer.
+    pub fn verdict(&self) -> Verdict {
+        if self.identical && self.problems.is_empty() {
+            let hidden = self.filtered.as_ref().is_some_and(|f| f.differences > 0);
+            return Verdict::Identical {
+                after_filtering: hidden,
+            };
+        }
+        let following = self.consequences();
+        let left_out = self.cut.as_ref().map_or(0, |c| c.differences);
+        Verdict::Different {
+            differences: self.differences.len() as u64 + left_out - following,
+            following,
+            problems: self.problems.len() as u64,
+        }
+    }
+
     /// How many differences only follow from others ([`Difference::consequence`]).
     pub fn consequences(&self) -> u64 {
         self.differences.iter().filter(|d| d.consequence).count() as u64
@@ -204,6 +221,55 @@ impl Report {
             ))
         });
         out.into_iter().map(|(r, _, _)| r).collect()
+    }
+}
+
+/// What a report concludes (see [`Report::verdict`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// No difference, and no problem.
+    Identical {
+        /// Filters hid differences.
+        after_filtering: bool,
+    },
+    /// Differences or problems.
+    Different {
+        /// Differences a user must read (shown or cut, not consequences).
+        differences: u64,
+        /// Differences that only follow from those.
+        following: u64,
+        /// Problems met.
+        problems: u64,
+    },
+}
+
+impl Verdict {
+    /// `identical`, `identical after filtering`, or `3 difference(s) (and 7
+    /// that follow from them), 1 problem(s)`; `in` is said after the count of
+    /// differences (`" in 2 file system(s)"`), when not empty.
+    pub fn describe(&self, within: &str) -> String {
+        match *self {
+            Verdict::Identical {
+                after_filtering: false,
+            } => "identical".to_owned(),
+            Verdict::Identical {
+                after_filtering: true,
+            } => "identical after filtering".to_owned(),
+            Verdict::Different {
+                differences,
+                following,
+                problems,
+            } => {
+                let mut v = format!("{differences} difference(s){within}");
+                if following > 0 {
+                    v.push_str(&format!(" (and {following} that follow from them)"));
+                }
+                if problems > 0 {
+                    v.push_str(&format!(", {problems} problem(s)"));
+                }
+                v
+            }
+        }
     }
 }
 

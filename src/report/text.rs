@@ -165,40 +165,11 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
     if let Some(c) = &report.cut {
         writeln!(out, "{}", paint(style, sgr::YELLOW, &c.describe()))?;
     }
-    let hidden = report.filtered.as_ref().map_or(0, |f| f.differences);
-    let shown_left_out = report.cut.as_ref().map_or(0, |c| c.differences);
-    if report.identical && report.problems.is_empty() {
-        let word = if hidden > 0 {
-            "identical after filtering"
-        } else {
-            "identical"
-        };
-        writeln!(out, "{}", paint(style, sgr::BOLD, word))?;
-    } else {
-        let following = report.consequences();
-        let total = report.differences.len() as u64 - following + shown_left_out;
-        writeln!(
-            out,
-            "{}",
-            paint(
-                style,
-                sgr::BOLD,
-                &format!(
-                    "{total} difference(s){}{}",
-                    if following > 0 {
-                        format!(" (and {following} that follow from them)")
-                    } else {
-                        String::new()
-                    },
-                    if report.problems.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", {} problem(s)", report.problems.len())
-                    }
-                )
-            )
-        )?;
-    }
+    writeln!(
+        out,
+        "{}",
+        paint(style, sgr::BOLD, &report.verdict().describe(""))
+    )?;
     Ok(())
 }
 

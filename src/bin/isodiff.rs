@@ -113,6 +113,15 @@ struct Cli {
     /// Also compare placement details (extent addresses, table offsets, inode numbers).
     #[arg(long)]
     layout: bool,
+    /// Print nothing; only the exit code says the result (as `cmp -s`, `diff -q`).
+    /// Reports named with --text, --json, ... are still written to their files
+    /// (not to stdout); trouble is still said on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+    /// No progress bar (there is one only when stderr is a terminal, and never
+    /// with --quiet).
+    #[arg(long)]
+    no_progress: bool,
     /// Deepest directory nesting read in one image.
     #[arg(long, value_name = "N", default_value_t = isodiff::Limits::default().max_depth, help_heading = "Limits")]
     max_depth: u32,
@@ -261,6 +270,14 @@ fn outputs(cli: &Cli) -> Result<Vec<(&Path, &'static str, Renderer)>, String> {
         .iter()
         .filter_map(|(p, flag, render)| p.as_deref().map(|p| (p, *flag, *render)))
         .collect();
+    if cli.quiet {
+        // Quiet means nothing on stdout: a report asked for there would be the
+        // only output, and a silent drop of it would surprise more than a refusal.
+        if let Some((_, flag, _)) = out.iter().find(|(p, _, _)| p.as_os_str() == "-") {
+            return Err(format!("--quiet writes nothing to stdout, not {flag} -"));
+        }
+        return Ok(out);
+    }
     if out.is_empty() {
         out.push((Path::new("-"), "--text", report::text::write_styled));
     }
@@ -329,7 +346,11 @@ fn compare(cli: &Cli) -> ExitCode {
         0 => usize::MAX,
         n => n,
     };
-    let progress = Progress::start(&mut options);
+    let progress = if cli.quiet || cli.no_progress {
+        Progress::off()
+    } else {
+        Progress::start(&mut options, a, b)
+    };
     let result = isodiff::diff_files(a, b, &options);
     progress.finish();
     let mut report = match result {
@@ -343,7 +364,9 @@ fn compare(cli: &Cli) -> ExitCode {
         report = filter.apply(report);
         if let Some(f) = &report.filtered {
             for r in f.rules.iter().filter(|r| {
-                r.differences + r.problems == 0 && r.rule != report::filter::Reason::Semantic
+                !cli.quiet
+                    && r.differences + r.problems == 0
+                    && r.rule != report::filter::Reason::Semantic
             }) {
                 eprintln!(
                     "isodiff: note: {} hid nothing",
@@ -584,8 +607,10 @@ fn json_line(l: &Listed) -> String {
     serde_json::to_string(&line).unwrap_or_default()
 }
 
-/// A spinner on stderr with the count of entries compared, for long runs; only
-/// when stderr is a terminal, so pipes and CI logs stay clean.
+/// A progress bar on stderr, for long runs: bytes of the two images covered out
+/// of their sizes together, with the rate, an estimate of the time left and the
+/// count of entries compared. Only when stderr is a terminal, so pipes and CI logs
+/// stay clean.
 struct Progress {
     done: Option<(
         std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -594,15 +619,25 @@ struct Progress {
 }
 
 impl Progress {
-    fn start(options: &mut isodiff::Options) -> Progress {
-        use std::io::IsTerminal;
+    /// No progress shown.
+    fn off() -> Progress {
+        Progress { done: None }
+    }
+
+    fn start(options: &mut isodiff::Options, a: &Path, b: &Path) -> Progress {
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
         use std::sync::Arc;
         if !io::stderr().is_terminal() {
-            return Progress { done: None };
+            return Progress::off();
         }
-        let count = Arc::new(AtomicU64::new(0));
-        options.progress = Some(count.clone());
+        // A file that cannot be sized fails the comparison itself, with a
+        // better message than a progress bar could give.
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let total = size(a).saturating_add(size(b));
+        let entries = Arc::new(AtomicU64::new(0));
+        let bytes = Arc::new(AtomicU64::new(0));
+        options.progress = Some(entries.clone());
+        options.progress_bytes = Some(bytes.clone());
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let handle = std::thread::spawn(move || {
@@ -611,13 +646,18 @@ impl Progress {
             if stop2.load(Ordering::Relaxed) {
                 return;
             }
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            let bar = indicatif::ProgressBar::new(total);
+            let style = indicatif::ProgressStyle::with_template(
+                "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
+            );
+            if let Ok(style) = style {
+                bar.set_style(style);
+            }
             while !stop2.load(Ordering::Relaxed) {
-                bar.set_message(format!(
-                    "compared {} entries",
-                    count.load(Ordering::Relaxed)
-                ));
+                // Files of a decompressed nested image count decompressed bytes
+                // (see Options::progress_bytes): never past the end.
+                bar.set_position(bytes.load(Ordering::Relaxed).min(total));
+                bar.set_message(format!("{} entries", entries.load(Ordering::Relaxed)));
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
             bar.finish_and_clear();

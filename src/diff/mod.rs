@@ -53,6 +53,15 @@ pub struct Options {
     pub threads: usize,
     /// Counts the entry pairs compared so far, for a progress display.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// Counts bytes of the two images covered so far: the stored size of every
+    /// pair of files compared whole (equal, or differing and not images), at
+    /// any depth, both sides added. A nested image that is opened counts by the
+    /// files inside it, not again as a file, so for images nested as slices of
+    /// their parent the count stays below the two images' sizes together and
+    /// ends near it: a total for a progress bar. Files inside a decompressed
+    /// image (an initrd) count their decompressed size, so a display should cap
+    /// the count at its total.
+    pub progress_bytes: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for Options {
@@ -69,6 +78,7 @@ impl Default for Options {
             max_hexdump_bytes: 256,
             threads: 0,
             progress: None,
+            progress_bytes: None,
         }
     }
 }

@@ -464,10 +464,13 @@ fn ls(path: &std::path::Path, json: bool, max_decompressed: u64) -> ExitCode {
     let mut out = BufWriter::new(stdout.lock());
     let mut write_error = None;
     let mut problems = 0u64;
-    listing::walk_nested(
+    // Pages of files looked into leave the resident set as the listing goes.
+    let release = || map.release(map.bytes());
+    listing::walk_nested_releasing(
         fs.as_ref(),
         &[],
         &nesting,
+        &release,
         &mut |l: Listed| {
             if write_error.is_some() {
                 return;

@@ -55,12 +55,13 @@ pub struct Options {
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
     /// Counts bytes of the two images covered so far: the stored size of every
     /// pair of files compared whole (equal, or differing and not images), at
-    /// any depth, both sides added. A nested image that is opened counts by the
-    /// files inside it, not again as a file, so for images nested as slices of
-    /// their parent the count stays below the two images' sizes together and
-    /// ends near it: a total for a progress bar. Files inside a decompressed
-    /// image (an initrd) count their decompressed size, so a display should cap
-    /// the count at its total.
+    /// any depth, both sides added; for squashfs, a file's data blocks (its tail
+    /// in a shared fragment block is not counted). A nested image that is opened
+    /// counts by the files inside it, not again as a file, so the two images'
+    /// sizes together are a total for a progress bar, which the count ends
+    /// short of (tables, directories and tails are not counted). Files that
+    /// share blocks (deduplicated) and files inside a decompressed image (an
+    /// initrd) count again, so a display should cap the count at its total.
     pub progress_bytes: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 

@@ -127,7 +127,47 @@ pub fn walk_nested(
     visit: &mut dyn FnMut(Listed),
     problem: &mut dyn FnMut(ListError),
 ) {
-    walk_nested_at(fs, prefix, nesting, 0, visit, problem);
+    walk_nested_releasing(fs, prefix, nesting, &|| {}, visit, problem);
+}
+
+/// Like [`walk_nested`], calling `release` every [`RELEASE_EVERY_FILES`] files
+/// looked into, when their pages are no longer needed: a listing touches the
+/// head of every file, and without it the whole image would stay resident
+/// (pass [`crate::MappedFile::release`] of the image's map).
+pub fn walk_nested_releasing(
+    fs: &dyn Filesystem,
+    prefix: &[Vec<u8>],
+    nesting: &Nesting,
+    release: &(dyn Fn() + Sync),
+    visit: &mut dyn FnMut(Listed),
+    problem: &mut dyn FnMut(ListError),
+) {
+    walk_nested_at(fs, prefix, nesting, 0, release, visit, problem);
+}
+
+/// How many files are looked into (in parallel) between two releases of the
+/// image's pages. Bounds the resident pages to what so many files' heads touch
+/// (a data block or a fragment block each, most shared), and keeps the list of
+/// files waiting to be looked into short whatever the image.
+pub const RELEASE_EVERY_FILES: usize = 2048;
+
+/// A file the walk met, and where.
+type Found = (Vec<u8>, NodeId);
+
+/// Which of `batch` are images, in order; a file whose content cannot be had
+/// is an error for it. Looked into in parallel: decoding a file's head is the
+/// listing's main cost, and the files are independent.
+fn sniff_batch(fs: &dyn Filesystem, batch: Vec<Found>) -> Vec<(Found, Option<Error>)> {
+    use rayon::prelude::*;
+    batch
+        .into_par_iter()
+        .filter_map(|(path, node)| match fs.content(node) {
+            Ok(content) => crate::formats::open::image_format(&content)
+                .is_some()
+                .then_some(((path, node), None)),
+            Err(error) => Some(((path, node), Some(error))),
+        })
+        .collect()
 }
 
 fn walk_nested_at(
@@ -135,31 +175,47 @@ fn walk_nested_at(
     prefix: &[Vec<u8>],
     nesting: &Nesting,
     depth: u32,
+    release: &(dyn Fn() + Sync),
     visit: &mut dyn FnMut(Listed),
     problem: &mut dyn FnMut(ListError),
 ) {
-    let mut files: Vec<(Vec<u8>, NodeId)> = Vec::new();
+    let look = depth < nesting.max_depth;
+    // Files are looked into in batches as the walk meets them, so that only the
+    // images found (and one batch) are held, not every file of the image.
+    let mut batch: Vec<Found> = Vec::new();
+    let mut found: Vec<(Found, Option<Error>)> = Vec::new();
+    let flush = |batch: &mut Vec<Found>, found: &mut Vec<(Found, Option<Error>)>| {
+        if !batch.is_empty() {
+            found.extend(sniff_batch(fs, std::mem::take(batch)));
+            release();
+        }
+    };
     walk(
         fs,
         prefix,
         &mut |l: Listed| {
-            if l.meta.kind == EntryKind::File && l.meta.size > 0 {
+            if look && l.meta.kind == EntryKind::File && l.meta.size > 0 {
                 if let Some(path) = l.location.last() {
-                    files.push((path.clone(), l.node));
+                    batch.push((path.clone(), l.node));
+                    if batch.len() >= RELEASE_EVERY_FILES {
+                        flush(&mut batch, &mut found);
+                    }
                 }
             }
             visit(l);
         },
         problem,
     );
-    if depth >= nesting.max_depth {
-        return;
-    }
-    for (path, node) in files {
+    flush(&mut batch, &mut found);
+    for ((path, node), error) in found {
         let mut location = prefix.to_vec();
         location.push(path);
         // A file whose bytes cannot be had (an extent past the end of a
         // truncated image) is listed, and its trouble said.
+        if let Some(error) = error {
+            problem(ListError { location, error });
+            continue;
+        }
         let content = match fs.content(node) {
             Ok(c) => c,
             Err(error) => {
@@ -167,9 +223,6 @@ fn walk_nested_at(
                 continue;
             }
         };
-        if crate::formats::open::image_format(&content).is_none() {
-            continue;
-        }
         let opened =
             crate::formats::open::open_nested(&content, &nesting.limits, nesting.max_buffer_bytes);
         match opened {
@@ -178,6 +231,7 @@ fn walk_nested_at(
                 &location,
                 nesting,
                 depth + 1,
+                release,
                 visit,
                 problem,
             ),

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use isodiff::escape::escape;
-use isodiff::formats::input::{descend, Input};
+use isodiff::formats::input::{descend, Input, Loaded};
 use isodiff::listing::{self, ListError, Listed};
 use isodiff::report::{self, filter::Filter, text::Style, Report};
 use isodiff::{EntryKind, Filesystem};
@@ -96,6 +96,15 @@ struct Cli {
     /// Also compare placement details (extent addresses, table offsets, inode numbers).
     #[arg(long)]
     layout: bool,
+    /// Print nothing; only the exit code says the result (as `cmp -s`, `diff -q`).
+    /// Reports named with --text, --json, ... are still written to their files
+    /// (not to stdout); trouble is still said on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+    /// No progress bar (there is one only when stderr is a terminal, and never
+    /// with --quiet).
+    #[arg(long)]
+    no_progress: bool,
     /// Deepest directory nesting read in one image.
     #[arg(long, value_name = "N", default_value_t = isodiff::Limits::default().max_depth, help_heading = "Limits")]
     max_depth: u32,
@@ -290,7 +299,7 @@ fn main() -> ExitCode {
         Some(Command::Manifest {
             max_decompressed,
             image,
-        }) => opened(image, *max_decompressed, |fs, nesting| {
+        }) => opened(image, *max_decompressed, |fs, nesting, _| {
             manifest(fs, image, nesting)
         }),
         Some(Command::Completions { shell }) => {
@@ -332,7 +341,7 @@ type Renderer = fn(&Report, &mut dyn Write, Style) -> io::Result<()>;
 
 /// The reports asked for, each with its path and renderer; text on stdout when
 /// none is. Fails when two would go to stdout, where they would be interleaved.
-fn outputs(cli: &ReportArgs) -> Result<Vec<(&Path, &'static str, Renderer)>, String> {
+fn outputs(cli: &ReportArgs, quiet: bool) -> Result<Vec<(&Path, &'static str, Renderer)>, String> {
     let asked: [(&Option<PathBuf>, &'static str, Renderer); 5] = [
         (&cli.text, "--text", report::text::write_styled),
         (&cli.json, "--json", |r, o, _| report::json::write(r, o)),
@@ -348,6 +357,14 @@ fn outputs(cli: &ReportArgs) -> Result<Vec<(&Path, &'static str, Renderer)>, Str
         .iter()
         .filter_map(|(p, flag, render)| p.as_deref().map(|p| (p, *flag, *render)))
         .collect();
+    if quiet {
+        // Quiet means nothing on stdout: a report asked for there would be the
+        // only output, and a silent drop of it would surprise more than a refusal.
+        if let Some((_, flag, _)) = out.iter().find(|(p, _, _)| p.as_os_str() == "-") {
+            return Err(format!("--quiet writes nothing to stdout, not {flag} -"));
+        }
+        return Ok(out);
+    }
     if out.is_empty() {
         out.push((Path::new("-"), "--text", report::text::write_styled));
     }
@@ -404,7 +421,7 @@ fn compare(cli: &Cli) -> ExitCode {
         return ExitCode::from(2);
     };
     // Check everything the user typed before the (possibly long) comparison.
-    let (outputs, filter) = match (outputs(&cli.reports), filter(cli)) {
+    let (outputs, filter) = match (outputs(&cli.reports, cli.quiet), filter(cli)) {
         (Ok(o), Ok(f)) => (o, f),
         (Err(e), _) | (_, Err(e)) => {
             eprintln!("isodiff: {e}");
@@ -416,7 +433,11 @@ fn compare(cli: &Cli) -> ExitCode {
         0 => usize::MAX,
         n => n,
     };
-    let progress = Progress::start(&mut options);
+    let progress = if cli.quiet || cli.no_progress {
+        Progress::off()
+    } else {
+        Progress::start(&mut options, a, b)
+    };
     let result = isodiff::diff_files(a, b, &options);
     progress.finish();
     let mut report = match result {
@@ -430,7 +451,9 @@ fn compare(cli: &Cli) -> ExitCode {
         report = filter.apply(report);
         if let Some(f) = &report.filtered {
             for r in f.rules.iter().filter(|r| {
-                r.differences + r.problems == 0 && r.rule != report::filter::Reason::Semantic
+                !cli.quiet
+                    && r.differences + r.problems == 0
+                    && r.rule != report::filter::Reason::Semantic
             }) {
                 eprintln!(
                     "isodiff: note: {} hid nothing",
@@ -442,11 +465,23 @@ fn compare(cli: &Cli) -> ExitCode {
     if cli.max_report_size > 0 {
         report = report::limit::cap(report, cli.max_report_size);
     }
-    for (path, _, render) in outputs {
+    finish(&cli.reports, &outputs, &report, [a, b])
+}
+
+/// Writes `report` to `outputs`, says its problems on stderr (each with the
+/// file of its side, `sides`), and gives the exit code: 0 identical or
+/// clean, 1 different, 2 trouble.
+fn finish(
+    reports: &ReportArgs,
+    outputs: &[(&Path, &'static str, Renderer)],
+    report: &Report,
+    sides: [&Path; 2],
+) -> ExitCode {
+    for &(path, _, render) in outputs {
         let style = Style {
-            color: color_for(&cli.reports, path),
+            color: color_for(reports, path),
         };
-        if let Err(e) = write_report(path, &report, render, style) {
+        if let Err(e) = write_report(path, report, render, style) {
             if e.kind() == io::ErrorKind::BrokenPipe {
                 break;
             }
@@ -455,10 +490,9 @@ fn compare(cli: &Cli) -> ExitCode {
         }
     }
     for p in &report.problems {
-        let side = if p.side == isodiff::report::Which::A {
-            a
-        } else {
-            b
+        let side = match p.side {
+            isodiff::report::Which::A => sides[0],
+            isodiff::report::Which::B => sides[1],
         };
         eprintln!(
             "isodiff: {}: {}: {}",
@@ -478,7 +512,7 @@ fn compare(cli: &Cli) -> ExitCode {
 
 /// `isodiff lint`: one image checked, reported like a comparison.
 fn lint(cli: &ReportArgs, path: &Path, options: &isodiff::lint::LintOptions) -> ExitCode {
-    let outputs = match outputs(cli) {
+    let outputs = match outputs(cli, false) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("isodiff: {e}");
@@ -486,7 +520,7 @@ fn lint(cli: &ReportArgs, path: &Path, options: &isodiff::lint::LintOptions) -> 
         }
     };
     let max_decompressed = options.nesting.limits.max_decompressed_bytes;
-    opened(path, max_decompressed, |fs, nesting| {
+    opened(path, max_decompressed, |fs, nesting, _| {
         let options = isodiff::lint::LintOptions {
             nesting: nesting.clone(),
             ..options.clone()
@@ -506,33 +540,7 @@ fn lint_opened(
     let shown = path.display().to_string();
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let report = isodiff::lint::lint(fs, &shown, size, options);
-    for &(out, _, render) in outputs {
-        let style = Style {
-            color: color_for(cli, out),
-        };
-        if let Err(e) = write_report(out, &report, render, style) {
-            if e.kind() == io::ErrorKind::BrokenPipe {
-                break;
-            }
-            eprintln!("isodiff: cannot write {}: {e}", out.display());
-            return ExitCode::from(2);
-        }
-    }
-    for p in &report.problems {
-        eprintln!(
-            "isodiff: {}: {}: {}",
-            path.display(),
-            isodiff::report::text::location(&p.location),
-            escape(p.message.as_bytes())
-        );
-    }
-    if !report.problems.is_empty() {
-        ExitCode::from(2)
-    } else if report.identical {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    finish(cli, outputs, &report, [path, path])
 }
 
 /// Writes one report to a file, or to stdout for `-`. Only the files the user
@@ -565,17 +573,18 @@ fn hint(e: &isodiff::Error) -> String {
 }
 
 fn ls(path: &std::path::Path, json: bool, max_decompressed: u64) -> ExitCode {
-    opened(path, max_decompressed, |fs, nesting| {
-        list(fs, path, json, nesting)
+    opened(path, max_decompressed, |fs, nesting, release| {
+        list(fs, path, json, nesting, release)
     })
 }
 
 /// Opens the input `path` names (a file, a directory, `IMAGE:/PATH`) and
-/// calls `run` with it; says why when it cannot be opened (exit 2).
+/// calls `run` with it, its nesting budgets and a call that releases the
+/// mapped pages read so far; says why when it cannot be opened (exit 2).
 fn opened(
     path: &Path,
     max_decompressed: u64,
-    run: impl FnOnce(&dyn Filesystem, &listing::Nesting) -> ExitCode,
+    run: impl FnOnce(&dyn Filesystem, &listing::Nesting, &(dyn Fn() + Sync)) -> ExitCode,
 ) -> ExitCode {
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("isodiff: {}: {e}", path.display());
@@ -596,9 +605,14 @@ fn opened(
         Ok(fs) => fs,
         Err(e) => return fail(&format!("{e}{}", hint(&e))),
     };
+    let release = || {
+        if let Loaded::Image(map) = &loaded {
+            map.release(map.bytes());
+        }
+    };
     let (limits, max) = (&nesting.limits, nesting.max_buffer_bytes);
     let listed = descend(fs.as_ref(), input.inside(), limits, max, |fs| {
-        run(fs, &nesting)
+        run(fs, &nesting, &release)
     });
     match listed {
         Ok(code) => code,
@@ -642,7 +656,13 @@ fn manifest(fs: &dyn Filesystem, path: &Path, nesting: &listing::Nesting) -> Exi
 }
 
 /// Writes the listing of `fs` (named `path`) and says its problems.
-fn list(fs: &dyn Filesystem, path: &Path, json: bool, nesting: &listing::Nesting) -> ExitCode {
+fn list(
+    fs: &dyn Filesystem,
+    path: &Path,
+    json: bool,
+    nesting: &listing::Nesting,
+    release: &(dyn Fn() + Sync),
+) -> ExitCode {
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("isodiff: {}: {e}", path.display());
         ExitCode::from(2)
@@ -651,10 +671,12 @@ fn list(fs: &dyn Filesystem, path: &Path, json: bool, nesting: &listing::Nesting
     let mut out = BufWriter::new(stdout.lock());
     let mut write_error = None;
     let mut problems = 0u64;
-    listing::walk_nested(
+    // Pages of files looked into leave the resident set as the listing goes.
+    listing::walk_nested_releasing(
         fs,
         &[],
         nesting,
+        release,
         &mut |l: Listed| {
             if write_error.is_some() {
                 return;
@@ -794,8 +816,10 @@ fn json_line(l: &Listed) -> String {
     serde_json::to_string(&line).unwrap_or_default()
 }
 
-/// A spinner on stderr with the count of entries compared, for long runs; only
-/// when stderr is a terminal, so pipes and CI logs stay clean.
+/// A progress bar on stderr, for long runs: bytes of the two images covered out
+/// of their sizes together, with the rate, an estimate of the time left and the
+/// count of entries compared. Only when stderr is a terminal, so pipes and CI logs
+/// stay clean.
 struct Progress {
     done: Option<(
         std::sync::Arc<std::sync::atomic::AtomicBool>,
@@ -804,15 +828,25 @@ struct Progress {
 }
 
 impl Progress {
-    fn start(options: &mut isodiff::Options) -> Progress {
-        use std::io::IsTerminal;
+    /// No progress shown.
+    fn off() -> Progress {
+        Progress { done: None }
+    }
+
+    fn start(options: &mut isodiff::Options, a: &Path, b: &Path) -> Progress {
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
         use std::sync::Arc;
         if !io::stderr().is_terminal() {
-            return Progress { done: None };
+            return Progress::off();
         }
-        let count = Arc::new(AtomicU64::new(0));
-        options.progress = Some(count.clone());
+        // A file that cannot be sized fails the comparison itself, with a
+        // better message than a progress bar could give.
+        let size = |p: &Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let total = size(a).saturating_add(size(b));
+        let entries = Arc::new(AtomicU64::new(0));
+        let bytes = Arc::new(AtomicU64::new(0));
+        options.progress = Some(entries.clone());
+        options.progress_bytes = Some(bytes.clone());
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let handle = std::thread::spawn(move || {
@@ -821,13 +855,18 @@ impl Progress {
             if stop2.load(Ordering::Relaxed) {
                 return;
             }
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            let bar = indicatif::ProgressBar::new(total);
+            let style = indicatif::ProgressStyle::with_template(
+                "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
+            );
+            if let Ok(style) = style {
+                bar.set_style(style);
+            }
             while !stop2.load(Ordering::Relaxed) {
-                bar.set_message(format!(
-                    "compared {} entries",
-                    count.load(Ordering::Relaxed)
-                ));
+                // Files of a decompressed nested image count decompressed bytes
+                // (see Options::progress_bytes): never past the end.
+                bar.set_position(bytes.load(Ordering::Relaxed).min(total));
+                bar.set_message(format!("{} entries", entries.load(Ordering::Relaxed)));
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
             bar.finish_and_clear();

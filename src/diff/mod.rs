@@ -53,6 +53,16 @@ pub struct Options {
     pub threads: usize,
     /// Counts the entry pairs compared so far, for a progress display.
     pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// Counts bytes of the two images covered so far: the stored size of every
+    /// pair of files compared whole (equal, or differing and not images), at
+    /// any depth, both sides added; for squashfs, a file's data blocks (its tail
+    /// in a shared fragment block is not counted). A nested image that is opened
+    /// counts by the files inside it, not again as a file, so the two images'
+    /// sizes together are a total for a progress bar, which the count ends
+    /// short of (tables, directories and tails are not counted). Files that
+    /// share blocks (deduplicated) and files inside a decompressed image (an
+    /// initrd) count again, so a display should cap the count at its total.
+    pub progress_bytes: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl Default for Options {
@@ -69,6 +79,7 @@ impl Default for Options {
             max_hexdump_bytes: 256,
             threads: 0,
             progress: None,
+            progress_bytes: None,
         }
     }
 }

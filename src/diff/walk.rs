@@ -610,7 +610,12 @@ impl<'o> Differ<'o> {
             Vec::new()
         };
         let nested = self.contents(&ca, &cb, here, mask, found);
-        self.count_read(raw_len(&ca) + raw_len(&cb));
+        let bytes = raw_len(&ca) + raw_len(&cb);
+        self.count_read(bytes);
+        // An image compared inside counted its files already.
+        if let (Some(p), false) = (&self.options.progress_bytes, nested) {
+            p.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        }
         nested
     }
 

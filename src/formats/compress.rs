@@ -128,6 +128,22 @@ impl Sink {
         self.out.reserve_exact(want.saturating_sub(self.out.len()));
     }
 
+    /// A decoder's output buffer. For a peek, one byte past what the sink keeps:
+    /// decoders fill the buffer before the sink can say it is full, and a sniff
+    /// of a few bytes must not decode (and zero) 256 KiB, once per file of a
+    /// listing.
+    fn chunk(&self) -> Vec<u8> {
+        let len = if self.peek {
+            usize::try_from(self.max.saturating_sub(self.used))
+                .unwrap_or(CHUNK)
+                .saturating_add(1)
+                .min(CHUNK)
+        } else {
+            CHUNK
+        };
+        vec![0u8; len]
+    }
+
     fn peek(want: usize) -> Sink {
         Sink {
             out: Vec::with_capacity(want),
@@ -273,7 +289,7 @@ fn gzip(input: &[u8], base: u64, sink: &mut Sink) -> Result<Stream> {
     // across members). The header facts are the first member's.
     let mut facts = Vec::new();
     let mut pos = 0usize;
-    let mut chunk = vec![0u8; CHUNK];
+    let mut chunk = sink.chunk();
     loop {
         let member = input.get(pos..).unwrap_or_default();
         let mut d = flate2::bufread::GzDecoder::new(member);
@@ -337,7 +353,7 @@ fn lzma(c: Compression, input: &[u8], base: u64, sink: &mut Sink) -> Result<Stre
         liblzma::stream::Stream::new_lzma_decoder(LZMA_MEMLIMIT)
     };
     let mut s = stream.map_err(|e| damaged(c, base, format!("cannot start the decoder: {e}")))?;
-    let mut chunk = vec![0u8; CHUNK];
+    let mut chunk = sink.chunk();
     loop {
         let (in_before, out_before) = (s.total_in(), s.total_out());
         let at = usize::try_from(in_before)
@@ -375,7 +391,7 @@ fn lzma(c: Compression, input: &[u8], base: u64, sink: &mut Sink) -> Result<Stre
 /// most about 4 MB for 900 KB blocks), whatever the header says.
 fn bzip2(input: &[u8], base: u64, sink: &mut Sink) -> Result<Stream> {
     let c = Compression::Bzip2;
-    let mut chunk = vec![0u8; CHUNK];
+    let mut chunk = sink.chunk();
     let mut pos = 0usize;
     loop {
         let mut d = bzip2::Decompress::new(false);
@@ -431,7 +447,7 @@ fn zstd(input: &[u8], base: u64, sink: &mut Sink) -> Result<Stream> {
     use zstd::stream::raw::{Decoder, Operation};
     let c = Compression::Zstd;
     let mut d = Decoder::new().map_err(|e| damaged(c, base, e))?;
-    let mut chunk = vec![0u8; CHUNK];
+    let mut chunk = sink.chunk();
     let mut pos = 0usize;
     loop {
         let st = match d.run_on_buffers(&input[pos..], &mut chunk) {

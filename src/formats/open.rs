@@ -46,10 +46,6 @@ use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::model::{Content, Fact, Filesystem, Format, Listing, Meta, NodeId, Special, Value};
 
-/// How much of a file's head is looked at first for a nested image: enough for
-/// every magic but ISO 9660's, which sits 32 KiB in.
-const FIRST: usize = 4096;
-
 /// How much of a compressed file's head is decompressed from to see whether it
 /// holds an image. The ISO 9660 signature is 32 KiB into the decompressed bytes,
 /// and a bzip2 stream yields nothing before its whole first block (up to 900 KB,
@@ -91,26 +87,27 @@ pub fn sniff(head: &[u8]) -> Option<Format> {
     })
 }
 
-/// The format of the image a file's content holds, if it holds one. Reads the
-/// first 4 KiB, and further only for a file long enough to be an ISO 9660 image
-/// or that starts as a compressed stream: most files are not images, and a file
-/// in a squashfs must be decompressed to be looked at.
+/// The format of the image a file's content holds, if it holds one.
+///
+/// Reads the head once: as many bytes as the farthest magic needs (ISO 9660's,
+/// 32 KiB in), fewer for a shorter file. A file kept in a squashfs costs one
+/// decode of its first block (streaming compressors stop after the head), or a
+/// cached fragment block for a short file. Only a file that starts as a
+/// compressed stream is decompressed from, once, and read further (up to
+/// [`COMPRESSED_HEAD`]) only when its head decompresses to too little to hold
+/// the ISO 9660 magic: each decode of a compressed man page counts when a
+/// listing meets tens of thousands of them.
 pub fn image_format(content: &Content<'_>) -> Option<Format> {
-    let first = content.head(FIRST).ok()?;
-    if let Some(format) = sniff(&first) {
+    let head = content.head(ISO_HEAD).ok()?;
+    if let Some(format) = magic::sniff(&head) {
         return Some(format);
     }
-    let want = if Compression::detect(&first).is_some() {
-        COMPRESSED_HEAD
-    } else if content.len() >= ISO_HEAD as u64 {
-        ISO_HEAD
-    } else {
-        return None;
-    };
-    if content.len() <= first.len() as u64 {
-        return None;
+    let c = Compression::detect(&head)?;
+    let mut inside = compress::peek(c, &head, ISO_HEAD);
+    if inside.len() < ISO_HEAD && content.len() > head.len() as u64 {
+        inside = compress::peek(c, &content.head(COMPRESSED_HEAD).ok()?, ISO_HEAD);
     }
-    sniff(&content.head(want).ok()?)
+    magic::sniff(&inside)
 }
 
 /// An image opened from a file of another image.

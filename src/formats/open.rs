@@ -74,8 +74,8 @@ pub fn open<'a>(data: &'a [u8], limits: &Limits) -> Result<Box<dyn Filesystem + 
         return decompressed(c, data, limits);
     }
     Err(Error::UnknownFormat(
-        "no ISO 9660 signature at byte 32769, no squashfs, FAT boot sector or cpio \
-         magic at byte 0, and no compressed image or cpio archive"
+        "no ISO 9660 signature at byte 32769, no squashfs, FAT boot sector, cpio, ar \
+         or tar magic, and no compressed image or cpio archive"
             .into(),
     ))
 }
@@ -160,6 +160,7 @@ fn open_as<'a>(
         Format::Cpio => Box::new(super::cpio::CpioFs::open(data, limits)?),
         Format::Uki => Box::new(super::pe::UkiFs::open(data)?),
         Format::Ar => Box::new(super::ar::ArFs::open(data, limits)?),
+        Format::Tar => Box::new(super::tar::TarFs::open(data, limits)?),
         // Never sniffed: a directory is opened by its path, a manifest only
         // as a whole input (see `input`).
         Format::Directory | Format::Manifest => {

@@ -875,3 +875,224 @@ impl Filesystem for TarFs<'_> {
         Ok(self.layout())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ustar header block for `name` of type `flag` and `size` bytes, its
+    /// checksum set.
+    fn header(name: &str, flag: u8, size: u64, link: &str) -> Vec<u8> {
+        let mut h = vec![0u8; BLOCK];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        h[100..107].copy_from_slice(b"0000644");
+        h[108..115].copy_from_slice(b"0000000");
+        h[116..123].copy_from_slice(b"0000000");
+        h[124..135].copy_from_slice(format!("{size:011o}").as_bytes());
+        h[136..147].copy_from_slice(b"14524770400");
+        h[156] = flag;
+        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        seal(&mut h);
+        h
+    }
+
+    fn seal(h: &mut [u8]) {
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+    }
+
+    fn member(a: &mut Vec<u8>, name: &str, flag: u8, data: &[u8], link: &str) {
+        a.extend(header(name, flag, data.len() as u64, link));
+        a.extend_from_slice(data);
+        a.resize(a.len().div_ceil(BLOCK) * BLOCK, 0);
+    }
+
+    fn pax(records: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (k, v) in records {
+            let body = format!(" {k}={v}\n");
+            // The length counts its own digits.
+            let mut len = body.len() + 1;
+            while format!("{len}").len() + body.len() != len {
+                len += 1;
+            }
+            out.extend(format!("{len}{body}").into_bytes());
+        }
+        out
+    }
+
+    fn archive() -> Vec<u8> {
+        let mut a = Vec::new();
+        member(&mut a, "./a/f", b'0', b"first", "");
+        let p = pax(&[
+            ("path", "a/g"),
+            ("mtime", "1700000000.25"),
+            ("uid", "70000"),
+            ("uname", "someone"),
+            ("SCHILY.xattr.user.k", "v"),
+        ]);
+        member(&mut a, "PaxHeaders/g", b'x', &p, "");
+        member(&mut a, "short-g", b'0', b"gg", "");
+        member(&mut a, "a/l", b'2', b"", "g");
+        member(&mut a, "a/h", b'1', b"", "a/g");
+        // Again, later: replaces the first.
+        member(&mut a, "a/f", b'0', b"second", "");
+        a.extend(vec![0u8; 2 * BLOCK]);
+        a
+    }
+
+    fn entries(fs: &TarFs<'_>, dir: NodeId) -> Vec<Entry> {
+        fs.children(dir).map(|l| l.entries).unwrap_or_default()
+    }
+
+    fn content(fs: &TarFs<'_>, e: &Entry) -> Vec<u8> {
+        fs.content(e.node)
+            .ok()
+            .and_then(|c| c.contiguous(100).ok().map(|b| b.to_vec()))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn reads_pax_records_links_and_later_members() {
+        let data = archive();
+        assert!(sniff(&data));
+        let Ok(fs) = TarFs::open(&data, &Limits::default()) else {
+            panic!("not opened")
+        };
+        let top = entries(&fs, fs.root());
+        assert_eq!(top.len(), 1);
+        assert_eq!(top[0].meta.kind, EntryKind::Dir);
+        assert!(top[0].attrs.iter().any(|a| a.name == "tar.implied"));
+        let a = entries(&fs, top[0].node);
+        let names: Vec<&[u8]> = a.iter().map(|e| e.name.as_slice()).collect();
+        assert_eq!(names, [&b"f"[..], b"g", b"h", b"l"]);
+        assert_eq!(content(&fs, &a[0]), b"second");
+        let g = &a[1];
+        assert_eq!(content(&fs, g), b"gg");
+        assert_eq!(g.meta.uid, Some(70000));
+        let t = g.meta.mtime.unwrap_or(Timestamp::from_unix(0));
+        assert_eq!((t.secs, t.nanos), (1_700_000_000, 250_000_000));
+        assert_eq!(g.meta.xattrs, [(b"user.k".to_vec(), b"v".to_vec())]);
+        assert!(g
+            .attrs
+            .iter()
+            .any(|f| f.name == "tar.uname" && f.value == Value::Text("someone".into())));
+        assert_eq!(g.meta.nlink, Some(2));
+        let h = &a[2];
+        assert_eq!((h.meta.nlink, h.meta.uid), (Some(2), Some(70000)));
+        assert_eq!(content(&fs, h), b"gg");
+        assert_eq!(a[3].meta.target.as_deref(), Some(&b"g"[..]));
+        assert_eq!(a[0].meta.nlink, Some(1));
+        assert!(fs
+            .children(fs.root())
+            .map(|l| l.errors.is_empty())
+            .unwrap_or(false));
+        let mut layout = fs.layout();
+        layout.finish();
+        assert!(layout
+            .spans()
+            .iter()
+            .any(|s| s.owner.display().contains("pax")));
+    }
+
+    #[test]
+    fn pax_times_keep_their_fraction_and_sign() {
+        let t = pax_time(b"-1.5").unwrap_or(Timestamp::from_unix(0));
+        assert_eq!((t.secs, t.nanos), (-2, 500_000_000));
+        let t = pax_time(b"12").unwrap_or(Timestamp::from_unix(0));
+        assert_eq!((t.secs, t.nanos, t.precision), (12, 0, Precision::Seconds));
+        assert!(pax_time(b"1e5").is_none());
+        assert!(pax_time(b".5").is_none());
+    }
+
+    /// The errors of the root of `data` opened; `None` when it does not open.
+    fn root_errors(data: &[u8]) -> Option<Vec<String>> {
+        let fs = TarFs::open(data, &Limits::default()).ok()?;
+        let listing = fs.children(fs.root()).ok()?;
+        Some(listing.errors.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn damage_is_an_error_never_a_panic() {
+        let data = archive();
+        // Cut anywhere: opens with an error, or does not open.
+        for len in 0..data.len() {
+            let _ = root_errors(&data[..len]);
+        }
+        // A bad checksum in the first header: refused; in a later one: the
+        // members before it are listed.
+        let mut bad = data.clone();
+        bad[0] = b'b';
+        assert!(TarFs::open(&bad, &Limits::default()).is_err());
+        assert!(!sniff(&bad));
+        // The second member's header (the pax header of `a/g`).
+        let mut bad = data.clone();
+        bad[2 * BLOCK + 1] = b'z';
+        let errors = root_errors(&bad).unwrap_or_default();
+        assert!(errors.iter().any(|e| e.contains("checksum")), "{errors:?}");
+        // A huge size, octal and base-256.
+        for field in [
+            &b"77777777777\0"[..],
+            &[
+                0x80, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+            ],
+        ] {
+            let mut bad = data.clone();
+            bad[124..136].copy_from_slice(field);
+            seal(&mut bad[..BLOCK]);
+            let e = TarFs::open(&bad, &Limits::default())
+                .err()
+                .map(|e| e.to_string());
+            assert!(e.is_some_and(|e| e.contains("past the end")));
+        }
+        // A pax record whose length lies.
+        let mut a = Vec::new();
+        member(&mut a, "x", b'0', b"", "");
+        member(&mut a, "p", b'x', b"99 path=y\n", "");
+        member(&mut a, "y", b'0', b"", "");
+        let errors = root_errors(&a).unwrap_or_default();
+        assert!(
+            errors.iter().any(|e| e.contains("record length")),
+            "{errors:?}"
+        );
+        // Sparse and `..` members are refused, the rest listed.
+        let mut a = Vec::new();
+        member(&mut a, "s", b'S', b"", "");
+        member(&mut a, "../up", b'0', b"", "");
+        member(&mut a, "ok", b'0', b"", "");
+        let Ok(fs) = TarFs::open(&a, &Limits::default()) else {
+            panic!("not opened")
+        };
+        let l = fs.children(fs.root()).unwrap_or_default();
+        assert_eq!(l.entries.len(), 1);
+        assert_eq!(l.errors.len(), 2, "{:?}", l.errors);
+        // The entry limit.
+        let e = TarFs::open(&archive(), &Limits::default().max_entries(2))
+            .ok()
+            .and_then(|fs| fs.children(fs.root()).ok())
+            .map(|l| {
+                l.errors
+                    .iter()
+                    .any(|e| matches!(e, Error::LimitExceeded { .. }))
+            });
+        assert_eq!(e, Some(true));
+    }
+
+    #[test]
+    fn sniffs_only_checksum_valid_headers() {
+        let h = header("f", b'0', 0, "");
+        assert!(sniff(&h));
+        let mut v7 = h.clone();
+        v7[257..265].fill(0);
+        seal(&mut v7);
+        assert!(sniff(&v7));
+        let mut text = b"just some text ".repeat(40);
+        text[257..262].copy_from_slice(b"ustar");
+        assert!(!sniff(&text));
+        assert!(!sniff(&[0u8; BLOCK]));
+        assert!(!sniff(&h[..BLOCK - 1]));
+    }
+}

@@ -183,7 +183,7 @@ fn decompressed<'a>(
     let Some(format) = magic::sniff(&head) else {
         return Err(Error::UnknownFormat(format!(
             "a compressed stream ({}, {} bytes) whose content is no image this tool \
-             reads (no ISO 9660, squashfs, FAT or cpio signature once decompressed)",
+             reads (no ISO 9660, squashfs, FAT, cpio, ar or tar signature once decompressed)",
             c.name(),
             data.len()
         )));

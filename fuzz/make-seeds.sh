@@ -182,4 +182,18 @@ if command -v cpio >/dev/null; then
     # Early microcode style: an uncompressed cpio, then a compressed one.
     cat "$work/main.cpio" "$fuzz/corpus/open_any/initrd.cpio.gz" >"$fuzz/corpus/open_any/initrd-early.cpio"
 fi
+# tar, as a package's data.tar holds it: pax and GNU headers, one opened as is
+# (open_any) and a pair differing in one file (members, which opens nested tars
+# as the diff does): the first four bytes say where b starts.
+if command -v tar >/dev/null; then
+    for f in posix gnu; do
+        tar --format=$f -b 1 --sort=name --mtime=@1700000000 --owner=0 --group=0 \
+            --numeric-owner -C "$flat" -cf "$fuzz/corpus/open_any/$f.tar" .
+    done
+    printf 'changed\n' >"$work/changed"
+    tar --format=posix -b 1 --mtime=@1700000000 -C "$work" -cf "$work/b.tar" changed
+    a=$fuzz/corpus/open_any/posix.tar
+    python3 -c 'import sys,struct; a=open(sys.argv[1],"rb").read(); b=open(sys.argv[2],"rb").read(); sys.stdout.buffer.write(struct.pack("<I",len(a))+a+b)' \
+        "$a" "$work/b.tar" >"$fuzz/corpus/members/tar-pair"
+fi
 ls -l "$fuzz"/corpus/*/

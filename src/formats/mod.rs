@@ -13,4 +13,5 @@ pub mod open;
 pub mod pe;
 pub mod sniff;
 pub mod squashfs;
+pub mod tar;
 pub(crate) mod tree;

@@ -70,8 +70,8 @@ pub fn open<'a>(data: &'a [u8], limits: &Limits) -> Result<Box<dyn Filesystem + 
         return decompressed(c, data, limits);
     }
     Err(Error::UnknownFormat(
-        "no ISO 9660 signature at byte 32769, no squashfs, FAT boot sector or cpio \
-         magic at byte 0, and no compressed image or cpio archive"
+        "no ISO 9660 signature at byte 32769, no squashfs, FAT boot sector, cpio, ar \
+         or tar magic, and no compressed image or cpio archive"
             .into(),
     ))
 }
@@ -157,6 +157,7 @@ fn open_as<'a>(
         Format::Cpio => Box::new(super::cpio::CpioFs::open(data, limits)?),
         Format::Uki => Box::new(super::pe::UkiFs::open(data)?),
         Format::Ar => Box::new(super::ar::ArFs::open(data, limits)?),
+        Format::Tar => Box::new(super::tar::TarFs::open(data, limits)?),
         // Never sniffed: a directory is opened by its path, a manifest only
         // as a whole input (see `input`).
         Format::Directory | Format::Manifest => {
@@ -179,7 +180,7 @@ fn decompressed<'a>(
     let Some(format) = magic::sniff(&head) else {
         return Err(Error::UnknownFormat(format!(
             "a compressed stream ({}, {} bytes) whose content is no image this tool \
-             reads (no ISO 9660, squashfs, FAT or cpio signature once decompressed)",
+             reads (no ISO 9660, squashfs, FAT, cpio, ar or tar signature once decompressed)",
             c.name(),
             data.len()
         )));

@@ -30,6 +30,9 @@ pub fn sniff(data: &[u8]) -> Option<Format> {
     if super::ar::sniff(data) {
         return Some(Format::Ar);
     }
+    if super::tar::sniff(data) {
+        return Some(Format::Tar);
+    }
     None
 }
 

@@ -34,6 +34,9 @@ pub enum Format {
     /// An ar archive (a Debian package, a static library), read as the
     /// directory of its members.
     Ar,
+    /// A tar archive (ustar, GNU or pax): a source tarball, a Debian
+    /// package's `data.tar.xz`.
+    Tar,
     /// A unified kernel image (a PE file with a `.linux` section), read as the
     /// directory of its sections. Never sniffed: opened only where two UKIs
     /// are compared.
@@ -57,6 +60,7 @@ impl fmt::Display for Format {
             Format::Cpio => "cpio",
             Format::Uki => "UKI",
             Format::Ar => "ar",
+            Format::Tar => "tar",
             Format::Directory => "directory",
             Format::Manifest => "mtree manifest",
         })

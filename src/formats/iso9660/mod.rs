@@ -20,6 +20,7 @@ mod spans;
 mod susp;
 mod sysarea;
 mod walk;
+mod zisofs;
 
 use std::sync::Arc;
 
@@ -230,7 +231,20 @@ impl Filesystem for IsoFs<'_> {
             .filter(|e| e.len > 0)
             .map(|e| self.image.get(e.start, e.len, "file extent"))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Content::Slices(slices))
+        match node.zisofs.filter(zisofs::Zf::decodable) {
+            Some(zf) => {
+                // A zisofs file is one extent (version 1 is below 4 GiB); more
+                // are joined so the pointers still count from the file's start.
+                let stored: std::borrow::Cow<'_, [u8]> = match slices.as_slice() {
+                    [one] => std::borrow::Cow::Borrowed(*one),
+                    many => std::borrow::Cow::Owned(many.concat()),
+                };
+                let start = node.extents.first().map_or(0, |e| e.start);
+                let bytes = zisofs::decode(&zf, &stored, start, &self.limits)?;
+                Ok(Content::Owned(bytes.into()))
+            }
+            None => Ok(Content::Slices(slices)),
+        }
     }
 
     fn specials(&self) -> Vec<Special<'_>> {

@@ -14,6 +14,7 @@
 mod attrs;
 mod descriptor;
 mod eltorito;
+mod hfsplus;
 mod raw;
 mod rockridge;
 mod spans;
@@ -110,6 +111,7 @@ impl<'a> IsoFs<'a> {
         facts.push(Fact::layout("image_size", Value::Int(image.len())));
         let area = image.get(0, sysarea::SIZE as u64, "system area")?;
         let covered = sysarea::read(area, &mut facts);
+        hfsplus::facts(data, &mut facts);
         let system_area = Arc::from(sysarea::unexplained(area, &covered));
         let mut fs = IsoFs {
             image,

@@ -44,6 +44,7 @@ impl IsoFs<'_> {
         let mut l = Layout::new();
         let data = self.raw;
         super::sysarea::spans(data, &mut l);
+        super::hfsplus::spans(data, &mut l);
         let descriptors = descriptors(data, &mut l);
 
         // The effective tree, and the other namespace's tree with its pairing.

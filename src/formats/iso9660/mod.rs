@@ -14,12 +14,14 @@
 mod attrs;
 mod descriptor;
 mod eltorito;
+mod hfsplus;
 mod raw;
 mod rockridge;
 mod spans;
 mod susp;
 mod sysarea;
 mod walk;
+mod zisofs;
 
 use std::sync::Arc;
 
@@ -109,6 +111,7 @@ impl<'a> IsoFs<'a> {
         facts.push(Fact::layout("image_size", Value::Int(image.len())));
         let area = image.get(0, sysarea::SIZE as u64, "system area")?;
         let covered = sysarea::read(area, &mut facts);
+        hfsplus::facts(data, &mut facts);
         let system_area = Arc::from(sysarea::unexplained(area, &covered));
         let mut fs = IsoFs {
             image,
@@ -230,7 +233,20 @@ impl Filesystem for IsoFs<'_> {
             .filter(|e| e.len > 0)
             .map(|e| self.image.get(e.start, e.len, "file extent"))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Content::Slices(slices))
+        match node.zisofs.filter(zisofs::Zf::decodable) {
+            Some(zf) => {
+                // A zisofs file is one extent (version 1 is below 4 GiB); more
+                // are joined so the pointers still count from the file's start.
+                let stored: std::borrow::Cow<'_, [u8]> = match slices.as_slice() {
+                    [one] => std::borrow::Cow::Borrowed(*one),
+                    many => std::borrow::Cow::Owned(many.concat()),
+                };
+                let start = node.extents.first().map_or(0, |e| e.start);
+                let bytes = zisofs::decode(&zf, &stored, start, &self.limits)?;
+                Ok(Content::Owned(bytes.into()))
+            }
+            None => Ok(Content::Slices(slices)),
+        }
     }
 
     fn specials(&self) -> Vec<Special<'_>> {

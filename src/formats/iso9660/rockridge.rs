@@ -1,6 +1,7 @@
 //! Rock Ridge (RRIP 1.10 and 1.12): POSIX attributes, names, symlinks, times and
-//! directory relocation, decoded from SUSP entries. Entries we do not interpret
-//! (ZF, AL, AA, SF and unknown ones) are kept raw so they can still be compared.
+//! directory relocation and zisofs compression (`ZF`), decoded from SUSP entries.
+//! Entries we do not interpret (AL, AA, SF and unknown ones) are kept raw so they
+//! can still be compared.
 
 use super::attrs;
 use super::raw::{long_date, record_date};
@@ -39,6 +40,8 @@ pub(crate) struct RockRidge {
     pub relocated: bool,
     /// `SP` skip length (only in the root's `.` record).
     pub sp_skip: Option<u8>,
+    /// zisofs compression of the file's data (`ZF`).
+    pub zf: Option<super::zisofs::Zf>,
     /// Everything else, as facts (ER texts, RR flags, raw unknown entries).
     pub other: Vec<Fact>,
     /// Entries that could not be decoded.
@@ -135,6 +138,7 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
             b"CL" if need(&mut rr, 12) => rr.child_link = Some(le32(d, 4)),
             b"PL" if need(&mut rr, 12) => rr.parent_link = Some(le32(d, 4)),
             b"RE" => rr.relocated = true,
+            b"ZF" if need(&mut rr, 16) => rr.zf = super::zisofs::Zf::parse(d),
             b"RR" if need(&mut rr, 5) => rr.other.push(Fact::new(
                 attrs::RR_FLAGS,
                 Value::Int(u64::from(byte(d, 4))),
@@ -312,8 +316,19 @@ mod tests {
 
     #[test]
     fn unknown_entries_are_kept() {
-        let rr = decode_raw(&[(b"ZF", b"pz\x02\x0f\x00".to_vec())]);
+        let rr = decode_raw(&[(b"AL", b"pz\x02\x0f\x00".to_vec())]);
         assert_eq!(rr.other.len(), 1);
-        assert_eq!(rr.other[0].name, "susp.ZF");
+        assert_eq!(rr.other[0].name, "susp.AL");
+    }
+
+    #[test]
+    fn zf_is_decoded() {
+        let mut body = b"pz\x04\x0f".to_vec();
+        body.extend(both(728_894));
+        let rr = decode_raw(&[(b"ZF", body)]);
+        assert!(rr.other.is_empty());
+        let zf = rr.zf.unwrap();
+        assert_eq!((zf.size, zf.log2_block, zf.header_words), (728_894, 15, 4));
+        assert!(zf.decodable());
     }
 }

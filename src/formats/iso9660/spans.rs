@@ -44,6 +44,7 @@ impl IsoFs<'_> {
         let mut l = Layout::new();
         let data = self.raw;
         super::sysarea::spans(data, &mut l);
+        super::hfsplus::spans(data, &mut l);
         let descriptors = descriptors(data, &mut l);
 
         // The effective tree, and the other namespace's tree with its pairing.
@@ -366,6 +367,9 @@ impl IsoFs<'_> {
                     owner: Owner::new("extent", name, Explain::Entry(DATA)).of(path),
                 });
             }
+            if let Some(e) = n.extents.first() {
+                self.zisofs_spans(n, e.start, e.len, &shown, path, l);
+            }
             let has_table = n
                 .entry
                 .attrs
@@ -400,6 +404,69 @@ impl IsoFs<'_> {
                 });
             }
         }
+    }
+}
+
+impl IsoFs<'_> {
+    /// The header and block pointer table of a zisofs file (its extent at
+    /// `start`, `len` bytes), inside the extent's span: the compressed blocks
+    /// are left to the extent, explained by the entry's content.
+    fn zisofs_spans(
+        &self,
+        n: &super::walk::Node,
+        start: u64,
+        len: u64,
+        shown: &str,
+        path: &EntryPath,
+        l: &mut Layout,
+    ) {
+        let Some(zf) = n.zisofs.filter(super::zisofs::Zf::decodable) else {
+            return;
+        };
+        let stored = usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(start.saturating_add(len)).ok())
+            .and_then(|(s, e)| self.raw.get(s..e));
+        let Some((header, table, _)) = stored.and_then(|b| super::zisofs::parts(&zf, b)) else {
+            return;
+        };
+        if header < 16 || header + table > len {
+            return;
+        }
+        let entry = Explain::Entry;
+        l.push(Span {
+            start,
+            len: header,
+            owner: Owner::new(
+                "zisofs header",
+                format!("zisofs header of {shown}"),
+                Explain::Nothing,
+            )
+            .of(path)
+            .with_fields(vec![
+                f(0, 8, "magic", Explain::Nothing),
+                f(8, 4, "uncompressed size", entry(&[Key::SIZE])),
+                f(12, 1, "header size", Explain::Derived),
+                f(
+                    13,
+                    1,
+                    "block size",
+                    entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
+                ),
+            ]),
+        });
+        l.push(Span {
+            start: start + header,
+            len: table,
+            owner: Owner::new(
+                "zisofs block pointers",
+                format!("zisofs block pointers of {shown}"),
+                // Where each compressed block ends: moves when any block's
+                // compressed length does, which only a content change makes.
+                entry(&[Key::Content, Key::SIZE]),
+            )
+            .of(path),
+        });
     }
 }
 
@@ -532,6 +599,26 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
                 ],
             )
         }
+        "ZF" => (
+            Explain::Nothing,
+            vec![
+                header,
+                f(
+                    4,
+                    2,
+                    "algorithm",
+                    entry(&[Key::Attribute(super::zisofs::ALGORITHM)]),
+                ),
+                f(6, 1, "header size", Explain::Derived),
+                f(
+                    7,
+                    1,
+                    "block size",
+                    entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
+                ),
+                f(8, 8, "uncompressed size", entry(&[Key::SIZE])),
+            ],
+        ),
         "SP" | "RE" | "PD" | "ST" | "ES" => (Explain::Nothing, vec![header]),
         other => {
             let key = Explain::EntryAttribute(attrs::other_susp(other.as_bytes()).into());

@@ -8,6 +8,7 @@ use super::descriptor::{VolumeRoot, SECTOR};
 use super::raw::{flag, record_date, strip_version, ucs2_to_utf8, DirRecord};
 use super::rockridge::{self, RockRidge};
 use super::susp;
+use super::zisofs::{self, Zf};
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::formats::tree;
@@ -62,6 +63,8 @@ pub(crate) struct Node {
     /// Where the entry's (first) directory record is; for the root, its `.`
     /// record. For byte accounting.
     pub record: u64,
+    /// zisofs compression of a file's data (its `ZF` entry).
+    pub zisofs: Option<Zf>,
 }
 
 /// A whole hierarchy, node 0 being the root.
@@ -114,6 +117,8 @@ struct Built {
     raw_name: Vec<u8>,
     /// Where the (first) record is.
     record: u64,
+    /// zisofs compression of a file's data.
+    zisofs: Option<Zf>,
 }
 
 /// System Use bytes one walk may gather beyond the image's own size. In a sound
@@ -175,6 +180,7 @@ impl Tree {
                 dir_block: vol.root.extent,
                 dir_size: vol.root.data_len,
                 record: root_start,
+                zisofs: None,
             }],
             namespace: ns,
         };
@@ -251,6 +257,7 @@ impl Tree {
                     dir_block,
                     dir_size,
                     record: b.record,
+                    zisofs: b.zisofs,
                 });
                 children.push(id);
             }
@@ -288,6 +295,7 @@ impl Tree {
                 dir_block: vol.root.extent,
                 dir_size: vol.root.data_len,
                 record,
+                zisofs: None,
             }],
             namespace: ns,
         }
@@ -677,6 +685,22 @@ impl<'a> Walker<'a, '_> {
             attrs.push(Fact::new("rr.relocated", Value::Bool(true)));
         }
         attrs.extend(rr.other);
+        // A compressed file lists at its uncompressed size, as the kernel and
+        // libarchive show it; how it is stored is a packing attribute.
+        let zisofs = rr.zf.filter(|_| kind == EntryKind::File);
+        if let Some(zf) = zisofs {
+            attrs.push(Fact::packing(
+                zisofs::ALGORITHM,
+                Value::Text(String::from_utf8_lossy(&zf.algorithm).into_owned()),
+            ));
+            attrs.push(Fact::packing(
+                zisofs::BLOCK_SIZE,
+                Value::Int(1u64.checked_shl(u32::from(zf.log2_block)).unwrap_or(0)),
+            ));
+            if zf.decodable() {
+                meta.size = u64::from(zf.size);
+            }
+        }
 
         Built {
             entry: Entry {
@@ -689,6 +713,7 @@ impl<'a> Walker<'a, '_> {
             dir,
             raw_name: rec.name.to_vec(),
             record: rec.offset,
+            zisofs,
         }
     }
 

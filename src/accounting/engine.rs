@@ -1104,7 +1104,11 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
                 }
             }
             _ => {
-                let mut owner = crate::model::span::Owner::new(it.class, "", it.explain.clone());
+                // Judged by its fields, as a structure only one image has: an
+                // inode a split hard link gained is explained by the link
+                // counts its fields hold.
+                let mut owner = crate::model::span::Owner::new(it.class, "", it.explain.clone())
+                    .with_fields((tx.fields)(it, bx));
                 owner.entries = it.entries.clone();
                 match one_sided(ctx, &owner, letter) {
                     Status::Explained => ItemStatus::Explained,

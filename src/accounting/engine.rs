@@ -730,7 +730,7 @@ fn compute_status(
         if span.start == other.start {
             return Status::Placement;
         }
-        return moved(sides, k, i, j);
+        return moved(sides, k, i, j, ctx);
     }
     if let Explain::Packed(keys) = &owner.explain {
         return packed(ctx, keys, &owner.entries, &other.owner.entries);
@@ -891,20 +891,47 @@ fn compare_fields(
 
 /// A structure with the same bytes at another place: moved along with what
 /// comes before it (placement), or on its own (reported).
-fn moved(sides: &[Side<'_>; 2], k: usize, i: usize, j: usize) -> Status {
+///
+/// A packed block (a squashfs fragment block) is written when it fills, so
+/// where it lands among the data blocks follows from every tail packed before
+/// it: when entries were added or removed or their data changed, its move,
+/// and the move of what it was written in front of, are placement. With no
+/// such difference, a move is another order of its own and still reported (a
+/// `-sort` file).
+fn moved(sides: &[Side<'_>; 2], k: usize, i: usize, j: usize, ctx: &Context) -> Status {
     let (x, y) = (&sides[k], &sides[1 - k]);
     let (from, to) = (x.spans()[i].start, y.spans()[j].start);
+    let repacked = data_repacked(ctx);
+    if repacked && matches!(x.spans()[i].owner.explain, Explain::Packed(_)) {
+        return Status::Placement;
+    }
     let shift = i128::from(to) - i128::from(from);
-    if follows(x, y, i, shift) || follows(y, x, j, -shift) {
+    if follows(x, y, (i, j), shift, repacked) || follows(y, x, (j, i), -shift, repacked) {
         Status::Placement
     } else {
         Status::Moved { from, to }
     }
 }
 
-/// True when the structure before span `i` of `x` explains its shift: it is
-/// only in `x`, changed size, or moved by the same amount.
-fn follows(x: &Side<'_>, y: &Side<'_>, i: usize, shift: i128) -> bool {
+/// True when some entry of the image was added or removed, or its data
+/// changed: the producer packed the data area anew.
+fn data_repacked(ctx: &Context) -> bool {
+    [Key::Added, Key::Removed, Key::Content, Key::SIZE]
+        .iter()
+        .any(|key| ctx.any.has(key))
+}
+
+/// True when the structure before span `i` of `x` (span `j` of `y`) explains
+/// its shift: it is only in `x`, changed size, or moved by the same amount;
+/// or, when the data area was `repacked`, it is a packed block that `y` holds
+/// after span `j`, written in front of it here (the shift is its length).
+fn follows(
+    x: &Side<'_>,
+    y: &Side<'_>,
+    (i, j): (usize, usize),
+    shift: i128,
+    repacked: bool,
+) -> bool {
     let Some(p) = i.checked_sub(1) else {
         return false;
     };
@@ -913,7 +940,13 @@ fn follows(x: &Side<'_>, y: &Side<'_>, i: usize, shift: i128) -> bool {
         None => true,
         Some(&q) => {
             let other = &y.spans()[q];
-            other.len != prev.len || i128::from(other.start) - i128::from(prev.start) == shift
+            let jumped = repacked
+                && matches!(prev.owner.explain, Explain::Packed(_))
+                && other.start >= y.spans()[j].start
+                && shift.unsigned_abs() == u128::from(prev.len);
+            jumped
+                || other.len != prev.len
+                || i128::from(other.start) - i128::from(prev.start) == shift
         }
     }
 }

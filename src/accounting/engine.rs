@@ -1614,6 +1614,57 @@ mod tests {
     }
 
     #[test]
+    fn a_packed_block_written_earlier_is_placement_only_beside_an_added_entry() {
+        // b wrote the fragment block in front of the data block: the same
+        // bytes in another order, plus a third block only b has (the added
+        // file's, explained by its difference) or, without one, nothing.
+        let a = b"DDDDFFFF\0\0\0\0".to_vec();
+        let b = b"FFFFDDDDNNNN".to_vec();
+        let frag = |start| {
+            let mut owner = Owner::new("fragment block", "frag", Explain::Packed(&[Key::Content]));
+            owner.entries = vec![EntryPath::from(&b"/g"[..])];
+            Span {
+                start,
+                len: 4,
+                owner,
+            }
+        };
+        let data = |start| span(start, 4, "data", Explain::Entry(&[Key::Content]));
+        let mut la = Layout::new();
+        la.push(data(0));
+        la.push(frag(4));
+        let mut lb = Layout::new();
+        lb.push(frag(0));
+        lb.push(data(4));
+        lb.push(Span {
+            start: 8,
+            len: 4,
+            owner: Owner::new("data block", "new", Explain::Nothing)
+                .of(&EntryPath::from(&b"/new"[..])),
+        });
+        la.finish();
+        lb.finish();
+        let added = Difference::one_sided(
+            vec![b"/new".to_vec()],
+            Which::B,
+            Subject::Entry(crate::model::EntryKind::File),
+            Some(1),
+        );
+        let ctx = Context::new(&Vec::new(), &[added], &[]);
+        let out = attributed((&a, &b), (&la, &lb), &ctx);
+        assert!(out.differences.is_empty(), "{:?}", out.differences);
+        // With no entry added, removed or changed, the same order change is
+        // one of its own: reported.
+        let none = Context::new(&Vec::new(), &[], &[]);
+        let out = attributed((&a, &b), (&la, &lb), &none);
+        let said = format!("{:?}", out.differences);
+        assert!(
+            said.contains("name: \"frag\"") || said.contains("name: \"data\""),
+            "{said}"
+        );
+    }
+
+    #[test]
     fn an_item_only_b_finds_changed_is_still_said() {
         // One compressed block per image whose decoded item is 4 bytes in a and
         // 6 in b: the 4 both have are equal, b's last 2 are a field only b's

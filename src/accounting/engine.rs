@@ -730,7 +730,7 @@ fn compute_status(
         if span.start == other.start {
             return Status::Placement;
         }
-        return moved(sides, k, i, j);
+        return moved(sides, k, i, j, ctx);
     }
     if let Explain::Packed(keys) = &owner.explain {
         return packed(ctx, keys, &owner.entries, &other.owner.entries);
@@ -891,20 +891,47 @@ fn compare_fields(
 
 /// A structure with the same bytes at another place: moved along with what
 /// comes before it (placement), or on its own (reported).
-fn moved(sides: &[Side<'_>; 2], k: usize, i: usize, j: usize) -> Status {
+///
+/// A packed block (a squashfs fragment block) is written when it fills, so
+/// where it lands among the data blocks follows from every tail packed before
+/// it: when entries were added or removed or their data changed, its move,
+/// and the move of what it was written in front of, are placement. With no
+/// such difference, a move is another order of its own and still reported (a
+/// `-sort` file).
+fn moved(sides: &[Side<'_>; 2], k: usize, i: usize, j: usize, ctx: &Context) -> Status {
     let (x, y) = (&sides[k], &sides[1 - k]);
     let (from, to) = (x.spans()[i].start, y.spans()[j].start);
+    let repacked = data_repacked(ctx);
+    if repacked && matches!(x.spans()[i].owner.explain, Explain::Packed(_)) {
+        return Status::Placement;
+    }
     let shift = i128::from(to) - i128::from(from);
-    if follows(x, y, i, shift) || follows(y, x, j, -shift) {
+    if follows(x, y, (i, j), shift, repacked) || follows(y, x, (j, i), -shift, repacked) {
         Status::Placement
     } else {
         Status::Moved { from, to }
     }
 }
 
-/// True when the structure before span `i` of `x` explains its shift: it is
-/// only in `x`, changed size, or moved by the same amount.
-fn follows(x: &Side<'_>, y: &Side<'_>, i: usize, shift: i128) -> bool {
+/// True when some entry of the image was added or removed, or its data
+/// changed: the producer packed the data area anew.
+fn data_repacked(ctx: &Context) -> bool {
+    [Key::Added, Key::Removed, Key::Content, Key::SIZE]
+        .iter()
+        .any(|key| ctx.any.has(key))
+}
+
+/// True when the structure before span `i` of `x` (span `j` of `y`) explains
+/// its shift: it is only in `x`, changed size, or moved by the same amount;
+/// or, when the data area was `repacked`, it is a packed block that `y` holds
+/// after span `j`, written in front of it here (the shift is its length).
+fn follows(
+    x: &Side<'_>,
+    y: &Side<'_>,
+    (i, j): (usize, usize),
+    shift: i128,
+    repacked: bool,
+) -> bool {
     let Some(p) = i.checked_sub(1) else {
         return false;
     };
@@ -913,7 +940,13 @@ fn follows(x: &Side<'_>, y: &Side<'_>, i: usize, shift: i128) -> bool {
         None => true,
         Some(&q) => {
             let other = &y.spans()[q];
-            other.len != prev.len || i128::from(other.start) - i128::from(prev.start) == shift
+            let jumped = repacked
+                && matches!(prev.owner.explain, Explain::Packed(_))
+                && other.start >= y.spans()[j].start
+                && shift.unsigned_abs() == u128::from(prev.len);
+            jumped
+                || other.len != prev.len
+                || i128::from(other.start) - i128::from(prev.start) == shift
         }
     }
 }
@@ -1104,7 +1137,11 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
                 }
             }
             _ => {
-                let mut owner = crate::model::span::Owner::new(it.class, "", it.explain.clone());
+                // Judged by its fields, as a structure only one image has: an
+                // inode a split hard link gained is explained by the link
+                // counts its fields hold.
+                let mut owner = crate::model::span::Owner::new(it.class, "", it.explain.clone())
+                    .with_fields((tx.fields)(it, bx));
                 owner.entries = it.entries.clone();
                 match one_sided(ctx, &owner, letter) {
                     Status::Explained => ItemStatus::Explained,
@@ -1574,6 +1611,57 @@ mod tests {
         assert!(out.record.all_explained(), "{:?}", out.record);
         assert!(out.differences.is_empty(), "{:?}", out.differences);
         assert!(out.record.placement_bytes > 0);
+    }
+
+    #[test]
+    fn a_packed_block_written_earlier_is_placement_only_beside_an_added_entry() {
+        // b wrote the fragment block in front of the data block: the same
+        // bytes in another order, plus a third block only b has (the added
+        // file's, explained by its difference) or, without one, nothing.
+        let a = b"DDDDFFFF\0\0\0\0".to_vec();
+        let b = b"FFFFDDDDNNNN".to_vec();
+        let frag = |start| {
+            let mut owner = Owner::new("fragment block", "frag", Explain::Packed(&[Key::Content]));
+            owner.entries = vec![EntryPath::from(&b"/g"[..])];
+            Span {
+                start,
+                len: 4,
+                owner,
+            }
+        };
+        let data = |start| span(start, 4, "data", Explain::Entry(&[Key::Content]));
+        let mut la = Layout::new();
+        la.push(data(0));
+        la.push(frag(4));
+        let mut lb = Layout::new();
+        lb.push(frag(0));
+        lb.push(data(4));
+        lb.push(Span {
+            start: 8,
+            len: 4,
+            owner: Owner::new("data block", "new", Explain::Nothing)
+                .of(&EntryPath::from(&b"/new"[..])),
+        });
+        la.finish();
+        lb.finish();
+        let added = Difference::one_sided(
+            vec![b"/new".to_vec()],
+            Which::B,
+            Subject::Entry(crate::model::EntryKind::File),
+            Some(1),
+        );
+        let ctx = Context::new(&Vec::new(), &[added], &[]);
+        let out = attributed((&a, &b), (&la, &lb), &ctx);
+        assert!(out.differences.is_empty(), "{:?}", out.differences);
+        // With no entry added, removed or changed, the same order change is
+        // one of its own: reported.
+        let none = Context::new(&Vec::new(), &[], &[]);
+        let out = attributed((&a, &b), (&la, &lb), &none);
+        let said = format!("{:?}", out.differences);
+        assert!(
+            said.contains("name: \"frag\"") || said.contains("name: \"data\""),
+            "{said}"
+        );
     }
 
     #[test]

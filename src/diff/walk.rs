@@ -541,6 +541,10 @@ impl<'o> Differ<'o> {
         // are not compared against nothing.
         let encodes_a_difference = |f: &Fact| match f.follows {
             Some(Follows::Entry(field)) => field.differs(&ea.meta, &eb.meta),
+            Some(Follows::Fields { fields, xattrs }) => {
+                fields.iter().any(|f| f.differs(&ea.meta, &eb.meta))
+                    || (xattrs && ea.meta.xattrs != eb.meta.xattrs)
+            }
             _ => false,
         };
         let none: &[Fact] = &[];

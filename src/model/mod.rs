@@ -274,6 +274,16 @@ impl Role {
 pub enum Follows {
     /// A field of the entry it belongs to: differs whenever that field does.
     Entry(EntryField),
+    /// Any of these fields of the entry it belongs to, or its extended
+    /// attributes when `xattrs`: how an entry is stored when the shape
+    /// follows what it holds (a squashfs extended inode, used for a link
+    /// count above one, a large size or extended attributes).
+    Fields {
+        /// The fields it follows.
+        fields: &'static [EntryField],
+        /// Whether it follows the extended attributes too.
+        xattrs: bool,
+    },
     /// The size of the image: differs whenever the image size does (a GPT's
     /// backup header address, a partition's sector count).
     ImageSize,

@@ -97,7 +97,7 @@ pub fn plan(tree: &Tree, seed: u64, p: &Producer) -> Vec<Change> {
         let is_dir = matches!(n.kind, Kind::Dir);
         let change = match what {
             0 if free && bytes => Change::Content(n.path.clone()),
-            1 if free && plain && !squashfs(p) => Change::Grow(n.path.clone()),
+            1 if free && plain => Change::Grow(n.path.clone()),
             2 if free && k.mode && !matches!(n.kind, Kind::Symlink(_)) => {
                 Change::Mode(n.path.clone())
             }
@@ -109,32 +109,13 @@ pub fn plan(tree: &Tree, seed: u64, p: &Producer) -> Vec<Change> {
             }
             7 if free && leaf => Change::Remove(n.path.clone()),
             8 if free && matches!(n.kind, Kind::Symlink(_)) => Change::Target(n.path.clone()),
-            9 if k.nlink && matches!(n.kind, Kind::HardLink(_)) && split_links_exact(p) => {
-                Change::Unlink(n.path.clone())
-            }
+            9 if k.nlink && matches!(n.kind, Kind::HardLink(_)) => Change::Unlink(n.path.clone()),
             _ => continue,
         };
         used.insert(n.path.clone());
         out.push(change);
     }
     out
-}
-
-/// Whether a hard link replaced by a copy is reported as the link counts
-/// alone. Not yet for squashfs: isodiff also reports the inode type
-/// (extended to basic) and the sparse count (0 to none) of every name, and the
-/// copy's new inode as `bytes`; `changes_mksquashfs_split_hard_link` (ignored)
-/// holds the case.
-fn split_links_exact(p: &Producer) -> bool {
-    !squashfs(p)
-}
-
-/// Squashfs producers: a file that grows is not yet reported as size and
-/// content alone there: its block count or fragment attribute is reported
-/// too, and a fragment table entry only in b as `bytes`;
-/// `changes_mksquashfs_grow` (ignored) holds the case.
-fn squashfs(p: &Producer) -> bool {
-    p.name.contains("squashfs")
 }
 
 /// A path in `dir` that no entry of `tree` has.

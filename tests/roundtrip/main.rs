@@ -801,13 +801,12 @@ fn change_case_again(name: &str, seed: u64, changes: &[changes::Change]) {
 }
 
 /// A hard link replaced by a copy (seed 13526092242740422891, shrunk from three
-/// changes): besides the two names' link counts, isodiff reports
+/// changes): the two names' link counts alone. Once isodiff also reported
 /// `squashfs.inode_type` extended_file -> basic_file and `squashfs.sparse`
 /// 0 -> none on both names (how the inode is stored, which follows the link
 /// count), and "inode table: inode of /AFG0/kRY'ulmOUs (only in b)" as
-/// `bytes`: the copy's inode is not attributed to the entry it belongs to.
+/// `bytes` (the copy's inode, now judged by its link count field).
 #[test]
-#[ignore = "isodiff reports packing attributes and the new inode of a split hard link (see the doc comment)"]
 fn changes_mksquashfs_split_hard_link() {
     change_case_again(
         "mksquashfs-gzip",
@@ -817,10 +816,10 @@ fn changes_mksquashfs_split_hard_link() {
 }
 
 /// A file that grows (seed 13526092242740422898, shrunk to this one change):
-/// besides its size and content, isodiff reports an attribute of /bM and
-/// "fragment table: entry of /bM (only in b)" as `bytes`.
+/// its size and content alone. Once isodiff also reported its block count
+/// (`squashfs.blocks`, which follows the size) and "fragment table: entry of
+/// /bM (only in b)" as `bytes` (now judged by its size field).
 #[test]
-#[ignore = "isodiff reports a packing attribute and a one-sided fragment table entry of a grown file (see the doc comment)"]
 fn changes_mksquashfs_grow() {
     change_case_again(
         "mksquashfs-gzip",
@@ -844,14 +843,13 @@ fn changes_genisoimage_record_date() {
 }
 
 /// A file added (seed 13526092242740422906, shrunk to this one change) to
-/// images of the same size: the byte accounting leaves data and fragment
-/// blocks as `bytes`: with the whole tree "data block 4 of /cB日本P+BLw" (a
+/// images of the same size: the `added` difference alone. The byte accounting
+/// once left data and fragment blocks as `bytes`: with the whole tree "data block 4 of /cB日本P+BLw" (a
 /// file that did not change) and "fragment block 0 (tails of 2 files)"; shrunk
 /// to two entries, "data block 0 of /q" and "fragment block 0 (tails of 1
-/// file)". The blocks moved or were rewritten because of the added file; the
-/// accounting does not explain them by its `added` difference.
+/// file)". The fragment block was written earlier because of the added file,
+/// in front of the data block: placement now that an entry was added.
 #[test]
-#[ignore = "blocks moved by an added file are reported as bytes (see the doc comment)"]
 fn changes_mksquashfs_added_file_bytes() {
     change_case_again(
         "mksquashfs-gzip",

@@ -998,13 +998,19 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
     let len = b.len() as u64;
     let mut v = vec![
         // Basic and extended inodes of one kind: the shape follows from what
-        // the extended one holds (xattrs, links, sparse blocks), reported as
-        // the attribute squashfs.inode_type.
+        // the extended one holds (xattrs, links, a large size), reported as
+        // the attribute squashfs.inode_type unless one of those differs.
         f(
             0,
             2,
             "type",
-            entry(&[Key::TYPE, Key::Attribute(INODE_TYPE)]),
+            entry(&[
+                Key::TYPE,
+                Key::Attribute(INODE_TYPE),
+                Key::NLINK,
+                Key::SIZE,
+                Key::Xattr,
+            ]),
         ),
         f(2, 2, "mode", entry(&[Key::MODE])),
         // An index into the id table: another index with the same uid is a

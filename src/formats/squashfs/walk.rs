@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::formats::tree;
 use crate::limits::{check, Limits};
 use crate::model::key::Attr;
-use crate::model::{Entry, EntryKind, Fact, Meta, NodeId, Value};
+use crate::model::{Entry, EntryField, EntryKind, Fact, Follows, Meta, NodeId, Value};
 
 /// How an inode is stored (`basic file`, `extended dir`, ...).
 pub(crate) const INODE_TYPE: Attr = Attr::new("squashfs.inode_type");
@@ -335,8 +335,10 @@ impl<'r, 'a> Walker<'r, 'a> {
             Fact::layout("squashfs.inode", Value::Int(u64::from(inode.number))),
             Fact::layout("squashfs.inode_ref", Value::Int(iref)),
             // Basic or extended: how the inode is stored, which follows what
-            // it holds (xattrs, links, sparse blocks).
-            Fact::packing(INODE_TYPE, Value::Text(inode.type_name().to_owned())),
+            // it holds (xattrs, links, sparse blocks): not a difference of its
+            // own when one of those differs.
+            Fact::packing(INODE_TYPE, Value::Text(inode.type_name().to_owned()))
+                .follows(shape(inode.kind)),
         ]);
         let mut file = None;
         match &inode.body {
@@ -370,8 +372,12 @@ impl<'r, 'a> Walker<'r, 'a> {
                     "squashfs.blocks_start",
                     Value::Int(f.blocks_start),
                 ));
-                // Full blocks and sparse ones: they follow the block size.
-                attrs.push(Fact::packing("squashfs.blocks", Value::Int(f.block_count)));
+                // Full blocks and sparse ones: they follow the block size,
+                // and the file's size.
+                attrs.push(
+                    Fact::packing("squashfs.blocks", Value::Int(f.block_count))
+                        .follows(Follows::Entry(EntryField::Size)),
+                );
                 if let Some((index, offset)) = f.fragment {
                     attrs.push(Fact::layout(
                         "squashfs.fragment",
@@ -383,7 +389,12 @@ impl<'r, 'a> Walker<'r, 'a> {
                     ));
                 }
                 if let Some(sparse) = f.sparse {
-                    attrs.push(Fact::packing("squashfs.sparse", Value::Int(sparse)));
+                    // Only an extended inode stores it: it comes and goes
+                    // with the inode's shape.
+                    attrs.push(
+                        Fact::packing("squashfs.sparse", Value::Int(sparse))
+                            .follows(shape(inode.kind)),
+                    );
                 }
                 file = Some(*f);
             }
@@ -466,6 +477,24 @@ pub(crate) fn split_dev(rdev: u32) -> (u32, u32) {
         (rdev >> 8) & 0xfff,
         (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
     )
+}
+
+/// What the shape of an inode of `kind` (basic or extended) follows: an
+/// extended file inode holds a link count above one, a size past 4 GiB or
+/// extended attributes; the other extended inodes hold extended attributes
+/// (a directory's also a large listing or an index, which follow its
+/// entries).
+fn shape(kind: EntryKind) -> Follows {
+    match kind {
+        EntryKind::File => Follows::Fields {
+            fields: &[EntryField::Nlink, EntryField::Size],
+            xattrs: true,
+        },
+        _ => Follows::Fields {
+            fields: &[],
+            xattrs: true,
+        },
+    }
 }
 
 #[cfg(test)]

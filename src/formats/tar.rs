@@ -47,7 +47,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::formats::tree::{self as arena, arena_node};
+use crate::formats::tree::{self as arena, arena_node, components};
 use crate::limits::Limits;
 use crate::model::span::{f, Attr, EntryPath, Explain, Key, Keys, Layout, Owner, Span};
 use crate::model::{
@@ -518,18 +518,6 @@ fn implied_dir(id: u32, parent: u32, name: Vec<u8>) -> Building {
         data: None,
         group: None,
     }
-}
-
-/// The path components of a member name; `None` when it has a `..`.
-fn components(name: &[u8]) -> Option<Vec<&[u8]>> {
-    let parts: Vec<&[u8]> = name
-        .split(|&b| b == b'/')
-        .filter(|p| !p.is_empty() && *p != b".")
-        .collect();
-    if parts.iter().any(|p| *p == b"..") {
-        return None;
-    }
-    Some(parts)
 }
 
 /// Says which member an error is about.

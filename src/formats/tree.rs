@@ -5,6 +5,18 @@ use crate::error::{Error, Result};
 use crate::model::span::EntryPath;
 use crate::model::{Entry, EntryKind, Listing, NodeId};
 
+/// The path components of a member name; `None` when it has a `..`.
+pub(crate) fn components(name: &[u8]) -> Option<Vec<&[u8]>> {
+    let parts: Vec<&[u8]> = name
+        .split(|&b| b == b'/')
+        .filter(|p| !p.is_empty() && *p != b".")
+        .collect();
+    if parts.iter().any(|p| *p == b"..") {
+        return None;
+    }
+    Some(parts)
+}
+
 /// A node of a reader's arena.
 pub(crate) trait ArenaNode {
     /// The entry as listed.

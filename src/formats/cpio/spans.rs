@@ -17,10 +17,10 @@
 use std::collections::HashMap;
 
 use super::header::{self, CpioFormat, Header, NEWC_LEN, ODC_LEN};
-use super::tree::components;
 use super::CpioFs;
 use crate::bytes::{byte, le16};
 use crate::formats::compress::Compression;
+use crate::formats::tree::components;
 use crate::model::span::{
     f, fact, Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Owner, Placement, Span,
 };

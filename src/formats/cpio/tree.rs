@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::header::MAX_NAME;
 use super::segments::{Loc, Member, Parsed};
 use crate::error::Error;
+use crate::formats::tree::components;
 use crate::limits::Limits;
 use crate::model::{Entry, EntryKind, Fact, Meta, NodeId, Value};
 use crate::time::Timestamp;
@@ -63,18 +64,6 @@ fn about(m: &Member, label: &str, reason: impl std::fmt::Display) -> Error {
             String::from_utf8_lossy(&m.name)
         ),
     )
-}
-
-/// The path components of a member name; `None` when it has a `..`.
-pub(crate) fn components(name: &[u8]) -> Option<Vec<&[u8]>> {
-    let parts: Vec<&[u8]> = name
-        .split(|&b| b == b'/')
-        .filter(|p| !p.is_empty() && *p != b".")
-        .collect();
-    if parts.iter().any(|p| *p == b"..") {
-        return None;
-    }
-    Some(parts)
 }
 
 pub(crate) fn build(input: &[u8], p: &Parsed, limits: &Limits) -> Tree {

@@ -141,10 +141,15 @@ fn nix_entry(l: &Listed, out: &mut Vec<Difference>) {
             out.push(finding(l, EntryField::Mtime, Val::Time(*t), one, nix));
         }
     }
-    for (field, id) in [(EntryField::Uid, m.uid), (EntryField::Gid, m.gid)] {
+    not_root(l, nix, out);
+}
+
+/// An owner or group other than root, for `cause`.
+fn not_root(l: &Listed, cause: Option<&'static CauseClass>, out: &mut Vec<Difference>) {
+    for (field, id) in [(EntryField::Uid, l.meta.uid), (EntryField::Gid, l.meta.gid)] {
         if let Some(id) = id.filter(|&id| id != 0) {
             let (found, root) = (Val::Unsigned(id.into()), Val::Unsigned(0));
-            out.push(finding(l, field, found, root, nix));
+            out.push(finding(l, field, found, root, cause));
         }
     }
 }
@@ -166,12 +171,7 @@ fn general_entry(
         }
     }
     if options.expect_root {
-        for (field, id) in [(EntryField::Uid, m.uid), (EntryField::Gid, m.gid)] {
-            if let Some(id) = id.filter(|&id| id != 0) {
-                let (found, root) = (Val::Unsigned(id.into()), Val::Unsigned(0));
-                out.push(finding(l, field, found, root, None));
-            }
-        }
+        not_root(l, None, out);
     }
 }
 

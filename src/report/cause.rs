@@ -379,8 +379,7 @@ fn compile() -> HashMap<&'static str, Glob> {
 
 /// The signed distance from `a` to `b` in nanoseconds, as the times read.
 fn shift(a: &Timestamp, b: &Timestamp) -> i128 {
-    let ns = |(s, n): (i64, u32)| i128::from(s) * 1_000_000_000 + i128::from(n);
-    ns(b.shown_instant()) - ns(a.shown_instant())
+    super::summary::shift(a.shown_instant(), b.shown_instant())
 }
 
 /// Gives every difference of `report` its cause (differences that only follow
@@ -538,20 +537,6 @@ impl CauseCount {
     pub fn line(&self) -> String {
         let s = |n: u64| if n == 1 { "" } else { "s" };
         let images = self.images.len() as u64;
-        let mut what: Vec<String> = Vec::new();
-        let fields: Vec<&str> = self.fields.iter().map(String::as_str).collect();
-        if fields.len() > 6 {
-            what.push(format!(
-                "{}, ... ({} fields)",
-                fields[..5].join(", "),
-                fields.len()
-            ));
-        } else {
-            what.push(fields.join(", "));
-        }
-        if let Some(shift) = self.shift_text() {
-            what.push(shift);
-        }
         format!(
             "{}: {} difference{} in {} image{} ({})",
             self.class.title,
@@ -559,8 +544,21 @@ impl CauseCount {
             s(self.differences),
             images,
             s(images),
-            what.join("; ")
+            self.what().join("; ")
         )
+    }
+
+    /// What differs, as every report says it: the fields (the first five and
+    /// a count when there are more than six), then the shift of its times.
+    pub fn what(&self) -> Vec<String> {
+        let fields: Vec<&str> = self.fields.iter().map(String::as_str).collect();
+        let mut what = vec![if fields.len() > 6 {
+            format!("{}, ... ({} fields)", fields[..5].join(", "), fields.len())
+        } else {
+            fields.join(", ")
+        }];
+        what.extend(self.shift_text());
+        what
     }
 }
 

@@ -328,10 +328,7 @@ fn causes(report: &Report, s: &mut String) {
     }
     s.push_str("<table class=\"counts\" id=\"causes\"><caption>Causes</caption>\n<tr><th>cause</th><th>count</th><th>what</th><th>e.g.</th><th>usual fix</th></tr>\n");
     for c in &report.causes {
-        let mut what: Vec<String> = c.fields.iter().cloned().collect();
-        if let Some(shift) = c.shift_text() {
-            what.push(shift);
-        }
+        let what = c.what();
         let examples: Vec<String> = c
             .examples
             .iter()
@@ -350,7 +347,7 @@ fn causes(report: &Report, s: &mut String) {
             c.class.id,
             html_escape(c.class.title),
             c.differences,
-            h(what.join(", ").as_bytes()),
+            h(what.join("; ").as_bytes()),
             examples.join(", "),
             html_escape(c.class.fix)
         );

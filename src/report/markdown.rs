@@ -233,15 +233,7 @@ fn causes(report: &Report, s: &mut String) {
     s.push_str("### Causes\n\n| cause | differences | what | e.g. | usual fix |\n");
     s.push_str("| :-- | --: | :-- | :-- | :-- |\n");
     for c in &report.causes {
-        let mut what: Vec<String> = c.fields.iter().map(|f| escape(f.as_bytes())).collect();
-        if what.len() > 6 {
-            let n = what.len();
-            what.truncate(5);
-            what.push(format!("... ({n} fields)"));
-        }
-        if let Some(shift) = c.shift_text() {
-            what.push(shift);
-        }
+        let what: Vec<String> = c.what().iter().map(|w| escape(w.as_bytes())).collect();
         let examples: Vec<String> = c
             .examples
             .iter()
@@ -253,7 +245,7 @@ fn causes(report: &Report, s: &mut String) {
             "| **{}** | {} | {} | {} | {} |",
             plain(c.class.title),
             c.differences,
-            plain(&what.join(", ")),
+            plain(&what.join("; ")),
             examples.join(", "),
             plain(c.class.fix)
         );

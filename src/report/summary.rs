@@ -226,7 +226,7 @@ fn shift_range<'d>(differences: impl Iterator<Item = &'d Difference>) -> Option<
 }
 
 /// The signed distance from `a` to `b` (seconds, nanoseconds), in nanoseconds.
-fn shift((sa, na): (i64, u32), (sb, nb): (i64, u32)) -> i128 {
+pub(crate) fn shift((sa, na): (i64, u32), (sb, nb): (i64, u32)) -> i128 {
     (i128::from(sb) * 1_000_000_000 + i128::from(nb))
         - (i128::from(sa) * 1_000_000_000 + i128::from(na))
 }

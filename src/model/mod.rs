@@ -14,6 +14,7 @@ use std::fmt;
 pub mod blocks;
 pub mod key;
 pub mod span;
+pub(crate) mod structure;
 
 use crate::error::Result;
 use crate::time::Timestamp;

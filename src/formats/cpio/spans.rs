@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 
-use super::header::{self, CpioFormat, Header, NEWC_LEN, ODC_LEN};
+use super::header::{self, CpioFormat, Header, NewcHeader, OdcHeader};
 use super::CpioFs;
 use crate::bytes::{byte, le16};
 use crate::formats::compress::Compression;
@@ -79,13 +79,6 @@ fn pieces<'b>(buf: &'b [u8], start: usize, end: usize, archives: &mut usize) -> 
     out
 }
 
-fn header_len(format: CpioFormat) -> usize {
-    match format {
-        CpioFormat::Odc => ODC_LEN,
-        _ => NEWC_LEN,
-    }
-}
-
 /// The parts of one member: where its header (with the name), name padding,
 /// data and data padding are, relative to its buffer.
 struct Parts {
@@ -96,7 +89,7 @@ struct Parts {
 }
 
 fn parts(at: usize, h: &Header<'_>) -> Parts {
-    let name_end = (at + header_len(h.format) + h.name.len() + 1).min(h.next);
+    let name_end = (at + h.format.header_len() + h.name.len() + 1).min(h.next);
     let data_end = (h.data_at + h.data_len).min(h.next);
     Parts {
         header: (at, name_end),
@@ -420,75 +413,39 @@ fn item_fields(item: &Item, b: &[u8]) -> Vec<Field> {
         1 => CpioFormat::Crc,
         _ => CpioFormat::Odc,
     };
-    let name_len = (b.len() as u64).saturating_sub(header_len(format) as u64);
+    let name_len = (b.len() as u64).saturating_sub(format.header_len() as u64);
     // Any fact of any segment: the item does not know its segment's number.
     header_fields(format, name_len, fact("segment"))
 }
 
 /// The fields of a member header followed by its name of `name_len` bytes
-/// (with the NUL).
+/// (with the NUL): the header's field table, its magic explained by `magic`.
 fn header_fields(format: CpioFormat, name_len: u64, magic: Explain) -> Vec<Field> {
-    let e = Explain::Entry;
-    let mut v = vec![f(0, 6, "magic", magic)];
-    let (header, rest) = match format {
-        CpioFormat::Odc => (
-            ODC_LEN as u64,
-            vec![
-                f(6, 6, "dev", Explain::Placement),
-                f(12, 6, "ino", Explain::Placement),
-                f(18, 6, "mode", e(&[Key::MODE, Key::TYPE])),
-                f(24, 6, "uid", e(&[Key::UID])),
-                f(30, 6, "gid", e(&[Key::GID])),
-                f(36, 6, "nlink", e(&[Key::NLINK, Key::Children])),
-                f(42, 6, "rdev", e(&[Key::RDEV])),
-                f(48, 11, "mtime", e(&[Key::MTIME])),
-                f(59, 6, "namesize", Explain::Derived),
-                f(
-                    65,
-                    11,
-                    "filesize",
-                    e(&[Key::SIZE, Key::Content, Key::SYMLINK]),
-                ),
-            ],
-        ),
-        _ => (
-            NEWC_LEN as u64,
-            vec![
-                // Inode and device numbers are renumbered by any insertion.
-                f(6, 8, "ino", Explain::Placement),
-                f(14, 8, "mode", e(&[Key::MODE, Key::TYPE])),
-                f(22, 8, "uid", e(&[Key::UID])),
-                f(30, 8, "gid", e(&[Key::GID])),
-                f(38, 8, "nlink", e(&[Key::NLINK, Key::Children])),
-                f(46, 8, "mtime", e(&[Key::MTIME])),
-                f(
-                    54,
-                    8,
-                    "filesize",
-                    e(&[Key::SIZE, Key::Content, Key::SYMLINK]),
-                ),
-                f(62, 8, "devmajor", Explain::Placement),
-                f(70, 8, "devminor", Explain::Placement),
-                f(78, 8, "rdevmajor", e(&[Key::RDEV])),
-                f(86, 8, "rdevminor", e(&[Key::RDEV])),
-                f(94, 8, "namesize", Explain::Derived),
-                f(
-                    102,
-                    8,
-                    "check",
-                    if format == CpioFormat::Crc {
-                        e(&[Key::Content])
-                    } else {
-                        Explain::Nothing
-                    },
-                ),
-            ],
-        ),
+    let table = match format {
+        CpioFormat::Odc => OdcHeader::FIELDS,
+        _ => NewcHeader::FIELDS,
     };
-    v.extend(rest);
+    let mut v: Vec<Field> = table
+        .iter()
+        .map(|def| {
+            let mut field = def.field();
+            match def.name {
+                "magic" => field.explain = magic.clone(),
+                // Zero but in the crc format: a change is a finding of its own.
+                "check" if format != CpioFormat::Crc => field.explain = Explain::Nothing,
+                _ => {}
+            }
+            field
+        })
+        .collect();
     // A changed name makes another entry (removed and added), which explains
     // all its structures.
-    v.push(f(header, name_len, "name", Explain::Nothing));
+    v.push(f(
+        format.header_len() as u64,
+        name_len,
+        "name",
+        Explain::Nothing,
+    ));
     v
 }
 

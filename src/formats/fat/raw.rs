@@ -10,6 +10,12 @@
 
 use crate::bytes::{byte, le16, le32};
 use crate::error::{Error, Result};
+use std::borrow::Cow;
+
+use super::walk::{ATTRIBUTES, CASE_FLAGS, CREATED, MODIFIED_RAW, SHORT_NAME};
+use crate::model::key::Key;
+use crate::model::span::Explain;
+use crate::model::structure::{structure, Array, Le16, Le32, Raw, U8};
 use crate::model::{Fact, Follows, Value};
 use crate::time::{Civil, Precision, Timestamp};
 
@@ -446,75 +452,114 @@ impl Geometry {
     }
 }
 
-/// One 32-byte directory entry, borrowed from the image.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DirEntry<'a> {
-    pub raw: &'a [u8],
+/// What explains the fields of an 8.3 entry holding its creation time.
+const CREATION: Explain = Explain::Entry(&[Key::Attribute(CREATED)]);
+/// What explains the fields of an 8.3 entry holding its modification time.
+const MODIFICATION: Explain = Explain::Entry(&[Key::MTIME, Key::Attribute(MODIFIED_RAW)]);
+
+structure! {
+    /// One 32-byte 8.3 directory entry (`DIR_*`), borrowed from the image; the
+    /// explanations are those of a file's or directory's own entry.
+    pub(crate) struct DirEntry[32] {
+        /// `DIR_Name`: the 8.3 name, space padded.
+        short_name: 0, 11, Array<11>, "short name", Explain::Entry(&[Key::Attribute(SHORT_NAME)]);
+        attributes: 11, 1, U8, "attributes", Explain::Entry(&[Key::Attribute(ATTRIBUTES), Key::TYPE]);
+        /// `DIR_NTRes`: bit 3 lower-case base name, bit 4 lower-case extension
+        /// (the Windows NT convention Linux and mtools follow).
+        case_flags: 12, 1, U8, "case flags", Explain::Entry(&[Key::Attribute(CASE_FLAGS)]);
+        created_tenths: 13, 1, U8, "creation time (10 ms units)", CREATION;
+        created_time: 14, 2, Le16, "creation time", CREATION;
+        created_date: 16, 2, Le16, "creation date", CREATION;
+        accessed_date: 18, 2, Le16, "access date", Explain::Entry(&[Key::ATIME]);
+        /// Only FAT32 keeps cluster bits here (FAT12/16 keep extended attribute
+        /// handles of OS/2; it should stay 0: the accounting says so).
+        cluster_high: 20, 2, Le16, "first cluster (high half)", Explain::Placement;
+        modified_time: 22, 2, Le16, "modification time", MODIFICATION;
+        modified_date: 24, 2, Le16, "modification date", MODIFICATION;
+        cluster_low: 26, 2, Le16, "first cluster", Explain::Placement;
+        size: 28, 4, Le32, "size", Explain::Entry(&[Key::SIZE, Key::Content, Key::Nested]);
+    }
+}
+
+structure! {
+    /// The same 32 bytes as a VFAT long-name entry (`LDIR_*`). A changed name
+    /// makes another entry (removed and added), which explains the whole entry.
+    pub(crate) struct LongNameEntry[32] {
+        /// `LDIR_Ord`: the part's number, 0x40 on the last.
+        order: 0, 1, U8, "sequence number", Explain::Derived;
+        chars_1: 1, 10, Raw, "name characters 1-5", Explain::Nothing;
+        attributes: 11, 1, U8, "attributes", Explain::Derived;
+        kind: 12, 1, U8, "type", Explain::Nothing;
+        /// The checksum of the 8.3 name the entry belongs to.
+        checksum: 13, 1, U8, "checksum of the short name", Explain::Entry(&[Key::Attribute(SHORT_NAME)]);
+        chars_2: 14, 12, Raw, "name characters 6-11", Explain::Nothing;
+        cluster: 26, 2, Le16, "first cluster", Explain::Nothing;
+        chars_3: 28, 4, Raw, "name characters 12-13", Explain::Nothing;
+    }
+}
+
+structure! {
+    /// The same 32 bytes as the volume label entry of the root directory.
+    pub(crate) struct LabelEntry[32] {
+        label: 0, 11, Array<11>, "label", Explain::Fact(Cow::Borrowed("root_label"));
+        attributes: 11, 1, U8, "attributes", Explain::Nothing;
+        case_flags: 12, 1, U8, "case flags", Explain::Nothing;
+        created: 13, 5, Raw, "creation time", Explain::Fact(Cow::Borrowed("root_label.created"));
+        accessed_date: 18, 2, Le16, "access date", Explain::Nothing;
+        cluster_high: 20, 2, Le16, "first cluster (high half)", Explain::Nothing;
+        modified: 22, 4, Raw, "modification time", Explain::Fact(Cow::Borrowed("root_label.modified"));
+        cluster_low: 26, 2, Le16, "first cluster", Explain::Nothing;
+        size: 28, 4, Le32, "size", Explain::Nothing;
+    }
 }
 
 impl<'a> DirEntry<'a> {
     pub(crate) fn first_byte(&self) -> u8 {
-        byte(self.raw, 0)
-    }
-    pub(crate) fn attributes(&self) -> u8 {
-        byte(self.raw, 11)
+        self.bytes()[0]
     }
     pub(crate) fn is_long_name(&self) -> bool {
         self.attributes() & attr::LONG_NAME_MASK == attr::LONG_NAME
-    }
-    /// `DIR_Name`: the 8.3 name, space padded.
-    pub(crate) fn short_name(&self) -> [u8; 11] {
-        array(self.raw, 0)
-    }
-    /// `DIR_NTRes`: bit 3 lower-case base name, bit 4 lower-case extension (the
-    /// Windows NT convention Linux and mtools follow).
-    pub(crate) fn case_flags(&self) -> u8 {
-        byte(self.raw, 12)
-    }
-    pub(crate) fn created_tenths(&self) -> u8 {
-        byte(self.raw, 13)
-    }
-    pub(crate) fn created_time(&self) -> u16 {
-        le16(self.raw, 14)
-    }
-    pub(crate) fn created_date(&self) -> u16 {
-        le16(self.raw, 16)
-    }
-    pub(crate) fn accessed_date(&self) -> u16 {
-        le16(self.raw, 18)
-    }
-    pub(crate) fn modified_time(&self) -> u16 {
-        le16(self.raw, 22)
-    }
-    pub(crate) fn modified_date(&self) -> u16 {
-        le16(self.raw, 24)
     }
     /// The first cluster; the high half only counts on FAT32 (FAT12/16 keep
     /// extended attribute handles of OS/2 there).
     pub(crate) fn first_cluster(&self, fat_type: FatType) -> u32 {
         let hi = if fat_type == FatType::Fat32 {
-            u32::from(le16(self.raw, 20))
+            u32::from(self.cluster_high())
         } else {
             0
         };
-        hi << 16 | u32::from(le16(self.raw, 26))
+        hi << 16 | u32::from(self.cluster_low())
     }
-    pub(crate) fn size(&self) -> u32 {
-        le32(self.raw, 28)
+    /// The five bytes of the creation time (tenths, time, date).
+    pub(crate) fn creation_bytes(&self) -> &'a [u8] {
+        &self.bytes()[13..18]
+    }
+    /// The four bytes of the modification time and date.
+    pub(crate) fn modification_bytes(&self) -> &'a [u8] {
+        &self.bytes()[22..26]
     }
 
     /// Long-name entry: sequence number (`LDIR_Ord`), checksum of the short name
     /// it belongs to, and its 13 UCS-2 units.
     pub(crate) fn long_name_part(&self) -> (u8, u8, [u16; 13]) {
+        let l = self.as_long_name();
         let mut units = [0u16; 13];
-        let places = (1..11)
-            .step_by(2)
-            .chain((14..26).step_by(2))
-            .chain((28..32).step_by(2));
-        for (u, at) in units.iter_mut().zip(places) {
-            *u = le16(self.raw, at);
+        let chars = l.chars_1().iter().chain(l.chars_2()).chain(l.chars_3());
+        let mut pairs = chars.copied().collect::<Vec<u8>>().into_iter();
+        for u in &mut units {
+            *u = u16::from_le_bytes([pairs.next().unwrap_or(0), pairs.next().unwrap_or(0)]);
         }
-        (self.first_byte(), byte(self.raw, 13), units)
+        (l.order(), l.checksum(), units)
+    }
+
+    /// The same bytes read as a long-name entry.
+    pub(crate) fn as_long_name(&self) -> LongNameEntry<'a> {
+        LongNameEntry(self.bytes())
+    }
+
+    /// The same bytes read as the volume label entry.
+    pub(crate) fn as_label(&self) -> LabelEntry<'a> {
+        LabelEntry(self.bytes())
     }
 }
 
@@ -559,7 +604,7 @@ pub(crate) fn creation_time(e: &DirEntry<'_>) -> Value {
         return Value::Unset;
     }
     if tenths > 199 {
-        return Value::Bytes(e.raw.get(13..18).unwrap_or_default().to_vec());
+        return Value::Bytes(e.creation_bytes().to_vec());
     }
     match dos_time(
         date,
@@ -568,7 +613,7 @@ pub(crate) fn creation_time(e: &DirEntry<'_>) -> Value {
         Precision::Hundredths,
     ) {
         Some(t) => Value::Time(t),
-        None => Value::Bytes(e.raw.get(13..18).unwrap_or_default().to_vec()),
+        None => Value::Bytes(e.creation_bytes().to_vec()),
     }
 }
 
@@ -736,6 +781,14 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_field_tables_cover_the_entries() {
+        use crate::model::structure::check_table;
+        for fields in [DirEntry::FIELDS, LongNameEntry::FIELDS, LabelEntry::FIELDS] {
+            assert_eq!(check_table(fields, 32), Ok(()));
+        }
+    }
+
+    #[test]
     fn dos_times() {
         // 2024-06-02 13:04:06: date (44 << 9 | 6 << 5 | 2), time (13 << 11 | 4 << 5 | 3).
         let (date, time) = (44 << 9 | 6 << 5 | 2, 13 << 11 | 4 << 5 | 3);
@@ -745,17 +798,14 @@ pub(crate) mod tests {
         raw[13] = 157;
         raw[14..16].copy_from_slice(&time.to_le_bytes());
         raw[16..18].copy_from_slice(&date.to_le_bytes());
-        let Value::Time(c) = creation_time(&DirEntry { raw: &raw }) else {
+        let Value::Time(c) = creation_time(&DirEntry(&raw)) else {
             panic!("no creation time");
         };
         assert_eq!(c.rfc3339(), "2024-06-02T13:04:07.57Z");
         assert_eq!(dos_time(0, 0, 0, Precision::TwoSeconds), None);
         assert_eq!(dos_time(date, 0x1f, 0, Precision::TwoSeconds), None);
         raw[13] = 200;
-        assert!(matches!(
-            creation_time(&DirEntry { raw: &raw }),
-            Value::Bytes(_)
-        ));
-        assert_eq!(creation_time(&DirEntry { raw: &[0u8; 32] }), Value::Unset);
+        assert!(matches!(creation_time(&DirEntry(&raw)), Value::Bytes(_)));
+        assert_eq!(creation_time(&DirEntry(&[0u8; 32])), Value::Unset);
     }
 }

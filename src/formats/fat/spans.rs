@@ -12,13 +12,13 @@
 use std::collections::HashMap;
 
 use super::chain::{Claimed, Fat, Run, Want};
-use super::raw::{attr, BootSector, DirEntry, FatType, DIR_ENTRY_SIZE};
-use super::walk::{ATTRIBUTES, CASE_FLAGS, CREATED, MODIFIED_RAW, SHORT_NAME};
+use super::raw::{attr, BootSector, DirEntry, FatType, LabelEntry, LongNameEntry, DIR_ENTRY_SIZE};
 use super::FatFs;
 use crate::bytes::{le32, Bytes};
 use crate::model::span::{
     f, fact, EntryPath, Explain, Field, Key, Keys, Layout, Owner, Placement, Span,
 };
+use crate::model::structure::FieldDef;
 use crate::model::{EntryKind, Value};
 
 /// Runs of free FAT entries given a span of their own, per FAT copy. A hostile
@@ -354,12 +354,15 @@ impl FatFs<'_> {
             for (start, len) in pieces {
                 for k in 0..len / DIR_ENTRY_SIZE {
                     let at = start + k * DIR_ENTRY_SIZE;
-                    let Ok(raw) = self.image.get(at, DIR_ENTRY_SIZE, "FAT directory entry") else {
+                    let Some(e) = self
+                        .image
+                        .get(at, DIR_ENTRY_SIZE, "FAT directory entry")
+                        .ok()
+                        .and_then(DirEntry::new)
+                    else {
                         break;
                     };
-                    d.record(at, slot, DirEntry { raw }, |o| {
-                        by_offset.get(&o).map(|&n| &paths[n])
-                    });
+                    d.record(at, slot, e, |o| by_offset.get(&o).map(|&n| &paths[n]));
                     slot += 1;
                 }
             }
@@ -441,13 +444,8 @@ impl DirWalk<'_> {
             self.orphans();
             let owner = if self.is_root && !self.label_seen {
                 self.label_seen = true;
-                Owner::new("directory entry", "volume label entry", Explain::Nothing).with_fields(
-                    vec![
-                        f(0, 11, "label", fact("root_label")),
-                        f(13, 5, "creation time", fact("root_label.created")),
-                        f(22, 4, "modification time", fact("root_label.modified")),
-                    ],
-                )
+                Owner::new("directory entry", "volume label entry", Explain::Nothing)
+                    .with_fields(table(LabelEntry::FIELDS))
             } else {
                 self.unknown(slot)
             };
@@ -537,64 +535,29 @@ impl DirWalk<'_> {
     }
 }
 
-/// The fields of an 8.3 directory entry, by what the diff calls them.
-fn entry_fields(fat32: bool) -> Vec<Field> {
-    let created = || entry(&[Key::Attribute(CREATED)]);
-    let modified = || entry(&[Key::MTIME, Key::Attribute(MODIFIED_RAW)]);
-    vec![
-        f(0, 11, "short name", entry(&[Key::Attribute(SHORT_NAME)])),
-        f(
-            11,
-            1,
-            "attributes",
-            entry(&[Key::Attribute(ATTRIBUTES), Key::TYPE]),
-        ),
-        f(12, 1, "case flags", entry(&[Key::Attribute(CASE_FLAGS)])),
-        f(13, 1, "creation time (10 ms units)", created()),
-        f(14, 2, "creation time", created()),
-        f(16, 2, "creation date", created()),
-        f(18, 2, "access date", entry(&[Key::ATIME])),
-        f(
-            20,
-            2,
-            "first cluster (high half)",
-            // FAT12/16 keep no cluster bits there; it should stay 0.
-            if fat32 {
-                Explain::Placement
-            } else {
-                Explain::Nothing
-            },
-        ),
-        f(22, 2, "modification time", modified()),
-        f(24, 2, "modification date", modified()),
-        f(26, 2, "first cluster", Explain::Placement),
-        f(
-            28,
-            4,
-            "size",
-            entry(&[Key::SIZE, Key::Content, Key::Nested]),
-        ),
-    ]
+/// The fields of a structure's table.
+fn table(defs: &[FieldDef]) -> Vec<Field> {
+    defs.iter().map(FieldDef::field).collect()
 }
 
-/// The fields of a VFAT long-name entry. A changed name makes another entry
-/// (removed and added), which explains the whole entry.
+/// The fields of an 8.3 directory entry.
+fn entry_fields(fat32: bool) -> Vec<Field> {
+    let mut v = table(DirEntry::FIELDS);
+    if !fat32 {
+        // FAT12/16 keep no cluster bits in the high half: a change there is a
+        // finding of its own.
+        for field in &mut v {
+            if field.name == "first cluster (high half)" {
+                field.explain = Explain::Nothing;
+            }
+        }
+    }
+    v
+}
+
+/// The fields of a VFAT long-name entry.
 fn long_name_fields() -> Vec<Field> {
-    vec![
-        f(0, 1, "sequence number", Explain::Derived),
-        f(1, 10, "name characters 1-5", Explain::Nothing),
-        f(11, 1, "attributes", Explain::Derived),
-        f(12, 1, "type", Explain::Nothing),
-        f(
-            13,
-            1,
-            "checksum of the short name",
-            entry(&[Key::Attribute(SHORT_NAME)]),
-        ),
-        f(14, 12, "name characters 6-11", Explain::Nothing),
-        f(26, 2, "first cluster", Explain::Nothing),
-        f(28, 4, "name characters 12-13", Explain::Nothing),
-    ]
+    table(LongNameEntry::FIELDS)
 }
 
 /// A set of cluster numbers.

@@ -122,7 +122,9 @@ impl<'a> Walker<'a, '_> {
             let mut children = Vec::new();
             let mut long: Option<LongName> = None;
             for (offset, rec) in records {
-                let e = DirEntry { raw: rec };
+                let Some(e) = DirEntry::new(rec) else {
+                    break;
+                };
                 match e.first_byte() {
                     // The end of the directory: nothing after it is in use.
                     0x00 => break,
@@ -307,7 +309,7 @@ impl<'a> Walker<'a, '_> {
         if meta.mtime.is_none() {
             // Out-of-range date or time fields: keep the raw words so a difference
             // in them still shows.
-            let raw = e.raw.get(22..26).unwrap_or_default().to_vec();
+            let raw = e.modification_bytes().to_vec();
             attrs.push(
                 Fact::time(MODIFIED_RAW, Value::Bytes(raw))
                     .follows(Follows::Entry(EntryField::Mtime)),
@@ -468,7 +470,7 @@ fn label_facts(e: &DirEntry<'_>) -> Vec<Fact> {
     )
     .map_or(Value::Unset, Value::Time);
     vec![
-        Fact::new("root_label", raw::text(&e.short_name())),
+        Fact::new("root_label", raw::text(&e.as_label().label())),
         Fact::time("root_label.modified", modified),
         Fact::time("root_label.created", raw::creation_time(e)),
     ]

@@ -37,13 +37,14 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::metadata::{Lookup, Table};
-use super::superblock::{ABSENT, SUPERBLOCK_SIZE};
+use super::superblock::{RawSuperblock, ABSENT, SUPERBLOCK_SIZE};
 use super::walk::INODE_TYPE;
 use super::SquashFs;
 use crate::bytes::{le16, le32};
 use crate::model::span::{
     f, fact, Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Owner, Placement, Span,
 };
+use crate::model::structure::FieldDef;
 use crate::model::Value;
 
 fn int_attr(attrs: &[crate::model::Fact], name: &str) -> Option<u64> {
@@ -969,27 +970,9 @@ fn key_value_fields(item: &Item, b: &[u8]) -> Vec<Field> {
     v
 }
 
+/// The superblock's field table.
 fn superblock_fields() -> Vec<Field> {
-    vec![
-        f(0, 4, "magic", Explain::Nothing),
-        f(4, 4, "inode count", fact("superblock.inode_count")),
-        f(8, 4, "mkfs time", fact("superblock.mkfs_time")),
-        f(12, 4, "block size", fact("superblock.block_size")),
-        f(16, 4, "fragment count", fact("superblock.fragment_count")),
-        f(20, 2, "compressor", fact("superblock.compressor")),
-        f(22, 2, "block log", fact("superblock.block_size")),
-        f(24, 2, "flags", fact("superblock.flags")),
-        f(26, 2, "id count", fact("superblock.id_count")),
-        f(28, 4, "version", fact("superblock.version")),
-        f(32, 8, "root inode reference", Explain::Placement),
-        f(40, 8, "bytes used", Explain::Placement),
-        f(48, 8, "id table start", Explain::Placement),
-        f(56, 8, "xattr id table start", Explain::Placement),
-        f(64, 8, "inode table start", Explain::Placement),
-        f(72, 8, "directory table start", Explain::Placement),
-        f(80, 8, "fragment table start", Explain::Placement),
-        f(88, 8, "export table start", Explain::Placement),
-    ]
+    RawSuperblock::FIELDS.iter().map(FieldDef::field).collect()
 }
 
 /// The fields of an inode, by its type (`item.tag`).

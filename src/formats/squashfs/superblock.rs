@@ -2,13 +2,48 @@
 
 use super::compress::Compressor;
 use super::metadata::{Reader, Table};
+use std::borrow::Cow;
+
 use crate::bytes::{le16, le32, Bytes};
 use crate::error::{Error, Result};
+use crate::model::span::Explain;
+use crate::model::structure::{structure, Le16, Le32, Le64, Raw};
 use crate::model::{Fact, Follows, Value};
 use crate::time::Timestamp;
 
+/// An image-level fact of the superblock, explaining a field.
+const fn fact(name: &'static str) -> Explain {
+    Explain::Fact(Cow::Borrowed(name))
+}
+
+structure! {
+    /// The squashfs 4.0 superblock at byte 0, little-endian. Table starts and
+    /// the root inode's reference move whenever anything before them grows.
+    pub(crate) struct RawSuperblock[96] {
+        magic: 0, 4, Raw, "magic", Explain::Nothing;
+        inode_count: 4, 4, Le32, "inode count", fact("superblock.inode_count");
+        mkfs_time: 8, 4, Le32, "mkfs time", fact("superblock.mkfs_time");
+        block_size: 12, 4, Le32, "block size", fact("superblock.block_size");
+        fragment_count: 16, 4, Le32, "fragment count", fact("superblock.fragment_count");
+        compressor: 20, 2, Le16, "compressor", fact("superblock.compressor");
+        block_log: 22, 2, Le16, "block log", fact("superblock.block_size");
+        flags: 24, 2, Le16, "flags", fact("superblock.flags");
+        id_count: 26, 2, Le16, "id count", fact("superblock.id_count");
+        version_major: 28, 2, Le16, "version major", fact("superblock.version");
+        version_minor: 30, 2, Le16, "version minor", fact("superblock.version");
+        root_inode: 32, 8, Le64, "root inode reference", Explain::Placement;
+        bytes_used: 40, 8, Le64, "bytes used", Explain::Placement;
+        id_table: 48, 8, Le64, "id table start", Explain::Placement;
+        xattr_id_table: 56, 8, Le64, "xattr id table start", Explain::Placement;
+        inode_table: 64, 8, Le64, "inode table start", Explain::Placement;
+        directory_table: 72, 8, Le64, "directory table start", Explain::Placement;
+        fragment_table: 80, 8, Le64, "fragment table start", Explain::Placement;
+        export_table: 88, 8, Le64, "export table start", Explain::Placement;
+    }
+}
+
 /// Size of the superblock at byte 0.
-pub(crate) const SUPERBLOCK_SIZE: u64 = 96;
+pub(crate) const SUPERBLOCK_SIZE: u64 = RawSuperblock::LEN as u64;
 /// The value of a table position that is not there.
 pub(crate) const ABSENT: u64 = u64::MAX;
 /// `inode_number`/`frag_index`/`xattr_idx` value for "none".
@@ -55,19 +90,17 @@ pub(crate) struct Superblock {
 /// Reads and checks the superblock at byte 0 of `image`.
 pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     let s = image.get(0, SUPERBLOCK_SIZE, "superblock")?;
-    let q = |at: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&s[at..at + 8]);
-        u64::from_le_bytes(b)
+    let Some(raw) = RawSuperblock::new(s) else {
+        return Err(Error::malformed("superblock", 0, "shorter than 96 bytes"));
     };
-    if s.get(..4) != Some(b"hsqs") {
+    if raw.magic() != b"hsqs" {
         return Err(Error::malformed(
             "superblock",
             0,
             "no squashfs magic (hsqs, little-endian)",
         ));
     }
-    let (major, minor) = (le16(s, 28), le16(s, 30));
+    let (major, minor) = (raw.version_major(), raw.version_minor());
     if (major, minor) != (4, 0) {
         return Err(Error::malformed(
             "superblock",
@@ -75,7 +108,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
             format!("version {major}.{minor}; only squashfs 4.0 is supported"),
         ));
     }
-    let compressor_id = le16(s, 20);
+    let compressor_id = raw.compressor();
     let compressor = Compressor::from_id(compressor_id).ok_or_else(|| {
         Error::malformed(
             "superblock",
@@ -84,22 +117,22 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
         )
     })?;
     let sb = Superblock {
-        inode_count: le32(s, 4),
-        mkfs_time: le32(s, 8),
-        block_size: le32(s, 12),
-        fragment_count: le32(s, 16),
+        inode_count: raw.inode_count(),
+        mkfs_time: raw.mkfs_time(),
+        block_size: raw.block_size(),
+        fragment_count: raw.fragment_count(),
         compressor,
-        block_log: le16(s, 22),
-        flags: le16(s, 24),
-        id_count: le16(s, 26),
-        root_inode: q(32),
-        bytes_used: q(40),
-        id_table: q(48),
-        xattr_id_table: q(56),
-        inode_table: q(64),
-        directory_table: q(72),
-        fragment_table: q(80),
-        export_table: q(88),
+        block_log: raw.block_log(),
+        flags: raw.flags(),
+        id_count: raw.id_count(),
+        root_inode: raw.root_inode(),
+        bytes_used: raw.bytes_used(),
+        id_table: raw.id_table(),
+        xattr_id_table: raw.xattr_id_table(),
+        inode_table: raw.inode_table(),
+        directory_table: raw.directory_table(),
+        fragment_table: raw.fragment_table(),
+        export_table: raw.export_table(),
     };
     // The kernel's limits: 4 KiB to 1 MiB, a power of two, and block_log agreeing.
     if !(4096..=1 << 20).contains(&sb.block_size) || !sb.block_size.is_power_of_two() {
@@ -334,6 +367,12 @@ pub(crate) fn compressor_options(sb: &Superblock, reader: &Reader<'_>) -> Result
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn the_field_table_covers_the_superblock() {
+        use crate::model::structure::check_table;
+        assert_eq!(check_table(RawSuperblock::FIELDS, SUPERBLOCK_SIZE), Ok(()));
+    }
 
     /// A valid superblock for a gzip image of `len` bytes with the given tables.
     pub(crate) fn superblock(len: u64, inode: u64, dir: u64, id: u64, root: u64) -> Vec<u8> {

@@ -196,6 +196,12 @@ macro_rules! structure {
                 b.get(..$len)?.try_into().ok().map($name)
             }
 
+            /// The structure in exactly its bytes (read into an array by a
+            /// reader whose structures may cross block boundaries).
+            $vis fn from_array(b: &'a [u8; $len]) -> Self {
+                $name(b)
+            }
+
             /// Its bytes.
             $vis fn bytes(&self) -> &'a [u8; $len] {
                 self.0

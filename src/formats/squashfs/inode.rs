@@ -3,8 +3,128 @@
 
 use super::metadata::{Cursor, Reader, Table};
 use super::superblock::NONE32;
+use super::walk::INODE_TYPE;
 use crate::error::{Error, Result};
+use crate::model::key::Key;
+use crate::model::span::Explain;
+use crate::model::structure::{structure, Le16, Le32, Le64};
 use crate::model::EntryKind;
+
+/// A link count: explained by the entry's, or by the children that make a
+/// directory's.
+const NLINK: Explain = Explain::Entry(&[Key::NLINK, Key::Children]);
+/// An index into the xattr id table: another index for the same set is a
+/// renumbering.
+const XATTR: Explain = Explain::EntryOrPlacement(&[Key::Xattr]);
+/// A listing's length follows its headers, which regroup when the inodes are
+/// renumbered; the listing itself is compared as an item of its own.
+const LISTING_SIZE: Explain = Explain::EntryOrPlacement(&[Key::Children]);
+/// A file's size: explained by the size or the content.
+const SIZE: Explain = Explain::Entry(&[Key::SIZE, Key::Content]);
+
+structure! {
+    /// The 16 bytes every inode starts with.
+    pub(crate) struct InodeHeader[16] {
+        /// Basic and extended inodes of one kind: the shape follows from what
+        /// the extended one holds (xattrs, links, a large size), reported as
+        /// the attribute squashfs.inode_type unless one of those differs.
+        type_code: 0, 2, Le16, "type", Explain::Entry(&[
+            Key::TYPE,
+            Key::Attribute(INODE_TYPE),
+            Key::NLINK,
+            Key::SIZE,
+            Key::Xattr,
+        ]);
+        /// Permission bits as stored: mksquashfs stores `mode & 0o7777`.
+        mode: 2, 2, Le16, "mode", Explain::Entry(&[Key::MODE]);
+        /// An index into the id table: another index with the same uid is a
+        /// renumbering (an id inserted before it), which the id table says.
+        uid_index: 4, 2, Le16, "uid index", Explain::EntryOrPlacement(&[Key::UID]);
+        gid_index: 6, 2, Le16, "gid index", Explain::EntryOrPlacement(&[Key::GID]);
+        mtime: 8, 4, Le32, "mtime", Explain::Entry(&[Key::MTIME]);
+        number: 12, 4, Le32, "inode number", Explain::Placement;
+    }
+}
+
+structure! {
+    /// The body of a basic directory (type 1), after the header.
+    pub(crate) struct BasicDirBody[16] {
+        block: 0, 4, Le32, "listing block", Explain::Placement;
+        nlink: 4, 4, Le32, "link count", NLINK;
+        listing_size: 8, 2, Le16, "listing size", LISTING_SIZE;
+        offset: 10, 2, Le16, "listing offset", Explain::Placement;
+        parent: 12, 4, Le32, "parent inode", Explain::Placement;
+    }
+}
+
+structure! {
+    /// The body of an extended directory (type 8); its directory index follows.
+    pub(crate) struct ExtDirBody[24] {
+        nlink: 0, 4, Le32, "link count", NLINK;
+        listing_size: 4, 4, Le32, "listing size", LISTING_SIZE;
+        block: 8, 4, Le32, "listing block", Explain::Placement;
+        parent: 12, 4, Le32, "parent inode", Explain::Placement;
+        index_count: 16, 2, Le16, "index count", Explain::EntryOrPlacement(&[Key::Children]);
+        offset: 18, 2, Le16, "listing offset", Explain::Placement;
+        xattr: 20, 4, Le32, "xattr index", XATTR;
+    }
+}
+
+structure! {
+    /// The body of a basic file (type 2); its block sizes follow.
+    pub(crate) struct BasicFileBody[16] {
+        blocks_start: 0, 4, Le32, "blocks start", Explain::Placement;
+        fragment: 4, 4, Le32, "fragment index", Explain::Placement;
+        fragment_offset: 8, 4, Le32, "fragment offset", Explain::Placement;
+        size: 12, 4, Le32, "size", SIZE;
+    }
+}
+
+structure! {
+    /// The body of an extended file (type 9); its block sizes follow.
+    pub(crate) struct ExtFileBody[40] {
+        blocks_start: 0, 8, Le64, "blocks start", Explain::Placement;
+        size: 8, 8, Le64, "size", SIZE;
+        sparse: 16, 8, Le64, "sparse bytes", Explain::Entry(&[Key::Content]);
+        nlink: 24, 4, Le32, "link count", NLINK;
+        fragment: 28, 4, Le32, "fragment index", Explain::Placement;
+        fragment_offset: 32, 4, Le32, "fragment offset", Explain::Placement;
+        xattr: 36, 4, Le32, "xattr index", XATTR;
+    }
+}
+
+structure! {
+    /// The body of a symlink (types 3 and 10); the target follows, then, in
+    /// the extended type, an [`XattrIndex`].
+    pub(crate) struct SymlinkBody[8] {
+        nlink: 0, 4, Le32, "link count", NLINK;
+        target_len: 4, 4, Le32, "target length", Explain::Entry(&[Key::SYMLINK]);
+    }
+}
+
+structure! {
+    /// The body of a device (types 4, 5, 11, 12); then, in the extended types,
+    /// an [`XattrIndex`].
+    pub(crate) struct DeviceBody[8] {
+        nlink: 0, 4, Le32, "link count", NLINK;
+        rdev: 4, 4, Le32, "device number", Explain::Entry(&[Key::RDEV]);
+    }
+}
+
+structure! {
+    /// The body of a fifo or socket (types 6, 7, 13, 14); then, in the
+    /// extended types, an [`XattrIndex`].
+    pub(crate) struct IpcBody[4] {
+        nlink: 0, 4, Le32, "link count", NLINK;
+    }
+}
+
+structure! {
+    /// The xattr index that ends an extended symlink, device, fifo or socket.
+    pub(crate) struct XattrIndex[4] {
+        xattr: 0, 4, Le32, "xattr index", XATTR;
+    }
+}
 
 /// Most blocks one file may have: 4 Mi blocks is 16 GiB at 4 KiB blocks and 4 TiB
 /// at 1 MiB. A damaged size could ask for 2^52 of them; the list is read only when
@@ -125,12 +245,16 @@ pub(crate) fn read(reader: &Reader<'_>, table: Table, iref: u64, block_size: u32
             ),
         )
     };
-    let type_code = c.u16()?;
-    let mode = c.u16()?;
-    let uid_index = c.u16()?;
-    let gid_index = c.u16()?;
-    let mtime = c.u32()?;
-    let number = c.u32()?;
+    let raw = c.array::<{ InodeHeader::LEN }>()?;
+    let h = InodeHeader::from_array(&raw);
+    let (type_code, mode, uid_index, gid_index, mtime, number) = (
+        h.type_code(),
+        h.mode(),
+        h.uid_index(),
+        h.gid_index(),
+        h.mtime(),
+        h.number(),
+    );
     let basic = if type_code > 7 {
         type_code.wrapping_sub(7)
     } else {
@@ -141,71 +265,72 @@ pub(crate) fn read(reader: &Reader<'_>, table: Table, iref: u64, block_size: u32
         .ok_or_else(|| malformed(format!("unknown inode type {type_code}")))?;
     let extended = type_code > 7;
     let xattr_of = |x: u32| (x != NONE32).then_some(x);
+    let xattr_tail = |c: &mut Cursor<'_, '_>| -> Result<Option<u32>> {
+        if !extended {
+            return Ok(None);
+        }
+        let raw = c.array::<{ XattrIndex::LEN }>()?;
+        Ok(xattr_of(XattrIndex::from_array(&raw).xattr()))
+    };
     let (nlink, xattr, body) = match (kind, extended) {
         (EntryKind::Dir, false) => {
-            let block = c.u32()?;
-            let nlink = c.u32()?;
-            let file_size = u32::from(c.u16()?);
-            let offset = c.u16()?;
-            let parent = c.u32()?;
+            let raw = c.array::<{ BasicDirBody::LEN }>()?;
+            let b = BasicDirBody::from_array(&raw);
             let d = DirLayout {
-                block,
-                offset,
-                file_size,
-                parent,
+                block: b.block(),
+                offset: b.offset(),
+                file_size: u32::from(b.listing_size()),
+                parent: b.parent(),
                 index_count: 0,
             };
-            (nlink, None, Body::Dir(d))
+            (b.nlink(), None, Body::Dir(d))
         }
         (EntryKind::Dir, true) => {
-            let nlink = c.u32()?;
-            let file_size = c.u32()?;
-            let block = c.u32()?;
-            let parent = c.u32()?;
-            let index_count = c.u16()?;
-            let offset = c.u16()?;
-            let xattr = c.u32()?;
+            let raw = c.array::<{ ExtDirBody::LEN }>()?;
+            let b = ExtDirBody::from_array(&raw);
             let d = DirLayout {
-                block,
-                offset,
-                file_size,
-                parent,
-                index_count,
+                block: b.block(),
+                offset: b.offset(),
+                file_size: b.listing_size(),
+                parent: b.parent(),
+                index_count: b.index_count(),
             };
-            (nlink, xattr_of(xattr), Body::Dir(d))
+            (b.nlink(), xattr_of(b.xattr()), Body::Dir(d))
         }
         (EntryKind::File, false) => {
-            let blocks_start = u64::from(c.u32()?);
-            let frag = c.u32()?;
-            let frag_offset = c.u32()?;
-            let size = u64::from(c.u32()?);
-            let f = file_layout(&c, blocks_start, size, None, frag, frag_offset, block_size)
-                .map_err(malformed)?;
-            (1, None, Body::File(f))
-        }
-        (EntryKind::File, true) => {
-            let blocks_start = c.u64()?;
-            let size = c.u64()?;
-            let sparse = c.u64()?;
-            let nlink = c.u32()?;
-            let frag = c.u32()?;
-            let frag_offset = c.u32()?;
-            let xattr = c.u32()?;
+            let raw = c.array::<{ BasicFileBody::LEN }>()?;
+            let b = BasicFileBody::from_array(&raw);
             let f = file_layout(
                 &c,
-                blocks_start,
-                size,
-                Some(sparse),
-                frag,
-                frag_offset,
+                u64::from(b.blocks_start()),
+                u64::from(b.size()),
+                None,
+                b.fragment(),
+                b.fragment_offset(),
                 block_size,
             )
             .map_err(malformed)?;
-            (nlink, xattr_of(xattr), Body::File(f))
+            (1, None, Body::File(f))
+        }
+        (EntryKind::File, true) => {
+            let raw = c.array::<{ ExtFileBody::LEN }>()?;
+            let b = ExtFileBody::from_array(&raw);
+            let f = file_layout(
+                &c,
+                b.blocks_start(),
+                b.size(),
+                Some(b.sparse()),
+                b.fragment(),
+                b.fragment_offset(),
+                block_size,
+            )
+            .map_err(malformed)?;
+            (b.nlink(), xattr_of(b.xattr()), Body::File(f))
         }
         (EntryKind::Symlink, _) => {
-            let nlink = c.u32()?;
-            let len = c.u32()?;
+            let raw = c.array::<{ SymlinkBody::LEN }>()?;
+            let b = SymlinkBody::from_array(&raw);
+            let len = b.target_len();
             if len > MAX_TARGET {
                 return Err(malformed(format!(
                     "symlink target of {len} bytes (at most {MAX_TARGET})"
@@ -213,19 +338,17 @@ pub(crate) fn read(reader: &Reader<'_>, table: Table, iref: u64, block_size: u32
             }
             let mut target = Vec::with_capacity(len as usize);
             c.read_into(len as usize, &mut target)?;
-            let xattr = if extended { xattr_of(c.u32()?) } else { None };
-            (nlink, xattr, Body::Symlink(target))
+            (b.nlink(), xattr_tail(&mut c)?, Body::Symlink(target))
         }
         (EntryKind::BlockDevice | EntryKind::CharDevice, _) => {
-            let nlink = c.u32()?;
-            let rdev = c.u32()?;
-            let xattr = if extended { xattr_of(c.u32()?) } else { None };
-            (nlink, xattr, Body::Device(rdev))
+            let raw = c.array::<{ DeviceBody::LEN }>()?;
+            let b = DeviceBody::from_array(&raw);
+            (b.nlink(), xattr_tail(&mut c)?, Body::Device(b.rdev()))
         }
         (EntryKind::Fifo | EntryKind::Socket, _) => {
-            let nlink = c.u32()?;
-            let xattr = if extended { xattr_of(c.u32()?) } else { None };
-            (nlink, xattr, Body::Ipc)
+            let raw = c.array::<{ IpcBody::LEN }>()?;
+            let b = IpcBody::from_array(&raw);
+            (b.nlink(), xattr_tail(&mut c)?, Body::Ipc)
         }
     };
     Ok(Inode {
@@ -328,6 +451,24 @@ mod tests {
             name: "inode table",
         };
         read(&reader, table, 0, 4096)
+    }
+
+    #[test]
+    fn the_field_tables_cover_the_inodes() {
+        use crate::model::structure::check_table;
+        for (fields, len) in [
+            (InodeHeader::FIELDS, InodeHeader::LEN),
+            (BasicDirBody::FIELDS, BasicDirBody::LEN),
+            (ExtDirBody::FIELDS, ExtDirBody::LEN),
+            (BasicFileBody::FIELDS, BasicFileBody::LEN),
+            (ExtFileBody::FIELDS, ExtFileBody::LEN),
+            (SymlinkBody::FIELDS, SymlinkBody::LEN),
+            (DeviceBody::FIELDS, DeviceBody::LEN),
+            (IpcBody::FIELDS, IpcBody::LEN),
+            (XattrIndex::FIELDS, XattrIndex::LEN),
+        ] {
+            assert_eq!(check_table(fields, len as u64), Ok(()));
+        }
     }
 
     #[test]

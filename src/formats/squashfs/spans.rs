@@ -36,9 +36,12 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::inode::{
+    BasicDirBody, BasicFileBody, DeviceBody, ExtDirBody, ExtFileBody, InodeHeader, IpcBody,
+    SymlinkBody, XattrIndex,
+};
 use super::metadata::{Lookup, Table};
 use super::superblock::{RawSuperblock, ABSENT, SUPERBLOCK_SIZE};
-use super::walk::INODE_TYPE;
 use super::SquashFs;
 use crate::bytes::{le16, le32};
 use crate::model::span::{
@@ -972,134 +975,82 @@ fn key_value_fields(item: &Item, b: &[u8]) -> Vec<Field> {
 
 /// The superblock's field table.
 fn superblock_fields() -> Vec<Field> {
-    RawSuperblock::FIELDS.iter().map(FieldDef::field).collect()
+    table(RawSuperblock::FIELDS, 0)
 }
 
-/// The fields of an inode, by its type (`item.tag`).
+/// The fields of an inode, by its type (`item.tag`): the header's table, the
+/// body's after it, and what follows the body.
 fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
-    let entry = Explain::Entry;
     let len = b.len() as u64;
-    let mut v = vec![
-        // Basic and extended inodes of one kind: the shape follows from what
-        // the extended one holds (xattrs, links, a large size), reported as
-        // the attribute squashfs.inode_type unless one of those differs.
-        f(
-            0,
-            2,
-            "type",
-            entry(&[
-                Key::TYPE,
-                Key::Attribute(INODE_TYPE),
-                Key::NLINK,
-                Key::SIZE,
-                Key::Xattr,
-            ]),
-        ),
-        f(2, 2, "mode", entry(&[Key::MODE])),
-        // An index into the id table: another index with the same uid is a
-        // renumbering (an id inserted before it), which the id table says.
-        f(4, 2, "uid index", Explain::EntryOrPlacement(&[Key::UID])),
-        f(6, 2, "gid index", Explain::EntryOrPlacement(&[Key::GID])),
-        f(8, 4, "mtime", entry(&[Key::MTIME])),
-        f(12, 4, "inode number", Explain::Placement),
-    ];
-    let nlink = |at| f(at, 4, "link count", entry(&[Key::NLINK, Key::Children]));
-    // A listing's length follows its headers, which regroup when the inodes
-    // are renumbered; the listing itself is compared as an item of its own.
-    let listing_size = |at, len| {
-        f(
-            at,
-            len,
-            "listing size",
-            Explain::EntryOrPlacement(&[Key::Children]),
-        )
+    let mut v = table(InodeHeader::FIELDS, 0);
+    let body = InodeHeader::LEN as u64;
+    let rest = |at: u64, name: &'static str, explain: Explain| {
+        f(at, len.saturating_sub(at), name, explain)
     };
-    let xattr = |at| {
-        f(
+    let xattr_at = |at: u64| table(XattrIndex::FIELDS, at);
+    let blocks = |at| {
+        rest(
             at,
-            4,
-            "xattr index",
-            Explain::EntryOrPlacement(&[Key::Xattr]),
-        )
-    };
-    let blocks = |at: u64| {
-        f(
-            at,
-            len.saturating_sub(at),
             "block sizes",
-            entry(&[Key::Content, Key::SIZE]),
+            Explain::Entry(&[Key::Content, Key::SIZE]),
         )
     };
     match item.tag {
-        1 => v.extend([
-            f(16, 4, "listing block", Explain::Placement),
-            nlink(20),
-            listing_size(24, 2),
-            f(26, 2, "listing offset", Explain::Placement),
-            f(28, 4, "parent inode", Explain::Placement),
-        ]),
-        8 => v.extend([
-            nlink(16),
-            listing_size(20, 4),
-            f(24, 4, "listing block", Explain::Placement),
-            f(28, 4, "parent inode", Explain::Placement),
-            f(
-                32,
-                2,
-                "index count",
-                Explain::EntryOrPlacement(&[Key::Children]),
-            ),
-            f(34, 2, "listing offset", Explain::Placement),
-            xattr(36),
-            f(
-                40,
-                len.saturating_sub(40),
+        1 => v.extend(table(BasicDirBody::FIELDS, body)),
+        8 => {
+            v.extend(table(ExtDirBody::FIELDS, body));
+            let end = body + ExtDirBody::LEN as u64;
+            v.push(rest(
+                end,
                 "directory index",
                 Explain::EntryOrPlacement(&[Key::Children]),
-            ),
-        ]),
-        2 => v.extend([
-            f(16, 4, "blocks start", Explain::Placement),
-            f(20, 4, "fragment index", Explain::Placement),
-            f(24, 4, "fragment offset", Explain::Placement),
-            f(28, 4, "size", entry(&[Key::SIZE, Key::Content])),
-            blocks(32),
-        ]),
-        9 => v.extend([
-            f(16, 8, "blocks start", Explain::Placement),
-            f(24, 8, "size", entry(&[Key::SIZE, Key::Content])),
-            f(32, 8, "sparse bytes", entry(&[Key::Content])),
-            nlink(40),
-            f(44, 4, "fragment index", Explain::Placement),
-            f(48, 4, "fragment offset", Explain::Placement),
-            xattr(52),
-            blocks(56),
-        ]),
+            ));
+        }
+        2 => {
+            v.extend(table(BasicFileBody::FIELDS, body));
+            v.push(blocks(body + BasicFileBody::LEN as u64));
+        }
+        9 => {
+            v.extend(table(ExtFileBody::FIELDS, body));
+            v.push(blocks(body + ExtFileBody::LEN as u64));
+        }
         3 | 10 => {
-            let target = u64::from(le32(b, 20));
-            v.extend([
-                nlink(16),
-                f(20, 4, "target length", entry(&[Key::SYMLINK])),
-                f(24, target, "target", entry(&[Key::SYMLINK])),
-            ]);
+            let end = body + SymlinkBody::LEN as u64;
+            let target = b
+                .get(body as usize..end as usize)
+                .and_then(SymlinkBody::new)
+                .map_or(0, |s| u64::from(s.target_len()));
+            v.extend(table(SymlinkBody::FIELDS, body));
+            v.push(f(end, target, "target", Explain::Entry(&[Key::SYMLINK])));
             if item.tag == 10 {
-                v.push(xattr(24 + target));
+                v.extend(xattr_at(end + target));
             }
         }
         4 | 5 | 11 | 12 => {
-            v.extend([nlink(16), f(20, 4, "device number", entry(&[Key::RDEV]))]);
+            v.extend(table(DeviceBody::FIELDS, body));
             if item.tag > 7 {
-                v.push(xattr(24));
+                v.extend(xattr_at(body + DeviceBody::LEN as u64));
             }
         }
         _ => {
-            v.push(nlink(16));
+            v.extend(table(IpcBody::FIELDS, body));
             if item.tag > 7 {
-                v.push(xattr(20));
+                v.extend(xattr_at(body + IpcBody::LEN as u64));
             }
         }
     }
     v
+}
+
+/// The fields of a structure's table, for a structure at `at`.
+fn table(defs: &[FieldDef], at: u64) -> Vec<Field> {
+    defs.iter()
+        .map(|def| {
+            let mut field = def.field();
+            field.at += at;
+            field
+        })
+        .collect()
 }
 
 /// The fields of a directory listing: each header and entry, numbered so that

@@ -42,6 +42,23 @@ impl<'a> Bytes<'a> {
     }
 }
 
+impl<'a> Bytes<'a> {
+    /// The `N` bytes at `offset`, or an error naming `structure`.
+    pub(crate) fn array<const N: usize>(
+        &self,
+        offset: u64,
+        structure: &'static str,
+    ) -> Result<&'a [u8; N]> {
+        let b = self.get(offset, N as u64, structure)?;
+        b.try_into().map_err(|_| Error::OutOfBounds {
+            structure,
+            offset,
+            end: offset.saturating_add(N as u64),
+            len: self.len(),
+        })
+    }
+}
+
 /// Little-endian u16 at `at` of `b`; 0 past the end (callers check lengths first).
 pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
     match b.get(at..at + 2) {

@@ -202,6 +202,17 @@ macro_rules! structure {
                 $name(b)
             }
 
+            /// The structure at the start of an array at least as long,
+            /// checked at compile time (a table entry read whole).
+            $vis fn from_prefix<const M: usize>(b: &'a [u8; M]) -> Self {
+                const { assert!(M >= $len, "array shorter than the structure") };
+                match b.first_chunk::<$len>() {
+                    Some(a) => $name(a),
+                    // Not reached: the assertion above.
+                    None => $name(&[0; $len]),
+                }
+            }
+
             /// Its bytes.
             $vis fn bytes(&self) -> &'a [u8; $len] {
                 self.0

@@ -1,6 +1,7 @@
 //! Directory listings in the directory table: runs of entries, each run under a
 //! header that names the inode metadata block its entries' inodes are in.
 
+use super::entries::{DirEntryHeader, DirHeader};
 use super::metadata::{Cursor, Reader, Table};
 use crate::error::{Error, Result};
 use crate::limits::check;
@@ -78,10 +79,10 @@ fn read_into(
     let mut done: u64 = 0;
     while done < len {
         let (hpos, hoff) = c.position();
-        take(&c, len, 12, &mut done)?;
-        let count = c.u32()?;
-        let start = c.u32()?;
-        let base = c.u32()?;
+        take(&c, len, DirHeader::LEN as u64, &mut done)?;
+        let raw = c.array::<{ DirHeader::LEN }>()?;
+        let h = DirHeader::from_array(&raw);
+        let (count, start, base) = (h.count(), h.start(), h.inode_base());
         if count >= MAX_RUN {
             return Err(Error::malformed(
                 "directory header",
@@ -94,11 +95,11 @@ fn read_into(
         }
         for _ in 0..=count {
             let at = c.position();
-            take(&c, len, 8, &mut done)?;
-            let offset = c.u16()?;
-            let diff = c.u16()? as i16;
-            let type_code = c.u16()?;
-            let name_len = usize::from(c.u16()?) + 1;
+            take(&c, len, DirEntryHeader::LEN as u64, &mut done)?;
+            let raw = c.array::<{ DirEntryHeader::LEN }>()?;
+            let e = DirEntryHeader::from_array(&raw);
+            let (offset, diff, type_code) = (e.offset(), e.inode_diff() as i16, e.type_code());
+            let name_len = usize::from(e.name_size()) + 1;
             if name_len > MAX_NAME {
                 return Err(Error::malformed(
                     "directory entry",

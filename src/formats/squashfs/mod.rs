@@ -36,6 +36,7 @@
 mod compress;
 mod content;
 mod dir;
+mod entries;
 mod inode;
 mod metadata;
 mod spans;
@@ -109,7 +110,7 @@ impl<'a> SquashFs<'a> {
         let id_lookup = Lookup {
             index: sb.id_table,
             count: u64::from(sb.id_count),
-            entry_size: 4,
+            entry_size: entries::IdEntry::LEN,
             floor: SUPERBLOCK_SIZE,
             name: "id table",
         };
@@ -122,7 +123,7 @@ impl<'a> SquashFs<'a> {
                     .map(|i| {
                         id_lookup
                             .entry(&reader, i)
-                            .map(|e| u32::from_le_bytes([e[0], e[1], e[2], e[3]]))
+                            .map(|e| entries::IdEntry::from_prefix(&e).id())
                     })
                     .collect::<Result<Vec<u32>>>()
             })
@@ -132,7 +133,7 @@ impl<'a> SquashFs<'a> {
         let fragments = Lookup {
             index: sb.fragment_table,
             count: u64::from(sb.fragment_count),
-            entry_size: 16,
+            entry_size: entries::FragmentEntry::LEN,
             floor: SUPERBLOCK_SIZE,
             name: "fragment table",
         };
@@ -257,8 +258,8 @@ impl<'a> SquashFs<'a> {
             None => None,
             Some((index, offset)) => {
                 let e = self.fragments.entry(&self.reader, u64::from(index))?;
-                let start = u64::from_le_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]);
-                let word = u32::from_le_bytes([e[8], e[9], e[10], e[11]]);
+                let e = entries::FragmentEntry::from_prefix(&e);
+                let (start, word) = (e.start(), e.size());
                 let len = u64::from(word & !BLOCK_UNCOMPRESSED);
                 if len == 0 || len > bs {
                     return Err(Error::malformed(

@@ -36,6 +36,9 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::entries::{
+    DirEntryHeader, DirHeader, ExportEntry, FragmentEntry, IdEntry, XattrIdEntry, XattrIdHeader,
+};
 use super::inode::{
     BasicDirBody, BasicFileBody, DeviceBody, ExtDirBody, ExtFileBody, InodeHeader, IpcBody,
     SymlinkBody, XattrIndex,
@@ -201,7 +204,7 @@ impl SquashFs<'_> {
             let export = Lookup {
                 index: sb.export_table,
                 count: u64::from(sb.inode_count),
-                entry_size: 8,
+                entry_size: ExportEntry::LEN,
                 floor: SUPERBLOCK_SIZE,
                 name: "export table",
             };
@@ -215,7 +218,7 @@ impl SquashFs<'_> {
         let ids = Lookup {
             index: sb.id_table,
             count: u64::from(sb.id_count),
-            entry_size: 4,
+            entry_size: IdEntry::LEN,
             floor: SUPERBLOCK_SIZE,
             name: "id table",
         };
@@ -465,26 +468,21 @@ impl SquashFs<'_> {
         if at == ABSENT {
             return;
         }
-        let Ok(h) = self.image.get(at, 16, "xattr id table header") else {
+        let Ok(h) = self.image.array(at, "xattr id table header") else {
             return;
         };
-        let kv_start = u64::from_le_bytes(h[..8].try_into().unwrap_or_default());
-        let count = u64::from(le32(h, 8));
+        let h = XattrIdHeader::from_array(h);
+        let (kv_start, count) = (h.kv_start(), u64::from(h.count()));
         l.push(Span {
             start: at,
-            len: 16,
+            len: XattrIdHeader::LEN as u64,
             owner: Owner::new("table index", "xattr id table header", Explain::Nothing)
-                .with_fields(vec![
-                    f(0, 8, "key/value table start", Explain::Placement),
-                    // Any xattr fact: `xattr` itself when only one image has
-                    // xattrs (and so this header), `xattr.sets` otherwise.
-                    f(8, 4, "count", fact("xattr")),
-                ]),
+                .with_fields(table(XattrIdHeader::FIELDS, 0)),
         });
         let ids = Lookup {
-            index: at + 16,
+            index: at + XattrIdHeader::LEN as u64,
             count,
-            entry_size: 16,
+            entry_size: XattrIdEntry::LEN,
             floor: SUPERBLOCK_SIZE,
             name: "xattr id table",
         };
@@ -718,29 +716,22 @@ fn fragment_items(blocks: &Blocks, tails: &BTreeMap<u32, FragmentBlock>) -> Deco
 }
 
 fn fragment_fields(_: &Item, _: &[u8]) -> Vec<Field> {
-    vec![
-        f(0, 8, "start", Explain::Placement),
-        // The stored size follows what the block holds: judged like the block.
-        f(
-            8,
-            4,
-            "size",
-            Explain::Packed(&[Key::Content, Key::SIZE, Key::Nested]),
-        ),
-        f(12, 4, "unused", Explain::Nothing),
-    ]
+    table(FragmentEntry::FIELDS, 0)
 }
 
 /// The users of each id table index: the entries whose inodes name it as uid
-/// or gid index, read from the decoded inodes (bytes 4 and 6 of every inode).
+/// or gid index, read from the headers of the decoded inodes.
 fn id_users(inodes: &Decoded, count: u16) -> Vec<Vec<EntryPath>> {
     let mut users = vec![Vec::new(); usize::from(count)];
     for it in &inodes.items {
-        if it.range.end < it.range.start + 8 {
+        let Some(h) = inodes
+            .stream
+            .get(it.range.start as usize..it.range.end as usize)
+            .and_then(InodeHeader::new)
+        else {
             continue;
-        }
-        let at = it.range.start as usize;
-        let (uid, gid) = (le16(&inodes.stream, at + 4), le16(&inodes.stream, at + 6));
+        };
+        let (uid, gid) = (h.uid_index(), h.gid_index());
         let indices: &[u16] = if uid == gid { &[uid] } else { &[uid, gid] };
         for &index in indices {
             if let Some(list) = users.get_mut(usize::from(index)) {
@@ -790,25 +781,15 @@ fn id_items(blocks: &Blocks, count: u64, mut users: Vec<Vec<EntryPath>>) -> Deco
 }
 
 fn id_fields(_: &Item, _: &[u8]) -> Vec<Field> {
-    vec![f(0, 4, "id", Explain::Entry(&[Key::UID, Key::GID]))]
+    table(IdEntry::FIELDS, 0)
 }
 
 fn export_fields(_: &Item, _: &[u8]) -> Vec<Field> {
-    vec![f(0, 8, "inode reference", Explain::Placement)]
+    table(ExportEntry::FIELDS, 0)
 }
 
 fn xattr_id_fields(_: &Item, _: &[u8]) -> Vec<Field> {
-    vec![
-        // Where the set is: moves when sets before it change size.
-        f(
-            0,
-            8,
-            "key/value reference",
-            Explain::EntryOrPlacement(&[Key::Xattr]),
-        ),
-        f(8, 4, "count", Explain::Entry(&[Key::Xattr])),
-        f(12, 4, "size", Explain::Entry(&[Key::Xattr])),
-    ]
+    table(XattrIdEntry::FIELDS, 0)
 }
 
 /// Where reference `xref` (`block << 16 | offset`, the block relative to
@@ -1053,47 +1034,91 @@ fn table(defs: &[FieldDef], at: u64) -> Vec<Field> {
         .collect()
 }
 
-/// The fields of a directory listing: each header and entry, numbered so that
-/// listings of different lengths can be compared field by field.
-/// The names of the fields of the `n`th entry of a listing. Made for every
-/// entry of every listing that differs (most do when inodes are renumbered):
-/// the first ones are made once.
-fn entry_field_names(n: u32) -> (Cow<'static, str>, Cow<'static, str>) {
+/// The names of the fields of the `n`th entry of a listing (its header's
+/// table, then the name). Made for every entry of every listing that differs
+/// (most do when inodes are renumbered): the first ones are made once.
+fn entry_field_names(n: u32) -> Vec<Cow<'static, str>> {
     const MADE_ONCE: u32 = 1024;
-    static NAMES: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
-    let made = |n: u32| {
-        (
-            format!("entry {n} inode"),
-            format!("entry {n} type and name"),
-        )
+    static NAMES: std::sync::OnceLock<Vec<Vec<String>>> = std::sync::OnceLock::new();
+    let made = |n: u32| -> Vec<String> {
+        DirEntryHeader::FIELDS
+            .iter()
+            .map(|def| def.name)
+            .chain(["name"])
+            .map(|name| format!("entry {n} {name}"))
+            .collect()
     };
     if n >= MADE_ONCE {
-        let (inode, name) = made(n);
-        return (inode.into(), name.into());
+        return made(n).into_iter().map(Cow::Owned).collect();
     }
     let names = NAMES.get_or_init(|| (0..MADE_ONCE).map(made).collect());
-    let (inode, name) = &names[n as usize];
-    (inode.as_str().into(), name.as_str().into())
+    names[n as usize]
+        .iter()
+        .map(|name| Cow::Borrowed(name.as_str()))
+        .collect()
+}
+
+/// A run of a listing: its header and where it is, and its entries, each
+/// where it is, with its name.
+struct ListingRun<'b> {
+    at: usize,
+    header: DirHeader<'b>,
+    entries: Vec<(usize, DirEntryHeader<'b>, &'b [u8])>,
+}
+
+/// The runs of a listing. Stops where the listing does not parse.
+fn listing_runs(b: &[u8]) -> Vec<ListingRun<'_>> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while let Some(h) = b.get(pos..).and_then(DirHeader::new) {
+        let at = pos;
+        pos += DirHeader::LEN;
+        let mut entries = Vec::new();
+        let mut whole = true;
+        for _ in 0..=u64::from(h.count()) {
+            let Some(e) = b.get(pos..).and_then(DirEntryHeader::new) else {
+                whole = false;
+                break;
+            };
+            let name_at = pos + DirEntryHeader::LEN;
+            let name_len = usize::from(e.name_size()) + 1;
+            let Some(name) = b.get(name_at..name_at + name_len) else {
+                whole = false;
+                break;
+            };
+            entries.push((pos, e, name));
+            pos = name_at + name_len;
+        }
+        out.push(ListingRun {
+            at,
+            header: h,
+            entries,
+        });
+        if !whole {
+            break;
+        }
+    }
+    out
 }
 
 /// The type and name of each entry of a listing, in order, without the
 /// headers that group them by inode block and the inode references: what a
 /// listing says once placement is set aside. `None` when it does not parse.
-fn listing_names(b: &[u8]) -> Option<Vec<&[u8]>> {
+fn listing_names(b: &[u8]) -> Option<Vec<(u16, &[u8])>> {
+    let runs = listing_runs(b);
+    let mut end = 0;
     let mut out = Vec::new();
-    let mut pos = 0usize;
-    while pos < b.len() {
-        let count = le32(b.get(pos..pos + 12)?, 0) as usize + 1;
-        pos += 12;
-        for _ in 0..count {
-            let entry = b.get(pos..pos + 8)?;
-            let name_len = usize::from(le16(entry, 6)) + 1;
-            // Type, name size and name.
-            out.push(b.get(pos + 4..pos + 8 + name_len)?);
-            pos += 8 + name_len;
+    for run in &runs {
+        if run.entries.len() as u64 != u64::from(run.header.count()) + 1 {
+            return None;
+        }
+        end = run.at + DirHeader::LEN;
+        for (pos, e, name) in &run.entries {
+            out.push((e.type_code(), *name));
+            end = pos + DirEntryHeader::LEN + name.len();
         }
     }
-    Some(out)
+    (end == b.len()).then_some(out)
 }
 
 /// True when two listings hold the same entries in the same order, of the
@@ -1103,32 +1128,32 @@ fn same_listing(a: &[u8], b: &[u8]) -> bool {
     matches!((listing_names(a), listing_names(b)), (Some(x), Some(y)) if x == y)
 }
 
+/// The fields of a directory listing: each header and entry from their
+/// tables, entries numbered so that listings of different lengths compare
+/// field by field.
 fn listing_fields(_: &Item, b: &[u8]) -> Vec<Field> {
-    let children = Explain::Entry(&[Key::Children]);
     let mut v = Vec::new();
-    let mut pos = 0u64;
-    let mut entry = 0u32;
-    let len = b.len() as u64;
-    while pos + 12 <= len {
-        let count = u64::from(le32(b, pos as usize)) + 1;
-        v.push(f(pos, 4, "header count", children.clone()));
-        v.push(f(
-            pos + 4,
-            8,
-            "header inode block and number",
-            Explain::Placement,
-        ));
-        pos += 12;
-        for _ in 0..count {
-            if pos + 8 > len {
-                break;
+    let mut n = 0u32;
+    for run in listing_runs(b) {
+        v.extend(table(DirHeader::FIELDS, run.at as u64));
+        for (pos, _, name) in run.entries {
+            n += 1;
+            let mut names = entry_field_names(n).into_iter();
+            for def in DirEntryHeader::FIELDS {
+                let name = names.next().unwrap_or(Cow::Borrowed(def.name));
+                v.push(Field::new(
+                    pos as u64 + def.at,
+                    def.len,
+                    name,
+                    def.explain.clone(),
+                ));
             }
-            entry += 1;
-            let name_len = u64::from(le16(b, pos as usize + 6)) + 1;
-            let (inode, name) = entry_field_names(entry);
-            v.push(Field::new(pos, 4, inode, Explain::Placement));
-            v.push(Field::new(pos + 4, 4 + name_len, name, children.clone()));
-            pos += 8 + name_len;
+            v.push(Field::new(
+                (pos + DirEntryHeader::LEN) as u64,
+                name.len() as u64,
+                names.next().unwrap_or(Cow::Borrowed("name")),
+                Explain::Entry(&[Key::Children]),
+            ));
         }
     }
     v

@@ -6,9 +6,9 @@
 //! in place is then a u64 reference to where the real value is, so that equal large
 //! values are stored once.
 
+use super::entries::{XattrIdEntry, XattrIdHeader};
 use super::metadata::{Lookup, Reader, Table};
 use super::superblock::{ABSENT, SUPERBLOCK_SIZE};
-use crate::bytes::le32;
 use crate::error::{Error, Result};
 
 /// Largest value Linux allows (`XATTR_SIZE_MAX`).
@@ -39,15 +39,13 @@ impl Xattrs {
         if id_table == ABSENT {
             return Ok(None);
         }
-        let h = reader.image.get(id_table, 16, "xattr id table header")?;
-        let mut q = [0u8; 8];
-        q.copy_from_slice(&h[..8]);
-        let kv_start = u64::from_le_bytes(q);
-        let count = u64::from(le32(h, 8));
+        let h = reader.image.array(id_table, "xattr id table header")?;
+        let h = XattrIdHeader::from_array(h);
+        let (kv_start, count) = (h.kv_start(), u64::from(h.count()));
         let ids = Lookup {
-            index: id_table + 16,
+            index: id_table + XattrIdHeader::LEN as u64,
             count,
-            entry_size: 16,
+            entry_size: XattrIdEntry::LEN,
             floor: SUPERBLOCK_SIZE,
             name: "xattr id table",
         };
@@ -88,10 +86,8 @@ impl Xattrs {
     /// The attribute set with index `index`.
     pub(crate) fn get(&self, reader: &Reader<'_>, index: u32) -> Result<XattrSet> {
         let e = self.ids.entry(reader, u64::from(index))?;
-        let mut q = [0u8; 8];
-        q.copy_from_slice(&e[..8]);
-        let xref = u64::from_le_bytes(q);
-        let count = le32(&e, 8);
+        let e = XattrIdEntry::from_prefix(&e);
+        let (xref, count) = (e.xref(), e.count());
         if count > MAX_COUNT {
             return Err(Error::malformed(
                 "xattr id table",

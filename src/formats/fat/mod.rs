@@ -148,9 +148,9 @@ fn extra_facts(image: Bytes<'_>, bs: &BootSector, geo: &Geometry) -> Vec<Fact> {
         // cluster count and the next free hint (0xffffffff: unknown).
         let at = u64::from(x.fsinfo_sector) * sector;
         if x.fsinfo_sector != 0 && x.fsinfo_sector != 0xffff {
-            if let Ok(s) = image.get(at, 512, "FAT32 FSInfo sector") {
-                let ok = crate::bytes::le32(s, 0) == 0x4161_5252
-                    && crate::bytes::le32(s, 484) == 0x6141_7272;
+            if let Ok(s) = image.array(at, "FAT32 FSInfo sector") {
+                let s = raw::FsInfo::from_array(s);
+                let ok = s.valid();
                 facts.push(Fact::new("fsinfo.valid", Value::Bool(ok)));
                 if ok {
                     let word = |v: u32| {
@@ -162,12 +162,9 @@ fn extra_facts(image: Bytes<'_>, bs: &BootSector, geo: &Geometry) -> Vec<Fact> {
                     };
                     facts.push(Fact::packing(
                         "fsinfo.free_clusters",
-                        word(crate::bytes::le32(s, 488)),
+                        word(s.free_clusters()),
                     ));
-                    facts.push(Fact::layout(
-                        "fsinfo.next_free",
-                        word(crate::bytes::le32(s, 492)),
-                    ));
+                    facts.push(Fact::layout("fsinfo.next_free", word(s.next_free())));
                 }
             }
         }

@@ -8,7 +8,7 @@
 //! readers disagree with it follow the Linux kernel's `fs/fat` and EDK2's FatPkg
 //! (the UEFI firmware is what reads an EFI system partition image).
 
-use crate::bytes::{byte, le16, le32};
+use crate::bytes::le32;
 use crate::error::{Error, Result};
 use std::borrow::Cow;
 
@@ -100,6 +100,16 @@ pub(crate) struct Extended {
     pub fs_type: [u8; 8],
 }
 
+/// Where the extended boot record is: after the FAT32 part of the BPB, or
+/// after the common part.
+pub(crate) fn extended_at(fat32: bool) -> usize {
+    if fat32 {
+        CommonBpb::LEN + Fat32BpbRaw::LEN
+    } else {
+        CommonBpb::LEN
+    }
+}
+
 /// The boot sector, decoded.
 #[derive(Debug, Clone)]
 pub(crate) struct BootSector {
@@ -125,18 +135,105 @@ pub(crate) struct BootSector {
     pub signature: u16,
 }
 
-fn array<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
-    let mut out = [0u8; N];
-    if let Some(s) = b.get(at..at + N) {
-        out.copy_from_slice(s);
+/// An image-level fact explaining a field.
+const fn fact(name: &'static str) -> Explain {
+    Explain::Fact(Cow::Borrowed(name))
+}
+
+structure! {
+    /// The jump, the OEM name and the BPB common to FAT12, FAT16 and FAT32
+    /// (`BS_jmpBoot` .. `BPB_TotSec32`), facts named as
+    /// [`BootSector::facts`] names them.
+    pub(crate) struct CommonBpb[36] {
+        jump: 0, 3, Array<3>, "jump", fact("boot.jump");
+        oem_name: 3, 8, Array<8>, "OEM name", fact("boot.oem_name");
+        bytes_per_sector: 11, 2, Le16, "bytes per sector", fact("bpb.bytes_per_sector");
+        sectors_per_cluster: 13, 1, U8, "sectors per cluster", fact("bpb.sectors_per_cluster");
+        reserved_sectors: 14, 2, Le16, "reserved sectors", fact("bpb.reserved_sectors");
+        fat_count: 16, 1, U8, "FAT count", fact("bpb.fat_count");
+        root_entries: 17, 2, Le16, "root entries", fact("bpb.root_entries");
+        total_sectors_16: 19, 2, Le16, "total sectors (16-bit)", fact("bpb.total_sectors_16");
+        media: 21, 1, U8, "media", fact("bpb.media");
+        sectors_per_fat_16: 22, 2, Le16, "sectors per FAT (16-bit)", fact("bpb.sectors_per_fat_16");
+        sectors_per_track: 24, 2, Le16, "sectors per track", fact("bpb.sectors_per_track");
+        heads: 26, 2, Le16, "heads", fact("bpb.heads");
+        hidden_sectors: 28, 4, Le32, "hidden sectors", fact("bpb.hidden_sectors");
+        total_sectors_32: 32, 4, Le32, "total sectors (32-bit)", fact("bpb.total_sectors_32");
     }
-    out
+}
+
+structure! {
+    /// The FAT32 part of the BPB, at byte 36.
+    pub(crate) struct Fat32BpbRaw[28] {
+        sectors_per_fat: 0, 4, Le32, "sectors per FAT", fact("bpb.fat32.sectors_per_fat");
+        ext_flags: 4, 2, Le16, "ext flags", fact("bpb.fat32.ext_flags");
+        version: 6, 2, Le16, "FAT32 version", fact("bpb.fat32.version");
+        root_cluster: 8, 4, Le32, "root cluster", fact("bpb.fat32.root_cluster");
+        fsinfo_sector: 12, 2, Le16, "FSInfo sector", fact("bpb.fat32.fsinfo_sector");
+        backup_boot_sector: 14, 2, Le16, "backup boot sector", fact("bpb.fat32.backup_boot_sector");
+        reserved: 16, 12, Raw, "reserved", Explain::Nothing;
+    }
+}
+
+structure! {
+    /// The extended boot record, at byte 36 on FAT12/16 and 64 on FAT32.
+    /// With signature 0x28 only its first seven bytes are (the volume id
+    /// ends it); with 0x29 the label and the type follow.
+    pub(crate) struct ExtendedRaw[26] {
+        drive_number: 0, 1, U8, "drive number", fact("ebr.drive_number");
+        reserved: 1, 1, U8, "reserved", Explain::Nothing;
+        signature: 2, 1, U8, "extended boot signature", fact("ebr.signature");
+        volume_id: 3, 4, Le32, "volume id", fact("volume_id");
+        label: 7, 11, Array<11>, "volume label", fact("volume_label");
+        fs_type: 18, 8, Array<8>, "file system type", fact("fs_type");
+    }
+}
+
+/// Where the extended boot record stops with signature 0x28.
+pub(crate) const SHORT_EXTENDED_LEN: u64 = 7;
+
+structure! {
+    /// The last two bytes of a boot sector, 0x55 0xaa.
+    pub(crate) struct BootSignature[2] {
+        signature: 0, 2, Le16, "signature", fact("boot.signature");
+    }
+}
+
+/// Where [`BootSignature`] is in the sector.
+pub(crate) const BOOT_SIGNATURE_AT: usize = 510;
+
+structure! {
+    /// The FAT32 FSInfo sector.
+    pub(crate) struct FsInfo[512] {
+        /// "RRaA".
+        lead: 0, 4, Le32, "lead signature", fact("fsinfo.valid");
+        reserved_1: 4, 480, Raw, "reserved", Explain::Nothing;
+        /// "rrAa".
+        structure: 484, 4, Le32, "structure signature", fact("fsinfo.valid");
+        free_clusters: 488, 4, Le32, "free clusters", fact("fsinfo.free_clusters");
+        /// Where to look for a free cluster next: a hint that moves.
+        next_free: 492, 4, Le32, "next free cluster", Explain::Placement;
+        reserved_2: 496, 12, Raw, "reserved", Explain::Nothing;
+        trail: 508, 4, Le32, "trail signature", Explain::Nothing;
+    }
+}
+
+impl FsInfo<'_> {
+    /// The lead signature "RRaA".
+    pub(crate) const LEAD: u32 = 0x4161_5252;
+    /// The structure signature "rrAa".
+    pub(crate) const STRUCTURE: u32 = 0x6141_7272;
+
+    /// Whether both signatures are there.
+    pub(crate) fn valid(&self) -> bool {
+        self.lead() == Self::LEAD && self.structure() == Self::STRUCTURE
+    }
 }
 
 impl BootSector {
     /// Decodes the first 512 bytes of `data`.
     pub(crate) fn parse(data: &[u8]) -> Result<BootSector> {
-        let Some(b) = data.get(..512) else {
+        let (Some(b), Some(common)) = (data.get(..512), CommonBpb::new(data)) else {
             return Err(Error::OutOfBounds {
                 structure: "FAT boot sector",
                 offset: 0,
@@ -144,42 +241,53 @@ impl BootSector {
                 len: data.len() as u64,
             });
         };
-        let sectors_per_fat_16 = le16(b, 22);
-        let fat32 = (sectors_per_fat_16 == 0).then(|| Fat32Bpb {
-            sectors_per_fat: le32(b, 36),
-            ext_flags: le16(b, 40),
-            version: le16(b, 42),
-            root_cluster: le32(b, 44),
-            fsinfo_sector: le16(b, 48),
-            backup_boot_sector: le16(b, 50),
-        });
-        let ext_at = if fat32.is_some() { 64 } else { 36 };
-        let signature = byte(b, ext_at + 2);
-        let extended = matches!(signature, 0x28 | 0x29).then(|| Extended {
-            drive_number: byte(b, ext_at),
-            signature,
-            volume_id: le32(b, ext_at + 3),
-            label: array(b, ext_at + 7),
-            fs_type: array(b, ext_at + 18),
-        });
+        let sectors_per_fat_16 = common.sectors_per_fat_16();
+        let fat32 = b
+            .get(CommonBpb::LEN..)
+            .and_then(Fat32BpbRaw::new)
+            .filter(|_| sectors_per_fat_16 == 0)
+            .map(|x| Fat32Bpb {
+                sectors_per_fat: x.sectors_per_fat(),
+                ext_flags: x.ext_flags(),
+                version: x.version(),
+                root_cluster: x.root_cluster(),
+                fsinfo_sector: x.fsinfo_sector(),
+                backup_boot_sector: x.backup_boot_sector(),
+            });
+        let ext_at = extended_at(fat32.is_some());
+        let extended = b
+            .get(ext_at..)
+            .and_then(ExtendedRaw::new)
+            .filter(|x| matches!(x.signature(), 0x28 | 0x29))
+            .map(|x| Extended {
+                drive_number: x.drive_number(),
+                signature: x.signature(),
+                volume_id: x.volume_id(),
+                label: x.label(),
+                fs_type: x.fs_type(),
+            });
+        let signature = b
+            .get(BOOT_SIGNATURE_AT..)
+            .and_then(BootSignature::new)
+            .map_or(0, |s| s.signature());
         Ok(BootSector {
-            jump: array(b, 0),
-            oem_name: array(b, 3),
-            bytes_per_sector: le16(b, 11),
-            sectors_per_cluster: byte(b, 13),
-            reserved_sectors: le16(b, 14),
-            fat_count: byte(b, 16),
-            root_entries: le16(b, 17),
-            total_sectors_16: le16(b, 19),
-            media: byte(b, 21),
+            jump: common.jump(),
+            oem_name: common.oem_name(),
+            bytes_per_sector: common.bytes_per_sector(),
+            sectors_per_cluster: common.sectors_per_cluster(),
+            reserved_sectors: common.reserved_sectors(),
+            fat_count: common.fat_count(),
+            root_entries: common.root_entries(),
+            total_sectors_16: common.total_sectors_16(),
+            media: common.media(),
             sectors_per_fat_16,
-            sectors_per_track: le16(b, 24),
-            heads: le16(b, 26),
-            hidden_sectors: le32(b, 28),
-            total_sectors_32: le32(b, 32),
+            sectors_per_track: common.sectors_per_track(),
+            heads: common.heads(),
+            hidden_sectors: common.hidden_sectors(),
+            total_sectors_32: common.total_sectors_32(),
             fat32,
             extended,
-            signature: le16(b, 510),
+            signature,
         })
     }
 
@@ -786,6 +894,19 @@ pub(crate) mod tests {
         for fields in [DirEntry::FIELDS, LongNameEntry::FIELDS, LabelEntry::FIELDS] {
             assert_eq!(check_table(fields, 32), Ok(()));
         }
+        for (fields, len) in [
+            (CommonBpb::FIELDS, CommonBpb::LEN),
+            (Fat32BpbRaw::FIELDS, Fat32BpbRaw::LEN),
+            (ExtendedRaw::FIELDS, ExtendedRaw::LEN),
+            (BootSignature::FIELDS, BootSignature::LEN),
+            (FsInfo::FIELDS, FsInfo::LEN),
+        ] {
+            assert_eq!(check_table(fields, len as u64), Ok(()));
+        }
+        // The short form of the extended boot record ends at a field's end.
+        assert!(ExtendedRaw::FIELDS
+            .iter()
+            .any(|f| f.at + f.len == SHORT_EXTENDED_LEN));
     }
 
     #[test]

@@ -12,9 +12,13 @@
 use std::collections::HashMap;
 
 use super::chain::{Claimed, Fat, Run, Want};
-use super::raw::{attr, BootSector, DirEntry, FatType, LabelEntry, LongNameEntry, DIR_ENTRY_SIZE};
+use super::raw::{
+    attr, extended_at, BootSector, BootSignature, CommonBpb, DirEntry, ExtendedRaw, Fat32BpbRaw,
+    FatType, FsInfo, LabelEntry, LongNameEntry, BOOT_SIGNATURE_AT, DIR_ENTRY_SIZE,
+    SHORT_EXTENDED_LEN,
+};
 use super::FatFs;
-use crate::bytes::{le32, Bytes};
+use crate::bytes::Bytes;
 use crate::model::span::{
     f, fact, EntryPath, Explain, Field, Key, Keys, Layout, Owner, Placement, Span,
 };
@@ -445,7 +449,7 @@ impl DirWalk<'_> {
             let owner = if self.is_root && !self.label_seen {
                 self.label_seen = true;
                 Owner::new("directory entry", "volume label entry", Explain::Nothing)
-                    .with_fields(table(LabelEntry::FIELDS))
+                    .with_fields(table(LabelEntry::FIELDS, 0))
             } else {
                 self.unknown(slot)
             };
@@ -535,14 +539,20 @@ impl DirWalk<'_> {
     }
 }
 
-/// The fields of a structure's table.
-fn table(defs: &[FieldDef]) -> Vec<Field> {
-    defs.iter().map(FieldDef::field).collect()
+/// The fields of a structure's table, for a structure at `at`.
+fn table(defs: &[FieldDef], at: u64) -> Vec<Field> {
+    defs.iter()
+        .map(|def| {
+            let mut field = def.field();
+            field.at += at;
+            field
+        })
+        .collect()
 }
 
 /// The fields of an 8.3 directory entry.
 fn entry_fields(fat32: bool) -> Vec<Field> {
-    let mut v = table(DirEntry::FIELDS);
+    let mut v = table(DirEntry::FIELDS, 0);
     if !fat32 {
         // FAT12/16 keep no cluster bits in the high half: a change there is a
         // finding of its own.
@@ -557,7 +567,7 @@ fn entry_fields(fat32: bool) -> Vec<Field> {
 
 /// The fields of a VFAT long-name entry.
 fn long_name_fields() -> Vec<Field> {
-    table(LongNameEntry::FIELDS)
+    table(LongNameEntry::FIELDS, 0)
 }
 
 /// A set of cluster numbers.
@@ -611,22 +621,14 @@ fn boot_sectors(image: Bytes<'_>, bs: &BootSector, l: &mut Layout) {
     let usable = |s: u16| s != 0 && s != 0xffff && s < bs.reserved_sectors;
     let fsinfo = |at: u64, name: &'static str, l: &mut Layout| {
         let valid = image
-            .get(at, 4, "FAT32 FSInfo sector")
-            .is_ok_and(|s| le32(s, 0) == 0x4161_5252);
+            .array(at, "FAT32 FSInfo sector")
+            .is_ok_and(|s| FsInfo::from_array(s).lead() == FsInfo::LEAD);
         if valid {
             l.push(Span {
                 start: at,
-                len: 512,
-                owner: Owner::new("FSInfo sector", name, Explain::Nothing).with_fields(vec![
-                    f(0, 4, "lead signature", fact("fsinfo.valid")),
-                    f(4, 480, "reserved", Explain::Nothing),
-                    f(484, 4, "structure signature", fact("fsinfo.valid")),
-                    f(488, 4, "free clusters", fact("fsinfo.free_clusters")),
-                    // Where to look for a free cluster next: a hint that moves.
-                    f(492, 4, "next free cluster", Explain::Placement),
-                    f(496, 12, "reserved", Explain::Nothing),
-                    f(508, 4, "trail signature", Explain::Nothing),
-                ]),
+                len: FsInfo::LEN as u64,
+                owner: Owner::new("FSInfo sector", name, Explain::Nothing)
+                    .with_fields(table(FsInfo::FIELDS, 0)),
             });
         }
     };
@@ -652,83 +654,33 @@ fn boot_sectors(image: Bytes<'_>, bs: &BootSector, l: &mut Layout) {
     }
 }
 
-/// The fields of a boot sector, facts named as [`BootSector::facts`] names them.
+/// The fields of a boot sector: the tables of its parts, the boot code
+/// between them and the signature.
 fn boot_fields(bs: &BootSector, sector: u64) -> Vec<Field> {
-    let mut v = vec![
-        f(0, 3, "jump", fact("boot.jump")),
-        f(3, 8, "OEM name", fact("boot.oem_name")),
-        f(11, 2, "bytes per sector", fact("bpb.bytes_per_sector")),
-        f(
-            13,
-            1,
-            "sectors per cluster",
-            fact("bpb.sectors_per_cluster"),
-        ),
-        f(14, 2, "reserved sectors", fact("bpb.reserved_sectors")),
-        f(16, 1, "FAT count", fact("bpb.fat_count")),
-        f(17, 2, "root entries", fact("bpb.root_entries")),
-        f(
-            19,
-            2,
-            "total sectors (16-bit)",
-            fact("bpb.total_sectors_16"),
-        ),
-        f(21, 1, "media", fact("bpb.media")),
-        f(
-            22,
-            2,
-            "sectors per FAT (16-bit)",
-            fact("bpb.sectors_per_fat_16"),
-        ),
-        f(24, 2, "sectors per track", fact("bpb.sectors_per_track")),
-        f(26, 2, "heads", fact("bpb.heads")),
-        f(28, 4, "hidden sectors", fact("bpb.hidden_sectors")),
-        f(
-            32,
-            4,
-            "total sectors (32-bit)",
-            fact("bpb.total_sectors_32"),
-        ),
-    ];
-    let ext = if bs.fat32.is_some() {
-        v.extend([
-            f(36, 4, "sectors per FAT", fact("bpb.fat32.sectors_per_fat")),
-            f(40, 2, "ext flags", fact("bpb.fat32.ext_flags")),
-            f(42, 2, "FAT32 version", fact("bpb.fat32.version")),
-            f(44, 4, "root cluster", fact("bpb.fat32.root_cluster")),
-            f(48, 2, "FSInfo sector", fact("bpb.fat32.fsinfo_sector")),
-            f(
-                50,
-                2,
-                "backup boot sector",
-                fact("bpb.fat32.backup_boot_sector"),
-            ),
-            f(52, 12, "reserved", Explain::Nothing),
-        ]);
-        64
-    } else {
-        36
-    };
+    let mut v = table(CommonBpb::FIELDS, 0);
+    if bs.fat32.is_some() {
+        v.extend(table(Fat32BpbRaw::FIELDS, CommonBpb::LEN as u64));
+    }
+    let ext = extended_at(bs.fat32.is_some()) as u64;
     let code = match &bs.extended {
         Some(x) => {
-            v.extend([
-                f(ext, 1, "drive number", fact("ebr.drive_number")),
-                f(ext + 1, 1, "reserved", Explain::Nothing),
-                f(ext + 2, 1, "extended boot signature", fact("ebr.signature")),
-                f(ext + 3, 4, "volume id", fact("volume_id")),
-            ]);
-            if x.signature == 0x29 {
-                v.push(f(ext + 7, 11, "volume label", fact("volume_label")));
-                v.push(f(ext + 18, 8, "file system type", fact("fs_type")));
-                ext + 26
+            let len = if x.signature == 0x29 {
+                ExtendedRaw::LEN as u64
             } else {
-                ext + 7
-            }
+                SHORT_EXTENDED_LEN
+            };
+            v.extend(
+                table(ExtendedRaw::FIELDS, ext)
+                    .into_iter()
+                    .filter(|field| field.at < ext + len),
+            );
+            ext + len
         }
         None => ext,
     };
-    v.push(f(code, 510 - code, "boot code", Explain::Nothing));
-    v.push(f(510, 2, "signature", fact("boot.signature")));
+    let sig = BOOT_SIGNATURE_AT as u64;
+    v.push(f(code, sig - code, "boot code", Explain::Nothing));
+    v.extend(table(BootSignature::FIELDS, sig));
     if sector > 512 {
         v.push(f(512, sector - 512, "rest of the sector", Explain::Nothing));
     }

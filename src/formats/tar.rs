@@ -47,7 +47,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use crate::error::{Error, Result};
-use crate::formats::tree::{self as arena, arena_node, components};
+use crate::formats::tree::{
+    self as arena, arena_node, components, occupy, slot, GrowingNode, Misplaced, Occupied,
+};
 use crate::limits::Limits;
 use crate::model::span::{f, Attr, EntryPath, Explain, Key, Keys, Layout, Owner, Span};
 use crate::model::{
@@ -504,6 +506,15 @@ struct Building {
     group: Option<u32>,
 }
 
+impl GrowingNode for Building {
+    fn kind(&self) -> EntryKind {
+        self.entry.meta.kind
+    }
+    fn children_mut(&mut self) -> &mut BTreeMap<Vec<u8>, u32> {
+        &mut self.children
+    }
+}
+
 fn implied_dir(id: u32, parent: u32, name: Vec<u8>) -> Building {
     Building {
         entry: Entry {
@@ -543,43 +554,22 @@ fn build(p: &Parsed, limits: &Limits) -> Vec<Node> {
     nodes[0].entry.attrs.clear();
     let mut root_errors: Vec<Error> = Vec::new();
     for m in &p.members {
-        let Some(parts) = components(&m.name) else {
-            root_errors.push(about(m, "a path with `..` leaves the tree; not unpacked"));
-            continue;
-        };
-        if parts.len() as u64 > u64::from(limits.max_depth) {
-            root_errors.push(Error::LimitExceeded {
-                limit: "directory depth",
-                value: parts.len() as u64,
-                max: u64::from(limits.max_depth),
-            });
-            continue;
-        }
-        let mut parent = 0u32;
-        let mut blocked = None;
-        for part in parts.iter().take(parts.len().saturating_sub(1)) {
-            match nodes[parent as usize].children.get(*part).copied() {
-                Some(id) if nodes[id as usize].entry.meta.kind == EntryKind::Dir => parent = id,
-                Some(_) => {
-                    blocked = Some(String::from_utf8_lossy(part).into_owned());
-                    break;
-                }
-                None => {
-                    let id = nodes.len() as u32;
-                    nodes.push(implied_dir(id, parent, part.to_vec()));
-                    nodes[parent as usize].children.insert(part.to_vec(), id);
-                    parent = id;
-                }
+        let slot = match slot(&mut nodes, &m.name, limits.max_depth, implied_dir) {
+            Ok(slot) => slot,
+            Err(Misplaced::TooDeep(e)) => {
+                root_errors.push(e);
+                continue;
             }
-        }
-        if let Some(part) = blocked {
-            let e = about(
-                m,
-                format!("its parent {part:?} is not a directory; not unpacked"),
-            );
-            nodes[parent as usize].errors.push(e);
-            continue;
-        }
+            Err(why) => {
+                let e = about(m, why.reason());
+                match why.at() {
+                    Some(dir) => nodes[dir as usize].errors.push(e),
+                    None => root_errors.push(e),
+                }
+                continue;
+            }
+        };
+        let parent = slot.parent;
         if let Some(why) = &m.refused {
             nodes[parent as usize].errors.push(about(m, why));
             continue;
@@ -621,24 +611,9 @@ fn build(p: &Parsed, limits: &Limits) -> Vec<Node> {
         if meta.kind != EntryKind::Dir {
             meta.nlink = Some(1);
         }
-        // The member `.` (or `/`, `./`) describes the root itself.
-        let (target, name) = match parts.last() {
-            None => (Some(0u32), Vec::new()),
-            Some(last) => (
-                nodes[parent as usize].children.get(*last).copied(),
-                last.to_vec(),
-            ),
-        };
-        let id = match target {
-            Some(id) => {
-                if id == 0 && meta.kind != EntryKind::Dir {
-                    root_errors.push(about(m, "names the root but is not a directory"));
-                    continue;
-                }
-                let old = &mut nodes[id as usize];
-                if meta.kind != EntryKind::Dir && !old.children.is_empty() {
-                    let lost = old.children.len();
-                    old.children.clear();
+        let id = match occupy(&mut nodes, slot, meta.kind, implied_dir) {
+            Ok((id, dropped)) => {
+                if let Some(lost) = dropped {
                     nodes[parent as usize].errors.push(about(
                         m,
                         format!("replaces a directory with {lost} entries, which are dropped"),
@@ -646,11 +621,9 @@ fn build(p: &Parsed, limits: &Limits) -> Vec<Node> {
                 }
                 id
             }
-            None => {
-                let id = nodes.len() as u32;
-                nodes.push(implied_dir(id, parent, name.clone()));
-                nodes[parent as usize].children.insert(name, id);
-                id
+            Err(Occupied::RootNotDir) => {
+                root_errors.push(about(m, "names the root but is not a directory"));
+                continue;
             }
         };
         let node = &mut nodes[id as usize];

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::header::MAX_NAME;
 use super::segments::{Loc, Member, Parsed};
 use crate::error::Error;
-use crate::formats::tree::components;
+use crate::formats::tree::{occupy, slot, GrowingNode, Misplaced, Occupied};
 use crate::limits::Limits;
 use crate::model::{Entry, EntryKind, Fact, Meta, NodeId, Value};
 use crate::time::Timestamp;
@@ -36,6 +36,15 @@ struct Building {
     /// Made up for a parent no member names.
     implied: bool,
     overwrites: u64,
+}
+
+impl GrowingNode for Building {
+    fn kind(&self) -> EntryKind {
+        self.entry.meta.kind
+    }
+    fn children_mut(&mut self) -> &mut BTreeMap<Vec<u8>, u32> {
+        &mut self.children
+    }
 }
 
 fn implied_dir(id: u32, name: Vec<u8>) -> Building {
@@ -87,50 +96,23 @@ pub(crate) fn build(input: &[u8], p: &Parsed, limits: &Limits) -> Tree {
     let mut root_errors: Vec<Error> = p.errors.clone();
     for m in &p.members {
         let seg = label(m);
-        let Some(parts) = components(&m.name) else {
-            root_errors.push(about(
-                m,
-                &seg,
-                "a path with `..` leaves the tree; not unpacked",
-            ));
-            continue;
-        };
-        if parts.len() as u64 > u64::from(limits.max_depth) {
-            root_errors.push(Error::LimitExceeded {
-                limit: "directory depth",
-                value: parts.len() as u64,
-                max: u64::from(limits.max_depth),
-            });
-            continue;
-        }
-        // Find or make the parent directory.
-        let mut parent = 0u32;
-        let mut blocked = None;
-        for part in parts.iter().take(parts.len().saturating_sub(1)) {
-            let next = nodes[parent as usize].children.get(*part).copied();
-            match next {
-                Some(id) if nodes[id as usize].entry.meta.kind == EntryKind::Dir => parent = id,
-                Some(_) => {
-                    blocked = Some(String::from_utf8_lossy(part).into_owned());
-                    break;
-                }
-                None => {
-                    let id = nodes.len() as u32;
-                    nodes.push(implied_dir(id, part.to_vec()));
-                    nodes[parent as usize].children.insert(part.to_vec(), id);
-                    parent = id;
-                }
+        let implied = |id, _, name| implied_dir(id, name);
+        let slot = match slot(&mut nodes, &m.name, limits.max_depth, implied) {
+            Ok(slot) => slot,
+            Err(Misplaced::TooDeep(e)) => {
+                root_errors.push(e);
+                continue;
             }
-        }
-        if let Some(part) = blocked {
-            let e = about(
-                m,
-                &seg,
-                format!("its parent {part:?} is not a directory; not unpacked"),
-            );
-            nodes[parent as usize].errors.push(e);
-            continue;
-        }
+            Err(why) => {
+                let e = about(m, &seg, why.reason());
+                match why.at() {
+                    Some(dir) => nodes[dir as usize].errors.push(e),
+                    None => root_errors.push(e),
+                }
+                continue;
+            }
+        };
+        let parent = slot.parent;
         let Some(kind) = EntryKind::from_posix_mode(m.mode) else {
             let e = about(
                 m,
@@ -193,60 +175,34 @@ pub(crate) fn build(input: &[u8], p: &Parsed, limits: &Limits) -> Tree {
             // segment's decompressed bytes.
             Fact::layout("cpio.offset", Value::Int(m.offset)),
         ];
-        // The member `.` (or `/`, `./`) describes the root itself.
-        let (target, name) = match parts.last() {
-            None => (Some(0u32), Vec::new()),
-            Some(last) => (
-                nodes[parent as usize].children.get(*last).copied(),
-                last.to_vec(),
-            ),
-        };
-        match target {
-            Some(id) => {
-                let old = &mut nodes[id as usize];
-                if id == 0 && kind != EntryKind::Dir {
-                    root_errors.push(about(m, &seg, "names the root but is not a directory"));
-                    continue;
-                }
-                if !old.implied {
-                    old.overwrites += 1;
-                }
-                if old.overwrites > 0 {
-                    attrs.push(Fact::new("cpio.overwrites", Value::Int(old.overwrites)));
-                }
-                if kind != EntryKind::Dir && !old.children.is_empty() {
-                    let lost = old.children.len();
-                    old.children.clear();
+        let id = match occupy(&mut nodes, slot, kind, implied) {
+            Ok((id, dropped)) => {
+                if let Some(lost) = dropped {
                     nodes[parent as usize].errors.push(about(
                         m,
                         &seg,
                         format!("replaces a directory with {lost} entries, which are dropped"),
                     ));
                 }
-                let old = &mut nodes[id as usize];
-                old.entry.meta = meta;
-                old.entry.attrs = attrs;
-                old.data = data;
-                old.implied = false;
+                id
             }
-            None => {
-                let id = nodes.len() as u32;
-                nodes.push(Building {
-                    entry: Entry {
-                        name: name.clone(),
-                        node: NodeId(u64::from(id)),
-                        meta,
-                        attrs,
-                    },
-                    children: BTreeMap::new(),
-                    errors: Vec::new(),
-                    data,
-                    implied: false,
-                    overwrites: 0,
-                });
-                nodes[parent as usize].children.insert(name, id);
+            Err(Occupied::RootNotDir) => {
+                root_errors.push(about(m, &seg, "names the root but is not a directory"));
+                continue;
             }
+        };
+        let node = &mut nodes[id as usize];
+        // A member named before (not a directory only implied by a path).
+        if !node.implied {
+            node.overwrites += 1;
         }
+        if node.overwrites > 0 {
+            attrs.push(Fact::new("cpio.overwrites", Value::Int(node.overwrites)));
+        }
+        node.entry.meta = meta;
+        node.entry.attrs = attrs;
+        node.data = data;
+        node.implied = false;
     }
     if let Some(root) = nodes.first_mut() {
         root.errors.splice(0..0, root_errors);

@@ -68,6 +68,22 @@ pub enum Rule {
     Placement,
 }
 
+/// The largest shift of an image date that is shown as a clock's shift: a
+/// date set on one side only (1970 against a build date) is none.
+const MAX_IMAGE_DATE_SHIFT_NS: i128 = 30 * 86_400 * 1_000_000_000;
+
+impl Rule {
+    /// Whether a time difference of `shift_ns` with this cause is a shift of
+    /// a clock, shown as part of the cause's range.
+    fn is_clock_shift(&self, shift_ns: i128) -> bool {
+        match self {
+            Rule::ClockShift => true,
+            Rule::ImageTime => shift_ns.abs() <= MAX_IMAGE_DATE_SHIFT_NS,
+            _ => false,
+        }
+    }
+}
+
 /// The causes isodiff knows, in the order their rules are tried.
 pub static CLASSES: &[CauseClass] = &[
     CauseClass {
@@ -454,14 +470,11 @@ pub fn tally(report: &mut Report) {
         count.differences += 1;
         count.images.insert(d.image().to_vec());
         count.fields.insert(d.what());
-        let shifted = matches!(class.rule, Rule::ClockShift | Rule::ImageTime);
-        if let (true, (Some(a), Some(b))) = (shifted, times(d)) {
-            let s = shift(a, b);
-            // A date set on one side only (1970 against a build date) is no
-            // shift of a clock.
-            if class.rule == Rule::ImageTime && s.abs() > 30 * 86_400 * 1_000_000_000 {
-                continue;
-            }
+        let clock_shift = match times(d) {
+            (Some(a), Some(b)) => Some(shift(a, b)).filter(|&s| class.rule.is_clock_shift(s)),
+            _ => None,
+        };
+        if let Some(s) = clock_shift {
             count.shift = Some(match count.shift {
                 Some((lo, hi)) => (lo.min(s), hi.max(s)),
                 None => (s, s),

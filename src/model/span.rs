@@ -59,6 +59,13 @@ pub enum Explain {
     Nothing,
 }
 
+impl Explain {
+    /// [`Explain::Fact`] of a fact named in a constant (a field table).
+    pub const fn fact_named(name: &'static str) -> Explain {
+        Explain::Fact(Cow::Borrowed(name))
+    }
+}
+
 /// [`Explain::Fact`] of the fact `name`: the readers' shorthand.
 pub(crate) fn fact(name: impl Into<Cow<'static, str>>) -> Explain {
     Explain::Fact(name.into())

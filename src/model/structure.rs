@@ -131,6 +131,18 @@ impl FieldDef {
     }
 }
 
+/// The accounting's fields of a table, for a structure that starts `at`
+/// bytes into the span that holds it.
+pub fn fields_at(defs: &[FieldDef], at: u64) -> Vec<Field> {
+    defs.iter()
+        .map(|def| {
+            let mut field = def.field();
+            field.at += at;
+            field
+        })
+        .collect()
+}
+
 /// Checks that the fields of a table of a structure of `len` bytes follow one
 /// another from its first byte to its last, without a gap or an overlap: the
 /// test every declared structure runs, so a deleted field fails it.

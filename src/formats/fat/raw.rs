@@ -10,7 +10,6 @@
 
 use crate::bytes::le32;
 use crate::error::{Error, Result};
-use std::borrow::Cow;
 
 use super::walk::{ATTRIBUTES, CASE_FLAGS, CREATED, MODIFIED_RAW, SHORT_NAME};
 use crate::model::key::Key;
@@ -135,42 +134,37 @@ pub(crate) struct BootSector {
     pub signature: u16,
 }
 
-/// An image-level fact explaining a field.
-const fn fact(name: &'static str) -> Explain {
-    Explain::Fact(Cow::Borrowed(name))
-}
-
 structure! {
     /// The jump, the OEM name and the BPB common to FAT12, FAT16 and FAT32
     /// (`BS_jmpBoot` .. `BPB_TotSec32`), facts named as
     /// [`BootSector::facts`] names them.
     pub(crate) struct CommonBpb[36] {
-        jump: 0, 3, Array<3>, "jump", fact("boot.jump");
-        oem_name: 3, 8, Array<8>, "OEM name", fact("boot.oem_name");
-        bytes_per_sector: 11, 2, Le16, "bytes per sector", fact("bpb.bytes_per_sector");
-        sectors_per_cluster: 13, 1, U8, "sectors per cluster", fact("bpb.sectors_per_cluster");
-        reserved_sectors: 14, 2, Le16, "reserved sectors", fact("bpb.reserved_sectors");
-        fat_count: 16, 1, U8, "FAT count", fact("bpb.fat_count");
-        root_entries: 17, 2, Le16, "root entries", fact("bpb.root_entries");
-        total_sectors_16: 19, 2, Le16, "total sectors (16-bit)", fact("bpb.total_sectors_16");
-        media: 21, 1, U8, "media", fact("bpb.media");
-        sectors_per_fat_16: 22, 2, Le16, "sectors per FAT (16-bit)", fact("bpb.sectors_per_fat_16");
-        sectors_per_track: 24, 2, Le16, "sectors per track", fact("bpb.sectors_per_track");
-        heads: 26, 2, Le16, "heads", fact("bpb.heads");
-        hidden_sectors: 28, 4, Le32, "hidden sectors", fact("bpb.hidden_sectors");
-        total_sectors_32: 32, 4, Le32, "total sectors (32-bit)", fact("bpb.total_sectors_32");
+        jump: 0, 3, Array<3>, "jump", Explain::fact_named("boot.jump");
+        oem_name: 3, 8, Array<8>, "OEM name", Explain::fact_named("boot.oem_name");
+        bytes_per_sector: 11, 2, Le16, "bytes per sector", Explain::fact_named("bpb.bytes_per_sector");
+        sectors_per_cluster: 13, 1, U8, "sectors per cluster", Explain::fact_named("bpb.sectors_per_cluster");
+        reserved_sectors: 14, 2, Le16, "reserved sectors", Explain::fact_named("bpb.reserved_sectors");
+        fat_count: 16, 1, U8, "FAT count", Explain::fact_named("bpb.fat_count");
+        root_entries: 17, 2, Le16, "root entries", Explain::fact_named("bpb.root_entries");
+        total_sectors_16: 19, 2, Le16, "total sectors (16-bit)", Explain::fact_named("bpb.total_sectors_16");
+        media: 21, 1, U8, "media", Explain::fact_named("bpb.media");
+        sectors_per_fat_16: 22, 2, Le16, "sectors per FAT (16-bit)", Explain::fact_named("bpb.sectors_per_fat_16");
+        sectors_per_track: 24, 2, Le16, "sectors per track", Explain::fact_named("bpb.sectors_per_track");
+        heads: 26, 2, Le16, "heads", Explain::fact_named("bpb.heads");
+        hidden_sectors: 28, 4, Le32, "hidden sectors", Explain::fact_named("bpb.hidden_sectors");
+        total_sectors_32: 32, 4, Le32, "total sectors (32-bit)", Explain::fact_named("bpb.total_sectors_32");
     }
 }
 
 structure! {
     /// The FAT32 part of the BPB, at byte 36.
     pub(crate) struct Fat32BpbRaw[28] {
-        sectors_per_fat: 0, 4, Le32, "sectors per FAT", fact("bpb.fat32.sectors_per_fat");
-        ext_flags: 4, 2, Le16, "ext flags", fact("bpb.fat32.ext_flags");
-        version: 6, 2, Le16, "FAT32 version", fact("bpb.fat32.version");
-        root_cluster: 8, 4, Le32, "root cluster", fact("bpb.fat32.root_cluster");
-        fsinfo_sector: 12, 2, Le16, "FSInfo sector", fact("bpb.fat32.fsinfo_sector");
-        backup_boot_sector: 14, 2, Le16, "backup boot sector", fact("bpb.fat32.backup_boot_sector");
+        sectors_per_fat: 0, 4, Le32, "sectors per FAT", Explain::fact_named("bpb.fat32.sectors_per_fat");
+        ext_flags: 4, 2, Le16, "ext flags", Explain::fact_named("bpb.fat32.ext_flags");
+        version: 6, 2, Le16, "FAT32 version", Explain::fact_named("bpb.fat32.version");
+        root_cluster: 8, 4, Le32, "root cluster", Explain::fact_named("bpb.fat32.root_cluster");
+        fsinfo_sector: 12, 2, Le16, "FSInfo sector", Explain::fact_named("bpb.fat32.fsinfo_sector");
+        backup_boot_sector: 14, 2, Le16, "backup boot sector", Explain::fact_named("bpb.fat32.backup_boot_sector");
         reserved: 16, 12, Raw, "reserved", Explain::Nothing;
     }
 }
@@ -180,12 +174,12 @@ structure! {
     /// With signature 0x28 only its first seven bytes are (the volume id
     /// ends it); with 0x29 the label and the type follow.
     pub(crate) struct ExtendedRaw[26] {
-        drive_number: 0, 1, U8, "drive number", fact("ebr.drive_number");
+        drive_number: 0, 1, U8, "drive number", Explain::fact_named("ebr.drive_number");
         reserved: 1, 1, U8, "reserved", Explain::Nothing;
-        signature: 2, 1, U8, "extended boot signature", fact("ebr.signature");
-        volume_id: 3, 4, Le32, "volume id", fact("volume_id");
-        label: 7, 11, Array<11>, "volume label", fact("volume_label");
-        fs_type: 18, 8, Array<8>, "file system type", fact("fs_type");
+        signature: 2, 1, U8, "extended boot signature", Explain::fact_named("ebr.signature");
+        volume_id: 3, 4, Le32, "volume id", Explain::fact_named("volume_id");
+        label: 7, 11, Array<11>, "volume label", Explain::fact_named("volume_label");
+        fs_type: 18, 8, Array<8>, "file system type", Explain::fact_named("fs_type");
     }
 }
 
@@ -195,7 +189,7 @@ pub(crate) const SHORT_EXTENDED_LEN: u64 = 7;
 structure! {
     /// The last two bytes of a boot sector, 0x55 0xaa.
     pub(crate) struct BootSignature[2] {
-        signature: 0, 2, Le16, "signature", fact("boot.signature");
+        signature: 0, 2, Le16, "signature", Explain::fact_named("boot.signature");
     }
 }
 
@@ -206,11 +200,11 @@ structure! {
     /// The FAT32 FSInfo sector.
     pub(crate) struct FsInfo[512] {
         /// "RRaA".
-        lead: 0, 4, Le32, "lead signature", fact("fsinfo.valid");
+        lead: 0, 4, Le32, "lead signature", Explain::fact_named("fsinfo.valid");
         reserved_1: 4, 480, Raw, "reserved", Explain::Nothing;
         /// "rrAa".
-        structure: 484, 4, Le32, "structure signature", fact("fsinfo.valid");
-        free_clusters: 488, 4, Le32, "free clusters", fact("fsinfo.free_clusters");
+        structure: 484, 4, Le32, "structure signature", Explain::fact_named("fsinfo.valid");
+        free_clusters: 488, 4, Le32, "free clusters", Explain::fact_named("fsinfo.free_clusters");
         /// Where to look for a free cluster next: a hint that moves.
         next_free: 492, 4, Le32, "next free cluster", Explain::Placement;
         reserved_2: 496, 12, Raw, "reserved", Explain::Nothing;
@@ -609,13 +603,13 @@ structure! {
 structure! {
     /// The same 32 bytes as the volume label entry of the root directory.
     pub(crate) struct LabelEntry[32] {
-        label: 0, 11, Array<11>, "label", Explain::Fact(Cow::Borrowed("root_label"));
+        label: 0, 11, Array<11>, "label", Explain::fact_named("root_label");
         attributes: 11, 1, U8, "attributes", Explain::Nothing;
         case_flags: 12, 1, U8, "case flags", Explain::Nothing;
-        created: 13, 5, Raw, "creation time", Explain::Fact(Cow::Borrowed("root_label.created"));
+        created: 13, 5, Raw, "creation time", Explain::fact_named("root_label.created");
         accessed_date: 18, 2, Le16, "access date", Explain::Nothing;
         cluster_high: 20, 2, Le16, "first cluster (high half)", Explain::Nothing;
-        modified: 22, 4, Raw, "modification time", Explain::Fact(Cow::Borrowed("root_label.modified"));
+        modified: 22, 4, Raw, "modification time", Explain::fact_named("root_label.modified");
         cluster_low: 26, 2, Le16, "first cluster", Explain::Nothing;
         size: 28, 4, Le32, "size", Explain::Nothing;
     }

@@ -22,7 +22,7 @@ use crate::bytes::Bytes;
 use crate::model::span::{
     f, fact, EntryPath, Explain, Field, Key, Keys, Layout, Owner, Placement, Span,
 };
-use crate::model::structure::FieldDef;
+use crate::model::structure::fields_at;
 use crate::model::{EntryKind, Value};
 
 /// Runs of free FAT entries given a span of their own, per FAT copy. A hostile
@@ -449,7 +449,7 @@ impl DirWalk<'_> {
             let owner = if self.is_root && !self.label_seen {
                 self.label_seen = true;
                 Owner::new("directory entry", "volume label entry", Explain::Nothing)
-                    .with_fields(table(LabelEntry::FIELDS, 0))
+                    .with_fields(fields_at(LabelEntry::FIELDS, 0))
             } else {
                 self.unknown(slot)
             };
@@ -539,20 +539,9 @@ impl DirWalk<'_> {
     }
 }
 
-/// The fields of a structure's table, for a structure at `at`.
-fn table(defs: &[FieldDef], at: u64) -> Vec<Field> {
-    defs.iter()
-        .map(|def| {
-            let mut field = def.field();
-            field.at += at;
-            field
-        })
-        .collect()
-}
-
 /// The fields of an 8.3 directory entry.
 fn entry_fields(fat32: bool) -> Vec<Field> {
-    let mut v = table(DirEntry::FIELDS, 0);
+    let mut v = fields_at(DirEntry::FIELDS, 0);
     if !fat32 {
         // FAT12/16 keep no cluster bits in the high half: a change there is a
         // finding of its own.
@@ -567,7 +556,7 @@ fn entry_fields(fat32: bool) -> Vec<Field> {
 
 /// The fields of a VFAT long-name entry.
 fn long_name_fields() -> Vec<Field> {
-    table(LongNameEntry::FIELDS, 0)
+    fields_at(LongNameEntry::FIELDS, 0)
 }
 
 /// A set of cluster numbers.
@@ -628,7 +617,7 @@ fn boot_sectors(image: Bytes<'_>, bs: &BootSector, l: &mut Layout) {
                 start: at,
                 len: FsInfo::LEN as u64,
                 owner: Owner::new("FSInfo sector", name, Explain::Nothing)
-                    .with_fields(table(FsInfo::FIELDS, 0)),
+                    .with_fields(fields_at(FsInfo::FIELDS, 0)),
             });
         }
     };
@@ -657,9 +646,9 @@ fn boot_sectors(image: Bytes<'_>, bs: &BootSector, l: &mut Layout) {
 /// The fields of a boot sector: the tables of its parts, the boot code
 /// between them and the signature.
 fn boot_fields(bs: &BootSector, sector: u64) -> Vec<Field> {
-    let mut v = table(CommonBpb::FIELDS, 0);
+    let mut v = fields_at(CommonBpb::FIELDS, 0);
     if bs.fat32.is_some() {
-        v.extend(table(Fat32BpbRaw::FIELDS, CommonBpb::LEN as u64));
+        v.extend(fields_at(Fat32BpbRaw::FIELDS, CommonBpb::LEN as u64));
     }
     let ext = extended_at(bs.fat32.is_some()) as u64;
     let code = match &bs.extended {
@@ -670,7 +659,7 @@ fn boot_fields(bs: &BootSector, sector: u64) -> Vec<Field> {
                 SHORT_EXTENDED_LEN
             };
             v.extend(
-                table(ExtendedRaw::FIELDS, ext)
+                fields_at(ExtendedRaw::FIELDS, ext)
                     .into_iter()
                     .filter(|field| field.at < ext + len),
             );
@@ -680,7 +669,7 @@ fn boot_fields(bs: &BootSector, sector: u64) -> Vec<Field> {
     };
     let sig = BOOT_SIGNATURE_AT as u64;
     v.push(f(code, sig - code, "boot code", Explain::Nothing));
-    v.extend(table(BootSignature::FIELDS, sig));
+    v.extend(fields_at(BootSignature::FIELDS, sig));
     if sector > 512 {
         v.push(f(512, sector - 512, "rest of the sector", Explain::Nothing));
     }

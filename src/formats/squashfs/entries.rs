@@ -2,8 +2,6 @@
 //! declared once: the reader parses them and the byte accounting names their
 //! fields from the same tables.
 
-use std::borrow::Cow;
-
 use crate::model::key::Key;
 use crate::model::span::Explain;
 use crate::model::structure::{structure, Le16, Le32, Le64};
@@ -42,7 +40,7 @@ structure! {
         kv_start: 0, 8, Le64, "key/value table start", Explain::Placement;
         /// Any xattr fact: `xattr` itself when only one image has xattrs (and
         /// so this header), `xattr.sets` otherwise.
-        count: 8, 4, Le32, "count", Explain::Fact(Cow::Borrowed("xattr"));
+        count: 8, 4, Le32, "count", Explain::fact_named("xattr");
         unused: 12, 4, Le32, "unused", Explain::Nothing;
     }
 }

@@ -50,7 +50,7 @@ use crate::bytes::{le16, le32};
 use crate::model::span::{
     f, fact, Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Owner, Placement, Span,
 };
-use crate::model::structure::FieldDef;
+use crate::model::structure::fields_at;
 use crate::model::Value;
 
 fn int_attr(attrs: &[crate::model::Fact], name: &str) -> Option<u64> {
@@ -477,7 +477,7 @@ impl SquashFs<'_> {
             start: at,
             len: XattrIdHeader::LEN as u64,
             owner: Owner::new("table index", "xattr id table header", Explain::Nothing)
-                .with_fields(table(XattrIdHeader::FIELDS, 0)),
+                .with_fields(fields_at(XattrIdHeader::FIELDS, 0)),
         });
         let ids = Lookup {
             index: at + XattrIdHeader::LEN as u64,
@@ -716,7 +716,7 @@ fn fragment_items(blocks: &Blocks, tails: &BTreeMap<u32, FragmentBlock>) -> Deco
 }
 
 fn fragment_fields(_: &Item, _: &[u8]) -> Vec<Field> {
-    table(FragmentEntry::FIELDS, 0)
+    fields_at(FragmentEntry::FIELDS, 0)
 }
 
 /// The users of each id table index: the entries whose inodes name it as uid
@@ -781,15 +781,15 @@ fn id_items(blocks: &Blocks, count: u64, mut users: Vec<Vec<EntryPath>>) -> Deco
 }
 
 fn id_fields(_: &Item, _: &[u8]) -> Vec<Field> {
-    table(IdEntry::FIELDS, 0)
+    fields_at(IdEntry::FIELDS, 0)
 }
 
 fn export_fields(_: &Item, _: &[u8]) -> Vec<Field> {
-    table(ExportEntry::FIELDS, 0)
+    fields_at(ExportEntry::FIELDS, 0)
 }
 
 fn xattr_id_fields(_: &Item, _: &[u8]) -> Vec<Field> {
-    table(XattrIdEntry::FIELDS, 0)
+    fields_at(XattrIdEntry::FIELDS, 0)
 }
 
 /// Where reference `xref` (`block << 16 | offset`, the block relative to
@@ -956,19 +956,19 @@ fn key_value_fields(item: &Item, b: &[u8]) -> Vec<Field> {
 
 /// The superblock's field table.
 fn superblock_fields() -> Vec<Field> {
-    table(RawSuperblock::FIELDS, 0)
+    fields_at(RawSuperblock::FIELDS, 0)
 }
 
 /// The fields of an inode, by its type (`item.tag`): the header's table, the
 /// body's after it, and what follows the body.
 fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
     let len = b.len() as u64;
-    let mut v = table(InodeHeader::FIELDS, 0);
+    let mut v = fields_at(InodeHeader::FIELDS, 0);
     let body = InodeHeader::LEN as u64;
     let rest = |at: u64, name: &'static str, explain: Explain| {
         f(at, len.saturating_sub(at), name, explain)
     };
-    let xattr_at = |at: u64| table(XattrIndex::FIELDS, at);
+    let xattr_at = |at: u64| fields_at(XattrIndex::FIELDS, at);
     let blocks = |at| {
         rest(
             at,
@@ -977,9 +977,9 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
         )
     };
     match item.tag {
-        1 => v.extend(table(BasicDirBody::FIELDS, body)),
+        1 => v.extend(fields_at(BasicDirBody::FIELDS, body)),
         8 => {
-            v.extend(table(ExtDirBody::FIELDS, body));
+            v.extend(fields_at(ExtDirBody::FIELDS, body));
             let end = body + ExtDirBody::LEN as u64;
             v.push(rest(
                 end,
@@ -988,11 +988,11 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
             ));
         }
         2 => {
-            v.extend(table(BasicFileBody::FIELDS, body));
+            v.extend(fields_at(BasicFileBody::FIELDS, body));
             v.push(blocks(body + BasicFileBody::LEN as u64));
         }
         9 => {
-            v.extend(table(ExtFileBody::FIELDS, body));
+            v.extend(fields_at(ExtFileBody::FIELDS, body));
             v.push(blocks(body + ExtFileBody::LEN as u64));
         }
         3 | 10 => {
@@ -1001,37 +1001,26 @@ fn inode_fields(item: &Item, b: &[u8]) -> Vec<Field> {
                 .get(body as usize..end as usize)
                 .and_then(SymlinkBody::new)
                 .map_or(0, |s| u64::from(s.target_len()));
-            v.extend(table(SymlinkBody::FIELDS, body));
+            v.extend(fields_at(SymlinkBody::FIELDS, body));
             v.push(f(end, target, "target", Explain::Entry(&[Key::SYMLINK])));
             if item.tag == 10 {
                 v.extend(xattr_at(end + target));
             }
         }
         4 | 5 | 11 | 12 => {
-            v.extend(table(DeviceBody::FIELDS, body));
+            v.extend(fields_at(DeviceBody::FIELDS, body));
             if item.tag > 7 {
                 v.extend(xattr_at(body + DeviceBody::LEN as u64));
             }
         }
         _ => {
-            v.extend(table(IpcBody::FIELDS, body));
+            v.extend(fields_at(IpcBody::FIELDS, body));
             if item.tag > 7 {
                 v.extend(xattr_at(body + IpcBody::LEN as u64));
             }
         }
     }
     v
-}
-
-/// The fields of a structure's table, for a structure at `at`.
-fn table(defs: &[FieldDef], at: u64) -> Vec<Field> {
-    defs.iter()
-        .map(|def| {
-            let mut field = def.field();
-            field.at += at;
-            field
-        })
-        .collect()
 }
 
 /// The names of the fields of the `n`th entry of a listing (its header's
@@ -1135,7 +1124,7 @@ fn listing_fields(_: &Item, b: &[u8]) -> Vec<Field> {
     let mut v = Vec::new();
     let mut n = 0u32;
     for run in listing_runs(b) {
-        v.extend(table(DirHeader::FIELDS, run.at as u64));
+        v.extend(fields_at(DirHeader::FIELDS, run.at as u64));
         for (pos, _, name) in run.entries {
             n += 1;
             let mut names = entry_field_names(n).into_iter();

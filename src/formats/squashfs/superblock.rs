@@ -2,7 +2,6 @@
 
 use super::compress::Compressor;
 use super::metadata::{Reader, Table};
-use std::borrow::Cow;
 
 use crate::bytes::{le16, le32, Bytes};
 use crate::error::{Error, Result};
@@ -11,26 +10,21 @@ use crate::model::structure::{structure, Le16, Le32, Le64, Raw};
 use crate::model::{Fact, Follows, Value};
 use crate::time::Timestamp;
 
-/// An image-level fact of the superblock, explaining a field.
-const fn fact(name: &'static str) -> Explain {
-    Explain::Fact(Cow::Borrowed(name))
-}
-
 structure! {
     /// The squashfs 4.0 superblock at byte 0, little-endian. Table starts and
     /// the root inode's reference move whenever anything before them grows.
     pub(crate) struct RawSuperblock[96] {
         magic: 0, 4, Raw, "magic", Explain::Nothing;
-        inode_count: 4, 4, Le32, "inode count", fact("superblock.inode_count");
-        mkfs_time: 8, 4, Le32, "mkfs time", fact("superblock.mkfs_time");
-        block_size: 12, 4, Le32, "block size", fact("superblock.block_size");
-        fragment_count: 16, 4, Le32, "fragment count", fact("superblock.fragment_count");
-        compressor: 20, 2, Le16, "compressor", fact("superblock.compressor");
-        block_log: 22, 2, Le16, "block log", fact("superblock.block_size");
-        flags: 24, 2, Le16, "flags", fact("superblock.flags");
-        id_count: 26, 2, Le16, "id count", fact("superblock.id_count");
-        version_major: 28, 2, Le16, "version major", fact("superblock.version");
-        version_minor: 30, 2, Le16, "version minor", fact("superblock.version");
+        inode_count: 4, 4, Le32, "inode count", Explain::fact_named("superblock.inode_count");
+        mkfs_time: 8, 4, Le32, "mkfs time", Explain::fact_named("superblock.mkfs_time");
+        block_size: 12, 4, Le32, "block size", Explain::fact_named("superblock.block_size");
+        fragment_count: 16, 4, Le32, "fragment count", Explain::fact_named("superblock.fragment_count");
+        compressor: 20, 2, Le16, "compressor", Explain::fact_named("superblock.compressor");
+        block_log: 22, 2, Le16, "block log", Explain::fact_named("superblock.block_size");
+        flags: 24, 2, Le16, "flags", Explain::fact_named("superblock.flags");
+        id_count: 26, 2, Le16, "id count", Explain::fact_named("superblock.id_count");
+        version_major: 28, 2, Le16, "version major", Explain::fact_named("superblock.version");
+        version_minor: 30, 2, Le16, "version minor", Explain::fact_named("superblock.version");
         root_inode: 32, 8, Le64, "root inode reference", Explain::Placement;
         bytes_used: 40, 8, Le64, "bytes used", Explain::Placement;
         id_table: 48, 8, Le64, "id table start", Explain::Placement;

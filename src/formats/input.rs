@@ -198,6 +198,10 @@ fn descend_in<R>(
                 meta: e.meta,
             })),
             EntryKind::File => {
+                // A manifest's section of a nested image (`a.mtree:/x.squashfs`).
+                if let Some(described) = fs.described_image(e.node) {
+                    return Ok(f(described.as_ref()));
+                }
                 let content = fs.content(e.node)?;
                 if super::open::image_format(&content).is_none() {
                     return Err(address(
@@ -221,6 +225,9 @@ fn descend_in<R>(
         };
         if e.meta.kind != EntryKind::File {
             continue;
+        }
+        if let Some(described) = fs.described_image(e.node) {
+            return descend_in(described.as_ref(), rest, limits, max_buffer, f);
         }
         let content = fs.content(e.node)?;
         if super::open::image_format(&content).is_none() {
@@ -284,6 +291,10 @@ impl Filesystem for Subtree<'_> {
 
     fn content(&self, file: NodeId) -> Result<Content<'_>> {
         self.fs.content(file)
+    }
+
+    fn described_image(&self, file: NodeId) -> Option<Box<dyn Filesystem + '_>> {
+        self.fs.described_image(file)
     }
 }
 

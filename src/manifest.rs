@@ -39,7 +39,9 @@
 //! `.50000000`, which reads back as 0.5 s); this writer pads them to nine
 //! digits. bsdtar gives a hard link after the first the size 0 (a tar
 //! convention); this writer gives every link its size. bsdtar writes `nlink`
-//! only when above 1; this writer whenever the image stores it.
+//! only when above 1; this writer whenever the image stores it. bsdtar
+//! leaves a `:` in a name as it is; this writer escapes one that ends a name
+//! (see above).
 
 use std::io::{self, Write};
 

@@ -64,6 +64,24 @@ impl Input {
                 });
             }
         }
+        // `DIR:/x` where `DIR/x` does not exist: said as what it is, since the
+        // OS's "no such file" for the whole argument does not tell that only
+        // an image file can be looked into this way.
+        for i in split_points(bytes) {
+            let head = Path::new(os_str(&bytes[..i]));
+            if head.is_dir() {
+                return Err(Error::Address {
+                    path: arg.display().to_string(),
+                    reason: format!(
+                        "{} is a directory, not an image file: IMAGE:/PATH looks inside \
+                         images only; name a directory's entries by their paths ({}{})",
+                        head.display(),
+                        head.display(),
+                        String::from_utf8_lossy(&bytes[i + 1..]),
+                    ),
+                });
+            }
+        }
         let source = whole
             .err()
             .unwrap_or_else(|| std::io::ErrorKind::NotFound.into());
@@ -330,6 +348,12 @@ mod tests {
             // No '/' after the ':': no address, the OS's error for the whole.
             assert!(at("a.iso:boot").is_err());
             assert!(at("nothing.iso:/boot").is_err());
+            // A directory is no image to look into: said so.
+            let said = at("d::/y").err().unwrap_or_default();
+            assert!(
+                said.contains("d: is a directory, not an image file"),
+                "{said}"
+            );
             Ok::<(), String>(())
         };
         let result = check();

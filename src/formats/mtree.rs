@@ -75,6 +75,10 @@ pub struct MtreeFs {
 /// The nodes while the manifest is read.
 struct Builder {
     nodes: Vec<Node>,
+    /// (directory, name) -> child: a store's top directory lists tens of
+    /// thousands of entries, and a scan of its children per line would make
+    /// reading quadratic.
+    index: std::collections::HashMap<(usize, Vec<u8>), usize>,
 }
 
 /// Decodes mtree's escapes: `\` and three octal digits, `\\`.
@@ -210,6 +214,7 @@ impl MtreeFs {
         }
         let mut fs = Builder {
             nodes: vec![Node::new(b"/", Meta::new(EntryKind::Dir))],
+            index: std::collections::HashMap::new(),
         };
         let mut set: Vec<(String, String)> = Vec::new();
         let mut pending: Vec<u8> = Vec::new();
@@ -290,11 +295,7 @@ impl MtreeFs {
 impl Builder {
     /// The child of `dir` named `name`.
     fn child(&self, dir: usize, name: &[u8]) -> Option<usize> {
-        self.nodes[dir]
-            .children
-            .iter()
-            .copied()
-            .find(|&c| self.nodes[c].name == name)
+        self.index.get(&(dir, name.to_vec())).copied()
     }
 
     fn push(&mut self, node: Node) -> usize {
@@ -361,6 +362,7 @@ impl Builder {
                 None => {
                     let id = self.push(Node::new(&name, Meta::new(EntryKind::Dir)));
                     self.nodes[at].children.push(id);
+                    self.index.insert((at, name), id);
                     id
                 }
             };

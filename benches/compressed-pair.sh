@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Times isodiff on a pair of ISOs compressed whole with zstd (`a.iso.zst`,
 # `b.iso.zst`) against the same pair uncompressed, and with one side of each
-# (zstd against xz), and prints a Markdown table: hyperfine's mean and
-# standard deviation, and the peak RSS of one run under GNU time.
+# (zstd against xz), and prints a Markdown table: hyperfine's mean, standard
+# deviation and CPU times, the peak RSS of one run under GNU time, and the
+# peaks of its anonymous and file-backed parts.
 #
 # usage: [RUNS=5] [ZSTD_LEVEL=3] benches/compressed-pair.sh [WORKDIR]
 #        (default WORKDIR: /tmp/isodiff-bench)
@@ -43,19 +44,42 @@ hyperfine -N -i --warmup 1 --runs "$runs" --export-json hyperfine.json --output=
   "${commands[@]}" >&2
 
 size() { stat -c %s "$1" | awk '{ printf "%.0f MB", $1 / 1e6 }'; }
-echo "| command | mean ± σ | peak RSS |"
-echo "| --- | --- | --- |"
-echo "| (a.iso $(size a.iso), a.iso.zst $(size a.iso.zst), b.iso.xz $(size b.iso.xz)) | | |"
+# Peak RSS (GNU time), and the peaks of its anonymous and file-backed parts
+# (/proc/PID/status sampled every 20 ms: decompression buffers are anonymous,
+# the maps of the input files file-backed).
+rss_split() {
+  python3 - "$@" <<'EOF'
+import subprocess, sys, time
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+peak = {"RssAnon": 0, "RssFile": 0}
+while p.poll() is None:
+    try:
+        for line in open("/proc/%d/status" % p.pid):
+            key = line.split(":")[0]
+            if key in peak:
+                peak[key] = max(peak[key], int(line.split()[1]))
+    except OSError:
+        pass
+    time.sleep(0.02)
+print("%d MB | %d MB" % (peak["RssAnon"] // 1024, peak["RssFile"] // 1024))
+EOF
+}
+echo "| command | mean ± σ | user + sys | peak RSS | RssAnon | RssFile |"
+echo "| --- | --- | --- | --- | --- | --- |"
+echo "| (a.iso $(size a.iso), a.iso.zst $(size a.iso.zst), b.iso.xz $(size b.iso.xz)) | | | | | |"
 i=0
 for p in "${pairs[@]}"; do
   # shellcheck disable=SC2086
   /usr/bin/time -f '%M' -o rss.out "$isodiff" $p >/dev/null 2>&1 || true
   rss=$(tail -n 1 rss.out)
-  python3 - "$i" "$p" "$rss" <<'EOF'
+  # shellcheck disable=SC2086
+  split=$(rss_split "$isodiff" $p)
+  python3 - "$i" "$p" "$rss" "$split" <<'EOF'
 import json, sys
 r = json.load(open("hyperfine.json"))["results"][int(sys.argv[1])]
-print("| isodiff %s | %.2f s ± %.2f | %d MB |" % (
-    sys.argv[2], r["mean"], r["stddev"] or 0, int(sys.argv[3]) // 1024))
+print("| isodiff %s | %.2f s ± %.2f | %.2f + %.2f s | %d MB | %s |" % (
+    sys.argv[2], r["mean"], r["stddev"] or 0, r["user"], r["system"],
+    int(sys.argv[3]) // 1024, sys.argv[4]))
 EOF
   i=$((i + 1))
 done

@@ -161,11 +161,17 @@ fn sniff_batch(fs: &dyn Filesystem, batch: Vec<Found>) -> Vec<(Found, Option<Err
     use rayon::prelude::*;
     batch
         .into_par_iter()
-        .filter_map(|(path, node)| match fs.content(node) {
-            Ok(content) => crate::formats::open::image_format(&content)
-                .is_some()
-                .then_some(((path, node), None)),
-            Err(error) => Some(((path, node), Some(error))),
+        .filter_map(|(path, node)| {
+            // A manifest's section of a nested image: no bytes to look into.
+            if fs.described_image(node).is_some() {
+                return Some(((path, node), None));
+            }
+            match fs.content(node) {
+                Ok(content) => crate::formats::open::image_format(&content)
+                    .is_some()
+                    .then_some(((path, node), None)),
+                Err(error) => Some(((path, node), Some(error))),
+            }
         })
         .collect()
 }
@@ -214,6 +220,18 @@ fn walk_nested_at(
         // truncated image) is listed, and its trouble said.
         if let Some(error) = error {
             problem(ListError { location, error });
+            continue;
+        }
+        if let Some(described) = fs.described_image(node) {
+            walk_nested_at(
+                described.as_ref(),
+                &location,
+                nesting,
+                depth + 1,
+                release,
+                visit,
+                problem,
+            );
             continue;
         }
         let content = match fs.content(node) {

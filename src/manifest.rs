@@ -18,8 +18,20 @@
 //! comment line naming its location (`# /nix-store.squashfs`), then its
 //! entries under the path `./nix-store.squashfs:` (its root) and
 //! `./nix-store.squashfs:/etc/passwd`, the location as the reports write it.
-//! An mtree reader sees these as a directory whose name ends in `:`, which no
-//! entry of the image itself can clash with (the file is `nix-store.squashfs`).
+//!
+//! Why this form: mtree(5) has no notion of a file holding a tree, and a
+//! manifest must stay one that `bsdtar -tvf` (libarchive) reads whole. Of the
+//! forms it allows, a comment alone is lost to every reader but this one, and
+//! a `/set` cannot carry a path; a path prefix keeps each nested entry a plain
+//! mtree line that libarchive lists (as a directory `nix-store.squashfs:`
+//! beside the file, under which the image's tree is), that `grep` and `sort`
+//! keep together with its image, and that says where it is in the notation
+//! of the reports. The comment is for the human reader. Reading it back
+//! ([`crate::formats::mtree`]), a component `name:` is a section when the
+//! file `name` was listed before it in the same directory, which this writer
+//! ensures; a name of the image that ends in `:` is written with that `:`
+//! escaped (`\072`, which libarchive decodes), so it is never taken for a
+//! section.
 //!
 //! # Where it differs from bsdtar's
 //!
@@ -27,7 +39,9 @@
 //! `.50000000`, which reads back as 0.5 s); this writer pads them to nine
 //! digits. bsdtar gives a hard link after the first the size 0 (a tar
 //! convention); this writer gives every link its size. bsdtar writes `nlink`
-//! only when above 1; this writer whenever the image stores it.
+//! only when above 1; this writer whenever the image stores it. bsdtar
+//! leaves a `:` in a name as it is; this writer escapes one that ends a name
+//! (see above).
 
 use std::io::{self, Write};
 
@@ -97,6 +111,19 @@ fn section(
         return Ok(());
     }
     for l in files {
+        // A manifest read back: its sections are written again as they were.
+        if let Some(described) = fs.described_image(l.node) {
+            header(&l.location, out)?;
+            section(
+                described.as_ref(),
+                &l.location,
+                nesting,
+                depth + 1,
+                out,
+                problem,
+            )?;
+            continue;
+        }
         let Ok(content) = fs.content(l.node) else {
             continue;
         };
@@ -107,9 +134,7 @@ fn section(
             crate::formats::open::open_nested(&content, &nesting.limits, nesting.max_buffer_bytes);
         match opened {
             Ok(inner) => {
-                out.write_all(b"\n# ")?;
-                out.write_all(location_text(&l.location).as_bytes())?;
-                out.write_all(b"\n")?;
+                header(&l.location, out)?;
                 section(
                     inner.fs.as_ref(),
                     &l.location,
@@ -128,8 +153,17 @@ fn section(
     Ok(())
 }
 
+/// The comment that heads a nested image's section: its location.
+fn header(location: &[Vec<u8>], out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "\n# {}", location_text(location))
+}
+
 fn digest(fs: &dyn Filesystem, l: &Listed) -> Result<[u8; 32], Error> {
     let content = fs.content(l.node)?;
+    // A manifest's file: its digest is all there is, and all that is needed.
+    if let crate::model::Content::Digest { sha256, .. } = content {
+        return Ok(sha256);
+    }
     let mut h = Sha256::new();
     for chunk in content.chunks() {
         h.update(&chunk?);
@@ -144,34 +178,51 @@ fn location_text(location: &[Vec<u8>]) -> String {
 }
 
 /// The mtree path of a location: `.` for the outermost root, `./a/b` below
-/// it, `./x.squashfs:` and `./x.squashfs:/a` in a nested image.
-fn path(location: &[Vec<u8>]) -> Vec<u8> {
-    let mut p = b".".to_vec();
+/// it, `./x.squashfs:` and `./x.squashfs:/a` in a nested image; each name
+/// encoded ([`encode_name`]), the separators as they are.
+fn path(location: &[Vec<u8>]) -> String {
+    let mut p = String::from(".");
     for (i, part) in location.iter().enumerate() {
         if i > 0 {
-            p.push(b':');
+            p.push(':');
         }
         // A root adds nothing: `.` outermost, `./x.squashfs:` nested.
-        if part.as_slice() != b"/" {
-            p.extend_from_slice(part);
+        for name in part.split(|&b| b == b'/').filter(|n| !n.is_empty()) {
+            p.push('/');
+            p.push_str(&encode_name(name));
         }
     }
     p
 }
 
-/// mtree's encoding of a name: bytes outside printable ASCII, space, `#`,
+/// mtree's encoding of bytes: bytes outside printable ASCII, space, `#`,
 /// `=` and `\` as a backslash and three octal digits (what libarchive's
 /// writer escapes, and its reader decodes).
-fn encode(name: &[u8]) -> String {
-    let mut s = String::with_capacity(name.len());
-    for &b in name {
-        if b.is_ascii_graphic() && !matches!(b, b'#' | b'=' | b'\\') {
-            s.push(char::from(b));
-        } else {
-            s.push_str(&format!("\\{b:03o}"));
-        }
+fn encode(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len());
+    for &b in bytes {
+        push_byte(&mut s, b, false);
     }
     s
+}
+
+/// [`encode`] of one name, with a `:` that ends it escaped too: unescaped,
+/// `name:` followed by `/` would read back as the section of a nested image
+/// (see the module docs).
+fn encode_name(name: &[u8]) -> String {
+    let mut s = String::with_capacity(name.len());
+    for (i, &b) in name.iter().enumerate() {
+        push_byte(&mut s, b, b == b':' && i + 1 == name.len());
+    }
+    s
+}
+
+fn push_byte(s: &mut String, b: u8, escape: bool) {
+    if !escape && b.is_ascii_graphic() && !matches!(b, b'#' | b'=' | b'\\') {
+        s.push(char::from(b));
+    } else {
+        s.push_str(&format!("\\{b:03o}"));
+    }
 }
 
 fn type_name(kind: EntryKind) -> &'static str {
@@ -222,10 +273,7 @@ fn keywords(m: &Meta, digest: Option<[u8; 32]>) -> String {
 }
 
 fn line(l: &Listed, digest: Option<[u8; 32]>, out: &mut dyn Write) -> io::Result<()> {
-    let p = path(&l.location);
-    // The path's own bytes are encoded; the `./` and `:` it was built with
-    // are printable and stay.
-    writeln!(out, "{}{}", encode(&p), keywords(&l.meta, digest))
+    writeln!(out, "{}{}", path(&l.location), keywords(&l.meta, digest))
 }
 
 #[cfg(test)]
@@ -238,15 +286,18 @@ mod tests {
 
     #[test]
     fn paths_name_nested_images_as_the_reports_do() {
-        assert_eq!(path(&loc(&["/"])), b".");
-        assert_eq!(path(&loc(&["/a/b"])), b"./a/b");
-        assert_eq!(path(&loc(&["/x.sq", "/"])), b"./x.sq:");
-        assert_eq!(path(&loc(&["/x.sq", "/etc/p"])), b"./x.sq:/etc/p");
+        assert_eq!(path(&loc(&["/"])), ".");
+        assert_eq!(path(&loc(&["/a/b"])), "./a/b");
+        assert_eq!(path(&loc(&["/x.sq", "/"])), "./x.sq:");
+        assert_eq!(path(&loc(&["/x.sq", "/etc/p"])), "./x.sq:/etc/p");
+        // A name's own `:` at its end is escaped: it is no section.
+        assert_eq!(path(&loc(&["/d:/a:b:"])), "./d\\072/a:b\\072");
     }
 
     #[test]
     fn names_are_escaped_as_mtree_reads_them() {
         assert_eq!(encode(b"a b#c=d\\e\xff"), "a\\040b\\043c\\075d\\134e\\377");
+        assert_eq!(encode_name(b"a b:"), "a\\040b\\072");
     }
 
     #[test]

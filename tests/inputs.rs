@@ -118,6 +118,68 @@ fn the_same_image_compressed_and_plain_differs_only_in_the_wrapper() {
     assert!(text.ends_with("1 difference(s)\n"), "{text}");
 }
 
+/// The lines of a text report that say a difference or its detail: without
+/// the header naming the inputs, the causes (they count the differences) and
+/// the totals.
+fn said(report: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(report);
+    let mut lines = Vec::new();
+    let mut causes = false;
+    for l in text.lines() {
+        if l.starts_with("causes:") {
+            causes = true;
+            continue;
+        }
+        if causes && l.starts_with(' ') {
+            continue;
+        }
+        causes = false;
+        let header = ["--- ", "+++ ", "no known cause", "by kind: "]
+            .iter()
+            .any(|p| l.starts_with(p))
+            || l.ends_with(" difference(s)");
+        if !header {
+            lines.push(l.to_owned());
+        }
+    }
+    lines
+}
+
+/// One side compressed with zstd, the other with xz: the plain pair's report,
+/// line for line, and two lines that say from what each side was decompressed.
+#[test]
+fn a_pair_compressed_with_zstd_and_xz_reports_as_the_plain_pair() {
+    let dir = TempDir::new("inputs-zstd-xz");
+    let (a, b) = (
+        common::fixture("nixos-like-a.iso"),
+        common::fixture("nixos-like-b.iso"),
+    );
+    let za = packed(&dir.0, "nixos-like-a.iso", "a.iso.zst", |d| {
+        zstd::bulk::compress(d, 3).expect("zstd")
+    });
+    let xb = packed(&dir.0, "nixos-like-b.iso", "b.iso.xz", xz);
+    let plain = isodiff(&[a.as_os_str(), b.as_os_str()]);
+    assert_eq!(plain.status.code(), Some(1));
+    let packed = isodiff(&[za.as_os_str(), xb.as_os_str()]);
+    assert_eq!(packed.status.code(), Some(1), "{}", stderr(&packed));
+    let mut want = said(&plain.stdout);
+    assert!(want.len() > 10, "{want:?}");
+    // The wrappers' lines come first: image facts of the outermost image.
+    want.splice(
+        0..0,
+        [
+            "image  xz (none) -> present".to_owned(),
+            "image  zstd present -> (none)".to_owned(),
+        ],
+    );
+    assert_eq!(said(&packed.stdout), want);
+    let text = String::from_utf8_lossy(&packed.stdout);
+    assert!(
+        text.contains("compressor or packing only: 2 differences"),
+        "{text}"
+    );
+}
+
 /// Bytes after the stream are said, not dropped.
 #[test]
 fn bytes_after_the_stream_are_a_fact() {
@@ -320,6 +382,21 @@ fn a_device_is_no_image() {
         null,
         &[],
         &["/dev/null is a character device; isodiff compares image files and directories"],
+    );
+}
+
+/// A directory is a side of its own (tests/trees.rs), but no image to look
+/// into with `:/`: said so, not "no such file".
+#[test]
+fn a_directory_is_no_image_to_look_into() {
+    let dir = TempDir::new("inputs-dir-address");
+    let tree = dir.0.join("tree");
+    std::fs::create_dir_all(&tree).expect("mkdir");
+    let said = format!("{} is a directory, not an image file", tree.display());
+    refused(
+        &dir.0.join("tree:/boot"),
+        &[],
+        &[&said, "IMAGE:/PATH looks inside images only"],
     );
 }
 

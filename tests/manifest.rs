@@ -209,3 +209,104 @@ fn a_manifest_is_one_side_of_a_comparison() {
         .as_str()
         .is_some_and(|s| s.contains("only its digest is known")));
 }
+
+/// The kinds of difference a manifest can show: what its lines state. Not
+/// image facts (superblocks, volume descriptors), format-specific attributes,
+/// xattrs, atime and ctime, nor the byte accounting; and of content only
+/// whether the digests agree.
+const STATED: &[&str] = &[
+    "added", "removed", "type", "content", "size", "mode", "uid", "gid", "mtime", "symlink",
+    "nlink", "rdev",
+];
+
+#[test]
+fn a_manifest_compares_nested_images_entry_by_entry() {
+    let tmp = TempDir::new("manifest-nested");
+    let (a, b) = (
+        common::fixture("nixos-like-a.iso"),
+        common::fixture("nixos-like-b.iso"),
+    );
+    let out = isodiff(&["manifest".as_ref(), a.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    for section in ["\n# /nix-store.squashfs\n", "\n# /boot/efi.img\n"] {
+        assert!(text.contains(section), "{section:?} in\n{text}");
+    }
+    let m = tmp.0.join("a.mtree");
+    fs::write(&m, &out.stdout).expect("write");
+
+    // Against its own image: identical, nested images included.
+    let (code, r) = common::json_report(&m, &a);
+    assert_eq!(code, Some(0), "{r:#}");
+
+    // Against the other image: every difference of the image pair that a
+    // manifest states, found inside the nested squashfs, and the squashfs's
+    // digest (all the manifest knows of its superblock, which differs too).
+    let (code, plain) = common::json_report(&a, &b);
+    assert_eq!(code, Some(1));
+    let mut want: std::collections::BTreeSet<_> = common::found(&plain)
+        .into_iter()
+        .filter(|(_, kind, _)| STATED.contains(&kind.as_str()))
+        .collect();
+    assert!(
+        common::found(&plain).len() > want.len(),
+        "the pair differs in what a manifest cannot see (the superblock)"
+    );
+    assert!(
+        want.iter()
+            .filter(|(l, k, _)| l.starts_with("/nix-store.squashfs:/") && k == "mode")
+            .count()
+            == 3,
+        "{want:?}"
+    );
+    want.insert((
+        "/nix-store.squashfs".into(),
+        "content".into(),
+        String::new(),
+    ));
+    let (code, r) = common::json_report(&m, &b);
+    assert_eq!(code, Some(1), "{r:#}");
+    assert!(
+        r["problems"].as_array().is_some_and(|p| p.is_empty()),
+        "{r:#}"
+    );
+    assert_eq!(common::found(&r), want, "{r:#}");
+    // A content difference says only that the digests differ.
+    for c in common::of_kind(&r, "content") {
+        assert_eq!(c["digest_only"], true, "{c}");
+        assert!(
+            c["summary"]
+                .as_str()
+                .is_some_and(|s| s.contains("only its digest is known")),
+            "{c}"
+        );
+    }
+    // The manifest as side b: the same, added and removed swapped.
+    let swapped: std::collections::BTreeSet<_> = want
+        .iter()
+        .map(|(l, k, f)| {
+            let k = match k.as_str() {
+                "added" => "removed",
+                "removed" => "added",
+                k => k,
+            };
+            (l.clone(), k.to_owned(), f.clone())
+        })
+        .collect();
+    let (code, r) = common::json_report(&b, &m);
+    assert_eq!(code, Some(1), "{r:#}");
+    assert_eq!(common::found(&r), swapped, "{r:#}");
+
+    // A nested image named inside the manifest, as inside an image.
+    let inner = tmp.0.join("a.mtree:/nix-store.squashfs");
+    let (code, r) = common::json_report(
+        &inner,
+        &common::fixture("nixos-like-a.iso:/nix-store.squashfs"),
+    );
+    assert_eq!(code, Some(0), "{r:#}");
+
+    // Read back and written again, the manifest is the same text.
+    let again = isodiff(&["manifest".as_ref(), m.as_os_str()]);
+    assert_eq!(again.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&again.stdout), text);
+}

@@ -601,8 +601,12 @@ impl<'o> Differ<'o> {
             }
         };
         if matches!(ca, Content::Digest { .. }) || matches!(cb, Content::Digest { .. }) {
-            self.digests(&ca, &cb, here, found);
-            return false;
+            // Digests that differ, of a file that a manifest describes as a
+            // nested image: the inside is compared as far as the manifest
+            // states it. The digests' difference stays: it is all a manifest
+            // knows of what it does not state (the image's own fields).
+            return self.digests(&ca, &cb, here, found)
+                && self.described((fa, ea, &ca), (fb, eb, &cb), here);
         }
         // The boot info table (bytes 8 to 63 of a boot image) is patched in by the
         // ISO writer and holds block addresses; its fields are compared as
@@ -624,14 +628,15 @@ impl<'o> Differ<'o> {
     }
 
     /// Compares two contents of which one (or both) is only a digest (a
-    /// manifest's): the digests say equal or not, and nothing more.
+    /// manifest's): the digests say equal or not, and nothing more. Returns
+    /// true when they differ.
     fn digests(
         &self,
         ca: &Content<'_>,
         cb: &Content<'_>,
         here: &Here<'_>,
         found: &mut Vec<Difference>,
-    ) {
+    ) -> bool {
         let digest = |c: &Content<'_>| match c {
             Content::Digest { sha256, .. } => Ok(*sha256),
             other => content::sha256(other),
@@ -644,16 +649,57 @@ impl<'o> Differ<'o> {
                         self.problem(here.get().clone(), side, content::unreadable(e));
                     }
                 }
-                return;
+                return false;
             }
         };
         if da == db {
-            return;
+            return false;
         }
         let mut c = content::digest_change(ca.len(), cb.len());
         c.sha256_a = da;
         c.sha256_b = db;
         found.push(Difference::content(here.get().clone(), c));
+        true
+    }
+
+    /// Compares the images two files hold when one side only describes its
+    /// image (a manifest's section, [`Filesystem::described_image`]) and the
+    /// other describes or holds one. Returns true when the insides were
+    /// compared.
+    fn described(
+        &self,
+        (fa, ea, ca): (&dyn Filesystem, &Entry, &Content<'_>),
+        (fb, eb, cb): (&dyn Filesystem, &Entry, &Content<'_>),
+        here: &Here<'_>,
+    ) -> bool {
+        let nesting = here.at.nesting;
+        if nesting >= self.options.max_nesting {
+            return false;
+        }
+        let (limits, max) = (&self.options.limits, self.options.max_buffer_bytes);
+        let (da, db) = (fa.described_image(ea.node), fb.described_image(eb.node));
+        if da.is_none() && db.is_none() {
+            return false;
+        }
+        let location = here.get();
+        match (inside(da, ca, limits, max), inside(db, cb, limits, max)) {
+            (Some(Ok(a)), Some(Ok(b))) => {
+                self.filesystems(a.as_ref(), b.as_ref(), location, nesting + 1);
+                true
+            }
+            (ra, rb) => {
+                for (side, r) in [(Which::A, ra), (Which::B, rb)] {
+                    if let Some(Err(e)) = r {
+                        self.problem(
+                            location.clone(),
+                            side,
+                            format!("nested image not opened: {e}"),
+                        );
+                    }
+                }
+                false
+            }
+        }
     }
 
     /// Compares two contents: equal, nested images, or where they differ.
@@ -1068,6 +1114,26 @@ impl<'o> Differ<'o> {
             }
         }
     }
+}
+
+/// The image a file holds: as its reader describes it (`described`, a
+/// manifest's section), else opened from its bytes when they are an image;
+/// `None` when it holds none that can be had.
+fn inside<'c>(
+    described: Option<Box<dyn Filesystem + 'c>>,
+    content: &'c Content<'_>,
+    limits: &crate::Limits,
+    max_buffer: u64,
+) -> Option<Result<Box<dyn Filesystem + 'c>, crate::Error>> {
+    use crate::formats::open::{image_format, open_nested};
+    if let Some(d) = described {
+        return Some(Ok(d));
+    }
+    if matches!(content, Content::Digest { .. }) {
+        return None;
+    }
+    image_format(content)?;
+    Some(open_nested(content, limits, max_buffer).map(|n| n.fs))
 }
 
 /// The metadata of two entries to compare. Against a directory or a

@@ -64,6 +64,24 @@ impl Input {
                 });
             }
         }
+        // `DIR:/x` where `DIR/x` does not exist: said as what it is, since the
+        // OS's "no such file" for the whole argument does not tell that only
+        // an image file can be looked into this way.
+        for i in split_points(bytes) {
+            let head = Path::new(os_str(&bytes[..i]));
+            if head.is_dir() {
+                return Err(Error::Address {
+                    path: arg.display().to_string(),
+                    reason: format!(
+                        "{} is a directory, not an image file: IMAGE:/PATH looks inside \
+                         images only; name a directory's entries by their paths ({}{})",
+                        head.display(),
+                        head.display(),
+                        String::from_utf8_lossy(&bytes[i + 1..]),
+                    ),
+                });
+            }
+        }
         let source = whole
             .err()
             .unwrap_or_else(|| std::io::ErrorKind::NotFound.into());
@@ -198,6 +216,10 @@ fn descend_in<R>(
                 meta: e.meta,
             })),
             EntryKind::File => {
+                // A manifest's section of a nested image (`a.mtree:/x.squashfs`).
+                if let Some(described) = fs.described_image(e.node) {
+                    return Ok(f(described.as_ref()));
+                }
                 let content = fs.content(e.node)?;
                 if super::open::image_format(&content).is_none() {
                     return Err(address(
@@ -221,6 +243,9 @@ fn descend_in<R>(
         };
         if e.meta.kind != EntryKind::File {
             continue;
+        }
+        if let Some(described) = fs.described_image(e.node) {
+            return descend_in(described.as_ref(), rest, limits, max_buffer, f);
         }
         let content = fs.content(e.node)?;
         if super::open::image_format(&content).is_none() {
@@ -285,6 +310,10 @@ impl Filesystem for Subtree<'_> {
     fn content(&self, file: NodeId) -> Result<Content<'_>> {
         self.fs.content(file)
     }
+
+    fn described_image(&self, file: NodeId) -> Option<Box<dyn Filesystem + '_>> {
+        self.fs.described_image(file)
+    }
 }
 
 #[cfg(test)]
@@ -319,6 +348,12 @@ mod tests {
             // No '/' after the ':': no address, the OS's error for the whole.
             assert!(at("a.iso:boot").is_err());
             assert!(at("nothing.iso:/boot").is_err());
+            // A directory is no image to look into: said so.
+            let said = at("d::/y").err().unwrap_or_default();
+            assert!(
+                said.contains("d: is a directory, not an image file"),
+                "{said}"
+            );
             Ok::<(), String>(())
         };
         let result = check();

@@ -631,6 +631,13 @@ pub trait Filesystem: Send + Sync {
     fn placements(&self) -> Vec<span::Placement> {
         Vec::new()
     }
+    /// The image a file holds, as this reader describes it without its bytes
+    /// (a manifest's section of a nested image): what to compare the inside
+    /// of another side's image against when the file's content is only a
+    /// digest. `None` for readers that have the bytes (open them instead).
+    fn described_image(&self, _file: NodeId) -> Option<Box<dyn Filesystem + '_>> {
+        None
+    }
 }
 
 /// A part of an image that is compared like a file but is not in the tree.

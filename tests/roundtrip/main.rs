@@ -902,10 +902,20 @@ fn changes_mksquashfs_grow() {
 
 /// A file added to the root (seed 12928156773091817729, shrunk from three
 /// changes): genisoimage 1.1.11 gives /xRﬁI0dEKobgKH0e^SsgD7YZvX another ISO
-/// 9660 record date (`record.date`) though its Rock Ridge times are the same;
-/// not yet explained (producer or reader).
+/// 9660 record date (`record.date`) though its Rock Ridge times are the same.
+///
+/// Partly triaged (issue 20): not a reader bug. `isoinfo -l` (no Rock Ridge)
+/// shows the same raw record dates as isodiff: the file is empty, its record
+/// says 2106-02-07 06:28:15 in a (its mtime, u32::MAX seconds) and 2001-09-09
+/// 01:46:40 in b, which is the added file's mtime; the added file's extent
+/// comes right before the empty file's in b. So genisoimage wrote an empty
+/// file's record date from another file there. A directory of just an empty
+/// file and an added one with those mtimes does not reproduce it, so what
+/// triggers it (the three hard links beside it?) is still open; once known,
+/// the test should expect `record.date` on such files rather than stay
+/// ignored. `ISODIFF_ROUNDTRIP_KEEP=DIR` keeps the two images.
 #[test]
-#[ignore = "an ISO 9660 record date differs beside an added file; not yet triaged (see the doc comment)"]
+#[ignore = "genisoimage writes an empty file's record date from the added file; trigger not yet known (see the doc comment)"]
 fn changes_genisoimage_record_date() {
     change_case_again(
         "genisoimage-rr",

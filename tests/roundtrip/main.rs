@@ -784,12 +784,12 @@ producer_tests! {
     xorriso_rr_joliet => "xorriso-rr-joliet",
     xorriso_hardlinks => "xorriso-hardlinks",
     xorriso_zisofs => "xorriso-zisofs",
-    // Not yet passing: symlink targets with multi-byte characters list with
-    // a replacement character in them (seed 9556744380884278268, shrunk to
-    // one symlink of about 150 bytes); not yet known whether pycdlib 1.12
-    // writes them wrong or the reader reads them wrong (see also the limits
-    // on `max_target` in producers.rs).
-    #[ignore = "pycdlib: multi-byte symlink targets come back with a replacement character; not yet triaged"]
+    // Not yet passing: some symlink targets list with a slash added at their
+    // end (seed 9556744380884278268, shrunk to one symlink with a 150-byte
+    // target). Packing that target by hand with the same script lists right
+    // (isodiff and isoinfo -R agree), so what differs in the test is still
+    // open: pycdlib writing an empty last component, or the reader.
+    #[ignore = "pycdlib: some symlink targets list with a trailing slash; not yet triaged"]
     pycdlib => "pycdlib",
     genisoimage_rr => "genisoimage-rr",
     fat_mcopy => "mkfs.vfat-mcopy",

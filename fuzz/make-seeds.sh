@@ -161,6 +161,9 @@ if command -v mksquashfs >/dev/null; then
     cp "$fuzz/corpus/open_any/gzip-4k.squashfs" "$nest/root.squashfs"
     touch -d '2024-06-02 00:00:00' "$nest/root.squashfs" "$nest"
     x -R -V NESTED -o "$fuzz/corpus/open_any/iso-with-squashfs.iso" "$nest"
+    # The squashfs target reads them too (it had no seeds of its own).
+    mkdir -p "$fuzz/corpus/squashfs"
+    cp "$fuzz"/corpus/open_any/*.squashfs "$fuzz/corpus/squashfs/"
 fi
 # Formats open() is about to sniff (efi.img's FAT, an initrd's cpio), so open_any
 # has seeds for them the day they arrive.

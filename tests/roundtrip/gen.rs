@@ -371,6 +371,11 @@ impl Gen<'_> {
             t.pop();
         }
         t.truncate(self.caps.max_target);
+        // The cut may split a character: a format that holds only UTF-8
+        // (pycdlib takes targets as text) gets whole characters.
+        while !self.caps.invalid_utf8 && std::str::from_utf8(&t).is_err() {
+            t.pop();
+        }
         t
     }
 

@@ -27,13 +27,17 @@
 //! - `ISODIFF_ROUNDTRIP_SEED=S`: that seed only (both kinds of test), to
 //!   reproduce a failure;
 //! - `ISODIFF_ROUNDTRIP_KEEP=DIR`: a round-trip failure's shrunk tree is left
-//!   in `DIR`, to try the producer and reference readers on by hand.
+//!   in `DIR`, to try the producer and reference readers on by hand, and a
+//!   known-changes failure's two images (the last ones tried while shrinking).
 
 mod changes;
 #[path = "../common/mod.rs"]
 mod common;
 mod gen;
+#[path = "../../fuzz/harness.rs"]
+mod harness;
 mod producers;
+mod seeds;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -199,7 +203,11 @@ fn mismatches(
         let is_dir = w.kind == "dir";
         if k.mode {
             let got = m.mode.map_or("none".to_owned(), |m| format!("{m:04o}"));
-            field("mode", format!("{:04o}", w.mode), got);
+            let want = match k.symlink_mode {
+                Some(mode) if w.kind == "symlink" => mode,
+                _ => w.mode,
+            };
+            field("mode", format!("{want:04o}"), got);
         }
         match k.owners {
             Some(true) => {
@@ -212,10 +220,10 @@ fn mismatches(
             }
             None => {}
         }
-        if !is_dir || k.dir_times {
+        if (!is_dir || k.dir_times) && k.times != Times::NotKept {
             let secs = match k.times {
-                Times::Seconds => w.mtime,
                 Times::TwoSeconds => w.mtime - w.mtime.rem_euclid(2),
+                Times::Seconds | Times::NotKept => w.mtime,
             };
             let got = m.mtime.map(|t| (t.secs, t.nanos));
             field(
@@ -377,6 +385,10 @@ fn shrink(p: &Producer, mut tree: Tree, scratch: &Path, producer_failed: bool) -
 
 fn check_producer(p: &Producer) {
     if !on_path(p.tools) {
+        return;
+    }
+    if let Some(why) = (p.unavailable)() {
+        eprintln!("note: {}: skipped: {why}", p.name);
         return;
     }
     let scratch = TempDir::new(&format!("roundtrip-{}", p.name));
@@ -603,6 +615,16 @@ fn changes_case(
         })
         .collect();
     let mut out = Vec::new();
+    if got != want {
+        if let Some(keep) = std::env::var_os("ISODIFF_ROUNDTRIP_KEEP") {
+            // Both images, to look at with isoinfo, unsquashfs or isodiff.
+            let keep = Path::new(&keep).join(format!("{}-{seed}-changes", p.name));
+            std::fs::create_dir_all(&keep).expect("mkdir ISODIFF_ROUNDTRIP_KEEP");
+            for (side, img) in ["a", "b"].iter().zip(&imgs) {
+                let _ = std::fs::copy(img, keep.join(format!("{side}.img")));
+            }
+        }
+    }
     for (path, kind) in got.difference(&want) {
         out.push(format!("{} {kind}: reported, not a change made", esc(path)));
     }
@@ -664,6 +686,10 @@ fn shrink_changes(
 
 fn check_changes(p: &Producer) {
     if !on_path(p.tools) {
+        return;
+    }
+    if let Some(why) = (p.unavailable)() {
+        eprintln!("note: {}: skipped: {why}", p.name);
         return;
     }
     let scratch = TempDir::new(&format!("changes-{}", p.name));
@@ -757,6 +783,14 @@ producer_tests! {
     // trees (not yet looked at), and genisoimage takes minutes on some trees.
     xorriso_rr_joliet => "xorriso-rr-joliet",
     xorriso_hardlinks => "xorriso-hardlinks",
+    xorriso_zisofs => "xorriso-zisofs",
+    // Not yet passing: some symlink targets list with a slash added at their
+    // end (seed 9556744380884278268, shrunk to one symlink with a 150-byte
+    // target). Packing that target by hand with the same script lists right
+    // (isodiff and isoinfo -R agree), so what differs in the test is still
+    // open: pycdlib writing an empty last component, or the reader.
+    #[ignore = "pycdlib: some symlink targets list with a trailing slash; not yet triaged"]
+    pycdlib => "pycdlib",
     genisoimage_rr => "genisoimage-rr",
     fat_mcopy => "mkfs.vfat-mcopy",
     cpio_newc => "cpio-newc",
@@ -764,6 +798,44 @@ producer_tests! {
     bsdtar_iso9660 => "bsdtar-iso9660",
     tar2sqfs => "tar2sqfs",
     sqfstar => "sqfstar",
+}
+
+/// Writes fuzz seeds from the generator (see `seeds.rs`): with
+/// `ISODIFF_FUZZ_SEEDS=DIR`, up to `ISODIFF_FUZZ_SEEDS_PER_PRODUCER` (default 4)
+/// small images per ISO 9660 and squashfs producer into `DIR/<target>/`.
+#[test]
+#[ignore = "writes fuzz seeds: ISODIFF_FUZZ_SEEDS=fuzz/corpus cargo test --release --test roundtrip -- --ignored write_fuzz_seeds"]
+fn write_fuzz_seeds() {
+    let out = std::env::var_os("ISODIFF_FUZZ_SEEDS").expect("set ISODIFF_FUZZ_SEEDS=DIR");
+    let per = std::env::var("ISODIFF_FUZZ_SEEDS_PER_PRODUCER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let written = seeds::write(Path::new(&out), per);
+    assert!(
+        written > 0,
+        "no producer of ISO 9660 or squashfs is installed"
+    );
+}
+
+/// The seeds' ISO images lose their end padding but stay sound: the volume
+/// size follows the cut.
+#[test]
+fn stripped_seed_padding_keeps_the_volume_size_right() {
+    let image = std::fs::read(common::fixture("rr-xorriso.iso")).expect("fixture");
+    let stripped = seeds::strip_iso_padding(image.clone());
+    assert!(stripped.len() < image.len(), "xorriso pads its images");
+    let sectors = u32::from_le_bytes(stripped[16 * 2048 + 80..16 * 2048 + 84].try_into().unwrap());
+    assert_eq!(sectors as usize * 2048, stripped.len());
+    let fs = isodiff::open(&stripped, &Limits::default()).expect("the stripped image opens");
+    let mut problems = 0;
+    listing::walk(
+        fs.as_ref(),
+        &[],
+        &mut |_: Listed| {},
+        &mut |_: ListError| problems += 1,
+    );
+    assert_eq!(problems, 0);
 }
 
 /// Every producer has a test above.
@@ -830,10 +902,20 @@ fn changes_mksquashfs_grow() {
 
 /// A file added to the root (seed 12928156773091817729, shrunk from three
 /// changes): genisoimage 1.1.11 gives /xRﬁI0dEKobgKH0e^SsgD7YZvX another ISO
-/// 9660 record date (`record.date`) though its Rock Ridge times are the same;
-/// not yet explained (producer or reader).
+/// 9660 record date (`record.date`) though its Rock Ridge times are the same.
+///
+/// Partly triaged (issue 20): not a reader bug. `isoinfo -l` (no Rock Ridge)
+/// shows the same raw record dates as isodiff: the file is empty, its record
+/// says 2106-02-07 06:28:15 in a (its mtime, u32::MAX seconds) and 2001-09-09
+/// 01:46:40 in b, which is the added file's mtime; the added file's extent
+/// comes right before the empty file's in b. So genisoimage wrote an empty
+/// file's record date from another file there. A directory of just an empty
+/// file and an added one with those mtimes does not reproduce it, so what
+/// triggers it (the three hard links beside it?) is still open; once known,
+/// the test should expect `record.date` on such files rather than stay
+/// ignored. `ISODIFF_ROUNDTRIP_KEEP=DIR` keeps the two images.
 #[test]
-#[ignore = "an ISO 9660 record date differs beside an added file; not yet triaged (see the doc comment)"]
+#[ignore = "genisoimage writes an empty file's record date from the added file; trigger not yet known (see the doc comment)"]
 fn changes_genisoimage_record_date() {
     change_case_again(
         "genisoimage-rr",

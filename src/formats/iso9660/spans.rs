@@ -152,6 +152,8 @@ impl IsoFs<'_> {
         // The walk's budget for the whole tree: records that share continuation
         // areas must not make the layout grow past what opening allowed.
         let mut su_left = (self.raw.len() as u64).saturating_add(SYSTEM_USE_SLACK);
+        // And each continuation area is followed once, as the walk does.
+        let mut claimed = susp::Claimed::default();
         for (i, n) in tree.nodes.iter().enumerate() {
             if n.entry.meta.kind != EntryKind::Dir {
                 continue;
@@ -233,7 +235,7 @@ impl IsoFs<'_> {
                     Some(skip) => {
                         let skip = if is_root_dot { 0 } else { skip };
                         let at = (&owner_path, &name[..], record_end);
-                        self.susp_spans(&rec, skip, at, &mut su_left, l);
+                        self.susp_spans(&rec, skip, at, (&mut su_left, &mut claimed), l);
                     }
                     None => {
                         if !rec.system_use.is_empty() {
@@ -260,7 +262,7 @@ impl IsoFs<'_> {
         rec: &DirRecord<'_>,
         skip: usize,
         (path, record_name, record_end): (&EntryPath, &str, u64),
-        su_left: &mut u64,
+        (su_left, claimed): (&mut u64, &mut susp::Claimed),
         l: &mut Layout,
     ) {
         let shown = String::from_utf8_lossy(&path[..]);
@@ -285,6 +287,7 @@ impl IsoFs<'_> {
             rec.system_use_offset + skip as u64,
             SECTOR as u32,
             &limits,
+            claimed,
         );
         let used: u64 = entries.iter().map(|e| e.data.len() as u64).sum();
         *su_left = su_left.saturating_sub(used);

@@ -1,6 +1,8 @@
 //! System Use Sharing Protocol (SUSP 1.12): the entries in a directory record's
 //! System Use area and in the continuation areas (`CE`) it chains to.
 
+use std::collections::BTreeMap;
+
 use crate::bytes::{byte, le32, Bytes};
 use crate::error::{Error, Result};
 use crate::limits::{check, Limits};
@@ -18,7 +20,43 @@ pub(crate) struct SuspEntry<'a> {
     pub offset: u64,
 }
 
-/// Collects the entries of a System Use area, following `CE` continuation areas.
+/// The continuation areas one pass over a directory tree has followed, by their
+/// byte ranges in the image.
+///
+/// In a sound image every continuation area belongs to one record, so no two
+/// areas a tree's records chain to overlap. A hostile image can point every
+/// record (or one record, again and again) at one area that continues into
+/// itself: each record then gathers the walk's whole System Use budget from the
+/// same few KiB, a 175 KB image tens of thousands of entries, each an attribute
+/// and a span (0.3 s a run in a release build, seconds in the fuzzer's). An area
+/// that overlaps one already followed is therefore not followed again.
+#[derive(Debug, Default)]
+pub(crate) struct Claimed {
+    /// Start of each area followed, to its end.
+    areas: BTreeMap<u64, u64>,
+}
+
+impl Claimed {
+    /// Claims `start..end`; `Err` with the start of an area already claimed that
+    /// overlaps it (an empty range overlaps nothing).
+    fn claim(&mut self, start: u64, end: u64) -> std::result::Result<(), u64> {
+        if start >= end {
+            return Ok(());
+        }
+        // The last area starting before `end` is the only one that can reach
+        // into `start..end`, as claimed areas never overlap each other.
+        if let Some((&s, &e)) = self.areas.range(..end).next_back() {
+            if e > start {
+                return Err(s);
+            }
+        }
+        self.areas.insert(start, end);
+        Ok(())
+    }
+}
+
+/// Collects the entries of a System Use area, following `CE` continuation areas
+/// that no record of the same pass followed before (see [`Claimed`]).
 ///
 /// Returns the entries read so far together with the problem that stopped the
 /// reading, if any: a damaged entry costs what follows it, not what came before.
@@ -28,9 +66,19 @@ pub(crate) fn collect<'a>(
     area_offset: u64,
     block_size: u32,
     limits: &Limits,
+    claimed: &mut Claimed,
 ) -> (Vec<SuspEntry<'a>>, Option<Error>) {
     let mut entries = Vec::new();
-    let problem = walk(image, area, area_offset, block_size, limits, &mut entries).err();
+    let problem = walk(
+        image,
+        area,
+        area_offset,
+        block_size,
+        limits,
+        claimed,
+        &mut entries,
+    )
+    .err();
     (entries, problem)
 }
 
@@ -40,6 +88,7 @@ fn walk<'a>(
     mut area_offset: u64,
     block_size: u32,
     limits: &Limits,
+    claimed: &mut Claimed,
     entries: &mut Vec<SuspEntry<'a>>,
 ) -> Result<()> {
     let mut hops = 0u32;
@@ -108,6 +157,16 @@ fn walk<'a>(
                 },
                 other => other,
             })?;
+        if let Err(other) = claimed.claim(start, start.saturating_add(u64::from(length))) {
+            return Err(Error::malformed(
+                "SUSP entry CE",
+                ce_at,
+                format!(
+                    "continuation area at byte {start} ({length} bytes) overlaps the one \
+                     at byte {other}, already followed: each area belongs to one record"
+                ),
+            ));
+        }
         area_offset = start;
     }
 }
@@ -145,31 +204,123 @@ mod tests {
         image[2048 + 16..2048 + 16 + cont.len()].copy_from_slice(&cont);
         let mut area = entry(b"PX", &[0; 32]);
         area.extend(ce(1, 16, cont.len() as u32));
-        let (entries, problem) = collect(Bytes::new(&image), &area, 0, 2048, &Limits::default());
+        let (entries, problem) = collect(
+            Bytes::new(&image),
+            &area,
+            0,
+            2048,
+            &Limits::default(),
+            &mut Claimed::default(),
+        );
         assert!(problem.is_none());
         assert_eq!(sigs(&entries), ["PX", "CE", "NM"]);
         assert_eq!(entries[2].offset, 2048 + 16);
     }
 
     #[test]
-    fn a_continuation_loop_hits_the_budget() {
-        // The continuation area points to itself.
+    fn a_continuation_loop_stops_at_the_area_followed_before() {
+        // The continuation area points to itself: followed once, not again.
         let mut image = vec![0u8; 4096];
         let looped = ce(1, 0, 28);
         image[2048..2048 + 28].copy_from_slice(&looped);
-        let (entries, problem) = collect(Bytes::new(&image), &looped, 0, 2048, &Limits::default());
+        let (entries, problem) = collect(
+            Bytes::new(&image),
+            &looped,
+            0,
+            2048,
+            &Limits::default(),
+            &mut Claimed::default(),
+        );
+        assert!(
+            matches!(&problem, Some(Error::Malformed { offset: 2048, reason, .. }) if reason.contains("overlaps")),
+            "{problem:?}"
+        );
+        assert_eq!(sigs(&entries), ["CE", "CE"]);
+    }
+
+    #[test]
+    fn a_continuation_loop_without_claims_hits_the_budget() {
+        // An area reached at another offset each time (28 bytes apart, so never
+        // overlapping) until the hop limit stops it.
+        let mut image = vec![0u8; 2048 * 40];
+        for i in 0..60u32 {
+            let next = ce(1, (i + 1) * 28, 28);
+            let at = 2048 + i as usize * 28;
+            image[at..at + 28].copy_from_slice(&next);
+        }
+        let first = ce(1, 0, 28);
+        let (entries, problem) = collect(
+            Bytes::new(&image),
+            &first,
+            0,
+            2048,
+            &Limits::default().max_continuations(16),
+            &mut Claimed::default(),
+        );
         assert!(
             matches!(problem, Some(Error::LimitExceeded { .. })),
             "{problem:?}"
         );
-        assert!(entries.len() >= 64);
+        assert_eq!(entries.len(), 17);
+    }
+
+    #[test]
+    fn records_sharing_a_continuation_area_follow_it_once() {
+        let mut image = vec![0u8; 4096];
+        let cont = entry(b"NM", b"\x00tail");
+        image[2048..2048 + cont.len()].copy_from_slice(&cont);
+        let area = ce(1, 0, cont.len() as u32);
+        let mut claimed = Claimed::default();
+        let (first, problem) = collect(
+            Bytes::new(&image),
+            &area,
+            0,
+            2048,
+            &Limits::default(),
+            &mut claimed,
+        );
+        assert!(problem.is_none());
+        assert_eq!(sigs(&first), ["CE", "NM"]);
+        // Another record pointing into the same area, 4 bytes in.
+        let inside = ce(1, 4, 4);
+        let (second, problem) = collect(
+            Bytes::new(&image),
+            &inside,
+            100,
+            2048,
+            &Limits::default(),
+            &mut claimed,
+        );
+        assert!(
+            matches!(problem, Some(Error::Malformed { offset: 100, .. })),
+            "{problem:?}"
+        );
+        assert_eq!(sigs(&second), ["CE"]);
+        // An area beside it is no overlap.
+        let beside = ce(1, cont.len() as u32, 8);
+        let (_, problem) = collect(
+            Bytes::new(&image),
+            &beside,
+            200,
+            2048,
+            &Limits::default(),
+            &mut claimed,
+        );
+        assert!(problem.is_none(), "{problem:?}");
     }
 
     #[test]
     fn damaged_entry_keeps_what_came_before() {
         let mut area = entry(b"RR", &[0x81]);
         area.extend_from_slice(b"NM\xff\x01abc");
-        let (entries, problem) = collect(Bytes::new(&[]), &area, 0, 2048, &Limits::default());
+        let (entries, problem) = collect(
+            Bytes::new(&[]),
+            &area,
+            0,
+            2048,
+            &Limits::default(),
+            &mut Claimed::default(),
+        );
         assert_eq!(sigs(&entries), ["RR"]);
         assert!(matches!(problem, Some(Error::Malformed { offset: 5, .. })));
     }
@@ -177,7 +328,14 @@ mod tests {
     #[test]
     fn continuation_outside_the_image_is_an_error() {
         let area = ce(1000, 0, 100);
-        let (_, problem) = collect(Bytes::new(&[0; 2048]), &area, 0, 2048, &Limits::default());
+        let (_, problem) = collect(
+            Bytes::new(&[0; 2048]),
+            &area,
+            0,
+            2048,
+            &Limits::default(),
+            &mut Claimed::default(),
+        );
         assert!(matches!(problem, Some(Error::OutOfBounds { .. })));
     }
 
@@ -185,7 +343,14 @@ mod tests {
     fn stops_at_st() {
         let mut area = entry(b"ST", &[]);
         area.extend(entry(b"PX", &[0; 32]));
-        let (entries, problem) = collect(Bytes::new(&[]), &area, 0, 2048, &Limits::default());
+        let (entries, problem) = collect(
+            Bytes::new(&[]),
+            &area,
+            0,
+            2048,
+            &Limits::default(),
+            &mut Claimed::default(),
+        );
         assert!(entries.is_empty() && problem.is_none());
     }
 }

@@ -1,6 +1,6 @@
 //! The walk of one directory hierarchy (primary or Joliet) into a tree of entries.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use super::attrs;
@@ -92,6 +92,7 @@ pub(crate) fn rock_ridge_skip(
         dot.system_use_offset,
         vol.block_size,
         limits,
+        &mut susp::Claimed::default(),
     );
     if entries.first().map(|e| &e.sig) != Some(b"SP") {
         return None;
@@ -139,6 +140,8 @@ struct Walker<'a, 'l> {
     limits: &'l Limits,
     /// System Use bytes gathered so far by this walk.
     system_use: Cell<u64>,
+    /// Continuation areas followed so far by this walk: each is followed once.
+    claimed: RefCell<susp::Claimed>,
 }
 
 impl Tree {
@@ -155,6 +158,7 @@ impl Tree {
             ns,
             limits,
             system_use: Cell::new(0),
+            claimed: RefCell::new(susp::Claimed::default()),
         };
         // The root's attributes live in the `.` record of its own extent.
         let root_start = w.block_start(vol.root.extent);
@@ -427,7 +431,14 @@ impl<'a> Walker<'a, '_> {
         let tree_bound = left < self.limits.max_system_use_bytes;
         let mut limits = self.limits.clone();
         limits.max_system_use_bytes = limits.max_system_use_bytes.min(left);
-        let (entries, problem) = susp::collect(self.image, area, offset, self.block_size, &limits);
+        let (entries, problem) = susp::collect(
+            self.image,
+            area,
+            offset,
+            self.block_size,
+            &limits,
+            &mut self.claimed.borrow_mut(),
+        );
         let bytes: u64 = entries.iter().map(|e| e.data.len() as u64).sum();
         self.system_use.set(before.saturating_add(bytes));
         errors.extend(problem.map(|e| match e {

@@ -83,14 +83,8 @@ pub fn lint(fs: &dyn Filesystem, path: &str, size: u64, options: &LintOptions) -
         (&x.location, x.kind()).cmp(&(&y.location, y.kind()))
     });
     let sides = (
-        Side {
-            path: path.to_owned(),
-            size,
-        },
-        Side {
-            path: format!("(lint profile {})", options.profile.name()),
-            size: 0,
-        },
+        Side::new(path, size),
+        Side::new(format!("(lint profile {})", options.profile.name()), 0),
     );
     let mut report = Report::new(sides.0, sides.1, findings, problems);
     cause::tally(&mut report);

@@ -178,6 +178,26 @@ fn a_pair_compressed_with_zstd_and_xz_reports_as_the_plain_pair() {
         text.contains("compressor or packing only: 2 differences"),
         "{text}"
     );
+    // Each side says what it was decompressed from, even where both were
+    // packed alike.
+    assert!(
+        text.starts_with(&format!(
+            "--- {} (decompressed from zstd)\n+++ {} (decompressed from xz)\n",
+            za.display(),
+            xb.display()
+        )),
+        "{text}"
+    );
+    let same = isodiff(&[
+        za.as_os_str(),
+        za.as_os_str(),
+        "--json".as_ref(),
+        "-".as_ref(),
+    ]);
+    assert_eq!(same.status.code(), Some(0), "{}", stderr(&same));
+    let json: serde_json::Value = serde_json::from_slice(&same.stdout).expect("JSON");
+    assert_eq!(json["a"]["decompressed_from"], "zstd", "{json:#}");
+    assert_eq!(json["b"]["decompressed_from"], "zstd", "{json:#}");
 }
 
 /// Bytes after the stream are said, not dropped.

@@ -128,16 +128,7 @@ fn run(
 ) -> Result<Report> {
     let pool = pool(options)?;
     pool.install(|| differ.filesystems(a, b, &Vec::new(), 0));
-    Ok(differ.into_report(
-        Side {
-            path: "a".into(),
-            size: 0,
-        },
-        Side {
-            path: "b".into(),
-            size: 0,
-        },
-    ))
+    Ok(differ.into_report(Side::new("a", 0), Side::new("b", 0)))
 }
 
 /// Compares two images given as bytes. Fails when either cannot be opened at all.
@@ -186,14 +177,12 @@ pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
     })
     .map_err(|e| in_file(ia.file(), e))?;
     let (mut report, (size_a, size_b)) = compared?;
-    report.a = Side {
-        path: a.display().to_string(),
-        size: size_a,
-    };
-    report.b = Side {
-        path: b.display().to_string(),
-        size: size_b,
-    };
+    report.a = Side::new(a.display().to_string(), size_a);
+    report.b = Side::new(b.display().to_string(), size_b);
+    // Said whether or not the other side was compressed too: two images read
+    // out of streams of one compressor may differ in nothing else.
+    report.a.decompressed_from = fa.decompressed_from();
+    report.b.decompressed_from = fb.decompressed_from();
     Ok(report)
 }
 

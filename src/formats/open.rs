@@ -215,11 +215,9 @@ fn decompressed<'a>(
         ));
     }
     let cell = Cell::try_new(sink.out, |b| open_as(format, b, limits))?;
-    Ok(Box::new(Buffered::new(
-        cell,
-        Some(facts),
-        damage.into_iter().collect(),
-    )))
+    let mut fs = Buffered::new(cell, Some(facts), damage.into_iter().collect());
+    fs.decompressed_from = Some(name);
+    Ok(Box::new(fs))
 }
 
 /// A reader opened over bytes it borrows (the dependent's lifetime).
@@ -244,6 +242,8 @@ struct Buffered {
     facts: Option<Vec<Fact>>,
     /// Problems of the buffer (a stream cut short), said on the root directory.
     root_errors: Vec<Error>,
+    /// The compressor of the stream the buffer was decompressed from.
+    decompressed_from: Option<&'static str>,
 }
 
 impl Buffered {
@@ -256,6 +256,7 @@ impl Buffered {
             cell,
             facts,
             root_errors,
+            decompressed_from: None,
         }
     }
 
@@ -267,6 +268,10 @@ impl Buffered {
 impl Filesystem for Buffered {
     fn format(&self) -> Format {
         self.inner().format()
+    }
+
+    fn decompressed_from(&self) -> Option<&'static str> {
+        self.decompressed_from
     }
 
     fn facts(&self) -> &[Fact] {

@@ -631,6 +631,11 @@ pub trait Filesystem: Send + Sync {
     fn placements(&self) -> Vec<span::Placement> {
         Vec::new()
     }
+    /// The compressor whose stream this image was read out of (`zstd`), when
+    /// it was decompressed as a whole input; `None` for an image read as stored.
+    fn decompressed_from(&self) -> Option<&'static str> {
+        None
+    }
     /// The image a file holds, as this reader describes it without its bytes
     /// (a manifest's section of a nested image): what to compare the inside
     /// of another side's image against when the file's content is only a

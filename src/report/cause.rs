@@ -630,10 +630,7 @@ mod tests {
     }
 
     fn causes(differences: Vec<Difference>) -> Report {
-        let side = |p: &str| Side {
-            path: p.into(),
-            size: 0,
-        };
+        let side = |p: &str| Side::new(p, 0);
         let mut r = Report::new(side("a"), side("b"), differences, Vec::new());
         assign(&mut r);
         r

@@ -210,8 +210,8 @@ pub fn tree(report: &Report) -> Node {
         trie.insert(d);
     }
     let mut root = trie.node("");
-    root.source1 = escape(report.a.path.as_bytes());
-    root.source2 = escape(report.b.path.as_bytes());
+    root.source1 = escape(report.a.shown().as_bytes());
+    root.source2 = escape(report.b.shown().as_bytes());
     // The causes come first, as diffoscope shows comments at the top.
     let mut comments: Vec<String> = text::cause_lines(report)
         .iter()
@@ -291,10 +291,7 @@ mod tests {
             Subject::Entry(EntryKind::Dir),
             Some(3),
         );
-        let side = |p: &str| Side {
-            path: p.into(),
-            size: 0,
-        };
+        let side = |p: &str| Side::new(p, 0);
         let r = Report::new(
             side("a.iso"),
             side("b.iso"),

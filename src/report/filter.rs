@@ -682,14 +682,8 @@ mod tests {
         let d = |l: &[&str], field, a, b| Difference::entry(loc(l), field, a, b);
         let text = |s: &str| Val::Text(s.into());
         Report::new(
-            Side {
-                path: "a".into(),
-                size: 1,
-            },
-            Side {
-                path: "b".into(),
-                size: 1,
-            },
+            Side::new("a", 1),
+            Side::new("b", 1),
             vec![
                 Difference::image_fact(loc(&[]), "pvd.creation_date", text("x"), text("y"))
                     .with_role(Role::Time),

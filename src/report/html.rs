@@ -282,7 +282,10 @@ pub fn write(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
 }
 
 fn page(report: &Report, s: &mut String) {
-    let (pa, pb) = (h(report.a.path.as_bytes()), h(report.b.path.as_bytes()));
+    let (pa, pb) = (
+        h(report.a.shown().as_bytes()),
+        h(report.b.shown().as_bytes()),
+    );
     let _ = write!(
         s,
         "<!DOCTYPE html>\n<html lang=\"en\" data-isodiff-report=\"1\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -654,10 +657,7 @@ mod tests {
             }],
             more_regions: 0,
         });
-        let side = |p: &str| Side {
-            path: p.into(),
-            size: 0,
-        };
+        let side = |p: &str| Side::new(p, 0);
         let r = Report::new(
             side("a"),
             side("b"),
@@ -714,10 +714,7 @@ mod tests {
             cut_at_lines: None,
         });
         let content = Difference::content(vec![evil.clone()], c);
-        let side = |p: &str| Side {
-            path: p.into(),
-            size: 0,
-        };
+        let side = |p: &str| Side::new(p, 0);
         Report::new(
             side("a<script>.iso"),
             side("b\".iso"),
@@ -790,10 +787,7 @@ mod tests {
         let d = |l: &[&str], field| {
             Difference::entry(loc(l), field, Val::Unsigned(1), Val::Unsigned(2))
         };
-        let side = |p: &str| Side {
-            path: p.into(),
-            size: 0,
-        };
+        let side = |p: &str| Side::new(p, 0);
         let r = Report::new(
             side("a"),
             side("b"),

@@ -216,10 +216,7 @@ mod tests {
                 Val::Mode(0o600),
             ));
         }
-        let side = |p: &str| Side {
-            path: p.into(),
-            size: 0,
-        };
+        let side = |p: &str| Side::new(p, 0);
         Report::new(side("a"), side("b"), ds, Vec::new())
     }
 

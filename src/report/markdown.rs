@@ -114,8 +114,8 @@ fn render(report: &Report, s: &mut String, max_chars: usize) {
     let _ = writeln!(
         s,
         "## isodiff: {} → {}\n",
-        code(&escape(report.a.path.as_bytes()), false),
-        code(&escape(report.b.path.as_bytes()), false)
+        code(&escape(report.a.shown().as_bytes()), false),
+        code(&escape(report.b.shown().as_bytes()), false)
     );
     match report.verdict() {
         super::Verdict::Identical { after_filtering } => {
@@ -450,10 +450,7 @@ mod tests {
 
     #[test]
     fn long_reports_stay_within_the_limit_causes_first() {
-        let side = |p: &str| Side {
-            path: p.into(),
-            size: 0,
-        };
+        let side = |p: &str| Side::new(p, 0);
         // Many differences no group folds (each its own owner change).
         let ds: Vec<Difference> = (0..3000u32)
             .map(|i| {
@@ -520,10 +517,7 @@ mod tests {
             cut_at_lines: None,
         });
         let d = Difference::content(vec![evil.clone()], c);
-        let side = |p: &str| Side {
-            path: p.into(),
-            size: 0,
-        };
+        let side = |p: &str| Side::new(p, 0);
         let r = Report::new(
             side("a.iso"),
             side("b.iso"),

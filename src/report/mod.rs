@@ -300,8 +300,31 @@ impl Repeated {
 pub struct Side {
     /// The path it was read from, as given.
     pub path: String,
-    /// Its size in bytes.
+    /// Its size in bytes (decompressed, when it was).
     pub size: u64,
+    /// The compressor whose stream the image was read out of (`zstd`), when
+    /// the input was compressed; `null` otherwise.
+    pub decompressed_from: Option<&'static str>,
+}
+
+impl Side {
+    /// The image read from `path`, of `size` bytes, as it is stored.
+    pub fn new(path: impl Into<String>, size: u64) -> Side {
+        Side {
+            path: path.into(),
+            size,
+            decompressed_from: None,
+        }
+    }
+
+    /// The path, and the compressor it was decompressed from if any: how
+    /// reports name the side (`a.iso.zst (decompressed from zstd)`).
+    pub fn shown(&self) -> String {
+        match self.decompressed_from {
+            Some(c) => format!("{} (decompressed from {c})", self.path),
+            None => self.path.clone(),
+        }
+    }
 }
 
 /// What kind of difference it is. Entry-level kinds name the field that differs.
@@ -680,10 +703,7 @@ mod tests {
     use crate::time::{Precision, Timestamp};
 
     fn side(p: &str) -> Side {
-        Side {
-            path: p.into(),
-            size: 0,
-        }
+        Side::new(p, 0)
     }
 
     #[test]

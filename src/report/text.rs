@@ -54,7 +54,7 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
         paint(
             style,
             sgr::BOLD,
-            &format!("--- {}", escape(report.a.path.as_bytes()))
+            &format!("--- {}", escape(report.a.shown().as_bytes()))
         )
     )?;
     writeln!(
@@ -63,7 +63,7 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
         paint(
             style,
             sgr::BOLD,
-            &format!("+++ {}", escape(report.b.path.as_bytes()))
+            &format!("+++ {}", escape(report.b.shown().as_bytes()))
         )
     )?;
     for line in cause_lines(report) {
@@ -504,10 +504,7 @@ mod tests {
             cut_at_lines: Some(3),
         });
         let content = Difference::content(vec![b"/f".to_vec()], c);
-        let side = |p: &str| Side {
-            path: p.into(),
-            size: 0,
-        };
+        let side = |p: &str| Side::new(p, 0);
         Report::new(
             side("a.iso"),
             side("b.iso"),

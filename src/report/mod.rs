@@ -300,7 +300,7 @@ impl Repeated {
 pub struct Side {
     /// The path it was read from, as given.
     pub path: String,
-    /// Its size in bytes (decompressed, when it was).
+    /// Its size in bytes, as stored (compressed, when it was).
     pub size: u64,
     /// The compressor whose stream the image was read out of (`zstd`), when
     /// the input was compressed; `null` otherwise.

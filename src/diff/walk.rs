@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use super::content;
+use super::disasm;
 use super::elf;
 use super::meta;
 use super::pe;
@@ -727,16 +728,30 @@ impl<'o> Differ<'o> {
             Some((pe, _)) => pe,
             None => None,
         };
-        match content::compare(ca, cb, &mask, self.options.hexdump_regions) {
+        // The windows of the differing regions serve the hexdump and the
+        // disassembly, each taking as many as it shows.
+        let regions = (self.options.hexdump_regions).max(self.options.disassembly_regions);
+        match content::compare(ca, cb, &mask, regions) {
             Ok((mut c, windows)) => {
                 let elf = match c.first_offset {
                     Some(first) => self.elf_place(ca, cb, first, location, &mut c, found),
                     None => false,
                 };
+                let elf = elf || pe.is_some();
+                // An executable's bytes, once, to name a PE's symbol and to
+                // disassemble.
+                let code = elf.then(|| {
+                    const MAX_CODE: u64 = 256 << 20;
+                    let read = |c| content::contiguous(c, MAX_CODE).ok();
+                    read(ca).zip(read(cb))
+                });
+                let code = code.flatten();
                 if let (Some(pe), Some(first)) = (&pe, c.first_offset) {
                     c.pe = pe.place(first);
+                    if let (Some(place), Some((ba, _))) = (&mut c.pe, &code) {
+                        place.symbol = disasm::symbol_at(ba, first);
+                    }
                 }
-                let elf = elf || pe.is_some();
                 let max = self.options.max_text_diff_bytes;
                 // An ELF file is not text: no need to gather (decompress) it again.
                 if !elf && ca.len() <= max && cb.len() <= max {
@@ -747,12 +762,18 @@ impl<'o> Differ<'o> {
                     }
                 }
                 // Text keeps its unified diff; binary content shows its bytes.
-                if c.text_diff.is_none() && !windows.shown.is_empty() {
+                let hex = self.options.hexdump_regions;
+                if c.text_diff.is_none() && !windows.shown.is_empty() && hex > 0 {
                     let max = self.options.max_hexdump_bytes;
-                    match content::hexdump(ca, cb, &windows, max) {
+                    match content::hexdump(ca, cb, &windows, hex, max) {
                         Ok(h) => c.hexdump = Some(h),
                         Err(e) => self.problem(location.clone(), Which::A, content::unreadable(e)),
                     }
+                }
+                // An executable's code shows its instructions too.
+                let max = self.options.disassembly_regions;
+                if let (Some((ba, bb)), true) = (&code, max > 0) {
+                    c.disassembly = disasm::disassemble(ba, bb, &windows.runs, max, windows.more);
                 }
                 found.push(Difference::content(location.clone(), c));
             }

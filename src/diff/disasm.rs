@@ -213,7 +213,8 @@ pub(crate) fn holds(symbol: &(String, u64, u64), address: u64) -> bool {
 
 /// Decodes x86 code `bytes` (at address `base`) from offset `from` (an
 /// instruction boundary), keeping the instructions that overlap `region` and
-/// [`CONTEXT`] on each side.
+/// [`CONTEXT`] on each side. Addresses wrap as the CPU's would: a hostile
+/// file may put a section anywhere.
 fn x86(bytes: &[u8], base: u64, from: u64, region: Range<u64>, bitness: u32) -> Decoded {
     let mut out = (Vec::new(), false);
     let Some(code) = usize::try_from(from).ok().and_then(|f| bytes.get(f..)) else {
@@ -226,9 +227,12 @@ fn x86(bytes: &[u8], base: u64, from: u64, region: Range<u64>, bitness: u32) -> 
         .saturating_add((CONTEXT + 1) * X86_MAX)
         .min(code.len());
     let code = &code[..stop];
-    let Ok(mut decoder) =
-        iced_x86::Decoder::try_with_ip(bitness, code, base + from, iced_x86::DecoderOptions::NONE)
-    else {
+    let Ok(mut decoder) = iced_x86::Decoder::try_with_ip(
+        bitness,
+        code,
+        base.wrapping_add(from),
+        iced_x86::DecoderOptions::NONE,
+    ) else {
         return out;
     };
     let mut formatter = iced_x86::GasFormatter::new();
@@ -240,53 +244,49 @@ fn x86(bytes: &[u8], base: u64, from: u64, region: Range<u64>, bitness: u32) -> 
         .options_mut()
         .set_small_hex_numbers_in_decimal(false);
     formatter.options_mut().set_uppercase_hex(false);
-    let mut before: VecDeque<Insn> = VecDeque::with_capacity(CONTEXT + 1);
+    // The last few instructions before the region, formatted only if shown.
+    let mut before: VecDeque<(iced_x86::Instruction, usize, usize)> =
+        VecDeque::with_capacity(CONTEXT + 1);
     let (mut over, mut after) = (0, 0);
     let mut instruction = iced_x86::Instruction::default();
+    let mut show = |i: &iced_x86::Instruction, at: usize, len: usize, out: &mut Vec<Insn>| {
+        let address = base.wrapping_add(from + at as u64);
+        out.push(insn_x86(i, code, at, len, address, &mut formatter));
+    };
     while decoder.can_decode() {
         let at = decoder.position();
         decoder.decode_out(&mut instruction);
         let len = instruction.len().max(1);
         let (start, end) = (from + at as u64, from + (at + len) as u64);
         if end <= region.start {
-            // Before the region: only the last few are kept.
             if before.len() == CONTEXT {
                 before.pop_front();
             }
-            before.push_back(insn_x86(
-                &instruction,
-                code,
-                at,
-                len,
-                base + start,
-                &mut formatter,
-            ));
+            before.push_back((instruction, at, len));
             continue;
         }
+        for (i, at, len) in before.drain(..) {
+            show(&i, at, len, &mut out.0);
+        }
         if start < region.end {
+            // A long region (everything differs) is cut: decoding stops,
+            // so its cost is bounded whatever its length.
             if over == MAX_OVERLAP {
                 out.1 = true;
-                continue;
+                break;
             }
             over += 1;
-            out.0.extend(before.drain(..));
         } else {
-            out.0.extend(before.drain(..));
             if after == CONTEXT {
                 break;
             }
             after += 1;
         }
-        out.0.push(insn_x86(
-            &instruction,
-            code,
-            at,
-            len,
-            base + start,
-            &mut formatter,
-        ));
+        show(&instruction, at, len, &mut out.0);
     }
-    out.0.extend(before.drain(..));
+    for (i, at, len) in before.drain(..) {
+        show(&i, at, len, &mut out.0);
+    }
     out
 }
 
@@ -340,7 +340,7 @@ fn aarch64(bytes: &[u8], base: u64, region: Range<u64>) -> Decoded {
             ),
         };
         out.push(Insn {
-            address: base + n * 4,
+            address: base.wrapping_add(n * 4),
             bytes: word.to_vec(),
             text,
         });
@@ -381,6 +381,14 @@ mod tests {
         // on a cut instruction.
         let d = x86(&[0x06, 0x48], 0, 0, 0..1, 64);
         assert_eq!(texts(&d).first(), Some(&"(bad)"));
+        // A long region is cut where decoding stops.
+        let nops = [0x90u8; 4000];
+        let d = x86(&nops, 0, 0, 100..3000, 64);
+        assert_eq!((d.0.len(), d.1), (CONTEXT + MAX_OVERLAP, true));
+        assert_eq!(
+            d.0.last().map(|i| i.address),
+            Some(100 + MAX_OVERLAP as u64 - 1)
+        );
         for len in 0..code.len() {
             let _ = x86(&code[..len], 0, 0, 3..9, 64);
             let _ = x86(&code, 0, len as u64, 3..9, 32);

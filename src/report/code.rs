@@ -19,7 +19,9 @@ pub struct Disassembly {
     pub arch: Arch,
     /// The regions shown, in order of offset.
     pub regions: Vec<CodeRegion>,
-    /// Differing regions of code past the last one shown.
+    /// Differing regions not disassembled: those of code past the last one
+    /// shown, and those past the regions looked at (`--disassembly-regions`
+    /// bounds both; some of the latter may not be in code).
     #[serde(skip_serializing_if = "is_zero")]
     pub more_regions: u64,
 }

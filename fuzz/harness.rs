@@ -205,3 +205,75 @@ pub fn open_and_exercise(data: &[u8]) -> Result<Outcome, isodiff::Error> {
     );
     Ok(out)
 }
+
+/// A directory holding one file, `/f`: the `members` target's two sides, so
+/// that no image reader stands in front of the file readers.
+struct OneFile<'a> {
+    root: isodiff::model::Meta,
+    bytes: &'a [u8],
+}
+
+impl Filesystem for OneFile<'_> {
+    fn format(&self) -> isodiff::model::Format {
+        isodiff::model::Format::Cpio
+    }
+    fn facts(&self) -> &[isodiff::model::Fact] {
+        &[]
+    }
+    fn root(&self) -> NodeId {
+        NodeId(0)
+    }
+    fn root_meta(&self) -> &isodiff::model::Meta {
+        &self.root
+    }
+    fn children(&self, dir: NodeId) -> isodiff::Result<isodiff::model::Listing> {
+        let mut listing = isodiff::model::Listing::default();
+        if dir == NodeId(0) {
+            let mut meta = isodiff::model::Meta::new(EntryKind::File);
+            meta.size = self.bytes.len() as u64;
+            listing.entries.push(isodiff::model::Entry {
+                name: b"f".to_vec(),
+                node: NodeId(1),
+                meta,
+                attrs: Vec::new(),
+            });
+        }
+        Ok(listing)
+    }
+    fn content(&self, _file: NodeId) -> isodiff::Result<isodiff::model::Content<'_>> {
+        Ok(isodiff::model::Content::Slices(vec![self.bytes]))
+    }
+}
+
+/// What the `members` target does with one input: the first four bytes
+/// (little-endian) say where to split the rest into file a and file b, which
+/// are compared as the diff compares a differing file, and the report written
+/// by every renderer. Returns the report.
+pub fn members(data: &[u8]) -> Option<isodiff::Report> {
+    let (Some(head), Some(rest)) = (data.get(..4), data.get(4..)) else {
+        return None;
+    };
+    let split = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let (a, b) = rest.split_at(split % (rest.len() + 1));
+    let mut options = isodiff::Options::default().limits(limits()).threads(1);
+    options.max_nesting = 2;
+    options.max_buffer_bytes = 16 << 20;
+    options.text_diff_timeout = std::time::Duration::from_millis(200);
+    let dir = || isodiff::model::Meta::new(EntryKind::Dir);
+    let fa = OneFile {
+        root: dir(),
+        bytes: a,
+    };
+    let fb = OneFile {
+        root: dir(),
+        bytes: b,
+    };
+    let report = isodiff::diff_filesystems(&fa, &fb, &options).ok()?;
+    let mut sink = std::io::sink();
+    let _ = isodiff::report::text::write(&report, &mut sink);
+    let _ = isodiff::report::json::write(&report, &mut sink);
+    let _ = isodiff::report::html::write(&report, &mut sink);
+    let _ = isodiff::report::diffoscope::write(&report, &mut sink);
+    let _ = isodiff::report::markdown::write(&report, &mut sink);
+    Some(report)
+}

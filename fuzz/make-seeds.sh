@@ -199,4 +199,17 @@ if command -v tar >/dev/null; then
     python3 -c 'import sys,struct; a=open(sys.argv[1],"rb").read(); b=open(sys.argv[2],"rb").read(); sys.stdout.buffer.write(struct.pack("<I",len(a))+a+b)' \
         "$a" "$work/b.tar" >"$fuzz/corpus/members/tar-pair"
 fi
+# Two executables differing in one instruction (members, which disassembles
+# the differing code): the tiny x86-64 and aarch64 programs of testdata/code,
+# `add` made `sub` and `mov x2, #3` made `#5`.
+python3 - "$fuzz/../testdata/code" "$fuzz/corpus/members" <<'PY'
+import struct, sys
+code, out = sys.argv[1], sys.argv[2]
+for name, elf, at, byte in [("elf-x86-64-code", "hello-x86_64.elf", 0x99, 0x29),
+                            ("elf-aarch64-code", "hello-aarch64.elf", 0x8c, 0xa2)]:
+    a = open(f"{code}/{elf}", "rb").read()
+    b = bytearray(a)
+    b[at] = byte
+    open(f"{out}/{name}", "wb").write(struct.pack("<I", len(a)) + a + bytes(b))
+PY
 ls -l "$fuzz"/corpus/*/

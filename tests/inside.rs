@@ -618,6 +618,38 @@ fn unified_kernel_images_are_compared_section_by_section() {
     );
 }
 
+#[test]
+fn bytes_of_a_uki_outside_its_sections_are_compared_too() {
+    if !on_path(&["objcopy", "cpio", "xorriso"]) {
+        return;
+    }
+    let dir = TempDir::new("inside-uki-around");
+    let t = "@1700000000";
+    let a = uki(&dir.0, "a", "one\n", "root=/dev/sda1\n");
+    // The same image, but for a byte of the DOS stub and a byte of the
+    // padding after the command line (raw data past the section's virtual
+    // size, which systemd-stub does not read): both in no section entry.
+    let mut b = a.clone();
+    let stub = find(&b, b"This program");
+    b[stub] = b't';
+    let cmdline = find(&b, b"root=/dev/sda1\n");
+    b[cmdline + 20] = 0x55;
+    let ia = iso_of(&dir.0, "a", &[("EFI/Linux/nixos.efi", &a, t)]);
+    let ib = iso_of(&dir.0, "b", &[("EFI/Linux/nixos.efi", &b, t)]);
+    let (code, r) = json_report(&ia, &ib);
+    assert_eq!(code, Some(1), "{r:#}");
+    let ds = differences(&r);
+    assert_eq!(ds.len(), 1, "{r:#}");
+    let d = &ds[0];
+    assert_eq!(d["kind"], "content", "{r:#}");
+    assert_eq!(d["location"], serde_json::json!(["/EFI/Linux/nixos.efi"]));
+    assert_eq!(d["differing_bytes"], 2);
+    assert_eq!(d["regions"], 2);
+    assert_eq!(d["first_offset"], stub);
+    assert_eq!(d["pe"]["section"], "(headers)", "{d:#}");
+    assert_eq!(d["hexdump"]["regions"].as_array().map(Vec::len), Some(2));
+}
+
 /// A Debian package made with tar, xz and ar (deterministic mode): `usr/bin/x`
 /// holding `x` in its data.tar.xz.
 fn deb(dir: &Path, name: &str, x: &str) -> Vec<u8> {

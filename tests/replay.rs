@@ -150,3 +150,32 @@ fn diff_seeds_compare_without_panic() {
     }
     assert!(count >= 4, "the diff target's seeds are missing");
 }
+
+/// The `members` target's seeds, through what it does (`harness::members`):
+/// none may panic or take long, and the executables differing in code reach
+/// the disassembly, of both instruction sets (else the fuzzer would not
+/// exercise the decoders).
+#[test]
+fn members_seeds_compare_and_reach_the_disassembly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/members");
+    let mut arches = std::collections::BTreeSet::new();
+    let mut count = 0;
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let data = std::fs::read(entry.path()).unwrap_or_default();
+        let started = std::time::Instant::now();
+        let report = harness::members(&data);
+        assert!(started.elapsed() < PER_INPUT, "{}", entry.path().display());
+        for d in report.iter().flat_map(|r| &r.differences) {
+            if let isodiff::report::Change::Content(c) = &d.change {
+                arches.extend(c.disassembly.as_ref().map(|x| x.arch.name()));
+            }
+        }
+        count += 1;
+    }
+    assert!(count >= 7, "the members target's seeds are missing");
+    assert_eq!(
+        arches.into_iter().collect::<Vec<_>>(),
+        ["aarch64", "x86-64"],
+        "seeds that reach the disassembly"
+    );
+}

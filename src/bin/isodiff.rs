@@ -74,6 +74,16 @@ struct Cli {
     /// with a note.
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "256", help_heading = "Reports")]
     max_hexdump_bytes: u64,
+    /// Most differing regions of an ELF or PE file's code (x86-64, x86,
+    /// aarch64) shown disassembled: the instructions over each, with 3 before
+    /// and after, both sides, as `objdump -d` prints them. 0: none.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = isodiff::Options::default().disassembly_regions,
+        help_heading = "Reports"
+    )]
+    disassembly_regions: usize,
     /// Hide differences at locations matching GLOB, and below them (repeatable).
     /// Locations read `/nix-store.squashfs:/etc/passwd`; `*` and `?` stop at `/`,
     /// `**` does not; a GLOB not starting with `/` matches at any depth.
@@ -148,6 +158,7 @@ impl Cli {
         options.max_nesting = self.max_nesting;
         options.hexdump_regions = self.hexdump_regions;
         options.max_hexdump_bytes = usize::try_from(self.max_hexdump_bytes).unwrap_or(usize::MAX);
+        options.disassembly_regions = self.disassembly_regions;
         options.max_text_diff_bytes = self.max_text_diff;
         options.text_diff_timeout = std::time::Duration::from_millis(self.text_diff_ms);
         options

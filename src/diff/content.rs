@@ -174,6 +174,9 @@ const HEX_CONTEXT: u64 = HEX_ROW as u64;
 pub(crate) struct Windows {
     /// The windows kept, in order.
     pub(crate) shown: Vec<std::ops::Range<u64>>,
+    /// For each window kept, its differing bytes: from the first to past the
+    /// last (the region a disassembly shows the instructions of).
+    pub(crate) runs: Vec<std::ops::Range<u64>>,
     /// Windows past the last one kept.
     pub(crate) more: u64,
     /// The last window, kept or not (differing bytes come in order).
@@ -202,11 +205,15 @@ impl Windows {
                 last.end = last.end.max(end);
                 if let Some(kept) = self.shown.last_mut().filter(|k| k.start == last.start) {
                     kept.end = last.end;
+                    if let Some(run) = self.runs.last_mut() {
+                        run.end = offset.saturating_add(1);
+                    }
                 }
             }
             _ => {
                 if self.shown.len() < self.max {
                     self.shown.push(start..end);
+                    self.runs.push(offset..offset.saturating_add(1));
                 } else {
                     self.more += 1;
                 }
@@ -237,6 +244,7 @@ pub(crate) fn digest_change(len_a: u64, len_b: u64) -> ContentChange {
         decompressed: None,
         text_diff: None,
         hexdump: None,
+        disassembly: None,
         detail: Detail::Shown,
     }
 }
@@ -261,6 +269,7 @@ pub(crate) fn compare(
         decompressed: None,
         text_diff: None,
         hexdump: None,
+        disassembly: None,
         detail: Detail::Shown,
     };
     let mut windows = Windows::new(max_regions);
@@ -297,17 +306,19 @@ pub(crate) fn compare(
     Ok((c, windows))
 }
 
-/// The bytes of both sides in `windows`, each window cut to `max_bytes`
-/// (whole rows, at least one). Reads each content up to the last window only.
+/// The bytes of both sides in the first `max_regions` of `windows`, each
+/// window cut to `max_bytes` (whole rows, at least one). Reads each content up
+/// to the last window only.
 pub(crate) fn hexdump(
     a: &Content<'_>,
     b: &Content<'_>,
     windows: &Windows,
+    max_regions: usize,
     max_bytes: usize,
 ) -> Result<Hexdump> {
     let cap = (max_bytes.div_ceil(HEX_ROW).max(1) * HEX_ROW) as u64;
-    let cut: Vec<std::ops::Range<u64>> = windows
-        .shown
+    let shown = &windows.shown[..windows.shown.len().min(max_regions)];
+    let cut: Vec<std::ops::Range<u64>> = shown
         .iter()
         .map(|w| w.start..w.end.min(w.start.saturating_add(cap)))
         .collect();
@@ -315,7 +326,7 @@ pub(crate) fn hexdump(
     let len = a.len().max(b.len());
     let regions = cut
         .iter()
-        .zip(&windows.shown)
+        .zip(shown)
         .zip(xa.into_iter().zip(xb))
         .map(|((c, w), (a, b))| HexRegion {
             offset: c.start,
@@ -324,9 +335,11 @@ pub(crate) fn hexdump(
             b,
         })
         .collect();
+    // The windows were kept for the disassembly too, which may show more.
+    let unshown = (windows.shown.len() - shown.len()) as u64;
     Ok(Hexdump {
         regions,
-        more_regions: windows.more,
+        more_regions: windows.more + unshown,
     })
 }
 
@@ -514,21 +527,26 @@ mod tests {
             "the appended byte is not in the common length"
         );
         assert_eq!(w.shown, vec![16..80, 128..176]);
+        assert_eq!(
+            w.runs,
+            vec![40..51, 150..151],
+            "the differing bytes of each"
+        );
         assert_eq!(w.more, 1, "the end of b is past the two regions kept");
-        let h = hexdump(&a, &b, &w, 256).unwrap_or_else(|e| panic!("{e}"));
+        let h = hexdump(&a, &b, &w, 8, 256).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(h.more_regions, 1);
         assert_eq!(h.regions[0].offset, 16);
         assert_eq!(h.regions[0].a, x[16..80].to_vec());
         assert_eq!(h.regions[0].b, y[16..80].to_vec());
         assert!(!h.regions[0].cut);
         // Cut to one row: the differing run goes on past it.
-        let h = hexdump(&a, &b, &w, 10).unwrap_or_else(|e| panic!("{e}"));
+        let h = hexdump(&a, &b, &w, 8, 10).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(h.regions[0].a.len(), 16);
         assert!(h.regions[0].cut);
         // The end of the longer side, where the other has no bytes.
         let (_, w) = compare(&a, &b, &[], 8).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(w.shown.last(), Some(&(240..288)));
-        let h = hexdump(&a, &b, &w, 256).unwrap_or_else(|e| panic!("{e}"));
+        let h = hexdump(&a, &b, &w, 8, 256).unwrap_or_else(|e| panic!("{e}"));
         let last = h.regions.last().map(|r| (r.a.len(), r.b.len()));
         assert_eq!(last, Some((20, 21)));
         assert!(!h.regions.last().is_some_and(|r| r.cut));

@@ -7,6 +7,7 @@
 //! reported as a blob.
 
 pub(crate) mod content;
+mod disasm;
 mod elf;
 mod meta;
 mod pe;
@@ -49,6 +50,9 @@ pub struct Options {
     pub hexdump_regions: usize,
     /// Most bytes of one hexdump region (rounded up to whole rows of 16).
     pub max_hexdump_bytes: usize,
+    /// Most differing regions of an ELF or PE file's code (x86, x86-64,
+    /// aarch64) shown disassembled, both sides (0: no disassembly).
+    pub disassembly_regions: usize,
     /// Worker threads (0: one per core).
     pub threads: usize,
     /// Counts the entry pairs compared so far, for a progress display.
@@ -77,6 +81,7 @@ impl Default for Options {
             max_diff_lines: 400,
             hexdump_regions: 4,
             max_hexdump_bytes: 256,
+            disassembly_regions: 4,
             threads: 0,
             progress: None,
             progress_bytes: None,
@@ -101,6 +106,12 @@ impl Options {
     pub fn hexdump(mut self, regions: usize, max_bytes: usize) -> Options {
         self.hexdump_regions = regions;
         self.max_hexdump_bytes = max_bytes;
+        self
+    }
+
+    /// Sets [`Options::disassembly_regions`].
+    pub fn disassembly(mut self, regions: usize) -> Options {
+        self.disassembly_regions = regions;
         self
     }
 

@@ -258,7 +258,17 @@ impl PeInfo {
                 symbol: None,
             });
         }
-        (offset < self.size_of_headers).then(|| ElfPlace {
+        // The headers run to the first section's raw data: SizeOfHeaders
+        // says so too, but objcopy writes 0 there when it makes a PE of an
+        // ELF file.
+        let first = self
+            .sections
+            .iter()
+            .map(|(_, r)| r.start)
+            .filter(|&s| s > 0)
+            .min();
+        let headers = first.unwrap_or(0).max(self.size_of_headers);
+        (offset < headers).then(|| ElfPlace {
             section: "(headers)".to_owned(),
             section_offset: offset,
             symbol: None,

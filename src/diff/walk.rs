@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use super::content;
+use super::disasm;
 use super::elf;
 use super::meta;
 use super::pe;
@@ -746,11 +747,13 @@ impl<'o> Differ<'o> {
             None => self.pyc(ca, cb, location, found).map(|m| (None, m)),
         };
         // Two unified kernel images: their sections are compared as the
-        // entries of an image (the initrd opened as one in turn).
-        if read.as_ref().is_some_and(|(pe, _)| pe.is_some())
-            && self.uki(ca, cb, location, here.at.nesting)
-        {
-            return true;
+        // entries of an image (the initrd opened as one in turn), and the
+        // bytes around them here.
+        if let Some((Some(pe), read_mask)) = &read {
+            if let Some(sections) = self.uki(ca, cb, location, here.at.nesting) {
+                self.around_sections(ca, cb, pe, read_mask, sections, location, found);
+                return true;
+            }
         }
         let pe = match read {
             Some((pe, read_mask)) if mask.is_empty() => {
@@ -773,16 +776,30 @@ impl<'o> Differ<'o> {
             Some((pe, _)) => pe,
             None => None,
         };
-        match content::compare(ca, cb, &mask, self.options.hexdump_regions) {
+        // The windows of the differing regions serve the hexdump and the
+        // disassembly, each taking as many as it shows.
+        let regions = (self.options.hexdump_regions).max(self.options.disassembly_regions);
+        match content::compare(ca, cb, &mask, regions) {
             Ok((mut c, windows)) => {
                 let elf = match c.first_offset {
                     Some(first) => self.elf_place(ca, cb, first, location, &mut c, found),
                     None => false,
                 };
+                let elf = elf || pe.is_some();
+                // An executable's bytes, once, to name a PE's symbol and to
+                // disassemble.
+                let code = elf.then(|| {
+                    const MAX_CODE: u64 = 256 << 20;
+                    let read = |c| content::contiguous(c, MAX_CODE).ok();
+                    read(ca).zip(read(cb))
+                });
+                let code = code.flatten();
                 if let (Some(pe), Some(first)) = (&pe, c.first_offset) {
                     c.pe = pe.place(first);
+                    if let (Some(place), Some((ba, _))) = (&mut c.pe, &code) {
+                        place.symbol = disasm::symbol_at(ba, first);
+                    }
                 }
-                let elf = elf || pe.is_some();
                 let max = self.options.max_text_diff_bytes;
                 // An ELF file is not text: no need to gather (decompress) it again.
                 if !elf && ca.len() <= max && cb.len() <= max {
@@ -793,12 +810,18 @@ impl<'o> Differ<'o> {
                     }
                 }
                 // Text keeps its unified diff; binary content shows its bytes.
-                if c.text_diff.is_none() && !windows.shown.is_empty() {
+                let hex = self.options.hexdump_regions;
+                if c.text_diff.is_none() && !windows.shown.is_empty() && hex > 0 {
                     let max = self.options.max_hexdump_bytes;
-                    match content::hexdump(ca, cb, &windows, max) {
+                    match content::hexdump(ca, cb, &windows, hex, max) {
                         Ok(h) => c.hexdump = Some(h),
                         Err(e) => self.problem(location.clone(), Which::A, content::unreadable(e)),
                     }
+                }
+                // An executable's code shows its instructions too.
+                let max = self.options.disassembly_regions;
+                if let (Some((ba, bb)), true) = (&code, max > 0) {
+                    c.disassembly = disasm::disassemble(ba, bb, &windows.runs, max, windows.more);
                 }
                 found.push(Difference::content(location.clone(), c));
             }
@@ -954,24 +977,77 @@ impl<'o> Differ<'o> {
         Some(nested)
     }
 
+    /// The bytes of two unified kernel images outside their sections (DOS
+    /// stub, headers, section table, the padding of each section's raw data):
+    /// the sections were compared as entries and the header fields read as
+    /// attributes, and whatever else differs is a content difference of the
+    /// file, with those bytes left out; so no differing byte of a UKI goes
+    /// unsaid.
+    #[allow(clippy::too_many_arguments)]
+    fn around_sections(
+        &self,
+        ca: &Content<'_>,
+        cb: &Content<'_>,
+        pe: &pe::PeInfo,
+        read_mask: &[std::ops::Range<u64>],
+        sections: Vec<std::ops::Range<u64>>,
+        location: &Location,
+        found: &mut Vec<Difference>,
+    ) {
+        let mut mask: Vec<std::ops::Range<u64>> =
+            read_mask.iter().cloned().chain(sections).collect();
+        mask.sort_by_key(|r| r.start);
+        // Sorted and apart, as the comparison wants them.
+        let mut apart: Vec<std::ops::Range<u64>> = Vec::with_capacity(mask.len());
+        for r in mask {
+            match apart.last_mut() {
+                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                _ => apart.push(r),
+            }
+        }
+        let regions = self.options.hexdump_regions;
+        match content::compare(ca, cb, &apart, regions) {
+            Ok((c, _)) if c.first_offset.is_none() && c.len_a == c.len_b => {}
+            Ok((mut c, windows)) => {
+                c.pe = c.first_offset.and_then(|first| pe.place(first));
+                if !windows.shown.is_empty() && regions > 0 {
+                    let max = self.options.max_hexdump_bytes;
+                    match content::hexdump(ca, cb, &windows, regions, max) {
+                        Ok(h) => c.hexdump = Some(h),
+                        Err(e) => self.problem(location.clone(), Which::A, content::unreadable(e)),
+                    }
+                }
+                found.push(Difference::content(location.clone(), c));
+            }
+            Err(e) => self.problem(location.clone(), Which::A, content::unreadable(e)),
+        }
+    }
+
     /// When both contents are unified kernel images (PE files with a `.linux`
     /// section), compares their sections as the entries of an image, located
-    /// as `file:/.initrd`. Returns whether it did.
-    fn uki(&self, ca: &Content<'_>, cb: &Content<'_>, location: &Location, nesting: u32) -> bool {
+    /// as `file:/.initrd`. Returns the file ranges of both sides' sections
+    /// when it did.
+    fn uki(
+        &self,
+        ca: &Content<'_>,
+        cb: &Content<'_>,
+        location: &Location,
+        nesting: u32,
+    ) -> Option<Vec<std::ops::Range<u64>>> {
         use crate::formats::pe::UkiFs;
         const MAX_UKI: u64 = 1 << 30;
         if nesting >= self.options.max_nesting {
-            return false;
+            return None;
         }
         let max = MAX_UKI.min(self.options.max_buffer_bytes);
         let (Ok(ba), Ok(bb)) = (content::contiguous(ca, max), content::contiguous(cb, max)) else {
-            return false;
+            return None;
         };
         if !UkiFs::is_uki(&ba) || !UkiFs::is_uki(&bb) {
-            return false;
+            return None;
         }
         let (Ok(fa), Ok(fb)) = (UkiFs::open(&ba), UkiFs::open(&bb)) else {
-            return false;
+            return None;
         };
         // Where a UKI is a slice of its parent's bytes, the parent's byte
         // accounting leaves them to it, as for any nested image.
@@ -987,7 +1063,7 @@ impl<'o> Differ<'o> {
                 addresses: [at(&ba), at(&bb)],
             });
         self.filesystems(&fa, &fb, location, nesting + 1);
-        true
+        Some(fa.section_ranges().chain(fb.section_ranges()).collect())
     }
 
     /// For two Python bytecode files: reports their differing header fields as

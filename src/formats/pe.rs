@@ -47,6 +47,16 @@ impl<'a> UkiFs<'a> {
     }
 }
 
+impl UkiFs<'_> {
+    /// The file ranges of the sections listed (their bytes are the entries'
+    /// content): the bytes outside them are the headers and the padding.
+    pub fn section_ranges(&self) -> impl Iterator<Item = Range<u64>> + '_ {
+        self.sections
+            .iter()
+            .map(|(_, r)| r.start as u64..r.end as u64)
+    }
+}
+
 /// The sections of a PE file: raw name (up to its first NUL) and file range.
 fn sections(data: &[u8]) -> Option<Vec<(Vec<u8>, Range<usize>)>> {
     match object::read::pe::optional_header_magic(data).ok()? {

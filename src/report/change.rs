@@ -43,6 +43,7 @@ use std::fmt;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
+use super::code::{CodeHeader, CodeRow, Disassembly};
 use super::{Kind, Which};
 use crate::model::{hex, EntryKind, Format};
 use crate::time::Timestamp;
@@ -439,6 +440,9 @@ pub struct ContentChange {
     /// For binary content (no text diff): the bytes of the first differing
     /// regions, both sides, with a little context.
     pub hexdump: Option<Hexdump>,
+    /// For ELF and PE files: the instructions of the first differing regions
+    /// of code, both sides.
+    pub disassembly: Option<Disassembly>,
     /// Whether the detail (digests and text diff) is shown.
     pub detail: Detail,
     /// Only the digests (and lengths) are known: one side is a manifest, so
@@ -788,6 +792,14 @@ pub enum DetailLine<'a> {
     HexCut,
     /// More differing regions than shown: `[N more differing regions not shown]`.
     HexMore(u64),
+    /// The header of a region of disassembled code.
+    CodeHeader(CodeHeader<'a>),
+    /// An instruction of a region of code.
+    CodeRow(CodeRow<'a>),
+    /// A side had more instructions over a region than are shown.
+    CodeCut,
+    /// More differing regions of code than shown.
+    CodeMore(u64),
 }
 
 impl fmt::Display for DetailLine<'_> {
@@ -806,6 +818,14 @@ impl fmt::Display for DetailLine<'_> {
                 "[{n} more differing region{} not shown: --hexdump-regions]",
                 plural(*n)
             ),
+            DetailLine::CodeHeader(h) => write!(f, "{h}"),
+            DetailLine::CodeRow(r) => write!(f, "{r}"),
+            DetailLine::CodeCut => f.write_str("[instructions cut: the region is longer]"),
+            DetailLine::CodeMore(n) => write!(
+                f,
+                "[{n} more differing region{} of code not disassembled: --disassembly-regions]",
+                plural(*n)
+            ),
         }
     }
 }
@@ -820,6 +840,8 @@ impl DetailLine<'_> {
                 | DetailLine::Line(_)
                 | DetailLine::HexHeader(_)
                 | DetailLine::HexRow(_)
+                | DetailLine::CodeHeader(_)
+                | DetailLine::CodeRow(_)
         )
     }
 }
@@ -914,6 +936,19 @@ impl ContentChange {
                 out.push(DetailLine::HexMore(x.more_regions));
             }
         }
+        if let Some(x) = &self.disassembly {
+            for region in &x.regions {
+                let (header, rows) = region.lines();
+                out.push(DetailLine::CodeHeader(header));
+                out.extend(rows.into_iter().map(DetailLine::CodeRow));
+                if region.cut {
+                    out.push(DetailLine::CodeCut);
+                }
+            }
+            if x.more_regions > 0 {
+                out.push(DetailLine::CodeMore(x.more_regions));
+            }
+        }
         out
     }
 
@@ -929,7 +964,8 @@ impl ContentChange {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join("\n");
-        if self.detail == Detail::Shown && (self.text_diff.is_some() || self.hexdump.is_some()) {
+        let diff = self.text_diff.is_some() || self.hexdump.is_some() || self.disassembly.is_some();
+        if self.detail == Detail::Shown && diff {
             s.push('\n');
         }
         Some(s)
@@ -1421,7 +1457,7 @@ impl Change {
 /// The JSON object of a difference (version 1 of the report): the keys it
 /// always had, in their order, then the keys added with the typed change
 /// (`differing_bytes`, `regions`, `first_offset`, `sha256`, `elf`, `text_diff`,
-/// `hexdump`, `pe`, `decompressed`).
+/// `hexdump`, `pe`, `decompressed`, `disassembly`).
 pub(crate) fn serialize<S: Serializer>(d: &super::Difference, s: S) -> Result<S::Ok, S::Error> {
     let mut m = s.serialize_map(None)?;
     m.serialize_entry("location", &super::LocationText(&d.location))?;
@@ -1490,6 +1526,9 @@ pub(crate) fn serialize<S: Serializer>(d: &super::Difference, s: S) -> Result<S:
             }
             if let (Some(h), Detail::Shown) = (&x.hexdump, x.detail) {
                 m.serialize_entry("hexdump", h)?;
+            }
+            if let (Some(d), Detail::Shown) = (&x.disassembly, x.detail) {
+                m.serialize_entry("disassembly", d)?;
             }
         }
         Change::Bytes(x) => {
@@ -1562,6 +1601,7 @@ pub(crate) mod tests {
                 cut_at_lines: Some(5),
             }),
             hexdump: None,
+            disassembly: None,
             detail: Detail::Shown,
         }
     }

@@ -28,7 +28,7 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use super::{text, Difference, Kind, Report, Which};
+use super::{text, DetailLine, Difference, Kind, Report, Which};
 use crate::escape::escape;
 
 /// One node of diffoscope's tree (the field names are diffoscope's).
@@ -105,12 +105,23 @@ fn fields(name: &str, diffs: &[&Difference]) -> Option<Node> {
 }
 
 /// A content difference's detail as the unified diff and the lines around it
-/// (digests, notes of a cut diff), which diffoscope shows as comments.
-fn split_detail(d: &Difference) -> (Option<String>, Vec<String>) {
+/// (digests, notes of a cut diff), which diffoscope shows as comments; and the
+/// disassembly of its code as a child node of its own, as diffoscope shows an
+/// ELF file's `objdump --disassemble` output apart from its bytes.
+fn split_detail(d: &Difference) -> (Option<String>, Vec<String>, Option<Node>) {
     let mut diff = String::new();
     let mut comments = Vec::new();
+    let mut code = Node::named(&disassembly_name(d));
+    let mut code_diff = String::new();
     for line in d.detail_lines() {
         let text = escape(line.to_string().as_bytes());
+        let (diff, comments) = match line {
+            DetailLine::CodeHeader(_)
+            | DetailLine::CodeRow(_)
+            | DetailLine::CodeCut
+            | DetailLine::CodeMore(_) => (&mut code_diff, &mut code.comments),
+            _ => (&mut diff, &mut comments),
+        };
         if line.is_diff() {
             diff.push_str(&text);
             diff.push('\n');
@@ -118,7 +129,20 @@ fn split_detail(d: &Difference) -> (Option<String>, Vec<String>) {
             comments.push(text);
         }
     }
-    ((!diff.is_empty()).then_some(diff), comments)
+    code.unified_diff = (!code_diff.is_empty()).then_some(code_diff);
+    let code = (!code.is_empty()).then_some(code);
+    ((!diff.is_empty()).then_some(diff), comments, code)
+}
+
+/// The name of a disassembly's node: `disassembly (x86-64)`.
+fn disassembly_name(d: &Difference) -> String {
+    match &d.change {
+        super::Change::Content(c) => match &c.disassembly {
+            Some(x) => format!("disassembly ({})", x.arch.name()),
+            None => "disassembly".to_owned(),
+        },
+        _ => "disassembly".to_owned(),
+    }
 }
 
 /// The trie of locations: each node holds the differences located exactly there.
@@ -177,9 +201,10 @@ impl<'r> Trie<'r> {
                 node.comments.push(escape(summary.as_bytes()));
             }
             if d.has_detail() {
-                let (diff, comments) = split_detail(d);
+                let (diff, comments, code) = split_detail(d);
                 node.unified_diff = diff;
                 node.comments.extend(comments);
+                node.details.extend(code);
             }
         }
         let meta: Vec<&Difference> = self

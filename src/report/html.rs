@@ -598,15 +598,24 @@ fn difference(d: &Difference, open: bool, s: &mut String) {
                 DetailLine::DiffCut(_)
                 | DetailLine::LeftOut
                 | DetailLine::HexCut
-                | DetailLine::HexMore(_) => "cut",
+                | DetailLine::HexMore(_)
+                | DetailLine::CodeCut
+                | DetailLine::CodeMore(_) => "cut",
                 DetailLine::Digest(..) => "meta",
-                DetailLine::Hunk(_) | DetailLine::HexHeader(_) => "hunk",
+                DetailLine::Hunk(_) | DetailLine::HexHeader(_) | DetailLine::CodeHeader(_) => {
+                    "hunk"
+                }
                 DetailLine::Line(l) => match l.op {
                     LineOp::Added => "add",
                     LineOp::Removed => "del",
                     LineOp::Context | LineOp::NoNewline => "ctx",
                 },
                 DetailLine::HexRow(r) => match r.side {
+                    Some(Which::A) => "del",
+                    Some(Which::B) => "add",
+                    None => "ctx",
+                },
+                DetailLine::CodeRow(r) => match r.side {
                     Some(Which::A) => "del",
                     Some(Which::B) => "add",
                     None => "ctx",
@@ -628,6 +637,11 @@ fn difference(d: &Difference, open: bool, s: &mut String) {
                         }
                     });
                     body
+                }
+                // An instruction of one side only (it differs from the other
+                // side's) is marked whole.
+                DetailLine::CodeRow(r) if r.side.is_some() => {
+                    format!("<mark>{}</mark>", h(line.to_string().as_bytes()))
                 }
                 _ => h(line.to_string().as_bytes()),
             };

@@ -12,6 +12,7 @@
 
 pub mod cause;
 pub mod change;
+pub mod code;
 pub mod diffoscope;
 pub mod filter;
 pub mod html;
@@ -31,6 +32,7 @@ pub use change::{
     BytesChange, Change, ContentChange, DetailLine, EntryField, HexRegion, Hexdump, LayoutChange,
     Subject, Val,
 };
+pub use code::{Arch, CodeRegion, Disassembly, Insn};
 pub use filter::{Filter, Filtered};
 pub use limit::Cut;
 
@@ -599,6 +601,7 @@ impl Difference {
             c.detail = change::Detail::LeftOut { noted };
             c.text_diff = None;
             c.hexdump = None;
+            c.disassembly = None;
         }
     }
 

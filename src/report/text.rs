@@ -102,10 +102,15 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
                 DetailLine::Line(x) if x.op == LineOp::Removed => sgr::RED,
                 DetailLine::HexRow(r) if r.side == Some(Which::B) => sgr::GREEN,
                 DetailLine::HexRow(r) if r.side == Some(Which::A) => sgr::RED,
+                DetailLine::CodeHeader(_) => sgr::CYAN,
+                DetailLine::CodeRow(r) if r.side == Some(Which::B) => sgr::GREEN,
+                DetailLine::CodeRow(r) if r.side == Some(Which::A) => sgr::RED,
                 DetailLine::DiffCut(_)
                 | DetailLine::LeftOut
                 | DetailLine::HexCut
-                | DetailLine::HexMore(_) => sgr::YELLOW,
+                | DetailLine::HexMore(_)
+                | DetailLine::CodeCut
+                | DetailLine::CodeMore(_) => sgr::YELLOW,
                 _ => "",
             };
             let l = escape(l.to_string().as_bytes());

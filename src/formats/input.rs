@@ -285,6 +285,11 @@ impl Filesystem for Subtree<'_> {
     fn content(&self, file: NodeId) -> Result<Content<'_>> {
         self.fs.content(file)
     }
+
+    // The subtree was read as leniently as the whole image: say so.
+    fn warnings(&self) -> Vec<String> {
+        self.fs.warnings()
+    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ mod attrs;
 mod descriptor;
 mod eltorito;
 mod hfsplus;
+mod oddity;
 mod raw;
 mod rockridge;
 mod spans;
@@ -47,6 +48,8 @@ pub struct IsoFs<'a> {
     system_area: Arc<[u8]>,
     /// Boot images that no file of the tree holds: name, where, bytes.
     hidden_boot_images: Vec<(String, u64, &'a [u8])>,
+    /// Oddities read leniently, one sentence each (see [`oddity`]).
+    warnings: Vec<String>,
 }
 
 impl<'a> IsoFs<'a> {
@@ -101,6 +104,8 @@ impl<'a> IsoFs<'a> {
             (None, None) => walk::Tree::read(image, &d.primary, walk::Namespace::Plain, limits)?,
         };
         let mut tree = tree;
+        let mut oddities = d.oddities;
+        oddities.merge(&tree.oddities);
         // The image's own damage first, then what the walk met in the root.
         root_errors.append(&mut tree.nodes[0].errors);
         tree.nodes[0].errors = root_errors;
@@ -121,6 +126,7 @@ impl<'a> IsoFs<'a> {
             tree,
             system_area,
             hidden_boot_images: Vec::new(),
+            warnings: oddities.messages(),
         };
         if let Some(catalog) = d.el_torito_catalog {
             fs.read_el_torito(catalog);
@@ -273,6 +279,10 @@ impl Filesystem for IsoFs<'_> {
 
     fn placements(&self) -> Vec<crate::model::span::Placement> {
         self.placements_of()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
     }
 }
 

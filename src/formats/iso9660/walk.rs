@@ -1,10 +1,11 @@
 //! The walk of one directory hierarchy (primary or Joliet) into a tree of entries.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use super::attrs;
 use super::descriptor::{VolumeRoot, SECTOR};
+use super::oddity::{self, Oddities};
 use super::raw::{flag, record_date, strip_version, ucs2_to_utf8, DirRecord};
 use super::rockridge::{self, RockRidge};
 use super::susp;
@@ -72,6 +73,8 @@ pub(crate) struct Node {
 pub(crate) struct Tree {
     pub nodes: Vec<Node>,
     pub namespace: Namespace,
+    /// Oddities met and read leniently (said as warnings).
+    pub oddities: Oddities,
 }
 
 /// The `SP` skip length when the root's `.` record announces Rock Ridge (SUSP 5.3).
@@ -139,6 +142,8 @@ struct Walker<'a, 'l> {
     limits: &'l Limits,
     /// System Use bytes gathered so far by this walk.
     system_use: Cell<u64>,
+    /// Oddities read leniently so far.
+    oddities: RefCell<Oddities>,
 }
 
 impl Tree {
@@ -155,6 +160,7 @@ impl Tree {
             ns,
             limits,
             system_use: Cell::new(0),
+            oddities: RefCell::new(Oddities::default()),
         };
         // The root's attributes live in the `.` record of its own extent.
         let root_start = w.block_start(vol.root.extent);
@@ -183,6 +189,7 @@ impl Tree {
                 zisofs: None,
             }],
             namespace: ns,
+            oddities: Oddities::default(),
         };
         let mut stack = vec![Pending {
             node: 0,
@@ -275,6 +282,7 @@ impl Tree {
                 break;
             }
         }
+        tree.oddities = w.oddities.into_inner();
         Ok(tree)
     }
 
@@ -298,6 +306,7 @@ impl Tree {
                 zisofs: None,
             }],
             namespace: ns,
+            oddities: Oddities::default(),
         }
     }
 
@@ -410,6 +419,43 @@ fn joliet_prefix(name: &[u8]) -> Option<Vec<u8>> {
 impl<'a> Walker<'a, '_> {
     fn block_start(&self, block: u32) -> u64 {
         u64::from(block) * u64::from(self.block_size)
+    }
+
+    /// Counts the oddities one record's Rock Ridge entries had.
+    fn note(&self, found: &[(&'static str, u64)]) {
+        let mut o = self.oddities.borrow_mut();
+        for &(what, at) in found {
+            o.note(what, at);
+        }
+    }
+
+    /// Whether the `..` record of the directory at `block` has a `PL` entry:
+    /// the directory was relocated (RRIP 4.1.5.2), whether or not its own
+    /// record says `RE`. One record is read; an unreadable one says no (the
+    /// directory's own listing will report the damage).
+    fn has_parent_link(&self, block: u32, errors: &mut Vec<Error>) -> bool {
+        let Namespace::RockRidge { skip } = self.ns else {
+            return false;
+        };
+        let start = self.block_start(block);
+        let parent = self.image.get(start, 1, "directory").and_then(|first| {
+            let at = start + u64::from(first[0]);
+            let len = self.image.get(at, 1, "directory record")?;
+            let raw = self.image.get(at, u64::from(len[0]), "directory record")?;
+            DirRecord::parse(raw, at)
+        });
+        let Ok(parent) = parent else {
+            return false;
+        };
+        if !parent.is_parent() {
+            return false;
+        }
+        let area = parent
+            .system_use
+            .get(usize::from(skip)..)
+            .unwrap_or_default();
+        let entries = self.gather(area, parent.system_use_offset + u64::from(skip), errors);
+        entries.iter().any(|e| &e.sig == b"PL")
     }
 
     /// The SUSP entries of one record's System Use area (`area`, at `offset`),
@@ -549,9 +595,25 @@ impl<'a> Walker<'a, '_> {
                 let skip = if is_root { 0 } else { usize::from(skip) };
                 let area = rec.system_use.get(skip..).unwrap_or_default();
                 let entries = self.gather(area, rec.system_use_offset + skip as u64, errors);
-                let rr = rockridge::decode(&entries);
+                let mut rr = rockridge::decode(&entries);
                 for p in &rr.problems {
                     errors.push(Error::malformed("Rock Ridge entry", rec.offset, p.clone()));
+                }
+                self.note(&rr.oddities);
+                // NetBSD makefs marks a relocated directory only by the `PL`
+                // of its `..` record, not by `RE`: without this it would be
+                // listed twice (the kernel and libisofs do; libarchive lists
+                // it here and an empty directory at its `CL`).
+                if !is_root
+                    && rec.is_dir()
+                    && !rr.relocated
+                    && rr.child_link.is_none()
+                    && self.has_parent_link(rec.extent, errors)
+                {
+                    rr.relocated = true;
+                    self.oddities
+                        .borrow_mut()
+                        .note(oddity::RELOCATED_WITHOUT_RE, rec.offset);
                 }
                 Some(rr)
             }
@@ -740,6 +802,7 @@ impl<'a> Walker<'a, '_> {
                 let area = dot.system_use.get(skip..).unwrap_or_default();
                 let entries = self.gather(area, dot.system_use_offset + skip as u64, errors);
                 let rr = rockridge::decode(&entries);
+                self.note(&rr.oddities);
                 Some((dot, rr))
             }
             Ok(_) => {

@@ -241,8 +241,9 @@ impl Filesystem for IsoFs<'_> {
             .collect::<Result<Vec<_>>>()?;
         match node.zisofs.filter(zisofs::Zf::decodable) {
             Some(zf) => {
-                // A zisofs file is one extent (version 1 is below 4 GiB); more
-                // are joined so the pointers still count from the file's start.
+                // A zisofs file is mostly one extent (version 1 is below 4
+                // GiB, zisofs2 may be larger); more are joined so the pointers
+                // still count from the file's start.
                 let stored: std::borrow::Cow<'_, [u8]> = match slices.as_slice() {
                     [one] => std::borrow::Cow::Borrowed(*one),
                     many => std::borrow::Cow::Owned(many.concat()),

@@ -140,7 +140,9 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
             b"CL" if need(&mut rr, 12) => rr.child_link = Some(le32(d, 4)),
             b"PL" if need(&mut rr, 12) => rr.parent_link = Some(le32(d, 4)),
             b"RE" => rr.relocated = true,
-            b"ZF" if need(&mut rr, 16) => rr.zf = super::zisofs::Zf::parse(d),
+            // zisofs2 files are marked by `ZF` of version 2, or by `Z2`
+            // (which kernels that know only version 1 ignore).
+            b"ZF" | b"Z2" if need(&mut rr, 16) => rr.zf = super::zisofs::Zf::parse(&e.sig, d),
             b"RR" if need(&mut rr, 5) => rr.other.push(Fact::new(
                 attrs::RR_FLAGS,
                 Value::Int(u64::from(byte(d, 4))),

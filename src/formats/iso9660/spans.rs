@@ -23,6 +23,15 @@ use crate::model::EntryKind;
 
 /// What a file's extent holds: its content, or an image compared inside it.
 const DATA: Keys = &[Key::Content, Key::SIZE, Key::Nested];
+/// What a zisofs file's extent holds: its content, and how it is packed (the
+/// same content compressed with another algorithm or block size is other bytes).
+const ZISOFS_DATA: Keys = &[
+    Key::Content,
+    Key::SIZE,
+    Key::Nested,
+    Key::Attribute(super::zisofs::ALGORITHM),
+    Key::Attribute(super::zisofs::BLOCK_SIZE),
+];
 
 /// Descriptor sectors looked at (as the reader does).
 const MAX_DESCRIPTORS: u64 = 256;
@@ -355,6 +364,11 @@ impl IsoFs<'_> {
             let path = &paths[i];
             let shown = String::from_utf8_lossy(&path[..]);
             let many = n.extents.len() > 1;
+            let data = if n.zisofs.is_some() {
+                ZISOFS_DATA
+            } else {
+                DATA
+            };
             for (k, e) in n.extents.iter().enumerate() {
                 let name = if many {
                     format!("extent {} of {shown}", k + 1)
@@ -364,7 +378,7 @@ impl IsoFs<'_> {
                 l.push_coarse(Span {
                     start: e.start,
                     len: e.len,
-                    owner: Owner::new("extent", name, Explain::Entry(DATA)).of(path),
+                    owner: Owner::new("extent", name, Explain::Entry(data)).of(path),
                 });
             }
             if let Some(e) = n.extents.first() {
@@ -443,17 +457,39 @@ impl IsoFs<'_> {
                 Explain::Nothing,
             )
             .of(path)
-            .with_fields(vec![
-                f(0, 8, "magic", Explain::Nothing),
-                f(8, 4, "uncompressed size", entry(&[Key::SIZE])),
-                f(12, 1, "header size", Explain::Derived),
-                f(
-                    13,
-                    1,
-                    "block size",
-                    entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
-                ),
-            ]),
+            .with_fields(if zf.algorithm == *b"PZ" {
+                // zisofs2: version, header size, algorithm, block size, size.
+                vec![
+                    f(0, 8, "magic", Explain::Nothing),
+                    f(8, 1, "version", Explain::Nothing),
+                    f(9, 1, "header size", Explain::Derived),
+                    f(
+                        10,
+                        1,
+                        "algorithm",
+                        entry(&[Key::Attribute(super::zisofs::ALGORITHM)]),
+                    ),
+                    f(
+                        11,
+                        1,
+                        "block size",
+                        entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
+                    ),
+                    f(12, 8, "uncompressed size", entry(&[Key::SIZE])),
+                ]
+            } else {
+                vec![
+                    f(0, 8, "magic", Explain::Nothing),
+                    f(8, 4, "uncompressed size", entry(&[Key::SIZE])),
+                    f(12, 1, "header size", Explain::Derived),
+                    f(
+                        13,
+                        1,
+                        "block size",
+                        entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
+                    ),
+                ]
+            }),
         });
         l.push(Span {
             start: start + header,
@@ -462,8 +498,15 @@ impl IsoFs<'_> {
                 "zisofs block pointers",
                 format!("zisofs block pointers of {shown}"),
                 // Where each compressed block ends: moves when any block's
-                // compressed length does, which only a content change makes.
-                entry(&[Key::Content, Key::SIZE]),
+                // compressed length does, which a content change makes, or
+                // another algorithm or block size (zisofs2's pointers are
+                // wider).
+                entry(&[
+                    Key::Content,
+                    Key::SIZE,
+                    Key::Attribute(super::zisofs::ALGORITHM),
+                    Key::Attribute(super::zisofs::BLOCK_SIZE),
+                ]),
             )
             .of(path),
         });
@@ -599,10 +642,16 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
                 ],
             )
         }
-        "ZF" => (
+        "ZF" | "Z2" => (
             Explain::Nothing,
             vec![
-                header,
+                // The entry's version says zisofs or zisofs2.
+                f(
+                    0,
+                    4,
+                    "header",
+                    entry(&[Key::Attribute(super::zisofs::ALGORITHM)]),
+                ),
                 f(
                     4,
                     2,
@@ -616,7 +665,14 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
                     "block size",
                     entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
                 ),
-                f(8, 8, "uncompressed size", entry(&[Key::SIZE])),
+                // Both-endian 32 bits in zisofs, 64 bits in zisofs2: the same
+                // size is other bytes with the other algorithm.
+                f(
+                    8,
+                    8,
+                    "uncompressed size",
+                    entry(&[Key::SIZE, Key::Attribute(super::zisofs::ALGORITHM)]),
+                ),
             ],
         ),
         "SP" | "RE" | "PD" | "ST" | "ES" => (Explain::Nothing, vec![header]),

@@ -760,7 +760,7 @@ impl<'a> Walker<'a, '_> {
                 Value::Int(1u64.checked_shl(u32::from(zf.log2_block)).unwrap_or(0)),
             ));
             if zf.decodable() {
-                meta.size = u64::from(zf.size);
+                meta.size = zf.size;
             }
         }
 

@@ -92,6 +92,16 @@ fn find(data: &[u8]) -> Option<Volume<'_>> {
     None
 }
 
+/// Where the HFS+ volume of `data` is (first byte, one past the last), when
+/// its Apple partition map names one.
+pub(crate) fn volume_range(data: &[u8]) -> Option<(u64, u64)> {
+    let v = find(data)?;
+    let end = v
+        .start
+        .saturating_add(v.total_blocks.saturating_mul(v.block_size));
+    Some((v.start, end))
+}
+
 /// An HFS+ date (seconds since 1904) as a time.
 fn date(v: u32) -> Value {
     Value::Time(Timestamp::from_unix(i64::from(v) - EPOCH_1904))

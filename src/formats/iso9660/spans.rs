@@ -85,6 +85,7 @@ impl IsoFs<'_> {
                 ),
             });
         }
+        claim_padding(data, &mut l);
         l
     }
 
@@ -1046,4 +1047,95 @@ fn catalog(data: &[u8], boot_record: u64, l: &mut Layout) {
 /// The load address of a boot entry is placement; its other bytes are facts.
 fn entry_fields() -> Vec<Field> {
     vec![f(8, 4, "load block", Explain::Placement)]
+}
+
+/// Claims the zeros no structure holds, so that every byte of a sound image
+/// (a grub-mkrescue image: ISO 9660, El Torito, GPT, APM, HFS+ and FAT) has
+/// an owner that says what it is:
+///
+/// - the rest of a sector after a structure that ends inside it (a file's
+///   data, the last directory record of a sector, a path table, the HFS+
+///   volume header): `sector padding after ...`;
+/// - whole sectors inside the HFS+ volume that none of its structures or
+///   the ISO's files use: `unused blocks of the HFS+ volume`;
+/// - whole sectors elsewhere: `padding`, named after the partition that
+///   holds them, if any. xorriso pads the image end with 300 KiB of zeros
+///   (`-padding`); grub-mkrescue's GPT and Apple partition map give that
+///   padding a partition of its own (`Gap1`), and the GPT's last usable
+///   sectors before its backup entries are zeros too.
+///
+/// Only runs of zeros are claimed: bytes that are not zero in a gap stay
+/// unclaimed, so data hidden between structures is still named as such. The
+/// padding says nothing of its own ([`Explain::Nothing`]): a padding byte that
+/// differs is reported, not explained away.
+fn claim_padding(data: &[u8], l: &mut Layout) {
+    let hfs = super::hfsplus::volume_range(data);
+    // (start, end, name of the span before) of every gap.
+    let mut gaps = Vec::new();
+    let mut at = 0u64;
+    let mut prev: Option<String> = None;
+    for s in l.spans() {
+        if s.start > at {
+            gaps.push((at, s.start, prev.clone()));
+        }
+        if s.end() > at {
+            at = s.end();
+            prev = Some(s.owner.name.clone());
+        }
+    }
+    let len = data.len() as u64;
+    if at < len {
+        gaps.push((at, len, prev));
+    }
+    let zeros = |s: u64, e: u64| {
+        usize::try_from(s)
+            .ok()
+            .zip(usize::try_from(e).ok())
+            .and_then(|(s, e)| data.get(s..e))
+            .is_some_and(|b| b.iter().all(|&x| x == 0))
+    };
+    let mut claims = Vec::new();
+    for (start, end, before) in gaps {
+        let mut s = start;
+        while s < end {
+            let sector_end = (s / SECTOR + 1) * SECTOR;
+            let (e, class, name) = match &before {
+                // The rest of the sector a structure ends in.
+                Some(b) if s == start && s % SECTOR != 0 => (
+                    end.min(sector_end),
+                    "sector padding",
+                    format!("sector padding after {b}"),
+                ),
+                _ => match hfs.filter(|&(hs, he)| s >= hs && s < he) {
+                    Some((_, he)) => (
+                        end.min(he),
+                        "HFS+ unused blocks",
+                        "unused blocks of the HFS+ volume".to_owned(),
+                    ),
+                    None => {
+                        // Up to the HFS+ volume, if it starts inside the gap.
+                        let e = match hfs {
+                            Some((hs, _)) if hs > s && hs < end => hs,
+                            _ => end,
+                        };
+                        match l.region_around(s) {
+                            Some((re, r)) => (e.min(re), "padding", format!("padding in {r}")),
+                            None => (e, "padding", "padding".to_owned()),
+                        }
+                    }
+                },
+            };
+            if zeros(s, e) {
+                claims.push(Span {
+                    start: s,
+                    len: e - s,
+                    owner: Owner::new(class, name, Explain::Nothing),
+                });
+            }
+            s = e;
+        }
+    }
+    for c in claims {
+        l.push(c);
+    }
 }

@@ -107,3 +107,57 @@ fn grub_mkrescue_hfsplus_is_claimed() {
         );
     }
 }
+
+/// The HFS+ tree is another namespace over the ISO's files: a catalog file
+/// record is paired with the entry whose data it shares, so a date changed
+/// in the record alone is reported at that entry (as its attribute), and
+/// every differing byte is explained by it.
+#[test]
+fn hfsplus_catalog_records_pair_with_their_entries() {
+    if !on_path(&["grub-mkrescue", "xorriso", "mformat"]) {
+        return;
+    }
+    let dir = TempDir::new("grub-hfsplus-pair");
+    let tree = dir.0.join("tree");
+    std::fs::create_dir_all(tree.join("boot/grub")).expect("tree");
+    std::fs::write(tree.join("boot/grub/grub.cfg"), "set timeout=1\n").expect("cfg");
+    let a = dir.0.join("a.iso");
+    grub_mkrescue(&tree, &a);
+    let mut bytes = std::fs::read(&a).expect("image");
+    // The file record of grub.cfg: key length (2), parent id (4), name
+    // length (2), the name in UTF-16BE; then record type 2 (a file), and the
+    // content modification date 16 bytes into the record's data.
+    let name: Vec<u8> = "grub.cfg"
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    let be16 = |b: &[u8], at: usize| u16::from_be_bytes([b[at], b[at + 1]]) as usize;
+    let file_record = (8..bytes.len() - name.len())
+        .filter(|&p| bytes[p..p + name.len()] == name[..])
+        .map(|p| p - 8)
+        .find(|&key| {
+            let data = key + 2 + be16(&bytes, key);
+            be16(&bytes, key + 6) == 8 && be16(&bytes, key) == 22 && be16(&bytes, data) == 2
+        })
+        .expect("the catalog file record of grub.cfg");
+    let date = file_record + 2 + 22 + 16;
+    bytes[date + 3] ^= 1;
+    let b = dir.0.join("b.iso");
+    std::fs::write(&b, &bytes).expect("patched");
+
+    let (code, r) = json_report(&a, &b);
+    assert_eq!(code, Some(1), "{r:#}");
+    let fields = found(&r);
+    assert_eq!(
+        fields.into_iter().collect::<Vec<_>>(),
+        vec![(
+            "/boot/grub/grub.cfg".to_owned(),
+            "attribute".to_owned(),
+            "hfsplus.record.content_mod_date".to_owned()
+        )],
+        "{r:#}"
+    );
+    let rec = record(&r, &[]);
+    assert_eq!(n(&rec["differing_bytes"]), 1, "{rec:#}");
+    assert_eq!(n(&rec["explained_bytes"]), 1, "{rec:#}");
+}

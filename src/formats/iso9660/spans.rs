@@ -1073,27 +1073,33 @@ fn entry_fields() -> Vec<Field> {
 ///   sectors before its backup entries are zeros too.
 ///
 /// Only runs of zeros are claimed: bytes that are not zero in a gap stay
-/// unclaimed, so data hidden between structures is still named as such. The
-/// padding says nothing of its own ([`Explain::Nothing`]): a padding byte that
-/// differs is reported, not explained away.
+/// unclaimed, so data hidden between structures is still named as such.
+/// Padding says nothing of its own, but where it is follows from what is
+/// before it: the sector padding after a structure belongs to that
+/// structure's entries and is explained as the structure is (after a file's
+/// data: by that file's content or size, which move the padding), or else is
+/// placement: where the other image holds a structure at its bytes, that
+/// structure decides. Whole sectors of padding say nothing
+/// ([`Explain::Nothing`]): a byte that differs there is reported, and the
+/// other image's bytes there, not zero, are named as unclaimed.
 fn claim_padding(data: &[u8], l: &mut Layout) {
     let hfs = super::hfsplus::volume_range(data);
-    // (start, end, name of the span before) of every gap.
+    // (start, end, owner of the span before) of every gap.
     let mut gaps = Vec::new();
     let mut at = 0u64;
-    let mut prev: Option<String> = None;
+    let mut prev: Option<&Owner> = None;
     for s in l.spans() {
         if s.start > at {
-            gaps.push((at, s.start, prev.clone()));
+            gaps.push((at, s.start, prev.cloned()));
         }
         if s.end() > at {
             at = s.end();
-            prev = Some(s.owner.name.clone());
+            prev = Some(&s.owner);
         }
     }
     let len = data.len() as u64;
     if at < len {
-        gaps.push((at, len, prev));
+        gaps.push((at, len, prev.cloned()));
     }
     let zeros = |s: u64, e: u64| {
         usize::try_from(s)
@@ -1107,18 +1113,28 @@ fn claim_padding(data: &[u8], l: &mut Layout) {
         let mut s = start;
         while s < end {
             let sector_end = (s / SECTOR + 1) * SECTOR;
-            let (e, class, name) = match &before {
+            let (e, owner) = match &before {
                 // The rest of the sector a structure ends in.
-                Some(b) if s == start && s % SECTOR != 0 => (
-                    end.min(sector_end),
-                    "sector padding",
-                    format!("sector padding after {b}"),
-                ),
+                Some(b) if s == start && s % SECTOR != 0 => {
+                    let mut o = Owner::new(
+                        "sector padding",
+                        format!("sector padding after {}", b.name),
+                        match &b.explain {
+                            Explain::Nothing => Explain::Placement,
+                            other => other.clone(),
+                        },
+                    );
+                    o.entries = b.entries.clone();
+                    (end.min(sector_end), o)
+                }
                 _ => match hfs.filter(|&(hs, he)| s >= hs && s < he) {
                     Some((_, he)) => (
                         end.min(he),
-                        "HFS+ unused blocks",
-                        "unused blocks of the HFS+ volume".to_owned(),
+                        Owner::new(
+                            "HFS+ unused blocks",
+                            "unused blocks of the HFS+ volume",
+                            Explain::Nothing,
+                        ),
                     ),
                     None => {
                         // Up to the HFS+ volume, if it starts inside the gap.
@@ -1126,10 +1142,11 @@ fn claim_padding(data: &[u8], l: &mut Layout) {
                             Some((hs, _)) if hs > s && hs < end => hs,
                             _ => end,
                         };
-                        match l.region_around(s) {
-                            Some((re, r)) => (e.min(re), "padding", format!("padding in {r}")),
-                            None => (e, "padding", "padding".to_owned()),
-                        }
+                        let (e, name) = match l.region_around(s) {
+                            Some((re, r)) => (e.min(re), format!("padding in {r}")),
+                            None => (e, "padding".to_owned()),
+                        };
+                        (e, Owner::new("padding", name, Explain::Nothing))
                     }
                 },
             };
@@ -1137,7 +1154,7 @@ fn claim_padding(data: &[u8], l: &mut Layout) {
                 claims.push(Span {
                     start: s,
                     len: e - s,
-                    owner: Owner::new(class, name, Explain::Nothing),
+                    owner,
                 });
             }
             s = e;

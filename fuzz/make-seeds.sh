@@ -53,6 +53,19 @@ g -r -o "$seeds/genisoimage-rr-relocated.iso" "$tree"
 g -iso-level 1 -o "$seeds/genisoimage-level1.iso" "$tree"
 g -J -o "$seeds/genisoimage-joliet.iso" "$tree"
 g -R -b boot/l.bin -no-emul-boot -boot-load-size 4 -o "$seeds/genisoimage-eltorito.iso" "$boot"
+# NetBSD makefs, when installed: every TF one byte short, deep directories
+# relocated without RE (read leniently, with warnings). Its end padding goes
+# with the fixtures' below.
+if command -v makefs >/dev/null; then
+    makefs -t cd9660 -o rockridge -T "$SOURCE_DATE_EPOCH" "$work/makefs.iso" "$tree" >/dev/null
+fi
+# zisofs2 (xorriso's -zisofs version_2=on, marked by Z2): header, 64-bit block
+# pointers, zlib blocks and an all-zero block.
+mkdir -p "$work/z2"
+{ head -c 40000 /dev/zero | tr '\0' 'z'; head -c 140000 /dev/zero; } >"$work/z2/z.txt"
+touch -d '2024-06-02 00:00:00' "$work/z2/z.txt" "$work/z2"
+xorriso -no_rc -outdev "$work/zisofs2.iso" -zisofs version_2=on:susp_z2=on \
+    -map "$work/z2" / -set_filter_r --zisofs / -- -padding 0 -commit >/dev/null 2>&1
 
 # Multi-extent: no writer splits a file this small, so split one by hand. The file
 # M.BIN (5000 bytes) of a level-3 image becomes two records, 4096 + 904 bytes.
@@ -112,6 +125,10 @@ for s in range(16, n // 2048):
         struct.pack_into(">I", d, s * 2048 + 84, n // 2048)
 open(sys.argv[2], "wb").write(d)' "$1" "$2"
 }
+strip_padding "$work/zisofs2.iso" "$seeds/xorriso-zisofs2.iso"
+if [ -f "$work/makefs.iso" ]; then
+    strip_padding "$work/makefs.iso" "$seeds/makefs-rr-relocated.iso"
+fi
 for target in iso9660 open_any; do
     dir=$fuzz/corpus/$target
     mkdir -p "$dir"

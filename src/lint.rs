@@ -87,6 +87,17 @@ pub fn lint(fs: &dyn Filesystem, path: &str, size: u64, options: &LintOptions) -
         Side::new(format!("(lint profile {})", options.profile.name()), 0),
     );
     let mut report = Report::new(sides.0, sides.1, findings, problems);
+    // The image's own oddities, read leniently (nested images' are not
+    // gathered by the listing walk).
+    report.warnings = fs
+        .warnings()
+        .into_iter()
+        .map(|message| Problem {
+            location: Vec::new(),
+            side: Which::A,
+            message,
+        })
+        .collect();
     cause::tally(&mut report);
     report
 }

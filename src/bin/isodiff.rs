@@ -681,6 +681,10 @@ fn list(
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut write_error = None;
+    // What was read leniently is said, but is no trouble: the image reads in full.
+    for w in fs.warnings() {
+        eprintln!("isodiff: {}: warning: {w}", path.display());
+    }
     let mut problems = 0u64;
     // Pages of files looked into leave the resident set as the listing goes.
     listing::walk_nested_releasing(

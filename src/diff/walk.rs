@@ -24,6 +24,8 @@ pub(crate) struct Differ<'o> {
     options: &'o Options,
     differences: Mutex<Vec<Difference>>,
     problems: Mutex<Vec<Problem>>,
+    /// Oddities of the images read leniently (see [`Filesystem::warnings`]).
+    warnings: Mutex<Vec<Problem>>,
     /// Files compared as nested images.
     nested: Mutex<Vec<NestedPair>>,
     /// Files whose content differs only in fields reported as attributes (a PE
@@ -110,6 +112,7 @@ impl<'o> Differ<'o> {
             options,
             differences: Mutex::new(Vec::new()),
             problems: Mutex::new(Vec::new()),
+            warnings: Mutex::new(Vec::new()),
             nested: Mutex::new(Vec::new()),
             said_by_fields: Mutex::new(Vec::new()),
             accounting: Mutex::new(Vec::new()),
@@ -164,7 +167,15 @@ impl<'o> Differ<'o> {
             .into_inner()
             .unwrap_or_else(|e| e.into_inner());
         accounting.sort_by(|x, y| x.location.cmp(&y.location));
+        let mut warnings = self
+            .warnings
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner());
+        warnings.sort_by(|x, y| {
+            (&x.location, x.side, &x.message).cmp(&(&y.location, y.side, &y.message))
+        });
         let mut report = Report::new(a, b, differences, problems);
+        report.warnings = warnings;
         report.byte_accounting = accounting;
         crate::report::cause::assign(&mut report);
         report
@@ -195,6 +206,17 @@ impl<'o> Differ<'o> {
         prefix: &Location,
         nesting: u32,
     ) {
+        for (fs, side) in [(a, Which::A), (b, Which::B)] {
+            let said = fs.warnings().into_iter().map(|message| Problem {
+                location: prefix.clone(),
+                side,
+                message,
+            });
+            self.warnings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(said);
+        }
         let mut found = Vec::new();
         // A directory stands for the files an image was made from: it has no
         // format, facts or special parts of its own to set against the image's.

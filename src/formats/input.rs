@@ -314,6 +314,11 @@ impl Filesystem for Subtree<'_> {
     fn described_image(&self, file: NodeId) -> Option<Box<dyn Filesystem + '_>> {
         self.fs.described_image(file)
     }
+
+    // The subtree was read as leniently as the whole image: say so.
+    fn warnings(&self) -> Vec<String> {
+        self.fs.warnings()
+    }
 }
 
 #[cfg(test)]

@@ -316,6 +316,10 @@ impl Filesystem for Buffered {
     fn placements(&self) -> Vec<crate::model::span::Placement> {
         self.inner().placements()
     }
+
+    fn warnings(&self) -> Vec<String> {
+        self.inner().warnings()
+    }
 }
 
 #[cfg(test)]

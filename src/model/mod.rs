@@ -643,6 +643,15 @@ pub trait Filesystem: Send + Sync {
     fn described_image(&self, _file: NodeId) -> Option<Box<dyn Filesystem + '_>> {
         None
     }
+    /// Oddities of the image that were read leniently, as libarchive and
+    /// xorriso read them (a NetBSD makefs root record of 68 bytes, a Rock
+    /// Ridge `TF` entry one byte short): each one sentence, said in the report
+    /// and by `isodiff ls` so that nothing is accepted silently. Unlike a
+    /// problem, a warning does not make the result trouble (exit 2): the
+    /// image was read in full.
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A part of an image that is compared like a file but is not in the tree.

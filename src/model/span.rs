@@ -381,6 +381,14 @@ impl Layout {
         }
     }
 
+    /// The innermost region holding `offset` (see [`Layout::region`]): its
+    /// end and its name; the layout is finished first.
+    pub(crate) fn region_around(&mut self, offset: u64) -> Option<(u64, String)> {
+        self.finish();
+        self.region_at(offset)
+            .map(|r| (r.start.saturating_add(r.len), r.name.clone()))
+    }
+
     /// Names the unclaimed bytes at `offset`, a gap before span `next`.
     pub(crate) fn gap_name(&self, offset: u64, next: usize) -> String {
         let spans = self.finished_spans();

@@ -253,6 +253,17 @@ pub fn tree(report: &Report) -> Node {
             escape(p.message.as_bytes())
         ));
     }
+    for w in &report.warnings {
+        let side = match w.side {
+            Which::A => "a",
+            Which::B => "b",
+        };
+        comments.push(format!(
+            "warning in {side} at {}: {}",
+            text::location(&w.location),
+            escape(w.message.as_bytes())
+        ));
+    }
     if let Some(f) = &report.filtered {
         comments.push(escape(f.describe().as_bytes()));
     }

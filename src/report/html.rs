@@ -457,6 +457,22 @@ fn summary(report: &Report, s: &mut String) {
 }
 
 fn problems(report: &Report, s: &mut String) {
+    if !report.warnings.is_empty() {
+        s.push_str("<section id=\"warnings\">\n<h2>Warnings</h2>\n<ul>\n");
+        for w in &report.warnings {
+            let side = match w.side {
+                Which::A => "a",
+                Which::B => "b",
+            };
+            let _ = writeln!(
+                s,
+                "<li class=\"warning\"><code>{}</code> warning in {side}: {}</li>",
+                h_location(&w.location),
+                h(w.message.as_bytes())
+            );
+        }
+        s.push_str("</ul>\n</section>\n");
+    }
     if report.problems.is_empty() {
         return;
     }

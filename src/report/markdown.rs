@@ -167,6 +167,22 @@ fn render(report: &Report, s: &mut String, max_chars: usize) {
             plain(&text::accounting_line(r))
         );
     }
+    if !report.warnings.is_empty() {
+        s.push_str("### Warnings\n\n");
+        for w in &report.warnings {
+            let side = match w.side {
+                Which::A => "a",
+                Which::B => "b",
+            };
+            let _ = writeln!(
+                s,
+                "- {} warning in {side}: {}",
+                code(&text::location(&w.location), false),
+                code(&escape(w.message.as_bytes()), false)
+            );
+        }
+        s.push('\n');
+    }
     if !report.problems.is_empty() {
         s.push_str("### Problems\n\n");
         for p in &report.problems {

@@ -54,6 +54,12 @@ pub struct Report {
     pub differences: Vec<Difference>,
     /// What could not be read or compared; the rest of the report still holds.
     pub problems: Vec<Problem>,
+    /// Oddities read leniently, as libarchive and xorriso read them (see
+    /// [`crate::Filesystem::warnings`]), once per image that has them. Unlike
+    /// problems they leave the verdict alone: the image was read in full.
+    /// Absent from the JSON when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Problem>,
     /// What a [`Filter`] hid; `None` when no filter was applied.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filtered: Option<Filtered>,
@@ -123,6 +129,7 @@ impl Report {
             identical: differences.is_empty(),
             differences,
             problems,
+            warnings: Vec::new(),
             filtered: None,
             cut: None,
             byte_accounting: Vec::new(),

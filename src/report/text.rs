@@ -160,6 +160,19 @@ pub fn write_styled(report: &Report, out: &mut dyn Write, style: Style) -> std::
             paint(style, sgr::RED, &text)
         )?;
     }
+    for w in &report.warnings {
+        let side = match w.side {
+            Which::A => "a",
+            Which::B => "b",
+        };
+        let text = format!("warning in {side}: {}", escape(w.message.as_bytes()));
+        writeln!(
+            out,
+            "{}  {}",
+            paint(style, sgr::BOLD, &location(&w.location)),
+            paint(style, sgr::YELLOW, &text)
+        )?;
+    }
     if let Some(f) = &report.filtered {
         writeln!(
             out,

@@ -9,6 +9,26 @@ use crate::model::span::Keys;
 pub(crate) const ISO_NAME: Attr = Attr::new("iso.name");
 /// The Joliet name, where the Joliet tree was walked.
 pub(crate) const JOLIET_NAME: Attr = Attr::new("joliet.name");
+/// The HFS+ name of a file of a hybrid image (its catalog record's key).
+pub(crate) const HFSPLUS_NAME: Attr = Attr::new("hfsplus.name");
+/// The HFS+ catalog record's creation date of a file.
+pub(crate) const HFSPLUS_CREATE_DATE: Attr = Attr::new("hfsplus.record.create_date");
+/// The HFS+ catalog record's content modification date of a file.
+pub(crate) const HFSPLUS_MODIFY_DATE: Attr = Attr::new("hfsplus.record.content_mod_date");
+/// The HFS+ catalog record's attribute modification date of a file.
+pub(crate) const HFSPLUS_ATTRIBUTE_DATE: Attr = Attr::new("hfsplus.record.attribute_mod_date");
+/// The HFS+ catalog record's access date of a file.
+pub(crate) const HFSPLUS_ACCESS_DATE: Attr = Attr::new("hfsplus.record.access_date");
+/// The HFS+ catalog record's backup date of a file.
+pub(crate) const HFSPLUS_BACKUP_DATE: Attr = Attr::new("hfsplus.record.backup_date");
+/// The five dates of an HFS+ catalog file record, in their order there.
+pub(crate) const HFSPLUS_DATES: [Attr; 5] = [
+    HFSPLUS_CREATE_DATE,
+    HFSPLUS_MODIFY_DATE,
+    HFSPLUS_ATTRIBUTE_DATE,
+    HFSPLUS_ACCESS_DATE,
+    HFSPLUS_BACKUP_DATE,
+];
 /// A directory record's file flags.
 pub(crate) const RECORD_FLAGS: Attr = Attr::new("record.flags");
 /// A directory record's recording date.

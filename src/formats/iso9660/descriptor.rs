@@ -1,6 +1,7 @@
 //! The volume descriptor set (ECMA-119 8): primary, supplementary (Joliet), boot
 //! record, partition and terminator. Every field becomes an image-level fact.
 
+use super::oddity::{self, Oddities};
 use super::raw::{both16, both32, long_date, ucs2_to_utf8, DirRecord};
 use crate::bytes::{be32, byte, le32, Bytes};
 use crate::error::{Error, Result};
@@ -36,6 +37,8 @@ pub(crate) struct Descriptors<'a> {
     /// Damage that leaves the volume readable: the image ends inside the
     /// descriptor set, after the primary descriptor.
     pub problems: Vec<Error>,
+    /// Oddities read leniently (a root record of 68 bytes).
+    pub oddities: Oddities,
 }
 
 /// Reads the descriptor set starting at sector 16.
@@ -50,6 +53,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
     let mut terminated = false;
     let mut el_torito_catalog = None;
     let mut problems = Vec::new();
+    let mut oddities = Oddities::default();
     for index in 0..MAX_DESCRIPTORS {
         let offset = (FIRST_DESCRIPTOR + index) * SECTOR;
         let d = match image.get(offset, SECTOR, "volume descriptor") {
@@ -81,7 +85,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
             }
             1 if primary.is_none() => {
                 sequence.push("primary");
-                let (root, bytes) = volume(d, offset, "pvd", false, &mut facts)?;
+                let (root, bytes) = volume(d, offset, "pvd", false, &mut facts, &mut oddities)?;
                 volume_bytes = bytes;
                 primary = Some(root);
             }
@@ -93,13 +97,13 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
                         .any(|e| escapes.starts_with(e));
                 if is_joliet && joliet.is_none() {
                     sequence.push("joliet");
-                    let (root, _) = volume(d, offset, "joliet", true, &mut facts)?;
+                    let (root, _) = volume(d, offset, "joliet", true, &mut facts, &mut oddities)?;
                     joliet = Some(root);
                 } else {
                     sequence.push("supplementary");
                     supplementary += 1;
                     let prefix = format!("svd{supplementary}");
-                    volume(d, offset, &prefix, false, &mut facts)?;
+                    volume(d, offset, &prefix, false, &mut facts, &mut oddities)?;
                 }
             }
             3 => {
@@ -155,6 +159,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
         el_torito_catalog,
         facts,
         problems,
+        oddities,
     })
 }
 
@@ -191,6 +196,7 @@ fn volume<'a>(
     prefix: &str,
     ucs2: bool,
     facts: &mut Vec<Fact>,
+    oddities: &mut Oddities,
 ) -> Result<(VolumeRoot<'a>, u64)> {
     let name = |field: &str| format!("{prefix}.{field}");
     let txt = |r: std::ops::Range<usize>| {
@@ -324,9 +330,10 @@ fn volume<'a>(
     // A root record length other than 34 (NetBSD makefs: 68) is read, and kept
     // as a fact: against an image that has 34 it shows in the report. It is no
     // problem (which would make every comparison of such images exit 2): the
-    // image reads in full. Only such images have the fact, so the facts of all
-    // others stay as they were.
+    // image reads in full; it is a warning. Only such images have the fact, so
+    // the facts of all others stay as they were.
     if let Some(len) = declared {
+        oddities.note(oddity::LONG_ROOT_RECORD, offset + 156);
         facts.push(Fact::new(
             name("root.record_length"),
             Value::Int(u64::from(len)),

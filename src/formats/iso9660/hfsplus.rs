@@ -6,15 +6,26 @@
 //! extents overflow, allocation, attributes, startup), the catalog node by node
 //! and its leaf records with their five dates.
 //!
-//! The HFS+ tree is not a namespace of its own here: its files are the ISO
-//! tree's (same extents) and xorriso takes their dates from the same source.
-//! A catalog record is not paired with its ISO entry, so its date fields are
-//! explained by a time difference at any entry of the image (the accounting's
-//! `AnyEntry`), not at its own. The format: Apple's Technical Note TN1150.
+//! The HFS+ tree is read as another namespace over the same extents, as
+//! Joliet is: a catalog file record whose data fork starts where an ISO
+//! file's extent does describes that file, so its name and five dates become
+//! the entry's attributes (`hfsplus.name`, `hfsplus.record.*`; the dates
+//! follow the entry's mtime, as xorriso takes them from the same source), and
+//! in the byte layout the record belongs to the entry: a differing catalog
+//! date is reported against its entry, not as anonymous bytes. Folder records
+//! and files without data (no extent to pair by) are not paired; their dates
+//! are explained by a time difference at any entry of the image (the
+//! accounting's `AnyEntry`). The format: Apple's Technical Note TN1150.
 
+use std::collections::HashMap;
+
+use super::attrs::{
+    HFSPLUS_ACCESS_DATE, HFSPLUS_ATTRIBUTE_DATE, HFSPLUS_BACKUP_DATE, HFSPLUS_CREATE_DATE,
+    HFSPLUS_MODIFY_DATE,
+};
 use crate::bytes::{be16, be32, byte};
 use crate::model::key::Key;
-use crate::model::span::{f, fact, Explain, Field, Layout, Owner, Span};
+use crate::model::span::{f, fact, EntryPath, Explain, Field, Keys, Layout, Owner, Span};
 use crate::model::{Fact, Value};
 use crate::time::Timestamp;
 
@@ -92,6 +103,144 @@ fn find(data: &[u8]) -> Option<Volume<'_>> {
     None
 }
 
+/// Where the HFS+ volume of `data` is (first byte, one past the last), when
+/// its Apple partition map names one.
+pub(crate) fn volume_range(data: &[u8]) -> Option<(u64, u64)> {
+    let v = find(data)?;
+    let end = v
+        .start
+        .saturating_add(v.total_blocks.saturating_mul(v.block_size));
+    Some((v.start, end))
+}
+
+/// A catalog file record: what it says of the file it describes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CatalogFile {
+    /// Where the file's data starts in the image (its data fork's first
+    /// extent): the ISO file with an extent there is the same file.
+    pub data_start: u64,
+    /// Its name (the record key's), UTF-16 decoded.
+    pub name: String,
+    /// Create, content modification, attribute modification, access and
+    /// backup dates, as stored (seconds since 1904).
+    pub dates: [u32; 5],
+}
+
+/// What a file record of a leaf node (its bytes `rec`) says, when it is one
+/// with data: `None` for other records and for files without data.
+fn file_record(rec: &[u8], v: &Volume<'_>) -> Option<CatalogFile> {
+    let key_len = usize::from(be16(rec, 0));
+    let data_at = 2usize.checked_add(key_len)?;
+    // recordType 2, and room for the data fork's first extent.
+    if rec.get(data_at..data_at + 2)? != [0, 2] || rec.len() < data_at + 112 {
+        return None;
+    }
+    // Key: parent id (4), then the name's length (2) and UTF-16 units.
+    let units = usize::from(be16(rec, 6));
+    let name: Vec<u16> = rec
+        .get(8..8usize.checked_add(units * 2)?.min(2 + key_len))?
+        .chunks_exact(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .collect();
+    let mut dates = [0u32; 5];
+    for (k, d) in dates.iter_mut().enumerate() {
+        *d = be32(rec, data_at + 12 + 4 * k);
+    }
+    // The data fork (at 88): logical size (8), clump size, total blocks,
+    // then the first extent's start block and count.
+    let size = u64::from(be32(rec, data_at + 88)) << 32 | u64::from(be32(rec, data_at + 92));
+    let first = u64::from(be32(rec, data_at + 104));
+    let count = be32(rec, data_at + 108);
+    if size == 0 || count == 0 {
+        return None;
+    }
+    Some(CatalogFile {
+        data_start: v.start.checked_add(first.checked_mul(v.block_size)?)?,
+        name: String::from_utf16_lossy(&name),
+        dates,
+    })
+}
+
+/// The catalog's leaf nodes (image offset, bytes), in order, within
+/// [`MAX_NODES`]; none when the catalog cannot be read.
+fn leaf_nodes<'d>(data: &'d [u8], v: &Volume<'_>) -> Vec<(u64, &'d [u8])> {
+    let extents = fork_extents(v, 272, data.len() as u64);
+    let mut out = Vec::new();
+    let Some(node_size) = catalog_node_size(data, &extents) else {
+        return out;
+    };
+    let mut nodes = 0u64;
+    for &(start, n) in &extents {
+        let mut at = start;
+        while at + node_size <= start + n && nodes < MAX_NODES {
+            let node = usize::try_from(at)
+                .ok()
+                .and_then(|s| data.get(s..s.checked_add(node_size as usize)?));
+            if let Some(node) = node.filter(|n| byte(n, 8) == 0xff) {
+                out.push((at, node));
+            }
+            nodes += 1;
+            at += node_size;
+        }
+    }
+    out
+}
+
+/// The catalog's node size, read from its header node, when it is sound.
+fn catalog_node_size(data: &[u8], extents: &[(u64, u64)]) -> Option<u64> {
+    let &(first, _) = extents.first()?;
+    let header = usize::try_from(first)
+        .ok()
+        .and_then(|s| data.get(s..s.checked_add(512)?))?;
+    // The header record follows the 14-byte node descriptor: node size at 18.
+    let node_size = u64::from(be16(header, 14 + 18));
+    (node_size.is_power_of_two() && (512..=32768).contains(&node_size)).then_some(node_size)
+}
+
+/// The records of a leaf node: (offset in the node, bytes), in order, up to
+/// the first that is out of order or overlaps.
+fn leaf_records(node: &[u8]) -> Vec<(u64, &[u8])> {
+    let records = usize::from(be16(node, 10)).min(MAX_RECORDS);
+    let size = node.len() as u64;
+    let offset = |i: usize| -> Option<u64> {
+        let p = node.len().checked_sub(2 * (i + 1))?;
+        Some(u64::from(be16(node, p)))
+    };
+    let mut out = Vec::new();
+    let mut end = 14;
+    for i in 0..records {
+        let (Some(s), Some(e)) = (offset(i), offset(i + 1)) else {
+            break;
+        };
+        if s < end || e <= s || e > size {
+            break;
+        }
+        end = e;
+        out.push((s, &node[s as usize..e as usize]));
+    }
+    out
+}
+
+/// The file records (with data) of the HFS+ catalog of `data`, if it has an
+/// HFS+ volume.
+pub(crate) fn catalog_files(data: &[u8]) -> Vec<CatalogFile> {
+    let Some(v) = find(data) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (_, node) in leaf_nodes(data, &v) {
+        for (_, rec) in leaf_records(node) {
+            out.extend(file_record(rec, &v));
+        }
+    }
+    out
+}
+
+/// An HFS+ catalog date as an attribute value.
+pub(crate) fn record_date(v: u32) -> Value {
+    date(v)
+}
+
 /// An HFS+ date (seconds since 1904) as a time.
 fn date(v: u32) -> Value {
     Value::Time(Timestamp::from_unix(i64::from(v) - EPOCH_1904))
@@ -128,8 +277,45 @@ fn fork_extents(v: &Volume<'_>, fork: usize, image_len: u64) -> Vec<(u64, u64)> 
     out
 }
 
-/// The spans of the HFS+ volume of `data`, if it has one.
-pub(crate) fn spans(data: &[u8], l: &mut Layout) {
+/// What explains each of a paired file record's five dates: a time of its
+/// own entry, or the date's own attribute.
+const PAIRED_DATES: [Keys; 5] = [
+    &[
+        Key::MTIME,
+        Key::ATIME,
+        Key::CTIME,
+        Key::Attribute(HFSPLUS_CREATE_DATE),
+    ],
+    &[
+        Key::MTIME,
+        Key::ATIME,
+        Key::CTIME,
+        Key::Attribute(HFSPLUS_MODIFY_DATE),
+    ],
+    &[
+        Key::MTIME,
+        Key::ATIME,
+        Key::CTIME,
+        Key::Attribute(HFSPLUS_ATTRIBUTE_DATE),
+    ],
+    &[
+        Key::MTIME,
+        Key::ATIME,
+        Key::CTIME,
+        Key::Attribute(HFSPLUS_ACCESS_DATE),
+    ],
+    &[
+        Key::MTIME,
+        Key::ATIME,
+        Key::CTIME,
+        Key::Attribute(HFSPLUS_BACKUP_DATE),
+    ],
+];
+
+/// The spans of the HFS+ volume of `data`, if it has one. `files` maps where
+/// an ISO file's data starts to its path: a catalog file record whose data
+/// starts there belongs to that entry.
+pub(crate) fn spans(data: &[u8], l: &mut Layout, files: &HashMap<u64, EntryPath>) {
     let Some(v) = find(data) else {
         return;
     };
@@ -173,7 +359,7 @@ pub(crate) fn spans(data: &[u8], l: &mut Layout) {
     for (at, name) in FORKS {
         let extents = fork_extents(&v, at, len);
         if name == "catalog file" {
-            catalog(data, &extents, l);
+            catalog(data, &v, &extents, files, l);
             continue;
         }
         // The allocation bitmap and the extents overflow file say where
@@ -194,19 +380,17 @@ pub(crate) fn spans(data: &[u8], l: &mut Layout) {
 
 /// The catalog B-tree, node by node: the header node and index nodes as
 /// structure, each record of a leaf node with its dates.
-fn catalog(data: &[u8], extents: &[(u64, u64)], l: &mut Layout) {
-    let Some(&(first, _)) = extents.first() else {
+fn catalog(
+    data: &[u8],
+    v: &Volume<'_>,
+    extents: &[(u64, u64)],
+    files: &HashMap<u64, EntryPath>,
+    l: &mut Layout,
+) {
+    if extents.is_empty() {
         return;
-    };
-    let Some(header) = usize::try_from(first)
-        .ok()
-        .and_then(|s| data.get(s..s.checked_add(512)?))
-    else {
-        return;
-    };
-    // The header record follows the 14-byte node descriptor: node size at 18.
-    let node_size = u64::from(be16(header, 14 + 18));
-    if !node_size.is_power_of_two() || !(512..=32768).contains(&node_size) {
+    }
+    let Some(node_size) = catalog_node_size(data, extents) else {
         for &(start, n) in extents {
             l.push(Span {
                 start,
@@ -215,7 +399,7 @@ fn catalog(data: &[u8], extents: &[(u64, u64)], l: &mut Layout) {
             });
         }
         return;
-    }
+    };
     let mut nodes = 0u64;
     for &(start, n) in extents {
         let mut at = start;
@@ -236,7 +420,7 @@ fn catalog(data: &[u8], extents: &[(u64, u64)], l: &mut Layout) {
                 .ok()
                 .and_then(|s| data.get(s..s.checked_add(node_size as usize)?));
             if let Some(node) = node {
-                catalog_node(node, at, nodes, l);
+                catalog_node(node, at, nodes, v, files, l);
             }
             nodes += 1;
             at += node_size;
@@ -244,8 +428,16 @@ fn catalog(data: &[u8], extents: &[(u64, u64)], l: &mut Layout) {
     }
 }
 
-/// One catalog node at `at`, number `number`.
-fn catalog_node(node: &[u8], at: u64, number: u64, l: &mut Layout) {
+/// One catalog node at `at`, number `number`; its file records paired with
+/// the entries of `files` (see [`spans`]).
+fn catalog_node(
+    node: &[u8],
+    at: u64,
+    number: u64,
+    v: &Volume<'_>,
+    files: &HashMap<u64, EntryPath>,
+    l: &mut Layout,
+) {
     let kind = byte(node, 8) as i8;
     let records = usize::from(be16(node, 10)).min(MAX_RECORDS);
     let what = match kind {
@@ -301,7 +493,14 @@ fn catalog_node(node: &[u8], at: u64, number: u64, l: &mut Layout) {
             be16(rec, data_at as usize)
         };
         let data_at = data_at.min(rec.len() as u64);
-        let mut fields = vec![f(0, data_at, "key", Explain::Nothing)];
+        // A file record with data is its ISO file's: the key holds the
+        // entry's HFS+ name, the dates follow the entry's times.
+        let entry = file_record(rec, v).and_then(|f| files.get(&f.data_start));
+        let key = match entry {
+            Some(_) => Explain::Entry(&[Key::Attribute(super::attrs::HFSPLUS_NAME)]),
+            None => Explain::Nothing,
+        };
+        let mut fields = vec![f(0, data_at, "key", key)];
         let times = Explain::AnyEntry(&[Key::MTIME, Key::ATIME, Key::CTIME]);
         let name = match rtype {
             1 | 2 if data_at + 32 <= rec.len() as u64 => {
@@ -316,7 +515,11 @@ fn catalog_node(node: &[u8], at: u64, number: u64, l: &mut Layout) {
                 .into_iter()
                 .enumerate()
                 {
-                    fields.push(f(data_at + 12 + 4 * k as u64, 4, date, times.clone()));
+                    let explain = match entry {
+                        Some(_) => Explain::Entry(PAIRED_DATES[k]),
+                        None => times.clone(),
+                    };
+                    fields.push(f(data_at + 12 + 4 * k as u64, 4, date, explain));
                 }
                 if rtype == 1 {
                     "folder record"
@@ -328,15 +531,19 @@ fn catalog_node(node: &[u8], at: u64, number: u64, l: &mut Layout) {
             4 => "file thread record",
             _ => "record",
         };
+        let owner = Owner::new(
+            "HFS+ catalog record",
+            format!("HFS+ catalog {name} {i} of node {number}"),
+            Explain::Nothing,
+        )
+        .with_fields(fields);
         l.push(Span {
             start: at + s,
             len: e - s,
-            owner: Owner::new(
-                "HFS+ catalog record",
-                format!("HFS+ catalog {name} {i} of node {number}"),
-                Explain::Nothing,
-            )
-            .with_fields(fields),
+            owner: match entry {
+                Some(path) => owner.of(path),
+                None => owner,
+            },
         });
     }
     structure(end, size - end, ": free space and record offsets", l);
@@ -386,7 +593,7 @@ mod tests {
         assert_eq!(facts[0].name, "hfsplus.create_date");
         assert!(matches!(&facts[0].value, Value::Time(t) if t.rfc3339() == "1970-01-02T00:00:00Z"));
         let mut l = Layout::new();
-        spans(&d, &mut l);
+        spans(&d, &mut l, &HashMap::new());
         let spans = l.spans();
         let record = spans
             .iter()
@@ -408,14 +615,16 @@ mod tests {
                 let mut facts = Vec::new();
                 super::facts(&m, &mut facts);
                 let mut l = Layout::new();
-                spans(&m, &mut l);
+                spans(&m, &mut l, &HashMap::new());
                 let _ = l.spans();
+                let _ = catalog_files(&m);
             }
         }
         for cut in (0..d.len()).step_by(97) {
             let mut l = Layout::new();
-            spans(&d[..cut], &mut l);
+            spans(&d[..cut], &mut l, &HashMap::new());
             let _ = l.spans();
+            let _ = catalog_files(&d[..cut]);
         }
     }
 }

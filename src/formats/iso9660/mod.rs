@@ -15,6 +15,7 @@ mod attrs;
 mod descriptor;
 mod eltorito;
 mod hfsplus;
+mod oddity;
 mod raw;
 mod rockridge;
 mod spans;
@@ -47,6 +48,8 @@ pub struct IsoFs<'a> {
     system_area: Arc<[u8]>,
     /// Boot images that no file of the tree holds: name, where, bytes.
     hidden_boot_images: Vec<(String, u64, &'a [u8])>,
+    /// Oddities read leniently, one sentence each (see [`oddity`]).
+    warnings: Vec<String>,
 }
 
 impl<'a> IsoFs<'a> {
@@ -101,6 +104,8 @@ impl<'a> IsoFs<'a> {
             (None, None) => walk::Tree::read(image, &d.primary, walk::Namespace::Plain, limits)?,
         };
         let mut tree = tree;
+        let mut oddities = d.oddities;
+        oddities.merge(&tree.oddities);
         // The image's own damage first, then what the walk met in the root.
         root_errors.append(&mut tree.nodes[0].errors);
         tree.nodes[0].errors = root_errors;
@@ -112,6 +117,7 @@ impl<'a> IsoFs<'a> {
         let area = image.get(0, sysarea::SIZE as u64, "system area")?;
         let covered = sysarea::read(area, &mut facts);
         hfsplus::facts(data, &mut facts);
+        adopt_hfsplus(&mut tree, data);
         let system_area = Arc::from(sysarea::unexplained(area, &covered));
         let mut fs = IsoFs {
             image,
@@ -121,6 +127,7 @@ impl<'a> IsoFs<'a> {
             tree,
             system_area,
             hidden_boot_images: Vec::new(),
+            warnings: oddities.messages(),
         };
         if let Some(catalog) = d.el_torito_catalog {
             fs.read_el_torito(catalog);
@@ -235,8 +242,9 @@ impl Filesystem for IsoFs<'_> {
             .collect::<Result<Vec<_>>>()?;
         match node.zisofs.filter(zisofs::Zf::decodable) {
             Some(zf) => {
-                // A zisofs file is one extent (version 1 is below 4 GiB); more
-                // are joined so the pointers still count from the file's start.
+                // A zisofs file is mostly one extent (version 1 is below 4
+                // GiB, zisofs2 may be larger); more are joined so the pointers
+                // still count from the file's start.
                 let stored: std::borrow::Cow<'_, [u8]> = match slices.as_slice() {
                     [one] => std::borrow::Cow::Borrowed(*one),
                     many => std::borrow::Cow::Owned(many.concat()),
@@ -273,6 +281,59 @@ impl Filesystem for IsoFs<'_> {
 
     fn placements(&self) -> Vec<crate::model::span::Placement> {
         self.placements_of()
+    }
+
+    fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+}
+
+/// What an HFS+ catalog date of a file follows: xorriso takes the five
+/// dates from the file's own times (the access date from its atime, seen in
+/// grub-mkrescue images), so any of them.
+const HFSPLUS_DATE_FOLLOWS: crate::model::Follows = crate::model::Follows::Fields {
+    fields: &[
+        crate::model::EntryField::Mtime,
+        crate::model::EntryField::Atime,
+        crate::model::EntryField::Ctime,
+    ],
+    xattrs: false,
+};
+
+/// Gives each file that an HFS+ catalog record describes (its data fork
+/// starts where the file's extent does) the record's name and dates as
+/// attributes, as the Joliet names are given: a hybrid image's HFS+ tree is
+/// another namespace over the same extents. The dates follow the entry's
+/// times, so a difference there is a consequence, and a date differing
+/// alone is reported at its entry.
+fn adopt_hfsplus(tree: &mut walk::Tree, data: &[u8]) {
+    let records = hfsplus::catalog_files(data);
+    if records.is_empty() {
+        return;
+    }
+    let mut by_start: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
+    for (i, n) in tree.nodes.iter().enumerate() {
+        if let Some(e) = n.extents.first().filter(|e| e.len > 0) {
+            by_start.entry(e.start).or_insert(i);
+        }
+    }
+    for r in records {
+        let Some(&i) = by_start.get(&r.data_start) else {
+            continue;
+        };
+        let entry_attrs = &mut tree.nodes[i].entry.attrs;
+        // Hard links share data: the first record describing it counts.
+        if entry_attrs
+            .iter()
+            .any(|a| a.name == attrs::HFSPLUS_NAME.as_str())
+        {
+            continue;
+        }
+        entry_attrs.push(Fact::new(attrs::HFSPLUS_NAME, Value::Text(r.name)));
+        for (attr, date) in attrs::HFSPLUS_DATES.into_iter().zip(r.dates) {
+            entry_attrs
+                .push(Fact::time(attr, hfsplus::record_date(date)).follows(HFSPLUS_DATE_FOLLOWS));
+        }
     }
 }
 

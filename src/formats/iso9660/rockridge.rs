@@ -46,6 +46,8 @@ pub(crate) struct RockRidge {
     pub other: Vec<Fact>,
     /// Entries that could not be decoded.
     pub problems: Vec<String>,
+    /// Oddities read leniently (see [`super::oddity`]): kind and offset.
+    pub oddities: Vec<(&'static str, u64)>,
 }
 
 impl RockRidge {
@@ -119,11 +121,11 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
                     if flags & (1 << bit) == 0 {
                         continue;
                     }
+                    // Stamps come in flag order, so a short entry lacks the
+                    // last ones: those that fit are read (NetBSD makefs writes
+                    // every TF one byte short), and the oddity is said.
                     let Some(raw) = d.get(at..at + width) else {
-                        rr.problems.push(format!(
-                            "TF entry at byte {} is too short for its {stamp} stamp",
-                            e.offset
-                        ));
+                        rr.oddities.push((super::oddity::SHORT_TF, e.offset));
                         break;
                     };
                     let v = if width == 17 {
@@ -138,7 +140,9 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
             b"CL" if need(&mut rr, 12) => rr.child_link = Some(le32(d, 4)),
             b"PL" if need(&mut rr, 12) => rr.parent_link = Some(le32(d, 4)),
             b"RE" => rr.relocated = true,
-            b"ZF" if need(&mut rr, 16) => rr.zf = super::zisofs::Zf::parse(d),
+            // zisofs2 files are marked by `ZF` of version 2, or by `Z2`
+            // (which kernels that know only version 1 ignore).
+            b"ZF" | b"Z2" if need(&mut rr, 16) => rr.zf = super::zisofs::Zf::parse(&e.sig, d),
             b"RR" if need(&mut rr, 5) => rr.other.push(Fact::new(
                 attrs::RR_FLAGS,
                 Value::Int(u64::from(byte(d, 4))),
@@ -311,7 +315,26 @@ mod tests {
     fn truncated_entries_are_problems_not_panics() {
         let rr = decode_raw(&[(b"PX", vec![1, 2, 3]), (b"TF", vec![0x83, 1, 2])]);
         assert!(rr.px.is_none());
-        assert_eq!(rr.problems.len(), 2);
+        assert_eq!(rr.problems.len(), 1);
+        // A short TF is read as far as it goes, and said as an oddity.
+        assert_eq!(rr.oddities.len(), 1);
+        assert!(rr.stamps.is_empty());
+    }
+
+    #[test]
+    fn makefs_short_tf_keeps_the_stamps_that_fit() {
+        // NetBSD makefs: modify, access and attributes flagged, 20 of 21 bytes.
+        let mut body = vec![0x0e];
+        body.extend_from_slice(&[80, 1, 1, 0, 0, 0, 0]);
+        body.extend_from_slice(&[70, 1, 1, 0, 0, 1, 0]);
+        body.extend_from_slice(&[70, 1, 1, 0, 0, 2]);
+        let rr = decode_raw(&[(b"TF", body)]);
+        assert!(rr.problems.is_empty());
+        assert_eq!(rr.oddities.len(), 1);
+        assert_eq!(
+            rr.stamps.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+            ["modify", "access"]
+        );
     }
 
     #[test]

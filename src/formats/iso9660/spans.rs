@@ -23,6 +23,15 @@ use crate::model::EntryKind;
 
 /// What a file's extent holds: its content, or an image compared inside it.
 const DATA: Keys = &[Key::Content, Key::SIZE, Key::Nested];
+/// What a zisofs file's extent holds: its content, and how it is packed (the
+/// same content compressed with another algorithm or block size is other bytes).
+const ZISOFS_DATA: Keys = &[
+    Key::Content,
+    Key::SIZE,
+    Key::Nested,
+    Key::Attribute(super::zisofs::ALGORITHM),
+    Key::Attribute(super::zisofs::BLOCK_SIZE),
+];
 
 /// Descriptor sectors looked at (as the reader does).
 const MAX_DESCRIPTORS: u64 = 256;
@@ -44,11 +53,19 @@ impl IsoFs<'_> {
         let mut l = Layout::new();
         let data = self.raw;
         super::sysarea::spans(data, &mut l);
-        super::hfsplus::spans(data, &mut l);
         let descriptors = descriptors(data, &mut l);
 
         // The effective tree, and the other namespace's tree with its pairing.
         let paths = crate::formats::tree::entry_paths(&self.tree.nodes);
+        // HFS+ catalog records pair with the files whose data they share.
+        let files: HashMap<u64, EntryPath> = self
+            .tree
+            .nodes
+            .iter()
+            .zip(&paths)
+            .filter_map(|(n, p)| Some((n.extents.first().filter(|e| e.len > 0)?.start, p.clone())))
+            .collect();
+        super::hfsplus::spans(data, &mut l, &files);
         let mut dir_paths: HashMap<u64, EntryPath> = HashMap::new();
         self.tree_spans(&self.tree, &paths, "", &mut l, &mut dir_paths);
         if let Some((other, label)) = self.other_tree() {
@@ -76,6 +93,7 @@ impl IsoFs<'_> {
                 ),
             });
         }
+        claim_padding(data, &mut l);
         l
     }
 
@@ -358,6 +376,11 @@ impl IsoFs<'_> {
             let path = &paths[i];
             let shown = String::from_utf8_lossy(&path[..]);
             let many = n.extents.len() > 1;
+            let data = if n.zisofs.is_some() {
+                ZISOFS_DATA
+            } else {
+                DATA
+            };
             for (k, e) in n.extents.iter().enumerate() {
                 let name = if many {
                     format!("extent {} of {shown}", k + 1)
@@ -367,7 +390,7 @@ impl IsoFs<'_> {
                 l.push_coarse(Span {
                     start: e.start,
                     len: e.len,
-                    owner: Owner::new("extent", name, Explain::Entry(DATA)).of(path),
+                    owner: Owner::new("extent", name, Explain::Entry(data)).of(path),
                 });
             }
             if let Some(e) = n.extents.first() {
@@ -446,17 +469,39 @@ impl IsoFs<'_> {
                 Explain::Nothing,
             )
             .of(path)
-            .with_fields(vec![
-                f(0, 8, "magic", Explain::Nothing),
-                f(8, 4, "uncompressed size", entry(&[Key::SIZE])),
-                f(12, 1, "header size", Explain::Derived),
-                f(
-                    13,
-                    1,
-                    "block size",
-                    entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
-                ),
-            ]),
+            .with_fields(if zf.algorithm == *b"PZ" {
+                // zisofs2: version, header size, algorithm, block size, size.
+                vec![
+                    f(0, 8, "magic", Explain::Nothing),
+                    f(8, 1, "version", Explain::Nothing),
+                    f(9, 1, "header size", Explain::Derived),
+                    f(
+                        10,
+                        1,
+                        "algorithm",
+                        entry(&[Key::Attribute(super::zisofs::ALGORITHM)]),
+                    ),
+                    f(
+                        11,
+                        1,
+                        "block size",
+                        entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
+                    ),
+                    f(12, 8, "uncompressed size", entry(&[Key::SIZE])),
+                ]
+            } else {
+                vec![
+                    f(0, 8, "magic", Explain::Nothing),
+                    f(8, 4, "uncompressed size", entry(&[Key::SIZE])),
+                    f(12, 1, "header size", Explain::Derived),
+                    f(
+                        13,
+                        1,
+                        "block size",
+                        entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
+                    ),
+                ]
+            }),
         });
         l.push(Span {
             start: start + header,
@@ -465,8 +510,15 @@ impl IsoFs<'_> {
                 "zisofs block pointers",
                 format!("zisofs block pointers of {shown}"),
                 // Where each compressed block ends: moves when any block's
-                // compressed length does, which only a content change makes.
-                entry(&[Key::Content, Key::SIZE]),
+                // compressed length does, which a content change makes, or
+                // another algorithm or block size (zisofs2's pointers are
+                // wider).
+                entry(&[
+                    Key::Content,
+                    Key::SIZE,
+                    Key::Attribute(super::zisofs::ALGORITHM),
+                    Key::Attribute(super::zisofs::BLOCK_SIZE),
+                ]),
             )
             .of(path),
         });
@@ -602,10 +654,16 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
                 ],
             )
         }
-        "ZF" => (
+        "ZF" | "Z2" => (
             Explain::Nothing,
             vec![
-                header,
+                // The entry's version says zisofs or zisofs2.
+                f(
+                    0,
+                    4,
+                    "header",
+                    entry(&[Key::Attribute(super::zisofs::ALGORITHM)]),
+                ),
                 f(
                     4,
                     2,
@@ -619,7 +677,14 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
                     "block size",
                     entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
                 ),
-                f(8, 8, "uncompressed size", entry(&[Key::SIZE])),
+                // Both-endian 32 bits in zisofs, 64 bits in zisofs2: the same
+                // size is other bytes with the other algorithm.
+                f(
+                    8,
+                    8,
+                    "uncompressed size",
+                    entry(&[Key::SIZE, Key::Attribute(super::zisofs::ALGORITHM)]),
+                ),
             ],
         ),
         "SP" | "RE" | "PD" | "ST" | "ES" => (Explain::Nothing, vec![header]),
@@ -993,4 +1058,112 @@ fn catalog(data: &[u8], boot_record: u64, l: &mut Layout) {
 /// The load address of a boot entry is placement; its other bytes are facts.
 fn entry_fields() -> Vec<Field> {
     vec![f(8, 4, "load block", Explain::Placement)]
+}
+
+/// Claims the zeros no structure holds, so that every byte of a sound image
+/// (a grub-mkrescue image: ISO 9660, El Torito, GPT, APM, HFS+ and FAT) has
+/// an owner that says what it is:
+///
+/// - the rest of a sector after a structure that ends inside it (a file's
+///   data, the last directory record of a sector, a path table, the HFS+
+///   volume header): `sector padding after ...`;
+/// - whole sectors inside the HFS+ volume that none of its structures or
+///   the ISO's files use: `unused blocks of the HFS+ volume`;
+/// - whole sectors elsewhere: `padding`, named after the partition that
+///   holds them, if any. xorriso pads the image end with 300 KiB of zeros
+///   (`-padding`); grub-mkrescue's GPT and Apple partition map give that
+///   padding a partition of its own (`Gap1`), and the GPT's last usable
+///   sectors before its backup entries are zeros too.
+///
+/// Only runs of zeros are claimed: bytes that are not zero in a gap stay
+/// unclaimed, so data hidden between structures is still named as such.
+/// Padding says nothing of its own, but where it is follows from what is
+/// before it: the sector padding after a structure belongs to that
+/// structure's entries and is explained as the structure is (after a file's
+/// data: by that file's content or size, which move the padding), or else is
+/// placement: where the other image holds a structure at its bytes, that
+/// structure decides. Whole sectors of padding say nothing
+/// ([`Explain::Nothing`]): a byte that differs there is reported, and the
+/// other image's bytes there, not zero, are named as unclaimed.
+fn claim_padding(data: &[u8], l: &mut Layout) {
+    let hfs = super::hfsplus::volume_range(data);
+    // (start, end, owner of the span before) of every gap.
+    let mut gaps = Vec::new();
+    let mut at = 0u64;
+    let mut prev: Option<&Owner> = None;
+    for s in l.spans() {
+        if s.start > at {
+            gaps.push((at, s.start, prev.cloned()));
+        }
+        if s.end() > at {
+            at = s.end();
+            prev = Some(&s.owner);
+        }
+    }
+    let len = data.len() as u64;
+    if at < len {
+        gaps.push((at, len, prev.cloned()));
+    }
+    let zeros = |s: u64, e: u64| {
+        usize::try_from(s)
+            .ok()
+            .zip(usize::try_from(e).ok())
+            .and_then(|(s, e)| data.get(s..e))
+            .is_some_and(|b| b.iter().all(|&x| x == 0))
+    };
+    let mut claims = Vec::new();
+    for (start, end, before) in gaps {
+        let mut s = start;
+        while s < end {
+            let sector_end = (s / SECTOR + 1) * SECTOR;
+            let (e, owner) = match &before {
+                // The rest of the sector a structure ends in.
+                Some(b) if s == start && s % SECTOR != 0 => {
+                    let mut o = Owner::new(
+                        "sector padding",
+                        format!("sector padding after {}", b.name),
+                        match &b.explain {
+                            Explain::Nothing => Explain::Placement,
+                            other => other.clone(),
+                        },
+                    );
+                    o.entries = b.entries.clone();
+                    (end.min(sector_end), o)
+                }
+                _ => match hfs.filter(|&(hs, he)| s >= hs && s < he) {
+                    Some((_, he)) => (
+                        end.min(he),
+                        Owner::new(
+                            "HFS+ unused blocks",
+                            "unused blocks of the HFS+ volume",
+                            Explain::Nothing,
+                        ),
+                    ),
+                    None => {
+                        // Up to the HFS+ volume, if it starts inside the gap.
+                        let e = match hfs {
+                            Some((hs, _)) if hs > s && hs < end => hs,
+                            _ => end,
+                        };
+                        let (e, name) = match l.region_around(s) {
+                            Some((re, r)) => (e.min(re), format!("padding in {r}")),
+                            None => (e, "padding".to_owned()),
+                        };
+                        (e, Owner::new("padding", name, Explain::Nothing))
+                    }
+                },
+            };
+            if zeros(s, e) {
+                claims.push(Span {
+                    start: s,
+                    len: e - s,
+                    owner,
+                });
+            }
+            s = e;
+        }
+    }
+    for c in claims {
+        l.push(c);
+    }
 }

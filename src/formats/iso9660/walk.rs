@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::attrs;
 use super::descriptor::{VolumeRoot, SECTOR};
+use super::oddity::{self, Oddities};
 use super::raw::{flag, record_date, strip_version, ucs2_to_utf8, DirRecord};
 use super::rockridge::{self, RockRidge};
 use super::susp;
@@ -72,6 +73,8 @@ pub(crate) struct Node {
 pub(crate) struct Tree {
     pub nodes: Vec<Node>,
     pub namespace: Namespace,
+    /// Oddities met and read leniently (said as warnings).
+    pub oddities: Oddities,
 }
 
 /// The `SP` skip length when the root's `.` record announces Rock Ridge (SUSP 5.3).
@@ -142,6 +145,8 @@ struct Walker<'a, 'l> {
     system_use: Cell<u64>,
     /// Continuation areas followed so far by this walk: each is followed once.
     claimed: RefCell<susp::Claimed>,
+    /// Oddities read leniently so far.
+    oddities: RefCell<Oddities>,
 }
 
 impl Tree {
@@ -159,6 +164,7 @@ impl Tree {
             limits,
             system_use: Cell::new(0),
             claimed: RefCell::new(susp::Claimed::default()),
+            oddities: RefCell::new(Oddities::default()),
         };
         // The root's attributes live in the `.` record of its own extent.
         let root_start = w.block_start(vol.root.extent);
@@ -187,6 +193,7 @@ impl Tree {
                 zisofs: None,
             }],
             namespace: ns,
+            oddities: Oddities::default(),
         };
         let mut stack = vec![Pending {
             node: 0,
@@ -279,6 +286,7 @@ impl Tree {
                 break;
             }
         }
+        tree.oddities = w.oddities.into_inner();
         Ok(tree)
     }
 
@@ -302,6 +310,7 @@ impl Tree {
                 zisofs: None,
             }],
             namespace: ns,
+            oddities: Oddities::default(),
         }
     }
 
@@ -414,6 +423,43 @@ fn joliet_prefix(name: &[u8]) -> Option<Vec<u8>> {
 impl<'a> Walker<'a, '_> {
     fn block_start(&self, block: u32) -> u64 {
         u64::from(block) * u64::from(self.block_size)
+    }
+
+    /// Counts the oddities one record's Rock Ridge entries had.
+    fn note(&self, found: &[(&'static str, u64)]) {
+        let mut o = self.oddities.borrow_mut();
+        for &(what, at) in found {
+            o.note(what, at);
+        }
+    }
+
+    /// Whether the `..` record of the directory at `block` has a `PL` entry:
+    /// the directory was relocated (RRIP 4.1.5.2), whether or not its own
+    /// record says `RE`. One record is read; an unreadable one says no (the
+    /// directory's own listing will report the damage).
+    fn has_parent_link(&self, block: u32, errors: &mut Vec<Error>) -> bool {
+        let Namespace::RockRidge { skip } = self.ns else {
+            return false;
+        };
+        let start = self.block_start(block);
+        let parent = self.image.get(start, 1, "directory").and_then(|first| {
+            let at = start + u64::from(first[0]);
+            let len = self.image.get(at, 1, "directory record")?;
+            let raw = self.image.get(at, u64::from(len[0]), "directory record")?;
+            DirRecord::parse(raw, at)
+        });
+        let Ok(parent) = parent else {
+            return false;
+        };
+        if !parent.is_parent() {
+            return false;
+        }
+        let area = parent
+            .system_use
+            .get(usize::from(skip)..)
+            .unwrap_or_default();
+        let entries = self.gather(area, parent.system_use_offset + u64::from(skip), errors);
+        entries.iter().any(|e| &e.sig == b"PL")
     }
 
     /// The SUSP entries of one record's System Use area (`area`, at `offset`),
@@ -560,9 +606,25 @@ impl<'a> Walker<'a, '_> {
                 let skip = if is_root { 0 } else { usize::from(skip) };
                 let area = rec.system_use.get(skip..).unwrap_or_default();
                 let entries = self.gather(area, rec.system_use_offset + skip as u64, errors);
-                let rr = rockridge::decode(&entries);
+                let mut rr = rockridge::decode(&entries);
                 for p in &rr.problems {
                     errors.push(Error::malformed("Rock Ridge entry", rec.offset, p.clone()));
+                }
+                self.note(&rr.oddities);
+                // NetBSD makefs marks a relocated directory only by the `PL`
+                // of its `..` record, not by `RE`: without this it would be
+                // listed twice (the kernel and libisofs do; libarchive lists
+                // it here and an empty directory at its `CL`).
+                if !is_root
+                    && rec.is_dir()
+                    && !rr.relocated
+                    && rr.child_link.is_none()
+                    && self.has_parent_link(rec.extent, errors)
+                {
+                    rr.relocated = true;
+                    self.oddities
+                        .borrow_mut()
+                        .note(oddity::RELOCATED_WITHOUT_RE, rec.offset);
                 }
                 Some(rr)
             }
@@ -709,7 +771,7 @@ impl<'a> Walker<'a, '_> {
                 Value::Int(1u64.checked_shl(u32::from(zf.log2_block)).unwrap_or(0)),
             ));
             if zf.decodable() {
-                meta.size = u64::from(zf.size);
+                meta.size = zf.size;
             }
         }
 
@@ -751,6 +813,7 @@ impl<'a> Walker<'a, '_> {
                 let area = dot.system_use.get(skip..).unwrap_or_default();
                 let entries = self.gather(area, dot.system_use_offset + skip as u64, errors);
                 let rr = rockridge::decode(&entries);
+                self.note(&rr.oddities);
                 Some((dot, rr))
             }
             Ok(_) => {

@@ -6,10 +6,14 @@
 //! content: the same file stored plainly and stored compressed then compare as
 //! equal, and a changed byte is found at its offset in the real content.
 //!
-//! Only version 1 (`pz`, zlib, the kernel's format and xorriso's default) is
-//! decoded. zisofs2 (`PZ`, files of 4 GiB and more, xorriso's `version_2=on`)
-//! and unknown algorithms keep their stored bytes as content, with the
-//! algorithm as an attribute, so such a file still compares by what is stored.
+//! Version 1 (`pz`, zlib, the kernel's format and xorriso's default) and
+//! zisofs2 with zlib (`PZ`, xorriso's `-zisofs version_2=on`, marked by a
+//! `ZF` entry of version 2 or, with `susp_z2=on`, by a `Z2` entry) are
+//! decoded. zisofs2's other algorithms (`XZ`, `L4`, `ZD`, `B2`), which no
+//! producer installed here writes, and unknown ones keep their stored bytes
+//! as content, with the algorithm as an attribute, so such a file still
+//! compares by what is stored. libarchive (3.6) and the Linux kernel read
+//! only version 1: they list a zisofs2 file at its stored size.
 //!
 //! The layout of version 1 (zisofs-tools' `README`, the kernel's `isofs/compress.c`):
 //!
@@ -22,6 +26,22 @@
 //! hs  4 * (blocks + 1)  little-endian offsets from the file's start: block i
 //!                       is bytes ptr[i]..ptr[i+1]; an empty block is all zeros
 //! ```
+//!
+//! zisofs2 (libisofs' `doc/zisofs2_format.txt`, checked against xorriso
+//! 1.5.4's output): the `ZF`/`Z2` entry (version 2) holds the algorithm
+//! `PZ`, the header size / 4, log2 of the block size and the uncompressed
+//! size as a little-endian 64-bit number; the file:
+//!
+//! ```text
+//! 0   8  magic EF 22 55 A1 BC 1B 95 A0
+//! 8   1  version (0)
+//! 9   1  header size / 4 (6: 24 bytes)
+//! 10  1  algorithm: 1 zlib, 2 xz, 3 lz4, 4 zstd, 5 bzip2
+//! 11  1  log2 of the block size (15 to 20)
+//! 12  8  uncompressed size, little-endian
+//! 20  4  reserved
+//! hs  8 * (blocks + 1)  little-endian 64-bit offsets, as in version 1
+//! ```
 
 use crate::bytes::{byte, le32};
 use crate::error::{Error, Result};
@@ -30,48 +50,95 @@ use crate::model::key::Attr;
 
 /// The magic that starts a version 1 compressed file.
 pub(crate) const MAGIC_V1: [u8; 8] = [0x37, 0xe4, 0x53, 0x96, 0xc9, 0xdb, 0xd6, 0x07];
+/// The magic that starts a zisofs2 file.
+pub(crate) const MAGIC_V2: [u8; 8] = [0xef, 0x22, 0x55, 0xa1, 0xbc, 0x1b, 0x95, 0xa0];
+/// zisofs2's algorithm byte for zlib, the one decoded.
+const V2_ZLIB: u8 = 1;
 
 /// The attribute naming the algorithm of a zisofs file (`pz`).
 pub(crate) const ALGORITHM: Attr = Attr::new("zisofs.algorithm");
 /// The attribute holding a zisofs file's block size in bytes.
 pub(crate) const BLOCK_SIZE: Attr = Attr::new("zisofs.block_size");
 
-/// What a `ZF` entry says.
+/// What a `ZF` (or `Z2`) entry says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Zf {
-    /// The algorithm: `pz` for zisofs version 1.
+    /// The algorithm: `pz` for zisofs version 1, `PZ` for zisofs2 with zlib.
     pub algorithm: [u8; 2],
     /// The header's size in 4-byte units.
     pub header_words: u8,
     /// log2 of the block size.
     pub log2_block: u8,
-    /// The uncompressed size (the little-endian half of the both-endian field).
-    pub size: u32,
+    /// The uncompressed size (version 1: the little-endian half of the
+    /// both-endian field; version 2: a 64-bit number).
+    pub size: u64,
+    /// The entry's version: 1, or 2 for zisofs2 (whose size has 64 bits).
+    pub version: u8,
 }
 
 impl Zf {
-    /// Decodes the body of a `ZF` entry (`d` is the whole entry, its 4-byte
-    /// SUSP header included); `None` when it is too short.
-    pub(crate) fn parse(d: &[u8]) -> Option<Zf> {
-        (d.len() >= 16).then(|| Zf {
+    /// Decodes a `ZF` or `Z2` entry (`d` is the whole entry, its 4-byte SUSP
+    /// header included); `None` when it is too short. A `Z2` entry, or a `ZF`
+    /// entry of version 2, is zisofs2's: its size has 64 bits.
+    pub(crate) fn parse(sig: &[u8; 2], d: &[u8]) -> Option<Zf> {
+        if d.len() < 16 {
+            return None;
+        }
+        let version = if sig == b"Z2" { 2 } else { byte(d, 3) };
+        let size = match version {
+            2 => d
+                .get(8..16)
+                .and_then(|b| b.try_into().ok())
+                .map(u64::from_le_bytes)?,
+            _ => u64::from(le32(d, 8)),
+        };
+        Some(Zf {
             algorithm: [byte(d, 4), byte(d, 5)],
             header_words: byte(d, 6),
             log2_block: byte(d, 7),
-            size: le32(d, 8),
+            size,
+            version,
         })
     }
 
-    /// Whether this reader decodes the file (zisofs version 1).
+    /// Whether this reader decodes the file (zisofs version 1, or zisofs2
+    /// with zlib).
     pub(crate) fn decodable(&self) -> bool {
-        &self.algorithm == b"pz"
+        self.format().is_some()
     }
 
-    /// The block size, when it is one the format allows.
+    /// The file format the algorithm names: `Some(false)` version 1,
+    /// `Some(true)` zisofs2 with zlib.
+    fn format(&self) -> Option<bool> {
+        match &self.algorithm {
+            b"pz" => Some(false),
+            b"PZ" => Some(true),
+            _ => None,
+        }
+    }
+
+    /// The block size, when it is one the format allows (zisofs2 allows up
+    /// to 1 MiB).
     fn block_size(&self) -> Option<u64> {
-        (15..=17)
+        let max = if self.format() == Some(true) { 20 } else { 17 };
+        (15..=max)
             .contains(&self.log2_block)
             .then(|| 1u64 << self.log2_block)
     }
+
+    /// The magic and the width of a block pointer of the file format.
+    fn shape(&self) -> Option<(&'static [u8; 8], usize)> {
+        match self.format()? {
+            false => Some((&MAGIC_V1, 4)),
+            true => Some((&MAGIC_V2, 8)),
+        }
+    }
+}
+
+/// The block pointer at `at` in `stored`, `width` bytes little-endian.
+fn pointer_at(stored: &[u8], at: usize, width: usize) -> Option<u64> {
+    let raw = stored.get(at..at.checked_add(width)?)?;
+    Some(raw.iter().rev().fold(0u64, |v, &b| v << 8 | u64::from(b)))
 }
 
 /// Where the parts of a version 1 file are inside its stored bytes, for byte
@@ -81,14 +148,50 @@ impl Zf {
 pub(crate) fn parts(zf: &Zf, stored: &[u8]) -> Option<(u64, u64, u64)> {
     let header = u64::from(zf.header_words) * 4;
     let block = zf.block_size()?;
-    if stored.get(..8) != Some(&MAGIC_V1[..]) {
+    let (magic, width) = zf.shape()?;
+    if stored.get(..8) != Some(&magic[..]) {
         return None;
     }
-    let blocks = u64::from(zf.size).div_ceil(block);
-    let table = (blocks + 1) * 4;
-    let last_at = usize::try_from(header + blocks * 4).ok()?;
-    let end = stored.get(last_at..last_at + 4).map(|b| le32(b, 0))?;
-    Some((header, table, u64::from(end)))
+    let blocks = zf.size.div_ceil(block);
+    let w = width as u64;
+    let table = blocks.checked_add(1)?.checked_mul(w)?;
+    let last_at = usize::try_from(header.checked_add(blocks.checked_mul(w)?)?).ok()?;
+    let end = pointer_at(stored, last_at, width)?;
+    Some((header, table, end))
+}
+
+/// Whether the file's own header agrees with its entry (magic aside): the
+/// size, and for zisofs2 its version, header size, algorithm and block size.
+/// `None` when it does, else what disagrees.
+fn header_disagrees(zf: &Zf, stored: &[u8]) -> Option<String> {
+    if stored.len() < 16 {
+        return Some("the file is shorter than its header".to_owned());
+    }
+    if zf.format() == Some(false) {
+        let said = u64::from(le32(stored, 8));
+        return (said != zf.size)
+            .then(|| format!("header says {said} bytes, the ZF entry {}", zf.size));
+    }
+    let size = pointer_at(stored, 12, 8)?;
+    let fields = [
+        ("version", u64::from(byte(stored, 8)), 0),
+        (
+            "header size",
+            u64::from(byte(stored, 9)),
+            u64::from(zf.header_words),
+        ),
+        ("algorithm", u64::from(byte(stored, 10)), u64::from(V2_ZLIB)),
+        (
+            "block size",
+            u64::from(byte(stored, 11)),
+            u64::from(zf.log2_block),
+        ),
+        ("uncompressed size", size, zf.size),
+    ];
+    fields
+        .iter()
+        .find(|(_, got, want)| got != want)
+        .map(|(what, got, want)| format!("zisofs2 header's {what} is {got}, the entry says {want}"))
 }
 
 /// Decompresses a version 1 file from its stored bytes (`stored`, which start
@@ -97,10 +200,13 @@ pub(crate) fn parts(zf: &Zf, stored: &[u8]) -> Option<(u64, u64, u64)> {
 /// `limits.max_decompressed_bytes`.
 pub(crate) fn decode(zf: &Zf, stored: &[u8], offset: u64, limits: &Limits) -> Result<Vec<u8>> {
     let bad = |at: u64, why: String| Error::malformed("zisofs file", offset + at, why);
-    if !zf.decodable() {
-        return Err(bad(0, "algorithm is not zisofs version 1 (pz)".to_owned()));
-    }
-    let size = u64::from(zf.size);
+    let Some((magic, width)) = zf.shape() else {
+        return Err(bad(
+            0,
+            "algorithm is not zisofs version 1 (pz) or zisofs2 with zlib (PZ)".to_owned(),
+        ));
+    };
+    let size = zf.size;
     if size > limits.max_decompressed_bytes {
         return Err(Error::LimitExceeded {
             limit: "decompressed bytes",
@@ -117,30 +223,28 @@ pub(crate) fn decode(zf: &Zf, stored: &[u8], offset: u64, limits: &Limits) -> Re
             format!("block size 2^{} is not 2^15..2^17", zf.log2_block),
         )
     })?;
-    if stored.get(..8) != Some(&MAGIC_V1[..]) {
+    if stored.get(..8) != Some(&magic[..]) {
         return Err(bad(
             0,
             "no zisofs magic at the start of the file".to_owned(),
         ));
     }
-    if stored.len() >= 16 && u64::from(le32(stored, 8)) != size {
-        return Err(bad(
-            8,
-            format!("header says {} bytes, the ZF entry {size}", le32(stored, 8)),
-        ));
+    if let Some(why) = header_disagrees(zf, stored) {
+        return Err(bad(8, why));
     }
     let header = usize::from(zf.header_words) * 4;
     let blocks =
         usize::try_from(size.div_ceil(block)).map_err(|_| bad(0, "too many blocks".to_owned()))?;
     let pointer = |i: usize| -> Result<usize> {
-        let at = header + i * 4;
-        let raw = stored.get(at..at + 4).ok_or_else(|| {
+        let at = header + i * width;
+        let p = pointer_at(stored, at, width).ok_or_else(|| {
             bad(
                 at as u64,
                 "block pointer table past the file's end".to_owned(),
             )
         })?;
-        Ok(le32(raw, 0) as usize)
+        // A pointer past what is stored is caught where the block is cut.
+        Ok(usize::try_from(p).unwrap_or(usize::MAX))
     };
     // The size was checked against the budget above; allocate it at once.
     let mut out = Vec::with_capacity(size as usize);
@@ -150,7 +254,7 @@ pub(crate) fn decode(zf: &Zf, stored: &[u8], offset: u64, limits: &Limits) -> Re
         let want = (size - out.len() as u64).min(block) as usize;
         let Some(raw) = stored.get(start..end) else {
             return Err(bad(
-                (header + i * 4) as u64,
+                (header + i * width) as u64,
                 format!(
                     "block {i} at {start}..{end} is outside the file's {} bytes",
                     stored.len()
@@ -194,7 +298,8 @@ mod tests {
             algorithm: *b"pz",
             header_words: 4,
             log2_block: 15,
-            size,
+            size: u64::from(size),
+            version: 1,
         }
     }
 
@@ -232,6 +337,73 @@ mod tests {
         assert_eq!(got, data);
         let (h, t, end) = parts(&zf(data.len() as u32), &stored).unwrap();
         assert_eq!((h, t, end), (16, 5 * 4, stored.len() as u64));
+    }
+
+    /// A zisofs2 file of `data` with zlib, as xorriso writes it (128 KiB
+    /// blocks, 64-bit pointers, blocks of zeros empty).
+    fn compress_v2(data: &[u8]) -> Vec<u8> {
+        let block = 1usize << 17;
+        let blocks: Vec<&[u8]> = data.chunks(block).collect();
+        let mut out = MAGIC_V2.to_vec();
+        out.extend_from_slice(&[0, 6, 1, 17]);
+        out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
+        let table_at = out.len();
+        out.resize(table_at + (blocks.len() + 1) * 8, 0);
+        let mut ptrs = vec![out.len() as u64];
+        for b in &blocks {
+            if b.iter().any(|&x| x != 0) {
+                let mut e =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+                e.write_all(b).unwrap();
+                out.extend(e.finish().unwrap());
+            }
+            ptrs.push(out.len() as u64);
+        }
+        for (i, p) in ptrs.iter().enumerate() {
+            out[table_at + i * 8..table_at + i * 8 + 8].copy_from_slice(&p.to_le_bytes());
+        }
+        out
+    }
+
+    #[test]
+    fn zisofs2_round_trip_and_damage() {
+        let mut data = vec![0u8; 200_000];
+        data.extend((0..150_000u32).map(|i| (i % 253) as u8));
+        let stored = compress_v2(&data);
+        // The ZF (version 2) or Z2 entry: PZ, 6 header words, 2^17, 64-bit size.
+        let mut entry = b"Z2\x10\x01PZ\x06\x11".to_vec();
+        entry.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        let zf = Zf::parse(b"Z2", &entry).unwrap();
+        assert_eq!(
+            (zf.version, zf.size, zf.header_words),
+            (2, data.len() as u64, 6)
+        );
+        let mut as_zf = entry.clone();
+        as_zf[3] = 2;
+        assert_eq!(Zf::parse(b"ZF", &as_zf), Some(zf));
+        assert!(zf.decodable());
+        assert_eq!(decode(&zf, &stored, 0, &Limits::default()).unwrap(), data);
+        let (h, t, end) = parts(&zf, &stored).unwrap();
+        assert_eq!((h, t, end), (24, 4 * 8, stored.len() as u64));
+        // A header that disagrees with its entry, and every truncation, are
+        // errors, never panics.
+        let mut other = stored.clone();
+        other[10] = 4;
+        assert!(decode(&zf, &other, 0, &Limits::default()).is_err());
+        for cut in 0..stored.len() {
+            assert!(decode(&zf, &stored[..cut], 0, &Limits::default()).is_err());
+        }
+        // A pointer far past the file's end.
+        let mut far = stored.clone();
+        far[24 + 8..24 + 16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(decode(&zf, &far, 0, &Limits::default()).is_err());
+        // zisofs2's other algorithms are not decoded.
+        let xz = Zf {
+            algorithm: *b"XZ",
+            ..zf
+        };
+        assert!(!xz.decodable() && decode(&xz, &stored, 0, &Limits::default()).is_err());
     }
 
     #[test]

@@ -164,7 +164,7 @@ pub fn check_table(fields: &[FieldDef], len: u64) -> Result<(), String> {
 /// Declares an on-disk structure: a view over its bytes with an accessor per
 /// field, and its field table (see the module docs).
 ///
-/// ```ignore
+/// ```text
 /// crate::model::structure::structure! {
 ///     /// A squashfs superblock.
 ///     pub(crate) struct Superblock[96] {

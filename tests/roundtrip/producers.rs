@@ -512,10 +512,7 @@ pub fn all() -> Vec<Producer> {
                 // pycdlib 1.12 fails to write ("Invalid integer passed to
                 // swab") a directory of three symlinks with targets of about
                 // 900 bytes (seed 9556744380884278272, shrunk): their SL
-                // entries spill into continuation areas. Targets of 150 and 199
-                // bytes (seeds 9556744380884278268 and ...274, each shrunk to
-                // that symlink) list with a slash added at their end: see the
-                // ignored test `pycdlib` in main.rs.
+                // entries spill into continuation areas.
                 max_target: 150,
                 ..Caps::unix()
             },
@@ -531,11 +528,17 @@ pub fn all() -> Vec<Producer> {
                 nlink: false,
                 dir_nlink: false,
                 xattrs: false,
-                target: rr_target,
+                // Unlike libisofs and genisoimage, pycdlib writes the empty
+                // component after a final slash: `abc/` stays `abc/` (isoinfo
+                // -R lists the same).
+                target: <[u8]>::to_vec,
                 mangled_names: ISO_NAMES,
                 ..SQUASHFS
             },
-            known_failure: None,
+            // pycdlib 1.12 fails to write a record whose Rock Ridge entries
+            // spill into a continuation area once its offset is set
+            // ("Invalid integer passed to swab"): long names and targets.
+            known_failure: Some("swab_32bit"),
             unavailable: pycdlib_unavailable,
             pack: |s, i| {
                 run(Command::new(PYCDLIB_PYTHON)

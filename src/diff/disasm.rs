@@ -208,7 +208,7 @@ pub(crate) fn symbol_at(data: &[u8], offset: u64) -> Option<crate::report::chang
 /// Whether a symbol (`symbol_before`'s) holds `address`: a sized one up to
 /// its end, one without a size (a COFF symbol, a label) up to the next.
 pub(crate) fn holds(symbol: &(String, u64, u64), address: u64) -> bool {
-    symbol.2 == 0 || address - symbol.1 < symbol.2
+    symbol.2 == 0 || address.checked_sub(symbol.1).is_some_and(|d| d < symbol.2)
 }
 
 /// Decodes x86 code `bytes` (at address `base`) from offset `from` (an
@@ -222,7 +222,7 @@ fn x86(bytes: &[u8], base: u64, from: u64, region: Range<u64>, bitness: u32) -> 
     };
     // Decoding stops a few instructions past the region: never more than
     // that many bytes past it.
-    let stop = usize::try_from(region.end - from)
+    let stop = usize::try_from(region.end.saturating_sub(from))
         .unwrap_or(usize::MAX)
         .saturating_add((CONTEXT + 1) * X86_MAX)
         .min(code.len());

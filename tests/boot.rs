@@ -21,31 +21,13 @@ fn fields(report: &serde_json::Value) -> Vec<String> {
 
 #[test]
 fn two_grub_mkrescue_runs_give_a_short_text_report() {
-    if !on_path(&["grub-mkrescue", "xorriso", "mformat"]) {
+    if !on_path(&common::GRUB_TOOLS) {
         return;
     }
     let dir = TempDir::new("grub-twice");
-    let tree = dir.0.join("tree");
-    std::fs::create_dir_all(tree.join("boot/grub")).expect("tree");
-    std::fs::write(tree.join("boot/grub/grub.cfg"), "set timeout=1\n").expect("cfg");
-    let (a, b) = (dir.0.join("a.iso"), dir.0.join("b.iso"));
-    for (i, out) in [&a, &b].into_iter().enumerate() {
-        if i == 1 {
-            // grub-mkrescue stamps the current time; make sure the runs differ.
-            std::thread::sleep(std::time::Duration::from_millis(2100));
-        }
-        let ok = Command::new("grub-mkrescue")
-            .arg("-o")
-            .arg(out)
-            .arg(&tree)
-            .output()
-            .expect("runs");
-        assert!(
-            ok.status.success(),
-            "{}",
-            String::from_utf8_lossy(&ok.stderr)
-        );
-    }
+    let [a, b]: [std::path::PathBuf; 2] = common::grub_mkrescue_images(&dir.0, &["a.iso", "b.iso"])
+        .try_into()
+        .expect("two images");
     let out = isodiff(&[a.as_os_str(), b.as_os_str()]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);

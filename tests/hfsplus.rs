@@ -6,23 +6,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
-
-fn grub_mkrescue(tree: &Path, out: &Path) {
-    let ok = Command::new("grub-mkrescue")
-        .arg("-o")
-        .arg(out)
-        .arg(tree)
-        .output()
-        .expect("runs");
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-}
 
 /// The bytes of `image` that no structure claims: (start, len) of each gap.
 /// Zero padding counts too: the sector padding after every structure, the
@@ -61,18 +46,13 @@ fn claimed_as(image: &Path, class: &str) -> u64 {
 
 #[test]
 fn grub_mkrescue_hfsplus_is_claimed() {
-    if !on_path(&["grub-mkrescue", "xorriso", "mformat"]) {
+    if !on_path(&GRUB_TOOLS) {
         return;
     }
     let dir = TempDir::new("grub-hfsplus");
-    let tree = dir.0.join("tree");
-    std::fs::create_dir_all(tree.join("boot/grub")).expect("tree");
-    std::fs::write(tree.join("boot/grub/grub.cfg"), "set timeout=1\n").expect("cfg");
-    let (a, b) = (dir.0.join("a.iso"), dir.0.join("b.iso"));
-    grub_mkrescue(&tree, &a);
-    // grub-mkrescue stamps the current time; make sure the runs differ.
-    std::thread::sleep(std::time::Duration::from_millis(2100));
-    grub_mkrescue(&tree, &b);
+    let [a, b]: [std::path::PathBuf; 2] = grub_mkrescue_images(&dir.0, &["a.iso", "b.iso"])
+        .try_into()
+        .expect("two images");
 
     // Every byte belongs to a structure: the HFS+ volume headers, catalog
     // nodes and special files, and the zero padding too, named for what it
@@ -114,15 +94,11 @@ fn grub_mkrescue_hfsplus_is_claimed() {
 /// every differing byte is explained by it.
 #[test]
 fn hfsplus_catalog_records_pair_with_their_entries() {
-    if !on_path(&["grub-mkrescue", "xorriso", "mformat"]) {
+    if !on_path(&GRUB_TOOLS) {
         return;
     }
     let dir = TempDir::new("grub-hfsplus-pair");
-    let tree = dir.0.join("tree");
-    std::fs::create_dir_all(tree.join("boot/grub")).expect("tree");
-    std::fs::write(tree.join("boot/grub/grub.cfg"), "set timeout=1\n").expect("cfg");
-    let a = dir.0.join("a.iso");
-    grub_mkrescue(&tree, &a);
+    let a = grub_mkrescue_images(&dir.0, &["a.iso"]).remove(0);
     let mut bytes = std::fs::read(&a).expect("image");
     // The file record of grub.cfg: key length (2), parent id (4), name
     // length (2), the name in UTF-16BE; then record type 2 (a file), and the

@@ -98,26 +98,12 @@ fn general_profile_finds_times_after_the_epoch_and_random_guids() {
     let (code, report) = lint_json(&["--source-date-epoch", "4102444800"], &a);
     assert_eq!(code, Some(0), "{report:#}");
 
-    if !on_path(&["grub-mkrescue", "xorriso", "mformat"]) {
+    if !on_path(&common::GRUB_TOOLS) {
         eprintln!("note: grub-mkrescue, xorriso or mformat missing: random GUIDs not checked");
         return;
     }
     let dir = TempDir::new("lint-grub");
-    let tree = dir.0.join("tree");
-    std::fs::create_dir_all(tree.join("boot/grub")).expect("tree");
-    std::fs::write(tree.join("boot/grub/grub.cfg"), "set timeout=1\n").expect("cfg");
-    let iso = dir.0.join("a.iso");
-    let ok = std::process::Command::new("grub-mkrescue")
-        .arg("-o")
-        .arg(&iso)
-        .arg(&tree)
-        .output()
-        .expect("runs");
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    let iso = common::grub_mkrescue_images(&dir.0, &["a.iso"]).remove(0);
     let (code, report) = lint_json(&[], &iso);
     assert_eq!(code, Some(1), "{report:#}");
     let ids: Vec<serde_json::Value> = common::differences(&report)

@@ -192,3 +192,35 @@ pub fn record(r: &serde_json::Value, location: &[&str]) -> serde_json::Value {
 pub fn n(v: &serde_json::Value) -> u64 {
     v.as_u64().unwrap_or(u64::MAX)
 }
+
+/// The tools a grub-mkrescue image needs.
+pub const GRUB_TOOLS: [&str; 3] = ["grub-mkrescue", "xorriso", "mformat"];
+
+/// Images of the one-file tree `boot/grub/grub.cfg` made by grub-mkrescue in
+/// `dir`, one per name, each run at least 2 s after the one before (it stamps
+/// the current time, so two runs differ). The caller checks [`GRUB_TOOLS`].
+pub fn grub_mkrescue_images(dir: &Path, names: &[&str]) -> Vec<PathBuf> {
+    let tree = dir.join("tree");
+    std::fs::create_dir_all(tree.join("boot/grub")).expect("tree");
+    std::fs::write(tree.join("boot/grub/grub.cfg"), "set timeout=1\n").expect("cfg");
+    let mut out = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(2100));
+        }
+        let image = dir.join(name);
+        let ok = std::process::Command::new("grub-mkrescue")
+            .arg("-o")
+            .arg(&image)
+            .arg(&tree)
+            .output()
+            .expect("runs");
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        out.push(image);
+    }
+    out
+}

@@ -24,7 +24,7 @@ use super::attrs::{
     HFSPLUS_MODIFY_DATE,
 };
 use crate::bytes::{be16, be32, byte};
-use crate::model::key::Key;
+use crate::model::key::{Attr, Key};
 use crate::model::span::{f, fact, EntryPath, Explain, Field, Keys, Layout, Owner, Span};
 use crate::model::{Fact, Value};
 use crate::time::Timestamp;
@@ -280,37 +280,17 @@ fn fork_extents(v: &Volume<'_>, fork: usize, image_len: u64) -> Vec<(u64, u64)> 
 /// What explains each of a paired file record's five dates: a time of its
 /// own entry, or the date's own attribute.
 const PAIRED_DATES: [Keys; 5] = [
-    &[
-        Key::MTIME,
-        Key::ATIME,
-        Key::CTIME,
-        Key::Attribute(HFSPLUS_CREATE_DATE),
-    ],
-    &[
-        Key::MTIME,
-        Key::ATIME,
-        Key::CTIME,
-        Key::Attribute(HFSPLUS_MODIFY_DATE),
-    ],
-    &[
-        Key::MTIME,
-        Key::ATIME,
-        Key::CTIME,
-        Key::Attribute(HFSPLUS_ATTRIBUTE_DATE),
-    ],
-    &[
-        Key::MTIME,
-        Key::ATIME,
-        Key::CTIME,
-        Key::Attribute(HFSPLUS_ACCESS_DATE),
-    ],
-    &[
-        Key::MTIME,
-        Key::ATIME,
-        Key::CTIME,
-        Key::Attribute(HFSPLUS_BACKUP_DATE),
-    ],
+    &entry_times_or(HFSPLUS_CREATE_DATE),
+    &entry_times_or(HFSPLUS_MODIFY_DATE),
+    &entry_times_or(HFSPLUS_ATTRIBUTE_DATE),
+    &entry_times_or(HFSPLUS_ACCESS_DATE),
+    &entry_times_or(HFSPLUS_BACKUP_DATE),
 ];
+
+/// The entry's times, or the date's own attribute `date`.
+const fn entry_times_or(date: Attr) -> [Key; 4] {
+    [Key::MTIME, Key::ATIME, Key::CTIME, Key::Attribute(date)]
+}
 
 /// The spans of the HFS+ volume of `data`, if it has one. `files` maps where
 /// an ISO file's data starts to its path: a catalog file record whose data

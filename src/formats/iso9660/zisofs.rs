@@ -303,16 +303,15 @@ mod tests {
         }
     }
 
-    /// A zisofs file of `data`, made as mkzftree does (blocks of zeros empty).
-    fn compress(data: &[u8]) -> Vec<u8> {
-        let block = 1usize << 15;
-        let blocks: Vec<&[u8]> = data.chunks(block).collect();
-        let mut out = MAGIC_V1.to_vec();
-        out.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        out.extend_from_slice(&[4, 15, 0, 0]);
+    /// A zisofs file of `data` after `header`, in blocks of 2^`log` bytes,
+    /// with block pointers `width` bytes wide (blocks of zeros empty), made as
+    /// mkzftree (version 1) and xorriso (version 2) do.
+    fn compressed(data: &[u8], header: &[u8], log: u32, width: usize) -> Vec<u8> {
+        let blocks: Vec<&[u8]> = data.chunks(1usize << log).collect();
+        let mut out = header.to_vec();
         let table_at = out.len();
-        out.resize(table_at + (blocks.len() + 1) * 4, 0);
-        let mut ptrs = vec![out.len() as u32];
+        out.resize(table_at + (blocks.len() + 1) * width, 0);
+        let mut ptrs = vec![out.len() as u64];
         for b in &blocks {
             if b.iter().any(|&x| x != 0) {
                 let mut e =
@@ -320,12 +319,21 @@ mod tests {
                 e.write_all(b).unwrap();
                 out.extend(e.finish().unwrap());
             }
-            ptrs.push(out.len() as u32);
+            ptrs.push(out.len() as u64);
         }
         for (i, p) in ptrs.iter().enumerate() {
-            out[table_at + i * 4..table_at + i * 4 + 4].copy_from_slice(&p.to_le_bytes());
+            let at = table_at + i * width;
+            out[at..at + width].copy_from_slice(&p.to_le_bytes()[..width]);
         }
         out
+    }
+
+    /// A zisofs (version 1) file of `data`: 32 KiB blocks, 32-bit pointers.
+    fn compress(data: &[u8]) -> Vec<u8> {
+        let mut header = MAGIC_V1.to_vec();
+        header.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        header.extend_from_slice(&[4, 15, 0, 0]);
+        compressed(data, &header, 15, 4)
     }
 
     #[test]
@@ -340,30 +348,13 @@ mod tests {
     }
 
     /// A zisofs2 file of `data` with zlib, as xorriso writes it (128 KiB
-    /// blocks, 64-bit pointers, blocks of zeros empty).
+    /// blocks, 64-bit pointers).
     fn compress_v2(data: &[u8]) -> Vec<u8> {
-        let block = 1usize << 17;
-        let blocks: Vec<&[u8]> = data.chunks(block).collect();
-        let mut out = MAGIC_V2.to_vec();
-        out.extend_from_slice(&[0, 6, 1, 17]);
-        out.extend_from_slice(&(data.len() as u64).to_le_bytes());
-        out.extend_from_slice(&[0; 4]);
-        let table_at = out.len();
-        out.resize(table_at + (blocks.len() + 1) * 8, 0);
-        let mut ptrs = vec![out.len() as u64];
-        for b in &blocks {
-            if b.iter().any(|&x| x != 0) {
-                let mut e =
-                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-                e.write_all(b).unwrap();
-                out.extend(e.finish().unwrap());
-            }
-            ptrs.push(out.len() as u64);
-        }
-        for (i, p) in ptrs.iter().enumerate() {
-            out[table_at + i * 8..table_at + i * 8 + 8].copy_from_slice(&p.to_le_bytes());
-        }
-        out
+        let mut header = MAGIC_V2.to_vec();
+        header.extend_from_slice(&[0, 6, 1, 17]);
+        header.extend_from_slice(&(data.len() as u64).to_le_bytes());
+        header.extend_from_slice(&[0; 4]);
+        compressed(data, &header, 17, 8)
     }
 
     #[test]

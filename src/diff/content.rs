@@ -136,15 +136,12 @@ fn raw_blocks_equal(
     if x.codec != y.codec || x.block_size != y.block_size || x.blocks.len() != y.blocks.len() {
         return Ok(None);
     }
-    let blocks_same = x
-        .blocks
-        .iter()
-        .zip(&y.blocks)
-        .all(|(p, q)| p.compressed == q.compressed && p.raw == q.raw);
-    if !blocks_same {
-        return Ok(None);
-    }
+    // Each equal block is said as it is found (true whatever the later
+    // blocks hold): the caller counts what was read as it goes.
     for (p, q) in x.blocks.iter().zip(&y.blocks) {
+        if p.compressed != q.compressed || p.raw != q.raw {
+            return Ok(None);
+        }
         same(p.offset, q.offset, p.raw.len() as u64);
     }
     Ok(match (&x.fragment, &y.fragment) {

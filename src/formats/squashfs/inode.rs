@@ -192,11 +192,16 @@ pub(crate) struct FileLayout {
 impl Inode {
     /// `basic_file`, `extended_dir`, ...
     pub(crate) fn type_name(&self) -> &'static str {
-        TYPE_NAMES
-            .get(usize::from(self.type_code).wrapping_sub(1))
-            .copied()
-            .unwrap_or("unknown")
+        type_name(self.type_code)
     }
+}
+
+/// The name of an inode type code: `basic_file`, `extended_dir`, ...
+pub(crate) fn type_name(type_code: u16) -> &'static str {
+    TYPE_NAMES
+        .get(usize::from(type_code).wrapping_sub(1))
+        .copied()
+        .unwrap_or("unknown")
 }
 
 const TYPE_NAMES: [&str; 14] = [

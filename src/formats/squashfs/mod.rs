@@ -358,7 +358,16 @@ impl Filesystem for SquashFs<'_> {
     }
 
     fn children(&self, dir: NodeId) -> Result<Listing> {
-        tree::listing(&self.tree.nodes, dir)
+        let mut listing = tree::listing(&self.tree.nodes, dir)?;
+        for e in &mut listing.entries {
+            if let Some(n) = usize::try_from(e.node.0)
+                .ok()
+                .and_then(|i| self.tree.nodes.get(i))
+            {
+                e.attrs = n.attrs();
+            }
+        }
+        Ok(listing)
     }
 
     fn content(&self, file: NodeId) -> Result<Content<'_>> {

@@ -51,17 +51,6 @@ use crate::model::span::{
     f, fact, Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Owner, Placement, Span,
 };
 use crate::model::structure::fields_at;
-use crate::model::Value;
-
-fn int_attr(attrs: &[crate::model::Fact], name: &str) -> Option<u64> {
-    attrs
-        .iter()
-        .find(|a| a.name == name)
-        .and_then(|a| match a.value {
-            Value::Int(v) => Some(v),
-            _ => None,
-        })
-}
 
 /// Metadata blocks read from a table: (position, stored length, decoded bytes).
 type Blocks = Vec<(u64, u64, std::sync::Arc<super::metadata::Block>)>;
@@ -524,7 +513,7 @@ impl SquashFs<'_> {
     ) -> (Decoded, Decoded) {
         let (ids, id_ranges, _) = decode(id_blocks);
         let (kv, kv_ranges, kv_at) = decode(kv_blocks);
-        let mut users = self.paths_by(|n| int_attr(&n.entry.attrs, "squashfs.xattr_index"), paths);
+        let mut users = self.paths_by(|n| n.xattr.map(u64::from), paths);
         let n = count.min(ids.len() as u64 / 16).min(self.item_cap());
         // Sets by where they start in the decoded stream: (key count, entries,
         // the first id that points there).

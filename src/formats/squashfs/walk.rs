@@ -22,6 +22,11 @@ use crate::time::Timestamp;
 const MAX_XATTR_BYTES: u64 = 256 << 20;
 
 /// One entry of the tree.
+///
+/// The entry is kept without its facts: [`Node::attrs`] makes them from the
+/// layouts kept here when its directory is listed. Made for every entry of
+/// both images and held for the whole comparison, the facts were two thirds of
+/// a node (nine of them, 88 bytes each, and a type name on the heap).
 #[derive(Debug)]
 pub(crate) struct Node {
     pub entry: Entry,
@@ -37,7 +42,92 @@ pub(crate) struct Node {
     pub inode_ref: u64,
     /// Where a directory's listing is.
     pub listing: Option<inode::DirLayout>,
+    /// The inode's type (basic or extended, and the kind).
+    pub type_code: u16,
+    /// The inode's index into the xattr id table.
+    pub xattr: Option<u32>,
     parent: u32,
+}
+
+impl Node {
+    /// The inode's facts, in the order they are listed: where it is and how it
+    /// is stored, and where its listing or data is.
+    pub(crate) fn attrs(&self) -> Vec<Fact> {
+        let mut attrs = Vec::with_capacity(9);
+        attrs.extend([
+            Fact::layout("squashfs.inode", Value::Int(u64::from(self.number))),
+            Fact::layout("squashfs.inode_ref", Value::Int(self.inode_ref)),
+            // Basic or extended: how the inode is stored, which follows what
+            // it holds (xattrs, links, sparse blocks): not a difference of its
+            // own when one of those differs.
+            Fact::packing(
+                INODE_TYPE,
+                Value::Text(inode::type_name(self.type_code).to_owned()),
+            )
+            .follows(shape(self.entry.meta.kind)),
+        ]);
+        if let Some(d) = &self.listing {
+            attrs.push(Fact::layout(
+                "squashfs.dir_start",
+                Value::Int(u64::from(d.block)),
+            ));
+            attrs.push(Fact::layout(
+                "squashfs.dir_offset",
+                Value::Int(u64::from(d.offset)),
+            ));
+            attrs.push(Fact::layout(
+                "squashfs.dir_size",
+                Value::Int(u64::from(d.file_size)),
+            ));
+            attrs.push(Fact::layout(
+                "squashfs.parent_inode",
+                Value::Int(u64::from(d.parent)),
+            ));
+            if d.index_count > 0 {
+                attrs.push(Fact::layout(
+                    "squashfs.dir_index_count",
+                    Value::Int(u64::from(d.index_count)),
+                ));
+            }
+        }
+        if let Some(f) = &self.file {
+            attrs.push(Fact::layout(
+                "squashfs.blocks_start",
+                Value::Int(f.blocks_start),
+            ));
+            // Full blocks and sparse ones: they follow the block size,
+            // and the file's size.
+            attrs.push(
+                Fact::packing("squashfs.blocks", Value::Int(f.block_count))
+                    .follows(Follows::Entry(EntryField::Size)),
+            );
+            if let Some((index, offset)) = f.fragment {
+                attrs.push(Fact::layout(
+                    "squashfs.fragment",
+                    Value::Int(u64::from(index)),
+                ));
+                attrs.push(Fact::layout(
+                    "squashfs.fragment_offset",
+                    Value::Int(u64::from(offset)),
+                ));
+            }
+            if let Some(sparse) = f.sparse {
+                // Only an extended inode stores it: it comes and goes
+                // with the inode's shape.
+                attrs.push(
+                    Fact::packing("squashfs.sparse", Value::Int(sparse))
+                        .follows(shape(self.entry.meta.kind)),
+                );
+            }
+        }
+        if let Some(index) = self.xattr {
+            attrs.push(Fact::layout(
+                "squashfs.xattr_index",
+                Value::Int(u64::from(index)),
+            ));
+        }
+        attrs
+    }
 }
 
 /// The whole tree, node 0 being the root.
@@ -64,6 +154,8 @@ impl Tree {
                 number: 0,
                 inode_ref: root_ref,
                 listing: None,
+                type_code: 0,
+                xattr: None,
                 parent: 0,
             }],
         }
@@ -138,6 +230,8 @@ impl<'r, 'a> Walker<'r, 'a> {
                 number: root.number,
                 inode_ref: root_ref,
                 listing: Some(layout),
+                type_code: root.type_code,
+                xattr: root.xattr,
                 parent: 0,
             }],
         };
@@ -260,6 +354,8 @@ impl<'r, 'a> Walker<'r, 'a> {
                     number: inode.number,
                     inode_ref: d.inode_ref,
                     listing,
+                    type_code: inode.type_code,
+                    xattr: inode.xattr,
                     parent: dir.node,
                 });
                 children.push(id);
@@ -329,84 +425,17 @@ impl<'r, 'a> Walker<'r, 'a> {
         meta.gid = id(inode.gid_index, "gid", errors);
         meta.mtime = Some(Timestamp::from_unix(i64::from(inode.mtime)));
         meta.nlink = Some(inode.nlink);
-        // Room for the most facts an inode has: made for every entry.
-        let mut attrs = Vec::with_capacity(9);
-        attrs.extend([
-            Fact::layout("squashfs.inode", Value::Int(u64::from(inode.number))),
-            Fact::layout("squashfs.inode_ref", Value::Int(iref)),
-            // Basic or extended: how the inode is stored, which follows what
-            // it holds (xattrs, links, sparse blocks): not a difference of its
-            // own when one of those differs.
-            Fact::packing(INODE_TYPE, Value::Text(inode.type_name().to_owned()))
-                .follows(shape(inode.kind)),
-        ]);
         let mut file = None;
         match &inode.body {
-            Body::Dir(d) => {
-                attrs.push(Fact::layout(
-                    "squashfs.dir_start",
-                    Value::Int(u64::from(d.block)),
-                ));
-                attrs.push(Fact::layout(
-                    "squashfs.dir_offset",
-                    Value::Int(u64::from(d.offset)),
-                ));
-                attrs.push(Fact::layout(
-                    "squashfs.dir_size",
-                    Value::Int(u64::from(d.file_size)),
-                ));
-                attrs.push(Fact::layout(
-                    "squashfs.parent_inode",
-                    Value::Int(u64::from(d.parent)),
-                ));
-                if d.index_count > 0 {
-                    attrs.push(Fact::layout(
-                        "squashfs.dir_index_count",
-                        Value::Int(u64::from(d.index_count)),
-                    ));
-                }
-            }
             Body::File(f) => {
                 meta.size = f.size;
-                attrs.push(Fact::layout(
-                    "squashfs.blocks_start",
-                    Value::Int(f.blocks_start),
-                ));
-                // Full blocks and sparse ones: they follow the block size,
-                // and the file's size.
-                attrs.push(
-                    Fact::packing("squashfs.blocks", Value::Int(f.block_count))
-                        .follows(Follows::Entry(EntryField::Size)),
-                );
-                if let Some((index, offset)) = f.fragment {
-                    attrs.push(Fact::layout(
-                        "squashfs.fragment",
-                        Value::Int(u64::from(index)),
-                    ));
-                    attrs.push(Fact::layout(
-                        "squashfs.fragment_offset",
-                        Value::Int(u64::from(offset)),
-                    ));
-                }
-                if let Some(sparse) = f.sparse {
-                    // Only an extended inode stores it: it comes and goes
-                    // with the inode's shape.
-                    attrs.push(
-                        Fact::packing("squashfs.sparse", Value::Int(sparse))
-                            .follows(shape(inode.kind)),
-                    );
-                }
                 file = Some(*f);
             }
             Body::Symlink(target) => meta.target = Some(target.clone()),
             Body::Device(rdev) => meta.rdev = Some(split_dev(*rdev)),
-            Body::Ipc => {}
+            Body::Dir(_) | Body::Ipc => {}
         }
         if let Some(index) = inode.xattr {
-            attrs.push(Fact::layout(
-                "squashfs.xattr_index",
-                Value::Int(u64::from(index)),
-            ));
             match self.xattr_set(index) {
                 Ok(set) => meta.xattrs = set,
                 Err(e) => errors.push(e),
@@ -416,7 +445,7 @@ impl<'r, 'a> Walker<'r, 'a> {
             name,
             node: NodeId(0),
             meta,
-            attrs,
+            attrs: Vec::new(),
         };
         (entry, file)
     }

@@ -65,7 +65,7 @@ impl Timestamp {
 
     /// A time from calendar fields given in a zone `offset_minutes` east of UTC.
     /// Returns `None` when a field is out of its range.
-    pub fn from_civil(
+    pub(crate) fn from_civil(
         civil: Civil,
         offset_minutes: i32,
         nanos: u32,

@@ -288,7 +288,7 @@ fn id_export_and_xattr_tables_are_decoded_into_items_of_their_entries() {
             continue;
         };
         match span.owner.explain {
-            isodiff::accounting::Explain::Decoded(t) => {
+            isodiff::internals::Explain::Decoded(t) => {
                 assert_eq!(
                     names.get(t).map(String::as_str),
                     Some(table),

@@ -19,10 +19,11 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::{fixture, on_path, TempDir};
-use isodiff::accounting::{Explain, Key, Layout};
-use isodiff::formats::open::{image_format, open, open_nested};
-use isodiff::model::{Filesystem, NodeId, Role};
+use isodiff::internals::{image_format, open_nested};
+use isodiff::internals::{Explain, Key, Layout};
+use isodiff::open;
 use isodiff::{EntryKind, Limits, MappedFile};
+use isodiff::{Filesystem, NodeId, Role};
 
 /// Attributes and facts the readers emit only for some images, each with
 /// why; the others must be emitted by at least one image checked here.

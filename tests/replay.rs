@@ -43,7 +43,7 @@ fn inputs(kind: &str) -> Vec<PathBuf> {
 /// What the two fuzz targets do with one input.
 fn replay(data: &[u8]) -> (Option<harness::Outcome>, Option<harness::Outcome>) {
     let any = harness::open_and_exercise(data).ok();
-    let iso = isodiff::formats::iso9660::IsoFs::open(data, &harness::limits())
+    let iso = isodiff::internals::IsoFs::open(data, &harness::limits())
         .ok()
         .map(|fs| harness::exercise(&fs));
     (any, iso)
@@ -121,11 +121,11 @@ fn replay_diff(data: &[u8]) {
     };
     let split = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
     let (a, b) = rest.split_at(split % (rest.len() + 1));
-    let mut options = isodiff::Options::default()
+    let options = isodiff::Options::default()
         .limits(harness::limits())
-        .threads(1);
-    options.max_nesting = 2;
-    options.max_buffer_bytes = 16 << 20;
+        .threads(1)
+        .max_nesting(2)
+        .max_buffer_bytes(16 << 20);
     if let Ok(report) = isodiff::diff_bytes(a, b, &options) {
         let mut sink = std::io::sink();
         let _ = isodiff::report::text::write(&report, &mut sink);

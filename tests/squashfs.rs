@@ -21,7 +21,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
-use isodiff::formats::squashfs::BlockList;
+use isodiff::internals::BlockList;
 use isodiff::{Content, Entry, EntryKind, Filesystem, Limits, MappedFile, Value};
 use sha2::{Digest, Sha256};
 

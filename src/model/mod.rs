@@ -480,6 +480,7 @@ pub enum Content<'a> {
     Slices(Vec<&'a [u8]>),
     /// Squashfs: raw (mostly compressed) data blocks and a fragment tail, slices of
     /// the image, so equal raw blocks prove equal content without decompressing.
+    #[doc(hidden)]
     Blocks(blocks::BlockList<'a>),
     /// Bytes the reader derived and owns (a system area with its parsed fields
     /// blanked out).
@@ -617,17 +618,22 @@ pub trait Filesystem: Send + Sync {
         Vec::new()
     }
     /// The bytes this file system was opened over, when its format accounts for
-    /// them byte by byte (see [`crate::accounting`]); `None` otherwise.
+    /// them byte by byte (see [`crate::report::ByteAccounting`]); `None` otherwise.
     fn raw_bytes(&self) -> Option<&[u8]> {
         None
     }
     /// The span of every structure of the image, built now from the bytes (not
     /// kept from opening it): call it only to attribute differing bytes.
+    /// Hidden: the byte accounting's types are no API; a file system made
+    /// outside the crate has no layout and keeps this default.
+    #[doc(hidden)]
     fn byte_layout(&self) -> Result<span::Layout> {
         Ok(span::Layout::new())
     }
     /// Where the main structures of the image are (file extents, tables), to
-    /// compare two images of different sizes.
+    /// compare two images of different sizes. Hidden, as
+    /// [`Filesystem::byte_layout`].
+    #[doc(hidden)]
     fn placements(&self) -> Vec<span::Placement> {
         Vec::new()
     }

@@ -23,7 +23,7 @@ use super::{Difference, EntryField, Kind, Location, LocationText, Report};
 use crate::model::Role;
 use crate::time::Timestamp;
 
-/// One class of causes: a row of [`CLASSES`].
+/// One class of causes: a row of the table of known causes.
 #[derive(Debug, PartialEq, Eq)]
 pub struct CauseClass {
     /// Stable id, used in the JSON report and by `lint` (`build-clock`).
@@ -62,7 +62,7 @@ pub enum Rule {
     /// one of them a date or a time of day.
     EmbeddedDate,
     /// Times of several entries shifted by about the same amount, in the same
-    /// direction (see [`CLOCK_TOLERANCE_NS`]).
+    /// direction (see `CLOCK_TOLERANCE_NS`).
     ClockShift,
     /// Where structures are: a placement fact or a `layout` difference.
     Placement,
@@ -213,7 +213,7 @@ pub static CLASSES: &[CauseClass] = &[
 pub const CLOCK_TOLERANCE_NS: i128 = 2_000_000_000;
 
 /// The class with this id.
-pub fn class(id: &str) -> Option<&'static CauseClass> {
+pub(crate) fn class(id: &str) -> Option<&'static CauseClass> {
     CLASSES.iter().find(|c| c.id == id)
 }
 

@@ -102,7 +102,7 @@ pub enum Val {
 
 impl Val {
     /// The value as the reports show it.
-    pub fn shown(&self) -> Shown<'_> {
+    pub(crate) fn shown(&self) -> Shown<'_> {
         self.shown_with_zone(false)
     }
 
@@ -197,7 +197,7 @@ fn zoned(a: &Val, b: &Val) -> bool {
 /// Both values of a difference as shown: like [`Val::shown`], but two times
 /// that differ only in their zone are shown with it (`2024-06-02T00:00:00Z
 /// (zone +60 min)`), so that the difference shows.
-pub fn shown_pair<'v>(a: &'v Val, b: &'v Val) -> (Shown<'v>, Shown<'v>) {
+pub(crate) fn shown_pair<'v>(a: &'v Val, b: &'v Val) -> (Shown<'v>, Shown<'v>) {
     let zone = zoned(a, b);
     (a.shown_with_zone(zone), b.shown_with_zone(zone))
 }
@@ -211,7 +211,7 @@ pub(crate) fn read_pair(a: &Val, b: &Val) -> (Val, Val) {
 
 /// True when two values are shown the same (an unset and an absent value, two
 /// times equal at the precision printed): no difference to show.
-pub fn shown_same(a: &Val, b: &Val) -> bool {
+pub(crate) fn shown_same(a: &Val, b: &Val) -> bool {
     a == b || a.shown() == b.shown()
 }
 
@@ -232,13 +232,6 @@ pub enum Shown<'a> {
     Text(Cow<'a, str>),
     /// Two numbers (a device number), `[major,minor]`.
     Pair(u32, u32),
-}
-
-impl Shown<'_> {
-    /// True for `null`.
-    pub fn is_null(&self) -> bool {
-        matches!(self, Shown::Null)
-    }
 }
 
 impl fmt::Display for Shown<'_> {
@@ -584,7 +577,7 @@ impl fmt::Display for HexHeader {
 impl HexRegion {
     /// The region's header and its rows: a row both sides hold alike once,
     /// a differing row as the first side's then the second's, aligned.
-    pub fn lines(&self) -> (HexHeader, Vec<HexRow<'_>>) {
+    pub(crate) fn lines(&self) -> (HexHeader, Vec<HexRow<'_>>) {
         let rows = self.a.len().max(self.b.len()).div_ceil(HEX_ROW);
         fn row(v: &[u8], i: usize) -> &[u8] {
             let start = (i * HEX_ROW).min(v.len());

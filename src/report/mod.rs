@@ -10,16 +10,16 @@
 //! ([`Report::filtered`], [`Report::cut`]) so every renderer can say so: nothing is
 //! dropped silently.
 
-pub mod cause;
-pub mod change;
-pub mod code;
+pub(crate) mod cause;
+pub(crate) mod change;
+pub(crate) mod code;
 pub mod diffoscope;
 pub mod filter;
 pub mod html;
 pub mod json;
 pub mod limit;
 pub mod markdown;
-pub mod summary;
+pub(crate) mod summary;
 pub mod text;
 
 use std::borrow::Cow;
@@ -28,11 +28,16 @@ use std::collections::{BTreeMap, HashMap};
 use crate::model::{Follows, Role};
 use serde::Serialize;
 
+pub use cause::{CauseClass, CauseCount, Rule};
+pub use change::{
+    Block, Detail, ElfPlace, ElfSymbol, Excerpt, HexHeader, HexRow, Hunk, LayoutGroup, Line,
+    LineOp, Place, Reported, TextDiff,
+};
 pub use change::{
     BytesChange, Change, ContentChange, DetailLine, EntryField, HexRegion, Hexdump, LayoutChange,
     Subject, Val,
 };
-pub use code::{Arch, CodeRegion, Disassembly, Insn};
+pub use code::{Arch, CodeHeader, CodeRegion, CodeRow, Disassembly, Insn};
 pub use filter::{Filter, Filtered};
 pub use limit::Cut;
 
@@ -68,10 +73,10 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cut: Option<Cut>,
     /// One record per pair of same-size images whose bytes were compared and found
-    /// to differ: how many bytes differ and what explains them (see
-    /// [`crate::accounting`]). Empty when no such pair was met.
+    /// to differ: how many bytes differ and what explains them. Empty when no
+    /// such pair was met.
     pub byte_accounting: Vec<ByteAccounting>,
-    /// The causes of the differences, most frequent first (see [`cause`]):
+    /// The causes of the differences, most frequent first (see [`CauseClass`]):
     /// what a user should read first.
     pub causes: Vec<cause::CauseCount>,
     /// How many differences (consequences aside) have no known cause.
@@ -419,7 +424,7 @@ impl Kind {
     }
 }
 
-/// One difference: where it is, and the typed change (see [`change`]).
+/// One difference: where it is, and the typed change (see [`Change`]).
 ///
 /// The accessors ([`Difference::kind`], [`Difference::field`], [`Difference::values`],
 /// [`Difference::summary`], ...) render the change the way every report shows it;
@@ -440,8 +445,8 @@ pub struct Difference {
     /// GPT's backup header address when the image size differs): counted apart
     /// from the differences a user must read.
     pub consequence: bool,
-    /// Why it most likely differs, when a rule of [`cause::CLASSES`] recognizes
-    /// it (set by [`cause::assign`]).
+    /// Why it most likely differs, when a known cause ([`CauseClass`]) recognizes
+    /// it (set as the report is made).
     pub cause: Option<&'static cause::CauseClass>,
 }
 
@@ -570,7 +575,7 @@ impl Difference {
         self.change.field()
     }
 
-    /// The values of both sides (see [`change::shown_pair`] for how they show).
+    /// The values of both sides as they show in a report.
     pub fn values(&self) -> (Cow<'_, Val>, Cow<'_, Val>) {
         self.change.values()
     }

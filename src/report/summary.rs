@@ -93,7 +93,7 @@ type Merged = HashMap<(Location, GroupChange, Vec<Vec<u8>>), (Vec<String>, Vec<u
 
 /// Splits `differences` into groups of at least [`MIN_GROUP`] entries that changed
 /// the same way, and the indices of the differences left to show one by one.
-pub fn summarize(differences: &[Difference]) -> (Vec<Group>, Vec<usize>) {
+pub(crate) fn summarize(differences: &[Difference]) -> (Vec<Group>, Vec<usize>) {
     // (container, field, change) -> (entry path, index of the difference)
     let mut by_change: BTreeMap<(Location, String), HashMap<GroupChange, Members>> =
         BTreeMap::new();

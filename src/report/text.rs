@@ -204,7 +204,7 @@ pub fn location(location: &Location) -> String {
 }
 
 /// A value as text: strings escaped and unquoted, null as `(none)`.
-pub fn value(v: &Shown<'_>) -> String {
+pub(crate) fn value(v: &Shown<'_>) -> String {
     escape(v.to_string().as_bytes())
 }
 
@@ -232,7 +232,7 @@ pub fn consequence_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
-/// Both values of a difference as text (see [`value`]).
+/// Both values of a difference as text (`null` for a missing one).
 pub fn values(d: &Difference) -> (String, String) {
     let (a, b) = d.values();
     let (a, b) = shown_pair(&a, &b);
@@ -240,7 +240,7 @@ pub fn values(d: &Difference) -> (String, String) {
 }
 
 /// The one line of a group of entries that changed the same way.
-pub fn group_line(g: &super::summary::Group) -> String {
+pub(crate) fn group_line(g: &super::summary::Group) -> String {
     let examples: Vec<String> = g
         .paths
         .iter()

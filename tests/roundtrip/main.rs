@@ -169,7 +169,7 @@ fn list(img: &Path) -> (BTreeMap<Vec<u8>, Got>, Vec<String>) {
 }
 
 fn esc(b: &[u8]) -> String {
-    isodiff::escape::escape(b)
+    isodiff::escape(b)
 }
 
 /// Every way the listing differs from the tree read back from disk.

@@ -313,39 +313,40 @@ fn compressed_images_nested_in_images_are_opened_at_every_level() {
     }
 }
 
+/// One newc member of a cpio archive.
+fn member(name: &str, mode: u32, data: &[u8]) -> Vec<u8> {
+    let mut h = format!(
+        "070701{:08x}{mode:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+        1,
+        0,
+        0,
+        1,
+        0,
+        data.len(),
+        0,
+        0,
+        0,
+        0,
+        name.len() + 1,
+        0
+    )
+    .into_bytes();
+    h.extend(name.as_bytes());
+    h.push(0);
+    while h.len() % 4 != 0 {
+        h.push(0);
+    }
+    h.extend(data);
+    while h.len() % 4 != 0 {
+        h.push(0);
+    }
+    h
+}
+
 /// A compressed cpio archive (an initrd) still opens as cpio, its segments
 /// visible, not as a compressed stream holding a cpio.
 #[test]
 fn a_compressed_cpio_is_still_a_cpio_with_its_segments() {
-    // One newc member, `hello`, then the trailer.
-    fn member(name: &str, mode: u32, data: &[u8]) -> Vec<u8> {
-        let mut h = format!(
-            "070701{:08x}{mode:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
-            1,
-            0,
-            0,
-            1,
-            0,
-            data.len(),
-            0,
-            0,
-            0,
-            0,
-            name.len() + 1,
-            0
-        )
-        .into_bytes();
-        h.extend(name.as_bytes());
-        h.push(0);
-        while h.len() % 4 != 0 {
-            h.push(0);
-        }
-        h.extend(data);
-        while h.len() % 4 != 0 {
-            h.push(0);
-        }
-        h
-    }
     let mut archive = member("hello", 0o100644, b"hi\n");
     archive.extend(member("TRAILER!!!", 0, b""));
     for (name, pack) in compressors() {
@@ -696,4 +697,64 @@ fn a_root_record_of_68_bytes_is_read_and_said() {
     // Two such images: identical, no warning to trip a script.
     let (code, report) = json_report(&makefs, &makefs);
     assert_eq!(code, Some(0), "{report:#}");
+}
+
+/// An error of a comparison says which input it is in and the nested images
+/// around it: the library user's `match` needs both, and the message names
+/// them in the `IMAGE:/path` form the user typed.
+#[test]
+fn an_error_names_its_side_and_the_images_around_it() {
+    let dir = TempDir::new("error-chain");
+    let mut good = member("hello", 0o100644, b"hi\n");
+    good.extend(member("TRAILER!!!", 0, b""));
+    // A squashfs magic and nothing a superblock can hold after it.
+    let mut damaged = member(
+        "x.squashfs",
+        0o100644,
+        &[b"hsqs".as_slice(), &[0; 200]].concat(),
+    );
+    damaged.extend(member("TRAILER!!!", 0, b""));
+    let (a, b) = (dir.0.join("a.cpio"), dir.0.join("b.cpio"));
+    std::fs::write(&a, &good).expect("write a");
+    std::fs::write(&b, &damaged).expect("write b");
+    let options = isodiff::Options::default();
+
+    let inside = PathBuf::from(format!("{}:/x.squashfs", b.display()));
+    let Err(e) = isodiff::diff_files(&a, &inside, &options) else {
+        panic!("a damaged squashfs opened");
+    };
+    assert_eq!(e.side(), Some(isodiff::Which::B), "{e}");
+    assert_eq!(e.images(), ["/x.squashfs"], "{e}");
+    assert!(
+        matches!(e.cause(), isodiff::Error::Malformed { .. }),
+        "{e:?}"
+    );
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!("{}:/x.squashfs: ", b.display())),
+        "{text}"
+    );
+
+    // The same input first: the other side, and an error of the file itself.
+    let Err(e) = isodiff::diff_files(&inside, &a, &options) else {
+        panic!("a damaged squashfs opened");
+    };
+    assert_eq!(e.side(), Some(isodiff::Which::A), "{e}");
+    let missing = dir.0.join("missing.iso");
+    let Err(e) = isodiff::diff_files(&a, &missing, &options) else {
+        panic!("a missing file opened");
+    };
+    assert_eq!(
+        (e.side(), e.images().len()),
+        (Some(isodiff::Which::B), 0),
+        "{e}"
+    );
+    assert!(matches!(e.cause(), isodiff::Error::Io { .. }), "{e:?}");
+    assert!(e.to_string().starts_with("cannot read "), "{e}");
+
+    // Bytes compared have no file: the side still says which.
+    let Err(e) = isodiff::diff_bytes(&good, b"no image", &options) else {
+        panic!("text opened as an image");
+    };
+    assert_eq!(e.side(), Some(isodiff::Which::B), "{e}");
 }

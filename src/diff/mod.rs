@@ -21,7 +21,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Which};
 use crate::limits::Limits;
 use crate::map::MappedFile;
 use crate::model::Filesystem;
@@ -197,8 +197,11 @@ fn run(
 
 /// Compares two images given as bytes. Fails when either cannot be opened at all.
 pub fn diff_bytes(a: &[u8], b: &[u8], options: &Options) -> Result<Report> {
-    let fa = crate::formats::open::open(a, &options.limits)?;
-    let fb = crate::formats::open::open(b, &options.limits)?;
+    let open = |bytes, which: Which| {
+        crate::formats::open::open(bytes, &options.limits)
+            .map_err(|e| in_file(which, Path::new(which.letter()), e))
+    };
+    let (fa, fb) = (open(a, Which::A)?, open(b, Which::B)?);
     let mut report = diff_filesystems(fa.as_ref(), fb.as_ref(), options)?;
     report.a.size = a.len() as u64;
     report.b.size = b.len() as u64;
@@ -212,12 +215,17 @@ pub fn diff_bytes(a: &[u8], b: &[u8], options: &Options) -> Result<Report> {
 /// [`Report::problems`].
 pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
     use crate::formats::input::{descend, Input};
-    let (ia, ib) = (Input::locate(a)?, Input::locate(b)?);
-    let (la, lb) = (ia.load()?, ib.load()?);
+    let located = |path: &Path, which| {
+        let input = Input::locate(path).map_err(|e| in_file(which, path, e))?;
+        let loaded = input.load().map_err(|e| in_file(which, input.file(), e))?;
+        Ok::<_, Error>((input, loaded))
+    };
+    let (ia, la) = located(a, Which::A)?;
+    let (ib, lb) = located(b, Which::B)?;
     // Both at once: opening may decompress a whole image.
     let (fa, fb) = rayon::join(|| la.open(&options.limits), || lb.open(&options.limits));
-    let fa = fa.map_err(|e| in_file(ia.file(), e))?;
-    let fb = fb.map_err(|e| in_file(ib.file(), e))?;
+    let fa = fa.map_err(|e| in_file(Which::A, ia.file(), e))?;
+    let fb = fb.map_err(|e| in_file(Which::B, ib.file(), e))?;
     let (limits, max) = (&options.limits, options.max_buffer_bytes);
     // The size of what is compared: the file, or the image named inside it;
     // a directory (or a directory inside an image) has none.
@@ -237,9 +245,9 @@ pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
             let sizes = (size(&ia, sa, la.map()), size(&ib, sb, lb.map()));
             run(differ, sa, sb, options).map(|r| (r, sizes))
         })
-        .map_err(|e| in_file(ib.file(), e))?
+        .map_err(|e| in_file(Which::B, ib.file(), e))?
     })
-    .map_err(|e| in_file(ia.file(), e))?;
+    .map_err(|e| in_file(Which::A, ia.file(), e))?;
     let (mut report, (size_a, size_b)) = compared?;
     report.a = Side::new(a.display().to_string(), size_a);
     report.b = Side::new(b.display().to_string(), size_b);
@@ -250,14 +258,13 @@ pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
     Ok(report)
 }
 
-/// The error of opening one input file, naming the file where the error does
-/// not already.
-fn in_file(path: &Path, e: Error) -> Error {
+/// The error of one input of the comparison, with the input and its file.
+fn in_file(side: Which, path: &Path, e: Error) -> Error {
     match e {
-        Error::Io { .. } | Error::NotAFile { .. } | Error::EmptyFile { .. } => e,
         Error::InFile { .. } => e,
         other => Error::InFile {
             path: path.to_owned(),
+            side: Some(side),
             source: Box::new(other),
         },
     }

@@ -28,6 +28,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::model::{Follows, Role};
 use serde::Serialize;
 
+pub use crate::error::Which;
 pub use cause::{CauseClass, CauseCount, Rule};
 pub use change::{
     Block, Detail, ElfPlace, ElfSymbol, Excerpt, HexHeader, HexRow, Hunk, LayoutGroup, Line,
@@ -659,26 +660,6 @@ fn what(kind: Kind, field: Option<&str>) -> String {
         (Some(f), Kind::Image) => f.to_owned(),
         (Some(f), kind) => format!("{} {f}", kind.name()),
         (None, kind) => kind.name().to_owned(),
-    }
-}
-
-/// Which image: where a problem was found, which side has something.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Which {
-    /// The first image.
-    A,
-    /// The second image.
-    B,
-}
-
-impl Which {
-    /// `a` or `b`.
-    pub fn letter(self) -> &'static str {
-        match self {
-            Which::A => "a",
-            Which::B => "b",
-        }
     }
 }
 

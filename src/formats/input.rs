@@ -163,7 +163,7 @@ impl Loaded {
     }
 
     /// The map of an image file.
-    pub fn map(&self) -> Option<&MappedFile> {
+    pub(crate) fn map(&self) -> Option<&MappedFile> {
         match self {
             Loaded::Image(map) => Some(map),
             #[cfg(unix)]

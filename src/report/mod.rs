@@ -30,15 +30,13 @@ use serde::Serialize;
 
 pub use crate::error::Which;
 pub use cause::{CauseClass, CauseCount, Rule};
+pub(crate) use change::DetailLine;
 pub use change::{
-    Block, Detail, ElfPlace, ElfSymbol, Excerpt, HexHeader, HexRow, Hunk, LayoutGroup, Line,
-    LineOp, Place, Reported, TextDiff,
+    Block, BytesChange, Change, ContentChange, Detail, ElfPlace, ElfSymbol, EntryField, Excerpt,
+    HexRegion, Hexdump, Hunk, LayoutChange, LayoutGroup, Line, LineOp, Place, Reported, Subject,
+    TextDiff, Val,
 };
-pub use change::{
-    BytesChange, Change, ContentChange, DetailLine, EntryField, HexRegion, Hexdump, LayoutChange,
-    Subject, Val,
-};
-pub use code::{Arch, CodeHeader, CodeRegion, CodeRow, Disassembly, Insn};
+pub use code::{Arch, CodeRegion, Disassembly, Insn};
 pub use filter::{Filter, Filtered};
 pub use limit::Cut;
 
@@ -128,7 +126,12 @@ impl ByteAccounting {
 impl Report {
     /// A report of `differences` (sorted by location) and `problems`, with nothing
     /// filtered or cut.
-    pub fn new(a: Side, b: Side, differences: Vec<Difference>, problems: Vec<Problem>) -> Report {
+    pub(crate) fn new(
+        a: Side,
+        b: Side,
+        differences: Vec<Difference>,
+        problems: Vec<Problem>,
+    ) -> Report {
         Report {
             a,
             b,
@@ -305,7 +308,7 @@ pub struct Repeated {
 
 impl Repeated {
     /// What differs, in words (see [`Difference::what`]).
-    pub fn what(&self) -> String {
+    pub(crate) fn what(&self) -> String {
         what(self.kind, self.field.as_deref())
     }
 }
@@ -324,7 +327,7 @@ pub struct Side {
 
 impl Side {
     /// The image read from `path`, of `size` bytes, as it is stored.
-    pub fn new(path: impl Into<String>, size: u64) -> Side {
+    pub(crate) fn new(path: impl Into<String>, size: u64) -> Side {
         Side {
             path: path.into(),
             size,
@@ -334,7 +337,7 @@ impl Side {
 
     /// The path, and the compressor it was decompressed from if any: how
     /// reports name the side (`a.iso.zst (decompressed from zstd)`).
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         match self.decompressed_from {
             Some(c) => format!("{} (decompressed from {c})", self.path),
             None => self.path.clone(),
@@ -420,7 +423,7 @@ impl Kind {
 
     /// True for kinds located at an image rather than at an entry of it (`image`,
     /// `bytes`, `layout`).
-    pub fn is_image_level(self) -> bool {
+    pub(crate) fn is_image_level(self) -> bool {
         matches!(self, Kind::Image | Kind::Bytes | Kind::Layout)
     }
 }
@@ -459,7 +462,7 @@ impl Serialize for Difference {
 
 impl Difference {
     /// A difference of `change` at `location`.
-    pub fn new(location: Location, change: Change) -> Difference {
+    pub(crate) fn new(location: Location, change: Change) -> Difference {
         let role = match &change {
             Change::Entry { field, .. } => field.role(),
             _ => Role::Content,
@@ -475,12 +478,12 @@ impl Difference {
     }
 
     /// A field of an entry's metadata that differs.
-    pub fn entry(location: Location, field: EntryField, a: Val, b: Val) -> Difference {
+    pub(crate) fn entry(location: Location, field: EntryField, a: Val, b: Val) -> Difference {
         Difference::new(location, Change::Entry { field, a, b })
     }
 
     /// An extended attribute that differs (`None`: absent on that side).
-    pub fn xattr(
+    pub(crate) fn xattr(
         location: Location,
         name: Vec<u8>,
         a: Option<Vec<u8>>,
@@ -498,7 +501,7 @@ impl Difference {
     }
 
     /// A format-specific field of an entry that differs.
-    pub fn attribute(
+    pub(crate) fn attribute(
         location: Location,
         name: impl Into<Cow<'static, str>>,
         a: Val,
@@ -509,7 +512,7 @@ impl Difference {
     }
 
     /// An image-level fact that differs; `location` names the image.
-    pub fn image_fact(
+    pub(crate) fn image_fact(
         location: Location,
         name: impl Into<Cow<'static, str>>,
         a: Val,
@@ -520,25 +523,25 @@ impl Difference {
     }
 
     /// The same with another role.
-    pub fn with_role(mut self, role: Role) -> Difference {
+    pub(crate) fn with_role(mut self, role: Role) -> Difference {
         self.role = role;
         self
     }
 
     /// The same with the role and what it follows that `fact` declares.
-    pub fn declared_by(mut self, fact: &crate::model::Fact) -> Difference {
+    pub(crate) fn declared_by(mut self, fact: &crate::model::Fact) -> Difference {
         self.role = fact.role;
         self.follows = fact.follows;
         self
     }
 
     /// Contents that differ.
-    pub fn content(location: Location, content: ContentChange) -> Difference {
+    pub(crate) fn content(location: Location, content: ContentChange) -> Difference {
         Difference::new(location, Change::Content(Box::new(content)))
     }
 
     /// Something only `side` has (`entries`: how many entries, for an entry).
-    pub fn one_sided(
+    pub(crate) fn one_sided(
         location: Location,
         side: Which,
         subject: Subject,
@@ -555,13 +558,13 @@ impl Difference {
     }
 
     /// Bytes of a same-size image pair; `location` names the image.
-    pub fn bytes(location: Location, bytes: BytesChange) -> Difference {
+    pub(crate) fn bytes(location: Location, bytes: BytesChange) -> Difference {
         Difference::new(location, Change::Bytes(Box::new(bytes)))
     }
 
     /// Placement of structures of two images of different sizes; `location`
     /// names the image.
-    pub fn layout(location: Location, layout: LayoutChange) -> Difference {
+    pub(crate) fn layout(location: Location, layout: LayoutChange) -> Difference {
         Difference::new(location, Change::Layout(Box::new(layout)))
     }
 
@@ -593,7 +596,7 @@ impl Difference {
     }
 
     /// For `content`: the digests and the unified diff, line by line.
-    pub fn detail_lines(&self) -> Vec<DetailLine<'_>> {
+    pub(crate) fn detail_lines(&self) -> Vec<DetailLine<'_>> {
         self.change.detail_lines()
     }
 
@@ -603,13 +606,13 @@ impl Difference {
     }
 
     /// True when the difference has a detail to show.
-    pub fn has_detail(&self) -> bool {
+    pub(crate) fn has_detail(&self) -> bool {
         matches!(&self.change, Change::Content(c) if c.detail != change::Detail::LeftOut { noted: false })
     }
 
     /// Leaves the detail out (to keep a report within a size), with a one-line
     /// note where it was when `noted`.
-    pub fn leave_out_detail(&mut self, noted: bool) {
+    pub(crate) fn leave_out_detail(&mut self, noted: bool) {
         if let Change::Content(c) = &mut self.change {
             c.detail = change::Detail::LeftOut { noted };
             c.text_diff = None;

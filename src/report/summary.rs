@@ -10,12 +10,12 @@ use super::change::{read_pair, shown_pair, Val};
 use super::{Difference, Kind, Location};
 
 /// How many entries must share a change before they are summarized.
-pub const MIN_GROUP: usize = 5;
+pub(crate) const MIN_GROUP: usize = 5;
 /// How many entries must share a cause (see [`super::cause`]) before they are
 /// summarized.
-pub const MIN_CAUSED_GROUP: usize = 2;
+pub(crate) const MIN_CAUSED_GROUP: usize = 2;
 /// How many example entries a summary line names.
-pub const EXAMPLES: usize = 3;
+pub(crate) const EXAMPLES: usize = 3;
 
 /// Entries of one file system that changed the same way.
 #[derive(Debug, Clone, PartialEq, Eq)]

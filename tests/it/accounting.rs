@@ -3,7 +3,7 @@
 //! it, explained by a difference reported elsewhere, or named as unclaimed; a
 //! pair whose bytes differ is never "identical".
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! directory listings. All of that follows from the added and removed files;
 //! the report holds exactly the planted differences and no `bytes` finding.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

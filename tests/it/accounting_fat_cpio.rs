@@ -7,7 +7,7 @@
 //! Without the tools the tests print a note and pass, unless
 //! `ISODIFF_REQUIRE_TOOLS` is set.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

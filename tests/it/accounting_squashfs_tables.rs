@@ -5,7 +5,7 @@
 //! bytes that encode it and nothing else, and a changed field no difference
 //! explains is named down to the item and field.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

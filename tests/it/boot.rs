@@ -1,7 +1,7 @@
 //! Boot structures: El Torito catalog entries, the hybrid MBR/GPT system area and
 //! the boot info table, on images made by grub-mkrescue and xorriso.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -3,7 +3,7 @@
 //! marked `consequence` and counted apart, and `--semantic` hides them as the
 //! packing they are.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -17,7 +17,7 @@
 //! Without the tools the tests print a note and pass, unless `ISODIFF_REQUIRE_TOOLS`
 //! is set.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};

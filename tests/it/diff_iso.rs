@@ -1,7 +1,7 @@
 //! `isodiff A B` on ISO pairs made here by xorriso with planted differences: the
 //! report holds exactly what was planted, identical images give exit 0, garbage 2.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

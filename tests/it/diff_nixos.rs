@@ -3,7 +3,7 @@
 //! it). The report must hold exactly the planted differences, and a pair that
 //! differs only in the squashfs compressor and block size none at entry level.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

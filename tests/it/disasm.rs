@@ -8,7 +8,7 @@
 //! The executables are `testdata/code/*.elf`, a few hundred bytes each, made by
 //! `testdata/code/make-code.sh` from the sources beside it.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;

@@ -11,7 +11,7 @@
 //! (squashfs, FAT), a squashfs with extended attributes, a cpio archive and an
 //! ar archive made here when the tools are there.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;

@@ -19,7 +19,7 @@
 //! `--invariant`), so two runs on the same tree make the same bytes. Without the tools the tests print a note and pass, unless
 //! `ISODIFF_REQUIRE_TOOLS` is set.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! it names, says how much it hid in every report, and the exit code follows what
 //! is left.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;

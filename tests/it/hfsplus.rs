@@ -3,7 +3,7 @@
 //! of grub-mkrescue on one tree leave no unclaimed differing bytes; and every
 //! byte of such an image, zero padding included, is claimed by a structure.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

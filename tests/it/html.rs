@@ -5,7 +5,7 @@
 //! into the page, and the page's Content-Security-Policy would stop a script that
 //! did.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

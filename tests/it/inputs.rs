@@ -3,7 +3,7 @@
 //! device, an empty file, an unreadable one, a stream that decompresses past
 //! the limit), each refused with its own message and exit code 2.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::Write;

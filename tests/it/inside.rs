@@ -2,7 +2,7 @@
 //! binary, in every report format; EFI binaries (PE) read field by field, in a
 //! FAT image in an ISO, as installers hold them.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::path::Path;

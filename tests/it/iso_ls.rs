@@ -1,7 +1,7 @@
 //! `isodiff ls` on the ISO fixtures of `testdata/`: the fields we know the fixtures
 //! hold (see `testdata/make-images.sh`), and clear failures on bad input.
 
-mod common;
+use crate::common;
 
 use common::{fixture, isodiff, ls_json};
 use serde_json::json;

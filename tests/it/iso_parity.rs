@@ -12,7 +12,7 @@
 //! (`unread`), left out of the comparison of that entry, and noted on stderr; the
 //! location and type of every entry are always compared.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

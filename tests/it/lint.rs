@@ -1,7 +1,7 @@
 //! `isodiff lint IMAGE`: one image checked against a profile, reported like a
 //! comparison (found value -> expected value), exit 0 clean, 1 findings, 2 trouble.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

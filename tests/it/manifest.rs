@@ -1,7 +1,7 @@
 //! `isodiff manifest IMAGE`: an mtree manifest that bsdtar reads, and that
 //! agrees with bsdtar's own mtree of the image on every field both write.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

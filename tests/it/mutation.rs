@@ -7,9 +7,7 @@
 //! by reading the fixture first. The PRNG is seeded, so every run makes the same
 //! cases and a failing case has the same name each time.
 
-#[path = "../fuzz/harness.rs"]
-mod harness;
-mod hostile;
+use crate::{harness, hostile};
 
 use std::fs::File;
 use std::process::{Command, Stdio};

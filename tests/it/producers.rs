@@ -8,7 +8,7 @@
 //! (NetBSD makefs relocates deep directories without `RE`), the test says
 //! which reading isodiff follows and checks it against the source tree.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

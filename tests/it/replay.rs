@@ -6,9 +6,7 @@
 //! Every crash the fuzzer finds is minimized into `fuzz/regressions/<target>/`, so
 //! this test keeps it fixed without needing the nightly toolchain.
 
-#[path = "../fuzz/harness.rs"]
-mod harness;
-mod hostile;
+use crate::{harness, hostile};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

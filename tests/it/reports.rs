@@ -3,7 +3,7 @@
 //! on a terminal, Markdown, diffoscope's JSON read back by the real diffoscope,
 //! size limits with their notes, and the generated completions and man page.
 
-mod common;
+use crate::common;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! listing states, for archives GNU tar and bsdtar write in each format; a
 //! Debian package's data.tar.xz is compared entry by entry.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

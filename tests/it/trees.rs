@@ -1,7 +1,7 @@
 //! A directory as one side (an image against the tree it was made from, or
 //! two trees) and places inside images (`IMAGE:/path`) as sides.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, FileTimes};

@@ -3,7 +3,7 @@
 //! and libarchive show them. Images are made with xorriso (skipped with a note
 //! when it is missing) from one tree, plainly and compressed.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::Command;

@@ -31,13 +31,11 @@
 //!   known-changes failure's two images (the last ones tried while shrinking).
 
 mod changes;
-#[path = "../common/mod.rs"]
-mod common;
 mod gen;
-#[path = "../../fuzz/harness.rs"]
-mod harness;
 mod producers;
 mod seeds;
+
+use crate::{common, harness};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -837,7 +835,7 @@ fn stripped_seed_padding_keeps_the_volume_size_right() {
 /// Every producer has a test above.
 #[test]
 fn every_producer_is_tested() {
-    let src = include_str!("main.rs");
+    let src = include_str!("mod.rs");
     for p in producers::all() {
         assert!(
             src.contains(&format!("=> \"{}\",", p.name)),

@@ -1,4 +1,4 @@
-//! What every fuzz target, and `tests/replay.rs`, does with one input: open it, list
+//! What every fuzz target, and `tests/it/replay.rs`, does with one input: open it, list
 //! every entry the way `isodiff ls` does (nested images included), format
 //! everything that would be printed, and read the content of every regular file and
 //! of every special part (system area, boot images).

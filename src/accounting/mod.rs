@@ -12,7 +12,7 @@
 //! (`pvd.volume_id`), placement (a block address), or nothing. Entry-level
 //! differences are named by typed [`Key`]s (a misspelt one does not compile);
 //! a reader declares its attributes' names once ([`Attr`](crate::model::key::Attr)) and makes both its
-//! facts and its keys from them, and `tests/explain_keys.rs` checks every
+//! facts and its keys from them, and `tests/it/explain_keys.rs` checks every
 //! attribute and fact a layout names against what the reader emits.
 //!
 //! The spans of one image form a [`Layout`], sorted and without overlaps, so

@@ -1,7 +1,7 @@
 //! Whole reports of the bundled pair, compared with the snapshots in
 //! `testdata/snapshots/`: any change to what a user reads shows as a diff of
 //! those files in review. After a deliberate change, regenerate them with
-//! `ISODIFF_UPDATE_SNAPSHOTS=1 cargo test --test snapshots` and read the diff.
+//! `ISODIFF_UPDATE_SNAPSHOTS=1 cargo test --test it snapshots::` and read the diff.
 //!
 //! Also: one worker thread and many give byte-identical reports.
 
@@ -67,7 +67,7 @@ fn snapshot(name: &str, got: &str) {
             .unwrap_or(want.lines().count().min(got.lines().count()));
         panic!(
             "{name} differs from its snapshot from line {}:\n  want: {:?}\n  got:  {:?}\n\
-             (if deliberate: ISODIFF_UPDATE_SNAPSHOTS=1 cargo test --test snapshots)",
+             (if deliberate: ISODIFF_UPDATE_SNAPSHOTS=1 cargo test --test it snapshots::)",
             first + 1,
             want.lines().nth(first),
             got.lines().nth(first)

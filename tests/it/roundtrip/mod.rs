@@ -17,7 +17,7 @@
 //! hangs fails its case with a message. A producer that is not installed is
 //! skipped with a note (a failure under `ISODIFF_REQUIRE_TOOLS`, as in CI).
 //!
-//! Budget: a plain `cargo test --release --test roundtrip` runs
+//! Budget: a plain `cargo test --release --test it roundtrip::` runs
 //! `DEFAULT_CASES` trees per producer and `DEFAULT_CHANGE_CASES` change cases
 //! per producer, about a minute on two shared cores (54 s measured).
 //! Locally, for more:
@@ -798,7 +798,7 @@ producer_tests! {
 /// `ISODIFF_FUZZ_SEEDS=DIR`, up to `ISODIFF_FUZZ_SEEDS_PER_PRODUCER` (default 4)
 /// small images per ISO 9660 and squashfs producer into `DIR/<target>/`.
 #[test]
-#[ignore = "writes fuzz seeds: ISODIFF_FUZZ_SEEDS=fuzz/corpus cargo test --release --test roundtrip -- --ignored write_fuzz_seeds"]
+#[ignore = "writes fuzz seeds: ISODIFF_FUZZ_SEEDS=fuzz/corpus cargo test --release --test it -- --ignored write_fuzz_seeds"]
 fn write_fuzz_seeds() {
     let out = std::env::var_os("ISODIFF_FUZZ_SEEDS").expect("set ISODIFF_FUZZ_SEEDS=DIR");
     let per = std::env::var("ISODIFF_FUZZ_SEEDS_PER_PRODUCER")

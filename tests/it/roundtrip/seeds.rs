@@ -6,7 +6,7 @@
 //! Run by hand (an ignored test), then commit what it wrote:
 //!
 //! ```text
-//! ISODIFF_FUZZ_SEEDS=fuzz/corpus cargo test --release --test roundtrip -- --ignored write_fuzz_seeds
+//! ISODIFF_FUZZ_SEEDS=fuzz/corpus cargo test --release --test it -- --ignored write_fuzz_seeds
 //! ```
 //!
 //! Each image goes to `$ISODIFF_FUZZ_SEEDS/<target>/gen-<producer>-<seed>`,
@@ -98,7 +98,7 @@ pub fn write(out: &Path, per_producer: u64) -> usize {
             }
             let seed = base.wrapping_add(i);
             let tree = small_tree(seed, &p.caps);
-            // Seeds must list something to mutate (tests/replay.rs checks that
+            // Seeds must list something to mutate (tests/it/replay.rs checks that
             // every seed lists a file): no near-empty trees.
             let files = tree
                 .nodes

@@ -1,7 +1,6 @@
 //! Helpers for the hostile-input tests (`replay.rs`, `mutation.rs`): a watchdog that
 //! turns a hang into a test failure, a deterministic PRNG, and a reader of the
 //! directory layout of a trusted fixture (to know where its metadata is).
-#![allow(dead_code)]
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! What every fuzz target, and `tests/replay.rs`, does with one input: open it, list
+//! What every fuzz target, and `tests/it/replay.rs`, does with one input: open it, list
 //! every entry the way `isodiff ls` does (nested images included), format
 //! everything that would be printed, and read the content of every regular file and
 //! of every special part (system area, boot images).
@@ -11,7 +11,7 @@
 
 use std::collections::HashSet;
 
-use isodiff::escape::escape;
+use isodiff::escape;
 use isodiff::listing::{self, ListError, Listed};
 use isodiff::{EntryKind, Filesystem, Limits, NodeId};
 
@@ -209,29 +209,29 @@ pub fn open_and_exercise(data: &[u8]) -> Result<Outcome, isodiff::Error> {
 /// A directory holding one file, `/f`: the `members` target's two sides, so
 /// that no image reader stands in front of the file readers.
 struct OneFile<'a> {
-    root: isodiff::model::Meta,
+    root: isodiff::Meta,
     bytes: &'a [u8],
 }
 
 impl Filesystem for OneFile<'_> {
-    fn format(&self) -> isodiff::model::Format {
-        isodiff::model::Format::Cpio
+    fn format(&self) -> isodiff::Format {
+        isodiff::Format::Cpio
     }
-    fn facts(&self) -> &[isodiff::model::Fact] {
+    fn facts(&self) -> &[isodiff::Fact] {
         &[]
     }
     fn root(&self) -> NodeId {
         NodeId(0)
     }
-    fn root_meta(&self) -> &isodiff::model::Meta {
+    fn root_meta(&self) -> &isodiff::Meta {
         &self.root
     }
-    fn children(&self, dir: NodeId) -> isodiff::Result<isodiff::model::Listing> {
-        let mut listing = isodiff::model::Listing::default();
+    fn children(&self, dir: NodeId) -> isodiff::Result<isodiff::Listing> {
+        let mut listing = isodiff::Listing::default();
         if dir == NodeId(0) {
-            let mut meta = isodiff::model::Meta::new(EntryKind::File);
+            let mut meta = isodiff::Meta::new(EntryKind::File);
             meta.size = self.bytes.len() as u64;
-            listing.entries.push(isodiff::model::Entry {
+            listing.entries.push(isodiff::Entry {
                 name: b"f".to_vec(),
                 node: NodeId(1),
                 meta,
@@ -240,8 +240,8 @@ impl Filesystem for OneFile<'_> {
         }
         Ok(listing)
     }
-    fn content(&self, _file: NodeId) -> isodiff::Result<isodiff::model::Content<'_>> {
-        Ok(isodiff::model::Content::Slices(vec![self.bytes]))
+    fn content(&self, _file: NodeId) -> isodiff::Result<isodiff::Content<'_>> {
+        Ok(isodiff::Content::Slices(vec![self.bytes]))
     }
 }
 
@@ -255,11 +255,13 @@ pub fn members(data: &[u8]) -> Option<isodiff::Report> {
     };
     let split = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
     let (a, b) = rest.split_at(split % (rest.len() + 1));
-    let mut options = isodiff::Options::default().limits(limits()).threads(1);
-    options.max_nesting = 2;
-    options.max_buffer_bytes = 16 << 20;
-    options.text_diff_timeout = std::time::Duration::from_millis(200);
-    let dir = || isodiff::model::Meta::new(EntryKind::Dir);
+    let options = isodiff::Options::default()
+        .limits(limits())
+        .threads(1)
+        .max_nesting(2)
+        .max_buffer_bytes(16 << 20)
+        .text_diff_timeout(std::time::Duration::from_millis(200));
+    let dir = || isodiff::Meta::new(EntryKind::Dir);
     let fa = OneFile {
         root: dir(),
         bytes: a,

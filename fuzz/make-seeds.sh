@@ -7,7 +7,7 @@
 # images.
 # Needs: xorriso, genisoimage, python3; optionally mksquashfs, setfattr,
 # mkfs.vfat + mtools, cpio. Run as root (mknod).
-# The seeds are committed; the fuzz targets and tests/replay.rs only read them.
+# The seeds are committed; the fuzz targets and tests/it/replay.rs only read them.
 set -euo pipefail
 fuzz=$(cd "$(dirname "$0")" && pwd)
 testdata=$fuzz/../testdata

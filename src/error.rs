@@ -1,7 +1,9 @@
 //! Errors of the library. Each names the structure and the byte offset where the
 //! problem sits, so a damaged image can be inspected by hand at that spot.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
 
 /// The result type of the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -36,13 +38,29 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
-    /// A problem of one input file as a whole, with the file it is in: the
-    /// errors of the readers name structures and offsets, not the file.
-    #[error("{}: {source}", path.display())]
+    /// A problem of one input, with the file it is in and, for a comparison,
+    /// which of the two inputs that is: the errors of the readers name
+    /// structures and offsets, not the file. Its text is the file, the images
+    /// nested in it that enclose the problem ([`Error::InImage`]), then the
+    /// problem: `b.iso:/nix-store.squashfs: squashfs superblock at byte 0: ...`.
+    #[error("{}", in_file_text(path, source))]
     InFile {
-        /// The file.
+        /// The file (`a` or `b` for images compared as bytes).
         path: PathBuf,
+        /// The input of a comparison it is; `None` for one image read alone.
+        side: Option<Which>,
         /// What is wrong with it.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A problem inside an image nested in another, with that image's path in
+    /// its parent (`/nix-store.squashfs`): one link of the chain of enclosing
+    /// images ([`Error::images`]).
+    #[error("{image}: {source}")]
+    InImage {
+        /// The nested image's path in its parent, as text.
+        image: String,
+        /// What is wrong in it.
         #[source]
         source: Box<Error>,
     },
@@ -100,13 +118,86 @@ pub enum Error {
     },
 }
 
+/// Which input of a comparison: where a problem was found, which side has
+/// something.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Which {
+    /// The first image.
+    A,
+    /// The second image.
+    B,
+}
+
+impl Which {
+    /// `a` or `b`.
+    pub fn letter(self) -> &'static str {
+        match self {
+            Which::A => "a",
+            Which::B => "b",
+        }
+    }
+}
+
+/// `file:/image:/image: problem`; an error of the file itself (it cannot be
+/// read, it is empty) names the file already.
+fn in_file_text(path: &Path, source: &Error) -> String {
+    let mut text = path.display().to_string();
+    let mut inner = source;
+    while let Error::InImage { image, source } = inner {
+        text.push(':');
+        text.push_str(image);
+        inner = source;
+    }
+    match inner {
+        Error::Io { .. } | Error::NotAFile { .. } | Error::EmptyFile { .. } => inner.to_string(),
+        _ => format!("{text}: {inner}"),
+    }
+}
+
 impl Error {
-    /// The error itself, or for [`Error::InFile`] the error inside: what to match
-    /// on to tell kinds of trouble apart.
+    /// The error itself, or for [`Error::InFile`] and [`Error::InImage`] the
+    /// error inside: what to match on to tell kinds of trouble apart.
     pub fn cause(&self) -> &Error {
         match self {
-            Error::InFile { source, .. } => source.cause(),
+            Error::InFile { source, .. } | Error::InImage { source, .. } => source.cause(),
             other => other,
+        }
+    }
+
+    /// Which input of a comparison the error is in, when it is one of the two
+    /// ([`crate::diff_files`], [`crate::diff_bytes`]).
+    pub fn side(&self) -> Option<Which> {
+        match self {
+            Error::InFile { side, .. } => *side,
+            _ => None,
+        }
+    }
+
+    /// The images nested in the input that enclose the error, outermost first,
+    /// each as its path in its parent: `["/nix-store.squashfs"]` for a damaged
+    /// squashfs named as `nixos.iso:/nix-store.squashfs`; empty when the error
+    /// is in the input itself.
+    pub fn images(&self) -> Vec<&str> {
+        let mut images = Vec::new();
+        let mut e = self;
+        loop {
+            match e {
+                Error::InFile { source, .. } => e = source,
+                Error::InImage { image, source } => {
+                    images.push(image.as_str());
+                    e = source;
+                }
+                _ => return images,
+            }
+        }
+    }
+
+    /// The error inside the nested image `image` (its path in its parent).
+    pub(crate) fn in_image(self, image: &[u8]) -> Error {
+        Error::InImage {
+            image: crate::escape::escape(image),
+            source: Box::new(self),
         }
     }
 

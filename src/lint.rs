@@ -5,7 +5,7 @@
 //! A lint is a [`Report`] like a comparison's, so every renderer writes it: side
 //! `a` is the image, side `b` the profile, and each finding is a difference from
 //! the value found to the value the profile expects, with its cause (see
-//! [`crate::report::cause`]). Exit codes follow: 0 clean, 1 findings, 2 trouble.
+//! [`crate::report::CauseClass`]). Exit codes follow: 0 clean, 1 findings, 2 trouble.
 
 use crate::listing::{self, ListError, Listed, Nesting};
 use crate::model::{EntryKind, Filesystem, Role, Value};

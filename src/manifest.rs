@@ -27,7 +27,7 @@
 //! beside the file, under which the image's tree is), that `grep` and `sort`
 //! keep together with its image, and that says where it is in the notation
 //! of the reports. The comment is for the human reader. Reading it back
-//! ([`crate::formats::mtree`]), a component `name:` is a section when the
+//! (the mtree reader), a component `name:` is a section when the
 //! file `name` was listed before it in the same directory, which this writer
 //! ensures; a name of the image that ends in `:` is written with that `:`
 //! escaped (`\072`, which libarchive decodes), so it is never taken for a

@@ -30,7 +30,7 @@ pub enum Precision {
 impl Precision {
     /// The precision a time is printed with: [`Precision::TwoSeconds`] is
     /// printed as [`Precision::Seconds`].
-    pub fn printed(self) -> Precision {
+    pub(crate) fn printed(self) -> Precision {
         match self {
             Precision::TwoSeconds => Precision::Seconds,
             p => p,
@@ -65,7 +65,7 @@ impl Timestamp {
 
     /// A time from calendar fields given in a zone `offset_minutes` east of UTC.
     /// Returns `None` when a field is out of its range.
-    pub fn from_civil(
+    pub(crate) fn from_civil(
         civil: Civil,
         offset_minutes: i32,
         nanos: u32,
@@ -95,7 +95,7 @@ impl Timestamp {
 
     /// The instant as [`Timestamp::rfc3339`] prints it: seconds and nanoseconds
     /// cut to the stored precision (a date alone is its midnight).
-    pub fn shown_instant(&self) -> (i64, u32) {
+    pub(crate) fn shown_instant(&self) -> (i64, u32) {
         match self.precision {
             Precision::Seconds | Precision::TwoSeconds => (self.secs, 0),
             Precision::Hundredths => (self.secs, self.nanos / 10_000_000 * 10_000_000),
@@ -107,7 +107,7 @@ impl Timestamp {
     /// The instant this time would have if a format of `precision` had
     /// stored it: the digits it cannot hold cut off (not rounded), as
     /// mksquashfs, cpio and xorriso cut the times they read from `lstat`.
-    pub fn cut_to(&self, precision: Precision) -> (i64, u32) {
+    pub(crate) fn cut_to(&self, precision: Precision) -> (i64, u32) {
         match precision {
             Precision::TwoSeconds => (self.secs - self.secs.rem_euclid(2), 0),
             p => Timestamp {
@@ -124,7 +124,7 @@ impl Timestamp {
     /// instant: an image made from the directory cannot store more, so the
     /// digits it dropped are no difference (their zone neither: a directory
     /// has none). Any other pair must be equal in every field.
-    pub fn same_as(&self, other: &Timestamp) -> bool {
+    pub(crate) fn same_as(&self, other: &Timestamp) -> bool {
         let fine = Precision::Nanoseconds;
         match (self.precision == fine, other.precision == fine) {
             (true, false) => self.cut_to(other.precision) == other.cut_to(other.precision),
@@ -136,7 +136,7 @@ impl Timestamp {
     /// True when both are printed the same by [`Timestamp::rfc3339`]: the same
     /// instant at the same printed precision (they may differ in their zone, or
     /// in digits the precision does not print).
-    pub fn prints_as(&self, other: &Timestamp) -> bool {
+    pub(crate) fn prints_as(&self, other: &Timestamp) -> bool {
         self.precision.printed() == other.precision.printed()
             && self.shown_instant() == other.shown_instant()
     }

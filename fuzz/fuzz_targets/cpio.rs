@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 mod harness;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(fs) = isodiff::formats::cpio::CpioFs::open(data, &harness::limits()) {
+    if let Ok(fs) = isodiff::internals::CpioFs::open(data, &harness::limits()) {
         harness::exercise(&fs);
     }
 });

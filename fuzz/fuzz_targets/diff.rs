@@ -15,10 +15,12 @@ fuzz_target!(|data: &[u8]| {
     let split = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
     let at = split % (rest.len() + 1);
     let (a, b) = rest.split_at(at);
-    let mut options = isodiff::Options::default().limits(harness::limits()).threads(1);
-    options.max_nesting = 2;
-    options.max_buffer_bytes = 16 << 20;
-    options.text_diff_timeout = std::time::Duration::from_millis(200);
+    let options = isodiff::Options::default()
+        .limits(harness::limits())
+        .threads(1)
+        .max_nesting(2)
+        .max_buffer_bytes(16 << 20)
+        .text_diff_timeout(std::time::Duration::from_millis(200));
     if let Ok(report) = isodiff::diff_bytes(a, b, &options) {
         let mut sink = std::io::sink();
         let _ = isodiff::report::text::write(&report, &mut sink);

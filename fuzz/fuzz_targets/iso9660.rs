@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 mod harness;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(fs) = isodiff::formats::iso9660::IsoFs::open(data, &harness::limits()) {
+    if let Ok(fs) = isodiff::internals::IsoFs::open(data, &harness::limits()) {
         harness::exercise(&fs);
     }
 });

@@ -5,7 +5,7 @@
 //! aarch64 ELF and PE). The first four bytes (little-endian) say where to split
 //! the rest into file a and file b; each is the one file `/f` of a tiny file
 //! system, so no image reader stands in front of them (`harness::members`,
-//! which `tests/replay.rs` replays the seeds through).
+//! which `tests/it/replay.rs` replays the seeds through).
 
 #![no_main]
 

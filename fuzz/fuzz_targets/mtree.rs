@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 mod harness;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(fs) = isodiff::formats::mtree::MtreeFs::open(data, &harness::limits()) else {
+    let Ok(fs) = isodiff::internals::MtreeFs::open(data, &harness::limits()) else {
         return;
     };
     harness::exercise(&fs);

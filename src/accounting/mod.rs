@@ -3,16 +3,16 @@
 //!
 //! # The model
 //!
-//! A format reader describes an image as [`Span`]s: the bytes `start..start+len`
-//! and the [`Owner`], the structure that holds them (`primary volume descriptor`,
+//! A format reader describes an image as [`Span`](crate::model::span::Span)s: the bytes `start..start+len`
+//! and the [`Owner`](crate::model::span::Owner), the structure that holds them (`primary volume descriptor`,
 //! `SUSP entry TF of /plain.txt`, `data block 3 of /usr/lib/libfoo.so`). An owner
 //! names the entries it belongs to and says, field by field, what a change of its
 //! bytes can follow from ([`Explain`]): an entry-level difference (`mtime` for the
 //! modify stamp of a TF entry, `content` for a file's extent), an image-level fact
 //! (`pvd.volume_id`), placement (a block address), or nothing. Entry-level
 //! differences are named by typed [`Key`]s (a misspelt one does not compile);
-//! a reader declares its attributes' names once ([`Attr`]) and makes both its
-//! facts and its keys from them, and `tests/explain_keys.rs` checks every
+//! a reader declares its attributes' names once ([`Attr`](crate::model::key::Attr)) and makes both its
+//! facts and its keys from them, and `tests/it/explain_keys.rs` checks every
 //! attribute and fact a layout names against what the reader emits.
 //!
 //! The spans of one image form a [`Layout`], sorted and without overlaps, so
@@ -22,7 +22,7 @@
 //! of /etc/z`).
 //!
 //! Compressed bytes (squashfs metadata blocks, compressed cpio segments) cannot
-//! be pinned to what they encode, so their owner points at a [`Decoded`] table:
+//! be pinned to what they encode, so their owner points at a [`Decoded`](crate::model::span::Decoded) table:
 //! the decoded stream cut into items (`inode of /x`), compared item by item
 //! with the other image's table of the same name (or, for an item named after
 //! its first entry, with the one that holds one of its entries).
@@ -36,7 +36,7 @@
 //! After the entries of two images are compared, and when both images have the
 //! same size:
 //!
-//! 1. Their bytes are compared in chunks ([`differing_runs`]); equal images stop
+//! 1. Their bytes are compared in chunks ([`differing_runs_outside`]); equal images stop
 //!    here.
 //! 2. Both layouts are built, and each run of differing bytes is cut where the
 //!    owners change on either side.
@@ -51,7 +51,7 @@
 //!    (changed, moved, explained, placement); with no owner on either side it is
 //!    unclaimed.
 //!
-//! The outcome is one [`ByteAccounting`] record per pair (differing bytes, runs,
+//! The outcome is one [`ByteAccounting`](crate::report::ByteAccounting) record per pair (differing bytes, runs,
 //! and how many bytes were explained, placement, reported, or unclaimed) and
 //! `bytes` differences for the reported structures and the unclaimed gaps.
 //! Explained and placement bytes are only counted, never listed: they repeat
@@ -61,28 +61,23 @@
 //! record, with the nested location).
 //!
 //! When the two images differ in size, bytes at the same offset mean nothing;
-//! the placements of their main structures ([`Placement`]) are compared instead,
+//! the placements of their main structures ([`Placement`](crate::model::span::Placement)) are compared instead,
 //! as a few `layout` differences.
 //!
 //! Every reader has a layout: ISO 9660, squashfs, FAT (boot sector, FAT
 //! entries per chain, directory entries, clusters) and cpio (headers field by
 //! field, names, data and padding of plain segments; compressed segments as
-//! one span each, explained through a [`Decoded`] table of the decompressed
+//! one span each, explained through a [`Decoded`](crate::model::span::Decoded) table of the decompressed
 //! stream named `cpio segment N`).
 
 mod engine;
 
-pub use crate::model::span::{
-    Attr, Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Owner, Placement, Region,
-    SameButPlacement, Span,
-};
+pub use crate::model::span::{Explain, Key, Layout};
 pub(crate) use engine::{attribute, layout_differences, Context, SameBytes};
 
 use std::ops::Range;
 
 use rayon::prelude::*;
-
-pub use crate::report::ByteAccounting;
 
 /// A run of differing bytes: `start..end`. Runs closer than [`MERGE_GAP`] equal
 /// bytes are one run.
@@ -101,12 +96,6 @@ const CHUNK: usize = 1 << 20;
 /// Most runs kept; past it, runs closer than [`WIDE_GAP`] are merged.
 const MAX_RUNS: usize = 1 << 20;
 const WIDE_GAP: u64 = 4096;
-
-/// The runs of differing bytes of two images of the same size, compared in
-/// chunks (equal chunks cost one comparison each), in parallel.
-pub fn differing_runs(a: &[u8], b: &[u8]) -> Vec<Run> {
-    differing_runs_outside(a, b, &[], &|_| {}).0
-}
 
 /// Bytes per block of a [`Tally`].
 const TALLY_BLOCK: usize = 4096;
@@ -150,9 +139,10 @@ impl Tally {
     }
 }
 
-/// [`differing_runs`] over the bytes outside `skip` (sorted ranges that do not
-/// overlap: the extents of nested images, which their own accounting reads),
-/// calling `read` with the number of bytes compared (both sides) after each
+/// The runs of differing bytes of two images of the same size, compared in
+/// chunks (equal chunks cost one comparison each), in parallel, outside `skip`
+/// (sorted ranges that do not overlap: the extents of nested images, which
+/// their own accounting reads), calling `read` with the number of bytes compared (both sides) after each
 /// window of 64 chunks, so the caller can bound its resident memory; with the
 /// [`Tally`] of the bytes compared.
 pub fn differing_runs_outside(
@@ -336,7 +326,7 @@ mod tests {
         b[100] = 1;
         b[CHUNK - 1] = 1;
         b[CHUNK] = 1;
-        let runs = differing_runs(&a, &b);
+        let runs = differing_runs_outside(&a, &b, &[], &|_| {}).0;
         assert_eq!(
             runs,
             [
@@ -351,7 +341,7 @@ mod tests {
                 }
             ]
         );
-        assert!(differing_runs(&a, &a).is_empty());
+        assert!(differing_runs_outside(&a, &a, &[], &|_| {}).0.is_empty());
     }
 
     #[test]

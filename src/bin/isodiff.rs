@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
-use isodiff::escape::escape;
-use isodiff::formats::input::{descend, Input, Loaded};
+use isodiff::escape;
+use isodiff::input::{descend, Input, Loaded};
 use isodiff::listing::{self, ListError, Listed};
 use isodiff::report::{self, filter::Filter, text::Style, Report};
 use isodiff::{EntryKind, Filesystem};
@@ -66,7 +66,7 @@ struct Cli {
     #[arg(
         long,
         value_name = "N",
-        default_value_t = isodiff::Options::default().hexdump_regions,
+        default_value_t = isodiff::Options::DEFAULT_HEXDUMP_REGIONS,
         help_heading = "Reports"
     )]
     hexdump_regions: usize,
@@ -80,7 +80,7 @@ struct Cli {
     #[arg(
         long,
         value_name = "N",
-        default_value_t = isodiff::Options::default().disassembly_regions,
+        default_value_t = isodiff::Options::DEFAULT_DISASSEMBLY_REGIONS,
         help_heading = "Reports"
     )]
     disassembly_regions: usize,
@@ -129,7 +129,7 @@ struct Cli {
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4G", help_heading = "Limits")]
     max_decompressed: u64,
     /// How deep images inside images are opened.
-    #[arg(long, value_name = "N", default_value_t = isodiff::Options::default().max_nesting, help_heading = "Limits")]
+    #[arg(long, value_name = "N", default_value_t = isodiff::Options::DEFAULT_MAX_NESTING, help_heading = "Limits")]
     max_nesting: u32,
     /// Largest file shown as a unified text diff, suffixes K, M, G.
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "1M", help_heading = "Limits")]
@@ -152,16 +152,15 @@ impl Cli {
             .max_entries(self.max_entries)
             .max_continuations(self.max_continuations)
             .max_decompressed_bytes(self.max_decompressed);
-        let mut options = isodiff::Options::default()
+        isodiff::Options::default()
             .layout(self.layout)
-            .limits(limits);
-        options.max_nesting = self.max_nesting;
-        options.hexdump_regions = self.hexdump_regions;
-        options.max_hexdump_bytes = usize::try_from(self.max_hexdump_bytes).unwrap_or(usize::MAX);
-        options.disassembly_regions = self.disassembly_regions;
-        options.max_text_diff_bytes = self.max_text_diff;
-        options.text_diff_timeout = std::time::Duration::from_millis(self.text_diff_ms);
-        options
+            .limits(limits)
+            .max_nesting(self.max_nesting)
+            .hexdump_regions(self.hexdump_regions)
+            .max_hexdump_bytes(usize::try_from(self.max_hexdump_bytes).unwrap_or(usize::MAX))
+            .disassembly_regions(self.disassembly_regions)
+            .max_text_diff_bytes(self.max_text_diff)
+            .text_diff_timeout(std::time::Duration::from_millis(self.text_diff_ms))
     }
 }
 
@@ -439,15 +438,14 @@ fn compare(cli: &Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut options = cli.options();
-    options.max_diff_lines = match cli.max_diff_lines {
+    let options = cli.options().max_diff_lines(match cli.max_diff_lines {
         0 => usize::MAX,
         n => n,
-    };
-    let progress = if cli.quiet || cli.no_progress {
-        Progress::off()
+    });
+    let (options, progress) = if cli.quiet || cli.no_progress {
+        (options, Progress::off())
     } else {
-        Progress::start(&mut options, a, b)
+        Progress::start(options, a, b)
     };
     let result = isodiff::diff_files(a, b, &options);
     progress.finish();
@@ -848,11 +846,11 @@ impl Progress {
         Progress { done: None }
     }
 
-    fn start(options: &mut isodiff::Options, a: &Path, b: &Path) -> Progress {
+    fn start(options: isodiff::Options, a: &Path, b: &Path) -> (isodiff::Options, Progress) {
         use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
         use std::sync::Arc;
         if !io::stderr().is_terminal() {
-            return Progress::off();
+            return (options, Progress::off());
         }
         // A file that cannot be sized fails the comparison itself, with a
         // better message than a progress bar could give.
@@ -860,8 +858,9 @@ impl Progress {
         let total = size(a).saturating_add(size(b));
         let entries = Arc::new(AtomicU64::new(0));
         let bytes = Arc::new(AtomicU64::new(0));
-        options.progress = Some(entries.clone());
-        options.progress_bytes = Some(bytes.clone());
+        let options = options
+            .progress(entries.clone())
+            .progress_bytes(bytes.clone());
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let handle = std::thread::spawn(move || {
@@ -886,9 +885,10 @@ impl Progress {
             }
             bar.finish_and_clear();
         });
-        Progress {
+        let progress = Progress {
             done: Some((stop, handle)),
-        }
+        };
+        (options, progress)
     }
 
     fn finish(self) {

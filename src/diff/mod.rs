@@ -17,56 +17,37 @@ mod pyc;
 mod walk;
 
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Which};
 use crate::limits::Limits;
 use crate::map::MappedFile;
 use crate::model::Filesystem;
 use crate::report::{Report, Side};
 
-/// How to compare.
+/// How to compare: [`Options::default`], changed by one setter per setting.
+///
+/// ```
+/// let options = isodiff::Options::default().layout(true).threads(1).hexdump_regions(0);
+/// # let _ = options;
+/// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct Options {
-    /// Budgets for reading each image (outer and nested).
-    pub limits: Limits,
-    /// Also compare placement details (extent addresses, table offsets, inode
-    /// numbers), which change whenever anything before them changes.
-    pub layout: bool,
-    /// How deep images nested in images are opened.
-    pub max_nesting: u32,
-    /// Largest nested image or file that is gathered into memory when it is not
-    /// one contiguous slice of its parent.
-    pub max_buffer_bytes: u64,
-    /// Largest file shown as a unified text diff.
-    pub max_text_diff_bytes: u64,
-    /// Time allowed for one text diff; past it the diff is approximate.
-    pub text_diff_timeout: Duration,
-    /// Most lines of one unified diff.
-    pub max_diff_lines: usize,
-    /// Most differing regions of a binary content shown as a hexdump (0: no
-    /// hexdump).
-    pub hexdump_regions: usize,
-    /// Most bytes of one hexdump region (rounded up to whole rows of 16).
-    pub max_hexdump_bytes: usize,
-    /// Most differing regions of an ELF or PE file's code (x86, x86-64,
-    /// aarch64) shown disassembled, both sides (0: no disassembly).
-    pub disassembly_regions: usize,
-    /// Worker threads (0: one per core).
-    pub threads: usize,
-    /// Counts the entry pairs compared so far, for a progress display.
-    pub progress: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
-    /// Counts bytes of the two images covered so far: the stored size of every
-    /// pair of files compared whole (equal, or differing and not images), at
-    /// any depth, both sides added; for squashfs, a file's data blocks (its tail
-    /// in a shared fragment block is not counted). A nested image that is opened
-    /// counts by the files inside it, not again as a file, so the two images'
-    /// sizes together are a total for a progress bar, which the count ends
-    /// short of (tables, directories and tails are not counted). Files that
-    /// share blocks (deduplicated) and files inside a decompressed image (an
-    /// initrd) count again, so a display should cap the count at its total.
-    pub progress_bytes: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    pub(crate) limits: Limits,
+    pub(crate) layout: bool,
+    pub(crate) max_nesting: u32,
+    pub(crate) max_buffer_bytes: u64,
+    pub(crate) max_text_diff_bytes: u64,
+    pub(crate) text_diff_timeout: Duration,
+    pub(crate) max_diff_lines: usize,
+    pub(crate) hexdump_regions: usize,
+    pub(crate) max_hexdump_bytes: usize,
+    pub(crate) disassembly_regions: usize,
+    pub(crate) threads: usize,
+    pub(crate) progress: Option<Arc<AtomicU64>>,
+    pub(crate) progress_bytes: Option<Arc<AtomicU64>>,
 }
 
 impl Default for Options {
@@ -74,14 +55,14 @@ impl Default for Options {
         Options {
             limits: Limits::default(),
             layout: false,
-            max_nesting: 8,
+            max_nesting: Options::DEFAULT_MAX_NESTING,
             max_buffer_bytes: 4 << 30,
             max_text_diff_bytes: 1 << 20,
             text_diff_timeout: Duration::from_secs(2),
             max_diff_lines: 400,
-            hexdump_regions: 4,
+            hexdump_regions: Options::DEFAULT_HEXDUMP_REGIONS,
             max_hexdump_bytes: 256,
-            disassembly_regions: 4,
+            disassembly_regions: Options::DEFAULT_DISASSEMBLY_REGIONS,
             threads: 0,
             progress: None,
             progress_bytes: None,
@@ -90,34 +71,106 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Sets [`Options::layout`].
+    /// How deep images nested in images are opened, by default.
+    pub const DEFAULT_MAX_NESTING: u32 = 8;
+    /// How many differing regions of a binary content are shown as a hexdump,
+    /// by default.
+    pub const DEFAULT_HEXDUMP_REGIONS: usize = 4;
+    /// How many differing regions of code are shown disassembled, by default.
+    pub const DEFAULT_DISASSEMBLY_REGIONS: usize = 4;
+
+    /// Budgets for reading each image (outer and nested).
+    pub fn limits(mut self, limits: Limits) -> Options {
+        self.limits = limits;
+        self
+    }
+
+    /// Also compare placement details (extent addresses, table offsets, inode
+    /// numbers), which change whenever anything before them changes. Off by
+    /// default.
     pub fn layout(mut self, layout: bool) -> Options {
         self.layout = layout;
         self
     }
 
-    /// Sets [`Options::threads`].
+    /// How deep images nested in images are opened
+    /// ([`Options::DEFAULT_MAX_NESTING`]).
+    pub fn max_nesting(mut self, depth: u32) -> Options {
+        self.max_nesting = depth;
+        self
+    }
+
+    /// Largest nested image or file that is gathered into memory when it is not
+    /// one contiguous slice of its parent (4 GiB).
+    pub fn max_buffer_bytes(mut self, bytes: u64) -> Options {
+        self.max_buffer_bytes = bytes;
+        self
+    }
+
+    /// Largest file shown as a unified text diff (1 MiB).
+    pub fn max_text_diff_bytes(mut self, bytes: u64) -> Options {
+        self.max_text_diff_bytes = bytes;
+        self
+    }
+
+    /// Time allowed for one text diff; past it the diff is approximate (2 s).
+    pub fn text_diff_timeout(mut self, timeout: Duration) -> Options {
+        self.text_diff_timeout = timeout;
+        self
+    }
+
+    /// Most lines of one unified diff (400).
+    pub fn max_diff_lines(mut self, lines: usize) -> Options {
+        self.max_diff_lines = lines;
+        self
+    }
+
+    /// Most differing regions of a binary content shown as a hexdump, 0 for
+    /// none ([`Options::DEFAULT_HEXDUMP_REGIONS`]).
+    pub fn hexdump_regions(mut self, regions: usize) -> Options {
+        self.hexdump_regions = regions;
+        self
+    }
+
+    /// Most bytes of one hexdump region, rounded up to whole rows of 16 (256).
+    pub fn max_hexdump_bytes(mut self, bytes: usize) -> Options {
+        self.max_hexdump_bytes = bytes;
+        self
+    }
+
+    /// Most differing regions of an ELF or PE file's code (x86, x86-64,
+    /// aarch64) shown disassembled, both sides, 0 for none
+    /// ([`Options::DEFAULT_DISASSEMBLY_REGIONS`]).
+    pub fn disassembly_regions(mut self, regions: usize) -> Options {
+        self.disassembly_regions = regions;
+        self
+    }
+
+    /// Worker threads, 0 for one per core (the default). The report does not
+    /// depend on it.
     pub fn threads(mut self, threads: usize) -> Options {
         self.threads = threads;
         self
     }
 
-    /// Sets [`Options::hexdump_regions`] and [`Options::max_hexdump_bytes`].
-    pub fn hexdump(mut self, regions: usize, max_bytes: usize) -> Options {
-        self.hexdump_regions = regions;
-        self.max_hexdump_bytes = max_bytes;
+    /// A counter of the entry pairs compared so far, for a progress display.
+    pub fn progress(mut self, entries: Arc<AtomicU64>) -> Options {
+        self.progress = Some(entries);
         self
     }
 
-    /// Sets [`Options::disassembly_regions`].
-    pub fn disassembly(mut self, regions: usize) -> Options {
-        self.disassembly_regions = regions;
-        self
-    }
-
-    /// Sets [`Options::limits`].
-    pub fn limits(mut self, limits: Limits) -> Options {
-        self.limits = limits;
+    /// A counter of the bytes of the two images covered so far: the stored
+    /// size of every pair of files compared whole (equal, or differing and not
+    /// images), at any depth, both sides added; for squashfs, a file's data
+    /// blocks (its tail in a shared fragment block is not counted). A nested
+    /// image that is opened counts by the files inside it, not again as a
+    /// file, so the two images' sizes together are a total for a progress bar,
+    /// which the count ends short of (tables, directories and tails are not
+    /// counted). Files that share blocks (deduplicated) and files inside a
+    /// decompressed image (an initrd) count again, so a display should cap the
+    /// count at its total.
+    pub fn progress_bytes(mut self, bytes: Arc<AtomicU64>) -> Options {
+        self.progress_bytes = Some(bytes);
         self
     }
 }
@@ -144,8 +197,11 @@ fn run(
 
 /// Compares two images given as bytes. Fails when either cannot be opened at all.
 pub fn diff_bytes(a: &[u8], b: &[u8], options: &Options) -> Result<Report> {
-    let fa = crate::formats::open::open(a, &options.limits)?;
-    let fb = crate::formats::open::open(b, &options.limits)?;
+    let open = |bytes, which: Which| {
+        crate::formats::open::open(bytes, &options.limits)
+            .map_err(|e| in_file(which, Path::new(which.letter()), e))
+    };
+    let (fa, fb) = (open(a, Which::A)?, open(b, Which::B)?);
     let mut report = diff_filesystems(fa.as_ref(), fb.as_ref(), options)?;
     report.a.size = a.len() as u64;
     report.b.size = b.len() as u64;
@@ -159,12 +215,17 @@ pub fn diff_bytes(a: &[u8], b: &[u8], options: &Options) -> Result<Report> {
 /// [`Report::problems`].
 pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
     use crate::formats::input::{descend, Input};
-    let (ia, ib) = (Input::locate(a)?, Input::locate(b)?);
-    let (la, lb) = (ia.load()?, ib.load()?);
+    let located = |path: &Path, which| {
+        let input = Input::locate(path).map_err(|e| in_file(which, path, e))?;
+        let loaded = input.load().map_err(|e| in_file(which, input.file(), e))?;
+        Ok::<_, Error>((input, loaded))
+    };
+    let (ia, la) = located(a, Which::A)?;
+    let (ib, lb) = located(b, Which::B)?;
     // Both at once: opening may decompress a whole image.
     let (fa, fb) = rayon::join(|| la.open(&options.limits), || lb.open(&options.limits));
-    let fa = fa.map_err(|e| in_file(ia.file(), e))?;
-    let fb = fb.map_err(|e| in_file(ib.file(), e))?;
+    let fa = fa.map_err(|e| in_file(Which::A, ia.file(), e))?;
+    let fb = fb.map_err(|e| in_file(Which::B, ib.file(), e))?;
     let (limits, max) = (&options.limits, options.max_buffer_bytes);
     // The size of what is compared: the file, or the image named inside it;
     // a directory (or a directory inside an image) has none.
@@ -184,9 +245,9 @@ pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
             let sizes = (size(&ia, sa, la.map()), size(&ib, sb, lb.map()));
             run(differ, sa, sb, options).map(|r| (r, sizes))
         })
-        .map_err(|e| in_file(ib.file(), e))?
+        .map_err(|e| in_file(Which::B, ib.file(), e))?
     })
-    .map_err(|e| in_file(ia.file(), e))?;
+    .map_err(|e| in_file(Which::A, ia.file(), e))?;
     let (mut report, (size_a, size_b)) = compared?;
     report.a = Side::new(a.display().to_string(), size_a);
     report.b = Side::new(b.display().to_string(), size_b);
@@ -197,14 +258,13 @@ pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
     Ok(report)
 }
 
-/// The error of opening one input file, naming the file where the error does
-/// not already.
-fn in_file(path: &Path, e: Error) -> Error {
+/// The error of one input of the comparison, with the input and its file.
+fn in_file(side: Which, path: &Path, e: Error) -> Error {
     match e {
-        Error::Io { .. } | Error::NotAFile { .. } | Error::EmptyFile { .. } => e,
         Error::InFile { .. } => e,
         other => Error::InFile {
             path: path.to_owned(),
+            side: Some(side),
             source: Box::new(other),
         },
     }

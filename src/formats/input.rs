@@ -163,7 +163,7 @@ impl Loaded {
     }
 
     /// The map of an image file.
-    pub fn map(&self) -> Option<&MappedFile> {
+    pub(crate) fn map(&self) -> Option<&MappedFile> {
         match self {
             Loaded::Image(map) => Some(map),
             #[cfg(unix)]
@@ -227,7 +227,8 @@ fn descend_in<R>(
                         "is a file but no image this tool reads (nor a directory)",
                     ));
                 }
-                let nested = super::open::open_nested(&content, limits, max_buffer)?;
+                let nested = super::open::open_nested(&content, limits, max_buffer)
+                    .map_err(|e| e.in_image(text))?;
                 Ok(f(nested.fs.as_ref()))
             }
             other => Err(address(
@@ -245,14 +246,17 @@ fn descend_in<R>(
             continue;
         }
         if let Some(described) = fs.described_image(e.node) {
-            return descend_in(described.as_ref(), rest, limits, max_buffer, f);
+            return descend_in(described.as_ref(), rest, limits, max_buffer, f)
+                .map_err(|e| e.in_image(head));
         }
         let content = fs.content(e.node)?;
         if super::open::image_format(&content).is_none() {
             continue;
         }
-        let nested = super::open::open_nested(&content, limits, max_buffer)?;
-        return descend_in(nested.fs.as_ref(), rest, limits, max_buffer, f);
+        let nested =
+            super::open::open_nested(&content, limits, max_buffer).map_err(|e| e.in_image(head))?;
+        return descend_in(nested.fs.as_ref(), rest, limits, max_buffer, f)
+            .map_err(|e| e.in_image(head));
     }
     Err(address(text, "no such entry"))
 }

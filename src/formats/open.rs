@@ -76,17 +76,6 @@ pub fn open<'a>(data: &'a [u8], limits: &Limits) -> Result<Box<dyn Filesystem + 
     ))
 }
 
-/// The format of the image that `head` (the first bytes of a file) starts,
-/// looking one level into a compressed stream: a `.iso.xz` sniffs as ISO 9660.
-/// A compressed image is recognized only when `head` holds enough of the stream
-/// to decompress its magic.
-pub fn sniff(head: &[u8]) -> Option<Format> {
-    magic::sniff(head).or_else(|| {
-        let c = Compression::detect(head)?;
-        magic::sniff(&compress::peek(c, head, ISO_HEAD))
-    })
-}
-
 /// The format of the image a file's content holds, if it holds one.
 ///
 /// Reads the head once: as many bytes as the farthest magic needs (ISO 9660's,
@@ -94,7 +83,7 @@ pub fn sniff(head: &[u8]) -> Option<Format> {
 /// decode of its first block (streaming compressors stop after the head), or a
 /// cached fragment block for a short file. Only a file that starts as a
 /// compressed stream is decompressed from, once, and read further (up to
-/// [`COMPRESSED_HEAD`]) only when its head decompresses to too little to hold
+/// `COMPRESSED_HEAD`) only when its head decompresses to too little to hold
 /// the ISO 9660 magic: each decode of a compressed man page counts when a
 /// listing meets tens of thousands of them.
 pub fn image_format(content: &Content<'_>) -> Option<Format> {
@@ -339,9 +328,13 @@ mod tests {
         let head = squashfs_head();
         let zst = zstd::bulk::compress(&head, 3).unwrap_or_default();
         for packed in [gz(&head), xz(&head), bz2(&head), zst] {
-            assert_eq!(sniff(&packed), Some(Format::Squashfs));
+            assert_eq!(
+                image_format(&Content::Slices(vec![&packed])),
+                Some(Format::Squashfs)
+            );
         }
-        assert_eq!(sniff(&gz(b"a compressed text file")), None);
+        let text = gz(b"a compressed text file");
+        assert_eq!(image_format(&Content::Slices(vec![&text])), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! would explain nothing, silently. The entry-level keys are the enum's
 //! variants (a misspelt one does not compile); the name of an attribute comes
 //! from the reader's own facts, declared once ([`Attr`] constants where the name
-//! is fixed), and `tests/explain_keys.rs` checks every attribute a reader's
+//! is fixed), and `tests/it/explain_keys.rs` checks every attribute a reader's
 //! spans name against the attributes it gives the same entries.
 
 use std::borrow::Cow;

@@ -123,7 +123,7 @@ impl EntryKind {
     }
 
     /// Decodes the file type bits (`S_IFMT`) of a POSIX mode.
-    pub fn from_posix_mode(mode: u32) -> Option<EntryKind> {
+    pub(crate) fn from_posix_mode(mode: u32) -> Option<EntryKind> {
         Some(match mode & 0o170000 {
             0o100000 => EntryKind::File,
             0o040000 => EntryKind::Dir,
@@ -343,7 +343,7 @@ impl EntryField {
     }
 
     /// What kind of thing the field says.
-    pub fn role(self) -> Role {
+    pub(crate) fn role(self) -> Role {
         match self {
             EntryField::Mtime | EntryField::Atime | EntryField::Ctime => Role::Time,
             EntryField::Uid | EntryField::Gid => Role::Ownership,
@@ -352,7 +352,7 @@ impl EntryField {
     }
 
     /// True when this field differs between `a` and `b`.
-    pub fn differs(self, a: &Meta, b: &Meta) -> bool {
+    pub(crate) fn differs(self, a: &Meta, b: &Meta) -> bool {
         match self {
             EntryField::Type => a.kind != b.kind,
             EntryField::Mode => a.mode != b.mode,
@@ -386,22 +386,22 @@ impl Fact {
     }
 
     /// A fact that only describes where something is placed.
-    pub fn layout(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
+    pub(crate) fn layout(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
         Fact::new(name, value).role(Role::Placement)
     }
 
     /// A point in time.
-    pub fn time(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
+    pub(crate) fn time(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
         Fact::new(name, value).role(Role::Time)
     }
 
     /// How the bytes were packed.
-    pub fn packing(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
+    pub(crate) fn packing(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
         Fact::new(name, value).role(Role::Packing)
     }
 
     /// An identifier the producer made up.
-    pub fn identifier(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
+    pub(crate) fn identifier(name: impl Into<Cow<'static, str>>, value: Value) -> Fact {
         Fact::new(name, value).role(Role::Identifier)
     }
 
@@ -411,13 +411,13 @@ impl Fact {
     }
 
     /// The same with another role.
-    pub fn role(mut self, role: Role) -> Fact {
+    pub(crate) fn role(mut self, role: Role) -> Fact {
         self.role = role;
         self
     }
 
     /// The same, declared to follow from `follows`.
-    pub fn follows(mut self, follows: Follows) -> Fact {
+    pub(crate) fn follows(mut self, follows: Follows) -> Fact {
         self.follows = Some(follows);
         self
     }
@@ -449,7 +449,7 @@ fn serialize_hex<S: serde::Serializer>(bytes: &[u8], s: S) -> std::result::Resul
 }
 
 /// Lower-case hexadecimal of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     use fmt::Write;
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -480,6 +480,7 @@ pub enum Content<'a> {
     Slices(Vec<&'a [u8]>),
     /// Squashfs: raw (mostly compressed) data blocks and a fragment tail, slices of
     /// the image, so equal raw blocks prove equal content without decompressing.
+    #[doc(hidden)]
     Blocks(blocks::BlockList<'a>),
     /// Bytes the reader derived and owns (a system area with its parsed fields
     /// blanked out).
@@ -500,7 +501,7 @@ pub enum Content<'a> {
 impl<'a> Content<'a> {
     /// The plain slices of the image that hold the content, when it is stored
     /// plainly; `None` when it must be decoded.
-    pub fn as_slices(&self) -> Option<&[&'a [u8]]> {
+    pub(crate) fn as_slices(&self) -> Option<&[&'a [u8]]> {
         match self {
             Content::Slices(s) => Some(s),
             Content::Blocks(_)
@@ -617,17 +618,22 @@ pub trait Filesystem: Send + Sync {
         Vec::new()
     }
     /// The bytes this file system was opened over, when its format accounts for
-    /// them byte by byte (see [`crate::accounting`]); `None` otherwise.
+    /// them byte by byte (see [`crate::report::ByteAccounting`]); `None` otherwise.
     fn raw_bytes(&self) -> Option<&[u8]> {
         None
     }
     /// The span of every structure of the image, built now from the bytes (not
     /// kept from opening it): call it only to attribute differing bytes.
+    /// Hidden: the byte accounting's types are no API; a file system made
+    /// outside the crate has no layout and keeps this default.
+    #[doc(hidden)]
     fn byte_layout(&self) -> Result<span::Layout> {
         Ok(span::Layout::new())
     }
     /// Where the main structures of the image are (file extents, tables), to
-    /// compare two images of different sizes.
+    /// compare two images of different sizes. Hidden, as
+    /// [`Filesystem::byte_layout`].
+    #[doc(hidden)]
     fn placements(&self) -> Vec<span::Placement> {
         Vec::new()
     }

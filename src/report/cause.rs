@@ -23,7 +23,7 @@ use super::{Difference, EntryField, Kind, Location, LocationText, Report};
 use crate::model::Role;
 use crate::time::Timestamp;
 
-/// One class of causes: a row of [`CLASSES`].
+/// One class of causes: a row of the table of known causes.
 #[derive(Debug, PartialEq, Eq)]
 pub struct CauseClass {
     /// Stable id, used in the JSON report and by `lint` (`build-clock`).
@@ -62,7 +62,7 @@ pub enum Rule {
     /// one of them a date or a time of day.
     EmbeddedDate,
     /// Times of several entries shifted by about the same amount, in the same
-    /// direction (see [`CLOCK_TOLERANCE_NS`]).
+    /// direction (see `CLOCK_TOLERANCE_NS`).
     ClockShift,
     /// Where structures are: a placement fact or a `layout` difference.
     Placement,
@@ -210,10 +210,10 @@ pub static CLASSES: &[CauseClass] = &[
 /// Times whose shifts differ by at most this much, or by a twentieth of the
 /// shift when that is more, are one shift of the build clock: two builds two
 /// minutes apart shift files by +119 s to +127 s as the build goes on.
-pub const CLOCK_TOLERANCE_NS: i128 = 2_000_000_000;
+pub(crate) const CLOCK_TOLERANCE_NS: i128 = 2_000_000_000;
 
 /// The class with this id.
-pub fn class(id: &str) -> Option<&'static CauseClass> {
+pub(crate) fn class(id: &str) -> Option<&'static CauseClass> {
     CLASSES.iter().find(|c| c.id == id)
 }
 
@@ -293,7 +293,7 @@ fn is_store_path_name(name: &[u8]) -> bool {
 }
 
 /// True when some element of `location` has a component that names a store path.
-pub fn in_nix_store(location: &Location) -> bool {
+pub(crate) fn in_nix_store(location: &Location) -> bool {
     location
         .iter()
         .any(|element| element.split(|&c| c == b'/').any(is_store_path_name))
@@ -400,7 +400,7 @@ fn shift(a: &Timestamp, b: &Timestamp) -> i128 {
 
 /// Gives every difference of `report` its cause (differences that only follow
 /// from others get none), then counts them ([`tally`]).
-pub fn assign(report: &mut Report) {
+pub(crate) fn assign(report: &mut Report) {
     let globs = compile();
     let clock = class("build-clock");
     let mut shifts: Vec<(i128, usize)> = Vec::new();
@@ -450,7 +450,7 @@ pub fn assign(report: &mut Report) {
 
 /// How many differences of the report have each cause: [`Report::causes`], most
 /// frequent first, and [`Report::no_known_cause`]. Run again after a filter.
-pub fn tally(report: &mut Report) {
+pub(crate) fn tally(report: &mut Report) {
     let mut by_class: BTreeMap<&'static str, CauseCount> = BTreeMap::new();
     let mut examples: BTreeMap<&'static str, BTreeMap<Location, Vec<Location>>> = BTreeMap::new();
     let mut unknown = 0;
@@ -513,7 +513,7 @@ pub fn tally(report: &mut Report) {
 }
 
 /// How many example locations a cause keeps.
-pub const EXAMPLES: usize = 5;
+pub(crate) const EXAMPLES: usize = 5;
 
 /// The differences of a report that share one cause.
 #[derive(Debug, Clone, PartialEq)]
@@ -535,7 +535,7 @@ pub struct CauseCount {
 
 impl CauseCount {
     /// The shift of its times in words: `+4 s`, `+119 s to +127 s`.
-    pub fn shift_text(&self) -> Option<String> {
+    pub(crate) fn shift_text(&self) -> Option<String> {
         let (lo, hi) = self.shift?;
         let word = |n| super::summary::GroupChange::Shift(n).to_string();
         Some(if lo == hi {
@@ -547,7 +547,7 @@ impl CauseCount {
 
     /// One line: `build clock in file times: 1989 differences in 2 images (mtime,
     /// atime, ctime; +4 s to +5 s)`.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         let s = |n: u64| if n == 1 { "" } else { "s" };
         let images = self.images.len() as u64;
         format!(
@@ -563,7 +563,7 @@ impl CauseCount {
 
     /// What differs, as every report says it: the fields (the first five and
     /// a count when there are more than six), then the shift of its times.
-    pub fn what(&self) -> Vec<String> {
+    pub(crate) fn what(&self) -> Vec<String> {
         let fields: Vec<&str> = self.fields.iter().map(String::as_str).collect();
         let mut what = vec![if fields.len() > 6 {
             format!("{}, ... ({} fields)", fields[..5].join(", "), fields.len())

@@ -102,7 +102,7 @@ pub enum Val {
 
 impl Val {
     /// The value as the reports show it.
-    pub fn shown(&self) -> Shown<'_> {
+    pub(crate) fn shown(&self) -> Shown<'_> {
         self.shown_with_zone(false)
     }
 
@@ -144,12 +144,12 @@ impl Val {
     }
 
     /// An optional number: [`Val::Unsigned`], or [`Val::Absent`] for `None`.
-    pub fn unsigned(n: Option<impl Into<u64>>) -> Val {
+    pub(crate) fn unsigned(n: Option<impl Into<u64>>) -> Val {
         n.map_or(Val::Absent, |n| Val::Unsigned(n.into()))
     }
 
     /// An optional time: [`Val::Time`], or [`Val::Absent`] for `None`.
-    pub fn time(t: Option<Timestamp>) -> Val {
+    pub(crate) fn time(t: Option<Timestamp>) -> Val {
         t.map_or(Val::Absent, Val::Time)
     }
 
@@ -197,7 +197,7 @@ fn zoned(a: &Val, b: &Val) -> bool {
 /// Both values of a difference as shown: like [`Val::shown`], but two times
 /// that differ only in their zone are shown with it (`2024-06-02T00:00:00Z
 /// (zone +60 min)`), so that the difference shows.
-pub fn shown_pair<'v>(a: &'v Val, b: &'v Val) -> (Shown<'v>, Shown<'v>) {
+pub(crate) fn shown_pair<'v>(a: &'v Val, b: &'v Val) -> (Shown<'v>, Shown<'v>) {
     let zone = zoned(a, b);
     (a.shown_with_zone(zone), b.shown_with_zone(zone))
 }
@@ -211,7 +211,7 @@ pub(crate) fn read_pair(a: &Val, b: &Val) -> (Val, Val) {
 
 /// True when two values are shown the same (an unset and an absent value, two
 /// times equal at the precision printed): no difference to show.
-pub fn shown_same(a: &Val, b: &Val) -> bool {
+pub(crate) fn shown_same(a: &Val, b: &Val) -> bool {
     a == b || a.shown() == b.shown()
 }
 
@@ -232,13 +232,6 @@ pub enum Shown<'a> {
     Text(Cow<'a, str>),
     /// Two numbers (a device number), `[major,minor]`.
     Pair(u32, u32),
-}
-
-impl Shown<'_> {
-    /// True for `null`.
-    pub fn is_null(&self) -> bool {
-        matches!(self, Shown::Null)
-    }
 }
 
 impl fmt::Display for Shown<'_> {
@@ -309,7 +302,7 @@ pub use crate::model::EntryField;
 
 impl EntryField {
     /// The kind of difference this field's changes are.
-    pub fn kind(self) -> Kind {
+    pub(crate) fn kind(self) -> Kind {
         match self {
             EntryField::Type => Kind::Type,
             EntryField::Mode => Kind::Mode,
@@ -338,7 +331,7 @@ pub enum Subject {
 
 impl Subject {
     /// The value it is shown as.
-    pub fn val(self) -> Val {
+    pub(crate) fn val(self) -> Val {
         match self {
             Subject::Entry(k) => Val::Kind(k),
             Subject::BootImage => Val::BootImage,
@@ -488,7 +481,7 @@ fn as_hex<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// Bytes per row of a hexdump, as `xxd` writes them.
-pub const HEX_ROW: usize = 16;
+pub(crate) const HEX_ROW: usize = 16;
 
 /// One row of a hexdump (16 bytes at most), as `xxd` writes it, in a unified
 /// diff: `-00001000: 7f45 4c46 ...  .ELF....`.
@@ -507,14 +500,14 @@ pub struct HexRow<'a> {
 
 impl HexRow<'_> {
     /// True when byte `i` of the row differs from the other side's.
-    pub fn differs(&self, i: usize) -> bool {
+    pub(crate) fn differs(&self, i: usize) -> bool {
         self.bytes.get(i) != self.other.get(i)
     }
 
     /// Writes the row, each byte's text (two hex digits, then its character)
     /// passed through `byte` with whether it differs: the HTML report marks
     /// them so.
-    pub fn write_with(&self, out: &mut String, byte: &dyn Fn(&mut String, &str, bool)) {
+    pub(crate) fn write_with(&self, out: &mut String, byte: &dyn Fn(&mut String, &str, bool)) {
         out.push(match self.side {
             None => ' ',
             Some(Which::A) => '-',
@@ -584,7 +577,7 @@ impl fmt::Display for HexHeader {
 impl HexRegion {
     /// The region's header and its rows: a row both sides hold alike once,
     /// a differing row as the first side's then the second's, aligned.
-    pub fn lines(&self) -> (HexHeader, Vec<HexRow<'_>>) {
+    pub(crate) fn lines(&self) -> (HexHeader, Vec<HexRow<'_>>) {
         let rows = self.a.len().max(self.b.len()).div_ceil(HEX_ROW);
         fn row(v: &[u8], i: usize) -> &[u8] {
             let start = (i * HEX_ROW).min(v.len());
@@ -833,7 +826,7 @@ impl fmt::Display for DetailLine<'_> {
 impl DetailLine<'_> {
     /// True for the lines of a unified diff (hunk headers and hunk lines, and
     /// a hexdump's, which is a unified diff of `xxd` rows).
-    pub fn is_diff(&self) -> bool {
+    pub(crate) fn is_diff(&self) -> bool {
         matches!(
             self,
             DetailLine::Hunk(_)
@@ -904,7 +897,7 @@ impl ContentChange {
 
     /// The detail's lines: the digests, then the text diff; or the note that
     /// it was left out; none when it was left out without one.
-    pub fn detail_lines(&self) -> Vec<DetailLine<'_>> {
+    pub(crate) fn detail_lines(&self) -> Vec<DetailLine<'_>> {
         match self.detail {
             Detail::LeftOut { noted: true } => return vec![DetailLine::LeftOut],
             Detail::LeftOut { noted: false } => return Vec::new(),
@@ -1070,7 +1063,7 @@ pub struct Block {
 impl BytesChange {
     /// The structure, with what happened to it where that is part of its name
     /// (`inode table: inode of /x (mode)`, `... (placement)`).
-    pub fn field(&self) -> Cow<'_, str> {
+    pub(crate) fn field(&self) -> Cow<'_, str> {
         match self {
             BytesChange::Structure { name, how, .. } => match how {
                 Reported::Changed { what, .. } if !what.is_empty() => {
@@ -1087,7 +1080,7 @@ impl BytesChange {
 
     /// The kind of structure, to group many of one kind (`data block`,
     /// `unclaimed`, `inode table: inode`, `more`).
-    pub fn structure(&self) -> Cow<'_, str> {
+    pub(crate) fn structure(&self) -> Cow<'_, str> {
         match self {
             BytesChange::Structure { class, .. } => Cow::Borrowed(class),
             BytesChange::Unclaimed { .. } => Cow::Borrowed("unclaimed"),
@@ -1097,7 +1090,7 @@ impl BytesChange {
     }
 
     /// Where: the first differing byte (for an item, its compressed block).
-    pub fn offset(&self) -> Option<u64> {
+    pub(crate) fn offset(&self) -> Option<u64> {
         match self {
             BytesChange::Structure { offset, .. } | BytesChange::Unclaimed { offset, .. } => {
                 Some(*offset)
@@ -1108,7 +1101,7 @@ impl BytesChange {
     }
 
     /// How many bytes from [`BytesChange::offset`].
-    pub fn length(&self) -> Option<u64> {
+    pub(crate) fn length(&self) -> Option<u64> {
         match self {
             BytesChange::Structure { length, .. } | BytesChange::Unclaimed { length, .. } => {
                 Some(*length)
@@ -1119,7 +1112,7 @@ impl BytesChange {
     }
 
     /// How many bytes differ, where counted.
-    pub fn differing_bytes(&self) -> Option<u64> {
+    pub(crate) fn differing_bytes(&self) -> Option<u64> {
         match self {
             BytesChange::Structure {
                 differing_bytes, ..
@@ -1133,7 +1126,7 @@ impl BytesChange {
 
     /// The values of both sides: the first bytes, the offsets of a structure
     /// that moved, or nothing.
-    pub fn values(&self) -> (Val, Val) {
+    pub(crate) fn values(&self) -> (Val, Val) {
         match self {
             BytesChange::Structure {
                 how: Reported::Changed { shown, .. } | Reported::PlacementAlone { shown },
@@ -1152,7 +1145,7 @@ impl BytesChange {
     }
 
     /// One line saying how the bytes differ.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let count = |n: u64, first: u64| format!("{} from offset {first}", bytes_differ(n));
         match self {
             BytesChange::Structure {
@@ -1299,7 +1292,7 @@ impl fmt::Display for LayoutGroup {
 
 impl LayoutChange {
     /// The structure, or the kind of structure in the plural (`file extents`).
-    pub fn field(&self) -> Cow<'_, str> {
+    pub(crate) fn field(&self) -> Cow<'_, str> {
         match self {
             LayoutChange::Placed { name, .. } => Cow::Borrowed(name),
             LayoutChange::Class { class, .. } => Cow::Owned(format!("{class}s")),
@@ -1308,7 +1301,7 @@ impl LayoutChange {
 
     /// The values of both sides: where the structure is, or how many of the
     /// kind there are.
-    pub fn values(&self) -> (Val, Val) {
+    pub(crate) fn values(&self) -> (Val, Val) {
         match self {
             LayoutChange::Placed { a, b, .. } => (Val::Place(*a), Val::Place(*b)),
             LayoutChange::Class {
@@ -1318,7 +1311,7 @@ impl LayoutChange {
     }
 
     /// What happened to the structures of a kind, in one line.
-    pub fn summary(&self) -> Option<String> {
+    pub(crate) fn summary(&self) -> Option<String> {
         match self {
             LayoutChange::Placed { .. } => None,
             LayoutChange::Class {
@@ -1395,7 +1388,7 @@ impl Change {
     }
 
     /// For something on one side only: how many entries.
-    pub fn entries(&self) -> Option<u64> {
+    pub(crate) fn entries(&self) -> Option<u64> {
         match self {
             Change::OneSided { entries, .. } => *entries,
             _ => None,
@@ -1414,7 +1407,7 @@ impl Change {
 
     /// The detail's lines (see [`ContentChange::detail_lines`]); none but for
     /// content.
-    pub fn detail_lines(&self) -> Vec<DetailLine<'_>> {
+    pub(crate) fn detail_lines(&self) -> Vec<DetailLine<'_>> {
         match self {
             Change::Content(c) => c.detail_lines(),
             _ => Vec::new(),
@@ -1430,7 +1423,7 @@ impl Change {
     }
 
     /// For `bytes`: the kind of structure.
-    pub fn structure(&self) -> Option<Cow<'_, str>> {
+    pub(crate) fn structure(&self) -> Option<Cow<'_, str>> {
         match self {
             Change::Bytes(b) => Some(b.structure()),
             _ => None,
@@ -1438,7 +1431,7 @@ impl Change {
     }
 
     /// For `bytes`: where the first differing byte is.
-    pub fn offset(&self) -> Option<u64> {
+    pub(crate) fn offset(&self) -> Option<u64> {
         match self {
             Change::Bytes(b) => b.offset(),
             _ => None,
@@ -1446,7 +1439,7 @@ impl Change {
     }
 
     /// For `bytes`: how many bytes from [`Change::offset`].
-    pub fn length(&self) -> Option<u64> {
+    pub(crate) fn length(&self) -> Option<u64> {
         match self {
             Change::Bytes(b) => b.length(),
             _ => None,

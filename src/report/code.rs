@@ -160,7 +160,7 @@ impl CodeRegion {
     /// instruction at the same address with the same bytes on both sides is
     /// one line; between two such, the first side's instructions, then the
     /// second's.
-    pub fn lines(&self) -> (CodeHeader<'_>, Vec<CodeRow<'_>>) {
+    pub(crate) fn lines(&self) -> (CodeHeader<'_>, Vec<CodeRow<'_>>) {
         let key = |i: &Insn| (i.address, i.bytes.clone());
         let (ka, kb): (Vec<_>, Vec<_>) = (
             self.a.iter().map(key).collect(),

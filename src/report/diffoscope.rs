@@ -229,7 +229,7 @@ impl<'r> Trie<'r> {
 }
 
 /// The diffoscope tree of `report`.
-pub fn tree(report: &Report) -> Node {
+pub(crate) fn tree(report: &Report) -> Node {
     let mut trie = Trie::default();
     for d in &report.differences {
         trie.insert(d);

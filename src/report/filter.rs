@@ -105,7 +105,7 @@ fn units(bytes: &[u8], out: &mut Vec<u32>) {
 impl Glob {
     /// Compiles `pattern`, matched as written (no floating, see
     /// [`Glob::location`] for that).
-    pub fn new(pattern: &str) -> Result<Glob, GlobError> {
+    pub(crate) fn new(pattern: &str) -> Result<Glob, GlobError> {
         let err = |reason| GlobError {
             pattern: pattern.to_owned(),
             reason,
@@ -197,7 +197,7 @@ impl Glob {
     /// Compiles a location pattern: a trailing `/` is dropped (`dir/` names the
     /// directory), and a pattern that does not start with `/` or `**` floats, as if
     /// it began with `**/`.
-    pub fn location(pattern: &str) -> Result<Glob, GlobError> {
+    pub(crate) fn location(pattern: &str) -> Result<Glob, GlobError> {
         let trimmed = if pattern.len() > 1 {
             pattern.trim_end_matches('/')
         } else {
@@ -216,12 +216,12 @@ impl Glob {
     }
 
     /// The pattern as given.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.pattern
     }
 
     /// True when the pattern matches all of `text`.
-    pub fn matches(&self, text: &[u8]) -> bool {
+    pub(crate) fn matches(&self, text: &[u8]) -> bool {
         let mut u = Vec::with_capacity(text.len());
         units(text, &mut u);
         self.run(&u, &[])
@@ -229,7 +229,7 @@ impl Glob {
 
     /// True when the pattern matches `location` (in its `:`-joined text form) or a
     /// location above it: a directory it is in, or an image it is nested in.
-    pub fn matches_location(&self, location: &Location) -> bool {
+    pub(crate) fn matches_location(&self, location: &Location) -> bool {
         let mut u = Vec::new();
         // Positions where a prefix is itself a location: the end of each element
         // and before each `/` inside one (but its first).
@@ -339,7 +339,7 @@ pub enum Reason {
 
 impl Reason {
     /// The option, as typed on the command line.
-    pub fn option(self) -> &'static str {
+    pub(crate) fn option(self) -> &'static str {
         match self {
             Reason::Exclude => "--exclude",
             Reason::Ignore => "--ignore",
@@ -428,7 +428,7 @@ impl Filter {
     }
 
     /// True when a rule hides `d` (for hints: what a filter would hide).
-    pub fn hides(&self, d: &Difference) -> bool {
+    pub(crate) fn hides(&self, d: &Difference) -> bool {
         self.field_rule_for(d).is_some() || self.location_rule_for(&d.location).is_some()
     }
 

@@ -6,7 +6,7 @@
 //! Every string that comes from an image (names, link targets, values, details)
 //! and from the command line (paths, filter patterns) goes through
 //! [`crate::escape::escape`] (control and bidi characters made visible) and then
-//! [`html_escape`] (`& < > " '` as entities), so it can only ever be text. The page
+//! escaped (`& < > " '` as entities), so it can only ever be text. The page
 //! also carries a Content-Security-Policy that allows no network access and only
 //! the one script whose hash it names, so even a mistake in escaping could not run
 //! anything. The script builds no markup: it reads `textContent` and toggles
@@ -31,7 +31,7 @@ const OPEN_ALL_UP_TO: usize = 300;
 const REPEATED_SHOWN: usize = 10;
 
 /// `s` with `& < > " '` replaced by entities: safe in text and in quoted attributes.
-pub fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

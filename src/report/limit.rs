@@ -41,7 +41,7 @@ pub use super::change::DETAIL_CUT;
 
 impl Cut {
     /// One line for a summary.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = format!("report cut at --max-report-size {}", self.max_report_size);
         if self.details > 0 {
             s.push_str(&format!(": {} detail(s) left out", self.details));

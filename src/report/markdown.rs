@@ -95,7 +95,7 @@ pub fn write(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
 /// Writes `report` as Markdown within `max_chars` characters (`None`: no limit).
 /// The causes and counts always come first; table rows, then details, are left
 /// out at the end when they do not fit, and a closing note says how many.
-pub fn write_within(
+pub(crate) fn write_within(
     report: &Report,
     out: &mut dyn Write,
     max_chars: Option<usize>,

@@ -10,16 +10,16 @@
 //! ([`Report::filtered`], [`Report::cut`]) so every renderer can say so: nothing is
 //! dropped silently.
 
-pub mod cause;
-pub mod change;
-pub mod code;
+pub(crate) mod cause;
+pub(crate) mod change;
+pub(crate) mod code;
 pub mod diffoscope;
 pub mod filter;
 pub mod html;
 pub mod json;
 pub mod limit;
 pub mod markdown;
-pub mod summary;
+pub(crate) mod summary;
 pub mod text;
 
 use std::borrow::Cow;
@@ -28,9 +28,13 @@ use std::collections::{BTreeMap, HashMap};
 use crate::model::{Follows, Role};
 use serde::Serialize;
 
+pub use crate::error::Which;
+pub use cause::{CauseClass, CauseCount, Rule};
+pub(crate) use change::DetailLine;
 pub use change::{
-    BytesChange, Change, ContentChange, DetailLine, EntryField, HexRegion, Hexdump, LayoutChange,
-    Subject, Val,
+    Block, BytesChange, Change, ContentChange, Detail, ElfPlace, ElfSymbol, EntryField, Excerpt,
+    HexRegion, Hexdump, Hunk, LayoutChange, LayoutGroup, Line, LineOp, Place, Reported, Subject,
+    TextDiff, Val,
 };
 pub use code::{Arch, CodeRegion, Disassembly, Insn};
 pub use filter::{Filter, Filtered};
@@ -68,10 +72,10 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cut: Option<Cut>,
     /// One record per pair of same-size images whose bytes were compared and found
-    /// to differ: how many bytes differ and what explains them (see
-    /// [`crate::accounting`]). Empty when no such pair was met.
+    /// to differ: how many bytes differ and what explains them. Empty when no
+    /// such pair was met.
     pub byte_accounting: Vec<ByteAccounting>,
-    /// The causes of the differences, most frequent first (see [`cause`]):
+    /// The causes of the differences, most frequent first (see [`CauseClass`]):
     /// what a user should read first.
     pub causes: Vec<cause::CauseCount>,
     /// How many differences (consequences aside) have no known cause.
@@ -122,7 +126,12 @@ impl ByteAccounting {
 impl Report {
     /// A report of `differences` (sorted by location) and `problems`, with nothing
     /// filtered or cut.
-    pub fn new(a: Side, b: Side, differences: Vec<Difference>, problems: Vec<Problem>) -> Report {
+    pub(crate) fn new(
+        a: Side,
+        b: Side,
+        differences: Vec<Difference>,
+        problems: Vec<Problem>,
+    ) -> Report {
         Report {
             a,
             b,
@@ -299,7 +308,7 @@ pub struct Repeated {
 
 impl Repeated {
     /// What differs, in words (see [`Difference::what`]).
-    pub fn what(&self) -> String {
+    pub(crate) fn what(&self) -> String {
         what(self.kind, self.field.as_deref())
     }
 }
@@ -318,7 +327,7 @@ pub struct Side {
 
 impl Side {
     /// The image read from `path`, of `size` bytes, as it is stored.
-    pub fn new(path: impl Into<String>, size: u64) -> Side {
+    pub(crate) fn new(path: impl Into<String>, size: u64) -> Side {
         Side {
             path: path.into(),
             size,
@@ -328,7 +337,7 @@ impl Side {
 
     /// The path, and the compressor it was decompressed from if any: how
     /// reports name the side (`a.iso.zst (decompressed from zstd)`).
-    pub fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         match self.decompressed_from {
             Some(c) => format!("{} (decompressed from {c})", self.path),
             None => self.path.clone(),
@@ -414,12 +423,12 @@ impl Kind {
 
     /// True for kinds located at an image rather than at an entry of it (`image`,
     /// `bytes`, `layout`).
-    pub fn is_image_level(self) -> bool {
+    pub(crate) fn is_image_level(self) -> bool {
         matches!(self, Kind::Image | Kind::Bytes | Kind::Layout)
     }
 }
 
-/// One difference: where it is, and the typed change (see [`change`]).
+/// One difference: where it is, and the typed change (see [`Change`]).
 ///
 /// The accessors ([`Difference::kind`], [`Difference::field`], [`Difference::values`],
 /// [`Difference::summary`], ...) render the change the way every report shows it;
@@ -440,8 +449,8 @@ pub struct Difference {
     /// GPT's backup header address when the image size differs): counted apart
     /// from the differences a user must read.
     pub consequence: bool,
-    /// Why it most likely differs, when a rule of [`cause::CLASSES`] recognizes
-    /// it (set by [`cause::assign`]).
+    /// Why it most likely differs, when a known cause ([`CauseClass`]) recognizes
+    /// it (set as the report is made).
     pub cause: Option<&'static cause::CauseClass>,
 }
 
@@ -453,7 +462,7 @@ impl Serialize for Difference {
 
 impl Difference {
     /// A difference of `change` at `location`.
-    pub fn new(location: Location, change: Change) -> Difference {
+    pub(crate) fn new(location: Location, change: Change) -> Difference {
         let role = match &change {
             Change::Entry { field, .. } => field.role(),
             _ => Role::Content,
@@ -469,12 +478,12 @@ impl Difference {
     }
 
     /// A field of an entry's metadata that differs.
-    pub fn entry(location: Location, field: EntryField, a: Val, b: Val) -> Difference {
+    pub(crate) fn entry(location: Location, field: EntryField, a: Val, b: Val) -> Difference {
         Difference::new(location, Change::Entry { field, a, b })
     }
 
     /// An extended attribute that differs (`None`: absent on that side).
-    pub fn xattr(
+    pub(crate) fn xattr(
         location: Location,
         name: Vec<u8>,
         a: Option<Vec<u8>>,
@@ -492,7 +501,7 @@ impl Difference {
     }
 
     /// A format-specific field of an entry that differs.
-    pub fn attribute(
+    pub(crate) fn attribute(
         location: Location,
         name: impl Into<Cow<'static, str>>,
         a: Val,
@@ -503,7 +512,7 @@ impl Difference {
     }
 
     /// An image-level fact that differs; `location` names the image.
-    pub fn image_fact(
+    pub(crate) fn image_fact(
         location: Location,
         name: impl Into<Cow<'static, str>>,
         a: Val,
@@ -514,25 +523,25 @@ impl Difference {
     }
 
     /// The same with another role.
-    pub fn with_role(mut self, role: Role) -> Difference {
+    pub(crate) fn with_role(mut self, role: Role) -> Difference {
         self.role = role;
         self
     }
 
     /// The same with the role and what it follows that `fact` declares.
-    pub fn declared_by(mut self, fact: &crate::model::Fact) -> Difference {
+    pub(crate) fn declared_by(mut self, fact: &crate::model::Fact) -> Difference {
         self.role = fact.role;
         self.follows = fact.follows;
         self
     }
 
     /// Contents that differ.
-    pub fn content(location: Location, content: ContentChange) -> Difference {
+    pub(crate) fn content(location: Location, content: ContentChange) -> Difference {
         Difference::new(location, Change::Content(Box::new(content)))
     }
 
     /// Something only `side` has (`entries`: how many entries, for an entry).
-    pub fn one_sided(
+    pub(crate) fn one_sided(
         location: Location,
         side: Which,
         subject: Subject,
@@ -549,13 +558,13 @@ impl Difference {
     }
 
     /// Bytes of a same-size image pair; `location` names the image.
-    pub fn bytes(location: Location, bytes: BytesChange) -> Difference {
+    pub(crate) fn bytes(location: Location, bytes: BytesChange) -> Difference {
         Difference::new(location, Change::Bytes(Box::new(bytes)))
     }
 
     /// Placement of structures of two images of different sizes; `location`
     /// names the image.
-    pub fn layout(location: Location, layout: LayoutChange) -> Difference {
+    pub(crate) fn layout(location: Location, layout: LayoutChange) -> Difference {
         Difference::new(location, Change::Layout(Box::new(layout)))
     }
 
@@ -570,7 +579,7 @@ impl Difference {
         self.change.field()
     }
 
-    /// The values of both sides (see [`change::shown_pair`] for how they show).
+    /// The values of both sides as they show in a report.
     pub fn values(&self) -> (Cow<'_, Val>, Cow<'_, Val>) {
         self.change.values()
     }
@@ -587,7 +596,7 @@ impl Difference {
     }
 
     /// For `content`: the digests and the unified diff, line by line.
-    pub fn detail_lines(&self) -> Vec<DetailLine<'_>> {
+    pub(crate) fn detail_lines(&self) -> Vec<DetailLine<'_>> {
         self.change.detail_lines()
     }
 
@@ -597,13 +606,13 @@ impl Difference {
     }
 
     /// True when the difference has a detail to show.
-    pub fn has_detail(&self) -> bool {
+    pub(crate) fn has_detail(&self) -> bool {
         matches!(&self.change, Change::Content(c) if c.detail != change::Detail::LeftOut { noted: false })
     }
 
     /// Leaves the detail out (to keep a report within a size), with a one-line
     /// note where it was when `noted`.
-    pub fn leave_out_detail(&mut self, noted: bool) {
+    pub(crate) fn leave_out_detail(&mut self, noted: bool) {
         if let Change::Content(c) = &mut self.change {
             c.detail = change::Detail::LeftOut { noted };
             c.text_diff = None;
@@ -654,26 +663,6 @@ fn what(kind: Kind, field: Option<&str>) -> String {
         (Some(f), Kind::Image) => f.to_owned(),
         (Some(f), kind) => format!("{} {f}", kind.name()),
         (None, kind) => kind.name().to_owned(),
-    }
-}
-
-/// Which image: where a problem was found, which side has something.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Which {
-    /// The first image.
-    A,
-    /// The second image.
-    B,
-}
-
-impl Which {
-    /// `a` or `b`.
-    pub fn letter(self) -> &'static str {
-        match self {
-            Which::A => "a",
-            Which::B => "b",
-        }
     }
 }
 

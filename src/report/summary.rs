@@ -10,12 +10,12 @@ use super::change::{read_pair, shown_pair, Val};
 use super::{Difference, Kind, Location};
 
 /// How many entries must share a change before they are summarized.
-pub const MIN_GROUP: usize = 5;
+pub(crate) const MIN_GROUP: usize = 5;
 /// How many entries must share a cause (see [`super::cause`]) before they are
 /// summarized.
-pub const MIN_CAUSED_GROUP: usize = 2;
+pub(crate) const MIN_CAUSED_GROUP: usize = 2;
 /// How many example entries a summary line names.
-pub const EXAMPLES: usize = 3;
+pub(crate) const EXAMPLES: usize = 3;
 
 /// Entries of one file system that changed the same way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +93,7 @@ type Merged = HashMap<(Location, GroupChange, Vec<Vec<u8>>), (Vec<String>, Vec<u
 
 /// Splits `differences` into groups of at least [`MIN_GROUP`] entries that changed
 /// the same way, and the indices of the differences left to show one by one.
-pub fn summarize(differences: &[Difference]) -> (Vec<Group>, Vec<usize>) {
+pub(crate) fn summarize(differences: &[Difference]) -> (Vec<Group>, Vec<usize>) {
     // (container, field, change) -> (entry path, index of the difference)
     let mut by_change: BTreeMap<(Location, String), HashMap<GroupChange, Members>> =
         BTreeMap::new();

@@ -23,13 +23,13 @@ pub struct Style {
 
 /// SGR sequences used when colouring.
 mod sgr {
-    pub const RESET: &str = "\x1b[0m";
-    pub const BOLD: &str = "\x1b[1m";
-    pub const RED: &str = "\x1b[31m";
-    pub const GREEN: &str = "\x1b[32m";
-    pub const YELLOW: &str = "\x1b[33m";
-    pub const CYAN: &str = "\x1b[36m";
-    pub const DIM: &str = "\x1b[2m";
+    pub(crate) const RESET: &str = "\x1b[0m";
+    pub(crate) const BOLD: &str = "\x1b[1m";
+    pub(crate) const RED: &str = "\x1b[31m";
+    pub(crate) const GREEN: &str = "\x1b[32m";
+    pub(crate) const YELLOW: &str = "\x1b[33m";
+    pub(crate) const CYAN: &str = "\x1b[36m";
+    pub(crate) const DIM: &str = "\x1b[2m";
 }
 
 /// `text` in `code` when colouring, as it is otherwise.
@@ -204,14 +204,14 @@ pub fn location(location: &Location) -> String {
 }
 
 /// A value as text: strings escaped and unquoted, null as `(none)`.
-pub fn value(v: &Shown<'_>) -> String {
+pub(crate) fn value(v: &Shown<'_>) -> String {
     escape(v.to_string().as_bytes())
 }
 
 /// One line per image for the differences that only follow from others
 /// ([`Difference::consequence`]): `/x.squashfs  follows from the differences
 /// above: superblock.inode_count 41783 -> 41782`.
-pub fn consequence_lines(report: &Report) -> Vec<String> {
+pub(crate) fn consequence_lines(report: &Report) -> Vec<String> {
     let mut by_image: std::collections::BTreeMap<&[Vec<u8>], Vec<String>> = Default::default();
     for d in report.differences.iter().filter(|d| d.consequence) {
         let (a, b) = values(d);
@@ -232,7 +232,7 @@ pub fn consequence_lines(report: &Report) -> Vec<String> {
         .collect()
 }
 
-/// Both values of a difference as text (see [`value`]).
+/// Both values of a difference as text (`null` for a missing one).
 pub fn values(d: &Difference) -> (String, String) {
     let (a, b) = d.values();
     let (a, b) = shown_pair(&a, &b);
@@ -240,7 +240,7 @@ pub fn values(d: &Difference) -> (String, String) {
 }
 
 /// The one line of a group of entries that changed the same way.
-pub fn group_line(g: &super::summary::Group) -> String {
+pub(crate) fn group_line(g: &super::summary::Group) -> String {
     let examples: Vec<String> = g
         .paths
         .iter()
@@ -282,7 +282,7 @@ pub enum CauseLine {
 /// The block that opens the text report: the causes found, each with its
 /// count, examples and fix; how many differences have no known cause; the
 /// counts by kind. Empty when there is no difference.
-pub fn cause_lines(report: &Report) -> Vec<CauseLine> {
+pub(crate) fn cause_lines(report: &Report) -> Vec<CauseLine> {
     let mut out = Vec::new();
     if report.differences.is_empty() {
         return out;
@@ -329,7 +329,7 @@ pub fn cause_lines(report: &Report) -> Vec<CauseLine> {
 
 impl CauseLine {
     /// The line's text.
-    pub fn text(&self) -> &str {
+    pub(crate) fn text(&self) -> &str {
         match self {
             CauseLine::Heading(s)
             | CauseLine::Cause(s)
@@ -348,7 +348,7 @@ fn paint_cause_line(style: Style, line: &CauseLine) -> String {
 
 /// How many `bytes` differences of one kind of structure in one image are shown
 /// one by one; more are said in one line.
-pub const BYTES_SHOWN: usize = 6;
+pub(crate) const BYTES_SHOWN: usize = 6;
 
 /// `bytes` differences said together: for the index of the first of a group, the
 /// indices of its members; for the others of the group, `None`.
@@ -399,7 +399,7 @@ fn byte_group_line(differences: &[Difference], members: &[usize], style: Style) 
 }
 
 /// The line that says whether every differing byte of an image pair is explained.
-pub fn accounting_line(r: &super::ByteAccounting) -> String {
+pub(crate) fn accounting_line(r: &super::ByteAccounting) -> String {
     let s = |n: u64| if n == 1 { "" } else { "s" };
     let nested = match r.nested_bytes {
         0 => String::new(),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the tiny executables of the disassembly tests (tests/disasm.rs) from
+# Builds the tiny executables of the disassembly tests (tests/it/disasm.rs) from
 # their sources beside this script: hello-x86_64.elf and hello-aarch64.elf,
 # each a few hundred bytes (no separate code segment, no build id), symbols kept.
 # Needs: binutils and binutils-aarch64-linux-gnu (apt-get install binutils

@@ -1,0 +1,179 @@
+//! Replays every input of the fuzz corpora and regressions (`fuzz/corpus/*/`,
+//! `fuzz/regressions/*/`) through what the fuzz targets do: `isodiff::open` (and
+//! the ISO 9660 reader directly), the full listing and every file's content, under
+//! the targets' small limits. None may panic, and each must finish in under 5 s.
+//!
+//! Every crash the fuzzer finds is minimized into `fuzz/regressions/<target>/`, so
+//! this test keeps it fixed without needing the nightly toolchain.
+
+use crate::{harness, hostile};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use hostile::run_all;
+
+const PER_INPUT: Duration = Duration::from_secs(5);
+
+/// Every file under `fuzz/<kind>/<target>/`, sorted.
+fn inputs(kind: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz")
+        .join(kind);
+    let mut files = Vec::new();
+    let Ok(targets) = std::fs::read_dir(&root) else {
+        return files;
+    };
+    for target in targets.flatten() {
+        let Ok(entries) = std::fs::read_dir(target.path()) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_file()) {
+                files.push(entry.path());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// What the two fuzz targets do with one input.
+fn replay(data: &[u8]) -> (Option<harness::Outcome>, Option<harness::Outcome>) {
+    let any = harness::open_and_exercise(data).ok();
+    let iso = isodiff::internals::IsoFs::open(data, &harness::limits())
+        .ok()
+        .map(|fs| harness::exercise(&fs));
+    (any, iso)
+}
+
+fn replay_all(kind: &str) -> usize {
+    let files = inputs(kind);
+    let cases = files
+        .iter()
+        .map(|f| {
+            let name = f.display().to_string();
+            let data = std::fs::read(f).unwrap_or_else(|e| panic!("{name}: {e}"));
+            (name, data)
+        })
+        .collect::<Vec<_>>();
+    let count = cases.len();
+    let finished = run_all(cases, PER_INPUT, |data: &Vec<u8>| replay(data));
+    let mut failures = Vec::new();
+    for f in &finished {
+        match &f.result {
+            Err(panic) => failures.push(format!("{}: panicked: {panic}", f.name)),
+            Ok(_) if f.elapsed >= PER_INPUT => {
+                failures.push(format!("{}: took {:?}", f.name, f.elapsed))
+            }
+            Ok(_) => {}
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    count
+}
+
+#[test]
+fn corpus_replays_without_panic() {
+    let count = replay_all("corpus");
+    assert!(count > 0, "no seed corpus under fuzz/corpus/");
+}
+
+#[test]
+fn regressions_replay_without_panic() {
+    // Empty until the fuzzer finds something; then each input stays here for good.
+    replay_all("regressions");
+}
+
+#[test]
+fn the_seed_images_list_cleanly() {
+    // The seeds made by fuzz/make-seeds.sh are sound images: if one stops listing,
+    // the fuzzer would start from a broken seed without anyone noticing. (And a
+    // reader that starts to fail on a real image is a finding in itself.)
+    let mut nested = 0;
+    for path in inputs("corpus") {
+        let name = path.display().to_string();
+        let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let outcome = match harness::open_and_exercise(&data) {
+            Ok(o) => o,
+            // Seeds for formats `open` does not sniff yet (FAT, cpio).
+            Err(isodiff::Error::UnknownFormat(_)) => continue,
+            Err(e) => panic!("{name} does not open: {e}"),
+        };
+        assert_eq!(outcome.problems, 0, "{name}: {outcome:?}");
+        assert_eq!(outcome.content_errors, 0, "{name}: {outcome:?}");
+        assert!(
+            outcome.listed > 1 && outcome.files > 0,
+            "{name}: {outcome:?}"
+        );
+        nested += outcome.nested_listed;
+    }
+    assert!(nested > 0, "no seed holds a nested image");
+}
+
+/// What the `diff` fuzz target does with one input: the first four bytes split
+/// the rest into two images, which are compared and rendered.
+fn replay_diff(data: &[u8]) {
+    let (Some(head), Some(rest)) = (data.get(..4), data.get(4..)) else {
+        return;
+    };
+    let split = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let (a, b) = rest.split_at(split % (rest.len() + 1));
+    let options = isodiff::Options::default()
+        .limits(harness::limits())
+        .threads(1)
+        .max_nesting(2)
+        .max_buffer_bytes(16 << 20);
+    if let Ok(report) = isodiff::diff_bytes(a, b, &options) {
+        let mut sink = std::io::sink();
+        let _ = isodiff::report::text::write(&report, &mut sink);
+        let _ = isodiff::report::json::write(&report, &mut sink);
+    }
+}
+
+#[test]
+fn diff_seeds_compare_without_panic() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/diff");
+    let mut count = 0;
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let data = std::fs::read(entry.path()).unwrap_or_default();
+        let started = std::time::Instant::now();
+        replay_diff(&data);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{}",
+            entry.path().display()
+        );
+        count += 1;
+    }
+    assert!(count >= 4, "the diff target's seeds are missing");
+}
+
+/// The `members` target's seeds, through what it does (`harness::members`):
+/// none may panic or take long, and the executables differing in code reach
+/// the disassembly, of both instruction sets (else the fuzzer would not
+/// exercise the decoders).
+#[test]
+fn members_seeds_compare_and_reach_the_disassembly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/members");
+    let mut arches = std::collections::BTreeSet::new();
+    let mut count = 0;
+    for entry in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let data = std::fs::read(entry.path()).unwrap_or_default();
+        let started = std::time::Instant::now();
+        let report = harness::members(&data);
+        assert!(started.elapsed() < PER_INPUT, "{}", entry.path().display());
+        for d in report.iter().flat_map(|r| &r.differences) {
+            if let isodiff::report::Change::Content(c) = &d.change {
+                arches.extend(c.disassembly.as_ref().map(|x| x.arch.name()));
+            }
+        }
+        count += 1;
+    }
+    assert!(count >= 7, "the members target's seeds are missing");
+    assert_eq!(
+        arches.into_iter().collect::<Vec<_>>(),
+        ["aarch64", "x86-64"],
+        "seeds that reach the disassembly"
+    );
+}

@@ -104,6 +104,14 @@ impl SameBytes {
         }
     }
 
+    /// The ranges recorded at the same offset in both images.
+    pub fn in_place(&self) -> impl Iterator<Item = std::ops::Range<u64>> + '_ {
+        self.0
+            .iter()
+            .filter(|(x, y, _)| x == y)
+            .map(|&(x, _, len)| x..x.saturating_add(len))
+    }
+
     /// True when nothing is recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

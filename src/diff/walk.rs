@@ -390,6 +390,11 @@ impl<'o> Differ<'o> {
         {
             ctx.content_said_by_fields(l.last().cloned().unwrap_or_default());
         }
+        // Blocks the walk proved equal where they lie in both images (all of a
+        // rebuild's data but what changed) are not compared again here.
+        let mut unread = skip.clone();
+        unread.extend(same.in_place());
+        let unread = merge_ranges(unread);
         ctx.same = same;
         let layout = |fs: &dyn Filesystem, side: Which| {
             let mut l = fs.byte_layout().unwrap_or_else(|e| {
@@ -403,7 +408,7 @@ impl<'o> Differ<'o> {
             l.finish();
             l
         };
-        let runs = || accounting::differing_runs_outside(ra, rb, &skip, &read);
+        let runs = || accounting::differing_runs_outside(ra, rb, &unread, &read);
         let layouts = || rayon::join(|| layout(a, Which::A), || layout(b, Which::B));
         // When something is known to differ, some bytes do: the layouts are
         // built while the bytes are compared. Else only if they are found to.
@@ -462,15 +467,7 @@ impl<'o> Differ<'o> {
                 }
             }
         }
-        skip.sort_by_key(|r| r.start);
-        let mut merged: Vec<std::ops::Range<u64>> = Vec::with_capacity(skip.len());
-        for r in skip {
-            match merged.last_mut() {
-                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
-                _ => merged.push(r),
-            }
-        }
-        (paths, merged)
+        (paths, merge_ranges(skip))
     }
 
     /// Compares the children of two directories, then recurses in parallel.
@@ -1317,6 +1314,19 @@ fn raw_len(c: &Content<'_>) -> u64 {
         Content::Blocks(b) => b.blocks.iter().map(|x| x.raw.len() as u64).sum(),
         other => other.len(),
     }
+}
+
+/// `ranges` sorted, those that overlap or touch made one.
+fn merge_ranges(mut ranges: Vec<std::ops::Range<u64>>) -> Vec<std::ops::Range<u64>> {
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<std::ops::Range<u64>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    merged
 }
 
 /// How much content is read between two releases of the maps' pages.

@@ -51,6 +51,9 @@ struct Node {
     children: Vec<usize>,
     /// The root of the section that describes the image this file holds.
     section: Option<usize>,
+    /// The lines of entries in this directory that could not be read: each
+    /// costs only its entry, as a damaged record of an image does.
+    errors: Vec<Error>,
 }
 
 impl Node {
@@ -61,6 +64,7 @@ impl Node {
             sha256: None,
             children: Vec::new(),
             section: None,
+            errors: Vec::new(),
         }
     }
 }
@@ -122,14 +126,18 @@ fn hex32(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Applies the keywords of one line (after `/set` defaults) to an entry.
-fn apply(keys: &[(String, String)], line: usize) -> Result<(Meta, Option<[u8; 32]>)> {
-    let bad = |what: &str| Error::malformed("mtree line", line as u64, what.to_owned());
+/// Applies the keywords of one line (after `/set` defaults) to an entry;
+/// what is wrong with them, when a value cannot be read.
+fn apply(keys: &[(String, String)]) -> std::result::Result<(Meta, Option<[u8; 32]>), String> {
     let get = |k: &str| {
         keys.iter()
             .rev()
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.as_str())
+    };
+    let bad = |key: &str| match get(key) {
+        Some(v) => format!("{key}={v} cannot be read"),
+        None => format!("{key} cannot be read"),
     };
     let kind = match get("type").unwrap_or("file") {
         "file" => EntryKind::File,
@@ -139,15 +147,15 @@ fn apply(keys: &[(String, String)], line: usize) -> Result<(Meta, Option<[u8; 32
         "block" => EntryKind::BlockDevice,
         "fifo" => EntryKind::Fifo,
         "socket" => EntryKind::Socket,
-        _ => return Err(bad("unknown type")),
+        _ => return Err(bad("type")),
     };
     let mut m = Meta::new(kind);
-    let num = |k: &str| -> Result<Option<u64>> {
+    let num = |k: &str| -> std::result::Result<Option<u64>, String> {
         get(k)
             .map(|v| v.parse::<u64>().map_err(|_| bad(k)))
             .transpose()
     };
-    let small = |k: &str| -> Result<Option<u32>> {
+    let small = |k: &str| -> std::result::Result<Option<u32>, String> {
         num(k)?
             .map(|v| u32::try_from(v).map_err(|_| bad(k)))
             .transpose()
@@ -164,7 +172,7 @@ fn apply(keys: &[(String, String)], line: usize) -> Result<(Meta, Option<[u8; 32
         let secs: i64 = secs.parse().map_err(|_| bad("time"))?;
         let nanos: u32 = frac.parse().map_err(|_| bad("time"))?;
         if nanos >= 1_000_000_000 {
-            return Err(bad("time fraction past a second"));
+            return Err(format!("{}: a fraction past a second", bad("time")));
         }
         m.mtime = Some(Timestamp {
             secs,
@@ -202,8 +210,12 @@ fn apply(keys: &[(String, String)], line: usize) -> Result<(Meta, Option<[u8; 32
 }
 
 impl MtreeFs {
-    /// Reads the manifest in `data`. A line it cannot read is an error (a
-    /// manifest is made by a tool, so damage means a wrong file).
+    /// Reads the manifest in `data`. A line it cannot read (a value that is
+    /// no value, a path that cannot be placed) is an error of that entry,
+    /// listed among the problems of the directory that would hold it; the
+    /// rest is read, so a comparison still says everything else. Refused as a
+    /// whole: a manifest without `#mtree`, the relative form, and one past the
+    /// entry limit.
     pub fn open(data: &[u8], limits: &crate::limits::Limits) -> Result<MtreeFs> {
         if !sniff(data) {
             return Err(Error::malformed(
@@ -218,8 +230,14 @@ impl MtreeFs {
         };
         let mut set: Vec<(String, String)> = Vec::new();
         let mut pending: Vec<u8> = Vec::new();
+        // Where the line being read (with its continuations) starts: byte
+        // offset and number, for its errors.
+        let mut line_start: Option<(u64, usize)> = None;
+        let mut offset = 0u64;
         for (n, raw) in data.split(|&b| b == b'\n').enumerate() {
-            let line_no = n + 1;
+            let here = offset;
+            offset += raw.len() as u64 + 1;
+            let (line_at, line_no) = *line_start.get_or_insert((here, n + 1));
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
             // A line ending in an unescaped `\` continues on the next.
             if let Some(head) = raw.strip_suffix(b"\\") {
@@ -227,6 +245,7 @@ impl MtreeFs {
                 pending.push(b' ');
                 continue;
             }
+            line_start = None;
             pending.extend_from_slice(raw);
             let line = std::mem::take(&mut pending);
             let text = String::from_utf8_lossy(&line);
@@ -253,9 +272,11 @@ impl MtreeFs {
                 ".." => {
                     return Err(Error::malformed(
                         "mtree line",
-                        line_no as u64,
-                        "the relative form (`..` lines) is not read; write full paths \
-                         (bsdtar and isodiff manifest do)",
+                        line_at,
+                        format!(
+                            "line {line_no}: the relative form (`..` lines) is not read; \
+                             write full paths (bsdtar and isodiff manifest do)"
+                        ),
                     ))
                 }
                 _ => {
@@ -268,8 +289,17 @@ impl MtreeFs {
                     }
                     let mut all = set.clone();
                     all.extend(keys);
-                    let (meta, sha) = apply(&all, line_no)?;
-                    fs.add(first.as_bytes(), meta, sha, line_no, limits.max_depth)?;
+                    let added = apply(&all).and_then(|(meta, sha)| {
+                        fs.add(first.as_bytes(), meta, sha, limits.max_depth)
+                    });
+                    if let Err(why) = added {
+                        let dir = fs.holder(first.as_bytes());
+                        fs.nodes[dir].errors.push(Error::malformed(
+                            "mtree line",
+                            line_at,
+                            format!("line {line_no} ({first}): {why}; the entry is left out"),
+                        ));
+                    }
                 }
             }
         }
@@ -292,7 +322,50 @@ impl MtreeFs {
     }
 }
 
+/// The components of a path as written (`.`, `./a/b`), still escaped: split
+/// before decoding, as an escaped `/` or `:` (`\057`, `\072`) is part of a
+/// name, never a separator. `None` for a path not starting with `./`.
+fn components(word: &[u8]) -> Option<Vec<&[u8]>> {
+    let rest = match word {
+        b"." => &[][..],
+        p => p.strip_prefix(b"./")?,
+    };
+    Some(
+        rest.split(|&b| b == b'/')
+            .filter(|p| !p.is_empty())
+            .collect(),
+    )
+}
+
 impl Builder {
+    /// The file of `dir` whose section `raw` (a component `x.squashfs:`)
+    /// names: the root of the section describing the image the file holds,
+    /// when the file `x.squashfs` was listed there.
+    fn section_file(&self, dir: usize, raw: &[u8]) -> Option<usize> {
+        raw.strip_suffix(b":")
+            .and_then(|stem| self.child(dir, &decode(stem)))
+            .filter(|&c| self.nodes[c].meta.kind == EntryKind::File)
+    }
+
+    /// The directory whose listing holds the errors of the entry at `word`:
+    /// its parent, or the deepest of its ancestors the manifest has (the
+    /// root when the path cannot be read at all).
+    fn holder(&self, word: &[u8]) -> usize {
+        let parts = components(word).unwrap_or_default();
+        let mut at = 0;
+        for raw in parts.iter().take(parts.len().saturating_sub(1)) {
+            let next = match self.section_file(at, raw) {
+                Some(file) => self.nodes[file].section,
+                None => self.child(at, &decode(raw)),
+            };
+            match next.filter(|&n| self.nodes[n].meta.kind == EntryKind::Dir) {
+                Some(n) => at = n,
+                None => break,
+            }
+        }
+        at
+    }
+
     /// The child of `dir` named `name`.
     fn child(&self, dir: usize, name: &[u8]) -> Option<usize> {
         self.index.get(&(dir, name.to_vec())).copied()
@@ -306,45 +379,26 @@ impl Builder {
     /// Puts the entry at `word` (the path as written, still escaped: `.`,
     /// `./a/b`, `./x.squashfs:/etc/passwd`) in the tree, making the
     /// directories above it that the manifest does not list.
+    /// What is wrong, when the entry cannot be placed.
     fn add(
         &mut self,
         word: &[u8],
         meta: Meta,
         sha: Option<[u8; 32]>,
-        line: usize,
         max_depth: u32,
-    ) -> Result<()> {
-        let bad = |what: &str| Error::malformed("mtree line", line as u64, what.to_owned());
-        let rest = match word {
-            b"." => &[][..],
-            p => p
-                .strip_prefix(b"./")
-                .ok_or_else(|| bad("a path not starting with ./"))?,
-        };
-        // Split before decoding: an escaped `/` or `:` (`\057`, `\072`) is
-        // part of a name, never a separator.
-        let parts: Vec<&[u8]> = rest
-            .split(|&b| b == b'/')
-            .filter(|p| !p.is_empty())
-            .collect();
+    ) -> std::result::Result<(), String> {
+        let parts = components(word).ok_or("a path not starting with ./")?;
         if parts.len() as u64 > u64::from(max_depth) {
-            return Err(Error::LimitExceeded {
-                limit: "directory depth",
-                value: parts.len() as u64,
-                max: u64::from(max_depth),
-            });
+            return Err(format!(
+                "{} levels deep, past the directory depth limit {max_depth}",
+                parts.len()
+            ));
         }
         let mut at = 0;
         let mut section_root = true;
         for (i, raw) in parts.iter().enumerate() {
             let last = i + 1 == parts.len();
-            // `x.squashfs:` after the file `x.squashfs` was listed here: the
-            // root of the section describing the image the file holds.
-            let file = raw
-                .strip_suffix(b":")
-                .and_then(|stem| self.child(at, &decode(stem)))
-                .filter(|&c| self.nodes[c].meta.kind == EntryKind::File);
-            if let Some(file) = file {
+            if let Some(file) = self.section_file(at, raw) {
                 at = match self.nodes[file].section {
                     Some(root) => root,
                     None => {
@@ -368,13 +422,13 @@ impl Builder {
             };
             section_root = false;
             if !last && self.nodes[at].meta.kind != EntryKind::Dir {
-                return Err(bad("a path below a non-directory"));
+                return Err("a path below a non-directory".to_owned());
             }
         }
         if section_root && meta.kind != EntryKind::Dir {
-            return Err(bad(
-                "the root of a tree or of a nested image's section is not a dir",
-            ));
+            return Err(
+                "the root of a tree or of a nested image's section is not a dir".to_owned(),
+            );
         }
         let node = &mut self.nodes[at];
         node.meta = meta;
@@ -414,7 +468,7 @@ impl Filesystem for MtreeFs {
             .collect();
         Ok(Listing {
             entries,
-            errors: Vec::new(),
+            errors: node.errors.clone(),
         })
     }
 
@@ -471,25 +525,76 @@ mod tests {
         let d = fs.children(root.entries[1].node)?;
         assert_eq!(d.entries[0].meta.target.as_deref(), Some(&b"a b"[..]));
         assert!(MtreeFs::open(b"#mtree\n..\n", &crate::limits::Limits::default()).is_err());
-        let deep = format!("#mtree\n.{} type=dir\n", "/d".repeat(5));
+        Ok(())
+    }
+
+    /// The problems listed in the directories of `fs`, with the directory's
+    /// path, and every entry's path: depth first.
+    fn walk(fs: &MtreeFs) -> (Vec<(String, String)>, Vec<String>) {
+        let (mut problems, mut paths) = (Vec::new(), Vec::new());
+        let mut stack = vec![(fs.root(), String::new())];
+        while let Some((dir, path)) = stack.pop() {
+            let Ok(l) = fs.children(dir) else {
+                continue;
+            };
+            for e in l.errors {
+                problems.push((format!("{path}/"), e.to_string()));
+            }
+            for e in l.entries {
+                let p = format!("{path}/{}", String::from_utf8_lossy(&e.name));
+                paths.push(p.clone());
+                if e.meta.kind == EntryKind::Dir {
+                    stack.push((e.node, p));
+                }
+            }
+        }
+        paths.sort();
+        (problems, paths)
+    }
+
+    /// A line that cannot be read costs only its entry: the error is listed
+    /// in the directory that would hold it (naming the line, where it starts
+    /// and why), and the lines before and after it read.
+    #[test]
+    fn a_damaged_line_is_an_error_of_its_entry() -> Result<()> {
+        let deep = format!("#mtree\n.{} type=dir\n./ok type=file\n", "/d".repeat(5));
         let shallow = crate::limits::Limits::default().max_depth(4);
-        assert!(MtreeFs::open(deep.as_bytes(), &shallow).is_err());
-        // Damage is an error, never a panic.
-        for bad in [
-            &b"#mtree\n./x type=file\n./x: type=file\n"[..],
-            b"#mtree\n. type=file\n",
-            b"#mtree\n./a sha256digest=zz\n",
-            b"#mtree\n./a mode=9\n",
-            b"#mtree\nx\n",
-            b"#mtree\n./a/b\n./a/b/c\n",
-            b"#mtree\n./a time=1.99999999999\n",
-            b"#mtree\n./\\777 type=char device=1\n",
-        ] {
-            assert!(
-                MtreeFs::open(bad, &crate::limits::Limits::default()).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
+        let fs = MtreeFs::open(deep.as_bytes(), &shallow)?;
+        let (problems, paths) = walk(&fs);
+        // Its directories are not listed either: the root holds the error.
+        assert_eq!(paths, ["/ok"]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].0, "/");
+        assert!(problems[0].1.contains("line 2 "), "{problems:?}");
+        assert!(problems[0].1.contains("depth limit 4"), "{problems:?}");
+
+        // Each line: its text, the directory listing its error (none when it
+        // reads) and a word of the error.
+        let cases: [(&str, &str, &str); 10] = [
+            ("./x: type=file", "/", "not a dir"),
+            (". type=file", "/", "not a dir"),
+            ("./s/a sha256digest=zz", "/s/", "sha256digest=zz"),
+            ("./s/a mode=9", "/s/", "mode=9"),
+            ("x", "/", "./"),
+            ("./x/b", "/", "below a non-directory"),
+            ("./s/a time=1.99999999999", "/s/", "time=1.99999999999"),
+            ("./s/a time=1.1000000000", "/s/", "past a second"),
+            ("./s/\\777 type=char device=1", "/s/", "device=1"),
+            ("./s/t type=knot", "/s/", "type=knot"),
+        ];
+        for (line, holder, why) in cases {
+            // Line 4 of a manifest whose other entries read.
+            let text = format!("#mtree\n./x type=file\n./s type=dir\n{line}\n./s/z type=file\n");
+            let fs = MtreeFs::open(text.as_bytes(), &crate::limits::Limits::default())?;
+            let (problems, paths) = walk(&fs);
+            assert_eq!(paths, ["/s", "/s/z", "/x"], "{line}");
+            let listed: Vec<&str> = problems.iter().map(|(d, _)| d.as_str()).collect();
+            assert_eq!(listed, [holder], "{line}");
+            let offset = text.find(&format!("\n{line}\n")).unwrap_or_default() + 1;
+            for (_, p) in &problems {
+                assert!(p.contains(&format!("at byte {offset}: line 4 ")), "{p}");
+                assert!(p.contains(why), "{line}: {p}");
+            }
         }
         Ok(())
     }

@@ -46,6 +46,12 @@ pub struct Le16;
 pub struct Le32;
 /// A little-endian `u64`.
 pub struct Le64;
+/// A big-endian `u16` (HFS+).
+pub struct Be16;
+/// A big-endian `u32`.
+pub struct Be32;
+/// A big-endian `u64`.
+pub struct Be64;
 
 /// A text number that is not one: the name of its field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +116,9 @@ binary!(U8, u8, from_le_bytes);
 binary!(Le16, u16, from_le_bytes);
 binary!(Le32, u32, from_le_bytes);
 binary!(Le64, u64, from_le_bytes);
+binary!(Be16, u16, from_be_bytes);
+binary!(Be32, u32, from_be_bytes);
+binary!(Be64, u64, from_be_bytes);
 
 /// One row of a structure's field table.
 #[derive(Debug, Clone)]
@@ -263,6 +272,22 @@ mod tests {
             count: 6, 2, Le16, "count", Explain::Derived;
             mode: 8, 4, AsciiOctal, "mode", Explain::Entry(&[Key::MODE]);
         }
+    }
+
+    structure! {
+        /// A made-up big-endian structure.
+        pub(crate) struct Big[14] {
+            a: 0, 2, Be16, "a", Explain::Nothing;
+            b: 2, 4, Be32, "b", Explain::Nothing;
+            c: 6, 8, Be64, "c", Explain::Nothing;
+        }
+    }
+
+    #[test]
+    fn big_endian_fields_read_as_such() {
+        let b = [1, 2, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 3];
+        let s = Big::new(&b).unwrap();
+        assert_eq!((s.a(), s.b(), s.c()), (0x102, 0x100, 3));
     }
 
     #[test]

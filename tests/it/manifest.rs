@@ -208,6 +208,50 @@ fn a_manifest_is_one_side_of_a_comparison() {
     assert!(content[0]["summary"]
         .as_str()
         .is_some_and(|s| s.contains("only its digest is known")));
+
+    // A damaged line costs only its entry: the problem is listed (exit 2),
+    // naming the line, and the rest is still compared (the planted
+    // differences found; the entry left out is the image's alone).
+    let planted = fs::read_to_string(&m).expect("planted");
+    let line = planted
+        .lines()
+        .position(|l| l.starts_with("./kernel "))
+        .expect("the line of ./kernel");
+    let damaged: String = planted
+        .lines()
+        .enumerate()
+        .map(|(i, l)| match i == line {
+            true => "./kernel type=link mode=zz link=boot/vmlinuz\n".to_owned(),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    let m = tmp.0.join("damaged.mtree");
+    fs::write(&m, damaged).expect("write");
+    let (code, r) = common::json_report(&m, &iso);
+    assert_eq!(code, Some(2), "{r:#}");
+    let problems: Vec<(String, String)> = r["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|p| {
+            (
+                p["location"].to_string(),
+                p["message"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].0, r#"["/"]"#, "{problems:?}");
+    let message = &problems[0].1;
+    for part in [
+        format!("line {} (./kernel)", line + 1),
+        "mode=zz".to_owned(),
+    ] {
+        assert!(message.contains(&part), "{part} in {message}");
+    }
+    let mut with_kernel = want.clone();
+    with_kernel.insert(("/kernel".to_owned(), "added".to_owned(), String::new()));
+    assert_eq!(common::found(&r), with_kernel, "{r:#}");
 }
 
 /// The kinds of difference a manifest can show: what its lines state. Not

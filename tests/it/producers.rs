@@ -2,7 +2,9 @@
 //! -tvf`): NetBSD's makefs (with and without Rock Ridge), Joliet-only images,
 //! relocated deep trees. Images are made here by the producers when they are
 //! installed (each part skipped with a note when one is missing, or failing
-//! when `ISODIFF_REQUIRE_TOOLS` is set, as in CI).
+//! when `ISODIFF_REQUIRE_TOOLS` is set, as in CI). Producers that cannot run
+//! here (Nero, mkhybrid, an old xorriso) are checked on images from
+//! libarchive's test suite (testdata/libarchive, its README says whence).
 //!
 //! Where a producer's oddity makes libarchive and the Linux kernel disagree
 //! (NetBSD makefs relocates deep directories without `RE`), the test says
@@ -406,5 +408,110 @@ fn deep_trees_list_as_libarchive_reads_them() {
         assert!(!listing.keys().any(|k| k.starts_with("/rr_moved/")));
         listing.remove("/rr_moved");
         assert_same(image, &bsdtar_listing(image, true), &listing);
+    }
+}
+
+/// `bsdtar`'s mtree of `image`: path (`/x`) -> modification time in seconds.
+fn bsdtar_times(image: &Path) -> BTreeMap<String, i64> {
+    let out = Command::new("bsdtar")
+        .args(["-cf", "-", "--format=mtree", "--options", "mtree:!all,time"])
+        .arg(format!("@{}", image.display()))
+        .output()
+        .expect("bsdtar runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut map = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some((path, time)) = line.split_once(" time=") else {
+            continue;
+        };
+        let secs = time.split('.').next().and_then(|s| s.parse().ok());
+        let path = path.trim_start_matches('.');
+        let path = if path.is_empty() { "/" } else { path };
+        map.insert(path.to_owned(), secs.expect("a time in seconds"));
+    }
+    map
+}
+
+/// Seconds since 1970 of an RFC 3339 UTC time as `isodiff ls --json` writes
+/// it (`2010-06-29T12:03:00Z`, maybe with a fraction).
+fn unix_secs(t: &str) -> i64 {
+    let n = |r: std::ops::Range<usize>| -> i64 { t[r].parse().expect("a number") };
+    let (y, m, d) = (n(0..4), n(5..7), n(8..10));
+    // Days from the civil date (Howard Hinnant's days_from_civil).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + n(11..13) * 3600 + n(14..16) * 60 + n(17..19)
+}
+
+/// Images made by producers that do not run here, from libarchive's test
+/// suite (testdata/libarchive, with their origin): Nero's Joliet-only image,
+/// mkhybrid's relocated deep tree and zisofs files, the xorriso of 2011.
+/// Each lists as `bsdtar -tvf` lists it, with the times libarchive reads,
+/// and the paths libarchive's own tests expect.
+#[test]
+fn libarchive_test_images_list_as_libarchive_reads_them() {
+    if !on_path(&["bsdtar"]) {
+        return;
+    }
+    let dir = fixture("libarchive");
+    // name, Rock Ridge, what libarchive's test of it expects to find.
+    let samples: [(&str, bool, &[&str]); 4] = [
+        // test_read_format_isojoliet_versioned.c: `;1` stripped from the
+        // Joliet names Nero writes.
+        (
+            "test_read_format_iso_joliet_by_nero",
+            false,
+            &["/", "/test", "/test/test.txt"],
+        ),
+        // test_read_format_isorr_rr_moved.c: rr_moved hidden, dir10 in place.
+        (
+            "test_read_format_iso_rockridge_rr_moved",
+            true,
+            &[
+                "/dir1/dir2/dir3/dir4/dir5/dir6/dir7/dir8/dir9/dir10/deep",
+                "/file",
+            ],
+        ),
+        // test_read_format_isozisofs_bz2.c: zisofs files at their size.
+        (
+            "test_read_format_iso_zisofs",
+            true,
+            &["/file", "/hardlink", "/symlink4"],
+        ),
+        // test_read_format_iso_xorriso.c: empty files at location 0.
+        (
+            "test_read_format_iso_xorriso",
+            true,
+            &["/empty", "/hardlink", "/dir2/file4"],
+        ),
+    ];
+    for (name, rock_ridge, expected) in samples {
+        let image = dir.join(format!("{name}.iso.gz"));
+        let (listing, stderr) = ours(&image, rock_ridge);
+        assert!(!stderr.contains("warning"), "{name}: {stderr}");
+        let out = isodiff(&["ls".as_ref(), "--json".as_ref(), image.as_os_str()]);
+        let full = parse_lines(&out.stdout);
+        for path in expected {
+            assert!(full.contains_key(*path), "{name}: no {path} in {full:?}");
+        }
+        let theirs: Listing = bsdtar_listing(&image, rock_ridge)
+            .into_iter()
+            .map(|(k, v)| (k.replacen("/./", "/", 1), v))
+            .collect();
+        assert_same(&image, &theirs, &listing);
+        let times = bsdtar_times(&image);
+        assert_eq!(times.len(), full.len(), "{name}: {times:?}");
+        for (path, v) in &full {
+            let ours = v["mtime"].as_str().map(unix_secs);
+            assert_eq!(ours, times.get(path).copied(), "{name}: mtime of {path}");
+        }
     }
 }

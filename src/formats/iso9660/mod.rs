@@ -9,7 +9,8 @@
 //! Which tree is the effective one: the primary tree when it carries Rock Ridge (the
 //! names come from `NM`), else the Joliet tree, else the plain primary tree. The names
 //! an entry has in the other namespace are kept as the attributes `iso.name` and
-//! `joliet.name`, so a disagreement between namespaces can be reported.
+//! `joliet.name`, so a disagreement between namespaces can be reported; a hybrid
+//! image's HFS+ tree is one more (`hfsplus.name`, see [`hfsplus`]).
 
 mod attrs;
 mod descriptor;
@@ -30,6 +31,7 @@ use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::formats::tree;
 use crate::limits::Limits;
+use crate::model::span::EntryPath;
 use crate::model::{Content, Fact, Filesystem, Format, Listing, Meta, NodeId, Special, Value};
 
 use descriptor::SECTOR;
@@ -300,39 +302,46 @@ const HFSPLUS_DATE_FOLLOWS: crate::model::Follows = crate::model::Follows::Field
     xattrs: false,
 };
 
-/// Gives each file that an HFS+ catalog record describes (its data fork
-/// starts where the file's extent does) the record's name and dates as
-/// attributes, as the Joliet names are given: a hybrid image's HFS+ tree is
-/// another namespace over the same extents. The dates follow the entry's
-/// times, so a difference there is a consequence, and a date differing
-/// alone is reported at its entry.
+/// The ISO entries of `tree` as the HFS+ pairing sees them (see
+/// [`hfsplus::entries`]), with `paths`, one per node.
+fn hfsplus_view<'p>(tree: &walk::Tree, paths: &'p [EntryPath]) -> Vec<hfsplus::IsoEntry<'p>> {
+    tree.nodes
+        .iter()
+        .zip(paths)
+        .map(|(n, p)| hfsplus::IsoEntry {
+            path: p,
+            dir: n.entry.meta.kind == crate::model::EntryKind::Dir,
+            data_start: n.extents.first().filter(|e| e.len > 0).map(|e| e.start),
+        })
+        .collect()
+}
+
+/// Gives each entry the name and dates of the HFS+ catalog record that
+/// stands for it (a folder record the directory at its path, a file record
+/// the file at its path or else the one whose data it shares) as
+/// attributes, as Joliet names are given: a hybrid image's HFS+ tree is
+/// another namespace over the same tree, and an entry it lacks has its name
+/// unset. The dates follow the entry's times, so a difference there is a
+/// consequence, and a date differing alone is reported at its entry.
 fn adopt_hfsplus(tree: &mut walk::Tree, data: &[u8]) {
-    let records = hfsplus::catalog_files(data);
-    if records.is_empty() {
+    if hfsplus::volume_range(data).is_none() {
         return;
     }
-    let mut by_start: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
-    for (i, n) in tree.nodes.iter().enumerate() {
-        if let Some(e) = n.extents.first().filter(|e| e.len > 0) {
-            by_start.entry(e.start).or_insert(i);
-        }
-    }
-    for r in records {
-        let Some(&i) = by_start.get(&r.data_start) else {
+    let paths = tree::entry_paths(&tree.nodes);
+    let Some(found) = hfsplus::entries(data, &hfsplus_view(tree, &paths)) else {
+        return;
+    };
+    // The root's record is the volume's: its name is the volume id, and
+    // the root has no attributes.
+    for (node, hfs) in tree.nodes.iter_mut().zip(found).skip(1) {
+        let attrs = &mut node.entry.attrs;
+        let Some(r) = hfs else {
+            attrs.push(Fact::new(attrs::HFSPLUS_NAME, Value::Unset));
             continue;
         };
-        let entry_attrs = &mut tree.nodes[i].entry.attrs;
-        // Hard links share data: the first record describing it counts.
-        if entry_attrs
-            .iter()
-            .any(|a| a.name == attrs::HFSPLUS_NAME.as_str())
-        {
-            continue;
-        }
-        entry_attrs.push(Fact::new(attrs::HFSPLUS_NAME, Value::Text(r.name)));
+        attrs.push(Fact::new(attrs::HFSPLUS_NAME, Value::Text(r.name)));
         for (attr, date) in attrs::HFSPLUS_DATES.into_iter().zip(r.dates) {
-            entry_attrs
-                .push(Fact::time(attr, hfsplus::record_date(date)).follows(HFSPLUS_DATE_FOLLOWS));
+            attrs.push(Fact::time(attr, hfsplus::record_date(date)).follows(HFSPLUS_DATE_FOLLOWS));
         }
     }
 }

@@ -57,15 +57,9 @@ impl IsoFs<'_> {
 
         // The effective tree, and the other namespace's tree with its pairing.
         let paths = crate::formats::tree::entry_paths(&self.tree.nodes);
-        // HFS+ catalog records pair with the files whose data they share.
-        let files: HashMap<u64, EntryPath> = self
-            .tree
-            .nodes
-            .iter()
-            .zip(&paths)
-            .filter_map(|(n, p)| Some((n.extents.first().filter(|e| e.len > 0)?.start, p.clone())))
-            .collect();
-        super::hfsplus::spans(data, &mut l, &files);
+        // HFS+ catalog records pair with the entries they stand for.
+        let iso = super::hfsplus_view(&self.tree, &paths);
+        super::hfsplus::spans(data, &mut l, &iso, &paths);
         let mut dir_paths: HashMap<u64, EntryPath> = HashMap::new();
         self.tree_spans(&self.tree, &paths, "", &mut l, &mut dir_paths);
         if let Some((other, label)) = self.other_tree() {

@@ -124,7 +124,7 @@ impl SameBytes {
 
     /// True when the `len` bytes at `x` of image a and at `y` of image b were
     /// recorded.
-    fn has(&self, x: u64, y: u64, len: u64) -> bool {
+    pub(crate) fn has(&self, x: u64, y: u64, len: u64) -> bool {
         len >= Self::WORTH && self.0.contains(&(x, y, len))
     }
 }

@@ -143,7 +143,7 @@ impl Tally {
 /// chunks (equal chunks cost one comparison each), in parallel, outside `skip`
 /// (sorted ranges that do not overlap: the extents of nested images, which
 /// their own accounting reads), calling `read` with the number of bytes compared (both sides) after each
-/// window of 64 chunks, so the caller can bound its resident memory; with the
+/// window of 16 chunks (32 MiB), so the caller can bound its resident memory; with the
 /// [`Tally`] of the bytes compared.
 pub fn differing_runs_outside(
     a: &[u8],
@@ -151,7 +151,7 @@ pub fn differing_runs_outside(
     skip: &[Range<u64>],
     read: &(dyn Fn(u64) + Sync),
 ) -> (Vec<Run>, Tally) {
-    const WINDOW: usize = 64;
+    const WINDOW: usize = 16;
     let len = a.len().min(b.len());
     let chunks = chunks_outside(len, skip);
     let mut found: Vec<Vec<Run>> = Vec::with_capacity(chunks.len());

@@ -96,11 +96,29 @@ fn in_step<'x>(
 ///
 /// `same` is told of each pair of raw blocks found to be the same bytes:
 /// where each starts in its image, and their length.
+/// What a comparison learns, and may already know, of raw bytes that are the
+/// same in both images: by where they start in each image and their length.
+pub(crate) trait SameRaw {
+    /// The `len` bytes at `x` of image a and at `y` of image b are the same.
+    fn add(&mut self, x: u64, y: u64, len: u64);
+    /// Whether those bytes were found the same before (by another file's
+    /// comparison: a fragment block holds the tails of many files).
+    fn known(&self, _x: u64, _y: u64, _len: u64) -> bool {
+        false
+    }
+}
+
+impl<F: FnMut(u64, u64, u64)> SameRaw for F {
+    fn add(&mut self, x: u64, y: u64, len: u64) {
+        self(x, y, len);
+    }
+}
+
 pub(crate) fn equal(
     a: &Content<'_>,
     b: &Content<'_>,
     mask: &[std::ops::Range<u64>],
-    same: &mut dyn FnMut(u64, u64, u64),
+    same: &mut dyn SameRaw,
 ) -> Result<bool> {
     if a.len() != b.len() {
         return Ok(false);
@@ -131,28 +149,41 @@ pub(crate) fn equal(
 fn raw_blocks_equal(
     x: &BlockList<'_>,
     y: &BlockList<'_>,
-    same: &mut dyn FnMut(u64, u64, u64),
+    same: &mut dyn SameRaw,
 ) -> Result<Option<bool>> {
     if x.codec != y.codec || x.block_size != y.block_size || x.blocks.len() != y.blocks.len() {
         return Ok(None);
     }
     // Each equal block is said as it is found (true whatever the later
     // blocks hold): the caller counts what was read as it goes.
+    // A block found the same before (a deduplicated file's) is not read again.
+    let mut same_block = |x: u64, y: u64, bx: &[u8], by: &[u8]| {
+        let len = bx.len() as u64;
+        if bx.len() == by.len() && same.known(x, y, len) {
+            return true;
+        }
+        let equal = bx == by;
+        if equal {
+            same.add(x, y, len);
+        }
+        equal
+    };
     for (p, q) in x.blocks.iter().zip(&y.blocks) {
-        if p.compressed != q.compressed || p.raw != q.raw {
+        if p.compressed != q.compressed || !same_block(p.offset, q.offset, p.raw, q.raw) {
             return Ok(None);
         }
-        same(p.offset, q.offset, p.raw.len() as u64);
     }
     Ok(match (&x.fragment, &y.fragment) {
         (None, None) => Some(true),
+        // A fragment block holds the tails of tens or hundreds of files:
+        // compared whole for each of them, it was read that many times (a
+        // third of the time of a 3.5 GB pair of 300,000 files).
         (Some(f), Some(g))
             if f.compressed == g.compressed
                 && f.offset == g.offset
                 && f.len == g.len
-                && f.raw == g.raw =>
+                && same_block(f.block_offset, g.block_offset, f.raw, g.raw) =>
         {
-            same(f.block_offset, g.block_offset, f.raw.len() as u64);
             Some(true)
         }
         (Some(_), Some(_)) => Some(x.tail()? == y.tail()?),

@@ -154,6 +154,17 @@ impl<'o> Differ<'o> {
         }
     }
 
+    /// Drops the maps' pages now: at the end of a phase that read the images,
+    /// before one that allocates (the accounting's decoded tables), so that the
+    /// two do not add up at the peak.
+    fn release_pages(&self) {
+        if let Some(release) = &self.release {
+            release();
+            self.read_since_release
+                .store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// The sorted report.
     pub(crate) fn into_report(self, a: Side, b: Side) -> Report {
         let mut differences = self
@@ -424,6 +435,7 @@ impl<'o> Differ<'o> {
         if runs.is_empty() && handed_down == 0 {
             return;
         }
+        self.release_pages();
         let mut out =
             accounting::attribute((ra, rb), (&la, &lb), (&runs, &tally), &ctx, prefix, &read);
         out.record.nested_bytes = handed_down;
@@ -742,13 +754,13 @@ impl<'o> Differ<'o> {
         mut mask: Vec<std::ops::Range<u64>>,
         found: &mut Vec<Difference>,
     ) -> bool {
-        let mut same = accounting::SameBytes::default();
-        // Counted as they are compared, not only after: a large file's blocks
-        // would otherwise all stay mapped until its end.
-        let equal = content::equal(ca, cb, &mask, &mut |x, y, len| {
-            same.add(x, y, len);
-            self.count_read(2 * len);
-        });
+        let mut learned = Learned {
+            differ: self,
+            prefix: here.at.prefix,
+            same: accounting::SameBytes::default(),
+        };
+        let equal = content::equal(ca, cb, &mask, &mut learned);
+        let same = learned.same;
         if !same.is_empty() {
             let mut known = self.same_blocks.lock().unwrap_or_else(|e| e.into_inner());
             known
@@ -1313,6 +1325,34 @@ fn raw_len(c: &Content<'_>) -> u64 {
     match c {
         Content::Blocks(b) => b.blocks.iter().map(|x| x.raw.len() as u64).sum(),
         other => other.len(),
+    }
+}
+
+/// The raw bytes a comparison of two contents finds the same, and those the
+/// comparisons before it found (in the images at `prefix`).
+struct Learned<'d, 'o> {
+    differ: &'d Differ<'o>,
+    prefix: &'d Location,
+    same: accounting::SameBytes,
+}
+
+impl content::SameRaw for Learned<'_, '_> {
+    fn add(&mut self, x: u64, y: u64, len: u64) {
+        self.same.add(x, y, len);
+        // Counted as they are compared, not only after: a large file's blocks
+        // would otherwise all stay mapped until its end.
+        self.differ.count_read(2 * len);
+    }
+
+    fn known(&self, x: u64, y: u64, len: u64) -> bool {
+        self.same.has(x, y, len)
+            || self
+                .differ
+                .same_blocks
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(self.prefix)
+                .is_some_and(|s| s.has(x, y, len))
     }
 }
 

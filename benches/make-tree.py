@@ -4,16 +4,18 @@ every machine for a given seed and size, for benchmarks that need a bigger pair 
 the machine's own files give (benches/compare-tools.sh takes it as SOURCES).
 
 usage: make-tree.py OUT [MEGABYTES] [SEED]
-       (defaults: 4800 MB of file bytes, seed 1; about 72 entries per MB)
+       (defaults: 6800 MB of file bytes, seed 1; about 46 entries per MB)
 
 The tree: store paths `<32 chars>-<name>-<version>`, each a package with bin/,
 lib/, share/ (doc, man pages, locale), include/ and the odd symlink, as nixpkgs
 lays them out. File sizes are log-normal (median about 3 KB, as in a real store)
 plus a few large files (a kernel, firmware, a browser's libxul: 20 to 64 MB).
 Content, by file: text from a vocabulary (compresses about 4x with zstd),
-ELF-like code (random bytes with zero runs, about 1.3x), already compressed data
-(.gz, .png: random, 1x). 4600 MB packs into a squashfs of about 3.2 GB with
-zstd level 3 and 1 MiB blocks, with about 330,000 entries. Every time is 1 and
+machine-code-like bytes (runs drawn from a few thousand weighted "instructions",
+random constants, zero padding: about 2x), already compressed data (.gz, .png:
+random, 1x). The default 6800 MB packs into a squashfs of about 3.3 GB with zstd
+level 3 and 1 MiB blocks, with about 335,000 entries, as a NixOS installer's
+store (the pair issue 17 measures: 3.2 GB, 326,000 entries). Every time is 1 and
 every mode 0444, 0555 or 0755 (directories), as in the store. Writing takes about
 a minute; the files are written once, so write them where compare-tools.sh's
 squashfs images go, or on a tmpfs.
@@ -46,14 +48,23 @@ def text_pool(rng, size):
     return ("\n".join(out) + "\n").encode()
 
 
+def code_pool(rng, size):
+    """Machine-code-like bytes: a few thousand short "instructions" of 2 to 8
+    bytes, some far more frequent than others, as opcodes and registers are."""
+    units = [rng.randbytes(rng.randint(2, 8)) for _ in range(4096)]
+    weights = [1.0 / (i + 1) for i in range(len(units))]
+    return b"".join(rng.choices(units, weights=weights, k=size // 5))
+
+
 def lognormal_size(rng):
-    return max(0, min(int(rng.lognormvariate(8.5, 1.7)), 8 << 20))
+    return max(0, min(int(rng.lognormvariate(8.9, 1.7)), 8 << 20))
 
 
 class Writer:
-    def __init__(self, rng, pool):
+    def __init__(self, rng, pool, code):
         self.rng = rng
         self.pool = pool
+        self.code = code
         self.files = 0
         self.bytes = 0
         self.entries = 0
@@ -69,16 +80,18 @@ class Writer:
                 # A number here and there, as in real text, so files differ.
                 out += b"%d " % rng.getrandbits(20)
             return bytes(out[:size])
-        data = bytearray(rng.randbytes(size))
         if kind == "code":
-            # Zero runs (padding, tables, .bss images) make code compress a little.
-            for _ in range(size // 2048):
-                at = rng.randrange(0, max(1, size - 256))
-                run = rng.randint(16, 256)
-                data[at:at + run] = bytes(min(run, size - at))
-            if size >= 4:
-                data[0:4] = b"\x7fELF"
-        return bytes(data)
+            # Runs of instructions, addresses and constants (random), and zeros
+            # (padding, tables): compresses about as an ELF file does.
+            out = bytearray(b"\x7fELF")
+            while len(out) < size:
+                start = rng.randrange(0, len(self.code) - 4096)
+                out += self.code[start:start + rng.randint(256, 4096)]
+                out += rng.randbytes(rng.randint(8, 96))
+                if rng.random() < 0.1:
+                    out += bytes(rng.randint(16, 512))
+            return bytes(out[:size])
+        return rng.randbytes(size)
 
     def file(self, path, kind, size, mode):
         with open(path, "wb") as f:
@@ -147,10 +160,10 @@ def main():
     if len(sys.argv) < 2:
         sys.exit(__doc__)
     out = sys.argv[1]
-    total = int(sys.argv[2] if len(sys.argv) > 2 else 4800) << 20
+    total = int(sys.argv[2] if len(sys.argv) > 2 else 6800) << 20
     seed = int(sys.argv[3] if len(sys.argv) > 3 else 1)
     rng = random.Random(seed)
-    w = Writer(rng, text_pool(rng, 1 << 20))
+    w = Writer(rng, text_pool(rng, 1 << 20), code_pool(rng, 4 << 20))
     os.makedirs(out)
     # One large file per 230 MB (20 in the default tree) holds a fifth of the bytes.
     large = total // (230 << 20)

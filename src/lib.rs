@@ -59,8 +59,9 @@
 //!
 //! [`report::filter::Filter`] hides what a reader does not care about, counting
 //! what it hid; `report::text`, `report::json` and the other renderers write a
-//! report. The `examples/` folder of the sources has runnable programs for each
-//! (`cargo run --example diff_two`, `list`, `filtered`).
+//! report; [`Options::on_difference`] streams each difference to a sink as it is
+//! found. The `examples/` folder of the sources has runnable programs for each
+//! (`cargo run --example diff_two`, `list`, `filtered`, `stream`).
 //!
 //! # Features
 //!

@@ -25,7 +25,7 @@ use crate::error::{Error, Result, Which};
 use crate::limits::Limits;
 use crate::map::MappedFile;
 use crate::model::Filesystem;
-use crate::report::{Report, Side};
+use crate::report::{Difference, Report, Side};
 
 /// How to compare: [`Options::default`], changed by one setter per setting.
 ///
@@ -48,6 +48,17 @@ pub struct Options {
     pub(crate) threads: usize,
     pub(crate) progress: Option<Arc<AtomicU64>>,
     pub(crate) progress_bytes: Option<Arc<AtomicU64>>,
+    pub(crate) sink: Option<Sink>,
+}
+
+/// What receives each difference as it is found ([`Options::on_difference`]).
+#[derive(Clone)]
+pub(crate) struct Sink(pub(crate) Arc<dyn Fn(&Difference) + Send + Sync>);
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sink")
+    }
 }
 
 impl Default for Options {
@@ -66,6 +77,7 @@ impl Default for Options {
             threads: 0,
             progress: None,
             progress_bytes: None,
+            sink: None,
         }
     }
 }
@@ -171,6 +183,38 @@ impl Options {
     /// count at its total.
     pub fn progress_bytes(mut self, bytes: Arc<AtomicU64>) -> Options {
         self.progress_bytes = Some(bytes);
+        self
+    }
+
+    /// Calls `sink` with each difference as the comparison finds it, so that a
+    /// program can show or store findings while a large pair is still being
+    /// compared (the report is made only at the end). Called from the worker
+    /// threads, in no set order (parallel directories interleave), once per
+    /// difference of the report, cut or not by the report's limits. What needs
+    /// the whole comparison is not known yet when it is called: whether a
+    /// difference only follows from another ([`Difference::follows`]), the
+    /// causes, the byte accounting's summary; the report has them.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let seen = Arc::new(AtomicU64::new(0));
+    /// let count = seen.clone();
+    /// let options = isodiff::Options::default().on_difference(move |d| {
+    ///     count.fetch_add(1, Ordering::Relaxed);
+    ///     let _ = &d.location;
+    /// });
+    /// let report = isodiff::diff_files(
+    ///     "testdata/nixos-like-a.iso".as_ref(),
+    ///     "testdata/nixos-like-b.iso".as_ref(),
+    ///     &options,
+    /// )?;
+    /// assert_eq!(seen.load(Ordering::Relaxed), report.differences.len() as u64);
+    /// # Ok::<(), isodiff::Error>(())
+    /// ```
+    pub fn on_difference(mut self, sink: impl Fn(&Difference) + Send + Sync + 'static) -> Options {
+        self.sink = Some(Sink(Arc::new(sink)));
         self
     }
 }

@@ -206,6 +206,9 @@ impl<'o> Differ<'o> {
         if found.is_empty() {
             return;
         }
+        if let Some(sink) = &self.options.sink {
+            found.iter().for_each(|d| (sink.0)(d));
+        }
         let mut d = self.differences.lock().unwrap_or_else(|e| e.into_inner());
         d.append(&mut found);
     }

@@ -79,13 +79,7 @@ fn main() -> ExitCode {
         eprintln!("problem in {:?} at {at}: {}", p.side, p.message);
     }
 
-    if !report.problems.is_empty() {
-        ExitCode::from(2)
-    } else if report.identical {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    ExitCode::from(report.exit_code())
 }
 
 /// The two paths given, or the pair bundled with the sources.

@@ -49,13 +49,7 @@ fn main() -> ExitCode {
         report.differences.len(),
         report.problems.len()
     );
-    if !report.problems.is_empty() {
-        ExitCode::from(2)
-    } else if report.identical {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    ExitCode::from(report.exit_code())
 }
 
 /// The two images named on the command line, or the bundled pair.

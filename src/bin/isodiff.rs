@@ -510,13 +510,7 @@ fn finish(
             escape(p.message.as_bytes())
         );
     }
-    if !report.problems.is_empty() {
-        ExitCode::from(2)
-    } else if report.identical {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    ExitCode::from(report.exit_code())
 }
 
 /// `isodiff lint`: one image checked, reported like a comparison.

@@ -124,6 +124,19 @@ impl ByteAccounting {
 }
 
 impl Report {
+    /// The exit status `isodiff` gives for this report, as `cmp` and `diff` do:
+    /// 0 identical, 1 different, 2 when something could not be read (whatever
+    /// else was found).
+    pub fn exit_code(&self) -> u8 {
+        if !self.problems.is_empty() {
+            2
+        } else if self.identical {
+            0
+        } else {
+            1
+        }
+    }
+
     /// A report of `differences` (sorted by location) and `problems`, with nothing
     /// filtered or cut.
     pub(crate) fn new(

@@ -46,6 +46,8 @@ pub struct Le16;
 pub struct Le32;
 /// A little-endian `u64`.
 pub struct Le64;
+/// A big-endian `u32`.
+pub struct Be32;
 
 /// A text number that is not one: the name of its field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,6 +112,7 @@ binary!(U8, u8, from_le_bytes);
 binary!(Le16, u16, from_le_bytes);
 binary!(Le32, u32, from_le_bytes);
 binary!(Le64, u64, from_le_bytes);
+binary!(Be32, u32, from_be_bytes);
 
 /// One row of a structure's field table.
 #[derive(Debug, Clone)]
@@ -129,6 +132,27 @@ impl FieldDef {
     pub fn field(&self) -> Field {
         Field::new(self.at, self.len, self.name, self.explain.clone())
     }
+}
+
+/// Where the field named `name` starts in a table: for the offset an error
+/// names, read from the table rather than written again. Evaluated in a
+/// constant, a name the table lacks fails the build.
+pub const fn field_at(defs: &[FieldDef], name: &str) -> u64 {
+    let mut i = 0;
+    while i < defs.len() {
+        let (a, b) = (defs[i].name.as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut k = 0;
+            while k < a.len() && a[k] == b[k] {
+                k += 1;
+            }
+            if k == a.len() {
+                return defs[i].at;
+            }
+        }
+        i += 1;
+    }
+    panic!("no field of that name in the table")
 }
 
 /// The accounting's fields of a table, for a structure that starts `at`
@@ -289,5 +313,7 @@ mod tests {
             .collect();
         assert!(check_table(&holed, 12).is_err());
         assert_eq!(Sample::FIELDS[3].field().at, 8);
+        const COUNT_AT: u64 = field_at(Sample::FIELDS, "count");
+        assert_eq!(COUNT_AT, 6);
     }
 }

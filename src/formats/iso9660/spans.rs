@@ -10,8 +10,10 @@
 use std::collections::HashMap;
 
 use super::attrs::{self, *};
-use super::descriptor::SECTOR;
-use super::raw::DirRecord;
+use super::descriptor::{
+    BootRecord, DescriptorHeader, PartitionDescriptor, VolumeDescriptor, ROOT_AT, SECTOR,
+};
+use super::raw::{DirRecord, RecordFixed, RECORD_FIXED};
 use super::susp;
 use super::walk::{Namespace, Tree, SYSTEM_USE_SLACK};
 use super::IsoFs;
@@ -19,6 +21,7 @@ use crate::bytes::{be16, be32, byte, le16, le32};
 use crate::model::span::{
     f, fact, EntryPath, Explain, Field, Key, Keys, Layout, Owner, Placement, Span,
 };
+use crate::model::structure::{fields_at, FieldDef};
 use crate::model::EntryKind;
 
 /// What a file's extent holds: its content, or an image compared inside it.
@@ -527,62 +530,16 @@ impl IsoFs<'_> {
 
 /// The fields of a directory record's fixed part, identifier and pad byte.
 fn record_fields(name_len: u64, su_start: u64) -> Vec<Field> {
-    let entry = Explain::Entry;
-    let mut v = vec![
-        f(0, 1, "length", Explain::Derived),
-        f(
-            1,
-            1,
-            "extended attribute length",
-            entry(&[Key::Attribute(RECORD_EXT_ATTR_LENGTH)]),
-        ),
-        f(2, 8, "extent location", Explain::Placement),
-        f(
-            10,
-            8,
-            "data length",
-            Explain::EntryOrPlacement(&[Key::SIZE, Key::Children, Key::Content]),
-        ),
-        f(
-            18,
-            7,
-            "recording date",
-            entry(&[Key::MTIME, Key::Attribute(RECORD_DATE)]),
-        ),
-        f(
-            25,
-            1,
-            "flags",
-            entry(&[Key::TYPE, Key::Attribute(RECORD_FLAGS)]),
-        ),
-        f(
-            26,
-            1,
-            "file unit size",
-            entry(&[Key::Attribute(RECORD_FILE_UNIT_SIZE)]),
-        ),
-        f(
-            27,
-            1,
-            "interleave gap",
-            entry(&[Key::Attribute(RECORD_INTERLEAVE_GAP)]),
-        ),
-        f(
-            28,
-            4,
-            "volume sequence number",
-            entry(&[Key::Attribute(RECORD_VOLUME_SEQUENCE)]),
-        ),
-        f(32, 1, "identifier length", Explain::Derived),
-        f(
-            33,
-            name_len,
-            "identifier",
-            entry(&[Key::Attribute(ISO_NAME), Key::Attribute(JOLIET_NAME)]),
-        ),
-    ];
-    if su_start > 33 + name_len {
-        v.push(f(33 + name_len, 1, "pad byte", Explain::Nothing));
+    let mut v = fields_at(RecordFixed::FIELDS, 0);
+    let name_at = RECORD_FIXED as u64;
+    v.push(f(
+        name_at,
+        name_len,
+        "identifier",
+        Explain::Entry(&[Key::Attribute(ISO_NAME), Key::Attribute(JOLIET_NAME)]),
+    ));
+    if su_start > name_at + name_len {
+        v.push(f(name_at + name_len, 1, "pad byte", Explain::Nothing));
     }
     v
 }
@@ -698,6 +655,27 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
     }
 }
 
+/// The fields of a table at `at`, the facts of [`super::descriptor::own_fact`]
+/// named under `prefix`; without one (a descriptor whose facts the reader
+/// does not name) those fields explain nothing.
+fn fields_under(defs: &[FieldDef], at: u64, prefix: Option<&str>) -> Vec<Field> {
+    let mut v = fields_at(defs, at);
+    for field in &mut v {
+        let Explain::Fact(name) = &field.explain else {
+            continue;
+        };
+        let Some(own) = name.strip_prefix('.') else {
+            continue;
+        };
+        field.explain = match prefix {
+            Some(p) if own.is_empty() => fact(p.to_owned()),
+            Some(p) => fact(format!("{p}.{own}")),
+            None => Explain::Nothing,
+        };
+    }
+    v
+}
+
 /// The volume descriptors, field by field.
 fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
     let mut out = Vec::new();
@@ -707,19 +685,19 @@ fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
         let Some(d) = data.get(start as usize..(start + SECTOR) as usize) else {
             break;
         };
-        if d.get(1..6) != Some(b"CD001") {
+        let (Some(header), Some(volume)) = (DescriptorHeader::new(d), VolumeDescriptor::new(d))
+        else {
+            break;
+        };
+        if header.standard_id() != b"CD001" {
             break;
         }
-        let kind = byte(d, 0);
+        let kind = header.kind();
         let (name, prefix, fields) = match kind {
             0 => (
                 "boot record volume descriptor".to_owned(),
                 "boot_record".to_owned(),
-                vec![
-                    f(7, 32, "boot system id", fact("boot_record.boot_system_id")),
-                    f(39, 32, "boot id", fact("boot_record.boot_id")),
-                    f(71, 4, "boot catalog block", Explain::Placement),
-                ],
+                body_fields(BootRecord::FIELDS, "boot_record"),
             ),
             1 => (
                 "primary volume descriptor".to_owned(),
@@ -727,12 +705,7 @@ fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
                 volume_fields("pvd", true),
             ),
             2 => {
-                let escapes = d.get(88..120).unwrap_or_default();
-                let is_joliet = byte(d, 6) == 1
-                    && [&b"%/@"[..], b"%/C", b"%/E"]
-                        .iter()
-                        .any(|e| escapes.starts_with(e));
-                if is_joliet && !joliet_seen {
+                if volume.is_joliet() && !joliet_seen {
                     joliet_seen = true;
                     (
                         "Joliet volume descriptor".to_owned(),
@@ -755,17 +728,7 @@ fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
                 (
                     format!("partition volume descriptor {partitions}"),
                     p.clone(),
-                    vec![
-                        f(8, 32, "system id", fact(format!("{p}.system_id"))),
-                        f(
-                            40,
-                            32,
-                            "volume partition id",
-                            fact(format!("{p}.volume_partition_id")),
-                        ),
-                        f(72, 8, "location", Explain::Placement),
-                        f(80, 8, "size", fact(format!("{p}.size"))),
-                    ],
+                    body_fields(PartitionDescriptor::FIELDS, &p),
                 )
             }
             255 => (
@@ -779,13 +742,10 @@ fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
                 Vec::new(),
             ),
         };
-        let mut all = vec![
-            f(0, 1, "type", fact("descriptor_sequence")),
-            f(1, 5, "standard identifier", Explain::Nothing),
-        ];
-        if kind != 255 && !prefix.is_empty() && kind != 0 {
-            all.push(f(6, 1, "version", fact(format!("{prefix}.version"))));
-        }
+        // The reader names the version of primary, supplementary and
+        // partition descriptors only.
+        let own = matches!(kind, 1..=3).then_some(prefix.as_str());
+        let mut all = fields_under(DescriptorHeader::FIELDS, 0, own);
         all.extend(fields);
         let mut owner = Owner::new("volume descriptor", name, Explain::Nothing).with_fields(all);
         if matches!(kind, 1 | 2) {
@@ -809,82 +769,59 @@ fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
     out
 }
 
+/// The fields of a descriptor's table after its header, facts named under
+/// `p`.
+fn body_fields(defs: &[FieldDef], p: &str) -> Vec<Field> {
+    let header = DescriptorHeader::LEN as u64;
+    let mut v = fields_under(defs, 0, Some(p));
+    v.retain(|field| field.at >= header);
+    v
+}
+
 /// The fields of a primary or supplementary volume descriptor, facts named
 /// under `p` as the reader names them.
 fn volume_fields(p: &str, primary: bool) -> Vec<Field> {
-    let n = |field: &str| fact(format!("{p}.{field}"));
-    let mut v = vec![
-        f(8, 32, "system id", n("system_id")),
-        f(40, 32, "volume id", n("volume_id")),
-        f(80, 8, "volume space size", n("volume_space_size")),
-        f(120, 4, "volume set size", n("volume_set_size")),
-        f(
-            124,
-            4,
-            "volume sequence number",
-            n("volume_sequence_number"),
-        ),
-        f(128, 4, "logical block size", n("logical_block_size")),
-        f(132, 8, "path table size", n("path_table_size")),
-        f(140, 4, "type L path table block", Explain::Placement),
-        f(
-            144,
-            4,
-            "optional type L path table block",
-            Explain::Placement,
-        ),
-        f(148, 4, "type M path table block", Explain::Placement),
-        f(
-            152,
-            4,
-            "optional type M path table block",
-            Explain::Placement,
-        ),
-        // Not always derived: NetBSD makefs writes 68 (see `DirRecord::parse_root`),
-        // which the reader keeps as a fact.
-        f(156, 1, "root record length", n("root.record_length")),
-        f(
-            157,
-            1,
-            "root extended attribute record length",
-            Explain::Derived,
-        ),
-        f(158, 8, "root extent location", Explain::Placement),
-        f(166, 8, "root data length", Explain::Placement),
-        f(
-            174,
-            7,
-            "root recording date",
-            Explain::Entry(&[Key::MTIME, Key::Attribute(RECORD_DATE)]),
-        ),
-        f(181, 9, "root record fields", Explain::Nothing),
-        f(190, 128, "volume set id", n("volume_set_id")),
-        f(318, 128, "publisher id", n("publisher_id")),
-        f(446, 128, "data preparer id", n("data_preparer_id")),
-        f(574, 128, "application id", n("application_id")),
-        f(702, 37, "copyright file id", n("copyright_file_id")),
-        f(739, 37, "abstract file id", n("abstract_file_id")),
-        f(776, 37, "bibliographic file id", n("bibliographic_file_id")),
-        f(813, 17, "creation date", n("creation_date")),
-        f(830, 17, "modification date", n("modification_date")),
-        f(847, 17, "expiration date", n("expiration_date")),
-        f(864, 17, "effective date", n("effective_date")),
-        f(
-            881,
-            1,
-            "file structure version",
-            n("file_structure_version"),
-        ),
-        f(882, 1, "reserved", Explain::Nothing),
-        f(883, 512, "application use", n("application_use")),
-        f(1395, 653, "reserved", Explain::Nothing),
-    ];
-    if primary {
-        v.push(f(7, 1, "unused", Explain::Nothing));
-        v.push(f(88, 32, "unused", Explain::Nothing));
-    } else {
-        v.push(f(7, 1, "volume flags", n("volume_flags")));
-        v.push(f(88, 32, "escape sequences", n("escape_sequences")));
+    let mut v = Vec::new();
+    for field in body_fields(VolumeDescriptor::FIELDS, p) {
+        if field.at == ROOT_AT {
+            v.extend(root_fields(p));
+        } else if primary && matches!(&*field.name, "volume flags" | "escape sequences") {
+            // Unused in a primary descriptor: the reader makes no fact of them.
+            v.push(f(field.at, field.len, "unused", Explain::Nothing));
+        } else {
+            v.push(field);
+        }
+    }
+    v
+}
+
+/// The root directory record in a volume descriptor: a record's fields,
+/// named and explained as the root's. What follows its date (flags to
+/// identifier) a root's record always has the same: one field.
+fn root_fields(p: &str) -> Vec<Field> {
+    let end = ROOT_AT + RECORD_FIXED as u64 + 1;
+    let mut v = Vec::new();
+    for def in RecordFixed::FIELDS {
+        let at = ROOT_AT + def.at;
+        let (name, explain) = match def.name {
+            // Not always derived: NetBSD makefs writes 68 (see
+            // `DirRecord::parse_root`), which the reader keeps as a fact.
+            "length" => (
+                "root record length",
+                fact(format!("{p}.root.record_length")),
+            ),
+            "extended attribute length" => {
+                ("root extended attribute record length", Explain::Derived)
+            }
+            "extent location" => ("root extent location", Explain::Placement),
+            "data length" => ("root data length", Explain::Placement),
+            "recording date" => ("root recording date", def.explain.clone()),
+            _ => {
+                v.push(f(at, end - at, "root record fields", Explain::Nothing));
+                break;
+            }
+        };
+        v.push(f(at, def.len, name, explain));
     }
     v
 }
@@ -895,11 +832,12 @@ fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>,
     if !matches!(d.kind, 1 | 2) {
         return;
     }
-    let Some(desc) = data.get(d.start as usize..(d.start + SECTOR) as usize) else {
+    let desc = data.get(d.start as usize..(d.start + SECTOR) as usize);
+    let Some(desc) = desc.and_then(VolumeDescriptor::new) else {
         return;
     };
-    let size = u64::from(le32(desc, 132));
-    let block_size = u64::from(le16(desc, 128));
+    let size = u64::from(desc.path_table_size().0);
+    let block_size = u64::from(desc.block_size().0);
     if !matches!(block_size, 512 | 1024 | 2048) {
         return;
     }
@@ -908,10 +846,10 @@ fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>,
         other => other.to_owned(),
     };
     let tables = [
-        ("type L", u64::from(le32(desc, 140)), true),
-        ("optional type L", u64::from(le32(desc, 144)), true),
-        ("type M", u64::from(be32(desc, 148)), false),
-        ("optional type M", u64::from(be32(desc, 152)), false),
+        ("type L", u64::from(desc.l_table()), true),
+        ("optional type L", u64::from(desc.optional_l_table()), true),
+        ("type M", u64::from(desc.m_table()), false),
+        ("optional type M", u64::from(desc.optional_m_table()), false),
     ];
     for (kind, block, little) in tables {
         if block == 0 {
@@ -975,13 +913,14 @@ fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>,
 /// The El Torito boot catalog, entry by entry, numbered as the reader numbers
 /// the boot entries.
 fn catalog(data: &[u8], boot_record: u64, l: &mut Layout) {
-    let Some(desc) = data.get(boot_record as usize..(boot_record + SECTOR) as usize) else {
+    let desc = data.get(boot_record as usize..(boot_record + SECTOR) as usize);
+    let Some(lba) = desc
+        .and_then(BootRecord::new)
+        .and_then(|d| d.el_torito_catalog())
+    else {
         return;
     };
-    if desc.get(7..30) != Some(b"EL TORITO SPECIFICATION") {
-        return;
-    }
-    let start = u64::from(le32(desc, 71)) * SECTOR;
+    let start = u64::from(lba) * SECTOR;
     let avail = (data.len() as u64).saturating_sub(start).min(4 * SECTOR);
     let Some(cat) = data.get(start as usize..(start + avail) as usize) else {
         return;
@@ -1165,5 +1104,41 @@ fn claim_padding(data: &[u8], l: &mut Layout) {
     }
     for c in claims {
         l.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fields follow one another from `from` to `to`.
+    fn contiguous(v: &[Field], from: u64, to: u64) -> bool {
+        let mut v = v.to_vec();
+        v.sort_by_key(|f| f.at);
+        let mut at = from;
+        for f in &v {
+            if f.at != at {
+                return false;
+            }
+            at += f.len;
+        }
+        at == to
+    }
+
+    #[test]
+    fn a_volume_descriptor_is_accounted_byte_by_byte() {
+        for (p, primary) in [("pvd", true), ("joliet", false)] {
+            let mut v = fields_under(DescriptorHeader::FIELDS, 0, Some(p));
+            v.extend(volume_fields(p, primary));
+            assert!(contiguous(&v, 0, SECTOR), "{p}: {v:?}");
+        }
+        let root = root_fields("pvd");
+        assert!(contiguous(&root, ROOT_AT, ROOT_AT + 34));
+        assert_eq!(root.len(), 6);
+        assert_eq!(
+            root[0].explain,
+            fact("pvd.root.record_length"),
+            "the root's length is a fact"
+        );
     }
 }

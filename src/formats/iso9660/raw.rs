@@ -8,7 +8,7 @@ use super::attrs::{
 use crate::bytes::{be16, be32, le16, le32};
 use crate::error::{Error, Result};
 use crate::model::span::{Explain, Key};
-use crate::model::structure::{structure, Encoding, Raw, U8};
+use crate::model::structure::{structure, Array, Encoding, Raw, U8};
 use crate::model::Value;
 use crate::time::{Civil, Precision, Timestamp};
 
@@ -62,6 +62,29 @@ structure! {
 
 /// Size of the fixed part of a directory record (before the name).
 pub(crate) const RECORD_FIXED: usize = RecordFixed::LEN;
+
+structure! {
+    /// The fixed part of a path table record (ECMA-119 9.4), before the
+    /// directory's identifier: its numbers are little-endian in a type L
+    /// table, big-endian in a type M table.
+    pub(crate) struct PathRecord[8] {
+        name_len: 0, 1, U8, "identifier length", Explain::Derived;
+        ext_attr_len: 1, 1, U8, "extended attribute length", Explain::Nothing;
+        extent: 2, 4, Array<4>, "extent location", Explain::Placement;
+        parent: 6, 2, Array<2>, "parent number", Explain::Placement;
+    }
+}
+
+impl PathRecord<'_> {
+    /// The directory's first block, in a type L table (`little`) or M.
+    pub(crate) fn extent_in(&self, little: bool) -> u32 {
+        if little {
+            u32::from_le_bytes(self.extent())
+        } else {
+            u32::from_be_bytes(self.extent())
+        }
+    }
+}
 
 /// Directory record flag bits (ECMA-119 9.1.6).
 pub(crate) mod flag {

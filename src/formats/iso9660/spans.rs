@@ -13,11 +13,14 @@ use super::attrs::{self, *};
 use super::descriptor::{
     BootRecord, DescriptorHeader, PartitionDescriptor, VolumeDescriptor, ROOT_AT, SECTOR,
 };
-use super::raw::{DirRecord, RecordFixed, RECORD_FIXED};
+use super::eltorito::{
+    BootImageEntry, BootInfoTable, SectionHeader, ValidationEntry, BOOT_INFO_AT, ENTRY,
+};
+use super::raw::{DirRecord, PathRecord, RecordFixed, RECORD_FIXED};
 use super::susp;
 use super::walk::{Namespace, Tree, SYSTEM_USE_SLACK};
 use super::IsoFs;
-use crate::bytes::{be16, be32, byte, le16, le32};
+use crate::bytes::{byte, le32};
 use crate::model::span::{
     f, fact, EntryPath, Explain, Field, Key, Keys, Layout, Owner, Placement, Span,
 };
@@ -406,30 +409,15 @@ impl IsoFs<'_> {
                 .any(|a| a.name == "boot_info_table.checksum");
             if let (true, Some(e)) = (has_table, n.extents.first()) {
                 l.push(Span {
-                    start: e.start + 8,
-                    len: 56,
+                    start: e.start + BOOT_INFO_AT,
+                    len: BootInfoTable::LEN as u64,
                     owner: Owner::new(
                         "boot info table",
                         format!("boot info table of {shown}"),
                         Explain::Nothing,
                     )
                     .of(path)
-                    .with_fields(vec![
-                        f(0, 4, "volume descriptor block", Explain::Placement),
-                        f(4, 4, "file block", Explain::Placement),
-                        f(
-                            8,
-                            4,
-                            "file length",
-                            Explain::Entry(&[Key::Attribute(BOOT_INFO_FILE_LENGTH), Key::SIZE]),
-                        ),
-                        f(
-                            12,
-                            4,
-                            "checksum",
-                            Explain::Entry(&[Key::Attribute(BOOT_INFO_CHECKSUM), Key::Content]),
-                        ),
-                    ]),
+                    .with_fields(fields_at(BootInfoTable::FIELDS, 0)),
                 });
             }
         }
@@ -863,23 +851,14 @@ fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>,
         l.region(start, size, table_name.clone());
         let mut pos = 0usize;
         let mut number = 0u32;
-        while pos + 8 <= table.len() {
-            let name_len = usize::from(table[pos]);
+        while let Some(rec) = table.get(pos..).and_then(PathRecord::new) {
+            let name_len = usize::from(rec.name_len());
             if name_len == 0 {
                 break;
             }
             number += 1;
-            let len = 8 + name_len + name_len % 2;
-            let extent = if little {
-                le32(table, pos + 2)
-            } else {
-                be32(table, pos + 2)
-            };
-            let _parent = if little {
-                le16(table, pos + 6)
-            } else {
-                be16(table, pos + 6)
-            };
+            let len = PathRecord::LEN + name_len + name_len % 2;
+            let extent = rec.extent_in(little);
             let (name, entries) = match dir_paths.get(&u64::from(extent)) {
                 Some(p) => (
                     format!("{table_name} record of {}", String::from_utf8_lossy(&p[..])),
@@ -887,15 +866,16 @@ fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>,
                 ),
                 None => (format!("{table_name} record {number}"), Vec::new()),
             };
-            let mut fields = vec![
-                f(0, 1, "identifier length", Explain::Derived),
-                f(1, 1, "extended attribute length", Explain::Nothing),
-                f(2, 4, "extent location", Explain::Placement),
-                f(6, 2, "parent number", Explain::Placement),
-                f(8, name_len as u64, "identifier", Explain::Nothing),
-            ];
+            let name_at = PathRecord::LEN as u64;
+            let mut fields = fields_at(PathRecord::FIELDS, 0);
+            fields.push(f(name_at, name_len as u64, "identifier", Explain::Nothing));
             if name_len % 2 == 1 {
-                fields.push(f(8 + name_len as u64, 1, "pad byte", Explain::Nothing));
+                fields.push(f(
+                    name_at + name_len as u64,
+                    1,
+                    "pad byte",
+                    Explain::Nothing,
+                ));
             }
             let mut owner =
                 Owner::new("path table record", name, Explain::Nothing).with_fields(fields);
@@ -925,14 +905,14 @@ fn catalog(data: &[u8], boot_record: u64, l: &mut Layout) {
     let Some(cat) = data.get(start as usize..(start + avail) as usize) else {
         return;
     };
-    if cat.len() < 32 {
+    if cat.len() < ENTRY {
         return;
     }
     l.region(start, avail, "the boot catalog");
     let mut push = |pos: usize, name: String, explain: Explain, fields: Vec<Field>| {
         l.push(Span {
             start: start + pos as u64,
-            len: 32,
+            len: ENTRY as u64,
             owner: Owner::new("boot catalog entry", name, explain).with_fields(fields),
         });
     };
@@ -940,44 +920,44 @@ fn catalog(data: &[u8], boot_record: u64, l: &mut Layout) {
         0,
         "boot catalog validation entry".to_owned(),
         Explain::Nothing,
-        vec![
-            f(1, 1, "platform", fact("eltorito.validation.platform")),
-            f(4, 24, "id string", fact("eltorito.validation.id")),
-            f(28, 2, "checksum", Explain::Derived),
-        ],
+        fields_at(ValidationEntry::FIELDS, 0),
     );
+    let image_entry = |p: &str| fields_under(BootImageEntry::FIELDS, 0, Some(p));
     let (mut number, mut sections, mut in_section, mut final_header) = (0u32, 0u32, false, false);
-    let mut pos = 32usize;
-    while let Some(e) = cat.get(pos..pos + 32) {
-        let indicator = byte(e, 0);
+    let mut pos = ENTRY;
+    while let Some(e) = cat.get(pos..pos + ENTRY) {
+        let indicator = e.first().copied().unwrap_or(0);
         if number == 0 {
             number = 1;
+            let p = "eltorito.entry1";
             push(
                 pos,
                 "boot catalog entry 1".to_owned(),
-                fact("eltorito.entry1"),
-                entry_fields(),
+                fact(p),
+                image_entry(p),
             );
         } else {
             match indicator {
                 0x90 | 0x91 => {
                     sections += 1;
+                    let p = format!("eltorito.section{sections}");
                     push(
                         pos,
                         format!("boot catalog section header {sections}"),
-                        fact(format!("eltorito.section{sections}")),
-                        Vec::new(),
+                        fact(p.clone()),
+                        fields_under(SectionHeader::FIELDS, 0, Some(&p)),
                     );
                     final_header = indicator == 0x91;
                     in_section = true;
                 }
                 0x88 | 0x00 if in_section && e.iter().any(|&b| b != 0) => {
                     number += 1;
+                    let p = format!("eltorito.entry{number}");
                     push(
                         pos,
                         format!("boot catalog entry {number}"),
-                        fact(format!("eltorito.entry{number}")),
-                        entry_fields(),
+                        fact(p.clone()),
+                        image_entry(&p),
                     );
                 }
                 0x44 => push(
@@ -990,13 +970,8 @@ fn catalog(data: &[u8], boot_record: u64, l: &mut Layout) {
                 _ => break,
             }
         }
-        pos += 32;
+        pos += ENTRY;
     }
-}
-
-/// The load address of a boot entry is placement; its other bytes are facts.
-fn entry_fields() -> Vec<Field> {
-    vec![f(8, 4, "load block", Explain::Placement)]
 }
 
 /// Claims the zeros no structure holds, so that every byte of a sound image

@@ -44,6 +44,11 @@ pub struct IsoFs<'a> {
     limits: Limits,
     facts: Vec<Fact>,
     tree: walk::Tree,
+    /// The tree of the other namespace (Joliet beside Rock Ridge, the plain
+    /// primary tree beside Joliet), read once at opening for the names it
+    /// gives and kept for the byte accounting of its records; its label
+    /// starts the names of those records.
+    other: Option<(walk::Tree, &'static str)>,
     /// The system area with its parsed fields blanked out.
     system_area: Arc<[u8]>,
     /// Boot images that no file of the tree holds: name, where, bytes.
@@ -77,7 +82,9 @@ impl<'a> IsoFs<'a> {
         let mut facts = d.facts;
         let rr_skip = walk::rock_ridge_skip(image, &d.primary, limits);
         facts.push(Fact::new("rock_ridge", Value::Bool(rr_skip.is_some())));
-        let tree = match (rr_skip, &d.joliet) {
+        // The other namespace's tree: its read errors are the effective
+        // tree's to report, not its own.
+        let (tree, other) = match (rr_skip, &d.joliet) {
             (Some(skip), joliet) => {
                 let mut tree = walk::Tree::read(
                     image,
@@ -85,23 +92,27 @@ impl<'a> IsoFs<'a> {
                     walk::Namespace::RockRidge { skip },
                     limits,
                 )?;
-                if let Some(j) = joliet {
-                    if let Ok(other) = walk::Tree::read(image, j, walk::Namespace::Joliet, limits) {
-                        tree.adopt_names(&other, attrs::JOLIET_NAME);
-                    }
+                let other = joliet
+                    .as_ref()
+                    .and_then(|j| walk::Tree::read(image, j, walk::Namespace::Joliet, limits).ok());
+                if let Some(other) = &other {
+                    tree.adopt_names(other, attrs::JOLIET_NAME);
                 }
-                tree
+                (tree, other.map(|t| (t, "Joliet ")))
             }
             (None, Some(j)) => {
                 let mut tree = walk::Tree::read(image, j, walk::Namespace::Joliet, limits)?;
-                if let Ok(other) =
-                    walk::Tree::read(image, &d.primary, walk::Namespace::Plain, limits)
-                {
-                    tree.adopt_names(&other, attrs::ISO_NAME);
+                let other =
+                    walk::Tree::read(image, &d.primary, walk::Namespace::Plain, limits).ok();
+                if let Some(other) = &other {
+                    tree.adopt_names(other, attrs::ISO_NAME);
                 }
-                tree
+                (tree, other.map(|t| (t, "ISO 9660 ")))
             }
-            (None, None) => walk::Tree::read(image, &d.primary, walk::Namespace::Plain, limits)?,
+            (None, None) => (
+                walk::Tree::read(image, &d.primary, walk::Namespace::Plain, limits)?,
+                None,
+            ),
         };
         let mut tree = tree;
         let mut oddities = d.oddities;
@@ -125,6 +136,7 @@ impl<'a> IsoFs<'a> {
             limits: limits.clone(),
             facts,
             tree,
+            other,
             system_area,
             hidden_boot_images: Vec::new(),
             warnings: oddities.messages(),

@@ -4,8 +4,9 @@
 //! continuation areas, the boot catalog entry by entry, boot info tables, and
 //! every file's extent, owned by its entry.
 //!
-//! Built from the bytes again when asked, not kept from opening: the walk that
-//! opened the image kept only where each entry's record is.
+//! Built from the bytes again when asked, not kept from opening: the walks
+//! that opened the image (the effective tree and the other namespace's) kept
+//! only where each entry's record is.
 
 use std::collections::HashMap;
 
@@ -74,12 +75,12 @@ impl IsoFs<'_> {
         super::hfsplus::spans(data, &mut l, &files);
         let mut dir_paths: HashMap<u64, EntryPath> = HashMap::new();
         self.tree_spans(&self.tree, &paths, "", &mut l, &mut dir_paths);
-        if let Some((other, label)) = self.other_tree() {
+        if let Some((other, label)) = &self.other {
             let mut other_paths = crate::formats::tree::entry_paths(&other.nodes);
-            for (mine, theirs) in self.tree.pairs(&other) {
+            for (mine, theirs) in self.tree.pairs(other) {
                 other_paths[theirs as usize] = paths[mine as usize].clone();
             }
-            self.tree_spans(&other, &other_paths, label, &mut l, &mut dir_paths);
+            self.tree_spans(other, &other_paths, label, &mut l, &mut dir_paths);
         }
         for d in &descriptors {
             path_tables(data, d, &dir_paths, &mut l);
@@ -131,24 +132,6 @@ impl IsoFs<'_> {
             }
         }
         out
-    }
-
-    /// The tree of the other namespace (Joliet beside Rock Ridge, the plain
-    /// primary tree beside Joliet), read again.
-    fn other_tree(&self) -> Option<(Tree, &'static str)> {
-        let d = super::descriptor::read(crate::bytes::Bytes::new(self.raw)).ok()?;
-        match self.tree.namespace {
-            Namespace::RockRidge { .. } => {
-                let j = d.joliet.as_ref()?;
-                Tree::read(self.image, j, Namespace::Joliet, &self.limits)
-                    .ok()
-                    .map(|t| (t, "Joliet "))
-            }
-            Namespace::Joliet => Tree::read(self.image, &d.primary, Namespace::Plain, &self.limits)
-                .ok()
-                .map(|t| (t, "ISO 9660 ")),
-            Namespace::Plain => None,
-        }
     }
 
     /// The records of every directory of `tree`, with their SUSP entries.

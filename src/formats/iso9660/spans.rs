@@ -18,10 +18,12 @@ use super::eltorito::{
     BootImageEntry, BootInfoTable, SectionHeader, ValidationEntry, BOOT_INFO_AT, ENTRY,
 };
 use super::raw::{DirRecord, PathRecord, RecordFixed, RECORD_FIXED};
-use super::susp;
+use super::rockridge::{LinkEntry, PnEntry, PxEntry, SpEntry};
+use super::susp::{self, CeEntry, SuspHeader};
 use super::walk::{Namespace, Tree, SYSTEM_USE_SLACK};
+use super::zisofs::ZfEntry;
 use super::IsoFs;
-use crate::bytes::{byte, le32};
+use crate::bytes::byte;
 use crate::model::span::{
     f, fact, EntryPath, Explain, Field, Key, Keys, Layout, Owner, Placement, Span,
 };
@@ -333,11 +335,11 @@ impl IsoFs<'_> {
             if e.offset < record_end {
                 in_record_end = in_record_end.max(e.offset + e.data.len() as u64);
             }
-            if &e.sig == b"CE" && e.data.len() >= 28 {
-                let start = u64::from(le32(e.data, 4)) * SECTOR + u64::from(le32(e.data, 12));
+            let ce = CeEntry::new(e.data).filter(|_| &e.sig == b"CE");
+            if let Some((start, len)) = ce.map(|c| c.area(SECTOR as u32)) {
                 l.region(
                     start,
-                    u64::from(le32(e.data, 20)),
+                    u64::from(len),
                     format!("SUSP continuation area of {shown}"),
                 );
             }
@@ -515,32 +517,47 @@ fn record_fields(name_len: u64, su_start: u64) -> Vec<Field> {
     v
 }
 
+/// The fields of a SUSP entry of `len` bytes from its table: the header's row
+/// by the header's fields, explained as the row is, and when `stretch` the
+/// last field to the entry's end (an entry longer than its table).
+fn entry_fields(defs: &[FieldDef], len: u64, stretch: bool) -> Vec<Field> {
+    let mut v = Vec::new();
+    for field in fields_at(defs, 0) {
+        if field.at == 0 {
+            v.extend(fields_at(SuspHeader::FIELDS, 0).into_iter().map(|mut h| {
+                h.explain = field.explain.clone();
+                h
+            }));
+        } else {
+            v.push(field);
+        }
+    }
+    if let Some(last) = v.last_mut().filter(|_| stretch) {
+        last.len = last.len.max(len.saturating_sub(last.at));
+    }
+    v
+}
+
 /// What explains a SUSP entry's bytes, field by field (`sig` is the entry's
 /// signature, `er` the number of the ER entry among the record's).
 fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
     let entry = Explain::Entry;
     let len = d.len() as u64;
-    let header = f(0, 4, "header", Explain::Derived);
+    let header = || fields_at(SuspHeader::FIELDS, 0);
+    let body_at = SuspHeader::LEN as u64;
     let rest = |name: &'static str, explain: Explain| {
-        vec![header.clone(), f(4, len.saturating_sub(4), name, explain)]
+        let mut v = header();
+        v.push(f(body_at, len.saturating_sub(body_at), name, explain));
+        v
     };
     match sig {
-        "PX" => (
-            Explain::Nothing,
-            vec![
-                header,
-                f(4, 8, "mode", entry(&[Key::MODE, Key::TYPE])),
-                f(12, 8, "link count", entry(&[Key::NLINK, Key::Children])),
-                f(20, 8, "uid", entry(&[Key::UID])),
-                f(28, 8, "gid", entry(&[Key::GID])),
-                f(36, 8, "serial number", Explain::Placement),
-            ],
-        ),
+        "PX" => (Explain::Nothing, entry_fields(PxEntry::FIELDS, len, false)),
         "TF" => {
             let flags = byte(d, 4);
             let width = if flags & 0x80 != 0 { 17 } else { 7 };
-            let mut v = vec![header, f(4, 1, "flags", Explain::Nothing)];
-            let mut at = 5;
+            let mut v = header();
+            v.push(f(body_at, 1, "flags", Explain::Nothing));
+            let mut at = body_at + 1;
             for (bit, stamp) in attrs::TF.iter().enumerate() {
                 if flags & (1 << bit) != 0 {
                     v.push(f(at, width, stamp.field, Explain::Entry(stamp.keys)));
@@ -554,11 +571,9 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
             Explain::Nothing,
             rest("symlink target", entry(&[Key::SYMLINK])),
         ),
-        "PN" => (
-            Explain::Nothing,
-            rest("device number", entry(&[Key::RDEV, Key::Attribute(RR_PN)])),
-        ),
-        "CE" | "CL" | "PL" => (Explain::Nothing, rest("location", Explain::Placement)),
+        "PN" => (Explain::Nothing, entry_fields(PnEntry::FIELDS, len, true)),
+        "CE" => (Explain::Nothing, entry_fields(CeEntry::FIELDS, len, true)),
+        "CL" | "PL" => (Explain::Nothing, entry_fields(LinkEntry::FIELDS, len, true)),
         "RR" => (
             Explain::Nothing,
             rest("flags", entry(&[Key::Attribute(RR_FLAGS)])),
@@ -570,58 +585,22 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
                 u64::from(byte(d, 6)),
             );
             let key = |what: &str| Explain::EntryAttribute(attrs::er(er, what).into());
-            (
-                Explain::Nothing,
-                vec![
-                    header,
-                    f(4, 3, "text lengths", Explain::Derived),
-                    f(7, 1, "extension version", key("version")),
-                    f(8, id, "identifier", key("id")),
-                    f(8 + id, des, "descriptor", key("descriptor")),
-                    f(8 + id + des, src, "source", key("source")),
-                ],
-            )
+            let mut v = header();
+            v.extend([
+                f(4, 3, "text lengths", Explain::Derived),
+                f(7, 1, "extension version", key("version")),
+                f(8, id, "identifier", key("id")),
+                f(8 + id, des, "descriptor", key("descriptor")),
+                f(8 + id + des, src, "source", key("source")),
+            ]);
+            (Explain::Nothing, v)
         }
-        "ZF" | "Z2" => (
-            Explain::Nothing,
-            vec![
-                // The entry's version says zisofs or zisofs2.
-                f(
-                    0,
-                    4,
-                    "header",
-                    entry(&[Key::Attribute(super::zisofs::ALGORITHM)]),
-                ),
-                f(
-                    4,
-                    2,
-                    "algorithm",
-                    entry(&[Key::Attribute(super::zisofs::ALGORITHM)]),
-                ),
-                f(6, 1, "header size", Explain::Derived),
-                f(
-                    7,
-                    1,
-                    "block size",
-                    entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
-                ),
-                // Both-endian 32 bits in zisofs, 64 bits in zisofs2: the same
-                // size is other bytes with the other algorithm.
-                f(
-                    8,
-                    8,
-                    "uncompressed size",
-                    entry(&[Key::SIZE, Key::Attribute(super::zisofs::ALGORITHM)]),
-                ),
-            ],
-        ),
-        "SP" | "RE" | "PD" | "ST" | "ES" => (Explain::Nothing, vec![header]),
+        "ZF" | "Z2" => (Explain::Nothing, entry_fields(ZfEntry::FIELDS, len, false)),
+        "SP" => (Explain::Nothing, entry_fields(SpEntry::FIELDS, len, false)),
+        "RE" | "PD" | "ST" | "ES" => (Explain::Nothing, header()),
         other => {
             let key = Explain::EntryAttribute(attrs::other_susp(other.as_bytes()).into());
-            (
-                Explain::Nothing,
-                vec![header, f(4, len.saturating_sub(4), "body", key)],
-            )
+            (Explain::Nothing, rest("body", key))
         }
     }
 }
@@ -1081,6 +1060,22 @@ mod tests {
             at += f.len;
         }
         at == to
+    }
+
+    #[test]
+    fn a_susp_entry_is_accounted_from_its_table() {
+        // A CL entry longer than its table: the location takes the rest.
+        let v = entry_fields(LinkEntry::FIELDS, 20, true);
+        assert!(contiguous(&v, 0, 20), "{v:?}");
+        assert_eq!(v.len(), SuspHeader::FIELDS.len() + 1);
+        // A PX entry of RRIP 1.12, byte by byte.
+        assert!(contiguous(&entry_fields(PxEntry::FIELDS, 44, false), 0, 44));
+        // The header of a ZF entry says zisofs or zisofs2.
+        let v = entry_fields(ZfEntry::FIELDS, 16, false);
+        assert!(contiguous(&v, 0, 16));
+        assert!(v[..SuspHeader::FIELDS.len()].iter().all(
+            |h| h.explain == Explain::Entry(&[Key::Attribute(super::super::zisofs::ALGORITHM)])
+        ));
     }
 
     #[test]

@@ -608,7 +608,7 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
 /// The fields of a table at `at`, the facts of [`super::descriptor::own_fact`]
 /// named under `prefix`; without one (a descriptor whose facts the reader
 /// does not name) those fields explain nothing.
-fn fields_under(defs: &[FieldDef], at: u64, prefix: Option<&str>) -> Vec<Field> {
+pub(super) fn fields_under(defs: &[FieldDef], at: u64, prefix: Option<&str>) -> Vec<Field> {
     let mut v = fields_at(defs, at);
     for field in &mut v {
         let Explain::Fact(name) = &field.explain else {

@@ -3,14 +3,124 @@
 //! entries) and an Apple partition map, each field a fact. The bytes these fields
 //! do not explain (the boot code, any embedded loader) stay comparable as content.
 
+use super::descriptor::own_fact;
+use super::spans::fields_under;
 use crate::bytes::{byte, le16, le32};
 use crate::model::span::{Explain, Field, Layout, Owner, Span};
+use crate::model::structure::{field_at, fields_at, structure, Array, Le16, Le32, Le64, Raw, U8};
 use crate::model::{Fact, Follows, Value};
 
 /// Size of the system area.
 pub(crate) const SIZE: usize = 32 * 1024;
 /// The MBR boot code ends where the disk signature starts.
 const BOOT_CODE_END: usize = 440;
+
+structure! {
+    /// The end of an MBR, after its boot code (at [`BOOT_CODE_END`]): each
+    /// field is a span of its own, the partition table one per entry.
+    pub(crate) struct MbrTail[72] {
+        disk_signature: 0, 4, Le32, "MBR disk signature", Explain::fact_named("mbr.disk_signature");
+        reserved: 4, 2, Le16, "MBR reserved bytes", Explain::fact_named("mbr.reserved");
+        /// Four [`MbrPartition`]s.
+        partitions: 6, 64, Raw, "MBR partition entries", Explain::Nothing;
+        /// 0x55 0xAA.
+        signature: 70, 2, Array<2>, "MBR signature", Explain::fact_named("mbr.present");
+    }
+}
+
+/// Where the partition table is in [`MbrTail`].
+const MBR_PARTITIONS_AT: u64 = field_at(MbrTail::FIELDS, "MBR partition entries");
+
+impl<'a> MbrTail<'a> {
+    /// The MBR of a system area, when it has the boot signature.
+    fn of(area: &'a [u8]) -> Option<MbrTail<'a>> {
+        let tail = MbrTail::new(area.get(BOOT_CODE_END..)?)?;
+        (tail.signature() == [0x55, 0xaa]).then_some(tail)
+    }
+
+    /// Its four partition entries.
+    fn entries(&self) -> impl Iterator<Item = MbrPartition<'a>> {
+        self.partitions()
+            .chunks_exact(MbrPartition::LEN)
+            .filter_map(MbrPartition::new)
+    }
+}
+
+structure! {
+    /// An MBR partition entry, facts named under `mbr.partition1` ...
+    /// ([`own_fact`]). Where a partition lies follows the layout and size of
+    /// the image (an isohybrid MBR's partition covers the ISO).
+    pub(crate) struct MbrPartition[16] {
+        status: 0, 1, U8, "status", own_fact(".status");
+        chs_start: 1, 3, Raw, "CHS start", own_fact(".chs_start");
+        kind: 4, 1, U8, "type", own_fact(".type");
+        chs_end: 5, 3, Raw, "CHS end", own_fact(".chs_end");
+        start_lba: 8, 4, Le32, "start LBA", own_fact(".start_lba");
+        sectors: 12, 4, Le32, "sectors", own_fact(".sectors");
+    }
+}
+
+/// Where the GPT header is: LBA 1.
+const GPT_AT: usize = 512;
+/// The GPT header's fields that a backup header swaps or derives.
+const CURRENT_LBA_AT: u64 = field_at(GptHeader::FIELDS, "current LBA");
+const BACKUP_LBA_AT: u64 = field_at(GptHeader::FIELDS, "backup LBA");
+const ENTRIES_LBA_AT: u64 = field_at(GptHeader::FIELDS, "entries LBA");
+
+structure! {
+    /// A GPT header (UEFI 5.3.2), in the LBA after the MBR and, as the
+    /// backup, in the disk's last.
+    pub(crate) struct GptHeader[92] {
+        signature: 0, 8, Raw, "signature", Explain::fact_named("gpt.present");
+        revision: 8, 4, Le32, "revision", Explain::fact_named("gpt.revision");
+        header_size: 12, 4, Le32, "header size", Explain::fact_named("gpt.header_size");
+        header_crc: 16, 4, Le32, "header CRC32", Explain::Derived;
+        reserved: 20, 4, Raw, "reserved", Explain::Nothing;
+        current_lba: 24, 8, Le64, "current LBA", Explain::fact_named("gpt.current_lba");
+        backup_lba: 32, 8, Le64, "backup LBA", Explain::fact_named("gpt.backup_lba");
+        first_usable: 40, 8, Le64, "first usable LBA", Explain::fact_named("gpt.first_usable_lba");
+        last_usable: 48, 8, Le64, "last usable LBA", Explain::fact_named("gpt.last_usable_lba");
+        disk_guid: 56, 16, Raw, "disk GUID", Explain::fact_named("gpt.disk_guid");
+        entries_lba: 72, 8, Le64, "entries LBA", Explain::fact_named("gpt.entries_lba");
+        entry_count: 80, 4, Le32, "entry count", Explain::fact_named("gpt.entry_count");
+        entry_size: 84, 4, Le32, "entry size", Explain::fact_named("gpt.entry_size");
+        entries_crc: 88, 4, Le32, "entries CRC32", Explain::Derived;
+    }
+}
+
+impl<'a> GptHeader<'a> {
+    /// The header at the start of `b`, when it has the GPT signature.
+    fn of(b: &'a [u8]) -> Option<GptHeader<'a>> {
+        GptHeader::new(b).filter(|h| h.signature() == b"EFI PART")
+    }
+}
+
+structure! {
+    /// A GPT partition entry (UEFI 5.3.3), facts named under
+    /// `gpt.partition1` ... ([`own_fact`]); entries may be longer.
+    pub(crate) struct GptEntry[128] {
+        type_guid: 0, 16, Raw, "type GUID", own_fact(".type_guid");
+        unique_guid: 16, 16, Raw, "unique GUID", own_fact(".unique_guid");
+        first_lba: 32, 8, Le64, "first LBA", own_fact(".first_lba");
+        last_lba: 40, 8, Le64, "last LBA", own_fact(".last_lba");
+        attributes: 48, 8, Le64, "attributes", own_fact(".attributes");
+        /// UTF-16, up to a zero.
+        name: 56, 72, Raw, "name", own_fact(".name");
+    }
+}
+
+impl GptEntry<'_> {
+    /// The partition's name.
+    fn name_text(&self) -> String {
+        let name: Vec<u16> = self
+            .name()
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .take_while(|&c| c != 0)
+            .collect();
+        String::from_utf16_lossy(&name)
+    }
+}
 /// Cap on GPT entries read; real images have a handful, the header may claim 128.
 const MAX_GPT_ENTRIES: u32 = 256;
 
@@ -19,21 +129,20 @@ const MAX_GPT_ENTRIES: u32 = 256;
 /// compared as bytes without reporting a field twice.
 pub(crate) fn read(area: &[u8], facts: &mut Vec<Fact>) -> Vec<std::ops::Range<usize>> {
     let mut covered = Vec::new();
-    let has_mbr = area.get(510..512) == Some(&[0x55, 0xaa]);
-    facts.push(Fact::new("mbr.present", Value::Bool(has_mbr)));
-    if has_mbr {
+    let mbr = MbrTail::of(area);
+    facts.push(Fact::new("mbr.present", Value::Bool(mbr.is_some())));
+    if let Some(mbr) = mbr {
         // A random id unless the producer was told one.
         facts.push(Fact::identifier(
             "mbr.disk_signature",
-            Value::Text(format!("{:08x}", le32(area, 440))),
+            Value::Text(format!("{:08x}", mbr.disk_signature())),
         ));
         facts.push(Fact::new(
             "mbr.reserved",
-            Value::Int(u64::from(le16(area, 444))),
+            Value::Int(u64::from(mbr.reserved())),
         ));
-        for i in 0..4 {
-            let e = area.get(446 + 16 * i..462 + 16 * i).unwrap_or_default();
-            if e.iter().all(|&b| b == 0) {
+        for (i, e) in mbr.entries().enumerate() {
+            if e.bytes().iter().all(|&b| b == 0) {
                 continue;
             }
             let p = format!("mbr.partition{}", i + 1);
@@ -41,36 +150,36 @@ pub(crate) fn read(area: &[u8], facts: &mut Vec<Fact>) -> Vec<std::ops::Range<us
             // (an isohybrid MBR's partition covers the ISO).
             facts.push(Fact::new(
                 format!("{p}.status"),
-                Value::Int(u64::from(byte(e, 0))),
+                Value::Int(u64::from(e.status())),
             ));
             facts.push(Fact::new(
                 format!("{p}.type"),
-                Value::Text(format!("{:#04x}", byte(e, 4))),
+                Value::Text(format!("{:#04x}", e.kind())),
             ));
             facts.push(
                 Fact::packing(
                     format!("{p}.chs_start"),
-                    Value::Bytes(e.get(1..4).unwrap_or_default().to_vec()),
+                    Value::Bytes(e.chs_start().to_vec()),
                 )
                 .follows(Follows::ImageSize),
+            );
+            facts.push(
+                Fact::packing(format!("{p}.chs_end"), Value::Bytes(e.chs_end().to_vec()))
+                    .follows(Follows::ImageSize),
             );
             facts.push(
                 Fact::packing(
-                    format!("{p}.chs_end"),
-                    Value::Bytes(e.get(5..8).unwrap_or_default().to_vec()),
+                    format!("{p}.start_lba"),
+                    Value::Int(u64::from(e.start_lba())),
                 )
                 .follows(Follows::ImageSize),
             );
             facts.push(
-                Fact::packing(format!("{p}.start_lba"), Value::Int(u64::from(le32(e, 8))))
-                    .follows(Follows::ImageSize),
-            );
-            facts.push(
-                Fact::packing(format!("{p}.sectors"), Value::Int(u64::from(le32(e, 12))))
+                Fact::packing(format!("{p}.sectors"), Value::Int(u64::from(e.sectors())))
                     .follows(Follows::ImageSize),
             );
         }
-        covered.push(BOOT_CODE_END..512);
+        covered.push(BOOT_CODE_END..BOOT_CODE_END + MbrTail::LEN);
     }
     if let Some(range) = gpt(area, facts) {
         covered.extend(range);
@@ -100,24 +209,20 @@ pub(crate) fn guid(b: &[u8]) -> String {
     )
 }
 
-fn le64(b: &[u8], at: usize) -> u64 {
-    u64::from(le32(b, at)) | u64::from(le32(b, at + 4)) << 32
-}
-
 fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>> {
-    let h = area.get(512..1024)?;
-    if h.get(..8) != Some(b"EFI PART") {
+    let sector = area.get(GPT_AT..GPT_AT + 512)?;
+    let Some(h) = GptHeader::of(sector) else {
         facts.push(Fact::new("gpt.present", Value::Bool(false)));
         return None;
-    }
+    };
     facts.push(Fact::new("gpt.present", Value::Bool(true)));
-    let header_size = le32(h, 12);
-    let entries_lba = le64(h, 72);
-    let count = le32(h, 80);
-    let entry_size = le32(h, 84);
+    let header_size = h.header_size();
+    let entries_lba = h.entries_lba();
+    let count = h.entry_count();
+    let entry_size = h.entry_size();
     facts.push(Fact::new(
         "gpt.revision",
-        Value::Text(format!("{:#010x}", le32(h, 8))),
+        Value::Text(format!("{:#010x}", h.revision())),
     ));
     facts.push(Fact::new(
         "gpt.header_size",
@@ -127,20 +232,23 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
     facts.push(
         Fact::layout(
             "gpt.header_crc32",
-            Value::Text(format!("{:08x}", le32(h, 16))),
+            Value::Text(format!("{:08x}", h.header_crc())),
         )
         .follows(Follows::Group),
     );
-    facts.push(Fact::new("gpt.current_lba", Value::Int(le64(h, 24))));
+    facts.push(Fact::new("gpt.current_lba", Value::Int(h.current_lba())));
     // The backup header sits at the end of the image.
     let at_end = |name, v| Fact::packing(name, Value::Int(v)).follows(Follows::ImageSize);
-    facts.push(at_end("gpt.backup_lba", le64(h, 32)));
-    facts.push(Fact::new("gpt.first_usable_lba", Value::Int(le64(h, 40))));
-    facts.push(at_end("gpt.last_usable_lba", le64(h, 48)));
+    facts.push(at_end("gpt.backup_lba", h.backup_lba()));
+    facts.push(Fact::new(
+        "gpt.first_usable_lba",
+        Value::Int(h.first_usable()),
+    ));
+    facts.push(at_end("gpt.last_usable_lba", h.last_usable()));
     // A random id unless the producer was told one.
     facts.push(Fact::identifier(
         "gpt.disk_guid",
-        Value::Text(guid(h.get(56..72).unwrap_or_default())),
+        Value::Text(guid(h.disk_guid())),
     ));
     facts.push(Fact::new("gpt.entries_lba", Value::Int(entries_lba)));
     facts.push(Fact::new("gpt.entry_count", Value::Int(u64::from(count))));
@@ -151,12 +259,12 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
     facts.push(
         Fact::layout(
             "gpt.entries_crc32",
-            Value::Text(format!("{:08x}", le32(h, 88))),
+            Value::Text(format!("{:08x}", h.entries_crc())),
         )
         .follows(Follows::Group),
     );
     let mut covered = Vec::new();
-    covered.push(512..1024);
+    covered.push(GPT_AT..GPT_AT + 512);
     if !(128..=4096).contains(&entry_size) {
         return Some(covered);
     }
@@ -167,43 +275,33 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
     let mut number = 0;
     for i in 0..count.min(MAX_GPT_ENTRIES) as usize {
         let at = start.checked_add(i.checked_mul(size)?)?;
-        let Some(e) = area.get(at..at + size) else {
+        let Some(e) = area.get(at..at + size).and_then(GptEntry::new) else {
             break;
         };
         covered.push(at..at + size);
-        if e.get(..16).is_some_and(|t| t.iter().all(|&b| b == 0)) {
+        if e.type_guid().iter().all(|&b| b == 0) {
             continue;
         }
         number += 1;
         let p = format!("gpt.partition{}", i + 1);
         facts.push(Fact::new(
             format!("{p}.type_guid"),
-            Value::Text(guid(&e[..16])),
+            Value::Text(guid(e.type_guid())),
         ));
         facts.push(Fact::identifier(
             format!("{p}.unique_guid"),
-            Value::Text(guid(e.get(16..32).unwrap_or_default())),
+            Value::Text(guid(e.unique_guid())),
         ));
         // Where a partition lies follows the layout and size of the image
         // (isohybrid partitions cover parts of the ISO).
         let lba = |name, v| Fact::packing(name, Value::Int(v)).follows(Follows::ImageSize);
-        facts.push(lba(format!("{p}.first_lba"), le64(e, 32)));
-        facts.push(lba(format!("{p}.last_lba"), le64(e, 40)));
+        facts.push(lba(format!("{p}.first_lba"), e.first_lba()));
+        facts.push(lba(format!("{p}.last_lba"), e.last_lba()));
         facts.push(Fact::new(
             format!("{p}.attributes"),
-            Value::Text(format!("{:#018x}", le64(e, 48))),
+            Value::Text(format!("{:#018x}", e.attributes())),
         ));
-        let name: Vec<u16> = e
-            .get(56..128)
-            .unwrap_or_default()
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .take_while(|&c| c != 0)
-            .collect();
-        facts.push(Fact::new(
-            format!("{p}.name"),
-            Value::Text(String::from_utf16_lossy(&name)),
-        ));
+        facts.push(Fact::new(format!("{p}.name"), Value::Text(e.name_text())));
     }
     facts.push(Fact::new("gpt.partitions", Value::Int(number)));
     Some(covered)
@@ -288,69 +386,38 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                 .with_fields(fields),
         });
     };
-    if area.get(510..512) == Some(&[0x55, 0xaa]) {
-        push(
-            layout,
-            440,
-            4,
-            "MBR disk signature".into(),
-            fact("mbr.disk_signature"),
-            vec![],
-        );
-        push(
-            layout,
-            444,
-            2,
-            "MBR reserved bytes".into(),
-            fact("mbr.reserved"),
-            vec![],
-        );
-        for i in 0..4 {
-            let p = format!("mbr.partition{}", i + 1);
-            push(
-                layout,
-                446 + 16 * i,
-                16,
-                format!("MBR partition entry {}", i + 1),
-                fact(&p),
-                vec![],
-            );
+    if MbrTail::of(area).is_some() {
+        for def in MbrTail::FIELDS {
+            let at = BOOT_CODE_END + def.at as usize;
+            if def.at != MBR_PARTITIONS_AT {
+                push(
+                    layout,
+                    at,
+                    def.len as usize,
+                    def.name.into(),
+                    def.explain.clone(),
+                    vec![],
+                );
+                continue;
+            }
+            for i in 0..(def.len as usize / MbrPartition::LEN) {
+                let p = format!("mbr.partition{}", i + 1);
+                push(
+                    layout,
+                    at + MbrPartition::LEN * i,
+                    MbrPartition::LEN,
+                    format!("MBR partition entry {}", i + 1),
+                    fact(&p),
+                    fields_under(MbrPartition::FIELDS, 0, Some(&p)),
+                );
+            }
         }
-        push(
-            layout,
-            510,
-            2,
-            "MBR signature".into(),
-            fact("mbr.present"),
-            vec![],
-        );
     }
-    if let Some(h) = area
-        .get(512..1024)
-        .filter(|h| h.get(..8) == Some(b"EFI PART"))
-    {
-        let f = |at: u64, len: u64, name: &'static str, explain: Explain| {
-            Field::new(at, len, name, explain)
-        };
-        let fields = vec![
-            f(0, 8, "signature", fact("gpt.present")),
-            f(8, 4, "revision", fact("gpt.revision")),
-            f(12, 4, "header size", fact("gpt.header_size")),
-            f(16, 4, "header CRC32", Explain::Derived),
-            f(20, 4, "reserved", Explain::Nothing),
-            f(24, 8, "current LBA", fact("gpt.current_lba")),
-            f(32, 8, "backup LBA", fact("gpt.backup_lba")),
-            f(40, 8, "first usable LBA", fact("gpt.first_usable_lba")),
-            f(48, 8, "last usable LBA", fact("gpt.last_usable_lba")),
-            f(56, 16, "disk GUID", fact("gpt.disk_guid")),
-            f(72, 8, "entries LBA", fact("gpt.entries_lba")),
-            f(80, 4, "entry count", fact("gpt.entry_count")),
-            f(84, 4, "entry size", fact("gpt.entry_size")),
-            f(88, 4, "entries CRC32", Explain::Derived),
-        ];
+    if let Some(h) = area.get(GPT_AT..GPT_AT + 512).and_then(GptHeader::of) {
+        let fields = fields_at(GptHeader::FIELDS, 0);
         push(
             layout,
-            512,
+            GPT_AT,
             512,
             "GPT header".into(),
             Explain::Nothing,
@@ -358,19 +425,20 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
         );
         // The backup header at the end of the disk mirrors the primary one, its
         // two LBAs swapped; its entries are where it says.
-        let backup = le64(h, 32).checked_mul(512);
+        let backup = h.backup_lba().checked_mul(512);
         let backup_header = backup.and_then(|at| {
             let at = usize::try_from(at).ok()?;
-            data.get(at..at.checked_add(512)?).map(|b| (at, b))
+            let b = data.get(at..at.checked_add(512)?)?;
+            GptHeader::of(b).map(|h| (at, h))
         });
-        if let Some((at, bh)) = backup_header.filter(|(_, b)| b.get(..8) == Some(b"EFI PART")) {
+        if let Some((at, bh)) = backup_header {
             let mut fields = fields;
             for field in &mut fields {
-                if field.at == 24 {
+                if field.at == CURRENT_LBA_AT {
                     field.explain = fact("gpt.backup_lba");
-                } else if field.at == 32 {
+                } else if field.at == BACKUP_LBA_AT {
                     field.explain = fact("gpt.current_lba");
-                } else if field.at == 72 {
+                } else if field.at == ENTRIES_LBA_AT {
                     field.explain = Explain::Derived;
                 }
             }
@@ -380,7 +448,7 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                 owner: Owner::new("system area", "GPT backup header", Explain::Nothing)
                     .with_fields(fields),
             });
-            let (entries_lba, count, size) = (le64(bh, 72), le32(bh, 80), le32(bh, 84));
+            let (entries_lba, count, size) = (bh.entries_lba(), bh.entry_count(), bh.entry_size());
             if (128..=4096).contains(&size) {
                 for i in 0..u64::from(count.min(MAX_GPT_ENTRIES)) {
                     let Some(start) = entries_lba
@@ -392,19 +460,25 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                     if start + u64::from(size) > data.len() as u64 {
                         break;
                     }
+                    let p = format!("gpt.partition{}", i + 1);
                     layout.push(Span {
                         start,
                         len: u64::from(size),
                         owner: Owner::new(
                             "system area",
                             format!("GPT backup partition entry {}", i + 1),
-                            fact(&format!("gpt.partition{}", i + 1)),
-                        ),
+                            fact(&p),
+                        )
+                        .with_fields(fields_under(
+                            GptEntry::FIELDS,
+                            0,
+                            Some(&p),
+                        )),
                     });
                 }
             }
         }
-        let (entries_lba, count, size) = (le64(h, 72), le32(h, 80), le32(h, 84));
+        let (entries_lba, count, size) = (h.entries_lba(), h.entry_count(), h.entry_size());
         if (128..=4096).contains(&size) {
             let start = usize::try_from(entries_lba)
                 .ok()
@@ -423,7 +497,7 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                     size as usize,
                     format!("GPT partition entry {}", i + 1),
                     fact(&p),
-                    vec![],
+                    fields_under(GptEntry::FIELDS, 0, Some(&p)),
                 );
             }
         }
@@ -480,50 +554,36 @@ fn partition_regions(data: &[u8], area: &[u8], layout: &mut Layout) {
             layout.region(start, size.min(len - start), name);
         }
     };
-    if area.get(510..512) == Some(&[0x55, 0xaa]) {
-        for i in 0..4 {
-            let e = area.get(446 + 16 * i..462 + 16 * i).unwrap_or_default();
-            let (start, sectors) = (u64::from(le32(e, 8)), u64::from(le32(e, 12)));
+    if let Some(mbr) = MbrTail::of(area) {
+        for (i, e) in mbr.entries().enumerate() {
+            let (start, sectors) = (u64::from(e.start_lba()), u64::from(e.sectors()));
             region(
                 start.saturating_mul(512),
                 sectors.saturating_mul(512),
-                format!("MBR partition {} (type {:#04x})", i + 1, byte(e, 4)),
+                format!("MBR partition {} (type {:#04x})", i + 1, e.kind()),
             );
         }
     }
-    if let Some(h) = area
-        .get(512..1024)
-        .filter(|h| h.get(..8) == Some(b"EFI PART"))
-    {
-        let (entries_lba, count, size) = (le64(h, 72), le32(h, 80), le32(h, 84));
+    if let Some(h) = area.get(GPT_AT..GPT_AT + 512).and_then(GptHeader::of) {
+        let (entries_lba, count, size) = (h.entries_lba(), h.entry_count(), h.entry_size());
         if (128..=4096).contains(&size) {
             for i in 0..u64::from(count.min(MAX_GPT_ENTRIES)) {
                 let at = entries_lba.saturating_mul(512) + i * u64::from(size);
                 let Some(e) = usize::try_from(at)
                     .ok()
                     .and_then(|at| area.get(at..at + size as usize))
+                    .and_then(GptEntry::new)
                 else {
                     break;
                 };
-                let (first, last) = (le64(e, 32), le64(e, 40));
+                let (first, last) = (e.first_lba(), e.last_lba());
                 if first == 0 || last < first {
                     continue;
                 }
-                let name: Vec<u16> = e
-                    .get(56..128)
-                    .unwrap_or_default()
-                    .chunks_exact(2)
-                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                    .take_while(|&c| c != 0)
-                    .collect();
                 region(
                     first.saturating_mul(512),
                     (last - first).saturating_add(1).saturating_mul(512),
-                    format!(
-                        "GPT partition {} ({:?})",
-                        i + 1,
-                        String::from_utf16_lossy(&name)
-                    ),
+                    format!("GPT partition {} ({:?})", i + 1, e.name_text()),
                 );
             }
         }
@@ -581,6 +641,23 @@ pub(crate) fn unexplained(area: &[u8], covered: &[std::ops::Range<usize>]) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mbr_and_gpt_are_declared_byte_by_byte() {
+        use crate::model::structure::check_table;
+        for (fields, len) in [
+            (MbrTail::FIELDS, MbrTail::LEN),
+            (MbrPartition::FIELDS, MbrPartition::LEN),
+            (GptHeader::FIELDS, GptHeader::LEN),
+            (GptEntry::FIELDS, GptEntry::LEN),
+        ] {
+            assert_eq!(check_table(fields, len as u64), Ok(()));
+        }
+        // The tail ends the MBR's sector; its table holds four entries.
+        assert_eq!(BOOT_CODE_END + MbrTail::LEN, 512);
+        let table = MbrTail::FIELDS.iter().find(|f| f.at == MBR_PARTITIONS_AT);
+        assert_eq!(table.map(|f| f.len), Some(4 * MbrPartition::LEN as u64));
+    }
 
     #[test]
     fn guid_text_form() {

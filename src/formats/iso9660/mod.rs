@@ -114,6 +114,15 @@ impl<'a> IsoFs<'a> {
                 None,
             ),
         };
+        // The byte layout reads the other tree's names, kinds and record
+        // positions only: its attributes and errors are dropped.
+        let other = other.map(|(mut t, label)| {
+            for n in &mut t.nodes {
+                n.entry.attrs = Vec::new();
+                n.errors = Vec::new();
+            }
+            (t, label)
+        });
         let mut tree = tree;
         let mut oddities = d.oddities;
         oddities.merge(&tree.oddities);

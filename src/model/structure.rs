@@ -46,6 +46,8 @@ pub struct Le16;
 pub struct Le32;
 /// A little-endian `u64`.
 pub struct Le64;
+/// A big-endian `u16`.
+pub struct Be16;
 /// A big-endian `u32`.
 pub struct Be32;
 
@@ -112,6 +114,7 @@ binary!(U8, u8, from_le_bytes);
 binary!(Le16, u16, from_le_bytes);
 binary!(Le32, u32, from_le_bytes);
 binary!(Le64, u64, from_le_bytes);
+binary!(Be16, u16, from_be_bytes);
 binary!(Be32, u32, from_be_bytes);
 
 /// One row of a structure's field table.

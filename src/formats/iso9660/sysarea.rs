@@ -5,9 +5,11 @@
 
 use super::descriptor::own_fact;
 use super::spans::fields_under;
-use crate::bytes::{byte, le16, le32};
+use crate::bytes::{le16, le32};
 use crate::model::span::{Explain, Field, Layout, Owner, Span};
-use crate::model::structure::{field_at, fields_at, structure, Array, Le16, Le32, Le64, Raw, U8};
+use crate::model::structure::{
+    field_at, fields_at, structure, Array, Be16, Be32, Le16, Le32, Le64, Raw, U8,
+};
 use crate::model::{Fact, Follows, Value};
 
 /// Size of the system area.
@@ -43,6 +45,24 @@ impl<'a> MbrTail<'a> {
         self.partitions()
             .chunks_exact(MbrPartition::LEN)
             .filter_map(MbrPartition::new)
+    }
+}
+
+/// The fields of a partition table's slot, facts named under `p`: an empty
+/// slot has no facts (the reader makes none), so none of its fields say one;
+/// the owner's explanation holds for all its bytes.
+fn slot_fields(defs: &[crate::model::structure::FieldDef], p: &str, used: bool) -> Vec<Field> {
+    if used {
+        fields_under(defs, 0, Some(p))
+    } else {
+        Vec::new()
+    }
+}
+
+impl MbrPartition<'_> {
+    /// Whether the slot holds a partition (the reader's test: a byte not 0).
+    fn used(&self) -> bool {
+        self.bytes().iter().any(|&b| b != 0)
     }
 }
 
@@ -109,7 +129,57 @@ structure! {
     }
 }
 
+structure! {
+    /// The driver descriptor block of an Apple partition map, at byte 0.
+    pub(crate) struct ApmDriver[8] {
+        /// "ER".
+        signature: 0, 2, Array<2>, "signature", Explain::fact_named("apm");
+        block_size: 2, 2, Be16, "block size", Explain::fact_named("apm.block_size");
+        block_count: 4, 4, Be32, "block count", Explain::fact_named("apm");
+    }
+}
+
+impl<'a> ApmDriver<'a> {
+    /// The map's block size, when `area` starts with a driver descriptor
+    /// of a block size an ISO hybrid uses.
+    fn block_of(area: &'a [u8]) -> Option<usize> {
+        let d = ApmDriver::new(area).filter(|d| d.signature() == *b"ER")?;
+        let block = usize::from(d.block_size());
+        matches!(block, 512 | 1024 | 2048).then_some(block)
+    }
+}
+
+structure! {
+    /// The part of an Apple partition map entry ("PM", one per block from
+    /// block 1) that is read, facts named under `apm.partition1` ...
+    /// ([`own_fact`]; a field without a fact of its own is the entry's).
+    pub(crate) struct ApmEntry[136] {
+        /// "PM".
+        signature: 0, 2, Array<2>, "signature", own_fact(".");
+        reserved: 2, 2, Raw, "reserved", own_fact(".");
+        map_entries: 4, 4, Be32, "map entries", own_fact(".");
+        start: 8, 4, Be32, "start block", own_fact(".start");
+        blocks: 12, 4, Be32, "blocks", own_fact(".blocks");
+        name: 16, 32, Raw, "name", own_fact(".name");
+        kind: 48, 32, Raw, "type", own_fact(".type");
+        data_area: 80, 8, Raw, "data area", own_fact(".");
+        status: 88, 4, Be32, "status", own_fact(".status");
+        boot: 92, 44, Raw, "boot code fields", own_fact(".");
+    }
+}
+
+/// An APM text field: up to its first zero.
+fn apm_text(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
 impl GptEntry<'_> {
+    /// Whether the slot holds a partition (a type GUID).
+    fn used(&self) -> bool {
+        self.type_guid().iter().any(|&b| b != 0)
+    }
+
     /// The partition's name.
     fn name_text(&self) -> String {
         let name: Vec<u16> = self
@@ -142,7 +212,7 @@ pub(crate) fn read(area: &[u8], facts: &mut Vec<Fact>) -> Vec<std::ops::Range<us
             Value::Int(u64::from(mbr.reserved())),
         ));
         for (i, e) in mbr.entries().enumerate() {
-            if e.bytes().iter().all(|&b| b == 0) {
+            if !e.used() {
                 continue;
             }
             let p = format!("mbr.partition{}", i + 1);
@@ -279,7 +349,7 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
             break;
         };
         covered.push(at..at + size);
-        if e.type_guid().iter().all(|&b| b == 0) {
+        if !e.used() {
             continue;
         }
         number += 1;
@@ -311,53 +381,40 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
 /// support write: a driver descriptor ("ER") at 0 and "PM" entries in 2048-byte
 /// blocks from block 1.
 fn apm(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>> {
-    if area.get(..2) != Some(b"ER") {
+    let block = ApmDriver::block_of(area)?;
+    let first = area.get(block..block + 512).and_then(ApmEntry::new)?;
+    if first.signature() != *b"PM" {
         return None;
     }
-    let block = usize::from(u16::from_be_bytes([byte(area, 2), byte(area, 3)]));
-    if !matches!(block, 512 | 1024 | 2048) {
-        return None;
-    }
-    let first = area.get(block..block + 512)?;
-    if first.get(..2) != Some(b"PM") {
-        return None;
-    }
-    let count = u32::from_be_bytes([
-        byte(first, 4),
-        byte(first, 5),
-        byte(first, 6),
-        byte(first, 7),
-    ]);
+    let count = first.map_entries();
     facts.push(Fact::new("apm.block_size", Value::Int(block as u64)));
     facts.push(Fact::new("apm.entries", Value::Int(u64::from(count))));
     let mut covered = Vec::new();
-    covered.push(0..8);
+    covered.push(0..ApmDriver::LEN);
     for i in 0..count.min(64) as usize {
         let at = block * (i + 1);
-        let Some(e) = area.get(at..at + 512) else {
+        let Some(e) = area.get(at..at + 512).and_then(ApmEntry::new) else {
             break;
         };
-        if e.get(..2) != Some(b"PM") {
+        if e.signature() != *b"PM" {
             break;
         }
-        covered.push(at..at + 136);
-        let be32 = |o: usize| {
-            u32::from_be_bytes([byte(e, o), byte(e, o + 1), byte(e, o + 2), byte(e, o + 3)])
-        };
-        let text = |r: std::ops::Range<usize>| {
-            let b = e.get(r).unwrap_or_default();
-            let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-            Value::Text(String::from_utf8_lossy(&b[..end]).into_owned())
-        };
+        covered.push(at..at + ApmEntry::LEN);
         let p = format!("apm.partition{}", i + 1);
         let blocks = |name, v| Fact::packing(name, Value::Int(v)).follows(Follows::ImageSize);
-        facts.push(blocks(format!("{p}.start"), u64::from(be32(8))));
-        facts.push(blocks(format!("{p}.blocks"), u64::from(be32(12))));
-        facts.push(Fact::new(format!("{p}.name"), text(16..48)));
-        facts.push(Fact::new(format!("{p}.type"), text(48..80)));
+        facts.push(blocks(format!("{p}.start"), u64::from(e.start())));
+        facts.push(blocks(format!("{p}.blocks"), u64::from(e.blocks())));
+        facts.push(Fact::new(
+            format!("{p}.name"),
+            Value::Text(apm_text(e.name())),
+        ));
+        facts.push(Fact::new(
+            format!("{p}.type"),
+            Value::Text(apm_text(e.kind())),
+        ));
         facts.push(Fact::new(
             format!("{p}.status"),
-            Value::Text(format!("{:#010x}", be32(88))),
+            Value::Text(format!("{:#010x}", e.status())),
         ));
     }
     Some(covered)
@@ -402,13 +459,15 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
             }
             for i in 0..(def.len as usize / MbrPartition::LEN) {
                 let p = format!("mbr.partition{}", i + 1);
+                let start = at + MbrPartition::LEN * i;
+                let entry = area.get(start..).and_then(MbrPartition::new);
                 push(
                     layout,
-                    at + MbrPartition::LEN * i,
+                    start,
                     MbrPartition::LEN,
                     format!("MBR partition entry {}", i + 1),
                     fact(&p),
-                    fields_under(MbrPartition::FIELDS, 0, Some(&p)),
+                    slot_fields(MbrPartition::FIELDS, &p, entry.is_some_and(|e| e.used())),
                 );
             }
         }
@@ -461,6 +520,11 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                         break;
                     }
                     let p = format!("gpt.partition{}", i + 1);
+                    let used = usize::try_from(start)
+                        .ok()
+                        .and_then(|s| data.get(s..))
+                        .and_then(GptEntry::new)
+                        .is_some_and(|e| e.used());
                     layout.push(Span {
                         start,
                         len: u64::from(size),
@@ -469,10 +533,10 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                             format!("GPT backup partition entry {}", i + 1),
                             fact(&p),
                         )
-                        .with_fields(fields_under(
+                        .with_fields(slot_fields(
                             GptEntry::FIELDS,
-                            0,
-                            Some(&p),
+                            &p,
+                            used,
                         )),
                     });
                 }
@@ -491,46 +555,49 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                     break;
                 }
                 let p = format!("gpt.partition{}", i + 1);
+                let used = area
+                    .get(at..)
+                    .and_then(GptEntry::new)
+                    .is_some_and(|e| e.used());
                 push(
                     layout,
                     at,
                     size as usize,
                     format!("GPT partition entry {}", i + 1),
                     fact(&p),
-                    fields_under(GptEntry::FIELDS, 0, Some(&p)),
+                    slot_fields(GptEntry::FIELDS, &p, used),
                 );
             }
         }
     }
-    if area.get(..2) == Some(b"ER") {
-        let block = usize::from(u16::from_be_bytes([byte(area, 2), byte(area, 3)]));
-        let first = area.get(block..block + 512);
-        if matches!(block, 512 | 1024 | 2048) && first.and_then(|f| f.get(..2)) == Some(b"PM") {
-            let count = first.map_or(0, |f| le32_be(f, 4));
+    let apm = ApmDriver::block_of(area).and_then(|block| {
+        let first = area.get(block..block + 512).and_then(ApmEntry::new)?;
+        (first.signature() == *b"PM").then(|| (block, first.map_entries()))
+    });
+    if let Some((block, count)) = apm {
+        push(
+            layout,
+            0,
+            ApmDriver::LEN,
+            "APM driver descriptor".into(),
+            fact("apm"),
+            fields_at(ApmDriver::FIELDS, 0),
+        );
+        for i in 0..count.min(64) as usize {
+            let at = block * (i + 1);
+            match area.get(at..at + 2) {
+                Some(b"PM") => {}
+                _ => break,
+            }
+            let p = format!("apm.partition{}", i + 1);
             push(
                 layout,
-                0,
-                8,
-                "APM driver descriptor".into(),
-                fact("apm"),
-                vec![],
+                at,
+                ApmEntry::LEN,
+                format!("APM partition entry {}", i + 1),
+                fact(&p),
+                fields_under(ApmEntry::FIELDS, 0, Some(&p)),
             );
-            for i in 0..count.min(64) as usize {
-                let at = block * (i + 1);
-                match area.get(at..at + 2) {
-                    Some(b"PM") => {}
-                    _ => break,
-                }
-                let p = format!("apm.partition{}", i + 1);
-                push(
-                    layout,
-                    at,
-                    136,
-                    format!("APM partition entry {}", i + 1),
-                    fact(&p),
-                    vec![],
-                );
-            }
         }
     }
     layout.push_coarse(Span {
@@ -588,41 +655,26 @@ fn partition_regions(data: &[u8], area: &[u8], layout: &mut Layout) {
             }
         }
     }
-    if area.get(..2) == Some(b"ER") {
-        let block = u64::from(u16::from_be_bytes([byte(area, 2), byte(area, 3)]));
-        if matches!(block, 512 | 1024 | 2048) {
-            for i in 0..64u64 {
-                let at = (block * (i + 1)) as usize;
-                let Some(e) = area.get(at..at + 512).filter(|e| e.get(..2) == Some(b"PM")) else {
-                    break;
-                };
-                let text = |r: std::ops::Range<usize>| {
-                    let b = e.get(r).unwrap_or_default();
-                    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-                    String::from_utf8_lossy(&b[..end]).into_owned()
-                };
-                region(
-                    u64::from(le32_be(e, 8)) * block,
-                    u64::from(le32_be(e, 12)) * block,
-                    format!(
-                        "APM partition {} ({:?}, {:?})",
-                        i + 1,
-                        text(16..48),
-                        text(48..80)
-                    ),
-                );
-            }
+    if let Some(block) = ApmDriver::block_of(area) {
+        for i in 0..64 {
+            let at = block * (i + 1);
+            let e = area.get(at..at + 512).and_then(ApmEntry::new);
+            let Some(e) = e.filter(|e| e.signature() == *b"PM") else {
+                break;
+            };
+            let block = block as u64;
+            region(
+                u64::from(e.start()) * block,
+                u64::from(e.blocks()) * block,
+                format!(
+                    "APM partition {} ({:?}, {:?})",
+                    i + 1,
+                    apm_text(e.name()),
+                    apm_text(e.kind())
+                ),
+            );
         }
     }
-}
-
-fn le32_be(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([
-        byte(b, at),
-        byte(b, at + 1),
-        byte(b, at + 2),
-        byte(b, at + 3),
-    ])
 }
 
 /// The system area with the bytes that facts already report zeroed, so that a
@@ -650,6 +702,8 @@ mod tests {
             (MbrPartition::FIELDS, MbrPartition::LEN),
             (GptHeader::FIELDS, GptHeader::LEN),
             (GptEntry::FIELDS, GptEntry::LEN),
+            (ApmDriver::FIELDS, ApmDriver::LEN),
+            (ApmEntry::FIELDS, ApmEntry::LEN),
         ] {
             assert_eq!(check_table(fields, len as u64), Ok(()));
         }

@@ -46,7 +46,7 @@ pub struct Le16;
 pub struct Le32;
 /// A little-endian `u64`.
 pub struct Le64;
-/// A big-endian `u16` (HFS+).
+/// A big-endian `u16` (HFS+, the Apple partition map).
 pub struct Be16;
 /// A big-endian `u32`.
 pub struct Be32;
@@ -138,6 +138,27 @@ impl FieldDef {
     pub fn field(&self) -> Field {
         Field::new(self.at, self.len, self.name, self.explain.clone())
     }
+}
+
+/// Where the field named `name` starts in a table: for the offset an error
+/// names, read from the table rather than written again. Evaluated in a
+/// constant, a name the table lacks fails the build.
+pub const fn field_at(defs: &[FieldDef], name: &str) -> u64 {
+    let mut i = 0;
+    while i < defs.len() {
+        let (a, b) = (defs[i].name.as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut k = 0;
+            while k < a.len() && a[k] == b[k] {
+                k += 1;
+            }
+            if k == a.len() {
+                return defs[i].at;
+            }
+        }
+        i += 1;
+    }
+    panic!("no field of that name in the table")
 }
 
 /// The accounting's fields of a table, for a structure that starts `at`
@@ -314,5 +335,7 @@ mod tests {
             .collect();
         assert!(check_table(&holed, 12).is_err());
         assert_eq!(Sample::FIELDS[3].field().at, 8);
+        const COUNT_AT: u64 = field_at(Sample::FIELDS, "count");
+        assert_eq!(COUNT_AT, 6);
     }
 }

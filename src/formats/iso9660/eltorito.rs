@@ -1,9 +1,75 @@
 //! El Torito (the bootable CD-ROM specification, 1.0): the boot catalog's validation
 //! entry, default entry, section headers and section entries, each field a fact.
 
-use crate::bytes::{byte, le16, le32, Bytes};
+use super::attrs::{BOOT_INFO_CHECKSUM, BOOT_INFO_FILE_LENGTH};
+use super::descriptor::own_fact;
+use crate::bytes::Bytes;
 use crate::error::{Error, Result};
+use crate::model::span::{Explain, Key};
+use crate::model::structure::{structure, Le16, Le32, Raw, U8};
 use crate::model::{Fact, Value};
+
+structure! {
+    /// The validation entry that starts a boot catalog.
+    pub(crate) struct ValidationEntry[32] {
+        header_id: 0, 1, U8, "header id", Explain::Nothing;
+        platform: 1, 1, U8, "platform", Explain::fact_named("eltorito.validation.platform");
+        reserved: 2, 2, Raw, "reserved", Explain::Nothing;
+        id: 4, 24, Raw, "id string", Explain::fact_named("eltorito.validation.id");
+        checksum: 28, 2, Le16, "checksum", Explain::Derived;
+        /// 0x55 0xAA.
+        key: 30, 2, Raw, "key bytes", Explain::Nothing;
+    }
+}
+
+structure! {
+    /// The default entry, or an entry of a section: one boot image, its facts
+    /// named under the entry's prefix (`eltorito.entry2`, see [`own_fact`]).
+    pub(crate) struct BootImageEntry[32] {
+        /// 0x88 bootable, 0x00 not.
+        indicator: 0, 1, U8, "boot indicator", own_fact(".bootable");
+        /// Emulation in the low bits, flags in the high: two facts.
+        media: 1, 1, U8, "boot media type", own_fact(".");
+        load_segment: 2, 2, Le16, "load segment", own_fact(".load_segment");
+        system_type: 4, 1, U8, "system type", own_fact(".system_type");
+        unused: 5, 1, Raw, "unused", Explain::Nothing;
+        sector_count: 6, 2, Le16, "sector count", own_fact(".sector_count");
+        load_rba: 8, 4, Le32, "load block", Explain::Placement;
+        selection: 12, 20, Raw, "selection criteria", own_fact(".selection_criteria");
+    }
+}
+
+structure! {
+    /// A section header, facts named under the section's prefix
+    /// (`eltorito.section1`, see [`own_fact`]).
+    pub(crate) struct SectionHeader[32] {
+        /// 0x90, or 0x91 for the last section.
+        indicator: 0, 1, U8, "header indicator", own_fact(".");
+        platform: 1, 1, U8, "platform", own_fact(".platform");
+        entries: 2, 2, Le16, "entries", own_fact(".entries");
+        id: 4, 28, Raw, "id string", own_fact(".id");
+    }
+}
+
+structure! {
+    /// The boot info table that `-boot-info-table` patches into a
+    /// no-emulation boot image at [`BOOT_INFO_AT`].
+    pub(crate) struct BootInfoTable[56] {
+        pvd_block: 0, 4, Le32, "volume descriptor block", Explain::Placement;
+        file_block: 4, 4, Le32, "file block", Explain::Placement;
+        file_length: 8, 4, Le32, "file length",
+            Explain::Entry(&[Key::Attribute(BOOT_INFO_FILE_LENGTH), Key::SIZE]);
+        checksum: 12, 4, Le32, "checksum",
+            Explain::Entry(&[Key::Attribute(BOOT_INFO_CHECKSUM), Key::Content]);
+        reserved: 16, 40, Raw, "reserved", Explain::Nothing;
+    }
+}
+
+/// Where the boot info table is in a boot image.
+pub(crate) const BOOT_INFO_AT: u64 = 8;
+
+/// Catalog entries are 32 bytes, whatever their kind.
+pub(crate) const ENTRY: usize = 32;
 
 /// Catalog entries are 32 bytes; a catalog is at most a few sectors. Bound the walk
 /// so a crafted catalog cannot make us read for long.
@@ -59,34 +125,34 @@ pub(crate) fn read(image: Bytes<'_>, lba: u32, facts: &mut Vec<Fact>) -> Result<
     // The catalog's length is not recorded; read what the image holds of 4 sectors.
     let avail = image.len().saturating_sub(start).min(4 * 2048);
     let cat = image.get(start, avail, "El Torito boot catalog")?;
-    let validation = cat.get(..32).ok_or_else(|| Error::OutOfBounds {
+    let validation = ValidationEntry::new(cat).ok_or_else(|| Error::OutOfBounds {
         structure: "El Torito validation entry",
         offset: start,
-        end: start + 32,
+        end: start + ValidationEntry::LEN as u64,
         len: image.len(),
     })?;
-    if byte(validation, 0) != 1 || validation.get(30..32) != Some(&[0x55, 0xaa]) {
+    if validation.header_id() != 1 || validation.key() != [0x55, 0xaa] {
         return Err(Error::malformed(
             "El Torito validation entry",
             start,
             "no header id 1 or key bytes 55 AA",
         ));
     }
-    let checksum_ok = validation.chunks_exact(2).fold(0u16, |sum, w| {
+    let checksum_ok = validation.bytes().chunks_exact(2).fold(0u16, |sum, w| {
         sum.wrapping_add(u16::from_le_bytes([w[0], w[1]]))
     }) == 0;
-    let platform = byte(validation, 1);
+    let platform = validation.platform();
     facts.push(Fact::new(
         "eltorito.validation.platform",
         Value::Text(platform_name(platform)),
     ));
     facts.push(Fact::new(
         "eltorito.validation.id",
-        text(validation.get(4..28)),
+        text(Some(validation.id())),
     ));
     facts.push(Fact::new(
         "eltorito.validation.checksum",
-        Value::Int(u64::from(le16(validation, 28))),
+        Value::Int(u64::from(validation.checksum())),
     ));
     facts.push(Fact::new(
         "eltorito.validation.checksum_valid",
@@ -96,27 +162,32 @@ pub(crate) fn read(image: Bytes<'_>, lba: u32, facts: &mut Vec<Fact>) -> Result<
     let mut entries = Vec::new();
     let mut section_platform = platform;
     let mut number = 0u32;
-    let mut pos = 32usize;
+    let mut pos = ENTRY;
     let mut in_section = false;
     let mut sections = 0u32;
     let mut final_header = false;
     for _ in 0..MAX_ENTRIES {
-        let Some(e) = cat.get(pos..pos + 32) else {
+        let Some(e) = cat.get(pos..pos + ENTRY) else {
+            break;
+        };
+        // Each view of an entry's 32 bytes is there.
+        let (Some(image_entry), Some(header)) = (BootImageEntry::new(e), SectionHeader::new(e))
+        else {
             break;
         };
         let at = start + pos as u64;
-        pos += 32;
-        let indicator = byte(e, 0);
+        pos += ENTRY;
+        let indicator = image_entry.indicator();
         if number == 0 {
             number = 1;
-            entry_facts(e, "eltorito.entry1", platform, facts);
-            entries.push(boot_entry(e, 1, platform));
+            entry_facts(&image_entry, "eltorito.entry1", platform, facts);
+            entries.push(boot_entry(&image_entry, 1, platform));
             continue;
         }
         match indicator {
             0x90 | 0x91 => {
                 sections += 1;
-                section_platform = byte(e, 1);
+                section_platform = header.platform();
                 let p = format!("eltorito.section{sections}");
                 facts.push(Fact::new(
                     format!("{p}.platform"),
@@ -124,21 +195,21 @@ pub(crate) fn read(image: Bytes<'_>, lba: u32, facts: &mut Vec<Fact>) -> Result<
                 ));
                 facts.push(Fact::new(
                     format!("{p}.entries"),
-                    Value::Int(u64::from(le16(e, 2))),
+                    Value::Int(u64::from(header.entries())),
                 ));
-                facts.push(Fact::new(format!("{p}.id"), text(e.get(4..32))));
+                facts.push(Fact::new(format!("{p}.id"), text(Some(header.id()))));
                 final_header = indicator == 0x91;
                 in_section = true;
             }
             0x88 | 0x00 if in_section && e.iter().any(|&b| b != 0) => {
                 number += 1;
                 entry_facts(
-                    e,
+                    &image_entry,
                     &format!("eltorito.entry{number}"),
                     section_platform,
                     facts,
                 );
-                entries.push(boot_entry(e, number, section_platform));
+                entries.push(boot_entry(&image_entry, number, section_platform));
             }
             // Extension entries continue the selection criteria of the entry before.
             0x44 => {}
@@ -159,52 +230,52 @@ pub(crate) fn read(image: Bytes<'_>, lba: u32, facts: &mut Vec<Fact>) -> Result<
     Ok(entries)
 }
 
-fn boot_entry(e: &[u8], number: u32, platform: u8) -> BootEntry {
+fn boot_entry(e: &BootImageEntry<'_>, number: u32, platform: u8) -> BootEntry {
     BootEntry {
         number,
         platform,
-        load_rba: le32(e, 8),
-        media: byte(e, 1),
-        sector_count: le16(e, 6),
+        load_rba: e.load_rba(),
+        media: e.media(),
+        sector_count: e.sector_count(),
     }
 }
 
-fn entry_facts(e: &[u8], p: &str, platform: u8, facts: &mut Vec<Fact>) {
+fn entry_facts(e: &BootImageEntry<'_>, p: &str, platform: u8, facts: &mut Vec<Fact>) {
     facts.push(Fact::new(
         format!("{p}.platform"),
         Value::Text(platform_name(platform)),
     ));
     facts.push(Fact::new(
         format!("{p}.bootable"),
-        Value::Bool(byte(e, 0) == 0x88),
+        Value::Bool(e.indicator() == 0x88),
     ));
     facts.push(Fact::new(
         format!("{p}.emulation"),
-        Value::Text(media_name(byte(e, 1)).to_owned()),
+        Value::Text(media_name(e.media()).to_owned()),
     ));
     facts.push(Fact::new(
         format!("{p}.media_flags"),
-        Value::Int(u64::from(byte(e, 1) & 0xf0)),
+        Value::Int(u64::from(e.media() & 0xf0)),
     ));
     facts.push(Fact::new(
         format!("{p}.load_segment"),
-        Value::Int(u64::from(le16(e, 2))),
+        Value::Int(u64::from(e.load_segment())),
     ));
     facts.push(Fact::new(
         format!("{p}.system_type"),
-        Value::Int(u64::from(byte(e, 4))),
+        Value::Int(u64::from(e.system_type())),
     ));
     facts.push(Fact::new(
         format!("{p}.sector_count"),
-        Value::Int(u64::from(le16(e, 6))),
+        Value::Int(u64::from(e.sector_count())),
     ));
     facts.push(Fact::layout(
         format!("{p}.load_rba"),
-        Value::Int(u64::from(le32(e, 8))),
+        Value::Int(u64::from(e.load_rba())),
     ));
     facts.push(Fact::new(
         format!("{p}.selection_criteria"),
-        Value::Bytes(trim_zeros(e.get(12..32))),
+        Value::Bytes(trim_zeros(Some(e.selection()))),
     ));
 }
 
@@ -228,14 +299,9 @@ fn text(b: Option<&[u8]>) -> Value {
 /// block and length, and a checksum of the image from byte 64 on. Recognized when
 /// the first three words say what they must.
 pub(crate) fn boot_info_table(file: &[u8], file_lba: u32) -> Option<[u32; 4]> {
-    let words = [
-        le32(file, 8),
-        le32(file, 12),
-        le32(file, 16),
-        le32(file, 20),
-    ];
-    (file.len() >= 64 && words[0] == 16 && words[1] == file_lba && words[2] as usize == file.len())
-        .then_some(words)
+    let t = BootInfoTable::new(file.get(BOOT_INFO_AT as usize..)?)?;
+    let words = [t.pvd_block(), t.file_block(), t.file_length(), t.checksum()];
+    (words[0] == 16 && words[1] == file_lba && words[2] as usize == file.len()).then_some(words)
 }
 
 #[cfg(test)]
@@ -265,6 +331,19 @@ mod tests {
         cat[102] = 0;
         cat[104..108].copy_from_slice(&50u32.to_le_bytes());
         c
+    }
+
+    #[test]
+    fn the_entries_are_declared_byte_by_byte() {
+        use crate::model::structure::check_table;
+        for (fields, len) in [
+            (ValidationEntry::FIELDS, ValidationEntry::LEN),
+            (BootImageEntry::FIELDS, BootImageEntry::LEN),
+            (SectionHeader::FIELDS, SectionHeader::LEN),
+            (BootInfoTable::FIELDS, BootInfoTable::LEN),
+        ] {
+            assert_eq!(check_table(fields, len as u64), Ok(()));
+        }
     }
 
     #[test]

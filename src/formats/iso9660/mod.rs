@@ -46,6 +46,11 @@ pub struct IsoFs<'a> {
     limits: Limits,
     facts: Vec<Fact>,
     tree: walk::Tree,
+    /// The tree of the other namespace (Joliet beside Rock Ridge, the plain
+    /// primary tree beside Joliet), read once at opening for the names it
+    /// gives and kept for the byte accounting of its records; its label
+    /// starts the names of those records.
+    other: Option<(walk::Tree, &'static str)>,
     /// The system area with its parsed fields blanked out.
     system_area: Arc<[u8]>,
     /// Boot images that no file of the tree holds: name, where, bytes.
@@ -79,7 +84,9 @@ impl<'a> IsoFs<'a> {
         let mut facts = d.facts;
         let rr_skip = walk::rock_ridge_skip(image, &d.primary, limits);
         facts.push(Fact::new("rock_ridge", Value::Bool(rr_skip.is_some())));
-        let tree = match (rr_skip, &d.joliet) {
+        // The other namespace's tree: its read errors are the effective
+        // tree's to report, not its own.
+        let (tree, other) = match (rr_skip, &d.joliet) {
             (Some(skip), joliet) => {
                 let mut tree = walk::Tree::read(
                     image,
@@ -87,24 +94,37 @@ impl<'a> IsoFs<'a> {
                     walk::Namespace::RockRidge { skip },
                     limits,
                 )?;
-                if let Some(j) = joliet {
-                    if let Ok(other) = walk::Tree::read(image, j, walk::Namespace::Joliet, limits) {
-                        tree.adopt_names(&other, attrs::JOLIET_NAME);
-                    }
+                let other = joliet
+                    .as_ref()
+                    .and_then(|j| walk::Tree::read(image, j, walk::Namespace::Joliet, limits).ok());
+                if let Some(other) = &other {
+                    tree.adopt_names(other, attrs::JOLIET_NAME);
                 }
-                tree
+                (tree, other.map(|t| (t, "Joliet ")))
             }
             (None, Some(j)) => {
                 let mut tree = walk::Tree::read(image, j, walk::Namespace::Joliet, limits)?;
-                if let Ok(other) =
-                    walk::Tree::read(image, &d.primary, walk::Namespace::Plain, limits)
-                {
-                    tree.adopt_names(&other, attrs::ISO_NAME);
+                let other =
+                    walk::Tree::read(image, &d.primary, walk::Namespace::Plain, limits).ok();
+                if let Some(other) = &other {
+                    tree.adopt_names(other, attrs::ISO_NAME);
                 }
-                tree
+                (tree, other.map(|t| (t, "ISO 9660 ")))
             }
-            (None, None) => walk::Tree::read(image, &d.primary, walk::Namespace::Plain, limits)?,
+            (None, None) => (
+                walk::Tree::read(image, &d.primary, walk::Namespace::Plain, limits)?,
+                None,
+            ),
         };
+        // The byte layout reads the other tree's names, kinds and record
+        // positions only: its attributes and errors are dropped.
+        let other = other.map(|(mut t, label)| {
+            for n in &mut t.nodes {
+                n.entry.attrs = Vec::new();
+                n.errors = Vec::new();
+            }
+            (t, label)
+        });
         let mut tree = tree;
         let mut oddities = d.oddities;
         oddities.merge(&tree.oddities);
@@ -127,6 +147,7 @@ impl<'a> IsoFs<'a> {
             limits: limits.clone(),
             facts,
             tree,
+            other,
             system_area,
             hidden_boot_images: Vec::new(),
             warnings: oddities.messages(),

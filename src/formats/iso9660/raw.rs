@@ -1,13 +1,90 @@
 //! Raw ECMA-119 structures: both-endian numbers, the two date forms and the
-//! directory record, read at explicit offsets from checked slices.
+//! directory record, each declared once with its field table.
 
-use crate::bytes::{be16, be32, byte, le16, le32};
+use super::attrs::{
+    RECORD_DATE, RECORD_EXT_ATTR_LENGTH, RECORD_FILE_UNIT_SIZE, RECORD_FLAGS,
+    RECORD_INTERLEAVE_GAP, RECORD_VOLUME_SEQUENCE,
+};
+use crate::bytes::{be16, be32, le16, le32};
 use crate::error::{Error, Result};
+use crate::model::span::{Explain, Key};
+use crate::model::structure::{structure, Array, Encoding, Raw, U8};
 use crate::model::Value;
 use crate::time::{Civil, Precision, Timestamp};
 
+/// A both-endian 32-bit number (ECMA-119 7.3.3), the little-endian copy first.
+pub(crate) struct Both32;
+/// A both-endian 16-bit number (ECMA-119 7.2.3).
+pub(crate) struct Both16;
+
+impl Encoding for Both32 {
+    /// The little-endian copy, and whether the big-endian copy disagrees with it.
+    type Value<'a> = (u32, bool);
+    const WIDTH: Option<usize> = Some(8);
+    fn read(b: &[u8], _: &'static str) -> (u32, bool) {
+        let le = le32(b, 0);
+        (le, le != be32(b, 4))
+    }
+}
+
+impl Encoding for Both16 {
+    /// The little-endian copy, and whether the big-endian copy disagrees with it.
+    type Value<'a> = (u16, bool);
+    const WIDTH: Option<usize> = Some(4);
+    fn read(b: &[u8], _: &'static str) -> (u16, bool) {
+        let le = le16(b, 0);
+        (le, le != be16(b, 2))
+    }
+}
+
+structure! {
+    /// The fixed part of a directory record (ECMA-119 9.1), before its
+    /// identifier; the explanations are those of the record's entry.
+    pub(crate) struct RecordFixed[33] {
+        length: 0, 1, U8, "length", Explain::Derived;
+        ext_attr_len: 1, 1, U8, "extended attribute length",
+            Explain::Entry(&[Key::Attribute(RECORD_EXT_ATTR_LENGTH)]);
+        extent: 2, 8, Both32, "extent location", Explain::Placement;
+        data_len: 10, 8, Both32, "data length",
+            Explain::EntryOrPlacement(&[Key::SIZE, Key::Children, Key::Content]);
+        date: 18, 7, Raw, "recording date",
+            Explain::Entry(&[Key::MTIME, Key::Attribute(RECORD_DATE)]);
+        flags: 25, 1, U8, "flags", Explain::Entry(&[Key::TYPE, Key::Attribute(RECORD_FLAGS)]);
+        unit_size: 26, 1, U8, "file unit size",
+            Explain::Entry(&[Key::Attribute(RECORD_FILE_UNIT_SIZE)]);
+        interleave_gap: 27, 1, U8, "interleave gap",
+            Explain::Entry(&[Key::Attribute(RECORD_INTERLEAVE_GAP)]);
+        volume_sequence: 28, 4, Both16, "volume sequence number",
+            Explain::Entry(&[Key::Attribute(RECORD_VOLUME_SEQUENCE)]);
+        name_len: 32, 1, U8, "identifier length", Explain::Derived;
+    }
+}
+
 /// Size of the fixed part of a directory record (before the name).
-pub(crate) const RECORD_FIXED: usize = 33;
+pub(crate) const RECORD_FIXED: usize = RecordFixed::LEN;
+
+structure! {
+    /// The fixed part of a path table record (ECMA-119 9.4), before the
+    /// directory's identifier: its numbers are little-endian in a type L
+    /// table, big-endian in a type M table.
+    pub(crate) struct PathRecord[8] {
+        name_len: 0, 1, U8, "identifier length", Explain::Derived;
+        ext_attr_len: 1, 1, U8, "extended attribute length", Explain::Nothing;
+        extent: 2, 4, Array<4>, "extent location", Explain::Placement;
+        parent: 6, 2, Array<2>, "parent number", Explain::Placement;
+    }
+}
+
+impl PathRecord<'_> {
+    /// The directory's first block, in a type L table (`little`) or M.
+    pub(crate) fn extent_in(&self, little: bool) -> u32 {
+        if little {
+            u32::from_le_bytes(self.extent())
+        } else {
+            u32::from_be_bytes(self.extent())
+        }
+    }
+}
 
 /// Directory record flag bits (ECMA-119 9.1.6).
 pub(crate) mod flag {
@@ -17,19 +94,6 @@ pub(crate) mod flag {
     pub const ASSOCIATED: u8 = 0x04;
     /// More records of the same file follow (multi-extent).
     pub const MULTI_EXTENT: u8 = 0x80;
-}
-
-/// A both-endian 32-bit number (ECMA-119 7.3.3): the little-endian copy, and whether
-/// the big-endian copy disagrees with it.
-pub(crate) fn both32(b: &[u8], at: usize) -> (u32, bool) {
-    let le = le32(b, at);
-    (le, le != be32(b, at + 4))
-}
-
-/// A both-endian 16-bit number (ECMA-119 7.2.3).
-pub(crate) fn both16(b: &[u8], at: usize) -> (u16, bool) {
-    let le = le16(b, at);
-    (le, le != be16(b, at + 2))
 }
 
 /// Zone offset in quarter hours, as ECMA-119 stores it. Out-of-range values (genisoimage
@@ -153,7 +217,8 @@ pub(crate) struct DirRecord<'a> {
 impl<'a> DirRecord<'a> {
     /// Parses the record that `raw` holds exactly (its length byte included).
     pub(crate) fn parse(raw: &'a [u8], offset: u64) -> Result<DirRecord<'a>> {
-        Self::parse_as(raw, offset, usize::from(byte(raw, 0)))
+        let len = raw.first().copied().unwrap_or(0);
+        Self::parse_as(raw, offset, usize::from(len))
     }
 
     /// Parses the root directory record of a volume descriptor: the 34 bytes of
@@ -166,24 +231,28 @@ impl<'a> DirRecord<'a> {
     /// field has, and lets the caller say so. Only a record that is a root's
     /// (identifier one byte, 0x00) is read this way.
     pub(crate) fn parse_root(raw: &'a [u8], offset: u64) -> Result<(DirRecord<'a>, Option<u8>)> {
-        let declared = byte(raw, 0);
         let field = RECORD_FIXED + 1;
-        if usize::from(declared) > field && raw.len() == field && raw.get(32..34) == Some(&[1, 0]) {
-            return Ok((Self::parse_as(raw, offset, field)?, Some(declared)));
+        if let Some(fixed) = RecordFixed::new(raw) {
+            let declared = fixed.length();
+            let a_root = fixed.name_len() == 1 && raw.get(RECORD_FIXED) == Some(&0);
+            if usize::from(declared) > field && raw.len() == field && a_root {
+                return Ok((Self::parse_as(raw, offset, field)?, Some(declared)));
+            }
         }
         Ok((Self::parse(raw, offset)?, None))
     }
 
     /// Parses a record of `len` bytes at the start of `raw`.
     fn parse_as(raw: &'a [u8], offset: u64, len: usize) -> Result<DirRecord<'a>> {
-        if len < RECORD_FIXED + 1 || len > raw.len() {
+        let fixed = RecordFixed::new(raw).filter(|_| len > RECORD_FIXED && len <= raw.len());
+        let Some(fixed) = fixed else {
             return Err(Error::malformed(
                 "directory record",
                 offset,
                 format!("record length {len} is impossible here"),
             ));
-        }
-        let name_len = usize::from(byte(raw, 32));
+        };
+        let name_len = usize::from(fixed.name_len());
         let name_end = RECORD_FIXED + name_len;
         if name_end > len {
             return Err(Error::malformed(
@@ -196,27 +265,27 @@ impl<'a> DirRecord<'a> {
         // on an even offset.
         let su_start = (name_end + usize::from(name_len % 2 == 0)).min(len);
         let mut endian_mismatches = Vec::new();
-        let (extent, bad) = both32(raw, 2);
+        let (extent, bad) = fixed.extent();
         if bad {
             endian_mismatches.push("extent");
         }
-        let (data_len, bad) = both32(raw, 10);
+        let (data_len, bad) = fixed.data_len();
         if bad {
             endian_mismatches.push("data_length");
         }
-        let (volume_sequence, bad) = both16(raw, 28);
+        let (volume_sequence, bad) = fixed.volume_sequence();
         if bad {
             endian_mismatches.push("volume_sequence_number");
         }
         Ok(DirRecord {
             offset,
-            ext_attr_len: byte(raw, 1),
+            ext_attr_len: fixed.ext_attr_len(),
             extent,
             data_len,
-            date: raw.get(18..25).unwrap_or_default(),
-            flags: byte(raw, 25),
-            unit_size: byte(raw, 26),
-            interleave_gap: byte(raw, 27),
+            date: fixed.date(),
+            flags: fixed.flags(),
+            unit_size: fixed.unit_size(),
+            interleave_gap: fixed.interleave_gap(),
             volume_sequence,
             name: raw.get(RECORD_FIXED..name_end).unwrap_or_default(),
             system_use: raw.get(su_start..len).unwrap_or_default(),
@@ -286,6 +355,15 @@ mod tests {
         r.extend_from_slice(su);
         r[0] = r.len() as u8;
         r
+    }
+
+    #[test]
+    fn the_fixed_part_is_declared_byte_by_byte() {
+        use crate::model::structure::check_table;
+        assert_eq!(
+            check_table(RecordFixed::FIELDS, RECORD_FIXED as u64),
+            Ok(())
+        );
     }
 
     #[test]

@@ -4,10 +4,62 @@
 //! can still be compared.
 
 use super::attrs;
+use super::raw::Both32;
 use super::raw::{long_date, record_date};
 use super::susp::SuspEntry;
-use crate::bytes::{byte, le32};
+use crate::bytes::byte;
+use crate::model::span::{Explain, Key};
+use crate::model::structure::{field_at, structure, Array, Raw, U8};
 use crate::model::{Fact, Value};
+
+structure! {
+    /// An `SP` entry (SUSP 5.3), in the root's `.` record: SUSP is used.
+    pub(crate) struct SpEntry[7] {
+        /// [`super::susp::SuspHeader`].
+        header: 0, 4, Raw, "header", Explain::Derived;
+        /// 0xBE 0xEF.
+        check: 4, 2, Array<2>, "check bytes", Explain::Nothing;
+        skip: 6, 1, U8, "skip length", Explain::Nothing;
+    }
+}
+
+structure! {
+    /// A `PX` entry (RRIP 4.1.1): POSIX attributes. RRIP 1.09 ends it before
+    /// the serial number.
+    pub(crate) struct PxEntry[44] {
+        /// [`super::susp::SuspHeader`].
+        header: 0, 4, Raw, "header", Explain::Derived;
+        mode: 4, 8, Both32, "mode", Explain::Entry(&[Key::MODE, Key::TYPE]);
+        nlink: 12, 8, Both32, "link count", Explain::Entry(&[Key::NLINK, Key::Children]);
+        uid: 20, 8, Both32, "uid", Explain::Entry(&[Key::UID]);
+        gid: 28, 8, Both32, "gid", Explain::Entry(&[Key::GID]);
+        ino: 36, 8, Both32, "serial number", Explain::Placement;
+    }
+}
+
+/// How long a `PX` entry of RRIP 1.09 is: up to its serial number.
+pub(crate) const PX_RRIP_109: usize = field_at(PxEntry::FIELDS, "serial number") as usize;
+
+structure! {
+    /// A `PN` entry (RRIP 4.1.2): a device's number, in two halves, one
+    /// field for the accounting.
+    pub(crate) struct PnEntry[20] {
+        /// [`super::susp::SuspHeader`].
+        header: 0, 4, Raw, "header", Explain::Derived;
+        high: 4, 8, Both32, "device number", Explain::Entry(&[Key::RDEV, Key::Attribute(attrs::RR_PN)]);
+        low: 12, 8, Both32, "device number", Explain::Entry(&[Key::RDEV, Key::Attribute(attrs::RR_PN)]);
+    }
+}
+
+structure! {
+    /// A `CL` or `PL` entry (RRIP 4.1.5): the block of a relocated directory,
+    /// or of its parent.
+    pub(crate) struct LinkEntry[12] {
+        /// [`super::susp::SuspHeader`].
+        header: 0, 4, Raw, "header", Explain::Derived;
+        location: 4, 8, Both32, "location", Explain::Placement;
+    }
+}
 
 /// POSIX file attributes (`PX`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,9 +130,10 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
             ok
         };
         match &e.sig {
-            b"SP" if need(&mut rr, 7) => {
-                if d.get(4..6) == Some(&[0xbe, 0xef]) {
-                    rr.sp_skip = Some(byte(d, 6));
+            b"SP" if need(&mut rr, SpEntry::LEN) => {
+                let sp = SpEntry::new(d);
+                if let Some(sp) = sp.filter(|sp| sp.check() == [0xbe, 0xef]) {
+                    rr.sp_skip = Some(sp.skip());
                 } else {
                     rr.problems.push(format!(
                         "SP entry at byte {} lacks its BE EF check bytes",
@@ -88,16 +141,24 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
                     ));
                 }
             }
-            b"PX" if need(&mut rr, 36) => {
+            b"PX" if need(&mut rr, PX_RRIP_109) => {
+                // Read through a copy as long as RRIP 1.12's entry: 1.09's
+                // has no serial number, which is then not read.
+                let mut b = [0; PxEntry::LEN];
+                let n = d.len().min(PxEntry::LEN);
+                b[..n].copy_from_slice(&d[..n]);
+                let px = PxEntry::from_array(&b);
                 rr.px = Some(Px {
-                    mode: le32(d, 4),
-                    nlink: le32(d, 12),
-                    uid: le32(d, 20),
-                    gid: le32(d, 28),
-                    ino: (d.len() >= 44).then(|| le32(d, 36)),
+                    mode: px.mode().0,
+                    nlink: px.nlink().0,
+                    uid: px.uid().0,
+                    gid: px.gid().0,
+                    ino: (n == PxEntry::LEN).then(|| px.ino().0),
                 });
             }
-            b"PN" if need(&mut rr, 20) => rr.pn = Some((le32(d, 4), le32(d, 12))),
+            b"PN" if need(&mut rr, PnEntry::LEN) => {
+                rr.pn = PnEntry::new(d).map(|p| (p.high().0, p.low().0));
+            }
             b"NM" if need(&mut rr, 5) => {
                 let flags = byte(d, 4);
                 let part: &[u8] = match flags & 0x06 {
@@ -137,8 +198,13 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
                     at += width;
                 }
             }
-            b"CL" if need(&mut rr, 12) => rr.child_link = Some(le32(d, 4)),
-            b"PL" if need(&mut rr, 12) => rr.parent_link = Some(le32(d, 4)),
+            b"CL" | b"PL" if need(&mut rr, LinkEntry::LEN) => {
+                let location = LinkEntry::new(d).map(|l| l.location().0);
+                match &e.sig {
+                    b"CL" => rr.child_link = location,
+                    _ => rr.parent_link = location,
+                }
+            }
             b"RE" => rr.relocated = true,
             // zisofs2 files are marked by `ZF` of version 2, or by `Z2`
             // (which kernels that know only version 1 ignore).
@@ -221,6 +287,19 @@ impl SymlinkBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_entries_are_declared_byte_by_byte() {
+        use crate::model::structure::check_table;
+        for (fields, len) in [
+            (SpEntry::FIELDS, SpEntry::LEN),
+            (PxEntry::FIELDS, PxEntry::LEN),
+            (PnEntry::FIELDS, PnEntry::LEN),
+            (LinkEntry::FIELDS, LinkEntry::LEN),
+        ] {
+            assert_eq!(check_table(fields, len as u64), Ok(()));
+        }
+    }
 
     fn entries(raw: &[(&[u8; 2], Vec<u8>)]) -> Vec<(Vec<u8>, [u8; 2])> {
         raw.iter()

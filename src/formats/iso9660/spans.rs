@@ -4,21 +4,30 @@
 //! continuation areas, the boot catalog entry by entry, boot info tables, and
 //! every file's extent, owned by its entry.
 //!
-//! Built from the bytes again when asked, not kept from opening: the walk that
-//! opened the image kept only where each entry's record is.
+//! Built from the bytes again when asked, not kept from opening: the walks
+//! that opened the image (the effective tree and the other namespace's) kept
+//! only where each entry's record is.
 
 use std::collections::HashMap;
 
 use super::attrs::{self, *};
-use super::descriptor::SECTOR;
-use super::raw::DirRecord;
-use super::susp;
+use super::descriptor::{
+    BootRecord, DescriptorHeader, PartitionDescriptor, VolumeDescriptor, ROOT_AT, SECTOR,
+};
+use super::eltorito::{
+    BootImageEntry, BootInfoTable, SectionHeader, ValidationEntry, BOOT_INFO_AT, ENTRY,
+};
+use super::raw::{DirRecord, PathRecord, RecordFixed, RECORD_FIXED};
+use super::rockridge::{LinkEntry, PnEntry, PxEntry, SpEntry};
+use super::susp::{self, CeEntry, SuspHeader};
 use super::walk::{Namespace, Tree, SYSTEM_USE_SLACK};
+use super::zisofs::ZfEntry;
 use super::IsoFs;
-use crate::bytes::{be16, be32, byte, le16, le32};
+use crate::bytes::byte;
 use crate::model::span::{
     f, fact, EntryPath, Explain, Field, Key, Keys, Layout, Owner, Placement, Span,
 };
+use crate::model::structure::{fields_at, FieldDef};
 use crate::model::EntryKind;
 
 /// What a file's extent holds: its content, or an image compared inside it.
@@ -62,12 +71,12 @@ impl IsoFs<'_> {
         super::hfsplus::spans(data, &mut l, &iso, &paths);
         let mut dir_paths: HashMap<u64, EntryPath> = HashMap::new();
         self.tree_spans(&self.tree, &paths, "", &mut l, &mut dir_paths);
-        if let Some((other, label)) = self.other_tree() {
+        if let Some((other, label)) = &self.other {
             let mut other_paths = crate::formats::tree::entry_paths(&other.nodes);
-            for (mine, theirs) in self.tree.pairs(&other) {
+            for (mine, theirs) in self.tree.pairs(other) {
                 other_paths[theirs as usize] = paths[mine as usize].clone();
             }
-            self.tree_spans(&other, &other_paths, label, &mut l, &mut dir_paths);
+            self.tree_spans(other, &other_paths, label, &mut l, &mut dir_paths);
         }
         for d in &descriptors {
             path_tables(data, d, &dir_paths, &mut l);
@@ -119,24 +128,6 @@ impl IsoFs<'_> {
             }
         }
         out
-    }
-
-    /// The tree of the other namespace (Joliet beside Rock Ridge, the plain
-    /// primary tree beside Joliet), read again.
-    fn other_tree(&self) -> Option<(Tree, &'static str)> {
-        let d = super::descriptor::read(crate::bytes::Bytes::new(self.raw)).ok()?;
-        match self.tree.namespace {
-            Namespace::RockRidge { .. } => {
-                let j = d.joliet.as_ref()?;
-                Tree::read(self.image, j, Namespace::Joliet, &self.limits)
-                    .ok()
-                    .map(|t| (t, "Joliet "))
-            }
-            Namespace::Joliet => Tree::read(self.image, &d.primary, Namespace::Plain, &self.limits)
-                .ok()
-                .map(|t| (t, "ISO 9660 ")),
-            Namespace::Plain => None,
-        }
     }
 
     /// The records of every directory of `tree`, with their SUSP entries.
@@ -338,11 +329,11 @@ impl IsoFs<'_> {
             if e.offset < record_end {
                 in_record_end = in_record_end.max(e.offset + e.data.len() as u64);
             }
-            if &e.sig == b"CE" && e.data.len() >= 28 {
-                let start = u64::from(le32(e.data, 4)) * SECTOR + u64::from(le32(e.data, 12));
+            let ce = CeEntry::new(e.data).filter(|_| &e.sig == b"CE");
+            if let Some((start, len)) = ce.map(|c| c.area(SECTOR as u32)) {
                 l.region(
                     start,
-                    u64::from(le32(e.data, 20)),
+                    u64::from(len),
                     format!("SUSP continuation area of {shown}"),
                 );
             }
@@ -397,30 +388,15 @@ impl IsoFs<'_> {
                 .any(|a| a.name == "boot_info_table.checksum");
             if let (true, Some(e)) = (has_table, n.extents.first()) {
                 l.push(Span {
-                    start: e.start + 8,
-                    len: 56,
+                    start: e.start + BOOT_INFO_AT,
+                    len: BootInfoTable::LEN as u64,
                     owner: Owner::new(
                         "boot info table",
                         format!("boot info table of {shown}"),
                         Explain::Nothing,
                     )
                     .of(path)
-                    .with_fields(vec![
-                        f(0, 4, "volume descriptor block", Explain::Placement),
-                        f(4, 4, "file block", Explain::Placement),
-                        f(
-                            8,
-                            4,
-                            "file length",
-                            Explain::Entry(&[Key::Attribute(BOOT_INFO_FILE_LENGTH), Key::SIZE]),
-                        ),
-                        f(
-                            12,
-                            4,
-                            "checksum",
-                            Explain::Entry(&[Key::Attribute(BOOT_INFO_CHECKSUM), Key::Content]),
-                        ),
-                    ]),
+                    .with_fields(fields_at(BootInfoTable::FIELDS, 0)),
                 });
             }
         }
@@ -521,62 +497,37 @@ impl IsoFs<'_> {
 
 /// The fields of a directory record's fixed part, identifier and pad byte.
 fn record_fields(name_len: u64, su_start: u64) -> Vec<Field> {
-    let entry = Explain::Entry;
-    let mut v = vec![
-        f(0, 1, "length", Explain::Derived),
-        f(
-            1,
-            1,
-            "extended attribute length",
-            entry(&[Key::Attribute(RECORD_EXT_ATTR_LENGTH)]),
-        ),
-        f(2, 8, "extent location", Explain::Placement),
-        f(
-            10,
-            8,
-            "data length",
-            Explain::EntryOrPlacement(&[Key::SIZE, Key::Children, Key::Content]),
-        ),
-        f(
-            18,
-            7,
-            "recording date",
-            entry(&[Key::MTIME, Key::Attribute(RECORD_DATE)]),
-        ),
-        f(
-            25,
-            1,
-            "flags",
-            entry(&[Key::TYPE, Key::Attribute(RECORD_FLAGS)]),
-        ),
-        f(
-            26,
-            1,
-            "file unit size",
-            entry(&[Key::Attribute(RECORD_FILE_UNIT_SIZE)]),
-        ),
-        f(
-            27,
-            1,
-            "interleave gap",
-            entry(&[Key::Attribute(RECORD_INTERLEAVE_GAP)]),
-        ),
-        f(
-            28,
-            4,
-            "volume sequence number",
-            entry(&[Key::Attribute(RECORD_VOLUME_SEQUENCE)]),
-        ),
-        f(32, 1, "identifier length", Explain::Derived),
-        f(
-            33,
-            name_len,
-            "identifier",
-            entry(&[Key::Attribute(ISO_NAME), Key::Attribute(JOLIET_NAME)]),
-        ),
-    ];
-    if su_start > 33 + name_len {
-        v.push(f(33 + name_len, 1, "pad byte", Explain::Nothing));
+    let mut v = fields_at(RecordFixed::FIELDS, 0);
+    let name_at = RECORD_FIXED as u64;
+    v.push(f(
+        name_at,
+        name_len,
+        "identifier",
+        Explain::Entry(&[Key::Attribute(ISO_NAME), Key::Attribute(JOLIET_NAME)]),
+    ));
+    if su_start > name_at + name_len {
+        v.push(f(name_at + name_len, 1, "pad byte", Explain::Nothing));
+    }
+    v
+}
+
+/// The fields of a SUSP entry of `len` bytes from its table: the header's row
+/// by the header's fields, explained as the row is, and when `stretch` the
+/// last field to the entry's end (an entry longer than its table).
+fn entry_fields(defs: &[FieldDef], len: u64, stretch: bool) -> Vec<Field> {
+    let mut v = Vec::new();
+    for field in fields_at(defs, 0) {
+        if field.at == 0 {
+            v.extend(fields_at(SuspHeader::FIELDS, 0).into_iter().map(|mut h| {
+                h.explain = field.explain.clone();
+                h
+            }));
+        } else {
+            v.push(field);
+        }
+    }
+    if let Some(last) = v.last_mut().filter(|_| stretch) {
+        last.len = last.len.max(len.saturating_sub(last.at));
     }
     v
 }
@@ -586,27 +537,21 @@ fn record_fields(name_len: u64, su_start: u64) -> Vec<Field> {
 fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
     let entry = Explain::Entry;
     let len = d.len() as u64;
-    let header = f(0, 4, "header", Explain::Derived);
+    let header = || fields_at(SuspHeader::FIELDS, 0);
+    let body_at = SuspHeader::LEN as u64;
     let rest = |name: &'static str, explain: Explain| {
-        vec![header.clone(), f(4, len.saturating_sub(4), name, explain)]
+        let mut v = header();
+        v.push(f(body_at, len.saturating_sub(body_at), name, explain));
+        v
     };
     match sig {
-        "PX" => (
-            Explain::Nothing,
-            vec![
-                header,
-                f(4, 8, "mode", entry(&[Key::MODE, Key::TYPE])),
-                f(12, 8, "link count", entry(&[Key::NLINK, Key::Children])),
-                f(20, 8, "uid", entry(&[Key::UID])),
-                f(28, 8, "gid", entry(&[Key::GID])),
-                f(36, 8, "serial number", Explain::Placement),
-            ],
-        ),
+        "PX" => (Explain::Nothing, entry_fields(PxEntry::FIELDS, len, false)),
         "TF" => {
             let flags = byte(d, 4);
             let width = if flags & 0x80 != 0 { 17 } else { 7 };
-            let mut v = vec![header, f(4, 1, "flags", Explain::Nothing)];
-            let mut at = 5;
+            let mut v = header();
+            v.push(f(body_at, 1, "flags", Explain::Nothing));
+            let mut at = body_at + 1;
             for (bit, stamp) in attrs::TF.iter().enumerate() {
                 if flags & (1 << bit) != 0 {
                     v.push(f(at, width, stamp.field, Explain::Entry(stamp.keys)));
@@ -620,11 +565,9 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
             Explain::Nothing,
             rest("symlink target", entry(&[Key::SYMLINK])),
         ),
-        "PN" => (
-            Explain::Nothing,
-            rest("device number", entry(&[Key::RDEV, Key::Attribute(RR_PN)])),
-        ),
-        "CE" | "CL" | "PL" => (Explain::Nothing, rest("location", Explain::Placement)),
+        "PN" => (Explain::Nothing, entry_fields(PnEntry::FIELDS, len, true)),
+        "CE" => (Explain::Nothing, entry_fields(CeEntry::FIELDS, len, true)),
+        "CL" | "PL" => (Explain::Nothing, entry_fields(LinkEntry::FIELDS, len, true)),
         "RR" => (
             Explain::Nothing,
             rest("flags", entry(&[Key::Attribute(RR_FLAGS)])),
@@ -636,60 +579,45 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
                 u64::from(byte(d, 6)),
             );
             let key = |what: &str| Explain::EntryAttribute(attrs::er(er, what).into());
-            (
-                Explain::Nothing,
-                vec![
-                    header,
-                    f(4, 3, "text lengths", Explain::Derived),
-                    f(7, 1, "extension version", key("version")),
-                    f(8, id, "identifier", key("id")),
-                    f(8 + id, des, "descriptor", key("descriptor")),
-                    f(8 + id + des, src, "source", key("source")),
-                ],
-            )
+            let mut v = header();
+            v.extend([
+                f(4, 3, "text lengths", Explain::Derived),
+                f(7, 1, "extension version", key("version")),
+                f(8, id, "identifier", key("id")),
+                f(8 + id, des, "descriptor", key("descriptor")),
+                f(8 + id + des, src, "source", key("source")),
+            ]);
+            (Explain::Nothing, v)
         }
-        "ZF" | "Z2" => (
-            Explain::Nothing,
-            vec![
-                // The entry's version says zisofs or zisofs2.
-                f(
-                    0,
-                    4,
-                    "header",
-                    entry(&[Key::Attribute(super::zisofs::ALGORITHM)]),
-                ),
-                f(
-                    4,
-                    2,
-                    "algorithm",
-                    entry(&[Key::Attribute(super::zisofs::ALGORITHM)]),
-                ),
-                f(6, 1, "header size", Explain::Derived),
-                f(
-                    7,
-                    1,
-                    "block size",
-                    entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
-                ),
-                // Both-endian 32 bits in zisofs, 64 bits in zisofs2: the same
-                // size is other bytes with the other algorithm.
-                f(
-                    8,
-                    8,
-                    "uncompressed size",
-                    entry(&[Key::SIZE, Key::Attribute(super::zisofs::ALGORITHM)]),
-                ),
-            ],
-        ),
-        "SP" | "RE" | "PD" | "ST" | "ES" => (Explain::Nothing, vec![header]),
+        "ZF" | "Z2" => (Explain::Nothing, entry_fields(ZfEntry::FIELDS, len, false)),
+        "SP" => (Explain::Nothing, entry_fields(SpEntry::FIELDS, len, false)),
+        "RE" | "PD" | "ST" | "ES" => (Explain::Nothing, header()),
         other => {
             let key = Explain::EntryAttribute(attrs::other_susp(other.as_bytes()).into());
-            (
-                Explain::Nothing,
-                vec![header, f(4, len.saturating_sub(4), "body", key)],
-            )
+            (Explain::Nothing, rest("body", key))
         }
     }
+}
+
+/// The fields of a table at `at`, the facts of [`super::descriptor::own_fact`]
+/// named under `prefix`; without one (a descriptor whose facts the reader
+/// does not name) those fields explain nothing.
+pub(super) fn fields_under(defs: &[FieldDef], at: u64, prefix: Option<&str>) -> Vec<Field> {
+    let mut v = fields_at(defs, at);
+    for field in &mut v {
+        let Explain::Fact(name) = &field.explain else {
+            continue;
+        };
+        let Some(own) = name.strip_prefix('.') else {
+            continue;
+        };
+        field.explain = match prefix {
+            Some(p) if own.is_empty() => fact(p.to_owned()),
+            Some(p) => fact(format!("{p}.{own}")),
+            None => Explain::Nothing,
+        };
+    }
+    v
 }
 
 /// The volume descriptors, field by field.
@@ -701,19 +629,19 @@ fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
         let Some(d) = data.get(start as usize..(start + SECTOR) as usize) else {
             break;
         };
-        if d.get(1..6) != Some(b"CD001") {
+        let (Some(header), Some(volume)) = (DescriptorHeader::new(d), VolumeDescriptor::new(d))
+        else {
+            break;
+        };
+        if header.standard_id() != b"CD001" {
             break;
         }
-        let kind = byte(d, 0);
+        let kind = header.kind();
         let (name, prefix, fields) = match kind {
             0 => (
                 "boot record volume descriptor".to_owned(),
                 "boot_record".to_owned(),
-                vec![
-                    f(7, 32, "boot system id", fact("boot_record.boot_system_id")),
-                    f(39, 32, "boot id", fact("boot_record.boot_id")),
-                    f(71, 4, "boot catalog block", Explain::Placement),
-                ],
+                body_fields(BootRecord::FIELDS, "boot_record"),
             ),
             1 => (
                 "primary volume descriptor".to_owned(),
@@ -721,12 +649,7 @@ fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
                 volume_fields("pvd", true),
             ),
             2 => {
-                let escapes = d.get(88..120).unwrap_or_default();
-                let is_joliet = byte(d, 6) == 1
-                    && [&b"%/@"[..], b"%/C", b"%/E"]
-                        .iter()
-                        .any(|e| escapes.starts_with(e));
-                if is_joliet && !joliet_seen {
+                if volume.is_joliet() && !joliet_seen {
                     joliet_seen = true;
                     (
                         "Joliet volume descriptor".to_owned(),
@@ -749,17 +672,7 @@ fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
                 (
                     format!("partition volume descriptor {partitions}"),
                     p.clone(),
-                    vec![
-                        f(8, 32, "system id", fact(format!("{p}.system_id"))),
-                        f(
-                            40,
-                            32,
-                            "volume partition id",
-                            fact(format!("{p}.volume_partition_id")),
-                        ),
-                        f(72, 8, "location", Explain::Placement),
-                        f(80, 8, "size", fact(format!("{p}.size"))),
-                    ],
+                    body_fields(PartitionDescriptor::FIELDS, &p),
                 )
             }
             255 => (
@@ -773,13 +686,10 @@ fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
                 Vec::new(),
             ),
         };
-        let mut all = vec![
-            f(0, 1, "type", fact("descriptor_sequence")),
-            f(1, 5, "standard identifier", Explain::Nothing),
-        ];
-        if kind != 255 && !prefix.is_empty() && kind != 0 {
-            all.push(f(6, 1, "version", fact(format!("{prefix}.version"))));
-        }
+        // The reader names the version of primary, supplementary and
+        // partition descriptors only.
+        let own = matches!(kind, 1..=3).then_some(prefix.as_str());
+        let mut all = fields_under(DescriptorHeader::FIELDS, 0, own);
         all.extend(fields);
         let mut owner = Owner::new("volume descriptor", name, Explain::Nothing).with_fields(all);
         if matches!(kind, 1 | 2) {
@@ -803,82 +713,59 @@ fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
     out
 }
 
+/// The fields of a descriptor's table after its header, facts named under
+/// `p`.
+fn body_fields(defs: &[FieldDef], p: &str) -> Vec<Field> {
+    let header = DescriptorHeader::LEN as u64;
+    let mut v = fields_under(defs, 0, Some(p));
+    v.retain(|field| field.at >= header);
+    v
+}
+
 /// The fields of a primary or supplementary volume descriptor, facts named
 /// under `p` as the reader names them.
 fn volume_fields(p: &str, primary: bool) -> Vec<Field> {
-    let n = |field: &str| fact(format!("{p}.{field}"));
-    let mut v = vec![
-        f(8, 32, "system id", n("system_id")),
-        f(40, 32, "volume id", n("volume_id")),
-        f(80, 8, "volume space size", n("volume_space_size")),
-        f(120, 4, "volume set size", n("volume_set_size")),
-        f(
-            124,
-            4,
-            "volume sequence number",
-            n("volume_sequence_number"),
-        ),
-        f(128, 4, "logical block size", n("logical_block_size")),
-        f(132, 8, "path table size", n("path_table_size")),
-        f(140, 4, "type L path table block", Explain::Placement),
-        f(
-            144,
-            4,
-            "optional type L path table block",
-            Explain::Placement,
-        ),
-        f(148, 4, "type M path table block", Explain::Placement),
-        f(
-            152,
-            4,
-            "optional type M path table block",
-            Explain::Placement,
-        ),
-        // Not always derived: NetBSD makefs writes 68 (see `DirRecord::parse_root`),
-        // which the reader keeps as a fact.
-        f(156, 1, "root record length", n("root.record_length")),
-        f(
-            157,
-            1,
-            "root extended attribute record length",
-            Explain::Derived,
-        ),
-        f(158, 8, "root extent location", Explain::Placement),
-        f(166, 8, "root data length", Explain::Placement),
-        f(
-            174,
-            7,
-            "root recording date",
-            Explain::Entry(&[Key::MTIME, Key::Attribute(RECORD_DATE)]),
-        ),
-        f(181, 9, "root record fields", Explain::Nothing),
-        f(190, 128, "volume set id", n("volume_set_id")),
-        f(318, 128, "publisher id", n("publisher_id")),
-        f(446, 128, "data preparer id", n("data_preparer_id")),
-        f(574, 128, "application id", n("application_id")),
-        f(702, 37, "copyright file id", n("copyright_file_id")),
-        f(739, 37, "abstract file id", n("abstract_file_id")),
-        f(776, 37, "bibliographic file id", n("bibliographic_file_id")),
-        f(813, 17, "creation date", n("creation_date")),
-        f(830, 17, "modification date", n("modification_date")),
-        f(847, 17, "expiration date", n("expiration_date")),
-        f(864, 17, "effective date", n("effective_date")),
-        f(
-            881,
-            1,
-            "file structure version",
-            n("file_structure_version"),
-        ),
-        f(882, 1, "reserved", Explain::Nothing),
-        f(883, 512, "application use", n("application_use")),
-        f(1395, 653, "reserved", Explain::Nothing),
-    ];
-    if primary {
-        v.push(f(7, 1, "unused", Explain::Nothing));
-        v.push(f(88, 32, "unused", Explain::Nothing));
-    } else {
-        v.push(f(7, 1, "volume flags", n("volume_flags")));
-        v.push(f(88, 32, "escape sequences", n("escape_sequences")));
+    let mut v = Vec::new();
+    for field in body_fields(VolumeDescriptor::FIELDS, p) {
+        if field.at == ROOT_AT {
+            v.extend(root_fields(p));
+        } else if primary && matches!(&*field.name, "volume flags" | "escape sequences") {
+            // Unused in a primary descriptor: the reader makes no fact of them.
+            v.push(f(field.at, field.len, "unused", Explain::Nothing));
+        } else {
+            v.push(field);
+        }
+    }
+    v
+}
+
+/// The root directory record in a volume descriptor: a record's fields,
+/// named and explained as the root's. What follows its date (flags to
+/// identifier) a root's record always has the same: one field.
+fn root_fields(p: &str) -> Vec<Field> {
+    let end = ROOT_AT + RECORD_FIXED as u64 + 1;
+    let mut v = Vec::new();
+    for def in RecordFixed::FIELDS {
+        let at = ROOT_AT + def.at;
+        let (name, explain) = match def.name {
+            // Not always derived: NetBSD makefs writes 68 (see
+            // `DirRecord::parse_root`), which the reader keeps as a fact.
+            "length" => (
+                "root record length",
+                fact(format!("{p}.root.record_length")),
+            ),
+            "extended attribute length" => {
+                ("root extended attribute record length", Explain::Derived)
+            }
+            "extent location" => ("root extent location", Explain::Placement),
+            "data length" => ("root data length", Explain::Placement),
+            "recording date" => ("root recording date", def.explain.clone()),
+            _ => {
+                v.push(f(at, end - at, "root record fields", Explain::Nothing));
+                break;
+            }
+        };
+        v.push(f(at, def.len, name, explain));
     }
     v
 }
@@ -889,11 +776,12 @@ fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>,
     if !matches!(d.kind, 1 | 2) {
         return;
     }
-    let Some(desc) = data.get(d.start as usize..(d.start + SECTOR) as usize) else {
+    let desc = data.get(d.start as usize..(d.start + SECTOR) as usize);
+    let Some(desc) = desc.and_then(VolumeDescriptor::new) else {
         return;
     };
-    let size = u64::from(le32(desc, 132));
-    let block_size = u64::from(le16(desc, 128));
+    let size = u64::from(desc.path_table_size().0);
+    let block_size = u64::from(desc.block_size().0);
     if !matches!(block_size, 512 | 1024 | 2048) {
         return;
     }
@@ -902,10 +790,10 @@ fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>,
         other => other.to_owned(),
     };
     let tables = [
-        ("type L", u64::from(le32(desc, 140)), true),
-        ("optional type L", u64::from(le32(desc, 144)), true),
-        ("type M", u64::from(be32(desc, 148)), false),
-        ("optional type M", u64::from(be32(desc, 152)), false),
+        ("type L", u64::from(desc.l_table()), true),
+        ("optional type L", u64::from(desc.optional_l_table()), true),
+        ("type M", u64::from(desc.m_table()), false),
+        ("optional type M", u64::from(desc.optional_m_table()), false),
     ];
     for (kind, block, little) in tables {
         if block == 0 {
@@ -919,23 +807,14 @@ fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>,
         l.region(start, size, table_name.clone());
         let mut pos = 0usize;
         let mut number = 0u32;
-        while pos + 8 <= table.len() {
-            let name_len = usize::from(table[pos]);
+        while let Some(rec) = table.get(pos..).and_then(PathRecord::new) {
+            let name_len = usize::from(rec.name_len());
             if name_len == 0 {
                 break;
             }
             number += 1;
-            let len = 8 + name_len + name_len % 2;
-            let extent = if little {
-                le32(table, pos + 2)
-            } else {
-                be32(table, pos + 2)
-            };
-            let _parent = if little {
-                le16(table, pos + 6)
-            } else {
-                be16(table, pos + 6)
-            };
+            let len = PathRecord::LEN + name_len + name_len % 2;
+            let extent = rec.extent_in(little);
             let (name, entries) = match dir_paths.get(&u64::from(extent)) {
                 Some(p) => (
                     format!("{table_name} record of {}", String::from_utf8_lossy(&p[..])),
@@ -943,15 +822,16 @@ fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>,
                 ),
                 None => (format!("{table_name} record {number}"), Vec::new()),
             };
-            let mut fields = vec![
-                f(0, 1, "identifier length", Explain::Derived),
-                f(1, 1, "extended attribute length", Explain::Nothing),
-                f(2, 4, "extent location", Explain::Placement),
-                f(6, 2, "parent number", Explain::Placement),
-                f(8, name_len as u64, "identifier", Explain::Nothing),
-            ];
+            let name_at = PathRecord::LEN as u64;
+            let mut fields = fields_at(PathRecord::FIELDS, 0);
+            fields.push(f(name_at, name_len as u64, "identifier", Explain::Nothing));
             if name_len % 2 == 1 {
-                fields.push(f(8 + name_len as u64, 1, "pad byte", Explain::Nothing));
+                fields.push(f(
+                    name_at + name_len as u64,
+                    1,
+                    "pad byte",
+                    Explain::Nothing,
+                ));
             }
             let mut owner =
                 Owner::new("path table record", name, Explain::Nothing).with_fields(fields);
@@ -969,25 +849,26 @@ fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>,
 /// The El Torito boot catalog, entry by entry, numbered as the reader numbers
 /// the boot entries.
 fn catalog(data: &[u8], boot_record: u64, l: &mut Layout) {
-    let Some(desc) = data.get(boot_record as usize..(boot_record + SECTOR) as usize) else {
+    let desc = data.get(boot_record as usize..(boot_record + SECTOR) as usize);
+    let Some(lba) = desc
+        .and_then(BootRecord::new)
+        .and_then(|d| d.el_torito_catalog())
+    else {
         return;
     };
-    if desc.get(7..30) != Some(b"EL TORITO SPECIFICATION") {
-        return;
-    }
-    let start = u64::from(le32(desc, 71)) * SECTOR;
+    let start = u64::from(lba) * SECTOR;
     let avail = (data.len() as u64).saturating_sub(start).min(4 * SECTOR);
     let Some(cat) = data.get(start as usize..(start + avail) as usize) else {
         return;
     };
-    if cat.len() < 32 {
+    if cat.len() < ENTRY {
         return;
     }
     l.region(start, avail, "the boot catalog");
     let mut push = |pos: usize, name: String, explain: Explain, fields: Vec<Field>| {
         l.push(Span {
             start: start + pos as u64,
-            len: 32,
+            len: ENTRY as u64,
             owner: Owner::new("boot catalog entry", name, explain).with_fields(fields),
         });
     };
@@ -995,44 +876,44 @@ fn catalog(data: &[u8], boot_record: u64, l: &mut Layout) {
         0,
         "boot catalog validation entry".to_owned(),
         Explain::Nothing,
-        vec![
-            f(1, 1, "platform", fact("eltorito.validation.platform")),
-            f(4, 24, "id string", fact("eltorito.validation.id")),
-            f(28, 2, "checksum", Explain::Derived),
-        ],
+        fields_at(ValidationEntry::FIELDS, 0),
     );
+    let image_entry = |p: &str| fields_under(BootImageEntry::FIELDS, 0, Some(p));
     let (mut number, mut sections, mut in_section, mut final_header) = (0u32, 0u32, false, false);
-    let mut pos = 32usize;
-    while let Some(e) = cat.get(pos..pos + 32) {
-        let indicator = byte(e, 0);
+    let mut pos = ENTRY;
+    while let Some(e) = cat.get(pos..pos + ENTRY) {
+        let indicator = e.first().copied().unwrap_or(0);
         if number == 0 {
             number = 1;
+            let p = "eltorito.entry1";
             push(
                 pos,
                 "boot catalog entry 1".to_owned(),
-                fact("eltorito.entry1"),
-                entry_fields(),
+                fact(p),
+                image_entry(p),
             );
         } else {
             match indicator {
                 0x90 | 0x91 => {
                     sections += 1;
+                    let p = format!("eltorito.section{sections}");
                     push(
                         pos,
                         format!("boot catalog section header {sections}"),
-                        fact(format!("eltorito.section{sections}")),
-                        Vec::new(),
+                        fact(p.clone()),
+                        fields_under(SectionHeader::FIELDS, 0, Some(&p)),
                     );
                     final_header = indicator == 0x91;
                     in_section = true;
                 }
                 0x88 | 0x00 if in_section && e.iter().any(|&b| b != 0) => {
                     number += 1;
+                    let p = format!("eltorito.entry{number}");
                     push(
                         pos,
                         format!("boot catalog entry {number}"),
-                        fact(format!("eltorito.entry{number}")),
-                        entry_fields(),
+                        fact(p.clone()),
+                        image_entry(&p),
                     );
                 }
                 0x44 => push(
@@ -1045,13 +926,8 @@ fn catalog(data: &[u8], boot_record: u64, l: &mut Layout) {
                 _ => break,
             }
         }
-        pos += 32;
+        pos += ENTRY;
     }
-}
-
-/// The load address of a boot entry is placement; its other bytes are facts.
-fn entry_fields() -> Vec<Field> {
-    vec![f(8, 4, "load block", Explain::Placement)]
 }
 
 /// Claims the zeros no structure holds, so that every byte of a sound image
@@ -1159,5 +1035,57 @@ fn claim_padding(data: &[u8], l: &mut Layout) {
     }
     for c in claims {
         l.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fields follow one another from `from` to `to`.
+    fn contiguous(v: &[Field], from: u64, to: u64) -> bool {
+        let mut v = v.to_vec();
+        v.sort_by_key(|f| f.at);
+        let mut at = from;
+        for f in &v {
+            if f.at != at {
+                return false;
+            }
+            at += f.len;
+        }
+        at == to
+    }
+
+    #[test]
+    fn a_susp_entry_is_accounted_from_its_table() {
+        // A CL entry longer than its table: the location takes the rest.
+        let v = entry_fields(LinkEntry::FIELDS, 20, true);
+        assert!(contiguous(&v, 0, 20), "{v:?}");
+        assert_eq!(v.len(), SuspHeader::FIELDS.len() + 1);
+        // A PX entry of RRIP 1.12, byte by byte.
+        assert!(contiguous(&entry_fields(PxEntry::FIELDS, 44, false), 0, 44));
+        // The header of a ZF entry says zisofs or zisofs2.
+        let v = entry_fields(ZfEntry::FIELDS, 16, false);
+        assert!(contiguous(&v, 0, 16));
+        assert!(v[..SuspHeader::FIELDS.len()].iter().all(
+            |h| h.explain == Explain::Entry(&[Key::Attribute(super::super::zisofs::ALGORITHM)])
+        ));
+    }
+
+    #[test]
+    fn a_volume_descriptor_is_accounted_byte_by_byte() {
+        for (p, primary) in [("pvd", true), ("joliet", false)] {
+            let mut v = fields_under(DescriptorHeader::FIELDS, 0, Some(p));
+            v.extend(volume_fields(p, primary));
+            assert!(contiguous(&v, 0, SECTOR), "{p}: {v:?}");
+        }
+        let root = root_fields("pvd");
+        assert!(contiguous(&root, ROOT_AT, ROOT_AT + 34));
+        assert_eq!(root.len(), 6);
+        assert_eq!(
+            root[0].explain,
+            fact("pvd.root.record_length"),
+            "the root's length is a fact"
+        );
     }
 }

@@ -3,9 +3,43 @@
 
 use std::collections::BTreeMap;
 
-use crate::bytes::{byte, le32, Bytes};
+use super::raw::Both32;
+use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::limits::{check, Limits};
+use crate::model::span::Explain;
+use crate::model::structure::{structure, Array, Raw, U8};
+
+structure! {
+    /// The header every SUSP entry starts with (SUSP 4.1). The tables of the
+    /// entries begin with a row for it, which the byte layout replaces by
+    /// these fields.
+    pub(crate) struct SuspHeader[4] {
+        sig: 0, 2, Array<2>, "signature", Explain::Derived;
+        len: 2, 1, U8, "length", Explain::Derived;
+        version: 3, 1, U8, "version", Explain::Derived;
+    }
+}
+
+structure! {
+    /// A `CE` entry (SUSP 5.1): where the System Use area goes on.
+    pub(crate) struct CeEntry[28] {
+        /// [`SuspHeader`].
+        header: 0, 4, Raw, "header", Explain::Derived;
+        block: 4, 8, Both32, "continuation block", Explain::Placement;
+        offset: 12, 8, Both32, "continuation offset", Explain::Placement;
+        length: 20, 8, Both32, "continuation length", Explain::Placement;
+    }
+}
+
+impl CeEntry<'_> {
+    /// The continuation area's first byte and its length, in an image of
+    /// `block_size` blocks.
+    pub(crate) fn area(&self, block_size: u32) -> (u64, u32) {
+        let start = u64::from(self.block().0) * u64::from(block_size) + u64::from(self.offset().0);
+        (start, self.length().0)
+    }
+}
 
 /// One SUSP entry, borrowed from the image.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,11 +133,15 @@ fn walk<'a>(
         // Fewer than four bytes left is padding (SUSP 5.1 allows a trailing pad byte).
         while area.len().saturating_sub(pos) >= 4 {
             let at = area_offset + pos as u64;
-            let sig = [byte(area, pos), byte(area, pos + 1)];
+            // Four bytes are left: the header is there.
+            let Some(header) = area.get(pos..).and_then(SuspHeader::new) else {
+                break;
+            };
+            let sig = header.sig();
             if sig == [0, 0] {
                 break; // zero padding to the end of the area
             }
-            let len = usize::from(byte(area, pos + 2));
+            let len = usize::from(header.len());
             let Some(data) = area.get(pos..pos + len).filter(|_| len >= 4) else {
                 return Err(Error::malformed(
                     "SUSP entry",
@@ -116,21 +154,19 @@ fn walk<'a>(
                 ));
             };
             pos += len;
-            match &sig {
-                b"ST" => return Ok(()),
-                b"CE" if len >= 28 => {
-                    next = Some((le32(data, 4), le32(data, 12), le32(data, 20), at));
-                }
+            match (&sig, CeEntry::new(data)) {
+                (b"ST", _) => return Ok(()),
+                (b"CE", Some(ce)) => next = Some((ce.area(block_size), at)),
                 _ => {}
             }
             entries.push(SuspEntry {
                 sig,
-                version: byte(data, 3),
+                version: header.version(),
                 data,
                 offset: at,
             });
         }
-        let Some((block, offset, length, ce_at)) = next else {
+        let Some(((start, length), ce_at)) = next else {
             return Ok(());
         };
         hops += 1;
@@ -145,7 +181,6 @@ fn walk<'a>(
             total,
             limits.max_system_use_bytes,
         )?;
-        let start = u64::from(block) * u64::from(block_size) + u64::from(offset);
         area = image
             .get(start, u64::from(length), "SUSP continuation area")
             .map_err(|e| match e {
@@ -174,6 +209,16 @@ fn walk<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_and_ce_are_declared_byte_by_byte() {
+        use crate::model::structure::check_table;
+        assert_eq!(check_table(SuspHeader::FIELDS, 4), Ok(()));
+        assert_eq!(check_table(CeEntry::FIELDS, 28), Ok(()));
+        let e = ce(20, 100, 300);
+        let area = CeEntry::new(&e).map(|c| c.area(2048));
+        assert_eq!(area, Some((20 * 2048 + 100, 300)));
+    }
 
     fn entry(sig: &[u8; 2], body: &[u8]) -> Vec<u8> {
         let mut e = vec![sig[0], sig[1], (body.len() + 4) as u8, 1];

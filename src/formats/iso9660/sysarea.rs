@@ -3,14 +3,194 @@
 //! entries) and an Apple partition map, each field a fact. The bytes these fields
 //! do not explain (the boot code, any embedded loader) stay comparable as content.
 
-use crate::bytes::{byte, le16, le32};
+use super::descriptor::own_fact;
+use super::spans::fields_under;
+use crate::bytes::{le16, le32};
 use crate::model::span::{Explain, Field, Layout, Owner, Span};
+use crate::model::structure::{
+    field_at, fields_at, structure, Array, Be16, Be32, Le16, Le32, Le64, Raw, U8,
+};
 use crate::model::{Fact, Follows, Value};
 
 /// Size of the system area.
 pub(crate) const SIZE: usize = 32 * 1024;
 /// The MBR boot code ends where the disk signature starts.
 const BOOT_CODE_END: usize = 440;
+
+structure! {
+    /// The end of an MBR, after its boot code (at [`BOOT_CODE_END`]): each
+    /// field is a span of its own, the partition table one per entry.
+    pub(crate) struct MbrTail[72] {
+        disk_signature: 0, 4, Le32, "MBR disk signature", Explain::fact_named("mbr.disk_signature");
+        reserved: 4, 2, Le16, "MBR reserved bytes", Explain::fact_named("mbr.reserved");
+        /// Four [`MbrPartition`]s.
+        partitions: 6, 64, Raw, "MBR partition entries", Explain::Nothing;
+        /// 0x55 0xAA.
+        signature: 70, 2, Array<2>, "MBR signature", Explain::fact_named("mbr.present");
+    }
+}
+
+/// Where the partition table is in [`MbrTail`].
+const MBR_PARTITIONS_AT: u64 = field_at(MbrTail::FIELDS, "MBR partition entries");
+
+impl<'a> MbrTail<'a> {
+    /// The MBR of a system area, when it has the boot signature.
+    fn of(area: &'a [u8]) -> Option<MbrTail<'a>> {
+        let tail = MbrTail::new(area.get(BOOT_CODE_END..)?)?;
+        (tail.signature() == [0x55, 0xaa]).then_some(tail)
+    }
+
+    /// Its four partition entries.
+    fn entries(&self) -> impl Iterator<Item = MbrPartition<'a>> {
+        self.partitions()
+            .chunks_exact(MbrPartition::LEN)
+            .filter_map(MbrPartition::new)
+    }
+}
+
+/// The fields of a partition table's slot, facts named under `p`: an empty
+/// slot has no facts (the reader makes none), so none of its fields say one;
+/// the owner's explanation holds for all its bytes.
+fn slot_fields(defs: &[crate::model::structure::FieldDef], p: &str, used: bool) -> Vec<Field> {
+    if used {
+        fields_under(defs, 0, Some(p))
+    } else {
+        Vec::new()
+    }
+}
+
+impl MbrPartition<'_> {
+    /// Whether the slot holds a partition (the reader's test: a byte not 0).
+    fn used(&self) -> bool {
+        self.bytes().iter().any(|&b| b != 0)
+    }
+}
+
+structure! {
+    /// An MBR partition entry, facts named under `mbr.partition1` ...
+    /// ([`own_fact`]). Where a partition lies follows the layout and size of
+    /// the image (an isohybrid MBR's partition covers the ISO).
+    pub(crate) struct MbrPartition[16] {
+        status: 0, 1, U8, "status", own_fact(".status");
+        chs_start: 1, 3, Raw, "CHS start", own_fact(".chs_start");
+        kind: 4, 1, U8, "type", own_fact(".type");
+        chs_end: 5, 3, Raw, "CHS end", own_fact(".chs_end");
+        start_lba: 8, 4, Le32, "start LBA", own_fact(".start_lba");
+        sectors: 12, 4, Le32, "sectors", own_fact(".sectors");
+    }
+}
+
+/// Where the GPT header is: LBA 1.
+const GPT_AT: usize = 512;
+/// The GPT header's fields that a backup header swaps or derives.
+const CURRENT_LBA_AT: u64 = field_at(GptHeader::FIELDS, "current LBA");
+const BACKUP_LBA_AT: u64 = field_at(GptHeader::FIELDS, "backup LBA");
+const ENTRIES_LBA_AT: u64 = field_at(GptHeader::FIELDS, "entries LBA");
+
+structure! {
+    /// A GPT header (UEFI 5.3.2), in the LBA after the MBR and, as the
+    /// backup, in the disk's last.
+    pub(crate) struct GptHeader[92] {
+        signature: 0, 8, Raw, "signature", Explain::fact_named("gpt.present");
+        revision: 8, 4, Le32, "revision", Explain::fact_named("gpt.revision");
+        header_size: 12, 4, Le32, "header size", Explain::fact_named("gpt.header_size");
+        header_crc: 16, 4, Le32, "header CRC32", Explain::Derived;
+        reserved: 20, 4, Raw, "reserved", Explain::Nothing;
+        current_lba: 24, 8, Le64, "current LBA", Explain::fact_named("gpt.current_lba");
+        backup_lba: 32, 8, Le64, "backup LBA", Explain::fact_named("gpt.backup_lba");
+        first_usable: 40, 8, Le64, "first usable LBA", Explain::fact_named("gpt.first_usable_lba");
+        last_usable: 48, 8, Le64, "last usable LBA", Explain::fact_named("gpt.last_usable_lba");
+        disk_guid: 56, 16, Raw, "disk GUID", Explain::fact_named("gpt.disk_guid");
+        entries_lba: 72, 8, Le64, "entries LBA", Explain::fact_named("gpt.entries_lba");
+        entry_count: 80, 4, Le32, "entry count", Explain::fact_named("gpt.entry_count");
+        entry_size: 84, 4, Le32, "entry size", Explain::fact_named("gpt.entry_size");
+        entries_crc: 88, 4, Le32, "entries CRC32", Explain::Derived;
+    }
+}
+
+impl<'a> GptHeader<'a> {
+    /// The header at the start of `b`, when it has the GPT signature.
+    fn of(b: &'a [u8]) -> Option<GptHeader<'a>> {
+        GptHeader::new(b).filter(|h| h.signature() == b"EFI PART")
+    }
+}
+
+structure! {
+    /// A GPT partition entry (UEFI 5.3.3), facts named under
+    /// `gpt.partition1` ... ([`own_fact`]); entries may be longer.
+    pub(crate) struct GptEntry[128] {
+        type_guid: 0, 16, Raw, "type GUID", own_fact(".type_guid");
+        unique_guid: 16, 16, Raw, "unique GUID", own_fact(".unique_guid");
+        first_lba: 32, 8, Le64, "first LBA", own_fact(".first_lba");
+        last_lba: 40, 8, Le64, "last LBA", own_fact(".last_lba");
+        attributes: 48, 8, Le64, "attributes", own_fact(".attributes");
+        /// UTF-16, up to a zero.
+        name: 56, 72, Raw, "name", own_fact(".name");
+    }
+}
+
+structure! {
+    /// The driver descriptor block of an Apple partition map, at byte 0.
+    pub(crate) struct ApmDriver[8] {
+        /// "ER".
+        signature: 0, 2, Array<2>, "signature", Explain::fact_named("apm");
+        block_size: 2, 2, Be16, "block size", Explain::fact_named("apm.block_size");
+        block_count: 4, 4, Be32, "block count", Explain::fact_named("apm");
+    }
+}
+
+impl<'a> ApmDriver<'a> {
+    /// The map's block size, when `area` starts with a driver descriptor
+    /// of a block size an ISO hybrid uses.
+    fn block_of(area: &'a [u8]) -> Option<usize> {
+        let d = ApmDriver::new(area).filter(|d| d.signature() == *b"ER")?;
+        let block = usize::from(d.block_size());
+        matches!(block, 512 | 1024 | 2048).then_some(block)
+    }
+}
+
+structure! {
+    /// The part of an Apple partition map entry ("PM", one per block from
+    /// block 1) that is read, facts named under `apm.partition1` ...
+    /// ([`own_fact`]; a field without a fact of its own is the entry's).
+    pub(crate) struct ApmEntry[136] {
+        /// "PM".
+        signature: 0, 2, Array<2>, "signature", own_fact(".");
+        reserved: 2, 2, Raw, "reserved", own_fact(".");
+        map_entries: 4, 4, Be32, "map entries", own_fact(".");
+        start: 8, 4, Be32, "start block", own_fact(".start");
+        blocks: 12, 4, Be32, "blocks", own_fact(".blocks");
+        name: 16, 32, Raw, "name", own_fact(".name");
+        kind: 48, 32, Raw, "type", own_fact(".type");
+        data_area: 80, 8, Raw, "data area", own_fact(".");
+        status: 88, 4, Be32, "status", own_fact(".status");
+        boot: 92, 44, Raw, "boot code fields", own_fact(".");
+    }
+}
+
+/// An APM text field: up to its first zero.
+fn apm_text(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+impl GptEntry<'_> {
+    /// Whether the slot holds a partition (a type GUID).
+    fn used(&self) -> bool {
+        self.type_guid().iter().any(|&b| b != 0)
+    }
+
+    /// The partition's name.
+    fn name_text(&self) -> String {
+        let name: Vec<u16> = self
+            .name()
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .take_while(|&c| c != 0)
+            .collect();
+        String::from_utf16_lossy(&name)
+    }
+}
 /// Cap on GPT entries read; real images have a handful, the header may claim 128.
 const MAX_GPT_ENTRIES: u32 = 256;
 
@@ -19,21 +199,20 @@ const MAX_GPT_ENTRIES: u32 = 256;
 /// compared as bytes without reporting a field twice.
 pub(crate) fn read(area: &[u8], facts: &mut Vec<Fact>) -> Vec<std::ops::Range<usize>> {
     let mut covered = Vec::new();
-    let has_mbr = area.get(510..512) == Some(&[0x55, 0xaa]);
-    facts.push(Fact::new("mbr.present", Value::Bool(has_mbr)));
-    if has_mbr {
+    let mbr = MbrTail::of(area);
+    facts.push(Fact::new("mbr.present", Value::Bool(mbr.is_some())));
+    if let Some(mbr) = mbr {
         // A random id unless the producer was told one.
         facts.push(Fact::identifier(
             "mbr.disk_signature",
-            Value::Text(format!("{:08x}", le32(area, 440))),
+            Value::Text(format!("{:08x}", mbr.disk_signature())),
         ));
         facts.push(Fact::new(
             "mbr.reserved",
-            Value::Int(u64::from(le16(area, 444))),
+            Value::Int(u64::from(mbr.reserved())),
         ));
-        for i in 0..4 {
-            let e = area.get(446 + 16 * i..462 + 16 * i).unwrap_or_default();
-            if e.iter().all(|&b| b == 0) {
+        for (i, e) in mbr.entries().enumerate() {
+            if !e.used() {
                 continue;
             }
             let p = format!("mbr.partition{}", i + 1);
@@ -41,36 +220,36 @@ pub(crate) fn read(area: &[u8], facts: &mut Vec<Fact>) -> Vec<std::ops::Range<us
             // (an isohybrid MBR's partition covers the ISO).
             facts.push(Fact::new(
                 format!("{p}.status"),
-                Value::Int(u64::from(byte(e, 0))),
+                Value::Int(u64::from(e.status())),
             ));
             facts.push(Fact::new(
                 format!("{p}.type"),
-                Value::Text(format!("{:#04x}", byte(e, 4))),
+                Value::Text(format!("{:#04x}", e.kind())),
             ));
             facts.push(
                 Fact::packing(
                     format!("{p}.chs_start"),
-                    Value::Bytes(e.get(1..4).unwrap_or_default().to_vec()),
+                    Value::Bytes(e.chs_start().to_vec()),
                 )
                 .follows(Follows::ImageSize),
+            );
+            facts.push(
+                Fact::packing(format!("{p}.chs_end"), Value::Bytes(e.chs_end().to_vec()))
+                    .follows(Follows::ImageSize),
             );
             facts.push(
                 Fact::packing(
-                    format!("{p}.chs_end"),
-                    Value::Bytes(e.get(5..8).unwrap_or_default().to_vec()),
+                    format!("{p}.start_lba"),
+                    Value::Int(u64::from(e.start_lba())),
                 )
                 .follows(Follows::ImageSize),
             );
             facts.push(
-                Fact::packing(format!("{p}.start_lba"), Value::Int(u64::from(le32(e, 8))))
-                    .follows(Follows::ImageSize),
-            );
-            facts.push(
-                Fact::packing(format!("{p}.sectors"), Value::Int(u64::from(le32(e, 12))))
+                Fact::packing(format!("{p}.sectors"), Value::Int(u64::from(e.sectors())))
                     .follows(Follows::ImageSize),
             );
         }
-        covered.push(BOOT_CODE_END..512);
+        covered.push(BOOT_CODE_END..BOOT_CODE_END + MbrTail::LEN);
     }
     if let Some(range) = gpt(area, facts) {
         covered.extend(range);
@@ -100,24 +279,20 @@ pub(crate) fn guid(b: &[u8]) -> String {
     )
 }
 
-fn le64(b: &[u8], at: usize) -> u64 {
-    u64::from(le32(b, at)) | u64::from(le32(b, at + 4)) << 32
-}
-
 fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>> {
-    let h = area.get(512..1024)?;
-    if h.get(..8) != Some(b"EFI PART") {
+    let sector = area.get(GPT_AT..GPT_AT + 512)?;
+    let Some(h) = GptHeader::of(sector) else {
         facts.push(Fact::new("gpt.present", Value::Bool(false)));
         return None;
-    }
+    };
     facts.push(Fact::new("gpt.present", Value::Bool(true)));
-    let header_size = le32(h, 12);
-    let entries_lba = le64(h, 72);
-    let count = le32(h, 80);
-    let entry_size = le32(h, 84);
+    let header_size = h.header_size();
+    let entries_lba = h.entries_lba();
+    let count = h.entry_count();
+    let entry_size = h.entry_size();
     facts.push(Fact::new(
         "gpt.revision",
-        Value::Text(format!("{:#010x}", le32(h, 8))),
+        Value::Text(format!("{:#010x}", h.revision())),
     ));
     facts.push(Fact::new(
         "gpt.header_size",
@@ -127,20 +302,23 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
     facts.push(
         Fact::layout(
             "gpt.header_crc32",
-            Value::Text(format!("{:08x}", le32(h, 16))),
+            Value::Text(format!("{:08x}", h.header_crc())),
         )
         .follows(Follows::Group),
     );
-    facts.push(Fact::new("gpt.current_lba", Value::Int(le64(h, 24))));
+    facts.push(Fact::new("gpt.current_lba", Value::Int(h.current_lba())));
     // The backup header sits at the end of the image.
     let at_end = |name, v| Fact::packing(name, Value::Int(v)).follows(Follows::ImageSize);
-    facts.push(at_end("gpt.backup_lba", le64(h, 32)));
-    facts.push(Fact::new("gpt.first_usable_lba", Value::Int(le64(h, 40))));
-    facts.push(at_end("gpt.last_usable_lba", le64(h, 48)));
+    facts.push(at_end("gpt.backup_lba", h.backup_lba()));
+    facts.push(Fact::new(
+        "gpt.first_usable_lba",
+        Value::Int(h.first_usable()),
+    ));
+    facts.push(at_end("gpt.last_usable_lba", h.last_usable()));
     // A random id unless the producer was told one.
     facts.push(Fact::identifier(
         "gpt.disk_guid",
-        Value::Text(guid(h.get(56..72).unwrap_or_default())),
+        Value::Text(guid(h.disk_guid())),
     ));
     facts.push(Fact::new("gpt.entries_lba", Value::Int(entries_lba)));
     facts.push(Fact::new("gpt.entry_count", Value::Int(u64::from(count))));
@@ -151,12 +329,12 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
     facts.push(
         Fact::layout(
             "gpt.entries_crc32",
-            Value::Text(format!("{:08x}", le32(h, 88))),
+            Value::Text(format!("{:08x}", h.entries_crc())),
         )
         .follows(Follows::Group),
     );
     let mut covered = Vec::new();
-    covered.push(512..1024);
+    covered.push(GPT_AT..GPT_AT + 512);
     if !(128..=4096).contains(&entry_size) {
         return Some(covered);
     }
@@ -167,43 +345,33 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
     let mut number = 0;
     for i in 0..count.min(MAX_GPT_ENTRIES) as usize {
         let at = start.checked_add(i.checked_mul(size)?)?;
-        let Some(e) = area.get(at..at + size) else {
+        let Some(e) = area.get(at..at + size).and_then(GptEntry::new) else {
             break;
         };
         covered.push(at..at + size);
-        if e.get(..16).is_some_and(|t| t.iter().all(|&b| b == 0)) {
+        if !e.used() {
             continue;
         }
         number += 1;
         let p = format!("gpt.partition{}", i + 1);
         facts.push(Fact::new(
             format!("{p}.type_guid"),
-            Value::Text(guid(&e[..16])),
+            Value::Text(guid(e.type_guid())),
         ));
         facts.push(Fact::identifier(
             format!("{p}.unique_guid"),
-            Value::Text(guid(e.get(16..32).unwrap_or_default())),
+            Value::Text(guid(e.unique_guid())),
         ));
         // Where a partition lies follows the layout and size of the image
         // (isohybrid partitions cover parts of the ISO).
         let lba = |name, v| Fact::packing(name, Value::Int(v)).follows(Follows::ImageSize);
-        facts.push(lba(format!("{p}.first_lba"), le64(e, 32)));
-        facts.push(lba(format!("{p}.last_lba"), le64(e, 40)));
+        facts.push(lba(format!("{p}.first_lba"), e.first_lba()));
+        facts.push(lba(format!("{p}.last_lba"), e.last_lba()));
         facts.push(Fact::new(
             format!("{p}.attributes"),
-            Value::Text(format!("{:#018x}", le64(e, 48))),
+            Value::Text(format!("{:#018x}", e.attributes())),
         ));
-        let name: Vec<u16> = e
-            .get(56..128)
-            .unwrap_or_default()
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .take_while(|&c| c != 0)
-            .collect();
-        facts.push(Fact::new(
-            format!("{p}.name"),
-            Value::Text(String::from_utf16_lossy(&name)),
-        ));
+        facts.push(Fact::new(format!("{p}.name"), Value::Text(e.name_text())));
     }
     facts.push(Fact::new("gpt.partitions", Value::Int(number)));
     Some(covered)
@@ -213,53 +381,40 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
 /// support write: a driver descriptor ("ER") at 0 and "PM" entries in 2048-byte
 /// blocks from block 1.
 fn apm(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>> {
-    if area.get(..2) != Some(b"ER") {
+    let block = ApmDriver::block_of(area)?;
+    let first = area.get(block..block + 512).and_then(ApmEntry::new)?;
+    if first.signature() != *b"PM" {
         return None;
     }
-    let block = usize::from(u16::from_be_bytes([byte(area, 2), byte(area, 3)]));
-    if !matches!(block, 512 | 1024 | 2048) {
-        return None;
-    }
-    let first = area.get(block..block + 512)?;
-    if first.get(..2) != Some(b"PM") {
-        return None;
-    }
-    let count = u32::from_be_bytes([
-        byte(first, 4),
-        byte(first, 5),
-        byte(first, 6),
-        byte(first, 7),
-    ]);
+    let count = first.map_entries();
     facts.push(Fact::new("apm.block_size", Value::Int(block as u64)));
     facts.push(Fact::new("apm.entries", Value::Int(u64::from(count))));
     let mut covered = Vec::new();
-    covered.push(0..8);
+    covered.push(0..ApmDriver::LEN);
     for i in 0..count.min(64) as usize {
         let at = block * (i + 1);
-        let Some(e) = area.get(at..at + 512) else {
+        let Some(e) = area.get(at..at + 512).and_then(ApmEntry::new) else {
             break;
         };
-        if e.get(..2) != Some(b"PM") {
+        if e.signature() != *b"PM" {
             break;
         }
-        covered.push(at..at + 136);
-        let be32 = |o: usize| {
-            u32::from_be_bytes([byte(e, o), byte(e, o + 1), byte(e, o + 2), byte(e, o + 3)])
-        };
-        let text = |r: std::ops::Range<usize>| {
-            let b = e.get(r).unwrap_or_default();
-            let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-            Value::Text(String::from_utf8_lossy(&b[..end]).into_owned())
-        };
+        covered.push(at..at + ApmEntry::LEN);
         let p = format!("apm.partition{}", i + 1);
         let blocks = |name, v| Fact::packing(name, Value::Int(v)).follows(Follows::ImageSize);
-        facts.push(blocks(format!("{p}.start"), u64::from(be32(8))));
-        facts.push(blocks(format!("{p}.blocks"), u64::from(be32(12))));
-        facts.push(Fact::new(format!("{p}.name"), text(16..48)));
-        facts.push(Fact::new(format!("{p}.type"), text(48..80)));
+        facts.push(blocks(format!("{p}.start"), u64::from(e.start())));
+        facts.push(blocks(format!("{p}.blocks"), u64::from(e.blocks())));
+        facts.push(Fact::new(
+            format!("{p}.name"),
+            Value::Text(apm_text(e.name())),
+        ));
+        facts.push(Fact::new(
+            format!("{p}.type"),
+            Value::Text(apm_text(e.kind())),
+        ));
         facts.push(Fact::new(
             format!("{p}.status"),
-            Value::Text(format!("{:#010x}", be32(88))),
+            Value::Text(format!("{:#010x}", e.status())),
         ));
     }
     Some(covered)
@@ -288,69 +443,40 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                 .with_fields(fields),
         });
     };
-    if area.get(510..512) == Some(&[0x55, 0xaa]) {
-        push(
-            layout,
-            440,
-            4,
-            "MBR disk signature".into(),
-            fact("mbr.disk_signature"),
-            vec![],
-        );
-        push(
-            layout,
-            444,
-            2,
-            "MBR reserved bytes".into(),
-            fact("mbr.reserved"),
-            vec![],
-        );
-        for i in 0..4 {
-            let p = format!("mbr.partition{}", i + 1);
-            push(
-                layout,
-                446 + 16 * i,
-                16,
-                format!("MBR partition entry {}", i + 1),
-                fact(&p),
-                vec![],
-            );
+    if MbrTail::of(area).is_some() {
+        for def in MbrTail::FIELDS {
+            let at = BOOT_CODE_END + def.at as usize;
+            if def.at != MBR_PARTITIONS_AT {
+                push(
+                    layout,
+                    at,
+                    def.len as usize,
+                    def.name.into(),
+                    def.explain.clone(),
+                    vec![],
+                );
+                continue;
+            }
+            for i in 0..(def.len as usize / MbrPartition::LEN) {
+                let p = format!("mbr.partition{}", i + 1);
+                let start = at + MbrPartition::LEN * i;
+                let entry = area.get(start..).and_then(MbrPartition::new);
+                push(
+                    layout,
+                    start,
+                    MbrPartition::LEN,
+                    format!("MBR partition entry {}", i + 1),
+                    fact(&p),
+                    slot_fields(MbrPartition::FIELDS, &p, entry.is_some_and(|e| e.used())),
+                );
+            }
         }
-        push(
-            layout,
-            510,
-            2,
-            "MBR signature".into(),
-            fact("mbr.present"),
-            vec![],
-        );
     }
-    if let Some(h) = area
-        .get(512..1024)
-        .filter(|h| h.get(..8) == Some(b"EFI PART"))
-    {
-        let f = |at: u64, len: u64, name: &'static str, explain: Explain| {
-            Field::new(at, len, name, explain)
-        };
-        let fields = vec![
-            f(0, 8, "signature", fact("gpt.present")),
-            f(8, 4, "revision", fact("gpt.revision")),
-            f(12, 4, "header size", fact("gpt.header_size")),
-            f(16, 4, "header CRC32", Explain::Derived),
-            f(20, 4, "reserved", Explain::Nothing),
-            f(24, 8, "current LBA", fact("gpt.current_lba")),
-            f(32, 8, "backup LBA", fact("gpt.backup_lba")),
-            f(40, 8, "first usable LBA", fact("gpt.first_usable_lba")),
-            f(48, 8, "last usable LBA", fact("gpt.last_usable_lba")),
-            f(56, 16, "disk GUID", fact("gpt.disk_guid")),
-            f(72, 8, "entries LBA", fact("gpt.entries_lba")),
-            f(80, 4, "entry count", fact("gpt.entry_count")),
-            f(84, 4, "entry size", fact("gpt.entry_size")),
-            f(88, 4, "entries CRC32", Explain::Derived),
-        ];
+    if let Some(h) = area.get(GPT_AT..GPT_AT + 512).and_then(GptHeader::of) {
+        let fields = fields_at(GptHeader::FIELDS, 0);
         push(
             layout,
-            512,
+            GPT_AT,
             512,
             "GPT header".into(),
             Explain::Nothing,
@@ -358,19 +484,20 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
         );
         // The backup header at the end of the disk mirrors the primary one, its
         // two LBAs swapped; its entries are where it says.
-        let backup = le64(h, 32).checked_mul(512);
+        let backup = h.backup_lba().checked_mul(512);
         let backup_header = backup.and_then(|at| {
             let at = usize::try_from(at).ok()?;
-            data.get(at..at.checked_add(512)?).map(|b| (at, b))
+            let b = data.get(at..at.checked_add(512)?)?;
+            GptHeader::of(b).map(|h| (at, h))
         });
-        if let Some((at, bh)) = backup_header.filter(|(_, b)| b.get(..8) == Some(b"EFI PART")) {
+        if let Some((at, bh)) = backup_header {
             let mut fields = fields;
             for field in &mut fields {
-                if field.at == 24 {
+                if field.at == CURRENT_LBA_AT {
                     field.explain = fact("gpt.backup_lba");
-                } else if field.at == 32 {
+                } else if field.at == BACKUP_LBA_AT {
                     field.explain = fact("gpt.current_lba");
-                } else if field.at == 72 {
+                } else if field.at == ENTRIES_LBA_AT {
                     field.explain = Explain::Derived;
                 }
             }
@@ -380,7 +507,7 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                 owner: Owner::new("system area", "GPT backup header", Explain::Nothing)
                     .with_fields(fields),
             });
-            let (entries_lba, count, size) = (le64(bh, 72), le32(bh, 80), le32(bh, 84));
+            let (entries_lba, count, size) = (bh.entries_lba(), bh.entry_count(), bh.entry_size());
             if (128..=4096).contains(&size) {
                 for i in 0..u64::from(count.min(MAX_GPT_ENTRIES)) {
                     let Some(start) = entries_lba
@@ -392,19 +519,30 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                     if start + u64::from(size) > data.len() as u64 {
                         break;
                     }
+                    let p = format!("gpt.partition{}", i + 1);
+                    let used = usize::try_from(start)
+                        .ok()
+                        .and_then(|s| data.get(s..))
+                        .and_then(GptEntry::new)
+                        .is_some_and(|e| e.used());
                     layout.push(Span {
                         start,
                         len: u64::from(size),
                         owner: Owner::new(
                             "system area",
                             format!("GPT backup partition entry {}", i + 1),
-                            fact(&format!("gpt.partition{}", i + 1)),
-                        ),
+                            fact(&p),
+                        )
+                        .with_fields(slot_fields(
+                            GptEntry::FIELDS,
+                            &p,
+                            used,
+                        )),
                     });
                 }
             }
         }
-        let (entries_lba, count, size) = (le64(h, 72), le32(h, 80), le32(h, 84));
+        let (entries_lba, count, size) = (h.entries_lba(), h.entry_count(), h.entry_size());
         if (128..=4096).contains(&size) {
             let start = usize::try_from(entries_lba)
                 .ok()
@@ -417,46 +555,49 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                     break;
                 }
                 let p = format!("gpt.partition{}", i + 1);
+                let used = area
+                    .get(at..)
+                    .and_then(GptEntry::new)
+                    .is_some_and(|e| e.used());
                 push(
                     layout,
                     at,
                     size as usize,
                     format!("GPT partition entry {}", i + 1),
                     fact(&p),
-                    vec![],
+                    slot_fields(GptEntry::FIELDS, &p, used),
                 );
             }
         }
     }
-    if area.get(..2) == Some(b"ER") {
-        let block = usize::from(u16::from_be_bytes([byte(area, 2), byte(area, 3)]));
-        let first = area.get(block..block + 512);
-        if matches!(block, 512 | 1024 | 2048) && first.and_then(|f| f.get(..2)) == Some(b"PM") {
-            let count = first.map_or(0, |f| le32_be(f, 4));
+    let apm = ApmDriver::block_of(area).and_then(|block| {
+        let first = area.get(block..block + 512).and_then(ApmEntry::new)?;
+        (first.signature() == *b"PM").then(|| (block, first.map_entries()))
+    });
+    if let Some((block, count)) = apm {
+        push(
+            layout,
+            0,
+            ApmDriver::LEN,
+            "APM driver descriptor".into(),
+            fact("apm"),
+            fields_at(ApmDriver::FIELDS, 0),
+        );
+        for i in 0..count.min(64) as usize {
+            let at = block * (i + 1);
+            match area.get(at..at + 2) {
+                Some(b"PM") => {}
+                _ => break,
+            }
+            let p = format!("apm.partition{}", i + 1);
             push(
                 layout,
-                0,
-                8,
-                "APM driver descriptor".into(),
-                fact("apm"),
-                vec![],
+                at,
+                ApmEntry::LEN,
+                format!("APM partition entry {}", i + 1),
+                fact(&p),
+                fields_under(ApmEntry::FIELDS, 0, Some(&p)),
             );
-            for i in 0..count.min(64) as usize {
-                let at = block * (i + 1);
-                match area.get(at..at + 2) {
-                    Some(b"PM") => {}
-                    _ => break,
-                }
-                let p = format!("apm.partition{}", i + 1);
-                push(
-                    layout,
-                    at,
-                    136,
-                    format!("APM partition entry {}", i + 1),
-                    fact(&p),
-                    vec![],
-                );
-            }
         }
     }
     layout.push_coarse(Span {
@@ -480,89 +621,60 @@ fn partition_regions(data: &[u8], area: &[u8], layout: &mut Layout) {
             layout.region(start, size.min(len - start), name);
         }
     };
-    if area.get(510..512) == Some(&[0x55, 0xaa]) {
-        for i in 0..4 {
-            let e = area.get(446 + 16 * i..462 + 16 * i).unwrap_or_default();
-            let (start, sectors) = (u64::from(le32(e, 8)), u64::from(le32(e, 12)));
+    if let Some(mbr) = MbrTail::of(area) {
+        for (i, e) in mbr.entries().enumerate() {
+            let (start, sectors) = (u64::from(e.start_lba()), u64::from(e.sectors()));
             region(
                 start.saturating_mul(512),
                 sectors.saturating_mul(512),
-                format!("MBR partition {} (type {:#04x})", i + 1, byte(e, 4)),
+                format!("MBR partition {} (type {:#04x})", i + 1, e.kind()),
             );
         }
     }
-    if let Some(h) = area
-        .get(512..1024)
-        .filter(|h| h.get(..8) == Some(b"EFI PART"))
-    {
-        let (entries_lba, count, size) = (le64(h, 72), le32(h, 80), le32(h, 84));
+    if let Some(h) = area.get(GPT_AT..GPT_AT + 512).and_then(GptHeader::of) {
+        let (entries_lba, count, size) = (h.entries_lba(), h.entry_count(), h.entry_size());
         if (128..=4096).contains(&size) {
             for i in 0..u64::from(count.min(MAX_GPT_ENTRIES)) {
                 let at = entries_lba.saturating_mul(512) + i * u64::from(size);
                 let Some(e) = usize::try_from(at)
                     .ok()
                     .and_then(|at| area.get(at..at + size as usize))
+                    .and_then(GptEntry::new)
                 else {
                     break;
                 };
-                let (first, last) = (le64(e, 32), le64(e, 40));
+                let (first, last) = (e.first_lba(), e.last_lba());
                 if first == 0 || last < first {
                     continue;
                 }
-                let name: Vec<u16> = e
-                    .get(56..128)
-                    .unwrap_or_default()
-                    .chunks_exact(2)
-                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
-                    .take_while(|&c| c != 0)
-                    .collect();
                 region(
                     first.saturating_mul(512),
                     (last - first).saturating_add(1).saturating_mul(512),
-                    format!(
-                        "GPT partition {} ({:?})",
-                        i + 1,
-                        String::from_utf16_lossy(&name)
-                    ),
+                    format!("GPT partition {} ({:?})", i + 1, e.name_text()),
                 );
             }
         }
     }
-    if area.get(..2) == Some(b"ER") {
-        let block = u64::from(u16::from_be_bytes([byte(area, 2), byte(area, 3)]));
-        if matches!(block, 512 | 1024 | 2048) {
-            for i in 0..64u64 {
-                let at = (block * (i + 1)) as usize;
-                let Some(e) = area.get(at..at + 512).filter(|e| e.get(..2) == Some(b"PM")) else {
-                    break;
-                };
-                let text = |r: std::ops::Range<usize>| {
-                    let b = e.get(r).unwrap_or_default();
-                    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-                    String::from_utf8_lossy(&b[..end]).into_owned()
-                };
-                region(
-                    u64::from(le32_be(e, 8)) * block,
-                    u64::from(le32_be(e, 12)) * block,
-                    format!(
-                        "APM partition {} ({:?}, {:?})",
-                        i + 1,
-                        text(16..48),
-                        text(48..80)
-                    ),
-                );
-            }
+    if let Some(block) = ApmDriver::block_of(area) {
+        for i in 0..64 {
+            let at = block * (i + 1);
+            let e = area.get(at..at + 512).and_then(ApmEntry::new);
+            let Some(e) = e.filter(|e| e.signature() == *b"PM") else {
+                break;
+            };
+            let block = block as u64;
+            region(
+                u64::from(e.start()) * block,
+                u64::from(e.blocks()) * block,
+                format!(
+                    "APM partition {} ({:?}, {:?})",
+                    i + 1,
+                    apm_text(e.name()),
+                    apm_text(e.kind())
+                ),
+            );
         }
     }
-}
-
-fn le32_be(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([
-        byte(b, at),
-        byte(b, at + 1),
-        byte(b, at + 2),
-        byte(b, at + 3),
-    ])
 }
 
 /// The system area with the bytes that facts already report zeroed, so that a
@@ -581,6 +693,25 @@ pub(crate) fn unexplained(area: &[u8], covered: &[std::ops::Range<usize>]) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_mbr_and_gpt_are_declared_byte_by_byte() {
+        use crate::model::structure::check_table;
+        for (fields, len) in [
+            (MbrTail::FIELDS, MbrTail::LEN),
+            (MbrPartition::FIELDS, MbrPartition::LEN),
+            (GptHeader::FIELDS, GptHeader::LEN),
+            (GptEntry::FIELDS, GptEntry::LEN),
+            (ApmDriver::FIELDS, ApmDriver::LEN),
+            (ApmEntry::FIELDS, ApmEntry::LEN),
+        ] {
+            assert_eq!(check_table(fields, len as u64), Ok(()));
+        }
+        // The tail ends the MBR's sector; its table holds four entries.
+        assert_eq!(BOOT_CODE_END + MbrTail::LEN, 512);
+        let table = MbrTail::FIELDS.iter().find(|f| f.at == MBR_PARTITIONS_AT);
+        assert_eq!(table.map(|f| f.len), Some(4 * MbrPartition::LEN as u64));
+    }
 
     #[test]
     fn guid_text_form() {

@@ -43,10 +43,13 @@
 //! hs  8 * (blocks + 1)  little-endian 64-bit offsets, as in version 1
 //! ```
 
+use super::susp::SuspHeader;
 use crate::bytes::{byte, le32};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::model::key::Attr;
+use crate::model::span::{Explain, Key};
+use crate::model::structure::{structure, Array, Raw, U8};
 
 /// The magic that starts a version 1 compressed file.
 pub(crate) const MAGIC_V1: [u8; 8] = [0x37, 0xe4, 0x53, 0x96, 0xc9, 0xdb, 0xd6, 0x07];
@@ -59,6 +62,21 @@ const V2_ZLIB: u8 = 1;
 pub(crate) const ALGORITHM: Attr = Attr::new("zisofs.algorithm");
 /// The attribute holding a zisofs file's block size in bytes.
 pub(crate) const BLOCK_SIZE: Attr = Attr::new("zisofs.block_size");
+
+structure! {
+    /// A `ZF` or `Z2` entry: how a file's data is compressed.
+    pub(crate) struct ZfEntry[16] {
+        /// [`SuspHeader`]: its version says zisofs or zisofs2.
+        header: 0, 4, Raw, "header", Explain::Entry(&[Key::Attribute(ALGORITHM)]);
+        algorithm: 4, 2, Array<2>, "algorithm", Explain::Entry(&[Key::Attribute(ALGORITHM)]);
+        header_words: 6, 1, U8, "header size", Explain::Derived;
+        log2_block: 7, 1, U8, "block size", Explain::Entry(&[Key::Attribute(BLOCK_SIZE)]);
+        /// Both-endian 32 bits in zisofs, 64 bits in zisofs2: the same size
+        /// is other bytes with the other algorithm.
+        size: 8, 8, Array<8>, "uncompressed size",
+            Explain::Entry(&[Key::SIZE, Key::Attribute(ALGORITHM)]);
+    }
+}
 
 /// What a `ZF` (or `Z2`) entry says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,21 +99,20 @@ impl Zf {
     /// header included); `None` when it is too short. A `Z2` entry, or a `ZF`
     /// entry of version 2, is zisofs2's: its size has 64 bits.
     pub(crate) fn parse(sig: &[u8; 2], d: &[u8]) -> Option<Zf> {
-        if d.len() < 16 {
-            return None;
-        }
-        let version = if sig == b"Z2" { 2 } else { byte(d, 3) };
+        let z = ZfEntry::new(d)?;
+        let version = match sig {
+            b"Z2" => 2,
+            _ => SuspHeader::from_prefix(z.bytes()).version(),
+        };
+        let size = z.size();
         let size = match version {
-            2 => d
-                .get(8..16)
-                .and_then(|b| b.try_into().ok())
-                .map(u64::from_le_bytes)?,
-            _ => u64::from(le32(d, 8)),
+            2 => u64::from_le_bytes(size),
+            _ => u64::from(le32(&size, 0)),
         };
         Some(Zf {
-            algorithm: [byte(d, 4), byte(d, 5)],
-            header_words: byte(d, 6),
-            log2_block: byte(d, 7),
+            algorithm: z.algorithm(),
+            header_words: z.header_words(),
+            log2_block: z.log2_block(),
             size,
             version,
         })
@@ -292,6 +309,12 @@ pub(crate) fn decode(zf: &Zf, stored: &[u8], offset: u64, limits: &Limits) -> Re
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn the_entry_is_declared_byte_by_byte() {
+        use crate::model::structure::check_table;
+        assert_eq!(check_table(ZfEntry::FIELDS, ZfEntry::LEN as u64), Ok(()));
+    }
 
     fn zf(size: u32) -> Zf {
         Zf {

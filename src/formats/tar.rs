@@ -51,7 +51,8 @@ use crate::formats::tree::{
     self as arena, arena_node, components, occupy, slot, GrowingNode, Misplaced, Occupied,
 };
 use crate::limits::Limits;
-use crate::model::span::{f, Attr, EntryPath, Explain, Key, Keys, Layout, Owner, Span};
+use crate::model::span::{Attr, EntryPath, Explain, Key, Keys, Layout, Owner, Span};
+use crate::model::structure::{fields_at, structure, Raw, U8};
 use crate::model::{
     Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId, Value,
 };
@@ -59,6 +60,39 @@ use crate::time::{Precision, Timestamp};
 
 /// The size of a tar block.
 const BLOCK: usize = 512;
+
+/// A header's name fields: a change of them is a rename (an entry removed and
+/// another added).
+const NAME: Keys = &[Key::Added, Key::Removed];
+/// Explained by the owner's name (an attribute of the entry).
+const UNAME: Keys = &[Key::Attribute(Attr::new("tar.uname"))];
+/// Explained by the group's name (an attribute of the entry).
+const GNAME: Keys = &[Key::Attribute(Attr::new("tar.gname"))];
+
+structure! {
+    /// A header block: ustar's fields (GNU's and v7's use the same places for
+    /// what they share), numbers as octal text or GNU's base-256.
+    pub(crate) struct Header[512] {
+        name: 0, 100, Raw, "name", Explain::Entry(NAME);
+        mode: 100, 8, Raw, "mode", Explain::Entry(&[Key::MODE]);
+        uid: 108, 8, Raw, "uid", Explain::Entry(&[Key::UID]);
+        gid: 116, 8, Raw, "gid", Explain::Entry(&[Key::GID]);
+        size: 124, 12, Raw, "size", Explain::Entry(&[Key::SIZE, Key::Content, Key::Nested]);
+        mtime: 136, 12, Raw, "mtime", Explain::Entry(&[Key::MTIME]);
+        checksum: 148, 8, Raw, "checksum", Explain::Derived;
+        typeflag: 156, 1, U8, "type", Explain::Entry(&[Key::TYPE]);
+        linkname: 157, 100, Raw, "linkname", Explain::Entry(&[Key::SYMLINK, Key::Content]);
+        /// `ustar\0` and version `00` (POSIX), `ustar  \0` (GNU), zeros (v7).
+        magic: 257, 8, Raw, "magic", Explain::Nothing;
+        uname: 265, 32, Raw, "uname", Explain::Entry(UNAME);
+        gname: 297, 32, Raw, "gname", Explain::Entry(GNAME);
+        devmajor: 329, 8, Raw, "devmajor", Explain::Entry(&[Key::RDEV]);
+        devminor: 337, 8, Raw, "devminor", Explain::Entry(&[Key::RDEV]);
+        /// POSIX ustar's name prefix; GNU keeps other fields here.
+        prefix: 345, 155, Raw, "prefix", Explain::Entry(NAME);
+        padding: 500, 12, Raw, "padding", Explain::Nothing;
+    }
+}
 
 /// The most bytes a GNU long name or a pax extended header may hold: names
 /// are at most a few KiB (`PATH_MAX`), and an xattr record more rarely than a
@@ -70,20 +104,20 @@ pub const MAX_EXTENSION: u64 = 1 << 20;
 /// whose numbers are octal. The checksum is required of both: a magic alone
 /// could be any file's bytes.
 pub fn sniff(data: &[u8]) -> bool {
-    let Some(h) = data.get(..BLOCK) else {
+    let Some(h) = Header::new(data) else {
         return false;
     };
-    if !checksum_ok(h) || h[0] == 0 {
+    if !checksum_ok(h) || h.name().first() == Some(&0) {
         return false;
     }
-    if &h[257..262] == b"ustar" {
+    if h.magic().starts_with(b"ustar") {
         return true;
     }
     // v7: no magic, so more of the header must make sense.
-    h[257..265].iter().all(|&b| b == 0)
-        && [100..108, 108..116, 116..124, 124..136, 136..148]
+    h.magic().iter().all(|&b| b == 0)
+        && [h.mode(), h.uid(), h.gid(), h.size(), h.mtime()]
             .into_iter()
-            .all(|r| octal(&h[r]).is_some())
+            .all(|f| octal(f).is_some())
 }
 
 /// Whether a header block's checksum field matches its bytes, summed as
@@ -94,22 +128,24 @@ pub fn sniff(data: &[u8]) -> bool {
 /// of a block of random bytes with zeros in the right places matches often
 /// enough (one ELF file in 300,000 of a synthetic store was taken for a tar
 /// archive and reported damaged), while no writer leaves it empty.
-fn checksum_ok(h: &[u8]) -> bool {
-    let Some(field) = h.get(148..156) else {
-        return false;
-    };
+fn checksum_ok(h: Header<'_>) -> bool {
+    let field = h.checksum();
     if !field.iter().any(u8::is_ascii_digit) {
         return false;
     }
     let Some(stored) = octal(field) else {
         return false;
     };
-    let (mut unsigned, mut signed) = (0u64, 0i64);
-    for (i, &b) in h.iter().take(BLOCK).enumerate() {
-        let b = if (148..156).contains(&i) { b' ' } else { b };
-        unsigned += u64::from(b);
-        signed += i64::from(b as i8);
-    }
+    let sums = |b: &[u8]| {
+        b.iter().fold((0u64, 0i64), |(u, s), &b| {
+            (u + u64::from(b), s + i64::from(b as i8))
+        })
+    };
+    // The field itself counts as spaces.
+    let ((all_u, all_s), (field_u, field_s)) = (sums(h.bytes()), sums(field));
+    let spaces = field.len() as u64 * u64::from(b' ');
+    let unsigned = all_u - field_u + spaces;
+    let signed = all_s - field_s + spaces as i64;
     stored == unsigned || i64::try_from(stored).is_ok_and(|s| s == signed)
 }
 
@@ -272,16 +308,19 @@ fn read_members(data: &[u8], limits: &Limits, p: &mut Parsed) -> Result<()> {
     let mut first = 0usize;
     while at < data.len() {
         let bad = |why: &str| Error::malformed("tar header", at as u64, why);
-        let h = data.get(at..at + BLOCK).ok_or_else(|| bad("cut short"))?;
-        if h.iter().all(|&b| b == 0) {
+        let h = data
+            .get(at..)
+            .and_then(Header::new)
+            .ok_or_else(|| bad("cut short"))?;
+        if h.bytes().iter().all(|&b| b == 0) {
             p.end = Some(at);
             return Ok(());
         }
         if !checksum_ok(h) {
             return Err(bad("its checksum does not match its bytes"));
         }
-        let mut size = number(&h[124..136]).ok_or_else(|| bad("size is not a number"))?;
-        let flag = h[156];
+        let mut size = number(h.size()).ok_or_else(|| bad("size is not a number"))?;
+        let flag = h.typeflag();
         // pax's size replaces the header's for the member it describes (the
         // header's field cannot hold 8 GiB or more).
         if !matches!(flag, b'L' | b'K' | b'x' | b'g') {
@@ -346,7 +385,7 @@ fn read_members(data: &[u8], limits: &Limits, p: &mut Parsed) -> Result<()> {
 
 /// The member a header describes, with the extensions before it applied.
 fn member(
-    h: &[u8],
+    h: Header<'_>,
     flag: u8,
     pax: &Pax,
     long_name: Option<Vec<u8>>,
@@ -354,14 +393,14 @@ fn member(
     header: usize,
     first: usize,
 ) -> std::result::Result<Member, String> {
-    let ustar = &h[257..263] == b"ustar\0";
+    let ustar = h.magic().starts_with(b"ustar\0");
     let name = pax
         .get("path")
         .map(<[u8]>::to_vec)
         .or(long_name)
         .unwrap_or_else(|| {
-            let name = text(&h[..100]);
-            let prefix = text(&h[345..500]);
+            let name = text(h.name());
+            let prefix = text(h.prefix());
             // Only POSIX ustar has the prefix; GNU keeps other fields there.
             if ustar && !prefix.is_empty() {
                 [prefix, b"/", name].concat()
@@ -373,10 +412,8 @@ fn member(
         .get("linkpath")
         .map(<[u8]>::to_vec)
         .or(long_link)
-        .unwrap_or_else(|| text(&h[157..257]).to_vec());
-    let field = |r: Range<usize>, what: &str| {
-        number(&h[r]).ok_or_else(|| format!("{what} is not a number"))
-    };
+        .unwrap_or_else(|| text(h.linkname()).to_vec());
+    let field = |b: &[u8], what: &str| number(b).ok_or_else(|| format!("{what} is not a number"));
     let pax_num = |key: &str| -> std::result::Result<Option<u64>, String> {
         pax.get(key)
             .map(|v| {
@@ -412,22 +449,22 @@ fn member(
         refused = Some("a pax sparse file, which this reader does not unpack".to_string());
     }
     let mut meta = Meta::new(kind);
-    meta.mode = Some((field(100..108, "mode")? & 0o7777) as u32);
-    let uid = pax_num("uid")?.unwrap_or(field(108..116, "uid")?);
-    let gid = pax_num("gid")?.unwrap_or(field(116..124, "gid")?);
+    meta.mode = Some((field(h.mode(), "mode")? & 0o7777) as u32);
+    let uid = pax_num("uid")?.unwrap_or(field(h.uid(), "uid")?);
+    let gid = pax_num("gid")?.unwrap_or(field(h.gid(), "gid")?);
     meta.uid = u32::try_from(uid).ok();
     meta.gid = u32::try_from(gid).ok();
     meta.mtime = match pax.get("mtime") {
         Some(v) => Some(pax_time(v).ok_or("pax mtime is not a time")?),
-        None => i64::try_from(field(136..148, "mtime")?)
+        None => i64::try_from(field(h.mtime(), "mtime")?)
             .ok()
             .map(Timestamp::from_unix),
     };
     meta.atime = pax.get("atime").and_then(pax_time);
     meta.ctime = pax.get("ctime").and_then(pax_time);
     if matches!(kind, EntryKind::CharDevice | EntryKind::BlockDevice) {
-        let major = u32::try_from(field(329..337, "devmajor")?).map_err(|_| "devmajor")?;
-        let minor = u32::try_from(field(337..345, "devminor")?).map_err(|_| "devminor")?;
+        let major = u32::try_from(field(h.devmajor(), "devmajor")?).map_err(|_| "devmajor")?;
+        let minor = u32::try_from(field(h.devminor(), "devminor")?).map_err(|_| "devminor")?;
         meta.rdev = Some((major, minor));
     }
     if kind == EntryKind::Symlink {
@@ -435,8 +472,8 @@ fn member(
     }
     let mut xattrs = Vec::new();
     let mut attrs = Vec::new();
-    let mut uname = text(&h[265..297]).to_vec();
-    let mut gname = text(&h[297..329]).to_vec();
+    let mut uname = text(h.uname()).to_vec();
+    let mut gname = text(h.gname()).to_vec();
     for (k, v) in &pax.records {
         if let Some(x) = k.strip_prefix("SCHILY.xattr.") {
             xattrs.push((x.as_bytes().to_vec(), v.clone()));
@@ -721,9 +758,6 @@ impl<'a> TarFs<'a> {
             len: len as u64,
             owner,
         };
-        const UNAME: Keys = &[Key::Attribute(Attr::new("tar.uname"))];
-        const GNAME: Keys = &[Key::Attribute(Attr::new("tar.gname"))];
-        const NAME: Keys = &[Key::Added, Key::Removed];
         const EXT: Keys = &[
             Key::Added,
             Key::Removed,
@@ -757,23 +791,7 @@ impl<'a> TarFs<'a> {
                 Explain::Nothing,
             )
             .of(&path)
-            .with_fields(vec![
-                f(0, 100, "name", e(NAME)),
-                f(100, 8, "mode", e(&[Key::MODE])),
-                f(108, 8, "uid", e(&[Key::UID])),
-                f(116, 8, "gid", e(&[Key::GID])),
-                f(124, 12, "size", e(&[Key::SIZE, Key::Content, Key::Nested])),
-                f(136, 12, "mtime", e(&[Key::MTIME])),
-                f(148, 8, "checksum", Explain::Derived),
-                f(156, 1, "type", e(&[Key::TYPE])),
-                f(157, 100, "linkname", e(&[Key::SYMLINK, Key::Content])),
-                f(257, 8, "magic", Explain::Nothing),
-                f(265, 32, "uname", e(UNAME)),
-                f(297, 32, "gname", e(GNAME)),
-                f(329, 16, "device", e(&[Key::RDEV])),
-                f(345, 155, "prefix", e(NAME)),
-                f(500, 12, "padding", Explain::Nothing),
-            ]);
+            .with_fields(fields_at(Header::FIELDS, 0));
             l.push(span(m.header, BLOCK, header));
             if !m.data.is_empty() {
                 let data = Owner::new(
@@ -996,7 +1014,13 @@ mod tests {
         assert!(!sniff(&h));
         // The same block with digits in its checksum field is a header again.
         h[148..155].copy_from_slice(b"0000000");
-        assert!(checksum_ok(&h));
+        assert!(Header::new(&h).is_some_and(checksum_ok));
+    }
+
+    #[test]
+    fn the_field_table_covers_the_header() {
+        use crate::model::structure::check_table;
+        assert_eq!(check_table(Header::FIELDS, Header::LEN as u64), Ok(()));
     }
 
     #[test]

@@ -92,10 +92,6 @@ fn in_step<'x>(
     }
 }
 
-/// True when both contents hold the same bytes (outside `mask`).
-///
-/// `same` is told of each pair of raw blocks found to be the same bytes:
-/// where each starts in its image, and their length.
 /// What a comparison learns, and may already know, of raw bytes that are the
 /// same in both images: by where they start in each image and their length.
 pub(crate) trait SameRaw {
@@ -114,6 +110,11 @@ impl<F: FnMut(u64, u64, u64)> SameRaw for F {
     }
 }
 
+/// True when both contents hold the same bytes (outside `mask`).
+///
+/// `same` is told of each pair of raw blocks found to be the same bytes:
+/// where each starts in its image, and their length; a pair it already knows
+/// is not read again.
 pub(crate) fn equal(
     a: &Content<'_>,
     b: &Content<'_>,
@@ -155,8 +156,8 @@ fn raw_blocks_equal(
         return Ok(None);
     }
     // Each equal block is said as it is found (true whatever the later
-    // blocks hold): the caller counts what was read as it goes.
-    // A block found the same before (a deduplicated file's) is not read again.
+    // blocks hold), so the caller counts what was read as it goes; a block
+    // found the same before (a deduplicated file's) is not read again.
     let mut same_block = |x: u64, y: u64, bx: &[u8], by: &[u8]| {
         let len = bx.len() as u64;
         if bx.len() == by.len() && same.known(x, y, len) {

@@ -16,9 +16,25 @@ use std::ops::Range;
 
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::model::span::{f, EntryPath, Explain, Key, Layout, Owner, Span};
+use crate::model::span::{EntryPath, Explain, Key, Layout, Owner, Span};
+use crate::model::structure::{fields_at, structure, Raw};
 use crate::model::{Content, Entry, EntryKind, Fact, Filesystem, Format, Listing, Meta, NodeId};
 use crate::time::Timestamp;
+
+structure! {
+    /// A member header: text fields padded with spaces (decimal, the mode
+    /// octal), as `ar` and `dpkg-deb` write them.
+    pub(crate) struct Header[60] {
+        name: 0, 16, Raw, "name", Explain::Entry(&[Key::Added, Key::Removed, Key::Content]);
+        mtime: 16, 12, Raw, "mtime", Explain::Entry(&[Key::MTIME]);
+        uid: 28, 6, Raw, "uid", Explain::Entry(&[Key::UID]);
+        gid: 34, 6, Raw, "gid", Explain::Entry(&[Key::GID]);
+        mode: 40, 8, Raw, "mode", Explain::Entry(&[Key::MODE]);
+        size: 48, 10, Raw, "size", Explain::Entry(&[Key::SIZE, Key::Content, Key::Nested]);
+        /// `` `\n ``.
+        end: 58, 2, Raw, "end", Explain::Nothing;
+    }
+}
 
 /// The magic an ar archive starts with.
 pub const MAGIC: &[u8] = b"!<arch>\n";
@@ -83,18 +99,21 @@ impl<'a> ArFs<'a> {
         let mut long_names: &[u8] = &[];
         while at < data.len() {
             let bad = |why: &str| Error::malformed("ar member header", at as u64, why);
-            let h = data.get(at..at + 60).ok_or_else(|| bad("cut short"))?;
-            if &h[58..60] != b"`\n" {
+            let h = data
+                .get(at..)
+                .and_then(Header::new)
+                .ok_or_else(|| bad("cut short"))?;
+            if h.end() != b"`\n" {
                 return Err(bad("no `\\n at its end"));
             }
-            let size = number(&h[48..58], 10).ok_or_else(|| bad("size is not a number"))?;
-            let start = at + 60;
+            let size = number(h.size(), 10).ok_or_else(|| bad("size is not a number"))?;
+            let start = at + Header::LEN;
             let end = usize::try_from(size)
                 .ok()
                 .and_then(|s| start.checked_add(s))
                 .filter(|&e| e <= data.len())
                 .ok_or_else(|| bad("its data runs past the end"))?;
-            let raw = &h[..16];
+            let raw = h.name();
             let raw_name = std::str::from_utf8(raw).unwrap_or("").trim_end_matches(' ');
             let mut body = start..end;
             let name: Vec<u8> = if raw_name == "/" || raw_name == "/SYM64/" {
@@ -134,12 +153,12 @@ impl<'a> ArFs<'a> {
             }
             let mut meta = Meta::new(EntryKind::File);
             meta.size = body.len() as u64;
-            meta.mtime = number(&h[16..28], 10)
+            meta.mtime = number(h.mtime(), 10)
                 .and_then(|t| i64::try_from(t).ok())
                 .map(Timestamp::from_unix);
-            meta.uid = number(&h[28..34], 10).and_then(|n| u32::try_from(n).ok());
-            meta.gid = number(&h[34..40], 10).and_then(|n| u32::try_from(n).ok());
-            meta.mode = number(&h[40..48], 8).map(|m| (m & 0o7777) as u32);
+            meta.uid = number(h.uid(), 10).and_then(|n| u32::try_from(n).ok());
+            meta.gid = number(h.gid(), 10).and_then(|n| u32::try_from(n).ok());
+            meta.mode = number(h.mode(), 8).map(|m| (m & 0o7777) as u32);
             self.members.push(Member {
                 entry: Entry {
                     name,
@@ -183,25 +202,17 @@ impl ArFs<'_> {
                 Explain::Nothing,
             )
             .of(&path)
-            .with_fields(vec![
-                f(0, 16, "name", e(&[Key::Added, Key::Removed, Key::Content])),
-                f(16, 12, "mtime", e(&[Key::MTIME])),
-                f(28, 6, "uid", e(&[Key::UID])),
-                f(34, 6, "gid", e(&[Key::GID])),
-                f(40, 8, "mode", e(&[Key::MODE])),
-                f(48, 10, "size", e(&[Key::SIZE, Key::Content, Key::Nested])),
-                f(58, 2, "end", Explain::Nothing),
-            ]);
-            l.push(span(m.header, 60, header));
+            .with_fields(fields_at(Header::FIELDS, 0));
+            l.push(span(m.header, Header::LEN, header));
             // A BSD name sits between the header and the data.
-            let name_len = m.data.start - (m.header + 60);
+            let name_len = m.data.start - (m.header + Header::LEN);
             if name_len > 0 {
                 let owner = Owner::new(
                     "ar member name",
                     format!("ar name of {shown}"),
                     e(&[Key::Added, Key::Removed]),
                 );
-                l.push(span(m.header + 60, name_len, owner.of(&path)));
+                l.push(span(m.header + Header::LEN, name_len, owner.of(&path)));
             }
             let data = Owner::new(
                 "ar member data",
@@ -277,6 +288,12 @@ impl Filesystem for ArFs<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_field_table_covers_the_header() {
+        use crate::model::structure::check_table;
+        assert_eq!(check_table(Header::FIELDS, Header::LEN as u64), Ok(()));
+    }
 
     fn header(name: &str, size: usize) -> Vec<u8> {
         format!(

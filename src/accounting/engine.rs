@@ -94,7 +94,7 @@ pub(crate) struct SameBytes(HashSet<(u64, u64, u64)>);
 
 impl SameBytes {
     /// Shorter blocks are quicker to compare again than to remember.
-    const WORTH: u64 = 64 << 10;
+    pub(crate) const WORTH: u64 = 64 << 10;
 
     /// Records that the `len` bytes at `x` of image a and at `y` of image b
     /// are the same.

@@ -142,15 +142,13 @@ impl<'o> Differ<'o> {
     /// between two releases; each read counts what it may map.
     fn count_read(&self, bytes: u64) {
         use std::sync::atomic::Ordering;
-        let Some(release) = &self.release else { return };
-        if bytes == 0 {
+        if self.release.is_none() || bytes == 0 {
             return;
         }
         let bytes = bytes + MAPPED_AROUND_READ;
         let before = self.read_since_release.fetch_add(bytes, Ordering::Relaxed);
         if before < RELEASE_EVERY && before + bytes >= RELEASE_EVERY {
-            release();
-            self.read_since_release.store(0, Ordering::Relaxed);
+            self.release_pages();
         }
     }
 
@@ -1348,6 +1346,10 @@ impl content::SameRaw for Learned<'_, '_> {
     }
 
     fn known(&self, x: u64, y: u64, len: u64) -> bool {
+        // Shorter blocks are never recorded: no lock taken for them.
+        if len < accounting::SameBytes::WORTH {
+            return false;
+        }
         self.same.has(x, y, len)
             || self
                 .differ

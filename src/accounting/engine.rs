@@ -333,18 +333,38 @@ impl Status {
 }
 
 /// What became of an item of a decoded table.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ItemStatus {
     Same,
     Placement,
     Explained,
-    Changed { what: String },
+    /// Said as a difference of its own: why is in [`TableAnalysis::what`].
+    Changed,
 }
 
+/// What became of each item of a decoded table. Kept for both images'
+/// tables until the end of the accounting, and the tables hold as many items
+/// as entries: five bytes an item, the few reasons apart.
 struct TableAnalysis {
     status: Vec<ItemStatus>,
-    /// Counterpart in the other image's table of the same name.
-    other: Vec<Option<usize>>,
+    /// Why each item of status [`ItemStatus::Changed`] changed, by index.
+    what: HashMap<usize, String>,
+    /// Counterpart in the other image's table of the same name, or
+    /// [`NO_COUNTERPART`].
+    other: Vec<u32>,
+}
+
+/// [`TableAnalysis::other`] of an item with no counterpart.
+const NO_COUNTERPART: u32 = u32::MAX;
+
+impl TableAnalysis {
+    /// The counterpart of item `n` in the other image's table.
+    fn other(&self, n: usize) -> Option<usize> {
+        match self.other.get(n) {
+            Some(&m) if m != NO_COUNTERPART => Some(m as usize),
+            _ => None,
+        }
+    }
 }
 
 struct Side<'x> {
@@ -992,7 +1012,7 @@ fn table_block_status(
             ItemStatus::Same => continue,
             ItemStatus::Placement => Status::Placement,
             ItemStatus::Explained => Status::Explained,
-            ItemStatus::Changed { .. } => Status::ViaItems,
+            ItemStatus::Changed => Status::ViaItems,
         };
         if status.as_ref().is_none_or(|old| s.rank() > old.rank()) {
             status = Some(s);
@@ -1067,9 +1087,14 @@ fn item_key(it: &Item) -> ItemKey<'_> {
 
 /// A decoded table with its items by name, made once for both directions of
 /// the comparison.
+///
+/// The index is the items' key hashes with their positions, sorted: 16 bytes
+/// an item where a hash map of the keys took 60 to 120, for tables of as many
+/// items as entries, two at a time.
 struct Named<'t> {
     table: &'t Decoded,
-    index: ItemMap<ItemKey<'t>>,
+    index: Vec<(u64, u32)>,
+    hasher: foldhash::fast::RandomState,
 }
 
 /// Items by a key, for tables of as many items as entries: hashed with a
@@ -1079,13 +1104,40 @@ type ItemMap<K> = HashMap<K, usize, foldhash::fast::RandomState>;
 
 impl<'t> Named<'t> {
     fn new(table: &'t Decoded) -> Named<'t> {
-        let index = table
+        use std::hash::BuildHasher;
+        let hasher = foldhash::fast::RandomState::default();
+        // Tables are bounded by the entry limits, far below u32::MAX items.
+        let mut index: Vec<(u64, u32)> = table
             .items
             .iter()
             .enumerate()
-            .map(|(i, it)| (item_key(it), i))
+            .filter_map(|(i, it)| Some((hasher.hash_one(item_key(it)), u32::try_from(i).ok()?)))
             .collect();
-        Named { table, index }
+        index.sort_unstable();
+        Named {
+            table,
+            index,
+            hasher,
+        }
+    }
+
+    /// The item whose key is `key`; the last of several (as a map filled in
+    /// order would keep).
+    fn find(&self, key: &ItemKey<'_>) -> Option<usize> {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(key);
+        let from = self.index.partition_point(|&(h, _)| h < hash);
+        self.index[from..]
+            .iter()
+            .take_while(|&&(h, _)| h == hash)
+            .map(|&(_, i)| i as usize)
+            .filter(|&i| {
+                self.table
+                    .items
+                    .get(i)
+                    .is_some_and(|it| item_key(it) == *key)
+            })
+            .last()
     }
 }
 
@@ -1094,8 +1146,9 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
     let by_entry = std::cell::OnceCell::new();
     let mut status = Vec::with_capacity(tx.items.len());
     let mut other = Vec::with_capacity(tx.items.len());
-    for it in &tx.items {
-        let by_name = ny.and_then(|ny| ny.index.get(&item_key(it)).copied());
+    let mut what = HashMap::new();
+    for (n, it) in tx.items.iter().enumerate() {
+        let by_name = ny.and_then(|ny| ny.find(&item_key(it)));
         let counterpart = by_name.or_else(|| {
             // Named after its first entry, an item shared by several (a
             // fragment entry) is renamed when an entry joins before it: the
@@ -1106,7 +1159,11 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
                 .iter()
                 .find_map(|e| by_entry.get(&e[..]).copied())
         });
-        other.push(counterpart);
+        other.push(
+            counterpart
+                .and_then(|m| u32::try_from(m).ok())
+                .unwrap_or(NO_COUNTERPART),
+        );
         let their_entries = match (ty, counterpart) {
             (Some(ty), Some(m)) => ty.items[m].entries.as_slice(),
             _ => &[],
@@ -1137,11 +1194,7 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
                         let fy = (ty.fields)(jt, by);
                         sized(ctx, it, &entries(), (&fields, &fy), (bx, by), letter)
                     };
-                    match s {
-                        Status::Explained => ItemStatus::Explained,
-                        Status::Changed { what } => ItemStatus::Changed { what },
-                        _ => ItemStatus::Placement,
-                    }
+                    item_status(s, n, &mut what)
                 }
             }
             _ => {
@@ -1151,23 +1204,35 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
                 let mut owner = crate::model::span::Owner::new(it.class, "", it.explain.clone())
                     .with_fields((tx.fields)(it, bx));
                 owner.entries = it.entries.clone();
-                match one_sided(ctx, &owner, letter) {
-                    Status::Explained => ItemStatus::Explained,
-                    Status::Changed { what } => ItemStatus::Changed { what },
-                    _ => ItemStatus::Placement,
-                }
+                item_status(one_sided(ctx, &owner, letter), n, &mut what)
             }
         };
         status.push(s);
     }
-    TableAnalysis { status, other }
+    TableAnalysis {
+        status,
+        what,
+        other,
+    }
+}
+
+/// The item status of item `n` judged `s`, keeping why it changed in `what`.
+fn item_status(s: Status, n: usize, what: &mut HashMap<usize, String>) -> ItemStatus {
+    match s {
+        Status::Explained => ItemStatus::Explained,
+        Status::Changed { what: why } => {
+            what.insert(n, why);
+            ItemStatus::Changed
+        }
+        _ => ItemStatus::Placement,
+    }
 }
 
 /// The items of `ny` whose names `nx` has no item of, by each entry they hold.
 fn unpaired_by_entry<'t>(ny: &Named<'t>, nx: &Named<'_>) -> ItemMap<&'t [u8]> {
     let mut out = ItemMap::default();
     for (m, jt) in ny.table.items.iter().enumerate() {
-        if jt.entries.is_empty() || nx.index.contains_key(&item_key(jt)) {
+        if jt.entries.is_empty() || nx.find(&item_key(jt)).is_some() {
             continue;
         }
         for e in &jt.entries {
@@ -1262,13 +1327,14 @@ fn item_differences(sides: &[Side<'_>; 2], location: &Location) -> Vec<Differenc
             };
             let table = &side.layout.tables[t];
             for (n, s) in analysis.status.iter().enumerate() {
-                let ItemStatus::Changed { what } = s else {
+                if *s != ItemStatus::Changed {
                     continue;
-                };
+                }
+                let what = analysis.what.get(&n).cloned().unwrap_or_default();
                 // A changed item both images have is said once, from a, when
                 // a says it: each side judges the fields it has, so b alone
                 // may find a change (a field only b's item has).
-                if k == 1 && changed_in_a(sides, &table.name, analysis.other[n]) {
+                if k == 1 && changed_in_a(sides, &table.name, analysis.other(n)) {
                     continue;
                 }
                 let it = &table.items[n];
@@ -1285,7 +1351,7 @@ fn item_differences(sides: &[Side<'_>; 2], location: &Location) -> Vec<Differenc
                     table: table.name.clone(),
                     class: it.class.into(),
                     name: it.name(&table.name),
-                    what: what.clone(),
+                    what,
                     block,
                 };
                 out.push(Difference::bytes(location.clone(), item));
@@ -1302,7 +1368,7 @@ fn changed_in_a(sides: &[Side<'_>; 2], table: &str, m: Option<usize>) -> bool {
         let t = a.table_named(table)?;
         a.tables.get(t)?.as_ref()?.status.get(m)
     });
-    matches!(status, Some(ItemStatus::Changed { .. }))
+    status == Some(&ItemStatus::Changed)
 }
 
 /// Differences between the placements of two images of different sizes: per

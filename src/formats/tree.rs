@@ -164,8 +164,12 @@ pub(crate) fn occupy<N: GrowingNode>(
 
 /// A node of a reader's arena.
 pub(crate) trait ArenaNode {
-    /// The entry as listed.
-    fn entry(&self) -> &Entry;
+    /// Its name in its directory (empty for the root).
+    fn name(&self) -> &[u8];
+    /// What kind of entry it is.
+    fn kind(&self) -> EntryKind;
+    /// The entry as listed, this node being number `id`.
+    fn listed(&self, id: u32) -> Entry;
     /// Indices of the children, sorted by name.
     fn child_ids(&self) -> &[u32];
     /// Problems met while reading this directory.
@@ -176,8 +180,14 @@ pub(crate) trait ArenaNode {
 macro_rules! arena_node {
     ($node:ty) => {
         impl $crate::formats::tree::ArenaNode for $node {
-            fn entry(&self) -> &$crate::model::Entry {
-                &self.entry
+            fn name(&self) -> &[u8] {
+                &self.entry.name
+            }
+            fn kind(&self) -> $crate::model::EntryKind {
+                self.entry.meta.kind
+            }
+            fn listed(&self, _: u32) -> $crate::model::Entry {
+                self.entry.clone()
             }
             fn child_ids(&self) -> &[u32] {
                 &self.children
@@ -220,7 +230,7 @@ fn raw_path<N: WithParent>(nodes: &[N], mut node: u32) -> Vec<u8> {
         let Some(n) = nodes.get(node as usize) else {
             break;
         };
-        parts.push(&n.entry().name);
+        parts.push(n.name());
         // A bad index or a cycle ends the walk instead of looping.
         if parts.len() > nodes.len() {
             break;
@@ -256,7 +266,7 @@ pub(crate) fn entry_paths<N: WithParent>(nodes: &[N]) -> Vec<EntryPath> {
         if !p.ends_with(b"/") {
             p.push(b'/');
         }
-        p.extend_from_slice(&n.entry().name);
+        p.extend_from_slice(n.name());
         paths.push(EntryPath::from(&p[..]));
     }
     paths
@@ -292,14 +302,13 @@ pub(crate) fn node<N>(nodes: &[N], id: NodeId) -> Result<&N> {
 /// The listing of directory `dir`: its children's entries and its problems.
 pub(crate) fn listing<N: ArenaNode>(nodes: &[N], dir: NodeId) -> Result<Listing> {
     let node = node(nodes, dir)?;
-    if node.entry().meta.kind != EntryKind::Dir {
+    if node.kind() != EntryKind::Dir {
         return Err(Error::malformed("node handle", dir.0, "not a directory"));
     }
     let entries = node
         .child_ids()
         .iter()
-        .filter_map(|&c| nodes.get(c as usize))
-        .map(|n| n.entry().clone())
+        .filter_map(|&c| nodes.get(c as usize).map(|n| n.listed(c)))
         .collect();
     Ok(Listing {
         entries,

@@ -71,6 +71,8 @@ pub struct SquashFs<'a> {
     sb: Superblock,
     facts: Vec<Fact>,
     tree: walk::Tree,
+    /// The root's metadata, made once ([`Filesystem::root_meta`] lends it).
+    root_meta: Meta,
     inode_table: Table,
     fragments: Lookup,
     /// Decodes the blocks of the files, with a cache of fragment blocks.
@@ -193,12 +195,17 @@ impl<'a> SquashFs<'a> {
             sb.compressor,
             Some(FragmentCache::new(FRAGMENT_CACHE_BYTES)),
         );
+        let root_meta = tree.nodes.first().map_or_else(
+            || Meta::new(crate::model::EntryKind::Dir),
+            |root| root.stored.meta(),
+        );
         Ok(SquashFs {
             image,
             reader,
             sb,
             facts,
             tree,
+            root_meta,
             inode_table,
             fragments,
             codec,
@@ -354,20 +361,11 @@ impl Filesystem for SquashFs<'_> {
     }
 
     fn root_meta(&self) -> &Meta {
-        &self.tree.nodes[0].entry.meta
+        &self.root_meta
     }
 
     fn children(&self, dir: NodeId) -> Result<Listing> {
-        let mut listing = tree::listing(&self.tree.nodes, dir)?;
-        for e in &mut listing.entries {
-            if let Some(n) = usize::try_from(e.node.0)
-                .ok()
-                .and_then(|i| self.tree.nodes.get(i))
-            {
-                e.attrs = n.attrs();
-            }
-        }
-        Ok(listing)
+        tree::listing(&self.tree.nodes, dir)
     }
 
     fn content(&self, file: NodeId) -> Result<Content<'_>> {
@@ -526,5 +524,3 @@ mod tests {
         }
     }
 }
-
-tree::arena_node!(walk::Node);

@@ -23,15 +23,20 @@ const MAX_XATTR_BYTES: u64 = 256 << 20;
 
 /// One entry of the tree.
 ///
-/// The entry is kept without its facts: [`Node::attrs`] makes them from the
-/// layouts kept here when its directory is listed. Made for every entry of
-/// both images and held for the whole comparison, the facts were two thirds of
-/// a node (nine of them, 88 bytes each, and a type name on the heap).
+/// Kept as the inode stores it: the entry ([`Node::entry`]) and its facts
+/// ([`Node::attrs`]) are made when its directory is listed. Made for every
+/// entry of both images and held for the whole comparison, the facts were
+/// two thirds of a node (nine of them, 88 bytes each, and a type name on the
+/// heap), and a listed entry's metadata (three times of 24 bytes, all its
+/// optional fields) is twice what squashfs stores.
 #[derive(Debug)]
 pub(crate) struct Node {
-    pub entry: Entry,
+    /// Its name in its directory (empty for the root).
+    pub name: Box<[u8]>,
+    /// Its metadata.
+    pub stored: Stored,
     /// Children (indices into the tree), sorted by name.
-    pub children: Vec<u32>,
+    pub children: Box<[u32]>,
     /// Problems met while reading this directory.
     pub errors: Vec<Error>,
     /// Where a regular file's data is described.
@@ -49,7 +54,82 @@ pub(crate) struct Node {
     parent: u32,
 }
 
+/// An entry's metadata as squashfs stores it, made into a [`Meta`] when the
+/// entry is listed. `None` where the inode could not be read (an unreadable
+/// root) or an id is not in the id table.
+#[derive(Debug, Clone)]
+pub(crate) struct Stored {
+    kind: EntryKind,
+    mode: Option<u16>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    /// Whole seconds, as squashfs stores them.
+    mtime: Option<u32>,
+    nlink: Option<u32>,
+    size: u64,
+    special: Special,
+    xattrs: Option<Box<[Xattr]>>,
+}
+
+/// An extended attribute: name and value.
+type Xattr = (Vec<u8>, Vec<u8>);
+
+/// A symbolic link's target or a device's number.
+#[derive(Debug, Clone)]
+enum Special {
+    None,
+    Target(Box<[u8]>),
+    Device((u32, u32)),
+}
+
+impl Stored {
+    /// Nothing known but the kind.
+    fn new(kind: EntryKind) -> Stored {
+        Stored {
+            kind,
+            mode: None,
+            uid: None,
+            gid: None,
+            mtime: None,
+            nlink: None,
+            size: 0,
+            special: Special::None,
+            xattrs: None,
+        }
+    }
+
+    /// The metadata as listed.
+    pub(crate) fn meta(&self) -> Meta {
+        let mut meta = Meta::new(self.kind);
+        meta.mode = self.mode.map(|m| u32::from(m) & 0o7777);
+        meta.uid = self.uid;
+        meta.gid = self.gid;
+        meta.mtime = self.mtime.map(|t| Timestamp::from_unix(i64::from(t)));
+        meta.nlink = self.nlink;
+        meta.size = self.size;
+        match &self.special {
+            Special::None => {}
+            Special::Target(t) => meta.target = Some(t.to_vec()),
+            Special::Device(rdev) => meta.rdev = Some(*rdev),
+        }
+        if let Some(x) = &self.xattrs {
+            meta.xattrs = x.to_vec();
+        }
+        meta
+    }
+}
+
 impl Node {
+    /// The entry as listed, this node being number `id`.
+    pub(crate) fn entry(&self, id: u32) -> Entry {
+        Entry {
+            name: self.name.to_vec(),
+            node: NodeId(u64::from(id)),
+            meta: self.stored.meta(),
+            attrs: self.attrs(),
+        }
+    }
+
     /// The inode's facts, in the order they are listed: where it is and how it
     /// is stored, and where its listing or data is.
     pub(crate) fn attrs(&self) -> Vec<Fact> {
@@ -64,7 +144,7 @@ impl Node {
                 INODE_TYPE,
                 Value::Text(inode::type_name(self.type_code).to_owned()),
             )
-            .follows(shape(self.entry.meta.kind)),
+            .follows(shape(self.stored.kind)),
         ]);
         if let Some(d) = &self.listing {
             attrs.push(Fact::layout(
@@ -116,7 +196,7 @@ impl Node {
                 // with the inode's shape.
                 attrs.push(
                     Fact::packing("squashfs.sparse", Value::Int(sparse))
-                        .follows(shape(self.entry.meta.kind)),
+                        .follows(shape(self.stored.kind)),
                 );
             }
         }
@@ -142,13 +222,9 @@ impl Tree {
     pub(crate) fn unreadable(root_ref: u64, error: Error) -> Tree {
         Tree {
             nodes: vec![Node {
-                entry: Entry {
-                    name: Vec::new(),
-                    node: NodeId(0),
-                    meta: Meta::new(EntryKind::Dir),
-                    attrs: Vec::new(),
-                },
-                children: Vec::new(),
+                name: Box::default(),
+                stored: Stored::new(EntryKind::Dir),
+                children: Box::default(),
                 errors: vec![error],
                 file: None,
                 number: 0,
@@ -220,11 +296,12 @@ impl<'r, 'a> Walker<'r, 'a> {
             ));
         };
         let mut errors = root_errors;
-        let (entry, file) = self.build(Vec::new(), root_ref, &root, &mut errors);
+        let (stored, file) = self.build(root_ref, &root, &mut errors);
         let mut tree = Tree {
             nodes: vec![Node {
-                entry,
-                children: Vec::new(),
+                name: Box::default(),
+                stored,
+                children: Box::default(),
                 errors,
                 file,
                 number: root.number,
@@ -300,10 +377,8 @@ impl<'r, 'a> Walker<'r, 'a> {
                         ),
                     ));
                 }
-                let (mut entry, file) =
-                    self.build(d.name.clone(), d.inode_ref, &inode, &mut entry_errors);
+                let (stored, file) = self.build(d.inode_ref, &inode, &mut entry_errors);
                 errors.extend(entry_errors.into_iter().map(|e| about(e, &d.name)));
-                entry.node = NodeId(u64::from(id));
                 let listing = match inode.body {
                     Body::Dir(layout) => Some(layout),
                     _ => None,
@@ -347,8 +422,9 @@ impl<'r, 'a> Walker<'r, 'a> {
                     }
                 }
                 tree.nodes.push(Node {
-                    entry,
-                    children: Vec::new(),
+                    name: d.name.into_boxed_slice(),
+                    stored,
+                    children: Box::default(),
                     errors: Vec::new(),
                     file,
                     number: inode.number,
@@ -361,29 +437,24 @@ impl<'r, 'a> Walker<'r, 'a> {
                 children.push(id);
             }
             let nodes = &tree.nodes;
-            children.sort_by(|&a, &b| {
-                nodes[a as usize]
-                    .entry
-                    .name
-                    .cmp(&nodes[b as usize].entry.name)
-            });
+            children.sort_by(|&a, &b| nodes[a as usize].name.cmp(&nodes[b as usize].name));
             // Two entries of one name cannot both be compared; keep the first.
             children.dedup_by(|later, first| {
-                let same = nodes[*later as usize].entry.name == nodes[*first as usize].entry.name;
+                let same = nodes[*later as usize].name == nodes[*first as usize].name;
                 if same {
                     errors.push(Error::malformed(
                         "directory listing",
                         dir_start(&self.dir_table, &dir.layout),
                         format!(
                             "name {:?} appears twice",
-                            String::from_utf8_lossy(&nodes[*later as usize].entry.name)
+                            String::from_utf8_lossy(&nodes[*later as usize].name)
                         ),
                     ));
                 }
                 same
             });
             let parent = &mut tree.nodes[dir.node as usize];
-            parent.children = children;
+            parent.children = children.into_boxed_slice();
             parent.errors.extend(errors);
             if stop {
                 break;
@@ -392,18 +463,17 @@ impl<'r, 'a> Walker<'r, 'a> {
         Ok(tree)
     }
 
-    /// Turns an inode into an entry. Problems with its ids or xattrs go to
-    /// `errors`; the entry is still built from the rest.
+    /// Turns an inode into an entry's metadata. Problems with its ids or
+    /// xattrs go to `errors`; the metadata is still built from the rest.
     fn build(
         &mut self,
-        name: Vec<u8>,
         iref: u64,
         inode: &Inode,
         errors: &mut Vec<Error>,
-    ) -> (Entry, Option<FileLayout>) {
+    ) -> (Stored, Option<FileLayout>) {
         let at = self.inode_table.start + (iref >> 16);
-        let mut meta = Meta::new(inode.kind);
-        meta.mode = Some(u32::from(inode.mode) & 0o7777);
+        let mut meta = Stored::new(inode.kind);
+        meta.mode = Some(inode.mode);
         let id = |index: u16, what: &str, errors: &mut Vec<Error>| {
             let ids = self.ids?;
             match ids.get(usize::from(index)) {
@@ -423,7 +493,7 @@ impl<'r, 'a> Walker<'r, 'a> {
         };
         meta.uid = id(inode.uid_index, "uid", errors);
         meta.gid = id(inode.gid_index, "gid", errors);
-        meta.mtime = Some(Timestamp::from_unix(i64::from(inode.mtime)));
+        meta.mtime = Some(inode.mtime);
         meta.nlink = Some(inode.nlink);
         let mut file = None;
         match &inode.body {
@@ -431,23 +501,18 @@ impl<'r, 'a> Walker<'r, 'a> {
                 meta.size = f.size;
                 file = Some(*f);
             }
-            Body::Symlink(target) => meta.target = Some(target.clone()),
-            Body::Device(rdev) => meta.rdev = Some(split_dev(*rdev)),
+            Body::Symlink(target) => meta.special = Special::Target(target.clone().into()),
+            Body::Device(rdev) => meta.special = Special::Device(split_dev(*rdev)),
             Body::Dir(_) | Body::Ipc => {}
         }
         if let Some(index) = inode.xattr {
             match self.xattr_set(index) {
-                Ok(set) => meta.xattrs = set,
+                Ok(set) if !set.is_empty() => meta.xattrs = Some(set.into()),
+                Ok(_) => {}
                 Err(e) => errors.push(e),
             }
         }
-        let entry = Entry {
-            name,
-            node: NodeId(0),
-            meta,
-            attrs: Vec::new(),
-        };
-        (entry, file)
+        (meta, file)
     }
 
     fn xattr_set(&mut self, index: u32) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -540,3 +605,21 @@ mod tests {
 }
 
 crate::formats::tree::parent_node!(Node);
+
+impl tree::ArenaNode for Node {
+    fn name(&self) -> &[u8] {
+        &self.name
+    }
+    fn kind(&self) -> EntryKind {
+        self.stored.kind
+    }
+    fn listed(&self, id: u32) -> Entry {
+        self.entry(id)
+    }
+    fn child_ids(&self) -> &[u32] {
+        &self.children
+    }
+    fn errors(&self) -> &[Error] {
+        &self.errors
+    }
+}

@@ -1165,7 +1165,7 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
                 .unwrap_or(NO_COUNTERPART),
         );
         let their_entries = match (ty, counterpart) {
-            (Some(ty), Some(m)) => ty.items[m].entries.as_slice(),
+            (Some(ty), Some(m)) => &ty.items[m].entries[..],
             _ => &[],
         };
         if ctx.gone(&it.entries) || ctx.gone(their_entries) {
@@ -1189,7 +1189,7 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
                 } else {
                     let fields = (tx.fields)(it, bx);
                     let s = if bx.len() == by.len() {
-                        compare_fields(ctx, &fields, &it.explain, &entries(), bx, by)
+                        compare_fields(ctx, &fields, it.explain, &entries(), bx, by)
                     } else {
                         let fy = (ty.fields)(jt, by);
                         sized(ctx, it, &entries(), (&fields, &fy), (bx, by), letter)
@@ -1203,7 +1203,7 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
                 // counts its fields hold.
                 let mut owner = crate::model::span::Owner::new(it.class, "", it.explain.clone())
                     .with_fields((tx.fields)(it, bx));
-                owner.entries = it.entries.clone();
+                owner.entries = it.entries.to_vec();
                 item_status(one_sided(ctx, &owner, letter), n, &mut what)
             }
         };
@@ -1288,7 +1288,7 @@ fn sized(
             _ => {}
         }
     }
-    if ctx.verdict(&it.explain, entries) == Verdict::Explained {
+    if ctx.verdict(it.explain, entries) == Verdict::Explained {
         explained = true;
     }
     if !changed.is_empty() {
@@ -1759,10 +1759,10 @@ mod tests {
                 blocks: vec![(0, 0..len)],
                 items: vec![crate::model::span::Item {
                     class: "item",
-                    entries: vec![EntryPath::from(&b"/f"[..])],
+                    entries: Box::new([EntryPath::from(&b"/f"[..])]),
                     label: None,
                     range: 0..len,
-                    explain: Explain::Nothing,
+                    explain: &Explain::Nothing,
                     tag: 0,
                 }],
                 fields,

@@ -220,16 +220,18 @@ pub struct Item {
     /// E.g. `inode`, `listing`, `entry`.
     pub class: &'static str,
     /// The entries it belongs to (its name is made from the first, unless it
-    /// has a label).
-    pub entries: Vec<EntryPath>,
+    /// has a label). A boxed slice, not a vector: tables hold as many items as
+    /// entries, most with one entry, and a vector grown by a push holds four.
+    pub entries: Box<[EntryPath]>,
     /// What tells it apart when its first entry does not: an index (`7` for
     /// entry 7 of no file) or a value (`1000` for id 1000 of the id table, used
     /// by many entries). When set, the item is named by it, not by its entries.
-    pub label: Option<String>,
+    pub label: Option<Box<str>>,
     /// Where it is in the decoded stream.
     pub range: Range<u64>,
-    /// What a change of bytes no field covers can follow from.
-    pub explain: Explain,
+    /// What a change of bytes no field covers can follow from: one of a few
+    /// constants per table, so lent, not held by every item.
+    pub explain: &'static Explain,
     /// Format-specific shape (the inode type), for [`Decoded::fields`].
     pub tag: u32,
 }

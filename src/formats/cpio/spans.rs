@@ -349,25 +349,26 @@ fn piece_spans(
 
 /// The items of one piece of a decompressed segment.
 fn piece_items(buf: &[u8], p: &Piece<'_>, seen: &mut HashMap<Vec<u8>, u32>) -> Vec<Item> {
-    let item = |class: &'static str, (s, e): (usize, usize), explain: Explain, tag: u32| Item {
-        class,
-        entries: Vec::new(),
-        label: None,
-        range: s as u64..e as u64,
-        explain,
-        tag,
-    };
+    let item =
+        |class: &'static str, (s, e): (usize, usize), explain: &'static Explain, tag: u32| Item {
+            class,
+            entries: Box::default(),
+            label: None,
+            range: s as u64..e as u64,
+            explain,
+            tag,
+        };
     let slice = |(s, e): (usize, usize)| buf.get(s..e).unwrap_or_default();
     let mut out = Vec::new();
     match p {
         Piece::Zeros { at, len, after } => {
-            let mut it = item("padding", (*at, at + len), Explain::Placement, 0);
-            it.label = Some(format!("after archive {after}"));
+            let mut it = item("padding", (*at, at + len), &Explain::Placement, 0);
+            it.label = Some(format!("after archive {after}").into());
             out.push(it);
         }
         Piece::Member { at, h, archive } if h.is_trailer() => {
-            let mut it = item("trailer", (*at, h.next), Explain::Nothing, 0);
-            it.label = Some(format!("of archive {archive}"));
+            let mut it = item("trailer", (*at, h.next), &Explain::Nothing, 0);
+            it.label = Some(format!("of archive {archive}").into());
             out.push(it);
         }
         Piece::Member { at, h, .. } => {
@@ -379,23 +380,29 @@ fn piece_items(buf: &[u8], p: &Piece<'_>, seen: &mut HashMap<Vec<u8>, u32>) -> V
                 CpioFormat::Crc => 1,
                 CpioFormat::Odc => 2,
             };
-            let zeros = |r, e| padding(slice(r), e);
-            out.push(item("header", pt.header, Explain::Nothing, tag));
+            let zeros = |r, e: &'static Explain| {
+                if slice(r).iter().all(|&b| b == 0) {
+                    e
+                } else {
+                    &Explain::Nothing
+                }
+            };
+            out.push(item("header", pt.header, &Explain::Nothing, tag));
             out.push(item(
                 "name padding",
                 pt.name_pad,
-                zeros(pt.name_pad, Explain::Placement),
+                zeros(pt.name_pad, &Explain::Placement),
                 0,
             ));
-            out.push(item("data", pt.data, Explain::Entry(DATA), 0));
+            out.push(item("data", pt.data, &Explain::Entry(DATA), 0));
             out.push(item(
                 "data padding",
                 pt.data_pad,
-                zeros(pt.data_pad, Explain::EntryOrPlacement(DATA)),
+                zeros(pt.data_pad, &Explain::EntryOrPlacement(DATA)),
                 0,
             ));
             for it in &mut out {
-                it.entries = vec![path.clone()];
+                it.entries = Box::new([path.clone()]);
             }
         }
     }

@@ -352,10 +352,10 @@ impl SquashFs<'_> {
                 let entries = users.remove(&(i + 1)).unwrap_or_default();
                 Item {
                     class: "reference to inode",
-                    label: entries.is_empty().then(|| (i + 1).to_string()),
-                    entries,
+                    label: entries.is_empty().then(|| (i + 1).to_string().into()),
+                    entries: entries.into(),
                     range: i * 8..i * 8 + 8,
-                    explain: Explain::Placement,
+                    explain: &Explain::Placement,
                     tag: 0,
                 }
             })
@@ -398,7 +398,7 @@ impl SquashFs<'_> {
                     entries: group.iter().map(|&(_, i)| paths[i].clone()).collect(),
                     label: None,
                     range: start..end.max(start),
-                    explain: Explain::Nothing,
+                    explain: &Explain::Nothing,
                     tag: u32::from(le16(&stream, start as usize)),
                 }
             })
@@ -432,10 +432,10 @@ impl SquashFs<'_> {
             let start = start + offset;
             items.push(Item {
                 class: "listing",
-                entries: vec![paths[i].clone()],
+                entries: Box::new([paths[i].clone()]),
                 label: None,
                 range: start..start + size.saturating_sub(3),
-                explain: Explain::Entry(&[Key::Children]),
+                explain: &Explain::Entry(&[Key::Children]),
                 tag: 0,
             });
         }
@@ -554,10 +554,10 @@ impl SquashFs<'_> {
                 labels.insert(start, label.clone());
                 Item {
                     class: "key/value set",
-                    label: Some(label),
-                    entries,
+                    label: Some(label.into()),
+                    entries: entries.into(),
                     range: start..end,
-                    explain: Explain::Entry(&[Key::Xattr]),
+                    explain: &Explain::Entry(&[Key::Xattr]),
                     tag: keys,
                 }
             })
@@ -575,10 +575,10 @@ impl SquashFs<'_> {
                 };
                 Item {
                     class: "entry",
-                    label: Some(label),
-                    entries,
+                    label: Some(label.into()),
+                    entries: entries.into(),
                     range: i * 16..i * 16 + 16,
-                    explain: Explain::Entry(&[Key::Xattr]),
+                    explain: &Explain::Entry(&[Key::Xattr]),
                     tag: 0,
                 }
             })
@@ -686,10 +686,10 @@ fn fragment_items(blocks: &Blocks, tails: &BTreeMap<u32, FragmentBlock>) -> Deco
                 class: "entry",
                 // Named by its first file, which stays when fragments are
                 // renumbered; by its index when no file uses it.
-                label: entries.is_empty().then(|| i.to_string()),
-                entries,
+                label: entries.is_empty().then(|| i.to_string().into()),
+                entries: entries.into(),
                 range: i * 16..i * 16 + 16,
-                explain: Explain::Nothing,
+                explain: &Explain::Nothing,
                 tag: 0,
             }
         })
@@ -751,10 +751,11 @@ fn id_items(blocks: &Blocks, count: u64, mut users: Vec<Vec<EntryPath>>) -> Deco
                 entries: users
                     .get_mut(i as usize)
                     .map(std::mem::take)
-                    .unwrap_or_default(),
-                label: Some(label),
+                    .unwrap_or_default()
+                    .into(),
+                label: Some(label.into()),
                 range: i * 4..i * 4 + 4,
-                explain: Explain::Entry(&[Key::UID, Key::GID]),
+                explain: &Explain::Entry(&[Key::UID, Key::GID]),
                 tag: 0,
             }
         })
@@ -1265,10 +1266,10 @@ mod tests {
         for cut in 0..set.len() {
             let item = Item {
                 class: "key/value set",
-                entries: Vec::new(),
+                entries: Box::default(),
                 label: None,
                 range: 0..cut as u64,
-                explain: Explain::Nothing,
+                explain: &Explain::Nothing,
                 tag: u32::MAX,
             };
             let fields = key_value_fields(&item, &set[..cut]);

@@ -1375,7 +1375,7 @@ fn merge_ranges(mut ranges: Vec<std::ops::Range<u64>>) -> Vec<std::ops::Range<u6
 }
 
 /// How much content is read between two releases of the maps' pages.
-const RELEASE_EVERY: u64 = 128 << 20;
+const RELEASE_EVERY: u64 = 32 << 20;
 
 /// The most a read maps beyond its bytes: on each of the two images, the
 /// kernel's fault-around window (64 KiB) before its start and after its end.

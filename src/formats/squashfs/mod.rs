@@ -48,8 +48,11 @@ pub use crate::model::blocks::{BlockList, DataBlock, FragmentTail};
 pub use compress::Compressor;
 pub use content::{FragmentCache, SquashCodec};
 
-/// Bytes of decompressed fragment blocks kept per image (64 blocks of 1 MiB).
-const FRAGMENT_CACHE_BYTES: usize = 64 << 20;
+/// Bytes of decompressed fragment blocks kept per image (16 blocks of 1 MiB,
+/// 128 of 128 KiB). Files are read about in the order their tails were
+/// packed, so a few blocks serve; the cache lives as long as the image, through
+/// the byte accounting's peak.
+const FRAGMENT_CACHE_BYTES: usize = 16 << 20;
 
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};

@@ -610,7 +610,9 @@ type Stream = (Vec<u8>, Vec<(u64, std::ops::Range<u64>)>, HashMap<u64, u64>);
 
 /// The decoded stream of some blocks.
 fn decode(blocks: &Blocks) -> Stream {
-    let mut stream = Vec::new();
+    // Sized once: a stream grown block by block holds up to twice its bytes
+    // for as long as the layout lives.
+    let mut stream = Vec::with_capacity(blocks.iter().map(|(_, _, b)| b.data.len()).sum());
     let mut ranges = Vec::with_capacity(blocks.len());
     let mut at = HashMap::with_capacity(blocks.len());
     for (pos, _, b) in blocks {

@@ -460,6 +460,9 @@ impl<'r, 'a> Walker<'r, 'a> {
                 break;
             }
         }
+        // Grown by pushing, the arena holds up to twice its nodes; it lives
+        // as long as the image.
+        tree.nodes.shrink_to_fit();
         Ok(tree)
     }
 

@@ -228,6 +228,12 @@ enum Command {
         /// initrd), suffixes K, M, G.
         #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "4G")]
         max_decompressed: u64,
+        /// How deep images inside images are listed; 0 lists the image alone
+        /// and reads no file, at the speed of its metadata (every file is
+        /// otherwise looked into, which for a squashfs means decoding every
+        /// fragment block).
+        #[arg(long, value_name = "N", default_value_t = isodiff::Options::DEFAULT_MAX_NESTING)]
+        max_nesting: u32,
         /// The image to list: a file, a directory, or IMAGE:/PATH (a nested
         /// image or a directory of an image).
         image: PathBuf,
@@ -282,8 +288,9 @@ fn main() -> ExitCode {
         Some(Command::Ls {
             json,
             max_decompressed,
+            max_nesting,
             image,
-        }) => ls(image, *json, *max_decompressed),
+        }) => ls(image, *json, *max_decompressed, *max_nesting),
         Some(Command::Lint {
             profile,
             source_date_epoch,
@@ -309,9 +316,12 @@ fn main() -> ExitCode {
         Some(Command::Manifest {
             max_decompressed,
             image,
-        }) => opened(image, *max_decompressed, |fs, nesting, _| {
-            manifest(fs, image, nesting)
-        }),
+        }) => opened(
+            image,
+            *max_decompressed,
+            DEFAULT_NESTING,
+            |fs, nesting, _| manifest(fs, image, nesting),
+        ),
         Some(Command::Completions { shell }) => {
             let mut out = io::stdout().lock();
             clap_complete::generate(*shell, &mut Cli::command(), "isodiff", &mut out);
@@ -523,7 +533,7 @@ fn lint(cli: &ReportArgs, path: &Path, options: &isodiff::lint::LintOptions) -> 
         }
     };
     let max_decompressed = options.nesting.limits.max_decompressed_bytes;
-    opened(path, max_decompressed, |fs, nesting, _| {
+    opened(path, max_decompressed, DEFAULT_NESTING, |fs, nesting, _| {
         let options = isodiff::lint::LintOptions {
             nesting: nesting.clone(),
             ..options.clone()
@@ -575,11 +585,17 @@ fn hint(e: &isodiff::Error) -> String {
     format!("; raise it with {flag}")
 }
 
-fn ls(path: &std::path::Path, json: bool, max_decompressed: u64) -> ExitCode {
-    opened(path, max_decompressed, |fs, nesting, release| {
-        list(fs, path, json, nesting, release)
-    })
+fn ls(path: &std::path::Path, json: bool, max_decompressed: u64, max_nesting: u32) -> ExitCode {
+    opened(
+        path,
+        max_decompressed,
+        max_nesting,
+        |fs, nesting, release| list(fs, path, json, nesting, release),
+    )
 }
+
+/// How deep `manifest` and `lint` open images inside images.
+const DEFAULT_NESTING: u32 = isodiff::Options::DEFAULT_MAX_NESTING;
 
 /// Opens the input `path` names (a file, a directory, `IMAGE:/PATH`) and
 /// calls `run` with it, its nesting budgets and a call that releases the
@@ -587,6 +603,7 @@ fn ls(path: &std::path::Path, json: bool, max_decompressed: u64) -> ExitCode {
 fn opened(
     path: &Path,
     max_decompressed: u64,
+    max_nesting: u32,
     run: impl FnOnce(&dyn Filesystem, &listing::Nesting, &(dyn Fn() + Sync)) -> ExitCode,
 ) -> ExitCode {
     let fail = |e: &dyn std::fmt::Display| {
@@ -604,6 +621,7 @@ fn opened(
     let (loaded, input) = loaded;
     let mut nesting = listing::Nesting::default();
     nesting.limits = nesting.limits.max_decompressed_bytes(max_decompressed);
+    nesting.max_depth = max_nesting;
     let fs = match loaded.open(&nesting.limits) {
         Ok(fs) => fs,
         Err(e) => return fail(&format!("{e}{}", hint(&e))),

@@ -184,6 +184,39 @@ fn bundled_pair_reports_the_planted_differences() {
     assert_exactly(&r, &planted("/nix-store.squashfs"));
 }
 
+/// `ls --max-nesting N` lists images inside images down to level N; 0 lists
+/// the image alone (no file read), 1 its nested images but not theirs.
+#[test]
+fn ls_max_nesting_bounds_the_images_listed() {
+    let image = fixture("nixos-like-a.iso");
+    let levels = |n: &str| -> BTreeSet<usize> {
+        let out = isodiff(&[
+            "ls".as_ref(),
+            "--json".as_ref(),
+            "--max-nesting".as_ref(),
+            n.as_ref(),
+            image.as_os_str(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        common::parse_lines(&out.stdout)
+            .values()
+            .filter_map(|v| v["location"].as_array().map(Vec::len))
+            .collect()
+    };
+    let all = common::ls_json(&image);
+    let deepest = all
+        .values()
+        .filter_map(|v| v["location"].as_array().map(Vec::len))
+        .max();
+    assert_eq!(levels("0"), BTreeSet::from([1]));
+    assert_eq!(levels("1"), BTreeSet::from([1, 2]));
+    assert_eq!(levels("8").iter().max().copied(), deepest);
+}
+
 #[test]
 fn ls_lists_the_squashfs_inside_the_iso_like_the_bare_one() {
     if !tools() {

@@ -87,11 +87,15 @@ pub(crate) fn decompress(
 ) -> Result<Vec<u8>> {
     let fail = |reason: String| Error::malformed(structure, offset, reason);
     let name = compressor.name();
-    let mut out = vec![0u8; max + 1];
+    // One byte more than the most allowed, to tell a block that grows past it.
+    // Written into spare capacity where the decoder can (gzip, xz, zstd): a
+    // listing decodes every fragment block, and zeroing a block-sized buffer
+    // first was a twentieth of its time.
+    let mut out = Vec::with_capacity(max + 1);
     let n = match compressor {
         Compressor::Gzip => {
             let mut z = flate2::Decompress::new(true);
-            match z.decompress(input, &mut out, flate2::FlushDecompress::Finish) {
+            match z.decompress_vec(input, &mut out, flate2::FlushDecompress::Finish) {
                 Ok(flate2::Status::StreamEnd) => {
                     usize::try_from(z.total_out()).unwrap_or(usize::MAX)
                 }
@@ -108,7 +112,7 @@ pub(crate) fn decompress(
             };
             let mut stream =
                 stream.map_err(|e| fail(format!("cannot start the {name} decoder: {e}")))?;
-            match stream.process(input, &mut out, liblzma::stream::Action::Finish) {
+            match stream.process_vec(input, &mut out, liblzma::stream::Action::Finish) {
                 Ok(liblzma::stream::Status::StreamEnd) => {
                     usize::try_from(stream.total_out()).unwrap_or(usize::MAX)
                 }
@@ -118,6 +122,7 @@ pub(crate) fn decompress(
             }
         }
         Compressor::Lzo => {
+            out.resize(max + 1, 0);
             let (done, status) = rust_lzo::LZOContext::decompress_to_slice(input, &mut out);
             let n = done.len();
             match status {
@@ -129,11 +134,14 @@ pub(crate) fn decompress(
                 _ => return Err(fail(format!("{name} stream is damaged"))),
             }
         }
-        Compressor::Lz4 => match lz4_flex::block::decompress_into(input, &mut out) {
-            Ok(n) => n,
-            Err(lz4_flex::block::DecompressError::OutputTooSmall { .. }) => usize::MAX,
-            Err(e) => return Err(fail(format!("{name} block is damaged: {e}"))),
-        },
+        Compressor::Lz4 => {
+            out.resize(max + 1, 0);
+            match lz4_flex::block::decompress_into(input, &mut out) {
+                Ok(n) => n,
+                Err(lz4_flex::block::DecompressError::OutputTooSmall { .. }) => usize::MAX,
+                Err(e) => return Err(fail(format!("{name} block is damaged: {e}"))),
+            }
+        }
         Compressor::Zstd => ZSTD.with(|cell| {
             let mut slot = cell.borrow_mut();
             let z = match &mut *slot {
@@ -144,7 +152,7 @@ pub(crate) fn decompress(
                     slot.insert(z)
                 }
             };
-            match z.decompress_to_buffer(input, out.as_mut_slice()) {
+            match z.decompress_to_buffer(input, &mut out) {
                 Ok(n) => Ok(n),
                 // zstd says "Destination buffer is too small" for a frame that grows
                 // past the buffer, the same words in every version since 1.3.

@@ -257,7 +257,7 @@ pub fn members(data: &[u8]) -> Option<isodiff::Report> {
     let (a, b) = rest.split_at(split % (rest.len() + 1));
     let options = isodiff::Options::default()
         .limits(limits())
-        .threads(1)
+        .calling_thread(true)
         .max_nesting(2)
         .max_buffer_bytes(16 << 20)
         .text_diff_timeout(std::time::Duration::from_millis(200));

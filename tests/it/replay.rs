@@ -121,7 +121,7 @@ fn replay_diff(data: &[u8]) {
     let (a, b) = rest.split_at(split % (rest.len() + 1));
     let options = isodiff::Options::default()
         .limits(harness::limits())
-        .threads(1)
+        .calling_thread(true)
         .max_nesting(2)
         .max_buffer_bytes(16 << 20);
     if let Ok(report) = isodiff::diff_bytes(a, b, &options) {

@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
-    if seed % 3 == 0 {
+    if seed.is_multiple_of(3) {
         if let Some(size) = harness::mutate_iso_field(data, size, seed / 3) {
             return size;
         }

@@ -17,16 +17,28 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 sources=()
 while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do sources+=("$root/$1"); shift; done
 [ "$#" -gt 0 ] && shift
-corpora=("$@")
+# Corpus directories as the caller names them (relative to where it runs);
+# one that does not exist is an error, not skipped.
+corpora=()
+for c in "$@"; do
+    corpora+=("$(cd "$c" && pwd)") || { echo "coverage.sh: no directory $c" >&2; exit 2; }
+done
 cd "$root/fuzz"
 if [ "${#corpora[@]}" -eq 0 ]; then
     corpora=("target/campaign/corpus/$target" "corpus/$target")
 fi
-abs=()
-for c in "${corpora[@]}"; do [ -d "$c" ] && abs+=("$(cd "$c" && pwd)"); done
+# cargo-fuzz 0.13 runs the inputs of its first corpus directory only (its log
+# says "Processing N input files" for the first): the directories are copied
+# into one.
+inputs="$root/fuzz/target/coverage-inputs/$target"
+rm -rf "$inputs"
+mkdir -p "$inputs"
+for c in "${corpora[@]}"; do
+    [ -d "$c" ] && find "$c" -maxdepth 1 -type f -exec cp -t "$inputs" {} +
+done
 # Raw profiles of an earlier run would be merged in (%m pools them): start clean.
 rm -rf "coverage/$target"
-cargo +nightly fuzz coverage "$target" "${abs[@]}" >"target/coverage-$target.log" 2>&1
+cargo +nightly fuzz coverage "$target" "$inputs" >"target/coverage-$target.log" 2>&1
 sysroot=$(rustc +nightly --print sysroot)
 llvm_cov=$(find "$sysroot" -name llvm-cov -type f | head -n 1)
 bin=target/x86_64-unknown-linux-gnu/coverage/x86_64-unknown-linux-gnu/release/$target

@@ -257,7 +257,7 @@ pub fn members(data: &[u8]) -> Option<isodiff::Report> {
     let (a, b) = rest.split_at(split % (rest.len() + 1));
     let options = isodiff::Options::default()
         .limits(limits())
-        .threads(1)
+        .calling_thread(true)
         .max_nesting(2)
         .max_buffer_bytes(16 << 20)
         .text_diff_timeout(std::time::Duration::from_millis(200));
@@ -278,4 +278,168 @@ pub fn members(data: &[u8]) -> Option<isodiff::Report> {
     let _ = isodiff::report::diffoscope::write(&report, &mut sink);
     let _ = isodiff::report::markdown::write(&report, &mut sink);
     Some(report)
+}
+
+/// A small xorshift generator, seeded by libFuzzer's seed for the mutation.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u32) -> Rng {
+        Rng(u64::from(seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// A field the ISO 9660 reader's byte layout declares, where it is in the image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldAt {
+    /// First byte, from the start of the image.
+    pub start: usize,
+    /// 1, 2, 4 or 8 bytes.
+    pub len: usize,
+    /// The field's name, e.g. `extent location`.
+    pub name: String,
+}
+
+/// The numeric fields of the image's declared structures (descriptors,
+/// directory records, path tables, SUSP entries: whatever the reader's byte
+/// layout names), as the reader lays them out; empty when it cannot open it.
+pub fn iso_fields(image: &[u8]) -> Vec<FieldAt> {
+    let Ok(fs) = isodiff::internals::IsoFs::open(image, &limits()) else {
+        return Vec::new();
+    };
+    let Ok(mut layout) = fs.byte_layout() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for span in layout.spans() {
+        for f in &span.owner.fields {
+            let (Ok(start), Ok(len)) = (
+                usize::try_from(span.start.saturating_add(f.at)),
+                usize::try_from(f.len),
+            ) else {
+                continue;
+            };
+            if matches!(len, 1 | 2 | 4 | 8)
+                && start.checked_add(len).is_some_and(|e| e <= image.len())
+            {
+                out.push(FieldAt {
+                    start,
+                    len,
+                    name: f.name.to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// How a field's bytes hold its number, told from the bytes themselves: ISO
+/// 9660's both-endian fields hold the same number little- then big-endian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Both32,
+    Both16,
+    Le,
+    Be,
+}
+
+fn form(bytes: &[u8], rng: &mut Rng) -> Form {
+    match bytes.len() {
+        8 if bytes[..4].iter().eq(bytes[4..].iter().rev()) => Form::Both32,
+        4 if bytes[..2].iter().eq(bytes[2..].iter().rev()) => Form::Both16,
+        _ if rng.below(4) == 0 => Form::Be,
+        _ => Form::Le,
+    }
+}
+
+fn read_field(bytes: &[u8], form: Form) -> u64 {
+    let le = |b: &[u8]| b.iter().rev().fold(0u64, |v, &x| v << 8 | u64::from(x));
+    let be = |b: &[u8]| b.iter().fold(0u64, |v, &x| v << 8 | u64::from(x));
+    match form {
+        Form::Both32 => le(&bytes[..4]),
+        Form::Both16 => le(&bytes[..2]),
+        Form::Le => le(bytes),
+        Form::Be => be(bytes),
+    }
+}
+
+fn write_field(bytes: &mut [u8], form: Form, value: u64) {
+    let put_le = |b: &mut [u8], v: u64| {
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = (v >> (8 * i)) as u8;
+        }
+    };
+    let put_be = |b: &mut [u8], v: u64| {
+        let n = b.len();
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = (v >> (8 * (n - 1 - i))) as u8;
+        }
+    };
+    match form {
+        Form::Both32 | Form::Both16 => {
+            let half = bytes.len() / 2;
+            let (lo, hi) = bytes.split_at_mut(half);
+            put_le(lo, value);
+            put_be(hi, value);
+        }
+        Form::Le => put_le(bytes, value),
+        Form::Be => put_be(bytes, value),
+    }
+}
+
+/// The `iso9660` target's structure-aware mutation: one field of a structure
+/// the reader declares set to a value readers trip on (0, the largest, the
+/// image's size in bytes or 2 KiB sectors, one more or less than now, or what
+/// another field of that name holds: another record's extent or size), both
+/// halves of a both-endian field alike. Returns the input's size, or None
+/// when the reader declares no field in it (the caller mutates otherwise).
+pub fn mutate_iso_field(data: &mut [u8], size: usize, seed: u32) -> Option<usize> {
+    let image = data.get(..size)?;
+    let fields = iso_fields(image);
+    if fields.is_empty() {
+        return None;
+    }
+    let mut rng = Rng::new(seed);
+    let f = &fields[rng.below(fields.len())];
+    let form = form(&image[f.start..f.start + f.len], &mut rng);
+    let width = match form {
+        Form::Both32 => 4,
+        Form::Both16 => 2,
+        Form::Le | Form::Be => f.len,
+    };
+    let max = if width >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * width)) - 1
+    };
+    let now = read_field(&image[f.start..f.start + f.len], form);
+    let size_bytes = size as u64;
+    let neighbours: Vec<&FieldAt> = fields
+        .iter()
+        .filter(|g| g.name == f.name && g.len == f.len && g.start != f.start)
+        .collect();
+    let value = match rng.below(8) {
+        0 => 0,
+        1 => max,
+        2 => size_bytes,
+        3 => size_bytes / 2048,
+        4 => now.wrapping_add(1),
+        5 => now.wrapping_sub(1),
+        6 => max / 2,
+        _ => match neighbours.get(rng.below(neighbours.len())) {
+            Some(g) => read_field(&image[g.start..g.start + g.len], form),
+            None => size_bytes / 2048 + 1,
+        },
+    } & max;
+    write_field(&mut data[f.start..f.start + f.len], form, value);
+    Some(size)
 }

@@ -17,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let (a, b) = rest.split_at(at);
     let options = isodiff::Options::default()
         .limits(harness::limits())
-        .threads(1)
+        .calling_thread(true)
         .max_nesting(2)
         .max_buffer_bytes(16 << 20)
         .text_diff_timeout(std::time::Duration::from_millis(200));

@@ -46,6 +46,7 @@ pub struct Options {
     pub(crate) max_hexdump_bytes: usize,
     pub(crate) disassembly_regions: usize,
     pub(crate) threads: usize,
+    pub(crate) calling_thread: bool,
     pub(crate) progress: Option<Arc<AtomicU64>>,
     pub(crate) progress_bytes: Option<Arc<AtomicU64>>,
     pub(crate) sink: Option<Sink>,
@@ -75,6 +76,7 @@ impl Default for Options {
             max_hexdump_bytes: 256,
             disassembly_regions: Options::DEFAULT_DISASSEMBLY_REGIONS,
             threads: 0,
+            calling_thread: false,
             progress: None,
             progress_bytes: None,
             sink: None,
@@ -165,6 +167,24 @@ impl Options {
         self
     }
 
+    /// Compare on the calling thread alone: no pool built and no thread
+    /// started per comparison. The thread's first comparison makes it a pool of
+    /// one thread, itself, kept for the thread's life (rayon cannot take a
+    /// thread back out of a pool); later ones reuse it, and so does any other
+    /// rayon work of that thread (`join`, parallel iterators), which then runs
+    /// on it alone instead of rayon's global pool. For a caller that
+    /// compares many small inputs one after another, as a fuzzer does: a pool
+    /// per comparison costs thread starts, and its threads end after the
+    /// comparison has returned, so LeakSanitizer sees their memory as held
+    /// and scans the heap. The walk recurses once per directory level on the
+    /// calling thread's stack, so that stack must hold the trees' depth (the
+    /// pool's threads get 64 MiB). Overrides [`Options::threads`]; on a thread
+    /// that already works for another rayon pool a pool is built as usual.
+    pub fn calling_thread(mut self, calling_thread: bool) -> Options {
+        self.calling_thread = calling_thread;
+        self
+    }
+
     /// A counter of the entry pairs compared so far, for a progress display.
     pub fn progress(mut self, entries: Arc<AtomicU64>) -> Options {
         self.progress = Some(entries);
@@ -234,9 +254,36 @@ fn run(
     b: &dyn Filesystem,
     options: &Options,
 ) -> Result<Report> {
-    let pool = pool(options)?;
-    pool.install(|| differ.filesystems(a, b, &Vec::new(), 0));
+    let walk = || differ.filesystems(a, b, &Vec::new(), 0);
+    let done = options.calling_thread && on_calling_thread(walk).is_some();
+    if !done {
+        pool(options)?.install(walk);
+    }
     Ok(differ.into_report(Side::new("a", 0), Side::new("b", 0)))
+}
+
+thread_local! {
+    /// The thread as a pool of itself ([`Options::calling_thread`]), or None
+    /// when it could not be made one (it works for another pool already).
+    static CALLING: std::cell::OnceCell<Option<rayon::ThreadPool>> =
+        const { std::cell::OnceCell::new() };
+}
+
+/// Runs `op` in the pool made of the calling thread (inline: the thread is
+/// the pool's only worker), made on the thread's first call; None when the
+/// thread cannot be made a pool.
+fn on_calling_thread<R: Send>(op: impl FnOnce() -> R + Send) -> Option<R> {
+    CALLING.with(|own| {
+        own.get_or_init(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .use_current_thread()
+                .build()
+                .ok()
+        })
+        .as_ref()
+        .map(|pool| pool.install(op))
+    })
 }
 
 /// Compares two images given as bytes. Fails when either cannot be opened at all.

@@ -92,6 +92,11 @@ const COLON: u32 = b':' as u32;
 pub struct Glob {
     pattern: String,
     tokens: Vec<Token>,
+    /// The longest run of literal characters in the pattern: any text it
+    /// matches holds the run somewhere, so a text without it is refused
+    /// before the states run (most patterns are mostly literal, and a report
+    /// runs every cause pattern over every location).
+    literal: Vec<u32>,
 }
 
 /// `bytes` as units: characters, with each invalid byte as `0x110000 + byte`.
@@ -188,9 +193,11 @@ impl Glob {
                 c => tokens.push(Token::Char(u32::from(c))),
             }
         }
+        let literal = longest_literal(&tokens);
         Ok(Glob {
             pattern: pattern.to_owned(),
             tokens,
+            literal,
         })
     }
 
@@ -254,6 +261,12 @@ impl Glob {
     /// reached at the end of the text or at one of `ends` (which must be sorted).
     /// Linear in the text times the pattern: no backtracking, whatever the input.
     fn run(&self, text: &[u32], ends: &[usize]) -> bool {
+        // Each `Char` reads one character equal to it, so consecutive ones read
+        // a run of the text equal to them, wherever the match ends.
+        if !self.literal.is_empty() && !text.windows(self.literal.len()).any(|w| w == self.literal)
+        {
+            return false;
+        }
         let n = self.tokens.len();
         let mut now = vec![false; n + 1];
         let mut next = vec![false; n + 1];
@@ -317,6 +330,22 @@ impl Glob {
             }
         }
     }
+}
+
+/// The longest run of consecutive `Char` tokens (the first of equal ones).
+fn longest_literal(tokens: &[Token]) -> Vec<u32> {
+    let mut best: &[Token] = &[];
+    for run in tokens.split(|t| !matches!(t, Token::Char(_))) {
+        if run.len() > best.len() {
+            best = run;
+        }
+    }
+    best.iter()
+        .filter_map(|t| match t {
+            Token::Char(c) => Some(*c),
+            _ => None,
+        })
+        .collect()
 }
 
 impl fmt::Display for Glob {
@@ -647,6 +676,54 @@ mod tests {
         let t = std::time::Instant::now();
         assert!(!g.matches(text.as_bytes()));
         assert!(t.elapsed().as_secs() < 1);
+    }
+
+    /// The literal run refuses a text only where the states refuse it too:
+    /// every pattern and location here answers the same with it and without.
+    #[test]
+    fn the_literal_prefilter_changes_no_answer() {
+        let patterns = [
+            "etc/machine-id",
+            "var/log/apt/*",
+            "var/cache/debconf/*-old",
+            ".disk/archive_trace",
+            "/nix-store.squashfs:/*-hello/",
+            "**/motd",
+            "a[bc]d*ef",
+            r"x\*y",
+            "h?llo/world",
+            "*",
+        ];
+        let locations = [
+            loc(&["/etc/machine-id"]),
+            loc(&["/etc/machine-idx"]),
+            loc(&["/x/etc/machine-id/y"]),
+            loc(&["/var/log/apt/history.log"]),
+            loc(&["/var/log/apt"]),
+            loc(&["/var/cache/debconf/config.dat-old"]),
+            loc(&["/var/cache/debconf-old"]),
+            loc(&["/nix-store.squashfs", "/abc-hello/share/motd"]),
+            loc(&["/abdzzef", "/acdef"]),
+            loc(&["/x*y", "/xy"]),
+            loc(&["/héllo/world", "/h/llo/world"]),
+            loc(&["/.disk/archive_trace"]),
+            Vec::new(),
+        ];
+        let mut refused = 0;
+        for p in patterns {
+            let with = Glob::location(p).expect("compiles");
+            let mut without = with.clone();
+            without.literal.clear();
+            for l in &locations {
+                let got = with.matches_location(l);
+                assert_eq!(got, without.matches_location(l), "{p} on {l:?}");
+                refused += usize::from(!got);
+            }
+        }
+        assert!(refused > 0);
+        // The prefilter is there to be used: the whole name of a literal pattern.
+        let literal = Glob::location("etc/machine-id").expect("ok").literal;
+        assert_eq!(literal.len(), "etc/machine-id".len());
     }
 
     #[test]

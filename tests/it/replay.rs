@@ -121,7 +121,7 @@ fn replay_diff(data: &[u8]) {
     let (a, b) = rest.split_at(split % (rest.len() + 1));
     let options = isodiff::Options::default()
         .limits(harness::limits())
-        .threads(1)
+        .calling_thread(true)
         .max_nesting(2)
         .max_buffer_bytes(16 << 20);
     if let Ok(report) = isodiff::diff_bytes(a, b, &options) {
@@ -175,5 +175,53 @@ fn members_seeds_compare_and_reach_the_disassembly() {
         arches.into_iter().collect::<Vec<_>>(),
         ["aarch64", "x86-64"],
         "seeds that reach the disassembly"
+    );
+}
+
+/// The `iso9660` target's structure-aware mutation changes one field the
+/// reader declares and nothing else, both halves of a both-endian field
+/// alike, and reaches both-endian fields (extents, sizes) at all.
+#[test]
+fn the_iso_field_mutation_sets_one_declared_field() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/iso9660/testdata-rr-xorriso.iso");
+    let image = std::fs::read(&path).expect("the seed");
+    let fields = harness::iso_fields(&image);
+    assert!(
+        fields.iter().any(|f| f.len == 8),
+        "no both-endian field found"
+    );
+    let mut both_endian = 0;
+    for seed in 0..300u32 {
+        let mut data = image.clone();
+        let size = harness::mutate_iso_field(&mut data, image.len(), seed);
+        assert_eq!(size, Some(image.len()));
+        let changed: Vec<usize> = (0..image.len()).filter(|&i| data[i] != image[i]).collect();
+        let (Some(&first), Some(&last)) = (changed.first(), changed.last()) else {
+            continue;
+        };
+        let field = fields
+            .iter()
+            .find(|f| f.start <= first && last < f.start + f.len)
+            .unwrap_or_else(|| {
+                panic!("seed {seed}: bytes {first}..={last} changed, in no one field")
+            });
+        let now = &data[field.start..field.start + field.len];
+        let was = &image[field.start..field.start + field.len];
+        let both = |b: &[u8]| {
+            b.len() % 4 == 0 && b[..b.len() / 2].iter().eq(b[b.len() / 2..].iter().rev())
+        };
+        if both(was) && field.len >= 4 {
+            assert!(
+                both(now),
+                "seed {seed}: {} {was:?} became {now:?}",
+                field.name
+            );
+            both_endian += 1;
+        }
+    }
+    assert!(
+        both_endian > 0,
+        "no both-endian field was set in 300 mutations"
     );
 }

@@ -112,6 +112,14 @@ fn one_thread_and_many_give_the_same_report() {
                     .unwrap_or_else(|e| panic!("{a} {b}: {e}"))
             };
             let one = rendered(&run(1));
+            let calling = diff_files(Path::new(a), Path::new(b), &options(8).calling_thread(true))
+                .unwrap_or_else(|e| panic!("{a} {b}: {e}"));
+            for ((ext, x), (_, y)) in one.iter().zip(&rendered(&calling)) {
+                assert!(
+                    x == y,
+                    "{a} {b} (layout {layout}): {ext} with 1 thread and on the calling thread differ"
+                );
+            }
             for threads in [2, 8] {
                 let many = rendered(&run(threads));
                 for ((ext, x), (_, y)) in one.iter().zip(&many) {
@@ -123,6 +131,50 @@ fn one_thread_and_many_give_the_same_report() {
             }
         }
     }
+}
+
+/// `calling_thread`: every difference is found on the thread that asked, a
+/// second comparison on it too (the pool it became is kept), and a thread
+/// that works for a pool already still gets its report.
+#[test]
+fn the_calling_thread_compares_alone() {
+    use std::sync::{Arc, Mutex};
+    use std::thread::ThreadId;
+    let seen: Arc<Mutex<Vec<ThreadId>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let options = Options::default()
+        .calling_thread(true)
+        .on_difference(move |_| {
+            record
+                .lock()
+                .expect("not poisoned")
+                .push(std::thread::current().id())
+        });
+    let here = std::thread::current().id();
+    let first = rendered(&diff_files(Path::new(A), Path::new(B), &options).expect("compares"));
+    let again = rendered(&diff_files(Path::new(A), Path::new(B), &options).expect("compares"));
+    assert_eq!(first, again);
+    let seen = seen.lock().expect("not poisoned");
+    assert!(!seen.is_empty(), "the bundled pair differs");
+    assert!(
+        seen.iter().all(|t| *t == here),
+        "{} of {} differences found on other threads",
+        seen.iter().filter(|t| **t != here).count(),
+        seen.len()
+    );
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a pool");
+    let inside = pool.install(|| {
+        diff_files(
+            Path::new(A),
+            Path::new(B),
+            &Options::default().calling_thread(true),
+        )
+        .expect("compares")
+    });
+    assert_eq!(first, rendered(&inside));
 }
 
 #[test]

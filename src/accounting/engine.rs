@@ -1088,14 +1088,18 @@ fn item_key(it: &Item) -> ItemKey<'_> {
 /// A decoded table with its items by name, made once for both directions of
 /// the comparison.
 ///
-/// The index is the items' key hashes with their positions, sorted: 16 bytes
-/// an item where a hash map of the keys took 60 to 120, for tables of as many
-/// items as entries, two at a time.
+/// The index is an open-addressing table of item positions (linear probing,
+/// twice as many slots as items): 8 bytes an item where a hash map of the keys
+/// took 60 to 120, for tables of as many items as entries, two at a time. Of
+/// items with the same key the last is kept, as a map filled in order would.
 struct Named<'t> {
     table: &'t Decoded,
-    index: Vec<(u64, u32)>,
+    slots: Vec<u32>,
     hasher: foldhash::fast::RandomState,
 }
+
+/// A slot of [`Named`] holding no item.
+const EMPTY_SLOT: u32 = u32::MAX;
 
 /// Items by a key, for tables of as many items as entries: hashed with a
 /// faster function than the standard one, still seeded per process, so that
@@ -1104,40 +1108,49 @@ type ItemMap<K> = HashMap<K, usize, foldhash::fast::RandomState>;
 
 impl<'t> Named<'t> {
     fn new(table: &'t Decoded) -> Named<'t> {
-        use std::hash::BuildHasher;
         let hasher = foldhash::fast::RandomState::default();
         // Tables are bounded by the entry limits, far below u32::MAX items.
-        let mut index: Vec<(u64, u32)> = table
-            .items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, it)| Some((hasher.hash_one(item_key(it)), u32::try_from(i).ok()?)))
-            .collect();
-        index.sort_unstable();
-        Named {
+        let count = table.items.len().min(EMPTY_SLOT as usize);
+        let mut named = Named {
             table,
-            index,
+            slots: vec![EMPTY_SLOT; (count * 2).next_power_of_two().max(2)],
             hasher,
+        };
+        for (i, it) in table.items.iter().enumerate().take(count) {
+            let slot = named.slot(&item_key(it));
+            named.slots[slot] = i as u32;
+        }
+        named
+    }
+
+    /// The slot of the item whose key is `key`, or the empty slot where it
+    /// would go. The table is never more than half full, so there is one.
+    fn slot(&self, key: &ItemKey<'_>) -> usize {
+        use std::hash::BuildHasher;
+        let mask = self.slots.len() - 1;
+        let mut at = self.hasher.hash_one(key) as usize & mask;
+        loop {
+            match self.slots[at] {
+                EMPTY_SLOT => return at,
+                i if self
+                    .table
+                    .items
+                    .get(i as usize)
+                    .is_some_and(|it| item_key(it) == *key) =>
+                {
+                    return at
+                }
+                _ => at = (at + 1) & mask,
+            }
         }
     }
 
-    /// The item whose key is `key`; the last of several (as a map filled in
-    /// order would keep).
+    /// The item whose key is `key`.
     fn find(&self, key: &ItemKey<'_>) -> Option<usize> {
-        use std::hash::BuildHasher;
-        let hash = self.hasher.hash_one(key);
-        let from = self.index.partition_point(|&(h, _)| h < hash);
-        self.index[from..]
-            .iter()
-            .take_while(|&&(h, _)| h == hash)
-            .map(|&(_, i)| i as usize)
-            .filter(|&i| {
-                self.table
-                    .items
-                    .get(i)
-                    .is_some_and(|it| item_key(it) == *key)
-            })
-            .last()
+        match self.slots[self.slot(key)] {
+            EMPTY_SLOT => None,
+            i => Some(i as usize),
+        }
     }
 }
 

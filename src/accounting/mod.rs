@@ -353,7 +353,7 @@ mod tests {
             x ^= x << 5;
             x
         };
-        for round in 0..200 {
+        for round in 0..400 {
             let len = (next() % 300) as usize;
             let a: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             let mut b = a.clone();
@@ -361,6 +361,18 @@ mod tests {
                 if len > 0 {
                     let i = next() as usize % len;
                     b[i] = b[i].wrapping_add(1 + (next() % 255) as u8);
+                }
+            }
+            // Moved data: b unrelated to a but for a few stretches of equal
+            // bytes (of 1 to 24), some long enough to split a run.
+            if round >= 200 {
+                b = (0..len).map(|_| next() as u8).collect();
+                for _ in 0..(round % 4) {
+                    if len > 0 {
+                        let at = next() as usize % len;
+                        let end = (at + 1 + next() as usize % 24).min(len);
+                        b[at..end].copy_from_slice(&a[at..end]);
+                    }
                 }
             }
             let bytewise = a.iter().zip(&b).filter(|(p, q)| p != q).count() as u64;

@@ -6,7 +6,7 @@ use super::metadata::{Reader, Table};
 use crate::bytes::{le16, le32, Bytes};
 use crate::error::{Error, Result};
 use crate::model::span::Explain;
-use crate::model::structure::{structure, Le16, Le32, Le64, Raw};
+use crate::model::structure::{field_at, structure, Le16, Le32, Le64, Raw};
 use crate::model::{Fact, Follows, Value};
 use crate::time::Timestamp;
 
@@ -34,6 +34,14 @@ structure! {
         fragment_table: 80, 8, Le64, "fragment table start", Explain::Placement;
         export_table: 88, 8, Le64, "export table start", Explain::Placement;
     }
+}
+
+/// Where the superblock's field of this name starts, for the offset an error
+/// names: read from the table (a name it lacks fails the build).
+macro_rules! at {
+    ($name:literal) => {
+        const { field_at(RawSuperblock::FIELDS, $name) }
+    };
 }
 
 /// Size of the superblock at byte 0.
@@ -85,7 +93,11 @@ pub(crate) struct Superblock {
 pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     let s = image.get(0, SUPERBLOCK_SIZE, "superblock")?;
     let Some(raw) = RawSuperblock::new(s) else {
-        return Err(Error::malformed("superblock", 0, "shorter than 96 bytes"));
+        return Err(Error::malformed(
+            "superblock",
+            0,
+            format!("shorter than {SUPERBLOCK_SIZE} bytes"),
+        ));
     };
     if raw.magic() != b"hsqs" {
         return Err(Error::malformed(
@@ -98,7 +110,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     if (major, minor) != (4, 0) {
         return Err(Error::malformed(
             "superblock",
-            28,
+            at!("version major"),
             format!("version {major}.{minor}; only squashfs 4.0 is supported"),
         ));
     }
@@ -106,7 +118,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     let compressor = Compressor::from_id(compressor_id).ok_or_else(|| {
         Error::malformed(
             "superblock",
-            20,
+            at!("compressor"),
             format!("unknown compressor id {compressor_id}"),
         )
     })?;
@@ -132,7 +144,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     if !(4096..=1 << 20).contains(&sb.block_size) || !sb.block_size.is_power_of_two() {
         return Err(Error::malformed(
             "superblock",
-            12,
+            at!("block size"),
             format!(
                 "block size {} is not a power of two from 4096 to 1048576",
                 sb.block_size
@@ -142,7 +154,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     if u32::from(sb.block_log) != sb.block_size.trailing_zeros() {
         return Err(Error::malformed(
             "superblock",
-            22,
+            at!("block log"),
             format!(
                 "block_log {} does not match block size {}",
                 sb.block_log, sb.block_size
@@ -155,7 +167,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     if sb.bytes_used < SUPERBLOCK_SIZE {
         return Err(Error::malformed(
             "superblock",
-            40,
+            at!("bytes used"),
             format!(
                 "bytes_used {} is less than the superblock's {SUPERBLOCK_SIZE} bytes",
                 sb.bytes_used
@@ -171,26 +183,51 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
                 "superblock",
                 at,
                 format!(
-                    "{name} at byte {pos} lies outside the file system (96..{})",
+                    "{name} at byte {pos} lies outside the file system ({SUPERBLOCK_SIZE}..{})",
                     sb.bytes_used
                 ),
             ));
         }
         Ok(())
     };
-    check("inode table", 64, sb.inode_table, false)?;
-    check("directory table", 72, sb.directory_table, false)?;
-    check("id table", 48, sb.id_table, false)?;
-    check("xattr id table", 56, sb.xattr_id_table, true)?;
-    check("export table", 88, sb.export_table, true)?;
+    check(
+        "inode table",
+        at!("inode table start"),
+        sb.inode_table,
+        false,
+    )?;
+    check(
+        "directory table",
+        at!("directory table start"),
+        sb.directory_table,
+        false,
+    )?;
+    check("id table", at!("id table start"), sb.id_table, false)?;
+    check(
+        "xattr id table",
+        at!("xattr id table start"),
+        sb.xattr_id_table,
+        true,
+    )?;
+    check(
+        "export table",
+        at!("export table start"),
+        sb.export_table,
+        true,
+    )?;
     // With no fragments the fragment table may sit right at the end of the image.
     if sb.fragment_count > 0 {
-        check("fragment table", 80, sb.fragment_table, false)?;
+        check(
+            "fragment table",
+            at!("fragment table start"),
+            sb.fragment_table,
+            false,
+        )?;
     }
     if sb.inode_table >= sb.directory_table {
         return Err(Error::malformed(
             "superblock",
-            64,
+            at!("inode table start"),
             format!(
                 "inode table (byte {}) does not come before the directory table (byte {})",
                 sb.inode_table, sb.directory_table

@@ -109,10 +109,15 @@ fn zone(raw: u8) -> (i32, Option<i16>) {
     }
 }
 
+/// Bytes of a directory record's date (also a short-form TF stamp).
+pub(crate) const RECORD_DATE_LEN: usize = 7;
+/// Bytes of a volume descriptor's date (also a long-form TF stamp).
+pub(crate) const LONG_DATE_LEN: usize = 17;
+
 /// The 7-byte recording date of a directory record (ECMA-119 9.1.5).
 /// `Unset` when all bytes are zero, the raw bytes when a field is out of range.
 pub(crate) fn record_date(b: &[u8]) -> Value {
-    let Some(b) = b.get(..7) else {
+    let Some(b) = b.get(..RECORD_DATE_LEN) else {
         return Value::Unset;
     };
     if b.iter().all(|&x| x == 0) {
@@ -140,7 +145,7 @@ pub(crate) fn record_date(b: &[u8]) -> Value {
 /// Ridge long-form TF stamps. `Unset` when the digits are all zero (the standard's
 /// "not specified"), the raw bytes when they do not form a date.
 pub(crate) fn long_date(b: &[u8]) -> Value {
-    let Some(b) = b.get(..17) else {
+    let Some(b) = b.get(..LONG_DATE_LEN) else {
         return Value::Unset;
     };
     let digits = &b[..16];

@@ -188,35 +188,20 @@ pub(crate) fn long_date(b: &[u8]) -> Value {
     }
 }
 
-/// One directory record (ECMA-119 9.1), borrowed from the image.
+/// One directory record (ECMA-119 9.1), borrowed from the image: its fixed
+/// part is read through [`RecordFixed`] when asked, never copied.
 #[derive(Debug, Clone)]
 pub(crate) struct DirRecord<'a> {
     /// Where the record starts in the image.
     pub offset: u64,
-    /// Extended attribute record length, in logical blocks.
-    pub ext_attr_len: u8,
-    /// First logical block of the extent.
-    pub extent: u32,
-    /// Length of the extent's data in bytes.
-    pub data_len: u32,
-    /// The 7-byte recording date.
-    pub date: &'a [u8],
-    /// File flags.
-    pub flags: u8,
-    /// File unit size (interleaved files).
-    pub unit_size: u8,
-    /// Interleave gap size.
-    pub interleave_gap: u8,
-    /// Volume sequence number.
-    pub volume_sequence: u16,
+    /// The fixed part, before the identifier.
+    pub fixed: RecordFixed<'a>,
     /// File identifier bytes, as stored (with `;1`).
     pub name: &'a [u8],
     /// The System Use area (SUSP entries).
     pub system_use: &'a [u8],
     /// Where the System Use area starts in the image.
     pub system_use_offset: u64,
-    /// Names of both-endian fields whose two copies disagree.
-    pub endian_mismatches: Vec<&'static str>,
 }
 
 impl<'a> DirRecord<'a> {
@@ -269,34 +254,45 @@ impl<'a> DirRecord<'a> {
         // A pad byte follows an even-length identifier so the System Use area starts
         // on an even offset.
         let su_start = (name_end + usize::from(name_len % 2 == 0)).min(len);
-        let mut endian_mismatches = Vec::new();
-        let (extent, bad) = fixed.extent();
-        if bad {
-            endian_mismatches.push("extent");
-        }
-        let (data_len, bad) = fixed.data_len();
-        if bad {
-            endian_mismatches.push("data_length");
-        }
-        let (volume_sequence, bad) = fixed.volume_sequence();
-        if bad {
-            endian_mismatches.push("volume_sequence_number");
-        }
         Ok(DirRecord {
             offset,
-            ext_attr_len: fixed.ext_attr_len(),
-            extent,
-            data_len,
-            date: fixed.date(),
-            flags: fixed.flags(),
-            unit_size: fixed.unit_size(),
-            interleave_gap: fixed.interleave_gap(),
-            volume_sequence,
+            fixed,
             name: raw.get(RECORD_FIXED..name_end).unwrap_or_default(),
             system_use: raw.get(su_start..len).unwrap_or_default(),
             system_use_offset: offset + su_start as u64,
-            endian_mismatches,
         })
+    }
+
+    /// First logical block of the extent (the little-endian copy).
+    pub(crate) fn extent(&self) -> u32 {
+        self.fixed.extent().0
+    }
+
+    /// Length of the extent's data in bytes (the little-endian copy).
+    pub(crate) fn data_len(&self) -> u32 {
+        self.fixed.data_len().0
+    }
+
+    /// Volume sequence number (the little-endian copy).
+    pub(crate) fn volume_sequence(&self) -> u16 {
+        self.fixed.volume_sequence().0
+    }
+
+    /// File flags.
+    pub(crate) fn flags(&self) -> u8 {
+        self.fixed.flags()
+    }
+
+    /// Names of both-endian fields whose two copies disagree.
+    pub(crate) fn endian_mismatches(&self) -> Vec<&'static str> {
+        [
+            ("extent", self.fixed.extent().1),
+            ("data_length", self.fixed.data_len().1),
+            ("volume_sequence_number", self.fixed.volume_sequence().1),
+        ]
+        .into_iter()
+        .filter_map(|(name, bad)| bad.then_some(name))
+        .collect()
     }
 
     /// True for the `.` record (identifier 0x00).
@@ -311,7 +307,7 @@ impl<'a> DirRecord<'a> {
 
     /// True when the directory flag is set.
     pub(crate) fn is_dir(&self) -> bool {
-        self.flags & flag::DIRECTORY != 0
+        self.flags() & flag::DIRECTORY != 0
     }
 }
 
@@ -376,12 +372,12 @@ mod tests {
         let raw = record(b"README.TXT;1", 0, 20, 1234, b"NM\x05\x01\x00");
         let rec = DirRecord::parse(&raw, 100).ok();
         let rec = rec.as_ref();
-        assert_eq!(rec.map(|r| r.extent), Some(20));
-        assert_eq!(rec.map(|r| r.data_len), Some(1234));
+        assert_eq!(rec.map(|r| r.extent()), Some(20));
+        assert_eq!(rec.map(|r| r.data_len()), Some(1234));
         assert_eq!(rec.map(|r| r.name), Some(&b"README.TXT;1"[..]));
         assert_eq!(rec.map(|r| r.system_use), Some(&b"NM\x05\x01\x00"[..]));
         assert_eq!(rec.map(|r| r.system_use_offset), Some(100 + 33 + 12 + 1));
-        assert_eq!(rec.map(|r| r.endian_mismatches.is_empty()), Some(true));
+        assert_eq!(rec.map(|r| r.endian_mismatches().is_empty()), Some(true));
     }
 
     #[test]
@@ -390,7 +386,7 @@ mod tests {
         assert_eq!(root.len(), 34);
         let parsed = DirRecord::parse_root(&root, 156).ok();
         assert_eq!(
-            parsed.as_ref().map(|(r, l)| (r.extent, *l)),
+            parsed.as_ref().map(|(r, l)| (r.extent(), *l)),
             Some((20, None))
         );
         // NetBSD makefs: 68.
@@ -399,7 +395,7 @@ mod tests {
         assert_eq!(
             parsed
                 .as_ref()
-                .map(|(r, l)| (r.extent, r.data_len, r.system_use.len(), *l)),
+                .map(|(r, l)| (r.extent(), r.data_len(), r.system_use.len(), *l)),
             Some((20, 2048, 0, Some(68)))
         );
         assert!(DirRecord::parse(&root, 156).is_err());
@@ -422,7 +418,7 @@ mod tests {
         let mut raw = record(b"A", 0, 7, 0, b"");
         raw[9] = 8;
         let rec = DirRecord::parse(&raw, 0).ok();
-        assert_eq!(rec.map(|r| r.endian_mismatches), Some(vec!["extent"]));
+        assert_eq!(rec.map(|r| r.endian_mismatches()), Some(vec!["extent"]));
     }
 
     #[test]

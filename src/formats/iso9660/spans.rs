@@ -441,37 +441,9 @@ impl IsoFs<'_> {
             )
             .of(path)
             .with_fields(if zf.algorithm == *b"PZ" {
-                // zisofs2: version, header size, algorithm, block size, size.
-                vec![
-                    f(0, 8, "magic", Explain::Nothing),
-                    f(8, 1, "version", Explain::Nothing),
-                    f(9, 1, "header size", Explain::Derived),
-                    f(
-                        10,
-                        1,
-                        "algorithm",
-                        entry(&[Key::Attribute(super::zisofs::ALGORITHM)]),
-                    ),
-                    f(
-                        11,
-                        1,
-                        "block size",
-                        entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
-                    ),
-                    f(12, 8, "uncompressed size", entry(&[Key::SIZE])),
-                ]
+                fields_at(super::zisofs::File2Header::FIELDS, 0)
             } else {
-                vec![
-                    f(0, 8, "magic", Explain::Nothing),
-                    f(8, 4, "uncompressed size", entry(&[Key::SIZE])),
-                    f(12, 1, "header size", Explain::Derived),
-                    f(
-                        13,
-                        1,
-                        "block size",
-                        entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
-                    ),
-                ]
+                fields_at(super::zisofs::FileHeader::FIELDS, 0)
             }),
         });
         l.push(Span {

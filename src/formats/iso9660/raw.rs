@@ -5,7 +5,7 @@ use super::attrs::{
     RECORD_DATE, RECORD_EXT_ATTR_LENGTH, RECORD_FILE_UNIT_SIZE, RECORD_FLAGS,
     RECORD_INTERLEAVE_GAP, RECORD_VOLUME_SEQUENCE,
 };
-use crate::bytes::{be16, be32, le16, le32};
+use crate::bytes::{be16, be32, le16, le32, Bytes};
 use crate::error::{Error, Result};
 use crate::model::span::{Explain, Key};
 use crate::model::structure::{structure, Array, Encoding, Raw, U8};
@@ -209,6 +209,19 @@ impl<'a> DirRecord<'a> {
     pub(crate) fn parse(raw: &'a [u8], offset: u64) -> Result<DirRecord<'a>> {
         let len = raw.first().copied().unwrap_or(0);
         Self::parse_as(raw, offset, usize::from(len))
+    }
+
+    /// Reads and parses the record at `at` of `image`, as long as its length
+    /// byte says: `first` names the length byte in an error, `record` the
+    /// record.
+    pub(crate) fn read(
+        image: Bytes<'a>,
+        at: u64,
+        first: &'static str,
+        record: &'static str,
+    ) -> Result<DirRecord<'a>> {
+        let [len] = *image.array(at, first)?;
+        Self::parse(image.get(at, u64::from(len), record)?, at)
     }
 
     /// Parses the root directory record of a volume descriptor: the 34 bytes of

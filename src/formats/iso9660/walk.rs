@@ -84,11 +84,7 @@ pub(crate) fn rock_ridge_skip(
     limits: &Limits,
 ) -> Option<u8> {
     let start = u64::from(vol.root.extent()) * u64::from(vol.block_size);
-    let first = image.get(start, 1, "root directory").ok()?;
-    let raw = image
-        .get(start, u64::from(first[0]), "root directory record")
-        .ok()?;
-    let dot = DirRecord::parse(raw, start).ok()?;
+    let dot = DirRecord::read(image, start, "root directory", "root directory record").ok()?;
     let (entries, _) = susp::collect(
         image,
         dot.system_use,
@@ -168,10 +164,7 @@ impl Tree {
         };
         // The root's attributes live in the `.` record of its own extent.
         let root_start = w.block_start(vol.root.extent());
-        let dot = image
-            .get(root_start, 1, "root directory")
-            .and_then(|first| image.get(root_start, u64::from(first[0]), "root directory record"))
-            .and_then(|raw| DirRecord::parse(raw, root_start));
+        let dot = DirRecord::read(image, root_start, "root directory", "root directory record");
         let dot = match dot {
             Ok(dot) => dot,
             // A root outside the image (truncated) or damaged: an empty tree
@@ -442,11 +435,10 @@ impl<'a> Walker<'a, '_> {
             return false;
         };
         let start = self.block_start(block);
-        let parent = self.image.get(start, 1, "directory").and_then(|first| {
-            let at = start + u64::from(first[0]);
-            let len = self.image.get(at, 1, "directory record")?;
-            let raw = self.image.get(at, u64::from(len[0]), "directory record")?;
-            DirRecord::parse(raw, at)
+        // The `..` record follows the `.` record, as long as its length byte says.
+        let parent = self.image.array(start, "directory").and_then(|&[dot]| {
+            let at = start + u64::from(dot);
+            DirRecord::read(self.image, at, "directory record", "directory record")
         });
         let Ok(parent) = parent else {
             return false;
@@ -802,11 +794,12 @@ impl<'a> Walker<'a, '_> {
     ) -> Option<(DirRecord<'a>, RockRidge)> {
         let start = self.block_start(block);
         let read = || -> Result<DirRecord<'a>> {
-            let first = self.image.get(start, 1, "relocated directory (CL)")?;
-            let raw = self
-                .image
-                .get(start, u64::from(first[0]), "relocated directory (CL)")?;
-            DirRecord::parse(raw, start)
+            DirRecord::read(
+                self.image,
+                start,
+                "relocated directory (CL)",
+                "relocated directory (CL)",
+            )
         };
         match read() {
             Ok(dot) if dot.is_self() => {

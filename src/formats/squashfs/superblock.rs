@@ -3,7 +3,7 @@
 use super::compress::Compressor;
 use super::metadata::{Reader, Table};
 
-use crate::bytes::{le16, le32, Bytes};
+use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::model::span::Explain;
 use crate::model::structure::{field_at, structure, Le16, Le32, Le64, Raw};
@@ -323,6 +323,55 @@ fn flag_names(flags: u16) -> String {
     }
 }
 
+/// A compressor option, as the fact of its name.
+const fn option(name: &'static str) -> Explain {
+    Explain::fact_named(name)
+}
+
+// The compressor options of each compressor, as the kernel reads them. They
+// are a metadata block (which may be compressed), so the byte layout cannot
+// place their fields: it owns the block whole, explained by any of them.
+
+structure! {
+    /// gzip's options.
+    pub(crate) struct GzipOptions[8] {
+        level: 0, 4, Le32, "compression level", option("compression_options.compression_level");
+        window_size: 4, 2, Le16, "window size", option("compression_options.window_size");
+        strategies: 6, 2, Le16, "strategies", option("compression_options.strategies");
+    }
+}
+
+structure! {
+    /// xz's options.
+    pub(crate) struct XzOptions[8] {
+        dictionary_size: 0, 4, Le32, "dictionary size", option("compression_options.dictionary_size");
+        filters: 4, 4, Le32, "filters", option("compression_options.filters");
+    }
+}
+
+structure! {
+    /// lz4's options.
+    pub(crate) struct Lz4Options[8] {
+        version: 0, 4, Le32, "version", option("compression_options.version");
+        flags: 4, 4, Le32, "flags", option("compression_options.flags");
+    }
+}
+
+structure! {
+    /// zstd's options.
+    pub(crate) struct ZstdOptions[4] {
+        level: 0, 4, Le32, "compression level", option("compression_options.compression_level");
+    }
+}
+
+structure! {
+    /// lzo's options.
+    pub(crate) struct LzoOptions[8] {
+        algorithm: 0, 4, Le32, "algorithm", option("compression_options.algorithm");
+        level: 4, 4, Le32, "compression level", option("compression_options.compression_level");
+    }
+}
+
 /// The compressor options block that follows the superblock when the
 /// `compressor_options` flag is set, as facts.
 pub(crate) fn compressor_options(sb: &Superblock, reader: &Reader<'_>) -> Result<Vec<Fact>> {
@@ -338,53 +387,49 @@ pub(crate) fn compressor_options(sb: &Superblock, reader: &Reader<'_>) -> Result
     let d = &block.data;
     // Compressor options say how the bytes were packed.
     let int = |name: &'static str, v: u32| Fact::packing(name, Value::Int(u64::from(v)));
-    let need = |n: usize| {
-        if d.len() < n {
-            Err(Error::malformed(
-                "compressor options",
-                SUPERBLOCK_SIZE,
-                format!(
-                    "{} options need {n} bytes, the block has {}",
-                    sb.compressor.name(),
-                    d.len()
-                ),
-            ))
-        } else {
-            Ok(())
-        }
+    let short = |n: usize| {
+        Error::malformed(
+            "compressor options",
+            SUPERBLOCK_SIZE,
+            format!(
+                "{} options need {n} bytes, the block has {}",
+                sb.compressor.name(),
+                d.len()
+            ),
+        )
     };
     Ok(match sb.compressor {
         super::Compressor::Gzip => {
-            need(8)?;
+            let o = GzipOptions::new(d).ok_or_else(|| short(GzipOptions::LEN))?;
             vec![
-                int("compression_options.compression_level", le32(d, 0)),
-                int("compression_options.window_size", u32::from(le16(d, 4))),
-                int("compression_options.strategies", u32::from(le16(d, 6))),
+                int("compression_options.compression_level", o.level()),
+                int("compression_options.window_size", o.window_size().into()),
+                int("compression_options.strategies", o.strategies().into()),
             ]
         }
         super::Compressor::Xz => {
-            need(8)?;
+            let o = XzOptions::new(d).ok_or_else(|| short(XzOptions::LEN))?;
             vec![
-                int("compression_options.dictionary_size", le32(d, 0)),
-                int("compression_options.filters", le32(d, 4)),
+                int("compression_options.dictionary_size", o.dictionary_size()),
+                int("compression_options.filters", o.filters()),
             ]
         }
         super::Compressor::Lz4 => {
-            need(8)?;
+            let o = Lz4Options::new(d).ok_or_else(|| short(Lz4Options::LEN))?;
             vec![
-                int("compression_options.version", le32(d, 0)),
-                int("compression_options.flags", le32(d, 4)),
+                int("compression_options.version", o.version()),
+                int("compression_options.flags", o.flags()),
             ]
         }
         super::Compressor::Zstd => {
-            need(4)?;
-            vec![int("compression_options.compression_level", le32(d, 0))]
+            let o = ZstdOptions::new(d).ok_or_else(|| short(ZstdOptions::LEN))?;
+            vec![int("compression_options.compression_level", o.level())]
         }
         super::Compressor::Lzo => {
-            need(8)?;
+            let o = LzoOptions::new(d).ok_or_else(|| short(LzoOptions::LEN))?;
             vec![
-                int("compression_options.algorithm", le32(d, 0)),
-                int("compression_options.compression_level", le32(d, 4)),
+                int("compression_options.algorithm", o.algorithm()),
+                int("compression_options.compression_level", o.level()),
             ]
         }
         // lzma has no options; keep whatever is there so a difference still shows.
@@ -403,6 +448,15 @@ pub(crate) mod tests {
     fn the_field_table_covers_the_superblock() {
         use crate::model::structure::check_table;
         assert_eq!(check_table(RawSuperblock::FIELDS, SUPERBLOCK_SIZE), Ok(()));
+        for (fields, len) in [
+            (GzipOptions::FIELDS, GzipOptions::LEN),
+            (XzOptions::FIELDS, XzOptions::LEN),
+            (Lz4Options::FIELDS, Lz4Options::LEN),
+            (ZstdOptions::FIELDS, ZstdOptions::LEN),
+            (LzoOptions::FIELDS, LzoOptions::LEN),
+        ] {
+            assert_eq!(check_table(fields, len as u64), Ok(()));
+        }
     }
 
     /// A valid superblock for a gzip image of `len` bytes with the given tables.

@@ -17,7 +17,7 @@ use super::compress::{decompress, Compressor};
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::model::span::Explain;
-use crate::model::structure::{structure, Le16};
+use crate::model::structure::{structure, Le16, Le64};
 
 /// Most bytes a metadata block holds once decompressed.
 pub(crate) const METADATA_SIZE: usize = 8192;
@@ -259,6 +259,14 @@ impl Cursor<'_, '_> {
     }
 }
 
+structure! {
+    /// An entry of a lookup table's index: where one of its metadata blocks
+    /// is. The byte layout owns the index whole, as placement.
+    pub(crate) struct IndexEntry[8] {
+        block: 0, 8, Le64, "block position", Explain::Placement;
+    }
+}
+
 /// The largest entry of a lookup table (fragment and xattr id entries).
 pub(crate) const MAX_ENTRY_SIZE: usize = 16;
 
@@ -284,13 +292,15 @@ impl Lookup {
         self.count.div_ceil(self.per_block())
     }
 
+    /// Bytes of the index.
+    pub(crate) fn index_len(&self) -> u64 {
+        self.blocks() * IndexEntry::LEN as u64
+    }
+
     /// The position of the `k`th metadata block, as the index says.
     pub(crate) fn block_pos(&self, image: Bytes<'_>, k: u64) -> Result<u64> {
-        let at = self.index + 8 * k;
-        let raw = image.get(at, 8, self.name)?;
-        let mut b = [0u8; 8];
-        b.copy_from_slice(raw);
-        let pos = u64::from_le_bytes(b);
+        let at = self.index + IndexEntry::LEN as u64 * k;
+        let pos = IndexEntry::from_array(image.array(at, self.name)?).block();
         // Blocks are written before the index that lists them.
         if pos < self.floor || pos >= self.index {
             return Err(Error::malformed(
@@ -359,10 +369,12 @@ pub(crate) mod tests {
     #[test]
     fn the_header_is_declared_byte_by_byte() {
         use crate::model::structure::check_table;
-        assert_eq!(
-            check_table(MetadataHeader::FIELDS, MetadataHeader::LEN as u64),
-            Ok(())
-        );
+        for (fields, len) in [
+            (MetadataHeader::FIELDS, MetadataHeader::LEN),
+            (IndexEntry::FIELDS, IndexEntry::LEN),
+        ] {
+            assert_eq!(check_table(fields, len as u64), Ok(()));
+        }
         let h = MetadataHeader::from_array(&[3, 0x80]);
         assert_eq!((h.stored(), h.uncompressed()), (3, true));
         let h = MetadataHeader::from_array(&[0xff, 0x7f]);

@@ -346,7 +346,8 @@ impl SquashFs<'_> {
     fn export_items(&self, blocks: &Blocks, count: u64, paths: &[EntryPath]) -> Decoded {
         let (stream, ranges, _) = decode(blocks);
         let mut users = self.paths_by(|n| Some(u64::from(n.number)), paths);
-        let n = count.min(stream.len() as u64 / 8).min(self.item_cap());
+        let size = ExportEntry::LEN as u64;
+        let n = count.min(stream.len() as u64 / size).min(self.item_cap());
         let items = (0..n)
             .map(|i| {
                 // Entry i is inode number i + 1: numbers start at 1.
@@ -355,7 +356,7 @@ impl SquashFs<'_> {
                     class: "reference to inode",
                     label: entries.is_empty().then(|| (i + 1).to_string()),
                     entries,
-                    range: i * 8..i * 8 + 8,
+                    range: i * size..i * size + size,
                     explain: Explain::Placement,
                     tag: 0,
                 }
@@ -647,7 +648,7 @@ fn index_span(l: &mut Layout, table: &str, lookup: &Lookup) {
     if lookup.count > 0 {
         l.push(Span {
             start: lookup.index,
-            len: lookup.blocks() * 8,
+            len: lookup.index_len(),
             owner: Owner::new("table index", format!("{table} index"), Explain::Placement),
         });
     }

@@ -51,7 +51,7 @@ impl Xattrs {
         // The index must be in the image; its blocks are checked when read.
         reader
             .image
-            .get(ids.index, ids.blocks() * 8, "xattr id table index")?;
+            .get(ids.index, ids.index_len(), "xattr id table index")?;
         // Key/value blocks come first, then the id blocks, then the header.
         let kv_end = if count > 0 {
             ids.block_pos(reader.image, 0)?

@@ -437,6 +437,12 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_codeview_record_is_declared_byte_by_byte() {
+        use crate::model::structure::check_table;
+        assert_eq!(check_table(CodeView::FIELDS, CodeView::LEN as u64), Ok(()));
+    }
+
+    #[test]
     fn damaged_or_other_bytes_are_not_read() {
         let data = efi(1, 1, 1);
         // Every cut of the file either reads or not: no panic.

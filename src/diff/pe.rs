@@ -18,10 +18,15 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+use std::mem::offset_of;
+
 use object::pe;
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile, PeFile32, PeFile64};
+use object::{LittleEndian as LE, ReadRef};
 use sha2::{Digest, Sha256};
 
+use crate::model::span::Explain;
+use crate::model::structure::{field_at, structure, Le32, Raw};
 use crate::model::{Fact, Value};
 use crate::report::change::ElfPlace;
 use crate::time::Timestamp;
@@ -46,27 +51,55 @@ pub(crate) struct PeInfo {
     size_of_headers: u64,
 }
 
+/// Where the header fields left out of the content comparison are, from the
+/// start of the NT headers, as object declares the headers of a PE32 or a
+/// PE32+ file.
+struct Masked {
+    time_date_stamp: u64,
+    check_sum: u64,
+}
+
+macro_rules! masked {
+    ($nt:ty) => {
+        Masked {
+            time_date_stamp: offset_of!($nt, file_header.time_date_stamp) as u64,
+            check_sum: offset_of!($nt, optional_header.check_sum) as u64,
+        }
+    };
+}
+
 /// Reads a PE file: `None` when the bytes are not one.
 pub(crate) fn read(data: &[u8]) -> Option<PeInfo> {
     match object::read::pe::optional_header_magic(data).ok()? {
-        pe::IMAGE_NT_OPTIONAL_HDR32_MAGIC => read_as(&PeFile32::parse(data).ok()?, data),
-        pe::IMAGE_NT_OPTIONAL_HDR64_MAGIC => read_as(&PeFile64::parse(data).ok()?, data),
+        pe::IMAGE_NT_OPTIONAL_HDR32_MAGIC => read_as(
+            &PeFile32::parse(data).ok()?,
+            data,
+            &masked!(pe::ImageNtHeaders32),
+        ),
+        pe::IMAGE_NT_OPTIONAL_HDR64_MAGIC => read_as(
+            &PeFile64::parse(data).ok()?,
+            data,
+            &masked!(pe::ImageNtHeaders64),
+        ),
         _ => None,
     }
 }
 
-fn u16_at(data: &[u8], at: u64) -> Option<u16> {
-    let at = usize::try_from(at).ok()?;
-    Some(u16::from_le_bytes(
-        data.get(at..at.checked_add(2)?)?.try_into().ok()?,
-    ))
+/// The byte range of a field of `len` bytes at `at` of a structure at `base`.
+fn range(base: u64, at: usize, len: usize) -> Range<u64> {
+    let start = base + at as u64;
+    start..start + len as u64
 }
 
-fn u32_at(data: &[u8], at: u64) -> Option<u32> {
-    let at = usize::try_from(at).ok()?;
-    Some(u32::from_le_bytes(
-        data.get(at..at.checked_add(4)?)?.try_into().ok()?,
-    ))
+structure! {
+    /// A CodeView record (`RSDS`, the PDB 7.0 form), before the PDB's path
+    /// (NUL-terminated). PE files get no byte layout: the explanations are
+    /// not read.
+    struct CodeView[24] {
+        signature: 0, 4, Raw, "signature", Explain::Nothing;
+        guid: 4, 16, Raw, "guid", Explain::Nothing;
+        age: 20, 4, Le32, "age", Explain::Nothing;
+    }
 }
 
 /// A section name as an attribute name's part: printable ASCII, others `?`.
@@ -83,16 +116,19 @@ fn section_name(raw: &[u8]) -> String {
         .collect()
 }
 
-fn read_as<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>, data: &[u8]) -> Option<PeInfo> {
+fn read_as<Pe: ImageNtHeaders>(
+    file: &PeFile<'_, Pe>,
+    data: &[u8],
+    masked: &Masked,
+) -> Option<PeInfo> {
     let mut info = PeInfo::default();
     let nt = u64::from(file.dos_header().nt_headers_offset());
-    let coff = nt + 4;
-    let opt = coff + 20;
+    let coff = file.nt_headers().file_header();
     let header = file.nt_headers().optional_header();
     let mut fact = |name: &'static str, value: Value| info.facts.push(Fact::new(name, value));
     let int = |n: u32| Value::Int(u64::from(n));
-    fact("pe.machine", int(u32::from(u16_at(data, coff)?)));
-    let stamp = u32_at(data, coff + 4)?;
+    fact("pe.machine", int(u32::from(coff.machine.get(LE).0)));
+    let stamp = coff.time_date_stamp.get(LE);
     info.facts.push(Fact::time(
         "pe.time_date_stamp",
         Value::Time(Timestamp::from_unix(i64::from(stamp))),
@@ -100,7 +136,7 @@ fn read_as<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>, data: &[u8]) -> Option<PeI
     let mut fact = |name: &'static str, value: Value| info.facts.push(Fact::new(name, value));
     fact(
         "pe.characteristics",
-        int(u32::from(u16_at(data, coff + 18)?)),
+        int(u32::from(coff.characteristics.get(LE).0)),
     );
     fact(
         "pe.linker_version",
@@ -117,7 +153,7 @@ fn read_as<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>, data: &[u8]) -> Option<PeI
     fact("pe.size_of_headers", int(header.size_of_headers()));
     // The checksum follows every other byte of the file: how it is encoded.
     info.facts
-        .push(Fact::packing("pe.checksum", int(u32_at(data, opt + 64)?)));
+        .push(Fact::packing("pe.checksum", int(header.check_sum())));
     let mut fact = |name: &'static str, value: Value| info.facts.push(Fact::new(name, value));
     fact("pe.subsystem", int(u32::from(header.subsystem().0)));
     fact(
@@ -132,8 +168,10 @@ fn read_as<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>, data: &[u8]) -> Option<PeI
         "pe.dll_characteristics",
         int(u32::from(header.dll_characteristics().0)),
     );
-    info.mask.push(coff + 4..coff + 8);
-    info.mask.push(opt + 64..opt + 68);
+    let word = std::mem::size_of::<u32>();
+    info.mask
+        .push(range(nt, masked.time_date_stamp as usize, word));
+    info.mask.push(range(nt, masked.check_sum as usize, word));
     info.size_of_headers = u64::from(header.size_of_headers());
 
     let mut seen = std::collections::HashSet::new();
@@ -151,25 +189,21 @@ fn read_as<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>, data: &[u8]) -> Option<PeI
             .unwrap_or_default();
         let p = |field: &str| Cow::Owned(format!("pe.section.{name}.{field}"));
         let int = |n: u32| Value::Int(u64::from(n));
-        info.facts.push(Fact::new(
-            p("virtual_size"),
-            int(s.virtual_size.get(object::LittleEndian)),
-        ));
+        info.facts
+            .push(Fact::new(p("virtual_size"), int(s.virtual_size.get(LE))));
         info.facts.push(Fact::new(
             p("virtual_address"),
-            int(s.virtual_address.get(object::LittleEndian)),
+            int(s.virtual_address.get(LE)),
         ));
-        info.facts.push(Fact::new(
-            p("size"),
-            int(s.size_of_raw_data.get(object::LittleEndian)),
-        ));
+        info.facts
+            .push(Fact::new(p("size"), int(s.size_of_raw_data.get(LE))));
         info.facts.push(Fact::layout(
             p("file_offset"),
-            int(s.pointer_to_raw_data.get(object::LittleEndian)),
+            int(s.pointer_to_raw_data.get(LE)),
         ));
         info.facts.push(Fact::new(
             p("characteristics"),
-            int(s.characteristics.get(object::LittleEndian).0),
+            int(s.characteristics.get(LE).0),
         ));
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         info.facts
@@ -199,52 +233,60 @@ fn debug_directory<Pe: ImageNtHeaders>(file: &PeFile<'_, Pe>, data: &[u8], info:
     let Ok((offset, size)) = dir.file_range(&file.section_table()) else {
         return;
     };
-    const ENTRY: u64 = 28;
-    let count = (u64::from(size) / ENTRY).min(MAX_DEBUG_ENTRIES as u64);
+    let entry = std::mem::size_of::<pe::ImageDebugDirectory>() as u64;
+    let count = (u64::from(size) / entry).min(MAX_DEBUG_ENTRIES as u64);
     for i in 0..count {
-        let at = u64::from(offset) + i * ENTRY;
-        let (Some(stamp), Some(typ), Some(len), Some(ptr)) = (
-            u32_at(data, at + 4),
-            u32_at(data, at + 12),
-            u32_at(data, at + 16),
-            u32_at(data, at + 24),
-        ) else {
+        let at = u64::from(offset) + i * entry;
+        let Ok(d) = data.read_at::<pe::ImageDebugDirectory>(at) else {
             return;
         };
+        let (stamp, typ) = (d.time_date_stamp.get(LE), d.typ.get(LE));
+        let (len, ptr) = (d.size_of_data.get(LE), d.pointer_to_raw_data.get(LE));
         let p = |field: &str| Cow::Owned(format!("pe.debug.{i}.{field}"));
         info.facts
-            .push(Fact::new(p("type"), Value::Int(u64::from(typ))));
+            .push(Fact::new(p("type"), Value::Int(u64::from(typ.0))));
         info.facts.push(Fact::time(
             p("time_date_stamp"),
             Value::Time(Timestamp::from_unix(i64::from(stamp))),
         ));
-        info.mask.push(at + 4..at + 8);
-        // CodeView: `RSDS`, a GUID, an age, the path of the PDB.
+        info.mask.push(range(
+            at,
+            offset_of!(pe::ImageDebugDirectory, time_date_stamp),
+            std::mem::size_of_val(&d.time_date_stamp),
+        ));
         let ptr = u64::from(ptr);
         let record = usize::try_from(ptr).ok().and_then(|p| {
             let end = p.checked_add(usize::try_from(len).ok()?)?;
             data.get(p..end)
         });
-        if typ != pe::IMAGE_DEBUG_TYPE_CODEVIEW.0 {
+        if typ != pe::IMAGE_DEBUG_TYPE_CODEVIEW {
             continue;
         }
-        let Some(record) = record.filter(|r| r.len() >= 24 && r.starts_with(b"RSDS")) else {
+        let Some((record, cv)) = record
+            .and_then(|r| Some((r, CodeView::new(r)?)))
+            .filter(|(_, cv)| cv.signature() == b"RSDS")
+        else {
             continue;
         };
         info.facts.push(Fact::identifier(
             p("guid"),
-            Value::Bytes(record[4..20].to_vec()),
+            Value::Bytes(cv.guid().to_vec()),
         ));
-        info.facts.push(Fact::new(
-            p("age"),
-            Value::Int(u64::from(u32_at(record, 20).unwrap_or(0))),
-        ));
-        let path = record[24..].split(|&b| b == 0).next().unwrap_or_default();
+        info.facts
+            .push(Fact::new(p("age"), Value::Int(u64::from(cv.age()))));
+        let path = record
+            .get(CodeView::LEN..)
+            .unwrap_or_default()
+            .split(|&b| b == 0)
+            .next()
+            .unwrap_or_default();
         info.facts.push(Fact::new(
             p("path"),
             Value::Text(String::from_utf8_lossy(path).into_owned()),
         ));
-        info.mask.push(ptr + 4..ptr + 24);
+        // The GUID and the age, the record's last fields: which build.
+        const GUID_AT: u64 = field_at(CodeView::FIELDS, "guid");
+        info.mask.push(ptr + GUID_AT..ptr + CodeView::LEN as u64);
     }
 }
 
@@ -392,6 +434,12 @@ pub(crate) mod tests {
         assert_eq!(place.as_deref(), Some("section .text+0x4"));
         let place = info.place(0x10).map(|p| p.to_string());
         assert_eq!(place.as_deref(), Some("section (headers)+0x10"));
+    }
+
+    #[test]
+    fn the_codeview_record_is_declared_byte_by_byte() {
+        use crate::model::structure::check_table;
+        assert_eq!(check_table(CodeView::FIELDS, CodeView::LEN as u64), Ok(()));
     }
 
     #[test]

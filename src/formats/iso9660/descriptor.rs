@@ -429,8 +429,8 @@ fn volume<'a>(
     }
     let (root, declared) = DirRecord::parse_root(d.root(), offset + ROOT_AT)?;
     let root_fields = [
-        ("root.extent", Value::Int(u64::from(root.extent))),
-        ("root.data_length", Value::Int(u64::from(root.data_len))),
+        ("root.extent", Value::Int(u64::from(root.extent()))),
+        ("root.data_length", Value::Int(u64::from(root.data_len()))),
     ];
     for (field, value) in root_fields {
         facts.push(Fact::layout(name(field), value));

@@ -5,7 +5,7 @@ use super::attrs::{
     RECORD_DATE, RECORD_EXT_ATTR_LENGTH, RECORD_FILE_UNIT_SIZE, RECORD_FLAGS,
     RECORD_INTERLEAVE_GAP, RECORD_VOLUME_SEQUENCE,
 };
-use crate::bytes::{be16, be32, le16, le32};
+use crate::bytes::{be16, be32, le16, le32, Bytes};
 use crate::error::{Error, Result};
 use crate::model::span::{Explain, Key};
 use crate::model::structure::{structure, Array, Encoding, Raw, U8};
@@ -109,10 +109,15 @@ fn zone(raw: u8) -> (i32, Option<i16>) {
     }
 }
 
+/// Bytes of a directory record's date (also a short-form TF stamp).
+pub(crate) const RECORD_DATE_LEN: usize = 7;
+/// Bytes of a volume descriptor's date (also a long-form TF stamp).
+pub(crate) const LONG_DATE_LEN: usize = 17;
+
 /// The 7-byte recording date of a directory record (ECMA-119 9.1.5).
 /// `Unset` when all bytes are zero, the raw bytes when a field is out of range.
 pub(crate) fn record_date(b: &[u8]) -> Value {
-    let Some(b) = b.get(..7) else {
+    let Some(b) = b.get(..RECORD_DATE_LEN) else {
         return Value::Unset;
     };
     if b.iter().all(|&x| x == 0) {
@@ -140,7 +145,7 @@ pub(crate) fn record_date(b: &[u8]) -> Value {
 /// Ridge long-form TF stamps. `Unset` when the digits are all zero (the standard's
 /// "not specified"), the raw bytes when they do not form a date.
 pub(crate) fn long_date(b: &[u8]) -> Value {
-    let Some(b) = b.get(..17) else {
+    let Some(b) = b.get(..LONG_DATE_LEN) else {
         return Value::Unset;
     };
     let digits = &b[..16];
@@ -183,35 +188,20 @@ pub(crate) fn long_date(b: &[u8]) -> Value {
     }
 }
 
-/// One directory record (ECMA-119 9.1), borrowed from the image.
+/// One directory record (ECMA-119 9.1), borrowed from the image: its fixed
+/// part is read through [`RecordFixed`] when asked, never copied.
 #[derive(Debug, Clone)]
 pub(crate) struct DirRecord<'a> {
     /// Where the record starts in the image.
     pub offset: u64,
-    /// Extended attribute record length, in logical blocks.
-    pub ext_attr_len: u8,
-    /// First logical block of the extent.
-    pub extent: u32,
-    /// Length of the extent's data in bytes.
-    pub data_len: u32,
-    /// The 7-byte recording date.
-    pub date: &'a [u8],
-    /// File flags.
-    pub flags: u8,
-    /// File unit size (interleaved files).
-    pub unit_size: u8,
-    /// Interleave gap size.
-    pub interleave_gap: u8,
-    /// Volume sequence number.
-    pub volume_sequence: u16,
+    /// The fixed part, before the identifier.
+    pub fixed: RecordFixed<'a>,
     /// File identifier bytes, as stored (with `;1`).
     pub name: &'a [u8],
     /// The System Use area (SUSP entries).
     pub system_use: &'a [u8],
     /// Where the System Use area starts in the image.
     pub system_use_offset: u64,
-    /// Names of both-endian fields whose two copies disagree.
-    pub endian_mismatches: Vec<&'static str>,
 }
 
 impl<'a> DirRecord<'a> {
@@ -219,6 +209,19 @@ impl<'a> DirRecord<'a> {
     pub(crate) fn parse(raw: &'a [u8], offset: u64) -> Result<DirRecord<'a>> {
         let len = raw.first().copied().unwrap_or(0);
         Self::parse_as(raw, offset, usize::from(len))
+    }
+
+    /// Reads and parses the record at `at` of `image`, as long as its length
+    /// byte says: `first` names the length byte in an error, `record` the
+    /// record.
+    pub(crate) fn read(
+        image: Bytes<'a>,
+        at: u64,
+        first: &'static str,
+        record: &'static str,
+    ) -> Result<DirRecord<'a>> {
+        let [len] = *image.array(at, first)?;
+        Self::parse(image.get(at, u64::from(len), record)?, at)
     }
 
     /// Parses the root directory record of a volume descriptor: the 34 bytes of
@@ -264,34 +267,45 @@ impl<'a> DirRecord<'a> {
         // A pad byte follows an even-length identifier so the System Use area starts
         // on an even offset.
         let su_start = (name_end + usize::from(name_len % 2 == 0)).min(len);
-        let mut endian_mismatches = Vec::new();
-        let (extent, bad) = fixed.extent();
-        if bad {
-            endian_mismatches.push("extent");
-        }
-        let (data_len, bad) = fixed.data_len();
-        if bad {
-            endian_mismatches.push("data_length");
-        }
-        let (volume_sequence, bad) = fixed.volume_sequence();
-        if bad {
-            endian_mismatches.push("volume_sequence_number");
-        }
         Ok(DirRecord {
             offset,
-            ext_attr_len: fixed.ext_attr_len(),
-            extent,
-            data_len,
-            date: fixed.date(),
-            flags: fixed.flags(),
-            unit_size: fixed.unit_size(),
-            interleave_gap: fixed.interleave_gap(),
-            volume_sequence,
+            fixed,
             name: raw.get(RECORD_FIXED..name_end).unwrap_or_default(),
             system_use: raw.get(su_start..len).unwrap_or_default(),
             system_use_offset: offset + su_start as u64,
-            endian_mismatches,
         })
+    }
+
+    /// First logical block of the extent (the little-endian copy).
+    pub(crate) fn extent(&self) -> u32 {
+        self.fixed.extent().0
+    }
+
+    /// Length of the extent's data in bytes (the little-endian copy).
+    pub(crate) fn data_len(&self) -> u32 {
+        self.fixed.data_len().0
+    }
+
+    /// Volume sequence number (the little-endian copy).
+    pub(crate) fn volume_sequence(&self) -> u16 {
+        self.fixed.volume_sequence().0
+    }
+
+    /// File flags.
+    pub(crate) fn flags(&self) -> u8 {
+        self.fixed.flags()
+    }
+
+    /// Names of both-endian fields whose two copies disagree.
+    pub(crate) fn endian_mismatches(&self) -> Vec<&'static str> {
+        [
+            ("extent", self.fixed.extent().1),
+            ("data_length", self.fixed.data_len().1),
+            ("volume_sequence_number", self.fixed.volume_sequence().1),
+        ]
+        .into_iter()
+        .filter_map(|(name, bad)| bad.then_some(name))
+        .collect()
     }
 
     /// True for the `.` record (identifier 0x00).
@@ -306,7 +320,7 @@ impl<'a> DirRecord<'a> {
 
     /// True when the directory flag is set.
     pub(crate) fn is_dir(&self) -> bool {
-        self.flags & flag::DIRECTORY != 0
+        self.flags() & flag::DIRECTORY != 0
     }
 }
 
@@ -371,12 +385,12 @@ mod tests {
         let raw = record(b"README.TXT;1", 0, 20, 1234, b"NM\x05\x01\x00");
         let rec = DirRecord::parse(&raw, 100).ok();
         let rec = rec.as_ref();
-        assert_eq!(rec.map(|r| r.extent), Some(20));
-        assert_eq!(rec.map(|r| r.data_len), Some(1234));
+        assert_eq!(rec.map(|r| r.extent()), Some(20));
+        assert_eq!(rec.map(|r| r.data_len()), Some(1234));
         assert_eq!(rec.map(|r| r.name), Some(&b"README.TXT;1"[..]));
         assert_eq!(rec.map(|r| r.system_use), Some(&b"NM\x05\x01\x00"[..]));
         assert_eq!(rec.map(|r| r.system_use_offset), Some(100 + 33 + 12 + 1));
-        assert_eq!(rec.map(|r| r.endian_mismatches.is_empty()), Some(true));
+        assert_eq!(rec.map(|r| r.endian_mismatches().is_empty()), Some(true));
     }
 
     #[test]
@@ -385,7 +399,7 @@ mod tests {
         assert_eq!(root.len(), 34);
         let parsed = DirRecord::parse_root(&root, 156).ok();
         assert_eq!(
-            parsed.as_ref().map(|(r, l)| (r.extent, *l)),
+            parsed.as_ref().map(|(r, l)| (r.extent(), *l)),
             Some((20, None))
         );
         // NetBSD makefs: 68.
@@ -394,7 +408,7 @@ mod tests {
         assert_eq!(
             parsed
                 .as_ref()
-                .map(|(r, l)| (r.extent, r.data_len, r.system_use.len(), *l)),
+                .map(|(r, l)| (r.extent(), r.data_len(), r.system_use.len(), *l)),
             Some((20, 2048, 0, Some(68)))
         );
         assert!(DirRecord::parse(&root, 156).is_err());
@@ -417,7 +431,7 @@ mod tests {
         let mut raw = record(b"A", 0, 7, 0, b"");
         raw[9] = 8;
         let rec = DirRecord::parse(&raw, 0).ok();
-        assert_eq!(rec.map(|r| r.endian_mismatches), Some(vec!["extent"]));
+        assert_eq!(rec.map(|r| r.endian_mismatches()), Some(vec!["extent"]));
     }
 
     #[test]

@@ -3,11 +3,12 @@
 //! Entries we do not interpret (AL, AA, SF and unknown ones) are kept raw so they
 //! can still be compared.
 
+use std::borrow::Cow;
+
 use super::attrs;
 use super::raw::Both32;
-use super::raw::{long_date, record_date};
+use super::raw::{long_date, record_date, LONG_DATE_LEN, RECORD_DATE_LEN};
 use super::susp::SuspEntry;
-use crate::bytes::byte;
 use crate::model::span::{Explain, Key};
 use crate::model::structure::{field_at, structure, Array, Raw, U8};
 use crate::model::{Fact, Value};
@@ -58,6 +59,123 @@ structure! {
         /// [`super::susp::SuspHeader`].
         header: 0, 4, Raw, "header", Explain::Derived;
         location: 4, 8, Both32, "location", Explain::Placement;
+    }
+}
+
+structure! {
+    /// An `NM` entry (RRIP 4.1.4) before its name, which runs to the entry's
+    /// end.
+    pub(crate) struct NmEntry[5] {
+        /// [`super::susp::SuspHeader`].
+        header: 0, 4, Raw, "header", Explain::Derived;
+        /// Continued in the next `NM` (bit 0), or `.` (bit 1) or `..` (bit 2).
+        flags: 4, 1, U8, "flags", Explain::Nothing;
+    }
+}
+
+/// `NM` flags: the name is the current directory's (`.`), the parent's
+/// (`..`), or neither.
+const NM_CURRENT: u8 = 0x02;
+const NM_PARENT: u8 = 0x04;
+
+structure! {
+    /// An `SL` entry (RRIP 4.1.3) before its component records, which run to
+    /// the entry's end.
+    pub(crate) struct SlEntry[5] {
+        /// [`super::susp::SuspHeader`].
+        header: 0, 4, Raw, "header", Explain::Derived;
+        /// Continued in the next `SL` (bit 0).
+        flags: 4, 1, U8, "flags", Explain::Entry(&[Key::SYMLINK]);
+    }
+}
+
+structure! {
+    /// A component record of an `SL` entry, before its `len` bytes of text.
+    pub(crate) struct SlComponent[2] {
+        /// Continued (bit 0), `.` (bit 1), `..` (bit 2), the root (bit 3).
+        flags: 0, 1, U8, "component flags", Explain::Entry(&[Key::SYMLINK]);
+        len: 1, 1, U8, "component length", Explain::Entry(&[Key::SYMLINK]);
+    }
+}
+
+/// `SL` component flags.
+mod component {
+    pub const CONTINUE: u8 = 0x01;
+    pub const CURRENT: u8 = 0x02;
+    pub const PARENT: u8 = 0x04;
+    pub const ROOT: u8 = 0x08;
+}
+
+structure! {
+    /// A `TF` entry (RRIP 4.1.6) before its stamps, one per flag bit set, in
+    /// the order of the bits.
+    pub(crate) struct TfEntry[5] {
+        /// [`super::susp::SuspHeader`].
+        header: 0, 4, Raw, "header", Explain::Derived;
+        /// Which stamps follow (bits 0 to 6), and their form (bit 7: long).
+        flags: 4, 1, U8, "flags", Explain::Nothing;
+    }
+}
+
+/// `TF` flag of stamps in the 17-byte form.
+const TF_LONG_FORM: u8 = 0x80;
+
+impl TfEntry<'_> {
+    /// Bytes of each stamp: the 17-byte form, or the 7-byte one.
+    pub(crate) fn stamp_len(&self) -> usize {
+        if self.flags() & TF_LONG_FORM != 0 {
+            LONG_DATE_LEN
+        } else {
+            RECORD_DATE_LEN
+        }
+    }
+
+    /// The stamps present, in flag-bit order.
+    pub(crate) fn stamps(&self) -> impl Iterator<Item = &'static attrs::TfStamp> {
+        let flags = self.flags();
+        attrs::TF
+            .iter()
+            .enumerate()
+            .filter(move |(bit, _)| flags & (1 << bit) != 0)
+            .map(|(_, s)| s)
+    }
+}
+
+structure! {
+    /// An `RR` entry (RRIP 1.09 4.1.7): which Rock Ridge entries the record
+    /// holds.
+    pub(crate) struct RrEntry[5] {
+        /// [`super::susp::SuspHeader`].
+        header: 0, 4, Raw, "header", Explain::Derived;
+        flags: 4, 1, U8, "flags", Explain::Entry(&[Key::Attribute(attrs::RR_FLAGS)]);
+    }
+}
+
+structure! {
+    /// An `ER` entry (SUSP 5.5) before its three texts: identifier,
+    /// descriptor and source, of the lengths it gives, one after another.
+    /// The version's attribute is named under the ER's number among the
+    /// record's (`susp.er1.version`), which the byte layout adds.
+    pub(crate) struct ErEntry[8] {
+        /// [`super::susp::SuspHeader`].
+        header: 0, 4, Raw, "header", Explain::Derived;
+        /// Identifier, descriptor and source lengths.
+        lengths: 4, 3, Array<3>, "text lengths", Explain::Derived;
+        version: 7, 1, U8, "extension version", Explain::EntryAttribute(Cow::Borrowed("version"));
+    }
+}
+
+impl ErEntry<'_> {
+    /// The identifier, descriptor and source, from `d`, the whole entry
+    /// (empty where it ends before them).
+    pub(crate) fn texts<'d>(&self, d: &'d [u8]) -> [&'d [u8]; 3] {
+        let mut at = Self::LEN;
+        self.lengths().map(|len| {
+            let len = usize::from(len);
+            let text = d.get(at..at + len).unwrap_or_default();
+            at += len;
+            text
+        })
     }
 }
 
@@ -159,29 +277,25 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
             b"PN" if need(&mut rr, PnEntry::LEN) => {
                 rr.pn = PnEntry::new(d).map(|p| (p.high().0, p.low().0));
             }
-            b"NM" if need(&mut rr, 5) => {
-                let flags = byte(d, 4);
-                let part: &[u8] = match flags & 0x06 {
-                    0x02 => b".",
-                    0x04 => b"..",
-                    _ => d.get(5..).unwrap_or_default(),
+            b"NM" if need(&mut rr, NmEntry::LEN) => {
+                let Some(nm) = NmEntry::new(d) else { continue };
+                let part: &[u8] = match nm.flags() & (NM_CURRENT | NM_PARENT) {
+                    NM_CURRENT => b".",
+                    NM_PARENT => b"..",
+                    _ => d.get(NmEntry::LEN..).unwrap_or_default(),
                 };
                 name.get_or_insert_with(Vec::new).extend_from_slice(part);
             }
-            b"SL" if need(&mut rr, 5) => link.add(
-                d.get(5..).unwrap_or_default(),
-                byte(d, 4),
+            b"SL" if need(&mut rr, SlEntry::LEN) => link.add(
+                d.get(SlEntry::LEN..).unwrap_or_default(),
                 e.offset,
                 &mut rr.problems,
             ),
-            b"TF" if need(&mut rr, 5) => {
-                let flags = byte(d, 4);
-                let width = if flags & 0x80 != 0 { 17 } else { 7 };
-                let mut at = 5;
-                for (bit, stamp) in attrs::TF.iter().map(|s| s.name).enumerate() {
-                    if flags & (1 << bit) == 0 {
-                        continue;
-                    }
+            b"TF" if need(&mut rr, TfEntry::LEN) => {
+                let Some(tf) = TfEntry::new(d) else { continue };
+                let width = tf.stamp_len();
+                let mut at = TfEntry::LEN;
+                for stamp in tf.stamps() {
                     // Stamps come in flag order, so a short entry lacks the
                     // last ones: those that fit are read (NetBSD makefs writes
                     // every TF one byte short), and the oddity is said.
@@ -189,12 +303,12 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
                         rr.oddities.push((super::oddity::SHORT_TF, e.offset));
                         break;
                     };
-                    let v = if width == 17 {
+                    let v = if width == LONG_DATE_LEN {
                         long_date(raw)
                     } else {
                         record_date(raw)
                     };
-                    rr.stamps.push((stamp, v));
+                    rr.stamps.push((stamp.name, v));
                     at += width;
                 }
             }
@@ -208,29 +322,30 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
             b"RE" => rr.relocated = true,
             // zisofs2 files are marked by `ZF` of version 2, or by `Z2`
             // (which kernels that know only version 1 ignore).
-            b"ZF" | b"Z2" if need(&mut rr, 16) => rr.zf = super::zisofs::Zf::parse(&e.sig, d),
-            b"RR" if need(&mut rr, 5) => rr.other.push(Fact::new(
-                attrs::RR_FLAGS,
-                Value::Int(u64::from(byte(d, 4))),
-            )),
-            b"ER" if need(&mut rr, 8) => {
-                er_count += 1;
-                let (id, des) = (usize::from(byte(d, 4)), usize::from(byte(d, 5)));
-                let src = usize::from(byte(d, 6));
-                let text = |from: usize, len: usize| {
-                    Value::Text(
-                        String::from_utf8_lossy(d.get(from..from + len).unwrap_or_default())
-                            .into_owned(),
-                    )
+            b"ZF" | b"Z2" if need(&mut rr, super::zisofs::ZfEntry::LEN) => {
+                rr.zf = super::zisofs::Zf::parse(&e.sig, d)
+            }
+            b"RR" if need(&mut rr, RrEntry::LEN) => {
+                if let Some(flags) = RrEntry::new(d).map(|r| r.flags()) {
+                    rr.other
+                        .push(Fact::new(attrs::RR_FLAGS, Value::Int(u64::from(flags))));
+                }
+            }
+            b"ER" if need(&mut rr, ErEntry::LEN) => {
+                let Some(entry) = ErEntry::new(d) else {
+                    continue;
                 };
+                er_count += 1;
+                let text = |t: &[u8]| Value::Text(String::from_utf8_lossy(t).into_owned());
+                let [id, descriptor, source] = entry.texts(d);
                 let er = |what| attrs::er(er_count, what);
-                rr.other.push(Fact::new(er("id"), text(8, id)));
-                rr.other
-                    .push(Fact::new(er("descriptor"), text(8 + id, des)));
-                rr.other
-                    .push(Fact::new(er("source"), text(8 + id + des, src)));
-                rr.other
-                    .push(Fact::new(er("version"), Value::Int(u64::from(byte(d, 7)))));
+                rr.other.push(Fact::new(er("id"), text(id)));
+                rr.other.push(Fact::new(er("descriptor"), text(descriptor)));
+                rr.other.push(Fact::new(er("source"), text(source)));
+                rr.other.push(Fact::new(
+                    er("version"),
+                    Value::Int(u64::from(entry.version())),
+                ));
             }
             // Continuation and padding are structure, not content.
             b"CE" | b"PD" | b"ES" => {}
@@ -254,11 +369,11 @@ struct SymlinkBuilder {
 }
 
 impl SymlinkBuilder {
-    fn add(&mut self, mut comps: &[u8], _entry_flags: u8, offset: u64, problems: &mut Vec<String>) {
+    fn add(&mut self, mut comps: &[u8], offset: u64, problems: &mut Vec<String>) {
         let target = self.target.get_or_insert_with(Vec::new);
-        while comps.len() >= 2 {
-            let (flags, len) = (comps[0], usize::from(comps[1]));
-            let Some(text) = comps.get(2..2 + len) else {
+        while let Some(comp) = SlComponent::new(comps) {
+            let (flags, len) = (comp.flags(), usize::from(comp.len()));
+            let Some(text) = comps.get(SlComponent::LEN..SlComponent::LEN + len) else {
                 problems.push(format!(
                     "SL entry at byte {offset}: component overruns the entry"
                 ));
@@ -267,15 +382,15 @@ impl SymlinkBuilder {
             if self.pending_slash {
                 target.push(b'/');
             }
-            let root = flags & 0x08 != 0;
-            match flags & 0x0e {
-                0x02 => target.extend_from_slice(b"."),
-                0x04 => target.extend_from_slice(b".."),
-                0x08 => target.push(b'/'),
+            let root = flags & component::ROOT != 0;
+            match flags & (component::CURRENT | component::PARENT | component::ROOT) {
+                component::CURRENT => target.extend_from_slice(b"."),
+                component::PARENT => target.extend_from_slice(b".."),
+                component::ROOT => target.push(b'/'),
                 _ => target.extend_from_slice(text),
             }
-            self.pending_slash = !root && flags & 0x01 == 0;
-            comps = &comps[2 + len..];
+            self.pending_slash = !root && flags & component::CONTINUE == 0;
+            comps = comps.get(SlComponent::LEN + len..).unwrap_or_default();
         }
     }
 
@@ -296,6 +411,12 @@ mod tests {
             (PxEntry::FIELDS, PxEntry::LEN),
             (PnEntry::FIELDS, PnEntry::LEN),
             (LinkEntry::FIELDS, LinkEntry::LEN),
+            (NmEntry::FIELDS, NmEntry::LEN),
+            (SlEntry::FIELDS, SlEntry::LEN),
+            (SlComponent::FIELDS, SlComponent::LEN),
+            (TfEntry::FIELDS, TfEntry::LEN),
+            (RrEntry::FIELDS, RrEntry::LEN),
+            (ErEntry::FIELDS, ErEntry::LEN),
         ] {
             assert_eq!(check_table(fields, len as u64), Ok(()));
         }

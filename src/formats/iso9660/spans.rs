@@ -18,12 +18,13 @@ use super::eltorito::{
     BootImageEntry, BootInfoTable, SectionHeader, ValidationEntry, BOOT_INFO_AT, ENTRY,
 };
 use super::raw::{DirRecord, PathRecord, RecordFixed, RECORD_FIXED};
-use super::rockridge::{LinkEntry, PnEntry, PxEntry, SpEntry};
+use super::rockridge::{
+    ErEntry, LinkEntry, NmEntry, PnEntry, PxEntry, RrEntry, SlEntry, SpEntry, TfEntry,
+};
 use super::susp::{self, CeEntry, SuspHeader};
 use super::walk::{Namespace, Tree, SYSTEM_USE_SLACK};
 use super::zisofs::ZfEntry;
 use super::IsoFs;
-use crate::bytes::byte;
 use crate::model::span::{
     f, fact, EntryPath, Explain, Field, Key, Keys, Layout, Owner, Placement, Span,
 };
@@ -440,37 +441,9 @@ impl IsoFs<'_> {
             )
             .of(path)
             .with_fields(if zf.algorithm == *b"PZ" {
-                // zisofs2: version, header size, algorithm, block size, size.
-                vec![
-                    f(0, 8, "magic", Explain::Nothing),
-                    f(8, 1, "version", Explain::Nothing),
-                    f(9, 1, "header size", Explain::Derived),
-                    f(
-                        10,
-                        1,
-                        "algorithm",
-                        entry(&[Key::Attribute(super::zisofs::ALGORITHM)]),
-                    ),
-                    f(
-                        11,
-                        1,
-                        "block size",
-                        entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
-                    ),
-                    f(12, 8, "uncompressed size", entry(&[Key::SIZE])),
-                ]
+                fields_at(super::zisofs::File2Header::FIELDS, 0)
             } else {
-                vec![
-                    f(0, 8, "magic", Explain::Nothing),
-                    f(8, 4, "uncompressed size", entry(&[Key::SIZE])),
-                    f(12, 1, "header size", Explain::Derived),
-                    f(
-                        13,
-                        1,
-                        "block size",
-                        entry(&[Key::Attribute(super::zisofs::BLOCK_SIZE)]),
-                    ),
-                ]
+                fields_at(super::zisofs::FileHeader::FIELDS, 0)
             }),
         });
         l.push(Span {
@@ -532,10 +505,22 @@ fn entry_fields(defs: &[FieldDef], len: u64, stretch: bool) -> Vec<Field> {
     v
 }
 
+/// The fields of a SUSP entry of `len` bytes whose table ends with one byte
+/// of flags before a tail of its own (a name, components): the flags and the
+/// tail, which the same change makes, as one field of the tail's `name`, run
+/// to the entry's end.
+fn with_tail(defs: &[FieldDef], len: u64, name: &'static str) -> Vec<Field> {
+    let mut v = entry_fields(defs, len, false);
+    if let Some(last) = v.last_mut() {
+        last.name = name.into();
+        last.len = len.saturating_sub(last.at);
+    }
+    v
+}
+
 /// What explains a SUSP entry's bytes, field by field (`sig` is the entry's
 /// signature, `er` the number of the ER entry among the record's).
 fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
-    let entry = Explain::Entry;
     let len = d.len() as u64;
     let header = || fields_at(SuspHeader::FIELDS, 0);
     let body_at = SuspHeader::LEN as u64;
@@ -547,46 +532,46 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
     match sig {
         "PX" => (Explain::Nothing, entry_fields(PxEntry::FIELDS, len, false)),
         "TF" => {
-            let flags = byte(d, 4);
-            let width = if flags & 0x80 != 0 { 17 } else { 7 };
-            let mut v = header();
-            v.push(f(body_at, 1, "flags", Explain::Nothing));
-            let mut at = body_at + 1;
-            for (bit, stamp) in attrs::TF.iter().enumerate() {
-                if flags & (1 << bit) != 0 {
+            let mut v = entry_fields(TfEntry::FIELDS, len, false);
+            if let Some(tf) = TfEntry::new(d) {
+                let width = tf.stamp_len() as u64;
+                let mut at = TfEntry::LEN as u64;
+                for stamp in tf.stamps() {
                     v.push(f(at, width, stamp.field, Explain::Entry(stamp.keys)));
                     at += width;
                 }
             }
             (Explain::Nothing, v)
         }
-        "NM" => (Explain::Nothing, rest("name", Explain::Nothing)),
+        "NM" => (Explain::Nothing, with_tail(NmEntry::FIELDS, len, "name")),
         "SL" => (
             Explain::Nothing,
-            rest("symlink target", entry(&[Key::SYMLINK])),
+            with_tail(SlEntry::FIELDS, len, "symlink target"),
         ),
         "PN" => (Explain::Nothing, entry_fields(PnEntry::FIELDS, len, true)),
         "CE" => (Explain::Nothing, entry_fields(CeEntry::FIELDS, len, true)),
         "CL" | "PL" => (Explain::Nothing, entry_fields(LinkEntry::FIELDS, len, true)),
-        "RR" => (
-            Explain::Nothing,
-            rest("flags", entry(&[Key::Attribute(RR_FLAGS)])),
-        ),
+        "RR" => (Explain::Nothing, with_tail(RrEntry::FIELDS, len, "flags")),
         "ER" => {
-            let (id, des, src) = (
-                u64::from(byte(d, 4)),
-                u64::from(byte(d, 5)),
-                u64::from(byte(d, 6)),
-            );
-            let key = |what: &str| Explain::EntryAttribute(attrs::er(er, what).into());
-            let mut v = header();
-            v.extend([
-                f(4, 3, "text lengths", Explain::Derived),
-                f(7, 1, "extension version", key("version")),
-                f(8, id, "identifier", key("id")),
-                f(8 + id, des, "descriptor", key("descriptor")),
-                f(8 + id + des, src, "source", key("source")),
-            ]);
+            let mut v = entry_fields(ErEntry::FIELDS, len, false);
+            // The version's attribute is named under this ER's.
+            for field in &mut v {
+                if let Explain::EntryAttribute(own) = &field.explain {
+                    field.explain = Explain::EntryAttribute(attrs::er(er, own).into());
+                }
+            }
+            let lengths = ErEntry::new(d).map_or([0; 3], |e| e.lengths());
+            let mut at = ErEntry::LEN as u64;
+            for (len, (name, what)) in lengths.into_iter().zip([
+                ("identifier", "id"),
+                ("descriptor", "descriptor"),
+                ("source", "source"),
+            ]) {
+                let len = u64::from(len);
+                let key = Explain::EntryAttribute(attrs::er(er, what).into());
+                v.push(f(at, len, name, key));
+                at += len;
+            }
             (Explain::Nothing, v)
         }
         "ZF" | "Z2" => (Explain::Nothing, entry_fields(ZfEntry::FIELDS, len, false)),
@@ -1070,6 +1055,60 @@ mod tests {
         assert!(v[..SuspHeader::FIELDS.len()].iter().all(
             |h| h.explain == Explain::Entry(&[Key::Attribute(super::super::zisofs::ALGORITHM)])
         ));
+    }
+
+    /// The names of fields after the SUSP header's.
+    fn body_names(v: &[Field]) -> Vec<&str> {
+        v[SuspHeader::FIELDS.len()..]
+            .iter()
+            .map(|f| f.name.as_ref())
+            .collect()
+    }
+
+    #[test]
+    fn rock_ridge_entries_with_tails_are_accounted_from_their_tables() {
+        // A TF entry of a modify and an access stamp, short form.
+        let mut tf = b"TF\x13\x01\x06".to_vec();
+        tf.extend([0; 14]);
+        let (_, v) = susp_fields("TF", &tf, 1);
+        assert!(contiguous(&v, 0, 19), "{v:?}");
+        assert_eq!(body_names(&v), ["flags", TF[1].field, TF[2].field]);
+        // The long form: 17 bytes a stamp.
+        tf[4] = 0x82;
+        tf.resize(22, 0);
+        let (_, v) = susp_fields("TF", &tf, 1);
+        assert!(contiguous(&v, 0, 22), "{v:?}");
+        // NM and SL: the flags and what follows them, one field.
+        for (sig, tail) in [("NM", "name"), ("SL", "symlink target")] {
+            let (_, v) = susp_fields(sig, b"NM\x09\x01\x00abcd", 1);
+            assert!(contiguous(&v, 0, 9), "{v:?}");
+            assert_eq!(body_names(&v), [tail]);
+        }
+        let (_, v) = susp_fields("RR", b"RR\x05\x01\x81", 1);
+        assert!(contiguous(&v, 0, 5), "{v:?}");
+        let rr_flags = Explain::Entry(&[Key::Attribute(RR_FLAGS)]);
+        assert_eq!(v.last().map(|f| &f.explain), Some(&rr_flags));
+        // ER: the lengths, the version, then the three texts they give.
+        let (_, v) = susp_fields("ER", b"ER\x0b\x01\x02\x01\x00\x01abc", 2);
+        assert!(contiguous(&v, 0, 11), "{v:?}");
+        assert_eq!(
+            body_names(&v),
+            [
+                "text lengths",
+                "extension version",
+                "identifier",
+                "descriptor",
+                "source"
+            ]
+        );
+        let explains: Vec<&Explain> = v.iter().map(|f| &f.explain).collect();
+        assert_eq!(
+            explains[SuspHeader::FIELDS.len() + 1..][..2],
+            [
+                &Explain::EntryAttribute("susp.er2.version".into()),
+                &Explain::EntryAttribute("susp.er2.id".into())
+            ]
+        );
     }
 
     #[test]

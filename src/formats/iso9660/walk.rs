@@ -83,12 +83,8 @@ pub(crate) fn rock_ridge_skip(
     vol: &VolumeRoot<'_>,
     limits: &Limits,
 ) -> Option<u8> {
-    let start = u64::from(vol.root.extent) * u64::from(vol.block_size);
-    let first = image.get(start, 1, "root directory").ok()?;
-    let raw = image
-        .get(start, u64::from(first[0]), "root directory record")
-        .ok()?;
-    let dot = DirRecord::parse(raw, start).ok()?;
+    let start = u64::from(vol.root.extent()) * u64::from(vol.block_size);
+    let dot = DirRecord::read(image, start, "root directory", "root directory record").ok()?;
     let (entries, _) = susp::collect(
         image,
         dot.system_use,
@@ -167,11 +163,8 @@ impl Tree {
             oddities: RefCell::new(Oddities::default()),
         };
         // The root's attributes live in the `.` record of its own extent.
-        let root_start = w.block_start(vol.root.extent);
-        let dot = image
-            .get(root_start, 1, "root directory")
-            .and_then(|first| image.get(root_start, u64::from(first[0]), "root directory record"))
-            .and_then(|raw| DirRecord::parse(raw, root_start));
+        let root_start = w.block_start(vol.root.extent());
+        let dot = DirRecord::read(image, root_start, "root directory", "root directory record");
         let dot = match dot {
             Ok(dot) => dot,
             // A root outside the image (truncated) or damaged: an empty tree
@@ -187,8 +180,8 @@ impl Tree {
                 children: Vec::new(),
                 errors,
                 parent: 0,
-                dir_block: vol.root.extent,
-                dir_size: vol.root.data_len,
+                dir_block: vol.root.extent(),
+                dir_size: vol.root.data_len(),
                 record: root_start,
                 zisofs: None,
             }],
@@ -197,14 +190,14 @@ impl Tree {
         };
         let mut stack = vec![Pending {
             node: 0,
-            block: vol.root.extent,
-            size: vol.root.data_len,
+            block: vol.root.extent(),
+            size: vol.root.data_len(),
             depth: 0,
         }];
         // A sound image lists each directory extent once. Two records sharing one
         // (not a loop: neither is the other's ancestor) would make a small image
         // read as a huge tree, so the second is not descended into.
-        let mut listed: HashMap<u32, u32> = HashMap::from([(vol.root.extent, 0)]);
+        let mut listed: HashMap<u32, u32> = HashMap::from([(vol.root.extent(), 0)]);
         while let Some(dir) = stack.pop() {
             let (built, errors) = w.read_dir(dir.block, dir.size);
             let mut children = Vec::with_capacity(built.len());
@@ -304,8 +297,8 @@ impl Tree {
                 children: Vec::new(),
                 errors: vec![error],
                 parent: 0,
-                dir_block: vol.root.extent,
-                dir_size: vol.root.data_len,
+                dir_block: vol.root.extent(),
+                dir_size: vol.root.data_len(),
                 record,
                 zisofs: None,
             }],
@@ -442,11 +435,10 @@ impl<'a> Walker<'a, '_> {
             return false;
         };
         let start = self.block_start(block);
-        let parent = self.image.get(start, 1, "directory").and_then(|first| {
-            let at = start + u64::from(first[0]);
-            let len = self.image.get(at, 1, "directory record")?;
-            let raw = self.image.get(at, u64::from(len[0]), "directory record")?;
-            DirRecord::parse(raw, at)
+        // The `..` record follows the `.` record, as long as its length byte says.
+        let parent = self.image.array(start, "directory").and_then(|&[dot]| {
+            let at = start + u64::from(dot);
+            DirRecord::read(self.image, at, "directory record", "directory record")
         });
         let Ok(parent) = parent else {
             return false;
@@ -540,7 +532,7 @@ impl<'a> Walker<'a, '_> {
                 }
             };
             pos += len;
-            if rec.is_self() || rec.is_parent() || rec.flags & flag::ASSOCIATED != 0 {
+            if rec.is_self() || rec.is_parent() || rec.flags() & flag::ASSOCIATED != 0 {
                 continue;
             }
             let b = self.build(&rec, false, &mut errors);
@@ -548,7 +540,7 @@ impl<'a> Walker<'a, '_> {
                 if m.raw_name == b.raw_name {
                     m.extents.extend(b.extents);
                     m.entry.meta.size = m.extents.iter().map(|e| e.len).sum();
-                    if rec.flags & flag::MULTI_EXTENT != 0 {
+                    if rec.flags() & flag::MULTI_EXTENT != 0 {
                         multi = Some(m);
                     } else {
                         out.push(m);
@@ -565,7 +557,7 @@ impl<'a> Walker<'a, '_> {
                 ));
                 out.push(m);
             }
-            if rec.flags & flag::MULTI_EXTENT != 0 && !rec.is_dir() {
+            if rec.flags() & flag::MULTI_EXTENT != 0 && !rec.is_dir() {
                 multi = Some(b);
             } else if b.entry.name.is_empty()
                 && b.dir.is_none()
@@ -619,7 +611,7 @@ impl<'a> Walker<'a, '_> {
                     && rec.is_dir()
                     && !rr.relocated
                     && rr.child_link.is_none()
-                    && self.has_parent_link(rec.extent, errors)
+                    && self.has_parent_link(rec.extent(), errors)
                 {
                     rr.relocated = true;
                     self.oddities
@@ -645,13 +637,13 @@ impl<'a> Walker<'a, '_> {
         let (rec_for_meta, rr, dir) = match rr.child_link {
             Some(block) => match self.relocated_dot(block, errors) {
                 Some((dot, dot_rr)) => {
-                    let dir = Some((block, dot.data_len));
+                    let dir = Some((block, dot.data_len()));
                     (dot, dot_rr, dir)
                 }
                 None => (rec.clone(), rr, None),
             },
             None => {
-                let dir = rec.is_dir().then_some((rec.extent, rec.data_len));
+                let dir = rec.is_dir().then_some((rec.extent(), rec.data_len()));
                 (rec.clone(), rr, dir)
             }
         };
@@ -676,7 +668,7 @@ impl<'a> Walker<'a, '_> {
         };
         meta.mtime = match rr.stamp("modify") {
             Some(v) => time(Some(v)),
-            None => time(Some(&record_date(rec_m.date))),
+            None => time(Some(&record_date(rec_m.fixed.date()))),
         };
         meta.atime = time(rr.stamp("access"));
         meta.ctime = time(rr.stamp("attributes"));
@@ -688,8 +680,11 @@ impl<'a> Walker<'a, '_> {
         }
         let extents = if kind == EntryKind::File {
             let e = Extent {
-                start: self.block_start(rec.extent.saturating_add(u32::from(rec.ext_attr_len))),
-                len: u64::from(rec.data_len),
+                start: self.block_start(
+                    rec.extent()
+                        .saturating_add(u32::from(rec.fixed.ext_attr_len())),
+                ),
+                len: u64::from(rec.data_len()),
             };
             meta.size = e.len;
             vec![e]
@@ -702,27 +697,27 @@ impl<'a> Walker<'a, '_> {
                 attrs::ISO_NAME,
                 Value::Text(String::from_utf8_lossy(rec.name).into_owned()),
             ),
-            Fact::new(attrs::RECORD_FLAGS, Value::Int(u64::from(rec_m.flags))),
+            Fact::new(attrs::RECORD_FLAGS, Value::Int(u64::from(rec_m.flags()))),
             // The record's date is the entry's mtime where Rock Ridge has no TF.
-            Fact::time(attrs::RECORD_DATE, record_date(rec_m.date))
+            Fact::time(attrs::RECORD_DATE, record_date(rec_m.fixed.date()))
                 .follows(Follows::Entry(EntryField::Mtime)),
             Fact::new(
                 attrs::RECORD_FILE_UNIT_SIZE,
-                Value::Int(u64::from(rec_m.unit_size)),
+                Value::Int(u64::from(rec_m.fixed.unit_size())),
             ),
             Fact::new(
                 attrs::RECORD_INTERLEAVE_GAP,
-                Value::Int(u64::from(rec_m.interleave_gap)),
+                Value::Int(u64::from(rec_m.fixed.interleave_gap())),
             ),
             Fact::new(
                 attrs::RECORD_VOLUME_SEQUENCE,
-                Value::Int(u64::from(rec_m.volume_sequence)),
+                Value::Int(u64::from(rec_m.volume_sequence())),
             ),
             Fact::new(
                 attrs::RECORD_EXT_ATTR_LENGTH,
-                Value::Int(u64::from(rec_m.ext_attr_len)),
+                Value::Int(u64::from(rec_m.fixed.ext_attr_len())),
             ),
-            Fact::layout("record.extent", Value::Int(u64::from(rec_m.extent))),
+            Fact::layout("record.extent", Value::Int(u64::from(rec_m.extent()))),
         ];
         if self.ns == Namespace::Joliet {
             attrs[0] = Fact::new(
@@ -730,10 +725,11 @@ impl<'a> Walker<'a, '_> {
                 Value::Text(String::from_utf8_lossy(&name).into_owned()),
             );
         }
-        if !rec_m.endian_mismatches.is_empty() {
+        let mismatches = rec_m.endian_mismatches();
+        if !mismatches.is_empty() {
             attrs.push(Fact::new(
                 "record.both_endian_mismatch",
-                Value::Text(rec_m.endian_mismatches.join(",")),
+                Value::Text(mismatches.join(",")),
             ));
         }
         if let Some(ino) = rr.px.and_then(|p| p.ino) {
@@ -798,11 +794,12 @@ impl<'a> Walker<'a, '_> {
     ) -> Option<(DirRecord<'a>, RockRidge)> {
         let start = self.block_start(block);
         let read = || -> Result<DirRecord<'a>> {
-            let first = self.image.get(start, 1, "relocated directory (CL)")?;
-            let raw = self
-                .image
-                .get(start, u64::from(first[0]), "relocated directory (CL)")?;
-            DirRecord::parse(raw, start)
+            DirRecord::read(
+                self.image,
+                start,
+                "relocated directory (CL)",
+                "relocated directory (CL)",
+            )
         };
         match read() {
             Ok(dot) if dot.is_self() => {

@@ -44,12 +44,12 @@
 //! ```
 
 use super::susp::SuspHeader;
-use crate::bytes::{byte, le32};
+use crate::bytes::le32;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::model::key::Attr;
 use crate::model::span::{Explain, Key};
-use crate::model::structure::{structure, Array, Raw, U8};
+use crate::model::structure::{structure, Array, Le32, Le64, Raw, U8};
 
 /// The magic that starts a version 1 compressed file.
 pub(crate) const MAGIC_V1: [u8; 8] = [0x37, 0xe4, 0x53, 0x96, 0xc9, 0xdb, 0xd6, 0x07];
@@ -57,6 +57,30 @@ pub(crate) const MAGIC_V1: [u8; 8] = [0x37, 0xe4, 0x53, 0x96, 0xc9, 0xdb, 0xd6, 
 pub(crate) const MAGIC_V2: [u8; 8] = [0xef, 0x22, 0x55, 0xa1, 0xbc, 0x1b, 0x95, 0xa0];
 /// zisofs2's algorithm byte for zlib, the one decoded.
 const V2_ZLIB: u8 = 1;
+
+structure! {
+    /// The header of a version 1 file, up to its reserved bytes (which run
+    /// to the header size).
+    pub(crate) struct FileHeader[14] {
+        magic: 0, 8, Raw, "magic", Explain::Nothing;
+        size: 8, 4, Le32, "uncompressed size", Explain::Entry(&[Key::SIZE]);
+        header_words: 12, 1, U8, "header size", Explain::Derived;
+        log2_block: 13, 1, U8, "block size", Explain::Entry(&[Key::Attribute(BLOCK_SIZE)]);
+    }
+}
+
+structure! {
+    /// The header of a zisofs2 file, up to its reserved bytes (which run to
+    /// the header size).
+    pub(crate) struct File2Header[20] {
+        magic: 0, 8, Raw, "magic", Explain::Nothing;
+        version: 8, 1, U8, "version", Explain::Nothing;
+        header_words: 9, 1, U8, "header size", Explain::Derived;
+        algorithm: 10, 1, U8, "algorithm", Explain::Entry(&[Key::Attribute(ALGORITHM)]);
+        log2_block: 11, 1, U8, "block size", Explain::Entry(&[Key::Attribute(BLOCK_SIZE)]);
+        size: 12, 8, Le64, "uncompressed size", Explain::Entry(&[Key::SIZE]);
+    }
+}
 
 /// The attribute naming the algorithm of a zisofs file (`pz`).
 pub(crate) const ALGORITHM: Attr = Attr::new("zisofs.algorithm");
@@ -185,25 +209,25 @@ fn header_disagrees(zf: &Zf, stored: &[u8]) -> Option<String> {
         return Some("the file is shorter than its header".to_owned());
     }
     if zf.format() == Some(false) {
-        let said = u64::from(le32(stored, 8));
+        let said = u64::from(FileHeader::new(stored)?.size());
         return (said != zf.size)
             .then(|| format!("header says {said} bytes, the ZF entry {}", zf.size));
     }
-    let size = pointer_at(stored, 12, 8)?;
+    let h = File2Header::new(stored)?;
     let fields = [
-        ("version", u64::from(byte(stored, 8)), 0),
+        ("version", u64::from(h.version()), 0),
         (
             "header size",
-            u64::from(byte(stored, 9)),
+            u64::from(h.header_words()),
             u64::from(zf.header_words),
         ),
-        ("algorithm", u64::from(byte(stored, 10)), u64::from(V2_ZLIB)),
+        ("algorithm", u64::from(h.algorithm()), u64::from(V2_ZLIB)),
         (
             "block size",
-            u64::from(byte(stored, 11)),
+            u64::from(h.log2_block()),
             u64::from(zf.log2_block),
         ),
-        ("uncompressed size", size, zf.size),
+        ("uncompressed size", h.size(), zf.size),
     ];
     fields
         .iter()
@@ -247,7 +271,8 @@ pub(crate) fn decode(zf: &Zf, stored: &[u8], offset: u64, limits: &Limits) -> Re
         ));
     }
     if let Some(why) = header_disagrees(zf, stored) {
-        return Err(bad(8, why));
+        // Named at the first field after the magic.
+        return Err(bad(magic.len() as u64, why));
     }
     let header = usize::from(zf.header_words) * 4;
     let blocks =
@@ -314,6 +339,12 @@ mod tests {
     fn the_entry_is_declared_byte_by_byte() {
         use crate::model::structure::check_table;
         assert_eq!(check_table(ZfEntry::FIELDS, ZfEntry::LEN as u64), Ok(()));
+        for (fields, len) in [
+            (FileHeader::FIELDS, FileHeader::LEN),
+            (File2Header::FIELDS, File2Header::LEN),
+        ] {
+            assert_eq!(check_table(fields, len as u64), Ok(()));
+        }
     }
 
     fn zf(size: u32) -> Zf {

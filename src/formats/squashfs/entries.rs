@@ -56,6 +56,56 @@ structure! {
 }
 
 structure! {
+    /// A key of a key/value set, before its name (which `name_size` bytes
+    /// follow). The accounting's field for the name runs on over the name,
+    /// and is explained by the attribute it names.
+    pub(crate) struct XattrKey[4] {
+        /// The prefix in the low byte (0 `user.`, 1 `trusted.`, 2
+        /// `security.`), and bit 0x100: the value is stored out of line, which
+        /// depends on the other sets.
+        kind: 0, 2, Le16, "type", Explain::EntryOrPlacement(&[Key::Xattr]);
+        name_size: 2, 2, Le16, "name", Explain::Entry(&[Key::Xattr]);
+    }
+}
+
+/// Bit of a key's type: its value is stored out of line.
+const VALUE_OUT_OF_LINE: u16 = 0x100;
+
+impl XattrKey<'_> {
+    /// The prefix the key's name goes under, or the unknown prefix type.
+    pub(crate) fn prefix(&self) -> Result<&'static str, u8> {
+        match self.kind() & 0xff {
+            0 => Ok("user."),
+            1 => Ok("trusted."),
+            2 => Ok("security."),
+            other => Err(other as u8),
+        }
+    }
+
+    /// Whether the value in place is an [`XattrValueRef`] to the value.
+    pub(crate) fn out_of_line(&self) -> bool {
+        self.kind() & VALUE_OUT_OF_LINE != 0
+    }
+}
+
+structure! {
+    /// A value's length, before the value. The accounting's field runs on
+    /// over the value: a value that differs between two paired sets is only
+    /// stored otherwise (see the byte layout).
+    pub(crate) struct XattrValue[4] {
+        size: 0, 4, Le32, "value", Explain::EntryOrPlacement(&[Key::Xattr]);
+    }
+}
+
+structure! {
+    /// The value in place of a value stored out of line: a reference
+    /// (`block << 16 | offset`) to the [`XattrValue`] of an equal value.
+    pub(crate) struct XattrValueRef[8] {
+        reference: 0, 8, Le64, "value reference", Explain::EntryOrPlacement(&[Key::Xattr]);
+    }
+}
+
+structure! {
     /// The header of a run of listing entries whose inodes share a metadata
     /// block: regrouped whenever inodes are renumbered.
     pub(crate) struct DirHeader[12] {
@@ -91,6 +141,9 @@ mod tests {
             (ExportEntry::FIELDS, ExportEntry::LEN),
             (XattrIdHeader::FIELDS, XattrIdHeader::LEN),
             (XattrIdEntry::FIELDS, XattrIdEntry::LEN),
+            (XattrKey::FIELDS, XattrKey::LEN),
+            (XattrValue::FIELDS, XattrValue::LEN),
+            (XattrValueRef::FIELDS, XattrValueRef::LEN),
             (DirHeader::FIELDS, DirHeader::LEN),
             (DirEntryHeader::FIELDS, DirEntryHeader::LEN),
         ] {

@@ -14,13 +14,39 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::compress::{decompress, Compressor};
-use crate::bytes::{le16, Bytes};
+use crate::bytes::Bytes;
 use crate::error::{Error, Result};
+use crate::model::span::Explain;
+use crate::model::structure::{structure, Le16, Le64};
 
 /// Most bytes a metadata block holds once decompressed.
 pub(crate) const METADATA_SIZE: usize = 8192;
 /// Header bit of a metadata block stored as is.
 const UNCOMPRESSED: u16 = 0x8000;
+structure! {
+    /// The header of a metadata block: the bytes that follow are the block,
+    /// as stored. It follows from them, so it explains nothing of its own.
+    pub(crate) struct MetadataHeader[2] {
+        /// Bit 15: stored uncompressed; the low 15 bits: the stored size.
+        word: 0, 2, Le16, "header", Explain::Derived;
+    }
+}
+
+impl MetadataHeader<'_> {
+    /// How many bytes of the block follow the header, as stored.
+    pub(crate) fn stored(&self) -> u64 {
+        u64::from(self.word() & !UNCOMPRESSED)
+    }
+
+    /// Whether the block is stored as is.
+    pub(crate) fn uncompressed(&self) -> bool {
+        self.word() & UNCOMPRESSED != 0
+    }
+}
+
+/// Bytes of a metadata block's header.
+pub(crate) const HEADER_LEN: u64 = MetadataHeader::LEN as u64;
+
 /// Decompressed blocks kept around (4 MiB): enough for a walk that goes back and
 /// forth between a directory and its inodes, small enough not to matter.
 const CACHE_BLOCKS: usize = 512;
@@ -93,8 +119,8 @@ impl<'a> Reader<'a> {
                 ),
             ));
         }
-        let header = le16(self.image.get(pos, 2, structure)?, 0);
-        let stored = u64::from(header & !UNCOMPRESSED);
+        let header = MetadataHeader::from_array(self.image.array(pos, structure)?);
+        let stored = header.stored();
         if stored == 0 || stored > METADATA_SIZE as u64 {
             return Err(Error::malformed(
                 structure,
@@ -102,7 +128,7 @@ impl<'a> Reader<'a> {
                 format!("metadata block header says {stored} bytes (must be 1 to {METADATA_SIZE})"),
             ));
         }
-        let next = pos + 2 + stored;
+        let next = pos + HEADER_LEN + stored;
         if next > table.end {
             return Err(Error::malformed(
                 structure,
@@ -113,8 +139,8 @@ impl<'a> Reader<'a> {
                 ),
             ));
         }
-        let raw = self.image.get(pos + 2, stored, structure)?;
-        let data = if header & UNCOMPRESSED != 0 {
+        let raw = self.image.get(pos + HEADER_LEN, stored, structure)?;
+        let data = if header.uncompressed() {
             raw.to_vec()
         } else {
             decompress(self.compressor, raw, METADATA_SIZE, structure, pos)?
@@ -213,16 +239,8 @@ impl Cursor<'_, '_> {
         Ok(out)
     }
 
-    pub(crate) fn u16(&mut self) -> Result<u16> {
-        self.array::<2>().map(u16::from_le_bytes)
-    }
-
     pub(crate) fn u32(&mut self) -> Result<u32> {
         self.array::<4>().map(u32::from_le_bytes)
-    }
-
-    pub(crate) fn u64(&mut self) -> Result<u64> {
-        self.array::<8>().map(u64::from_le_bytes)
     }
 
     fn advance(&mut self) -> Result<()> {
@@ -238,6 +256,14 @@ impl Cursor<'_, '_> {
         self.pos = next;
         self.offset = 0;
         Ok(())
+    }
+}
+
+structure! {
+    /// An entry of a lookup table's index: where one of its metadata blocks
+    /// is. The byte layout owns the index whole, as placement.
+    pub(crate) struct IndexEntry[8] {
+        block: 0, 8, Le64, "block position", Explain::Placement;
     }
 }
 
@@ -266,13 +292,15 @@ impl Lookup {
         self.count.div_ceil(self.per_block())
     }
 
+    /// Bytes of the index.
+    pub(crate) fn index_len(&self) -> u64 {
+        self.blocks() * IndexEntry::LEN as u64
+    }
+
     /// The position of the `k`th metadata block, as the index says.
     pub(crate) fn block_pos(&self, image: Bytes<'_>, k: u64) -> Result<u64> {
-        let at = self.index + 8 * k;
-        let raw = image.get(at, 8, self.name)?;
-        let mut b = [0u8; 8];
-        b.copy_from_slice(raw);
-        let pos = u64::from_le_bytes(b);
+        let at = self.index + IndexEntry::LEN as u64 * k;
+        let pos = IndexEntry::from_array(image.array(at, self.name)?).block();
         // Blocks are written before the index that lists them.
         if pos < self.floor || pos >= self.index {
             return Err(Error::malformed(
@@ -339,6 +367,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_header_is_declared_byte_by_byte() {
+        use crate::model::structure::check_table;
+        for (fields, len) in [
+            (MetadataHeader::FIELDS, MetadataHeader::LEN),
+            (IndexEntry::FIELDS, IndexEntry::LEN),
+        ] {
+            assert_eq!(check_table(fields, len as u64), Ok(()));
+        }
+        let h = MetadataHeader::from_array(&[3, 0x80]);
+        assert_eq!((h.stored(), h.uncompressed()), (3, true));
+        let h = MetadataHeader::from_array(&[0xff, 0x7f]);
+        assert_eq!((h.stored(), h.uncompressed()), (0x7fff, false));
+    }
+
+    #[test]
     fn cursor_runs_across_blocks() {
         let mut image = vec![0xeeu8; 4];
         image.extend(plain_block(&[1, 2, 3]));
@@ -355,7 +398,7 @@ pub(crate) mod tests {
         let mut v = Vec::new();
         assert!(c.read_into(2, &mut v).is_ok());
         assert_eq!(v, [6, 7]);
-        let e = c.u16().err().map(|e| e.to_string());
+        let e = c.array::<2>().err().map(|e| e.to_string());
         assert_eq!(
             e.as_deref(),
             Some("test table at byte 9: record runs past the last metadata block of its table")

@@ -122,7 +122,7 @@ impl<'a> SquashFs<'a> {
         // Without the id table (the last table: the first cut by a truncation)
         // the entries are still read, their owners unknown.
         let ids = image
-            .get(sb.id_table, id_lookup.blocks() * 8, "id table index")
+            .get(sb.id_table, id_lookup.index_len(), "id table index")
             .and_then(|_| {
                 (0..id_lookup.count)
                     .map(|i| {
@@ -147,7 +147,7 @@ impl<'a> SquashFs<'a> {
         if fragments.count > 0 {
             if let Err(e) = image.get(
                 sb.fragment_table,
-                fragments.blocks() * 8,
+                fragments.index_len(),
                 "fragment table index",
             ) {
                 root_errors.push(e);

@@ -38,15 +38,15 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::entries::{
     DirEntryHeader, DirHeader, ExportEntry, FragmentEntry, IdEntry, XattrIdEntry, XattrIdHeader,
+    XattrKey, XattrValue, XattrValueRef,
 };
 use super::inode::{
     BasicDirBody, BasicFileBody, DeviceBody, ExtDirBody, ExtFileBody, InodeHeader, IpcBody,
     SymlinkBody, XattrIndex,
 };
-use super::metadata::{Lookup, Table};
+use super::metadata::{Lookup, MetadataHeader, Table, HEADER_LEN};
 use super::superblock::{RawSuperblock, ABSENT, SUPERBLOCK_SIZE};
 use super::SquashFs;
-use crate::bytes::{le16, le32};
 use crate::model::span::{
     f, fact, Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Owner, Placement, Span,
 };
@@ -73,21 +73,22 @@ impl SquashFs<'_> {
         });
         let mut data_start = SUPERBLOCK_SIZE;
         if sb.has_compressor_options() {
+            // A metadata block: its header, then the options as stored.
             let stored = self
                 .image
-                .get(SUPERBLOCK_SIZE, 2, "compressor options")
-                .map(|h| u64::from(le16(h, 0) & 0x7fff))
+                .array(SUPERBLOCK_SIZE, "compressor options")
+                .map(|h| MetadataHeader::from_array(h).stored())
                 .unwrap_or(0);
             l.push(Span {
                 start: SUPERBLOCK_SIZE,
-                len: 2 + stored,
+                len: HEADER_LEN + stored,
                 owner: Owner::new(
                     "compression options",
                     "compression options",
                     fact("compression_options"),
                 ),
             });
-            data_start += 2 + stored;
+            data_start += HEADER_LEN + stored;
         }
         l.region(
             data_start,
@@ -345,7 +346,8 @@ impl SquashFs<'_> {
     fn export_items(&self, blocks: &Blocks, count: u64, paths: &[EntryPath]) -> Decoded {
         let (stream, ranges, _) = decode(blocks);
         let mut users = self.paths_by(|n| Some(u64::from(n.number)), paths);
-        let n = count.min(stream.len() as u64 / 8).min(self.item_cap());
+        let size = ExportEntry::LEN as u64;
+        let n = count.min(stream.len() as u64 / size).min(self.item_cap());
         let items = (0..n)
             .map(|i| {
                 // Entry i is inode number i + 1: numbers start at 1.
@@ -354,7 +356,7 @@ impl SquashFs<'_> {
                     class: "reference to inode",
                     label: entries.is_empty().then(|| (i + 1).to_string().into()),
                     entries: entries.into(),
-                    range: i * 8..i * 8 + 8,
+                    range: i * size..i * size + size,
                     explain: &Explain::Placement,
                     tag: 0,
                 }
@@ -399,7 +401,10 @@ impl SquashFs<'_> {
                     label: None,
                     range: start..end.max(start),
                     explain: &Explain::Nothing,
-                    tag: u32::from(le16(&stream, start as usize)),
+                    tag: stream
+                        .get(start as usize..)
+                        .and_then(InodeHeader::new)
+                        .map_or(0, |h| u32::from(h.type_code())),
                 }
             })
             .collect();
@@ -514,16 +519,18 @@ impl SquashFs<'_> {
         let (ids, id_ranges, _) = decode(id_blocks);
         let (kv, kv_ranges, kv_at) = decode(kv_blocks);
         let mut users = self.paths_by(|n| n.xattr.map(u64::from), paths);
-        let n = count.min(ids.len() as u64 / 16).min(self.item_cap());
+        let size = XattrIdEntry::LEN as u64;
+        let n = count.min(ids.len() as u64 / size).min(self.item_cap());
         // Sets by where they start in the decoded stream: (key count, entries,
         // the first id that points there).
         let mut sets: BTreeMap<u64, (u32, Vec<EntryPath>, u64)> = BTreeMap::new();
         // Each id: where its set starts, and its entries.
         let mut id_sets = Vec::with_capacity(n as usize);
         for i in 0..n {
-            let at = (i * 16) as usize;
-            let xref = u64::from(le32(&ids, at)) | u64::from(le32(&ids, at + 4)) << 32;
-            let keys = le32(&ids, at + 8);
+            let (xref, keys) = ids
+                .get((i * size) as usize..)
+                .and_then(XattrIdEntry::new)
+                .map_or((0, 0), |e| (e.xref(), e.count()));
             let entries = users.remove(&i).unwrap_or_default();
             let start = kv_stream_offset(&kv_at, kv_start, xref).filter(|&s| s < kv.len() as u64);
             if let Some(start) = start {
@@ -577,7 +584,7 @@ impl SquashFs<'_> {
                     class: "entry",
                     label: Some(label.into()),
                     entries: entries.into(),
-                    range: i * 16..i * 16 + 16,
+                    range: i * size..i * size + size,
                     explain: &Explain::Entry(&[Key::Xattr]),
                     tag: 0,
                 }
@@ -634,7 +641,7 @@ fn table_spans(l: &mut Layout, table: &str, blocks: &Blocks, explain: Explain) {
                 format!("{table}: metadata block {k}"),
                 explain.clone(),
             )
-            .with_fields(vec![f(0, 2, "header", Explain::Derived)]),
+            .with_fields(fields_at(MetadataHeader::FIELDS, 0)),
         });
     }
 }
@@ -643,7 +650,7 @@ fn index_span(l: &mut Layout, table: &str, lookup: &Lookup) {
     if lookup.count > 0 {
         l.push(Span {
             start: lookup.index,
-            len: lookup.blocks() * 8,
+            len: lookup.index_len(),
             owner: Owner::new("table index", format!("{table} index"), Explain::Placement),
         });
     }
@@ -678,7 +685,8 @@ impl FragmentBlock {
 /// that fragment.
 fn fragment_items(blocks: &Blocks, tails: &BTreeMap<u32, FragmentBlock>) -> Decoded {
     let (stream, ranges, _) = decode(blocks);
-    let items = (0..stream.len() as u64 / 16)
+    let size = FragmentEntry::LEN as u64;
+    let items = (0..stream.len() as u64 / size)
         .map(|i| {
             let entries: Vec<EntryPath> = tails
                 .get(&(i as u32))
@@ -690,7 +698,7 @@ fn fragment_items(blocks: &Blocks, tails: &BTreeMap<u32, FragmentBlock>) -> Deco
                 // renumbered; by its index when no file uses it.
                 label: entries.is_empty().then(|| i.to_string().into()),
                 entries: entries.into(),
-                range: i * 16..i * 16 + 16,
+                range: i * size..i * size + size,
                 explain: &Explain::Nothing,
                 tag: 0,
             }
@@ -737,11 +745,15 @@ fn id_users(inodes: &Decoded, count: u16) -> Vec<Vec<EntryPath>> {
 /// entries that use its index.
 fn id_items(blocks: &Blocks, count: u64, mut users: Vec<Vec<EntryPath>>) -> Decoded {
     let (stream, ranges, _) = decode(blocks);
-    let n = count.min(stream.len() as u64 / 4);
+    let size = IdEntry::LEN as u64;
+    let n = count.min(stream.len() as u64 / size);
     let mut seen = HashSet::new();
     let items = (0..n)
         .map(|i| {
-            let value = le32(&stream, (i * 4) as usize);
+            let value = stream
+                .get((i * size) as usize..)
+                .and_then(IdEntry::new)
+                .map_or(0, |e| e.id());
             // Writers store each id once; a second copy is told apart by index.
             let label = if seen.insert(value) {
                 value.to_string()
@@ -756,7 +768,7 @@ fn id_items(blocks: &Blocks, count: u64, mut users: Vec<Vec<EntryPath>>) -> Deco
                     .unwrap_or_default()
                     .into(),
                 label: Some(label.into()),
-                range: i * 4..i * 4 + 4,
+                range: i * size..i * size + size,
                 explain: &Explain::Entry(&[Key::UID, Key::GID]),
                 tag: 0,
             }
@@ -812,16 +824,16 @@ fn set_label(
         digest.update(k.name.as_bytes());
         let at = (start + k.value_at) as usize;
         let mut value = kv
-            .get(at + 4..at + k.value_len as usize)
+            .get(at + XattrValue::LEN..at + k.value_len as usize)
             .unwrap_or_default();
-        if k.out_of_line {
-            // The value in place is a reference to the value's length word.
-            let vref = u64::from(le32(value, 0)) | u64::from(le32(value, 4)) << 32;
-            if let Some(v) = kv_stream_offset(kv_at, kv_start, vref) {
-                let v = v as usize;
-                let len = le32(kv, v) as usize;
+        // The value in place is a reference to the value's length word.
+        let vref = XattrValueRef::new(value).filter(|_| k.out_of_line);
+        if let Some(v) = vref.and_then(|r| kv_stream_offset(kv_at, kv_start, r.reference())) {
+            let v = v as usize;
+            if let Some(len) = kv.get(v..).and_then(XattrValue::new) {
+                let from = v.saturating_add(XattrValue::LEN);
                 value = kv
-                    .get(v.saturating_add(4)..v.saturating_add(4).saturating_add(len))
+                    .get(from..from.saturating_add(len.size() as usize))
                     .unwrap_or(value);
             }
         }
@@ -873,24 +885,25 @@ fn parse_set(b: &[u8], count: u32) -> (Vec<KeyAt>, Option<usize>) {
     let mut keys = Vec::new();
     let mut pos = 0usize;
     for _ in 0..count {
-        let kind = le16(b, pos);
-        let name_len = usize::from(le16(b, pos + 2));
-        let name_end = pos + 4 + name_len;
-        let (Some(name), Some(_)) = (b.get(pos + 4..name_end), b.get(name_end..name_end + 4))
-        else {
+        let Some(key) = b.get(pos..).and_then(XattrKey::new) else {
             return (keys, None);
         };
-        let value_len = le32(b, name_end) as usize;
-        let end = name_end + 4 + value_len;
+        let name_at = pos + XattrKey::LEN;
+        let name_end = name_at + usize::from(key.name_size());
+        let (Some(name), Some(value)) = (
+            b.get(name_at..name_end),
+            b.get(name_end..).and_then(XattrValue::new),
+        ) else {
+            return (keys, None);
+        };
+        let value_len = value.size() as usize;
+        let end = name_end + XattrValue::LEN + value_len;
         if end > b.len() {
             return (keys, None);
         }
-        let prefix = match kind & 0xff {
-            0 => "user.".to_owned(),
-            1 => "trusted.".to_owned(),
-            2 => "security.".to_owned(),
-            other => format!("prefix {other}."),
-        };
+        let prefix = key
+            .prefix()
+            .map_or_else(|other| format!("prefix {other}."), str::to_owned);
         let mut raw_name = prefix.clone().into_bytes();
         raw_name.extend_from_slice(name);
         keys.push(KeyAt {
@@ -898,8 +911,8 @@ fn parse_set(b: &[u8], count: u32) -> (Vec<KeyAt>, Option<usize>) {
             name: format!("{prefix}{}", String::from_utf8_lossy(name)),
             raw_name,
             value_at: name_end as u64,
-            value_len: 4 + value_len as u64,
-            out_of_line: kind & 0x100 != 0,
+            value_len: (XattrValue::LEN + value_len) as u64,
+            out_of_line: key.out_of_line(),
         });
         pos = end;
     }
@@ -907,41 +920,44 @@ fn parse_set(b: &[u8], count: u32) -> (Vec<KeyAt>, Option<usize>) {
 }
 
 /// The fields of a key/value set (`item.tag` keys): each key's type, name and
-/// value, named by the key so that sets of different lengths compare key by key.
+/// value from their tables, named by the key so that sets of different
+/// lengths compare key by key. A key's last field runs on over its name, a
+/// value's over the value.
 fn key_value_fields(item: &Item, b: &[u8]) -> Vec<Field> {
     let mut v = Vec::new();
     for k in parse_set(b, item.tag).0 {
-        let by_name = || Explain::EntryXattr(k.raw_name.clone().into());
-        // The type holds the prefix, and whether the value is stored elsewhere
-        // (which depends on the other sets): explained by any xattr difference.
-        v.push(Field::new(
-            k.at,
-            2,
-            format!("{} type", k.name),
-            Explain::EntryOrPlacement(&[Key::Xattr]),
-        ));
-        v.push(Field::new(
-            k.at + 2,
-            k.value_at - k.at - 2,
-            format!("{} name", k.name),
-            by_name(),
-        ));
+        let key_at = v.len();
+        v.extend(XattrKey::FIELDS.iter().map(|def| {
+            Field::new(
+                k.at + def.at,
+                def.len,
+                format!("{} {}", k.name, def.name),
+                def.explain.clone(),
+            )
+        }));
+        if let Some(name) = v.get_mut(key_at..).and_then(|f| f.last_mut()) {
+            name.len = k.value_at - name.at;
+            // Explained by the attribute it names, in bytes.
+            name.explain = Explain::EntryXattr(k.raw_name.clone().into());
+        }
         // Sets pair by what they hold (their name has a digest of it), so a
         // value that differs between two paired sets is only stored otherwise:
         // in place in one, by reference to an equal value in the other (which
         // follows from what other sets hold). A changed value changes the set's
         // name, and the set is judged by its entries' xattr differences.
-        let what = if k.out_of_line {
-            "value reference"
+        let value = if k.out_of_line {
+            XattrValueRef::FIELDS
         } else {
-            "value"
+            XattrValue::FIELDS
         };
-        v.push(Field::new(
-            k.value_at,
-            k.value_len,
-            format!("{} {what}", k.name),
-            Explain::EntryOrPlacement(&[Key::Xattr]),
-        ));
+        v.extend(value.iter().map(|def| {
+            Field::new(
+                k.value_at,
+                k.value_len,
+                format!("{} {}", k.name, def.name),
+                def.explain.clone(),
+            )
+        }));
     }
     v
 }

@@ -3,10 +3,10 @@
 use super::compress::Compressor;
 use super::metadata::{Reader, Table};
 
-use crate::bytes::{le16, le32, Bytes};
+use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::model::span::Explain;
-use crate::model::structure::{structure, Le16, Le32, Le64, Raw};
+use crate::model::structure::{field_at, structure, Le16, Le32, Le64, Raw};
 use crate::model::{Fact, Follows, Value};
 use crate::time::Timestamp;
 
@@ -34,6 +34,14 @@ structure! {
         fragment_table: 80, 8, Le64, "fragment table start", Explain::Placement;
         export_table: 88, 8, Le64, "export table start", Explain::Placement;
     }
+}
+
+/// Where the superblock's field of this name starts, for the offset an error
+/// names: read from the table (a name it lacks fails the build).
+macro_rules! at {
+    ($name:literal) => {
+        const { field_at(RawSuperblock::FIELDS, $name) }
+    };
 }
 
 /// Size of the superblock at byte 0.
@@ -85,7 +93,11 @@ pub(crate) struct Superblock {
 pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     let s = image.get(0, SUPERBLOCK_SIZE, "superblock")?;
     let Some(raw) = RawSuperblock::new(s) else {
-        return Err(Error::malformed("superblock", 0, "shorter than 96 bytes"));
+        return Err(Error::malformed(
+            "superblock",
+            0,
+            format!("shorter than {SUPERBLOCK_SIZE} bytes"),
+        ));
     };
     if raw.magic() != b"hsqs" {
         return Err(Error::malformed(
@@ -98,7 +110,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     if (major, minor) != (4, 0) {
         return Err(Error::malformed(
             "superblock",
-            28,
+            at!("version major"),
             format!("version {major}.{minor}; only squashfs 4.0 is supported"),
         ));
     }
@@ -106,7 +118,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     let compressor = Compressor::from_id(compressor_id).ok_or_else(|| {
         Error::malformed(
             "superblock",
-            20,
+            at!("compressor"),
             format!("unknown compressor id {compressor_id}"),
         )
     })?;
@@ -132,7 +144,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     if !(4096..=1 << 20).contains(&sb.block_size) || !sb.block_size.is_power_of_two() {
         return Err(Error::malformed(
             "superblock",
-            12,
+            at!("block size"),
             format!(
                 "block size {} is not a power of two from 4096 to 1048576",
                 sb.block_size
@@ -142,7 +154,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     if u32::from(sb.block_log) != sb.block_size.trailing_zeros() {
         return Err(Error::malformed(
             "superblock",
-            22,
+            at!("block log"),
             format!(
                 "block_log {} does not match block size {}",
                 sb.block_log, sb.block_size
@@ -155,7 +167,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
     if sb.bytes_used < SUPERBLOCK_SIZE {
         return Err(Error::malformed(
             "superblock",
-            40,
+            at!("bytes used"),
             format!(
                 "bytes_used {} is less than the superblock's {SUPERBLOCK_SIZE} bytes",
                 sb.bytes_used
@@ -171,26 +183,51 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
                 "superblock",
                 at,
                 format!(
-                    "{name} at byte {pos} lies outside the file system (96..{})",
+                    "{name} at byte {pos} lies outside the file system ({SUPERBLOCK_SIZE}..{})",
                     sb.bytes_used
                 ),
             ));
         }
         Ok(())
     };
-    check("inode table", 64, sb.inode_table, false)?;
-    check("directory table", 72, sb.directory_table, false)?;
-    check("id table", 48, sb.id_table, false)?;
-    check("xattr id table", 56, sb.xattr_id_table, true)?;
-    check("export table", 88, sb.export_table, true)?;
+    check(
+        "inode table",
+        at!("inode table start"),
+        sb.inode_table,
+        false,
+    )?;
+    check(
+        "directory table",
+        at!("directory table start"),
+        sb.directory_table,
+        false,
+    )?;
+    check("id table", at!("id table start"), sb.id_table, false)?;
+    check(
+        "xattr id table",
+        at!("xattr id table start"),
+        sb.xattr_id_table,
+        true,
+    )?;
+    check(
+        "export table",
+        at!("export table start"),
+        sb.export_table,
+        true,
+    )?;
     // With no fragments the fragment table may sit right at the end of the image.
     if sb.fragment_count > 0 {
-        check("fragment table", 80, sb.fragment_table, false)?;
+        check(
+            "fragment table",
+            at!("fragment table start"),
+            sb.fragment_table,
+            false,
+        )?;
     }
     if sb.inode_table >= sb.directory_table {
         return Err(Error::malformed(
             "superblock",
-            64,
+            at!("inode table start"),
             format!(
                 "inode table (byte {}) does not come before the directory table (byte {})",
                 sb.inode_table, sb.directory_table
@@ -286,6 +323,55 @@ fn flag_names(flags: u16) -> String {
     }
 }
 
+/// A compressor option, as the fact of its name.
+const fn option(name: &'static str) -> Explain {
+    Explain::fact_named(name)
+}
+
+// The compressor options of each compressor, as the kernel reads them. They
+// are a metadata block (which may be compressed), so the byte layout cannot
+// place their fields: it owns the block whole, explained by any of them.
+
+structure! {
+    /// gzip's options.
+    pub(crate) struct GzipOptions[8] {
+        level: 0, 4, Le32, "compression level", option("compression_options.compression_level");
+        window_size: 4, 2, Le16, "window size", option("compression_options.window_size");
+        strategies: 6, 2, Le16, "strategies", option("compression_options.strategies");
+    }
+}
+
+structure! {
+    /// xz's options.
+    pub(crate) struct XzOptions[8] {
+        dictionary_size: 0, 4, Le32, "dictionary size", option("compression_options.dictionary_size");
+        filters: 4, 4, Le32, "filters", option("compression_options.filters");
+    }
+}
+
+structure! {
+    /// lz4's options.
+    pub(crate) struct Lz4Options[8] {
+        version: 0, 4, Le32, "version", option("compression_options.version");
+        flags: 4, 4, Le32, "flags", option("compression_options.flags");
+    }
+}
+
+structure! {
+    /// zstd's options.
+    pub(crate) struct ZstdOptions[4] {
+        level: 0, 4, Le32, "compression level", option("compression_options.compression_level");
+    }
+}
+
+structure! {
+    /// lzo's options.
+    pub(crate) struct LzoOptions[8] {
+        algorithm: 0, 4, Le32, "algorithm", option("compression_options.algorithm");
+        level: 4, 4, Le32, "compression level", option("compression_options.compression_level");
+    }
+}
+
 /// The compressor options block that follows the superblock when the
 /// `compressor_options` flag is set, as facts.
 pub(crate) fn compressor_options(sb: &Superblock, reader: &Reader<'_>) -> Result<Vec<Fact>> {
@@ -301,53 +387,49 @@ pub(crate) fn compressor_options(sb: &Superblock, reader: &Reader<'_>) -> Result
     let d = &block.data;
     // Compressor options say how the bytes were packed.
     let int = |name: &'static str, v: u32| Fact::packing(name, Value::Int(u64::from(v)));
-    let need = |n: usize| {
-        if d.len() < n {
-            Err(Error::malformed(
-                "compressor options",
-                SUPERBLOCK_SIZE,
-                format!(
-                    "{} options need {n} bytes, the block has {}",
-                    sb.compressor.name(),
-                    d.len()
-                ),
-            ))
-        } else {
-            Ok(())
-        }
+    let short = |n: usize| {
+        Error::malformed(
+            "compressor options",
+            SUPERBLOCK_SIZE,
+            format!(
+                "{} options need {n} bytes, the block has {}",
+                sb.compressor.name(),
+                d.len()
+            ),
+        )
     };
     Ok(match sb.compressor {
         super::Compressor::Gzip => {
-            need(8)?;
+            let o = GzipOptions::new(d).ok_or_else(|| short(GzipOptions::LEN))?;
             vec![
-                int("compression_options.compression_level", le32(d, 0)),
-                int("compression_options.window_size", u32::from(le16(d, 4))),
-                int("compression_options.strategies", u32::from(le16(d, 6))),
+                int("compression_options.compression_level", o.level()),
+                int("compression_options.window_size", o.window_size().into()),
+                int("compression_options.strategies", o.strategies().into()),
             ]
         }
         super::Compressor::Xz => {
-            need(8)?;
+            let o = XzOptions::new(d).ok_or_else(|| short(XzOptions::LEN))?;
             vec![
-                int("compression_options.dictionary_size", le32(d, 0)),
-                int("compression_options.filters", le32(d, 4)),
+                int("compression_options.dictionary_size", o.dictionary_size()),
+                int("compression_options.filters", o.filters()),
             ]
         }
         super::Compressor::Lz4 => {
-            need(8)?;
+            let o = Lz4Options::new(d).ok_or_else(|| short(Lz4Options::LEN))?;
             vec![
-                int("compression_options.version", le32(d, 0)),
-                int("compression_options.flags", le32(d, 4)),
+                int("compression_options.version", o.version()),
+                int("compression_options.flags", o.flags()),
             ]
         }
         super::Compressor::Zstd => {
-            need(4)?;
-            vec![int("compression_options.compression_level", le32(d, 0))]
+            let o = ZstdOptions::new(d).ok_or_else(|| short(ZstdOptions::LEN))?;
+            vec![int("compression_options.compression_level", o.level())]
         }
         super::Compressor::Lzo => {
-            need(8)?;
+            let o = LzoOptions::new(d).ok_or_else(|| short(LzoOptions::LEN))?;
             vec![
-                int("compression_options.algorithm", le32(d, 0)),
-                int("compression_options.compression_level", le32(d, 4)),
+                int("compression_options.algorithm", o.algorithm()),
+                int("compression_options.compression_level", o.level()),
             ]
         }
         // lzma has no options; keep whatever is there so a difference still shows.
@@ -366,6 +448,15 @@ pub(crate) mod tests {
     fn the_field_table_covers_the_superblock() {
         use crate::model::structure::check_table;
         assert_eq!(check_table(RawSuperblock::FIELDS, SUPERBLOCK_SIZE), Ok(()));
+        for (fields, len) in [
+            (GzipOptions::FIELDS, GzipOptions::LEN),
+            (XzOptions::FIELDS, XzOptions::LEN),
+            (Lz4Options::FIELDS, Lz4Options::LEN),
+            (ZstdOptions::FIELDS, ZstdOptions::LEN),
+            (LzoOptions::FIELDS, LzoOptions::LEN),
+        ] {
+            assert_eq!(check_table(fields, len as u64), Ok(()));
+        }
     }
 
     /// A valid superblock for a gzip image of `len` bytes with the given tables.

@@ -6,7 +6,7 @@
 //! in place is then a u64 reference to where the real value is, so that equal large
 //! values are stored once.
 
-use super::entries::{XattrIdEntry, XattrIdHeader};
+use super::entries::{XattrIdEntry, XattrIdHeader, XattrKey, XattrValue, XattrValueRef};
 use super::metadata::{Lookup, Reader, Table};
 use super::superblock::{ABSENT, SUPERBLOCK_SIZE};
 use crate::error::{Error, Result};
@@ -17,7 +17,6 @@ const MAX_VALUE: u32 = 65536;
 const MAX_COUNT: u32 = 65536;
 /// Most bytes of names and values one inode's attributes may add up to.
 const MAX_SET_BYTES: usize = 1 << 20;
-const VALUE_OOL: u16 = 0x100;
 
 /// The xattr tables of an image.
 #[derive(Debug, Clone, Copy)]
@@ -52,7 +51,7 @@ impl Xattrs {
         // The index must be in the image; its blocks are checked when read.
         reader
             .image
-            .get(ids.index, ids.blocks() * 8, "xattr id table index")?;
+            .get(ids.index, ids.index_len(), "xattr id table index")?;
         // Key/value blocks come first, then the id blocks, then the header.
         let kv_end = if count > 0 {
             ids.block_pos(reader.image, 0)?
@@ -100,34 +99,32 @@ impl Xattrs {
         let mut total = 0usize;
         for _ in 0..count {
             let at = c.position();
-            let kind = c.u16()?;
-            let name_len = usize::from(c.u16()?);
-            let prefix: &[u8] = match kind & 0xff {
-                0 => b"user.",
-                1 => b"trusted.",
-                2 => b"security.",
-                other => {
-                    return Err(Error::malformed(
-                        "xattr key",
-                        at.0,
-                        format!("byte {} of this block: unknown prefix type {other}", at.1),
-                    ))
-                }
-            };
-            let mut name = prefix.to_vec();
-            c.read_into(name_len, &mut name)?;
-            let mut value_len = c.u32()?;
-            let value = if kind & VALUE_OOL != 0 {
-                if value_len != 8 {
+            let key = c.array()?;
+            let key = XattrKey::from_array(&key);
+            let prefix = key.prefix().map_err(|other| {
+                Error::malformed(
+                    "xattr key",
+                    at.0,
+                    format!("byte {} of this block: unknown prefix type {other}", at.1),
+                )
+            })?;
+            let mut name = prefix.as_bytes().to_vec();
+            c.read_into(usize::from(key.name_size()), &mut name)?;
+            let value_len = XattrValue::from_array(&c.array()?).size();
+            let value = if key.out_of_line() {
+                if value_len != XattrValueRef::LEN as u32 {
                     return Err(Error::malformed(
                         "xattr value",
                         at.0,
-                        format!("out-of-line value reference of {value_len} bytes (must be 8)"),
+                        format!(
+                            "out-of-line value reference of {value_len} bytes (must be {})",
+                            XattrValueRef::LEN
+                        ),
                     ));
                 }
-                let vref = c.u64()?;
+                let vref = XattrValueRef::from_array(&c.array()?).reference();
                 let mut v = reader.cursor(self.kv, vref >> 16, (vref & 0xffff) as usize)?;
-                value_len = v.u32()?;
+                let value_len = XattrValue::from_array(&v.array()?).size();
                 read_value(&mut v, value_len, at.0)?
             } else {
                 read_value(&mut c, value_len, at.0)?
@@ -209,7 +206,7 @@ mod tests {
         kv.extend(value(b"ctx"));
         // Set 1: a trusted key whose value is a reference to "bar" of set 0.
         let set1 = kv.len() as u64;
-        kv.extend(key(1 | VALUE_OOL, b"t"));
+        kv.extend(key(1 | 0x100, b"t"));
         kv.extend(value(&bar_at.to_le_bytes()));
         let (img, header) = image(&kv, &[(0, 2), (set1, 1)]);
         let reader = Reader::new(Bytes::new(&img), Compressor::Gzip);

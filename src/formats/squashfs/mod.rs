@@ -186,7 +186,19 @@ impl<'a> SquashFs<'a> {
         );
         // Without its root inode nothing can be listed: only the root is there,
         // saying why, and the superblock is still compared.
-        let tree = walker.walk(sb.root_inode, Vec::new());
+        // As many entries as inodes, but hard links; no more than the limit
+        // allows, nor than a hostile superblock's count could fit in its
+        // inode table (an inode is at least 20 bytes, and a real table
+        // compresses them less than tenfold: a table that packs more grows the
+        // arena as it is read instead).
+        let expected = u64::from(sb.inode_count)
+            .min(limits.max_entries)
+            .min(inode_table.end.saturating_sub(inode_table.start) / 2);
+        let tree = walker.walk(
+            sb.root_inode,
+            Vec::new(),
+            usize::try_from(expected).unwrap_or(0),
+        );
         let mut tree = tree.unwrap_or_else(|e| walk::Tree::unreadable(sb.root_inode, e));
         // The image's own damage first, then what the walk met in the root.
         if let Some(root) = tree.nodes.first_mut() {

@@ -281,9 +281,15 @@ impl<'r, 'a> Walker<'r, 'a> {
         }
     }
 
-    /// Reads the tree under the root inode at `root_ref`. Fails only when the root
-    /// itself cannot be read; everything below is reported per directory.
-    pub(crate) fn walk(mut self, root_ref: u64, root_errors: Vec<Error>) -> Result<Tree> {
+    /// Reads the tree under the root inode at `root_ref`, room made for
+    /// `expected` entries. Fails only when the root itself cannot be read;
+    /// everything below is reported per directory.
+    pub(crate) fn walk(
+        mut self,
+        root_ref: u64,
+        root_errors: Vec<Error>,
+        expected: usize,
+    ) -> Result<Tree> {
         let root = inode::read(self.reader, self.inode_table, root_ref, self.block_size)?;
         let Body::Dir(layout) = root.body else {
             return Err(Error::malformed(
@@ -312,6 +318,10 @@ impl<'r, 'a> Walker<'r, 'a> {
                 parent: 0,
             }],
         };
+        // Made whole at once: grown by doubling, the arena held its old and
+        // new copies at once (a third more than the tree at its peak) and
+        // kept up to twice its nodes.
+        tree.nodes.reserve_exact(expected.saturating_sub(1));
         let mut listed: HashMap<u64, u32> = HashMap::new();
         listed.insert(root_ref, 0);
         let mut stack = vec![Pending {

@@ -130,11 +130,11 @@ fn member_path(name: &[u8], seen: &mut HashMap<Vec<u8>, u32>) -> (Vec<u8>, Strin
 
 /// Padding explained as placement when it is all zeros; else it is no
 /// padding, and `otherwise` (or nothing) explains it.
-fn padding(bytes: &[u8], zeros: Explain) -> Explain {
+fn padding(bytes: &[u8], zeros: &'static Explain) -> &'static Explain {
     if bytes.iter().all(|&b| b == 0) {
         zeros
     } else {
-        Explain::Nothing
+        &Explain::Nothing
     }
 }
 
@@ -262,7 +262,7 @@ fn gap(input: &[u8], start: u64, end: u64, name: String, l: &mut Layout) {
     l.push(Span {
         start,
         len: end - start,
-        owner: Owner::new("padding", name, padding(bytes, Explain::Placement)),
+        owner: Owner::new("padding", name, padding(bytes, &Explain::Placement).clone()),
     });
 }
 
@@ -321,7 +321,7 @@ fn piece_spans(
                 Owner::new(
                     "padding",
                     format!("name padding of {shown}"),
-                    padding(slice(pt.name_pad), Explain::Placement),
+                    padding(slice(pt.name_pad), &Explain::Placement).clone(),
                 )
                 .of(&path),
             );
@@ -339,7 +339,7 @@ fn piece_spans(
                 Owner::new(
                     "padding",
                     format!("data padding of {shown}"),
-                    padding(slice(pt.data_pad), Explain::EntryOrPlacement(DATA)),
+                    padding(slice(pt.data_pad), &Explain::EntryOrPlacement(DATA)).clone(),
                 )
                 .of(&path),
             );
@@ -380,13 +380,7 @@ fn piece_items(buf: &[u8], p: &Piece<'_>, seen: &mut HashMap<Vec<u8>, u32>) -> V
                 CpioFormat::Crc => 1,
                 CpioFormat::Odc => 2,
             };
-            let zeros = |r, e: &'static Explain| {
-                if slice(r).iter().all(|&b| b == 0) {
-                    e
-                } else {
-                    &Explain::Nothing
-                }
-            };
+            let zeros = |r, e| padding(slice(r), e);
             out.push(item("header", pt.header, &Explain::Nothing, tag));
             out.push(item(
                 "name padding",

@@ -235,37 +235,74 @@ fn block_runs(a: &[u8], b: &[u8], base: u64) -> (Vec<Run>, u64) {
     let mut differing = 0;
     // Eight bytes at a time: the bytes between the first and the last differing
     // byte of a word are fewer than MERGE_GAP, so they join one run anyway.
-    let mut add = |first: u64, last: u64| match out.last_mut() {
-        Some(Run { end, .. }) if first < *end + MERGE_GAP => *end = last + 1,
-        _ => out.push(Run {
-            start: first,
-            end: last + 1,
-        }),
-    };
-    let words = a.len() / 8 * 8;
-    for (n, (x, y)) in a[..words]
-        .chunks_exact(8)
-        .zip(b[..words].chunks_exact(8))
-        .enumerate()
-    {
-        let t = word(x) ^ word(y);
+    let mut add_word = |out: &mut Vec<Run>, at: u64, t: u64| {
         if t != 0 {
-            let at = base + (n * 8) as u64;
-            add(
+            add_run(
+                out,
                 at + u64::from(t.trailing_zeros() / 8),
                 at + 7 - u64::from(t.leading_zeros() / 8),
             );
             differing += differing_in_word(t);
         }
+    };
+    // Moved data differs in nearly every word: eight words at a time, a group
+    // whose words all differ is one run (two differing words side by side
+    // always join) counted without a branch per word.
+    const _: () = assert!(MERGE_GAP > 14, "adjacent differing words join one run");
+    const GROUP: usize = 64;
+    let groups = a.len() / GROUP * GROUP;
+    let mut group_differing = 0;
+    for (g, (x, y)) in a[..groups]
+        .chunks_exact(GROUP)
+        .zip(b[..groups].chunks_exact(GROUP))
+        .enumerate()
+    {
+        let mut t = [0u64; GROUP / 8];
+        for (k, (p, q)) in x.chunks_exact(8).zip(y.chunks_exact(8)).enumerate() {
+            t[k] = word(p) ^ word(q);
+        }
+        let at = base + (g * GROUP) as u64;
+        if t.iter().all(|&w| w != 0) {
+            add_run(
+                &mut out,
+                at + u64::from(t[0].trailing_zeros() / 8),
+                at + GROUP as u64 - 1 - u64::from(t[GROUP / 8 - 1].leading_zeros() / 8),
+            );
+            group_differing += t.iter().map(|&w| differing_in_word(w)).sum::<u64>();
+        } else {
+            for (k, &w) in t.iter().enumerate() {
+                add_word(&mut out, at + (k * 8) as u64, w);
+            }
+        }
+    }
+    let words = a.len() / 8 * 8;
+    for (n, (x, y)) in a[groups..words]
+        .chunks_exact(8)
+        .zip(b[groups..words].chunks_exact(8))
+        .enumerate()
+    {
+        add_word(&mut out, base + (groups + n * 8) as u64, word(x) ^ word(y));
     }
     for (i, (p, q)) in a[words..].iter().zip(&b[words..]).enumerate() {
         if p != q {
             let at = base + (words + i) as u64;
-            add(at, at);
-            differing += 1;
+            add_run(&mut out, at, at);
+            group_differing += 1;
         }
     }
-    (out, differing)
+    (out, differing + group_differing)
+}
+
+/// Adds the differing bytes `first..=last` to the runs: to the last one when
+/// fewer than [`MERGE_GAP`] bytes lie between.
+fn add_run(out: &mut Vec<Run>, first: u64, last: u64) {
+    match out.last_mut() {
+        Some(Run { end, .. }) if first < *end + MERGE_GAP => *end = last + 1,
+        _ => out.push(Run {
+            start: first,
+            end: last + 1,
+        }),
+    }
 }
 
 /// How many bytes of the XOR of two words are not zero.

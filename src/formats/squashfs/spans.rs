@@ -321,20 +321,28 @@ impl SquashFs<'_> {
         out
     }
 
-    /// The paths of the tree by a number `key` finds on each node (its inode
-    /// number, its xattr index).
-    fn paths_by(
+    /// The paths of the tree's nodes by a number `key` finds on each (its
+    /// inode number, its xattr index).
+    fn paths_by<'p>(
         &self,
-        key: impl Fn(&super::walk::Node) -> Option<u64>,
-        paths: &[EntryPath],
-    ) -> HashMap<u64, Vec<EntryPath>> {
-        let mut by: HashMap<u64, Vec<EntryPath>> = HashMap::new();
-        for (i, n) in self.tree.nodes.iter().enumerate() {
-            if let (Some(v), Some(path)) = (key(n), paths.get(i)) {
-                by.entry(v).or_default().push(path.clone());
-            }
+        key: impl Fn(&super::walk::Node) -> Option<u32>,
+        paths: &'p [EntryPath],
+    ) -> PathsByKey<'p> {
+        let mut order: Vec<(u32, u32)> = self
+            .tree
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| Some((key(n)?, u32::try_from(i).ok()?)))
+            .collect();
+        // By key, and within a key in tree order (as pushing them node by
+        // node gave).
+        order.sort_unstable();
+        PathsByKey {
+            order,
+            at: 0,
+            paths,
         }
-        by
     }
 
     /// Most items of a lookup table: one per entry, and some spare.
@@ -345,17 +353,17 @@ impl SquashFs<'_> {
     /// One item per inode number: the reference to where its inode is.
     fn export_items(&self, blocks: &Blocks, count: u64, paths: &[EntryPath]) -> Decoded {
         let (stream, ranges, _) = decode(blocks);
-        let mut users = self.paths_by(|n| Some(u64::from(n.number)), paths);
+        let mut users = self.paths_by(|n| Some(n.number), paths);
         let size = ExportEntry::LEN as u64;
         let n = count.min(stream.len() as u64 / size).min(self.item_cap());
         let items = (0..n)
             .map(|i| {
                 // Entry i is inode number i + 1: numbers start at 1.
-                let entries = users.remove(&(i + 1)).unwrap_or_default();
+                let entries = users.take(i + 1);
                 Item {
                     class: "reference to inode",
                     label: entries.is_empty().then(|| (i + 1).to_string().into()),
-                    entries: entries.into(),
+                    entries,
                     range: i * size..i * size + size,
                     explain: &Explain::Placement,
                     tag: 0,
@@ -421,7 +429,9 @@ impl SquashFs<'_> {
     /// One item per directory listing.
     fn listing_items(&self, blocks: &Blocks, paths: &[EntryPath], table_start: u64) -> Decoded {
         let (stream, ranges, at) = decode(blocks);
-        let mut items = Vec::new();
+        // Sized once: a vector grown by pushing holds up to twice its items.
+        let dirs = self.tree.nodes.iter().filter(|n| n.listing.is_some());
+        let mut items = Vec::with_capacity(dirs.count());
         for (i, n) in self.tree.nodes.iter().enumerate() {
             let Some(listing) = n.listing else {
                 continue;
@@ -518,7 +528,7 @@ impl SquashFs<'_> {
     ) -> (Decoded, Decoded) {
         let (ids, id_ranges, _) = decode(id_blocks);
         let (kv, kv_ranges, kv_at) = decode(kv_blocks);
-        let mut users = self.paths_by(|n| n.xattr.map(u64::from), paths);
+        let mut users = self.paths_by(|n| n.xattr, paths);
         let size = XattrIdEntry::LEN as u64;
         let n = count.min(ids.len() as u64 / size).min(self.item_cap());
         // Sets by where they start in the decoded stream: (key count, entries,
@@ -531,7 +541,7 @@ impl SquashFs<'_> {
                 .get((i * size) as usize..)
                 .and_then(XattrIdEntry::new)
                 .map_or((0, 0), |e| (e.xref(), e.count()));
-            let entries = users.remove(&i).unwrap_or_default();
+            let entries = users.take(i);
             let start = kv_stream_offset(&kv_at, kv_start, xref).filter(|&s| s < kv.len() as u64);
             if let Some(start) = start {
                 let set = sets.entry(start).or_insert((keys, Vec::new(), i));
@@ -608,6 +618,36 @@ impl SquashFs<'_> {
                 same_but_placement: None,
             },
         )
+    }
+}
+
+/// The paths of a tree's nodes sorted by a number (see
+/// [`SquashFs::paths_by`]), taken key by key in increasing order as the
+/// tables that use them are read: a pair of numbers a node, not a list of
+/// paths for every key.
+struct PathsByKey<'p> {
+    /// (key, node), sorted.
+    order: Vec<(u32, u32)>,
+    /// The first pair not taken yet.
+    at: usize,
+    paths: &'p [EntryPath],
+}
+
+impl PathsByKey<'_> {
+    /// The paths of the nodes whose number is `key`, in tree order; those of
+    /// smaller keys are passed over. The keys asked for increase.
+    fn take(&mut self, key: u64) -> Box<[EntryPath]> {
+        let rest = &self.order[self.at..];
+        let below = rest.iter().take_while(|p| u64::from(p.0) < key).count();
+        let equal = rest[below..]
+            .iter()
+            .take_while(|p| u64::from(p.0) == key)
+            .count();
+        self.at += below + equal;
+        rest[below..below + equal]
+            .iter()
+            .filter_map(|&(_, node)| self.paths.get(node as usize).cloned())
+            .collect()
     }
 }
 

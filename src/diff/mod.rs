@@ -328,9 +328,10 @@ pub fn diff_files(a: &Path, b: &Path, options: &Options) -> Result<Report> {
         descend(fb.as_ref(), ib.inside(), limits, max, |sb| {
             // Compared pages leave the resident set, so memory does not grow
             // with the images.
-            let differ = walk::Differ::new(options).with_release(|| {
+            // A part of one image only leaves the map that holds it.
+            let differ = walk::Differ::new(options).with_release(|part| {
                 for m in [la.map(), lb.map()].into_iter().flatten() {
-                    m.release(m.bytes());
+                    m.release(part.unwrap_or(m.bytes()));
                 }
             });
             let sizes = (size(&ia, sa, la.map()), size(&ib, sb, lb.map()));

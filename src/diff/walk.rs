@@ -38,7 +38,7 @@ pub(crate) struct Differ<'o> {
     /// (by its location: the same whatever memory the images lie in).
     same_blocks: Mutex<HashMap<Location, accounting::SameBytes>>,
     /// Drops the pages of the images' maps from the resident set.
-    release: Option<Box<dyn Fn() + Sync + 'o>>,
+    release: Option<Box<dyn Fn(Option<&[u8]>) + Sync + 'o>>,
     /// Bytes of content read since the last release.
     read_since_release: std::sync::atomic::AtomicU64,
 }
@@ -123,8 +123,12 @@ impl<'o> Differ<'o> {
     }
 
     /// Sets what drops the maps' pages from the resident set (see
-    /// [`crate::MappedFile::release`]).
-    pub(crate) fn with_release(mut self, release: impl Fn() + Sync + 'o) -> Differ<'o> {
+    /// [`crate::MappedFile::release`]): those under a part of an image, or
+    /// with `None` all of them.
+    pub(crate) fn with_release(
+        mut self,
+        release: impl Fn(Option<&[u8]>) + Sync + 'o,
+    ) -> Differ<'o> {
         self.release = Some(Box::new(release));
         self
     }
@@ -157,9 +161,17 @@ impl<'o> Differ<'o> {
     /// two do not add up at the peak.
     fn release_pages(&self) {
         if let Some(release) = &self.release {
-            release();
+            release(None);
             self.read_since_release
                 .store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Drops the pages under `part` (of either map) now: a phase that reads
+    /// the images in order is done with it.
+    fn release_part(&self, part: &[u8]) {
+        if let Some(release) = &self.release {
+            release(Some(part));
         }
     }
 
@@ -437,8 +449,15 @@ impl<'o> Differ<'o> {
             return;
         }
         self.release_pages();
-        let mut out =
-            accounting::attribute((ra, rb), (&la, &lb), (&runs, &tally), &ctx, prefix, &read);
+        let passed = |part: &[u8]| self.release_part(part);
+        let mut out = accounting::attribute(
+            (ra, rb),
+            (&la, &lb),
+            (&runs, &tally),
+            &ctx,
+            prefix,
+            (&read, &passed),
+        );
         out.record.nested_bytes = handed_down;
         self.emit(out.differences);
         self.accounting

@@ -441,7 +441,7 @@ pub(crate) fn attribute(
     (runs, tally): (&[Run], &Tally),
     ctx: &Context,
     location: &Location,
-    (read, passed): (&(dyn Fn(u64) + Sync), &(dyn Fn(&[u8]) + Sync)),
+    (read, passed): (&(dyn Fn(u64) + Sync), Passed<'_>),
 ) -> Attribution {
     let mut sides = [Side::new(a, la, "a"), Side::new(b, lb, "b")];
     let segments = segments(&sides, (runs, tally), (a, b), passed);
@@ -644,6 +644,9 @@ struct Segment {
     differing: u64,
 }
 
+/// What the accounting calls with a part of an image it is done reading.
+pub(crate) type Passed<'p> = &'p (dyn Fn(&[u8]) + Sync);
+
 /// The runs cut where a structure of either image starts or ends, their
 /// differing bytes counted from the tally (and the blocks their ends cut),
 /// calling `passed` with the parts of the images read, once done with them.
@@ -651,7 +654,7 @@ fn segments(
     sides: &[Side<'_>; 2],
     (runs, tally): (&[Run], &Tally),
     (a, b): (&[u8], &[u8]),
-    passed: &(dyn Fn(&[u8]) + Sync),
+    passed: Passed<'_>,
 ) -> Vec<Segment> {
     let mut out = Vec::new();
     for run in runs {

@@ -38,7 +38,7 @@ pub(crate) struct Differ<'o> {
     /// (by its location: the same whatever memory the images lie in).
     same_blocks: Mutex<HashMap<Location, accounting::SameBytes>>,
     /// Drops the pages of the images' maps from the resident set.
-    release: Option<Box<dyn Fn(Option<&[u8]>) + Sync + 'o>>,
+    release: Option<Release<'o>>,
     /// Bytes of content read since the last release.
     read_since_release: std::sync::atomic::AtomicU64,
 }
@@ -1392,6 +1392,10 @@ fn merge_ranges(mut ranges: Vec<std::ops::Range<u64>>) -> Vec<std::ops::Range<u6
     }
     merged
 }
+
+/// What drops the maps' pages from the resident set: those under a part of an
+/// image, or with `None` all of them.
+type Release<'o> = Box<dyn Fn(Option<&[u8]>) + Sync + 'o>;
 
 /// How much content is read between two releases of the maps' pages.
 const RELEASE_EVERY: u64 = 32 << 20;

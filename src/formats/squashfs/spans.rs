@@ -593,7 +593,7 @@ impl SquashFs<'_> {
                 Item {
                     class: "entry",
                     label: Some(label.into()),
-                    entries: entries.into(),
+                    entries,
                     range: i * size..i * size + size,
                     explain: &Explain::Entry(&[Key::Xattr]),
                     tag: 0,

@@ -1115,6 +1115,9 @@ struct Named<'t> {
     table: &'t Decoded,
     slots: Vec<u32>,
     hasher: foldhash::fast::RandomState,
+    /// No two items have the same key: an item found by its key is then the
+    /// one the index holds.
+    unique: bool,
 }
 
 /// A slot of [`Named`] holding no item.
@@ -1134,9 +1137,11 @@ impl<'t> Named<'t> {
             table,
             slots: vec![EMPTY_SLOT; (count * 2).next_power_of_two().max(2)],
             hasher,
+            unique: true,
         };
         for (i, it) in table.items.iter().enumerate().take(count) {
             let slot = named.slot(&item_key(it));
+            named.unique &= named.slots[slot] == EMPTY_SLOT;
             named.slots[slot] = i as u32;
         }
         named
@@ -1171,6 +1176,19 @@ impl<'t> Named<'t> {
             i => Some(i as usize),
         }
     }
+
+    /// The item whose key is `key`, item `guess` tried first: two images'
+    /// tables list their items mostly in the same order, so the item after
+    /// the last counterpart is usually the one, found without hashing the
+    /// key or probing the index at random (two cache misses a lookup, a
+    /// sixth of the time of a 3.2 GB pair of 335,000 entries).
+    fn find_from(&self, guess: usize, key: &ItemKey<'_>) -> Option<usize> {
+        let next = self.table.items.get(guess).filter(|_| self.unique);
+        if next.is_some_and(|it| item_key(it) == *key) {
+            return Some(guess);
+        }
+        self.find(key)
+    }
 }
 
 fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) -> TableAnalysis {
@@ -1179,8 +1197,12 @@ fn analyse(ctx: &Context, nx: &Named<'_>, ny: Option<&Named<'_>>, letter: &str) 
     let mut status = Vec::with_capacity(tx.items.len());
     let mut other = Vec::with_capacity(tx.items.len());
     let mut what = HashMap::new();
+    let mut guess = 0;
     for (n, it) in tx.items.iter().enumerate() {
-        let by_name = ny.and_then(|ny| ny.find(&item_key(it)));
+        let by_name = ny.and_then(|ny| ny.find_from(guess, &item_key(it)));
+        if let Some(m) = by_name {
+            guess = m + 1;
+        }
         let counterpart = by_name.or_else(|| {
             // Named after its first entry, an item shared by several (a
             // fragment entry) is renamed when an entry joins before it: the
@@ -1792,6 +1814,45 @@ mod tests {
             said.contains("name: \"frag\"") || said.contains("name: \"data\""),
             "{said}"
         );
+    }
+
+    #[test]
+    fn the_guessed_item_is_the_one_the_index_holds() {
+        let table = |paths: &[&str]| Decoded {
+            name: "t".into(),
+            stream: vec![0; paths.len()],
+            blocks: vec![(0, 0..paths.len() as u64)],
+            items: paths
+                .iter()
+                .enumerate()
+                .map(|(i, p)| crate::model::span::Item {
+                    class: "item",
+                    entries: Box::new([EntryPath::from(p.as_bytes())]),
+                    label: None,
+                    range: i as u64..i as u64 + 1,
+                    explain: &Explain::Nothing,
+                    tag: 0,
+                })
+                .collect(),
+            fields: |_, _| Vec::new(),
+            same_but_placement: None,
+        };
+        let key = |p: &'static str| ("item", None, Some(p.as_bytes()));
+        let unique = table(&["/a", "/b", "/c"]);
+        let named = Named::new(&unique);
+        assert_eq!(named.find_from(1, &key("/b")), Some(1), "the guess");
+        assert_eq!(named.find_from(0, &key("/c")), Some(2), "a wrong guess");
+        assert_eq!(
+            named.find_from(9, &key("/a")),
+            Some(0),
+            "a guess past the end"
+        );
+        assert_eq!(named.find_from(1, &key("/x")), None);
+        // Of items with the same key the index keeps the last: a guess of an
+        // earlier one is not taken.
+        let twice = table(&["/a", "/b", "/a"]);
+        let named = Named::new(&twice);
+        assert_eq!(named.find_from(0, &key("/a")), Some(2));
     }
 
     #[test]

@@ -59,14 +59,6 @@ impl<'a> Bytes<'a> {
     }
 }
 
-/// Little-endian u16 at `at` of `b`; 0 past the end (callers check lengths first).
-pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
-    match b.get(at..at + 2) {
-        Some(&[x, y]) => u16::from_le_bytes([x, y]),
-        _ => 0,
-    }
-}
-
 /// Big-endian u16 at `at` of `b`; 0 past the end.
 pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
     match b.get(at..at + 2) {
@@ -81,11 +73,6 @@ pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
         Some(&[w, x, y, z]) => u32::from_le_bytes([w, x, y, z]),
         _ => 0,
     }
-}
-
-/// One byte at `at` of `b`; 0 past the end.
-pub(crate) fn byte(b: &[u8], at: usize) -> u8 {
-    b.get(at).copied().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -107,6 +94,5 @@ mod tests {
         ));
         assert_eq!(le32(&data, 0), 0x0403_0201);
         assert_eq!(le32(&data, 1), 0);
-        assert_eq!(byte(&data, 9), 0);
     }
 }

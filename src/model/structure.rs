@@ -185,6 +185,29 @@ pub fn fields_at(defs: &[FieldDef], at: u64) -> Vec<Field> {
         .collect()
 }
 
+/// The fields of a table at `at`, the facts it names relative to the
+/// structure (a name starting with a dot, `.gzip.mtime`; a dot alone is the
+/// prefix itself) named under `prefix` (`segment.2`, `pvd`); without one (a
+/// structure whose facts the reader does not name) those fields explain
+/// nothing.
+pub(crate) fn fields_under(defs: &[FieldDef], at: u64, prefix: Option<&str>) -> Vec<Field> {
+    let mut v = fields_at(defs, at);
+    for field in &mut v {
+        let Explain::Fact(name) = &field.explain else {
+            continue;
+        };
+        let Some(own) = name.strip_prefix('.') else {
+            continue;
+        };
+        field.explain = match prefix {
+            Some(p) if own.is_empty() => Explain::Fact(p.to_owned().into()),
+            Some(p) => Explain::Fact(format!("{p}.{own}").into()),
+            None => Explain::Nothing,
+        };
+    }
+    v
+}
+
 /// Checks that the fields of a table of a structure of `len` bytes follow one
 /// another from its first byte to its last, without a gap or an overlap: the
 /// test every declared structure runs, so a deleted field fails it.

@@ -18,12 +18,12 @@ use std::collections::HashMap;
 
 use super::header::{self, CpioFormat, Header, NewcHeader, OdcHeader};
 use super::CpioFs;
-use crate::bytes::{byte, le16};
-use crate::formats::compress::Compression;
+use crate::formats::compress::{gzip_flag, Compression, GzipExtraLen, GzipHeader, GzipHeaderCrc};
 use crate::formats::tree::components;
 use crate::model::span::{
     f, fact, Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Owner, Placement, Span,
 };
+use crate::model::structure::{fields_at, fields_under};
 
 /// What explains a member's data.
 const DATA: Keys = &[Key::Content, Key::SIZE, Key::SYMLINK, Key::Nested];
@@ -456,29 +456,21 @@ fn gzip_header(input: &[u8], at: u64, end: u64, n: usize, l: &mut Layout) -> u64
     let Some(h) = input.get(at as usize..end.min(input.len() as u64) as usize) else {
         return at;
     };
-    if h.len() < 10 {
+    let Some(fixed) = GzipHeader::new(h) else {
         return at;
-    }
-    let flags = byte(h, 3);
-    let seg = |what: &str| fact(format!("segment.{n}.{what}"));
-    let mut fields = vec![
-        f(0, 2, "magic", Explain::Nothing),
-        f(2, 1, "method", seg("compression")),
-        f(3, 1, "flags", Explain::Derived),
-        f(4, 4, "mtime", seg("gzip.mtime")),
-        f(8, 1, "extra flags", Explain::Nothing),
-        f(9, 1, "operating system", seg("gzip.os")),
-    ];
-    let mut pos = 10usize;
-    if flags & 0x04 != 0 {
-        let xlen = usize::from(le16(h, pos));
-        fields.push(f(
-            pos as u64,
-            2 + xlen as u64,
-            "extra field",
-            Explain::Nothing,
-        ));
-        pos += 2 + xlen;
+    };
+    let flags = fixed.flags();
+    let prefix = format!("segment.{n}");
+    let mut fields = fields_under(GzipHeader::FIELDS, 0, Some(&prefix));
+    let mut pos = GzipHeader::LEN;
+    if flags & gzip_flag::EXTRA != 0 {
+        let xlen = h
+            .get(pos..)
+            .and_then(GzipExtraLen::new)
+            .map_or(0, |x| usize::from(x.xlen()));
+        let len = GzipExtraLen::LEN + xlen;
+        fields.push(f(pos as u64, len as u64, "extra field", Explain::Nothing));
+        pos += len;
     }
     let mut text = |pos: &mut usize, name: &'static str, explain: Explain| -> bool {
         match h.get(*pos..).and_then(|r| r.iter().position(|&b| b == 0)) {
@@ -490,15 +482,16 @@ fn gzip_header(input: &[u8], at: u64, end: u64, n: usize, l: &mut Layout) -> u64
             None => false,
         }
     };
-    if flags & 0x08 != 0 && !text(&mut pos, "file name", seg("gzip.name")) {
+    let name = fact(format!("{prefix}.gzip.name"));
+    if flags & gzip_flag::NAME != 0 && !text(&mut pos, "file name", name) {
         return at;
     }
-    if flags & 0x10 != 0 && !text(&mut pos, "comment", Explain::Nothing) {
+    if flags & gzip_flag::COMMENT != 0 && !text(&mut pos, "comment", Explain::Nothing) {
         return at;
     }
-    if flags & 0x02 != 0 {
-        fields.push(f(pos as u64, 2, "header checksum", Explain::Derived));
-        pos += 2;
+    if flags & gzip_flag::HCRC != 0 {
+        fields.extend(fields_at(GzipHeaderCrc::FIELDS, pos as u64));
+        pos += GzipHeaderCrc::LEN;
     }
     if pos > h.len() {
         return at;

@@ -195,6 +195,9 @@ structure! {
 
 /// Where [`BootSignature`] is in the sector.
 pub(crate) const BOOT_SIGNATURE_AT: usize = 510;
+/// The boot sector's bytes: up to its signature's end (a sector may be
+/// longer).
+pub(crate) const BOOT_SECTOR_LEN: usize = BOOT_SIGNATURE_AT + BootSignature::LEN;
 
 structure! {
     /// The FAT32 FSInfo sector.
@@ -227,11 +230,11 @@ impl FsInfo<'_> {
 impl BootSector {
     /// Decodes the first 512 bytes of `data`.
     pub(crate) fn parse(data: &[u8]) -> Result<BootSector> {
-        let (Some(b), Some(common)) = (data.get(..512), CommonBpb::new(data)) else {
+        let (Some(b), Some(common)) = (data.get(..BOOT_SECTOR_LEN), CommonBpb::new(data)) else {
             return Err(Error::OutOfBounds {
                 structure: "FAT boot sector",
                 offset: 0,
-                end: 512,
+                end: BOOT_SECTOR_LEN as u64,
                 len: data.len() as u64,
             });
         };

@@ -12,9 +12,9 @@ use crate::model::{Fact, Follows, Value};
 /// Size of a volume descriptor and of the sectors the descriptor set uses.
 pub(crate) const SECTOR: u64 = 2048;
 /// The descriptor set starts at sector 16, after the system area.
-const FIRST_DESCRIPTOR: u64 = 16;
+pub(crate) const FIRST_DESCRIPTOR: u64 = 16;
 /// A real image has a handful of descriptors; stop looking for the terminator after this.
-const MAX_DESCRIPTORS: u64 = 256;
+pub(crate) const MAX_DESCRIPTORS: u64 = 256;
 
 /// A fact named under the prefix of the descriptor or entry that holds the
 /// field (`pvd`, `joliet`, `svd1`, `partition1`, `eltorito.entry2`): its

@@ -4,10 +4,9 @@
 //! do not explain (the boot code, any embedded loader) stay comparable as content.
 
 use super::descriptor::own_fact;
-use super::spans::fields_under;
 use crate::model::span::{Explain, Field, Layout, Owner, Span};
 use crate::model::structure::{
-    field_at, fields_at, structure, Array, Be16, Be32, Le16, Le32, Le64, Raw, U8,
+    field_at, fields_at, fields_under, structure, Array, Be16, Be32, Le16, Le32, Le64, Raw, U8,
 };
 use crate::model::{Fact, Follows, Value};
 

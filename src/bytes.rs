@@ -59,14 +59,6 @@ impl<'a> Bytes<'a> {
     }
 }
 
-/// Little-endian u16 at `at` of `b`; 0 past the end (callers check lengths first).
-pub(crate) fn le16(b: &[u8], at: usize) -> u16 {
-    match b.get(at..at + 2) {
-        Some(&[x, y]) => u16::from_le_bytes([x, y]),
-        _ => 0,
-    }
-}
-
 /// Big-endian u16 at `at` of `b`; 0 past the end.
 pub(crate) fn be16(b: &[u8], at: usize) -> u16 {
     match b.get(at..at + 2) {
@@ -81,19 +73,6 @@ pub(crate) fn le32(b: &[u8], at: usize) -> u32 {
         Some(&[w, x, y, z]) => u32::from_le_bytes([w, x, y, z]),
         _ => 0,
     }
-}
-
-/// Big-endian u32 at `at` of `b`; 0 past the end.
-pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
-    match b.get(at..at + 4) {
-        Some(&[w, x, y, z]) => u32::from_be_bytes([w, x, y, z]),
-        _ => 0,
-    }
-}
-
-/// One byte at `at` of `b`; 0 past the end.
-pub(crate) fn byte(b: &[u8], at: usize) -> u8 {
-    b.get(at).copied().unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -114,8 +93,6 @@ mod tests {
             Err(Error::OutOfBounds { .. })
         ));
         assert_eq!(le32(&data, 0), 0x0403_0201);
-        assert_eq!(be32(&data, 0), 0x0102_0304);
         assert_eq!(le32(&data, 1), 0);
-        assert_eq!(byte(&data, 9), 0);
     }
 }

@@ -21,6 +21,8 @@
 use std::io::Read;
 
 use crate::error::{Error, Result};
+use crate::model::span::Explain;
+use crate::model::structure::{structure, Array, Le16, Le32, U8};
 use crate::model::Value;
 use crate::time::Timestamp;
 
@@ -218,6 +220,30 @@ pub(crate) fn content_size(c: Compression, input: &[u8]) -> Option<u64> {
     }
 }
 
+structure! {
+    /// An xz stream footer (xz file format 1.1.0, 2.1.2).
+    pub(crate) struct XzFooter[12] {
+        crc32: 0, 4, Le32, "CRC32", Explain::Derived;
+        /// The index's size: (this + 1) * 4 bytes.
+        backward_size: 4, 4, Le32, "backward size", Explain::Derived;
+        flags: 8, 2, Array<2>, "stream flags", Explain::Nothing;
+        /// "YZ".
+        magic: 10, 2, Array<2>, "footer magic", Explain::Nothing;
+    }
+}
+
+structure! {
+    /// An lz4 frame descriptor's first two bytes, after the magic (lz4 frame
+    /// format 1.6.x).
+    pub(crate) struct Lz4Descriptor[2] {
+        /// Version (bits 6-7), block independence, checksums, content size,
+        /// dictionary id.
+        flg: 0, 1, U8, "FLG", Explain::Nothing;
+        /// The block maximum size (bits 4-6).
+        bd: 1, 1, U8, "BD", Explain::Nothing;
+    }
+}
+
 /// The uncompressed size an xz stream's index records: the sum of its blocks'
 /// sizes. The index sits before the 12-byte stream footer, which the footer's
 /// backward size points from (xz file format 1.1.0, sections 2.1.2 and 4). Only
@@ -228,13 +254,14 @@ fn xz_index_size(input: &[u8]) -> Option<u64> {
     while end >= 4 && input[end - 4..end] == [0, 0, 0, 0] {
         end -= 4;
     }
-    let footer = input.get(end.checked_sub(12)?..end)?;
-    if footer.get(10..12)? != b"YZ" {
+    let footer_at = end.checked_sub(XzFooter::LEN)?;
+    let footer = input.get(footer_at..).and_then(XzFooter::new)?;
+    if &footer.magic() != b"YZ" {
         return None;
     }
-    let backward = (u64::from(crate::bytes::le32(footer, 4)) + 1) * 4;
-    let start = (end - 12).checked_sub(usize::try_from(backward).ok()?)?;
-    let index = input.get(start..end - 12)?;
+    let backward = (u64::from(footer.backward_size()) + 1) * 4;
+    let start = footer_at.checked_sub(usize::try_from(backward).ok()?)?;
+    let index = input.get(start..footer_at)?;
     let mut at = 1usize;
     if index.first()? != &0 {
         return None;
@@ -321,6 +348,47 @@ fn gzip(input: &[u8], base: u64, sink: &mut Sink) -> Result<Stream> {
         consumed: pos,
         facts,
     })
+}
+
+structure! {
+    /// The fixed part of a gzip member header (RFC 1952 2.3), facts named
+    /// under the stream's prefix (`segment.2`): flate2 reads it for the
+    /// facts, the byte layout from this table.
+    pub(crate) struct GzipHeader[10] {
+        magic: 0, 2, Array<2>, "magic", Explain::Nothing;
+        method: 2, 1, U8, "method", Explain::fact_named(".compression");
+        /// Which optional parts follow ([`gzip_flag`]).
+        flags: 3, 1, U8, "flags", Explain::Derived;
+        mtime: 4, 4, Le32, "mtime", Explain::fact_named(".gzip.mtime");
+        extra_flags: 8, 1, U8, "extra flags", Explain::Nothing;
+        os: 9, 1, U8, "operating system", Explain::fact_named(".gzip.os");
+    }
+}
+
+structure! {
+    /// The length of a gzip header's extra field, which that many bytes follow.
+    pub(crate) struct GzipExtraLen[2] {
+        xlen: 0, 2, Le16, "extra field length", Explain::Nothing;
+    }
+}
+
+structure! {
+    /// The checksum that ends a gzip header when its flag says so.
+    pub(crate) struct GzipHeaderCrc[2] {
+        crc16: 0, 2, Le16, "header checksum", Explain::Derived;
+    }
+}
+
+/// The flag bits of a gzip header: which optional parts follow it.
+pub(crate) mod gzip_flag {
+    /// A header checksum ends the header.
+    pub const HCRC: u8 = 0x02;
+    /// An extra field follows.
+    pub const EXTRA: u8 = 0x04;
+    /// A file name, up to a zero.
+    pub const NAME: u8 = 0x08;
+    /// A comment, up to a zero.
+    pub const COMMENT: u8 = 0x10;
 }
 
 /// The fields of a gzip header worth comparing.
@@ -604,8 +672,11 @@ fn lz4_frames(input: &[u8], base: u64, sink: &mut Sink) -> Result<Stream> {
 fn lz4_frame(r: &mut Input<'_>, sink: &mut Sink) -> Result<Flow> {
     let (c, start) = (r.c, r.base + r.pos as u64);
     r.take(4)?;
-    let d = r.take(2)?;
-    let (flg, bd) = (d[0], d[1]);
+    let d = r.take(Lz4Descriptor::LEN)?;
+    let Some(d) = Lz4Descriptor::new(d) else {
+        return Err(damaged(c, start, "frame descriptor cut short"));
+    };
+    let (flg, bd) = (d.flg(), d.bd());
     if flg >> 6 != 1 {
         return Err(damaged(
             c,
@@ -839,6 +910,21 @@ pub(crate) mod tests {
             d.extend(format!("{:x}", i * 7 % 1013).as_bytes());
         }
         d
+    }
+
+    #[test]
+    fn the_stream_header_tables_cover_their_parts() {
+        use crate::model::structure::check_table;
+        for (fields, len) in [
+            (GzipHeader::FIELDS, GzipHeader::LEN),
+            (GzipExtraLen::FIELDS, GzipExtraLen::LEN),
+            (GzipHeaderCrc::FIELDS, GzipHeaderCrc::LEN),
+            (XzFooter::FIELDS, XzFooter::LEN),
+            (Lz4Descriptor::FIELDS, Lz4Descriptor::LEN),
+        ] {
+            assert_eq!(check_table(fields, len as u64), Ok(()));
+        }
+        assert_eq!(GzipHeader::LEN, 10);
     }
 
     #[test]

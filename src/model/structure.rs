@@ -10,7 +10,9 @@
 //!   compile time to lie inside the structure (and to be as long as its
 //!   encoding): a read past its end cannot be written;
 //! - the field table, [`FieldDef`]s in order, from which the byte accounting
-//!   makes its [`Field`]s.
+//!   makes its [`Field`]s;
+//! - an [`Encoding`], so that a field of another table can hold the
+//!   structure (`fork: 112, 80, ForkData<'static>, ...`) and read as its view.
 //!
 //! So the parser and the accounting read the same table: a field deleted from
 //! it no longer parses (its accessor is gone) and no longer explains bytes (the
@@ -36,6 +38,8 @@ pub struct Raw;
 pub struct AsciiHex;
 /// A number written as ASCII octal digits (cpio odc, tar).
 pub struct AsciiOctal;
+/// A number written as ASCII decimal digits (ECMA-119 dates).
+pub struct AsciiDecimal;
 /// Bytes of a fixed count, copied.
 pub struct Array<const N: usize>;
 /// One byte.
@@ -87,6 +91,14 @@ impl Encoding for AsciiHex {
     const WIDTH: Option<usize> = None;
     fn read(b: &[u8], name: &'static str) -> Result<u64, NotANumber> {
         text_number(b, 16, name)
+    }
+}
+
+impl Encoding for AsciiDecimal {
+    type Value<'a> = Result<u64, NotANumber>;
+    const WIDTH: Option<usize> = None;
+    fn read(b: &[u8], name: &'static str) -> Result<u64, NotANumber> {
+        text_number(b, 10, name)
     }
 }
 
@@ -173,6 +185,29 @@ pub fn fields_at(defs: &[FieldDef], at: u64) -> Vec<Field> {
         .collect()
 }
 
+/// The fields of a table at `at`, the facts it names relative to the
+/// structure (a name starting with a dot, `.gzip.mtime`; a dot alone is the
+/// prefix itself) named under `prefix` (`segment.2`, `pvd`); without one (a
+/// structure whose facts the reader does not name) those fields explain
+/// nothing.
+pub(crate) fn fields_under(defs: &[FieldDef], at: u64, prefix: Option<&str>) -> Vec<Field> {
+    let mut v = fields_at(defs, at);
+    for field in &mut v {
+        let Explain::Fact(name) = &field.explain else {
+            continue;
+        };
+        let Some(own) = name.strip_prefix('.') else {
+            continue;
+        };
+        field.explain = match prefix {
+            Some(p) if own.is_empty() => Explain::Fact(p.to_owned().into()),
+            Some(p) => Explain::Fact(format!("{p}.{own}").into()),
+            None => Explain::Nothing,
+        };
+    }
+    v
+}
+
 /// Checks that the fields of a table of a structure of `len` bytes follow one
 /// another from its first byte to its last, without a gap or an overlap: the
 /// test every declared structure runs, so a deleted field fails it.
@@ -217,6 +252,21 @@ macro_rules! structure {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy)]
         $vis struct $name<'a>(&'a [u8; $len]);
+
+        /// A structure is the encoding of a field that holds one (named
+        /// `Name<'static>` in the outer table): its accessor returns the view.
+        impl $crate::model::structure::Encoding for $name<'static> {
+            type Value<'a> = $name<'a>;
+            const WIDTH: Option<usize> = Some($len);
+            fn read<'a>(b: &'a [u8], _: &'static str) -> $name<'a> {
+                match b.try_into() {
+                    Ok(a) => $name(a),
+                    // Not reached: the field is as long as the structure,
+                    // checked at compile time.
+                    Err(_) => $name(&[0; $len]),
+                }
+            }
+        }
 
         #[allow(dead_code)]
         impl<'a> $name<'a> {

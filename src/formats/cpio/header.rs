@@ -11,7 +11,7 @@
 use crate::error::{Error, Result};
 use crate::model::key::Key;
 use crate::model::span::Explain;
-use crate::model::structure::{structure, AsciiHex, AsciiOctal, NotANumber, Raw};
+use crate::model::structure::{structure, Array, AsciiHex, AsciiOctal, NotANumber};
 
 /// Explained by the entry's mode (which holds its type).
 const MODE: Explain = Explain::Entry(&[Key::MODE, Key::TYPE]);
@@ -21,11 +21,20 @@ const SIZE: Explain = Explain::Entry(&[Key::SIZE, Key::Content, Key::SYMLINK]);
 const NLINK: Explain = Explain::Entry(&[Key::NLINK, Key::Children]);
 
 structure! {
+    /// What every member header starts with: `070701` (newc), `070702`
+    /// (crc) or `070707` (odc).
+    pub(crate) struct Magic[6] {
+        magic: 0, 6, Array<6>, "magic", Explain::Nothing;
+    }
+}
+
+structure! {
     /// A newc (`070701`) or crc (`070702`) member header: thirteen 8-digit hex
     /// fields after the magic. Inode and device numbers are renumbered by any
     /// insertion (placement); the name's length follows from the name.
     pub(crate) struct NewcHeader[110] {
-        magic: 0, 6, Raw, "magic", Explain::Nothing;
+        /// [`Magic`].
+        magic: 0, 6, Magic<'static>, "magic", Explain::Nothing;
         ino: 6, 8, AsciiHex, "ino", Explain::Placement;
         mode: 14, 8, AsciiHex, "mode", MODE;
         uid: 22, 8, AsciiHex, "uid", Explain::Entry(&[Key::UID]);
@@ -48,7 +57,8 @@ structure! {
     /// An odc (`070707`) member header: octal fields, device numbers in the
     /// 16-bit form GNU cpio writes.
     pub(crate) struct OdcHeader[76] {
-        magic: 0, 6, Raw, "magic", Explain::Nothing;
+        /// [`Magic`].
+        magic: 0, 6, Magic<'static>, "magic", Explain::Nothing;
         dev: 6, 6, AsciiOctal, "dev", Explain::Placement;
         ino: 12, 6, AsciiOctal, "ino", Explain::Placement;
         mode: 18, 6, AsciiOctal, "mode", MODE;
@@ -92,7 +102,7 @@ impl CpioFormat {
 
     /// The format whose magic `b` starts with.
     pub(crate) fn detect(b: &[u8]) -> Option<CpioFormat> {
-        match b.get(..6)? {
+        match &Magic::new(b)?.magic() {
             b"070701" => Some(CpioFormat::Newc),
             b"070702" => Some(CpioFormat::Crc),
             b"070707" => Some(CpioFormat::Odc),
@@ -402,6 +412,7 @@ pub(crate) mod tests {
             check_table(OdcHeader::FIELDS, OdcHeader::LEN as u64),
             Ok(())
         );
+        assert_eq!(check_table(Magic::FIELDS, Magic::LEN as u64), Ok(()));
     }
 
     #[test]

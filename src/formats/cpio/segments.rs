@@ -53,6 +53,18 @@ pub(crate) struct Member {
     pub offset: u64,
 }
 
+/// What a segment's buffer holds, in order, as the reader read it: the byte
+/// layout's pieces, so that it names what the reader read without reading
+/// the archives again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Piece {
+    /// The header of a member (or of a trailer) at `at` of the buffer, of
+    /// archive number `archive` (counted over the whole image from 1).
+    Header { at: usize, archive: usize },
+    /// Zeros between archives, `at..at + len`, after archive `after`.
+    Zeros { at: usize, len: usize, after: usize },
+}
+
 /// One segment.
 #[derive(Debug)]
 pub(crate) struct Segment {
@@ -65,6 +77,8 @@ pub(crate) struct Segment {
     pub formats: BTreeSet<CpioFormat>,
     pub archives: usize,
     pub facts: Vec<(&'static str, Value)>,
+    /// What its buffer (the image for a plain segment, else its output) holds.
+    pub pieces: Vec<Piece>,
 }
 
 impl Segment {
@@ -110,6 +124,7 @@ pub(crate) fn parse(input: &[u8], limits: &Limits) -> Parsed {
                 formats: BTreeSet::new(),
                 archives: 0,
                 facts: Vec::new(),
+                pieces: Vec::new(),
             };
             let mut reader = Archives {
                 buf: input,
@@ -171,6 +186,7 @@ pub(crate) fn parse(input: &[u8], limits: &Limits) -> Parsed {
             formats: BTreeSet::new(),
             archives: 0,
             facts: stream.facts,
+            pieces: Vec::new(),
         };
         let which = Buf::Decompressed(p.buffers.len());
         let mut reader = Archives {
@@ -286,7 +302,19 @@ impl Archives<'_, '_> {
             let rest = self.buf.get(pos..).unwrap_or_default();
             let zeros = rest.iter().take_while(|&&b| b == 0).count();
             let next = pos + zeros;
-            if next < self.buf.len() && starts_archive(&self.buf[next..], next) {
+            let follows = next < self.buf.len() && starts_archive(&self.buf[next..], next);
+            // Zeros in the segment's bytes: before another archive, at the
+            // buffer's end, or anywhere in a decompressed output (whose
+            // junk check follows).
+            let within = follows || next == self.buf.len() || self.which != Buf::Input;
+            if zeros > 0 && within {
+                self.seg.pieces.push(Piece::Zeros {
+                    at: pos,
+                    len: zeros,
+                    after: *self.archive,
+                });
+            }
+            if follows {
                 pos = next;
                 continue;
             }
@@ -311,7 +339,12 @@ impl Archives<'_, '_> {
             }
             let h = header::parse(self.buf, pos, 0).map_err(|e| (pos, e))?;
             self.seg.formats.insert(h.format);
+            let piece = Piece::Header {
+                at: pos,
+                archive: *self.archive + 1,
+            };
             if h.is_trailer() {
+                self.seg.pieces.push(piece);
                 return Ok(h.next);
             }
             check(
@@ -320,6 +353,7 @@ impl Archives<'_, '_> {
                 self.limits.max_entries,
             )
             .map_err(|e| (pos, e))?;
+            self.seg.pieces.push(piece);
             self.members.push(self.member(&h, pos));
             pos = h.next;
         }
@@ -364,6 +398,53 @@ mod tests {
         }
         a.extend(newc("070701", at + a.len(), b"TRAILER!!!", 0, 0, b""));
         a
+    }
+
+    #[test]
+    fn the_reader_records_what_it_read() {
+        let mut img = archive(0, &[(b"a", b"x")]);
+        let first_trailer = img.len() - archive(0, &[]).len();
+        img.resize(512, 0);
+        let zeros = first_trailer + archive(0, &[]).len();
+        img.extend(archive(512, &[(b"b", b"y")]));
+        let p = parse(&img, &Limits::default());
+        assert!(p.errors.is_empty(), "{:?}", p.errors);
+        assert_eq!(p.segments.len(), 1);
+        let second_trailer = 512 + first_trailer;
+        assert_eq!(
+            p.segments[0].pieces,
+            [
+                Piece::Header { at: 0, archive: 1 },
+                Piece::Header {
+                    at: first_trailer,
+                    archive: 1
+                },
+                Piece::Zeros {
+                    at: zeros,
+                    len: 512 - zeros,
+                    after: 1
+                },
+                Piece::Header {
+                    at: 512,
+                    archive: 2
+                },
+                Piece::Header {
+                    at: second_trailer,
+                    archive: 2
+                },
+            ]
+        );
+        // Past the entry limit nothing more is recorded (the second archive's
+        // member is one too many): the byte layout names only what the reader
+        // read.
+        let all = p.segments[0].pieces.clone();
+        let limits = Limits {
+            max_entries: 1,
+            ..Limits::default()
+        };
+        let p = parse(&img, &limits);
+        assert_eq!(p.errors.len(), 1);
+        assert_eq!(p.segments[0].pieces, all[..3]);
     }
 
     #[test]

@@ -12,18 +12,20 @@
 //! Padding of zeros is placement (its length follows from what comes before
 //! it); padding that is not all zeros is no padding and is reported. The
 //! decompressed bytes are those the reader kept when it opened the image: no
-//! stream is decompressed again.
+//! stream is decompressed again; and the pieces are those the reader recorded
+//! as it read (`segments::Piece`): no archive is walked again, so the layout
+//! names exactly what the reader read (nothing past the entry limit).
 
 use std::collections::HashMap;
 
 use super::header::{self, CpioFormat, Header, NewcHeader, OdcHeader};
-use super::CpioFs;
-use crate::bytes::{byte, le16};
-use crate::formats::compress::Compression;
+use super::{segments, CpioFs};
+use crate::formats::compress::{gzip_flag, Compression, GzipExtraLen, GzipHeader, GzipHeaderCrc};
 use crate::formats::tree::components;
 use crate::model::span::{
     f, fact, Decoded, EntryPath, Explain, Field, Item, Key, Keys, Layout, Owner, Placement, Span,
 };
+use crate::model::structure::{fields_at, fields_under};
 
 /// What explains a member's data.
 const DATA: Keys = &[Key::Content, Key::SIZE, Key::SYMLINK, Key::Nested];
@@ -41,42 +43,19 @@ enum Piece<'b> {
     Zeros { at: usize, len: usize, after: usize },
 }
 
-/// The pieces of `buf[start..end]`, read as the reader reads them, until the
-/// end or the first header that does not parse; `archives` counts the
-/// trailers seen over the whole image.
-fn pieces<'b>(buf: &'b [u8], start: usize, end: usize, archives: &mut usize) -> Vec<Piece<'b>> {
-    let mut out = Vec::new();
-    let mut pos = start;
-    let end = end.min(buf.len());
-    while pos < end {
-        let zeros = buf[pos..end].iter().take_while(|&&b| b == 0).count();
-        if zeros > 0 {
-            out.push(Piece::Zeros {
-                at: pos,
-                len: zeros,
-                after: *archives,
-            });
-            pos += zeros;
-            continue;
-        }
-        match header::parse(buf, pos, 0) {
-            Ok(h) if h.next > pos => {
-                let archive = *archives + 1;
-                if h.is_trailer() {
-                    *archives += 1;
-                }
-                let next = h.next;
-                out.push(Piece::Member {
-                    at: pos,
-                    h,
-                    archive,
-                });
-                pos = next;
-            }
-            _ => break,
-        }
-    }
-    out
+/// The pieces the reader recorded of a segment whose buffer is `buf`, each
+/// header decoded again where the reader found it (the archives are not
+/// walked again).
+fn pieces<'b>(buf: &'b [u8], recorded: &[segments::Piece]) -> Vec<Piece<'b>> {
+    recorded
+        .iter()
+        .filter_map(|p| match *p {
+            segments::Piece::Header { at, archive } => header::parse(buf, at, 0)
+                .ok()
+                .map(|h| Piece::Member { at, h, archive }),
+            segments::Piece::Zeros { at, len, after } => Some(Piece::Zeros { at, len, after }),
+        })
+        .collect()
 }
 
 /// The parts of one member: where its header (with the name), name padding,
@@ -144,7 +123,6 @@ impl CpioFs<'_> {
         let mut l = Layout::new();
         let input = self.input;
         let mut seen = HashMap::new();
-        let mut archives = 0usize;
         let mut buffers = self.buffers.iter();
         let mut prev_end = 0u64;
         for (i, seg) in self.segments.iter().enumerate() {
@@ -161,7 +139,7 @@ impl CpioFs<'_> {
             let how = seg.compression.map_or("uncompressed", |c| c.name());
             l.region(seg.offset, seg.stored, format!("segment {n} ({how})"));
             let Some(c) = seg.compression else {
-                let list = pieces(input, seg.offset as usize, end as usize, &mut archives);
+                let list = pieces(input, &seg.pieces);
                 let magic = fact(format!("segment.{n}.formats"));
                 for p in list {
                     piece_spans(input, &p, &magic, &mut seen, &mut l);
@@ -176,7 +154,7 @@ impl CpioFs<'_> {
             } else {
                 seg.offset
             };
-            let list = pieces(buf, 0, buf.len(), &mut archives);
+            let list = pieces(buf, &seg.pieces);
             let items = list
                 .iter()
                 .flat_map(|p| piece_items(buf, p, &mut seen))
@@ -214,7 +192,6 @@ impl CpioFs<'_> {
     pub(crate) fn placements_of(&self) -> Vec<Placement> {
         let mut out = Vec::new();
         let mut seen = HashMap::new();
-        let mut archives = 0usize;
         for (i, seg) in self.segments.iter().enumerate() {
             // A compressed segment changes size whenever anything in it
             // changes, which its entries say better: only where it starts is
@@ -232,8 +209,7 @@ impl CpioFs<'_> {
             if seg.compression.is_some() {
                 continue;
             }
-            let end = seg.offset.saturating_add(seg.stored) as usize;
-            for p in pieces(self.input, seg.offset as usize, end, &mut archives) {
+            for p in pieces(self.input, &seg.pieces) {
                 if let Piece::Member { at, h, .. } = p {
                     if h.is_trailer() {
                         continue;
@@ -456,29 +432,21 @@ fn gzip_header(input: &[u8], at: u64, end: u64, n: usize, l: &mut Layout) -> u64
     let Some(h) = input.get(at as usize..end.min(input.len() as u64) as usize) else {
         return at;
     };
-    if h.len() < 10 {
+    let Some(fixed) = GzipHeader::new(h) else {
         return at;
-    }
-    let flags = byte(h, 3);
-    let seg = |what: &str| fact(format!("segment.{n}.{what}"));
-    let mut fields = vec![
-        f(0, 2, "magic", Explain::Nothing),
-        f(2, 1, "method", seg("compression")),
-        f(3, 1, "flags", Explain::Derived),
-        f(4, 4, "mtime", seg("gzip.mtime")),
-        f(8, 1, "extra flags", Explain::Nothing),
-        f(9, 1, "operating system", seg("gzip.os")),
-    ];
-    let mut pos = 10usize;
-    if flags & 0x04 != 0 {
-        let xlen = usize::from(le16(h, pos));
-        fields.push(f(
-            pos as u64,
-            2 + xlen as u64,
-            "extra field",
-            Explain::Nothing,
-        ));
-        pos += 2 + xlen;
+    };
+    let flags = fixed.flags();
+    let prefix = format!("segment.{n}");
+    let mut fields = fields_under(GzipHeader::FIELDS, 0, Some(&prefix));
+    let mut pos = GzipHeader::LEN;
+    if flags & gzip_flag::EXTRA != 0 {
+        let xlen = h
+            .get(pos..)
+            .and_then(GzipExtraLen::new)
+            .map_or(0, |x| usize::from(x.xlen()));
+        let len = GzipExtraLen::LEN + xlen;
+        fields.push(f(pos as u64, len as u64, "extra field", Explain::Nothing));
+        pos += len;
     }
     let mut text = |pos: &mut usize, name: &'static str, explain: Explain| -> bool {
         match h.get(*pos..).and_then(|r| r.iter().position(|&b| b == 0)) {
@@ -490,15 +458,16 @@ fn gzip_header(input: &[u8], at: u64, end: u64, n: usize, l: &mut Layout) -> u64
             None => false,
         }
     };
-    if flags & 0x08 != 0 && !text(&mut pos, "file name", seg("gzip.name")) {
+    let name = fact(format!("{prefix}.gzip.name"));
+    if flags & gzip_flag::NAME != 0 && !text(&mut pos, "file name", name) {
         return at;
     }
-    if flags & 0x10 != 0 && !text(&mut pos, "comment", Explain::Nothing) {
+    if flags & gzip_flag::COMMENT != 0 && !text(&mut pos, "comment", Explain::Nothing) {
         return at;
     }
-    if flags & 0x02 != 0 {
-        fields.push(f(pos as u64, 2, "header checksum", Explain::Derived));
-        pos += 2;
+    if flags & gzip_flag::HCRC != 0 {
+        fields.extend(fields_at(GzipHeaderCrc::FIELDS, pos as u64));
+        pos += GzipHeaderCrc::LEN;
     }
     if pos > h.len() {
         return at;

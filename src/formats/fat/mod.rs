@@ -170,7 +170,8 @@ fn extra_facts(image: Bytes<'_>, bs: &BootSector, geo: &Geometry) -> Vec<Fact> {
         }
         let at = u64::from(x.backup_boot_sector) * sector;
         if x.backup_boot_sector != 0 && x.backup_boot_sector != 0xffff {
-            let same = match (image.get(0, 512, "boot"), image.get(at, 512, "backup")) {
+            let len = raw::BOOT_SECTOR_LEN as u64;
+            let same = match (image.get(0, len, "boot"), image.get(at, len, "backup")) {
                 (Ok(a), Ok(b)) => a == b,
                 _ => false,
             };

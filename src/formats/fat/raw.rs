@@ -195,6 +195,9 @@ structure! {
 
 /// Where [`BootSignature`] is in the sector.
 pub(crate) const BOOT_SIGNATURE_AT: usize = 510;
+/// The boot sector's bytes: up to its signature's end (a sector may be
+/// longer).
+pub(crate) const BOOT_SECTOR_LEN: usize = BOOT_SIGNATURE_AT + BootSignature::LEN;
 
 structure! {
     /// The FAT32 FSInfo sector.
@@ -227,11 +230,11 @@ impl FsInfo<'_> {
 impl BootSector {
     /// Decodes the first 512 bytes of `data`.
     pub(crate) fn parse(data: &[u8]) -> Result<BootSector> {
-        let (Some(b), Some(common)) = (data.get(..512), CommonBpb::new(data)) else {
+        let (Some(b), Some(common)) = (data.get(..BOOT_SECTOR_LEN), CommonBpb::new(data)) else {
             return Err(Error::OutOfBounds {
                 structure: "FAT boot sector",
                 offset: 0,
-                end: 512,
+                end: BOOT_SECTOR_LEN as u64,
                 len: data.len() as u64,
             });
         };
@@ -560,6 +563,14 @@ const CREATION: Explain = Explain::Entry(&[Key::Attribute(CREATED)]);
 const MODIFICATION: Explain = Explain::Entry(&[Key::MTIME, Key::Attribute(MODIFIED_RAW)]);
 
 structure! {
+    /// An 8.3 name: base and extension, each space padded.
+    pub(crate) struct ShortName[11] {
+        base: 0, 8, Array<8>, "base name", Explain::Entry(&[Key::Attribute(SHORT_NAME)]);
+        extension: 8, 3, Array<3>, "extension", Explain::Entry(&[Key::Attribute(SHORT_NAME)]);
+    }
+}
+
+structure! {
     /// One 32-byte 8.3 directory entry (`DIR_*`), borrowed from the image; the
     /// explanations are those of a file's or directory's own entry.
     pub(crate) struct DirEntry[32] {
@@ -616,8 +627,10 @@ structure! {
 }
 
 impl<'a> DirEntry<'a> {
+    /// The name's first byte: it marks a free or deleted entry.
     pub(crate) fn first_byte(&self) -> u8 {
-        self.bytes()[0]
+        let [first, ..] = self.short_name();
+        first
     }
     pub(crate) fn is_long_name(&self) -> bool {
         self.attributes() & attr::LONG_NAME_MASK == attr::LONG_NAME
@@ -632,13 +645,18 @@ impl<'a> DirEntry<'a> {
         };
         hi << 16 | u32::from(self.cluster_low())
     }
-    /// The five bytes of the creation time (tenths, time, date).
-    pub(crate) fn creation_bytes(&self) -> &'a [u8] {
-        &self.bytes()[13..18]
+    /// The five bytes of the creation time (tenths, time, date), as stored.
+    pub(crate) fn creation_bytes(&self) -> Vec<u8> {
+        let mut b = vec![self.created_tenths()];
+        b.extend(self.created_time().to_le_bytes());
+        b.extend(self.created_date().to_le_bytes());
+        b
     }
-    /// The four bytes of the modification time and date.
-    pub(crate) fn modification_bytes(&self) -> &'a [u8] {
-        &self.bytes()[22..26]
+    /// The four bytes of the modification time and date, as stored.
+    pub(crate) fn modification_bytes(&self) -> Vec<u8> {
+        let mut b = self.modified_time().to_le_bytes().to_vec();
+        b.extend(self.modified_date().to_le_bytes());
+        b
     }
 
     /// Long-name entry: sequence number (`LDIR_Ord`), checksum of the short name
@@ -706,7 +724,7 @@ pub(crate) fn creation_time(e: &DirEntry<'_>) -> Value {
         return Value::Unset;
     }
     if tenths > 199 {
-        return Value::Bytes(e.creation_bytes().to_vec());
+        return Value::Bytes(e.creation_bytes());
     }
     match dos_time(
         date,
@@ -715,7 +733,7 @@ pub(crate) fn creation_time(e: &DirEntry<'_>) -> Value {
         Precision::Hundredths,
     ) {
         Some(t) => Value::Time(t),
-        None => Value::Bytes(e.creation_bytes().to_vec()),
+        None => Value::Bytes(e.creation_bytes()),
     }
 }
 
@@ -744,16 +762,17 @@ fn cp437(b: u8) -> char {
 /// padding, joined by a dot when there is an extension, each part lower-cased when
 /// `case_flags` says so.
 /// The first byte 0x05 stands for 0xe5 (which would mark the entry deleted).
-pub(crate) fn short_name_text(name: &[u8; 11], case_flags: u8) -> String {
-    let mut base = name[..8].to_vec();
-    if base[0] == 0x05 {
-        base[0] = 0xe5;
+pub(crate) fn short_name_text(name: &[u8; ShortName::LEN], case_flags: u8) -> String {
+    let name = ShortName::from_array(name);
+    let mut base = name.base();
+    if let [first @ 0x05, ..] = &mut base {
+        *first = 0xe5;
     }
     let trim = |p: &[u8]| -> Vec<u8> {
         let end = p.iter().rposition(|&c| c != b' ').map_or(0, |i| i + 1);
         p[..end].to_vec()
     };
-    let (base, ext) = (trim(&base), trim(&name[8..]));
+    let (base, ext) = (trim(&base), trim(&name.extension()));
     // Lower-casing covers the whole code page, as Linux's nls tables and Windows
     // do (mtools lower-cases ASCII only and shows `cafÉ.txt` where they show
     // `café.txt`).
@@ -894,6 +913,7 @@ pub(crate) mod tests {
             (ExtendedRaw::FIELDS, ExtendedRaw::LEN),
             (BootSignature::FIELDS, BootSignature::LEN),
             (FsInfo::FIELDS, FsInfo::LEN),
+            (ShortName::FIELDS, ShortName::LEN),
         ] {
             assert_eq!(check_table(fields, len as u64), Ok(()));
         }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use super::chain::{Claimed, Fat, Run, Want};
 use super::raw::{
     attr, extended_at, BootSector, BootSignature, CommonBpb, DirEntry, ExtendedRaw, Fat32BpbRaw,
-    FatType, FsInfo, LabelEntry, LongNameEntry, BOOT_SIGNATURE_AT, DIR_ENTRY_SIZE,
+    FatType, FsInfo, LabelEntry, LongNameEntry, BOOT_SECTOR_LEN, BOOT_SIGNATURE_AT, DIR_ENTRY_SIZE,
     SHORT_EXTENDED_LEN,
 };
 use super::FatFs;
@@ -670,8 +670,9 @@ fn boot_fields(bs: &BootSector, sector: u64) -> Vec<Field> {
     let sig = BOOT_SIGNATURE_AT as u64;
     v.push(f(code, sig - code, "boot code", Explain::Nothing));
     v.extend(fields_at(BootSignature::FIELDS, sig));
-    if sector > 512 {
-        v.push(f(512, sector - 512, "rest of the sector", Explain::Nothing));
+    let end = BOOT_SECTOR_LEN as u64;
+    if sector > end {
+        v.push(f(end, sector - end, "rest of the sector", Explain::Nothing));
     }
     v
 }

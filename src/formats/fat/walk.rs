@@ -309,7 +309,7 @@ impl<'a> Walker<'a, '_> {
         if meta.mtime.is_none() {
             // Out-of-range date or time fields: keep the raw words so a difference
             // in them still shows.
-            let raw = e.modification_bytes().to_vec();
+            let raw = e.modification_bytes();
             attrs.push(
                 Fact::time(MODIFIED_RAW, Value::Bytes(raw))
                     .follows(Follows::Entry(EntryField::Mtime)),

@@ -2,7 +2,7 @@
 //! record, partition and terminator. Every field becomes an image-level fact.
 
 use super::oddity::{self, Oddities};
-use super::raw::{long_date, ucs2_to_utf8, Both16, Both32, DirRecord};
+use super::raw::{ucs2_to_utf8, Both16, Both32, DirRecord, LongDate};
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::model::span::Explain;
@@ -12,9 +12,9 @@ use crate::model::{Fact, Follows, Value};
 /// Size of a volume descriptor and of the sectors the descriptor set uses.
 pub(crate) const SECTOR: u64 = 2048;
 /// The descriptor set starts at sector 16, after the system area.
-const FIRST_DESCRIPTOR: u64 = 16;
+pub(crate) const FIRST_DESCRIPTOR: u64 = 16;
 /// A real image has a handful of descriptors; stop looking for the terminator after this.
-const MAX_DESCRIPTORS: u64 = 256;
+pub(crate) const MAX_DESCRIPTORS: u64 = 256;
 
 /// A fact named under the prefix of the descriptor or entry that holds the
 /// field (`pvd`, `joliet`, `svd1`, `partition1`, `eltorito.entry2`): its
@@ -88,10 +88,10 @@ structure! {
         copyright_id: 702, 37, Raw, "copyright file id", own_fact(".copyright_file_id");
         abstract_id: 739, 37, Raw, "abstract file id", own_fact(".abstract_file_id");
         bibliographic_id: 776, 37, Raw, "bibliographic file id", own_fact(".bibliographic_file_id");
-        created: 813, 17, Raw, "creation date", own_fact(".creation_date");
-        modified: 830, 17, Raw, "modification date", own_fact(".modification_date");
-        expires: 847, 17, Raw, "expiration date", own_fact(".expiration_date");
-        effective: 864, 17, Raw, "effective date", own_fact(".effective_date");
+        created: 813, 17, LongDate, "creation date", own_fact(".creation_date");
+        modified: 830, 17, LongDate, "modification date", own_fact(".modification_date");
+        expires: 847, 17, LongDate, "expiration date", own_fact(".expiration_date");
+        effective: 864, 17, LongDate, "effective date", own_fact(".effective_date");
         structure_version: 881, 1, U8, "file structure version", own_fact(".file_structure_version");
         reserved_1: 882, 1, Raw, "reserved", Explain::Nothing;
         application_use: 883, 512, Raw, "application use", own_fact(".application_use");
@@ -398,13 +398,10 @@ fn volume<'a>(
         name("bibliographic_file_id"),
         txt(d.bibliographic_id()),
     ));
-    facts.push(Fact::time(name("creation_date"), long_date(d.created())));
-    facts.push(Fact::time(
-        name("modification_date"),
-        long_date(d.modified()),
-    ));
-    facts.push(Fact::time(name("expiration_date"), long_date(d.expires())));
-    facts.push(Fact::time(name("effective_date"), long_date(d.effective())));
+    facts.push(Fact::time(name("creation_date"), d.created()));
+    facts.push(Fact::time(name("modification_date"), d.modified()));
+    facts.push(Fact::time(name("expiration_date"), d.expires()));
+    facts.push(Fact::time(name("effective_date"), d.effective()));
     facts.push(Fact::new(
         name("file_structure_version"),
         Value::Int(u64::from(d.structure_version())),

@@ -300,8 +300,9 @@ fn text(b: Option<&[u8]>) -> Value {
 /// the first three words say what they must.
 pub(crate) fn boot_info_table(file: &[u8], file_lba: u32) -> Option<[u32; 4]> {
     let t = BootInfoTable::new(file.get(BOOT_INFO_AT as usize..)?)?;
-    let words = [t.pvd_block(), t.file_block(), t.file_length(), t.checksum()];
-    (words[0] == 16 && words[1] == file_lba && words[2] as usize == file.len()).then_some(words)
+    let sound =
+        t.pvd_block() == 16 && t.file_block() == file_lba && t.file_length() as usize == file.len();
+    sound.then(|| [t.pvd_block(), t.file_block(), t.file_length(), t.checksum()])
 }
 
 #[cfg(test)]

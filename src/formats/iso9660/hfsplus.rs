@@ -31,10 +31,11 @@ use super::attrs::{
     HFSPLUS_ACCESS_DATE, HFSPLUS_ATTRIBUTE_DATE, HFSPLUS_BACKUP_DATE, HFSPLUS_CREATE_DATE,
     HFSPLUS_MODIFY_DATE, HFSPLUS_NAME,
 };
-use crate::bytes::{be16, be32};
+use super::sysarea::{ApmDriver, ApmEntry};
+use crate::bytes::be16;
 use crate::model::key::{Attr, Key};
-use crate::model::span::{f, fact, EntryPath, Explain, Field, Keys, Layout, Owner, Span};
-use crate::model::structure::{fields_at, structure, Be16, Be32, Be64, Raw, U8};
+use crate::model::span::{f, EntryPath, Explain, Field, Keys, Layout, Owner, Span};
+use crate::model::structure::{field_at, fields_at, structure, Array, Be16, Be32, Be64, Raw, U8};
 use crate::model::{Fact, Value};
 use crate::time::Timestamp;
 
@@ -46,59 +47,126 @@ const MAX_NODES: u64 = 1 << 16;
 /// Records per node looked at (a 4 KiB node holds at most a few hundred).
 const MAX_RECORDS: usize = 1024;
 
-/// The volume header's dates: offset, fact name.
-const DATES: [(u64, &str); 4] = [
-    (16, "hfsplus.create_date"),
-    (20, "hfsplus.modify_date"),
-    (24, "hfsplus.backup_date"),
-    (28, "hfsplus.checked_date"),
-];
+/// The volume header's dates, image facts.
+const CREATE_DATE: &str = "hfsplus.create_date";
+const MODIFY_DATE: &str = "hfsplus.modify_date";
+const BACKUP_DATE: &str = "hfsplus.backup_date";
+const CHECKED_DATE: &str = "hfsplus.checked_date";
 
-/// The special files' fork data in the volume header: offset, name.
-const FORKS: [(usize, &str); 5] = [
-    (112, "allocation file"),
-    (192, "extents overflow file"),
-    (272, "catalog file"),
-    (352, "attributes file"),
-    (432, "startup file"),
-];
+/// Where the volume header is, from the volume's start and (its alternate)
+/// from its end; the bytes before it are boot blocks.
+const HEADER_AT: u64 = 1024;
+
+structure! {
+    /// The volume header (TN1150), [`HEADER_AT`] bytes into the volume and
+    /// again as many before its end: its dates are image facts, its special
+    /// files' fork data say where their blocks are.
+    pub(crate) struct VolumeHeader[512] {
+        /// "H+" version 4, or "HX" version 5 (case-sensitive HFSX).
+        signature: 0, 4, Array<4>, "signature and version", Explain::Nothing;
+        attributes: 4, 4, Be32, "attributes", Explain::Nothing;
+        last_mounted_version: 8, 4, Raw, "last mounted version", Explain::Nothing;
+        journal_info_block: 12, 4, Be32, "journal info block", Explain::Nothing;
+        create_date: 16, 4, Be32, CREATE_DATE, Explain::fact_named(CREATE_DATE);
+        modify_date: 20, 4, Be32, MODIFY_DATE, Explain::fact_named(MODIFY_DATE);
+        backup_date: 24, 4, Be32, BACKUP_DATE, Explain::fact_named(BACKUP_DATE);
+        checked_date: 28, 4, Be32, CHECKED_DATE, Explain::fact_named(CHECKED_DATE);
+        file_count: 32, 4, Be32, "file count", Explain::Nothing;
+        folder_count: 36, 4, Be32, "folder count", Explain::Nothing;
+        block_size: 40, 4, Be32, "block size", Explain::Nothing;
+        total_blocks: 44, 4, Be32, "total blocks", Explain::Nothing;
+        free_blocks: 48, 4, Be32, "free blocks", Explain::Nothing;
+        next_allocation: 52, 4, Be32, "next allocation", Explain::Nothing;
+        rsrc_clump_size: 56, 4, Be32, "resource fork clump size", Explain::Nothing;
+        data_clump_size: 60, 4, Be32, "data fork clump size", Explain::Nothing;
+        next_catalog_id: 64, 4, Be32, "next catalog id", Explain::Nothing;
+        write_count: 68, 4, Be32, "write count", Explain::Nothing;
+        encodings: 72, 8, Raw, "encodings bitmap", Explain::Nothing;
+        finder_info: 80, 32, Raw, "Finder info", Explain::Nothing;
+        allocation_file: 112, 80, ForkData<'static>, "allocation file", Explain::Placement;
+        extents_file: 192, 80, ForkData<'static>, "extents overflow file", Explain::Placement;
+        catalog_file: 272, 80, ForkData<'static>, "catalog file", Explain::Placement;
+        attributes_file: 352, 80, ForkData<'static>, "attributes file", Explain::Placement;
+        startup_file: 432, 80, ForkData<'static>, "startup file", Explain::Placement;
+    }
+}
+
+structure! {
+    /// A fork's data (TN1150): its size and its first eight extents.
+    pub(crate) struct ForkData[80] {
+        logical_size: 0, 8, Be64, "logical size", Explain::Placement;
+        clump_size: 8, 4, Be32, "clump size", Explain::Placement;
+        total_blocks: 12, 4, Be32, "total blocks", Explain::Placement;
+        /// Eight [`ExtentDescriptor`]s.
+        extents: 16, 64, Raw, "extents", Explain::Placement;
+    }
+}
+
+structure! {
+    /// An extent of a fork: its first allocation block and how many.
+    pub(crate) struct ExtentDescriptor[8] {
+        start_block: 0, 4, Be32, "start block", Explain::Placement;
+        block_count: 4, 4, Be32, "block count", Explain::Placement;
+    }
+}
+
+impl<'a> VolumeHeader<'a> {
+    /// The special files: each one's fork data and name.
+    fn special_files(&self) -> [(ForkData<'a>, &'static str); 5] {
+        [
+            (self.allocation_file(), "allocation file"),
+            (self.extents_file(), "extents overflow file"),
+            (self.catalog_file(), "catalog file"),
+            (self.attributes_file(), "attributes file"),
+            (self.startup_file(), "startup file"),
+        ]
+    }
+
+    /// The dates: value, fact name.
+    fn dates(&self) -> [(u32, &'static str); 4] {
+        [
+            (self.create_date(), CREATE_DATE),
+            (self.modify_date(), MODIFY_DATE),
+            (self.backup_date(), BACKUP_DATE),
+            (self.checked_date(), CHECKED_DATE),
+        ]
+    }
+}
 
 /// An HFS+ volume found through the Apple partition map.
 struct Volume<'a> {
     /// Where the volume starts in the image.
     start: u64,
-    /// Its volume header (512 bytes).
-    header: &'a [u8],
+    header: VolumeHeader<'a>,
     block_size: u64,
     total_blocks: u64,
 }
 
+/// The type of the partition map entry of an HFS+ volume.
+const APPLE_HFS: &[u8] = b"Apple_HFS\0";
+/// Partition map entries looked at, at most.
+const MAX_APM_ENTRIES: usize = 64;
+
 /// The HFS+ volume of `data`, when its Apple partition map names one.
 fn find(data: &[u8]) -> Option<Volume<'_>> {
-    if data.get(..2) != Some(b"ER") {
-        return None;
-    }
-    let block = u64::from(be16(data, 2));
-    if !matches!(block, 512 | 1024 | 2048) {
-        return None;
-    }
-    for i in 1..=64u64 {
-        let at = usize::try_from(block * i).ok()?;
-        let e = data.get(at..at + 512)?;
-        if e.get(..2) != Some(b"PM") {
+    let block = ApmDriver::block_of(data)?;
+    for i in 1..=MAX_APM_ENTRIES {
+        let e = data.get(block.checked_mul(i)?..).and_then(ApmEntry::new)?;
+        if e.signature() != *b"PM" {
             return None;
         }
-        if !e.get(48..80)?.starts_with(b"Apple_HFS\0") {
+        if !e.kind().starts_with(APPLE_HFS) {
             continue;
         }
-        let start = u64::from(be32(e, 8)).checked_mul(block)?;
-        let at = usize::try_from(start.checked_add(1024)?).ok()?;
-        let header = data.get(at..at.checked_add(512)?)?;
-        // "H+" version 4, or "HX" version 5 (case-sensitive HFSX).
-        if !matches!(header.get(..4), Some(b"H+\0\x04" | b"HX\0\x05")) {
+        let start = u64::from(e.start()).checked_mul(block as u64)?;
+        let at = usize::try_from(start.checked_add(HEADER_AT)?).ok()?;
+        let Some(header) = data.get(at..).and_then(VolumeHeader::new) else {
+            continue;
+        };
+        if !matches!(&header.signature(), b"H+\0\x04" | b"HX\0\x05") {
             continue;
         }
-        let block_size = u64::from(be32(header, 40));
+        let block_size = u64::from(header.block_size());
         if !block_size.is_power_of_two() || !(512..=1 << 20).contains(&block_size) {
             continue;
         }
@@ -106,7 +174,7 @@ fn find(data: &[u8]) -> Option<Volume<'_>> {
             start,
             header,
             block_size,
-            total_blocks: u64::from(be32(header, 44)),
+            total_blocks: u64::from(header.total_blocks()),
         });
     }
     None
@@ -125,7 +193,7 @@ pub(crate) fn volume_range(data: &[u8]) -> Option<(u64, u64)> {
 /// The catalog's leaf nodes (image offset, bytes), in order, within
 /// [`MAX_NODES`]; none when the catalog cannot be read.
 fn leaf_nodes<'d>(data: &'d [u8], v: &Volume<'_>) -> Vec<(u64, &'d [u8])> {
-    let extents = fork_extents(v, 272, data.len() as u64);
+    let extents = fork_extents(v, v.header.catalog_file(), data.len() as u64);
     let mut out = Vec::new();
     let Some(node_size) = catalog_node_size(data, &extents) else {
         return out;
@@ -148,14 +216,35 @@ fn leaf_nodes<'d>(data: &'d [u8], v: &Volume<'_>) -> Vec<(u64, &'d [u8])> {
     out
 }
 
+structure! {
+    /// The header record of a B-tree (TN1150), after the header node's
+    /// descriptor: the tree's shape, changing only with what is where.
+    pub(crate) struct HeaderRecord[106] {
+        tree_depth: 0, 2, Be16, "tree depth", Explain::Placement;
+        root_node: 2, 4, Be32, "root node", Explain::Placement;
+        leaf_records: 6, 4, Be32, "leaf records", Explain::Placement;
+        first_leaf_node: 10, 4, Be32, "first leaf node", Explain::Placement;
+        last_leaf_node: 14, 4, Be32, "last leaf node", Explain::Placement;
+        node_size: 18, 2, Be16, "node size", Explain::Placement;
+        max_key_length: 20, 2, Be16, "maximum key length", Explain::Placement;
+        total_nodes: 22, 4, Be32, "total nodes", Explain::Placement;
+        free_nodes: 26, 4, Be32, "free nodes", Explain::Placement;
+        reserved1: 30, 2, Raw, "reserved", Explain::Placement;
+        clump_size: 32, 4, Be32, "clump size", Explain::Placement;
+        btree_type: 36, 1, U8, "B-tree type", Explain::Placement;
+        key_compare_type: 37, 1, U8, "key compare type", Explain::Placement;
+        attributes: 38, 4, Be32, "attributes", Explain::Placement;
+        reserved3: 42, 64, Raw, "reserved", Explain::Placement;
+    }
+}
+
 /// The catalog's node size, read from its header node, when it is sound.
 fn catalog_node_size(data: &[u8], extents: &[(u64, u64)]) -> Option<u64> {
     let &(first, _) = extents.first()?;
-    let header = usize::try_from(first)
-        .ok()
-        .and_then(|s| data.get(s..s.checked_add(512)?))?;
-    // The header record follows the 14-byte node descriptor: node size at 18.
-    let node_size = u64::from(be16(header, 14 + 18));
+    let at = usize::try_from(first)
+        .ok()?
+        .checked_add(NodeDescriptor::LEN)?;
+    let node_size = u64::from(data.get(at..).and_then(HeaderRecord::new)?.node_size());
     (node_size.is_power_of_two() && (512..=32768).contains(&node_size)).then_some(node_size)
 }
 
@@ -170,7 +259,7 @@ fn leaf_records(node: &[u8]) -> (Vec<(u64, &[u8])>, u64) {
         Some(u64::from(be16(node, p)))
     };
     let mut out = Vec::new();
-    let mut end = 14;
+    let mut end = NodeDescriptor::LEN as u64;
     for i in 0..records {
         let (Some(s), Some(e)) = (offset(i), offset(i + 1)) else {
             break;
@@ -219,9 +308,22 @@ structure! {
 }
 
 structure! {
+    /// What a catalog record's data (after its key) starts with: its type.
+    pub(crate) struct RecordHeader[2] {
+        /// 1 folder, 2 file, 3 folder thread, 4 file thread.
+        record_type: 0, 2, Be16, "record type", Explain::Entry(&[Key::TYPE]);
+    }
+}
+
+/// Where a catalog key's length stops counting: it counts the bytes after
+/// its own field.
+const KEY_LENGTH_END: usize = field_at(CatalogKey::FIELDS, "parent id") as usize;
+
+structure! {
     /// A catalog folder record (after its key).
     pub(crate) struct CatalogFolder[88] {
-        record_type: 0, 2, Be16, "record type", Explain::Entry(&[Key::TYPE]);
+        /// [`RecordHeader`].
+        header: 0, 2, RecordHeader<'static>, "record type", Explain::Entry(&[Key::TYPE]);
         flags: 2, 2, Be16, "flags", Explain::Nothing;
         /// The folder's entries, counted.
         valence: 4, 4, Be32, "valence", Explain::Entry(&[Key::Children]);
@@ -250,7 +352,8 @@ structure! {
     /// A catalog file record (after its key), with its data fork's first
     /// extent apart: the pairing reads where the file's data starts.
     pub(crate) struct CatalogFile[248] {
-        record_type: 0, 2, Be16, "record type", Explain::Entry(&[Key::TYPE]);
+        /// [`RecordHeader`].
+        header: 0, 2, RecordHeader<'static>, "record type", Explain::Entry(&[Key::TYPE]);
         flags: 2, 2, Be16, "flags", Explain::Nothing;
         reserved1: 4, 4, Raw, "reserved", Explain::Nothing;
         file_id: 8, 4, Be32, "file id", Explain::Placement;
@@ -287,7 +390,8 @@ structure! {
     /// folder's or file's own) before its name's UTF-16 units: where the
     /// entry is, found from its id.
     pub(crate) struct CatalogThread[10] {
-        record_type: 0, 2, Be16, "record type", Explain::Entry(&[Key::TYPE]);
+        /// [`RecordHeader`].
+        header: 0, 2, RecordHeader<'static>, "record type", Explain::Entry(&[Key::TYPE]);
         reserved: 2, 2, Raw, "reserved", Explain::Nothing;
         parent_id: 4, 4, Be32, "parent id", Explain::Placement;
         name_length: 8, 2, Be16, "name length", Explain::Entry(NAME);
@@ -347,12 +451,12 @@ struct Record<'d> {
     data_len: u64,
 }
 
-/// The UTF-16 units of a name whose length field is at `at` in `b`, cut to
+/// The UTF-16 units of the name that follows the key `key` of `rec`, cut to
 /// `end`.
-fn units(b: &[u8], at: usize, end: usize) -> Vec<u16> {
-    let n = usize::from(be16(b, at));
-    let start = at + 2;
-    b.get(start..start.saturating_add(n * 2).min(end).max(start))
+fn units(key: &CatalogKey<'_>, rec: &[u8], end: usize) -> Vec<u16> {
+    let n = usize::from(key.name_length());
+    let start = CatalogKey::LEN;
+    rec.get(start..start.saturating_add(n * 2).min(end).max(start))
         .unwrap_or_default()
         .chunks_exact(2)
         .map(|c| u16::from_be_bytes([c[0], c[1]]))
@@ -376,13 +480,13 @@ fn record<'d>(rec: &'d [u8], at: u64, v: &Volume<'_>) -> Record<'d> {
     let Some(key) = CatalogKey::new(rec) else {
         return r;
     };
-    let data_at = 2 + usize::from(key.key_length());
+    let data_at = KEY_LENGTH_END + usize::from(key.key_length());
     if data_at > rec.len() {
         return r;
     }
     r.data_at = data_at;
     let data = &rec[data_at..];
-    match data.get(..2).map(|t| be16(t, 0)) {
+    match RecordHeader::new(data).map(|h| h.record_type()) {
         Some(1) => {
             if let Some(f) = CatalogFolder::new(data) {
                 r.kind = Kind::Folder;
@@ -427,7 +531,7 @@ fn record<'d>(rec: &'d [u8], at: u64, v: &Volume<'_>) -> Record<'d> {
     }
     if matches!(r.kind, Kind::Folder | Kind::File) {
         r.parent = key.parent_id();
-        r.name = units(rec, 6, data_at);
+        r.name = units(&key, rec, data_at);
     }
     r
 }
@@ -567,22 +671,19 @@ fn date(v: u32) -> Value {
 /// Adds the volume header's dates to `facts`, when the image has an HFS+ volume.
 pub(crate) fn facts(data: &[u8], facts: &mut Vec<Fact>) {
     if let Some(v) = find(data) {
-        for (at, name) in DATES {
-            facts.push(Fact::time(name, date(be32(v.header, at as usize))));
+        for (value, name) in v.header.dates() {
+            facts.push(Fact::time(name, date(value)));
         }
     }
 }
 
 /// The extents (image offset, length) of the special file whose fork data is
-/// at `fork` in the volume header, cut to the image.
-fn fork_extents(v: &Volume<'_>, fork: usize, image_len: u64) -> Vec<(u64, u64)> {
+/// `fork`, cut to the image.
+fn fork_extents(v: &Volume<'_>, fork: ForkData<'_>, image_len: u64) -> Vec<(u64, u64)> {
     let mut out = Vec::new();
-    for k in 0..8 {
-        let e = fork + 16 + k * 8;
-        let (first, count) = (
-            u64::from(be32(v.header, e)),
-            u64::from(be32(v.header, e + 4)),
-        );
+    let extents = fork.extents().chunks_exact(ExtentDescriptor::LEN);
+    for e in extents.filter_map(ExtentDescriptor::new) {
+        let (first, count) = (u64::from(e.start_block()), u64::from(e.block_count()));
         if count == 0 {
             continue;
         }
@@ -618,12 +719,13 @@ fn record_fields(r: &Record<'_>, paired: bool) -> Vec<Field> {
     let len = r.bytes.len() as u64;
     let data_at = r.data_at as u64;
     let mut out = Vec::new();
-    if r.kind == Kind::Other && data_at < 8 {
+    let key_len = CatalogKey::LEN as u64;
+    if r.kind == Kind::Other && data_at < key_len {
         out.push(f(0, len, "key", Explain::Entry(NAME)));
     } else {
         out.extend(fields_at(CatalogKey::FIELDS, 0));
-        if data_at > 8 {
-            out.push(f(8, data_at - 8, "name", Explain::Entry(NAME)));
+        if data_at > key_len {
+            out.push(f(key_len, data_at - key_len, "name", Explain::Entry(NAME)));
         }
     }
     let (table, name_at) = match r.kind {
@@ -699,44 +801,37 @@ pub(crate) fn spans(data: &[u8], l: &mut Layout, iso: &[IsoEntry<'_>], paths: &[
         });
     }
     let len = data.len() as u64;
-    let date_fields = || -> Vec<Field> {
-        let mut out = vec![f(0, 4, "signature and version", Explain::Nothing)];
-        for (at, name) in DATES {
-            out.push(Field::new(at, 4, name, fact(name)));
-        }
-        // The special files' fork data say where their blocks are.
-        out.push(f(112, 400, "special files' extents", Explain::Placement));
-        out
-    };
+    let header_len = VolumeHeader::LEN as u64;
     l.push(Span {
         start: v.start,
-        len: 1024.min(len.saturating_sub(v.start)),
+        len: HEADER_AT.min(len.saturating_sub(v.start)),
         owner: Owner::new("HFS+ boot blocks", "HFS+ boot blocks", Explain::Nothing),
     });
     l.push(Span {
-        start: v.start + 1024,
-        len: 512,
+        start: v.start + HEADER_AT,
+        len: header_len,
         owner: Owner::new("HFS+ volume header", "HFS+ volume header", Explain::Nothing)
-            .with_fields(date_fields()),
+            .with_fields(fields_at(VolumeHeader::FIELDS, 0)),
     });
-    // The alternate volume header: 1024 bytes before the volume's end.
+    // The alternate volume header, as far from the volume's end as the
+    // header is from its start.
     let end = v
         .start
         .saturating_add(v.total_blocks.saturating_mul(v.block_size));
-    if end >= v.start + 2048 && end <= len {
+    if end >= v.start + 2 * HEADER_AT && end <= len {
         l.push(Span {
-            start: end - 1024,
-            len: 512,
+            start: end - HEADER_AT,
+            len: header_len,
             owner: Owner::new(
                 "HFS+ volume header",
                 "HFS+ alternate volume header",
                 Explain::Nothing,
             )
-            .with_fields(date_fields()),
+            .with_fields(fields_at(VolumeHeader::FIELDS, 0)),
         });
     }
-    for (at, name) in FORKS {
-        let extents = fork_extents(&v, at, len);
+    for (fork, name) in v.header.special_files() {
+        let extents = fork_extents(&v, fork, len);
         if name == "catalog file" {
             catalog(data, &v, &extents, &owners, l);
             continue;
@@ -840,6 +935,12 @@ fn catalog_node(
             .with_fields(fields),
         });
     };
+    if kind == 1 {
+        let mut fields = fields_at(NodeDescriptor::FIELDS, 0);
+        fields.extend(fields_at(HeaderRecord::FIELDS, NodeDescriptor::LEN as u64));
+        structure(0, size, "", fields, l);
+        return;
+    }
     if kind != -1 {
         structure(0, size, "", Vec::new(), l);
         return;
@@ -945,6 +1046,11 @@ mod tests {
             (CatalogFolder::FIELDS, CatalogFolder::LEN),
             (CatalogFile::FIELDS, CatalogFile::LEN),
             (CatalogThread::FIELDS, CatalogThread::LEN),
+            (RecordHeader::FIELDS, RecordHeader::LEN),
+            (VolumeHeader::FIELDS, VolumeHeader::LEN),
+            (ForkData::FIELDS, ForkData::LEN),
+            (ExtentDescriptor::FIELDS, ExtentDescriptor::LEN),
+            (HeaderRecord::FIELDS, HeaderRecord::LEN),
         ] {
             assert_eq!(check_table(fields, len as u64), Ok(()));
         }
@@ -996,7 +1102,7 @@ mod tests {
     fn records_pair_with_the_entries_they_stand_for() {
         let v = Volume {
             start: 4096,
-            header: &[],
+            header: VolumeHeader::from_array(&[0; VolumeHeader::LEN]),
             block_size: 4096,
             total_blocks: 0,
         };

@@ -5,35 +5,51 @@ use super::attrs::{
     RECORD_DATE, RECORD_EXT_ATTR_LENGTH, RECORD_FILE_UNIT_SIZE, RECORD_FLAGS,
     RECORD_INTERLEAVE_GAP, RECORD_VOLUME_SEQUENCE,
 };
-use crate::bytes::{be16, be32, le16, le32, Bytes};
+use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::model::span::{Explain, Key};
-use crate::model::structure::{structure, Array, Encoding, Raw, U8};
+use crate::model::structure::{
+    field_at, structure, Array, AsciiDecimal, Be16, Be32, Encoding, Le16, Le32, NotANumber, U8,
+};
 use crate::model::Value;
 use crate::time::{Civil, Precision, Timestamp};
 
-/// A both-endian 32-bit number (ECMA-119 7.3.3), the little-endian copy first.
+structure! {
+    /// A both-endian 32-bit number (ECMA-119 7.3.3), read through [`Both32`].
+    pub(crate) struct BothEndian32[8] {
+        le: 0, 4, Le32, "little-endian copy", Explain::Nothing;
+        be: 4, 4, Be32, "big-endian copy", Explain::Nothing;
+    }
+}
+
+structure! {
+    /// A both-endian 16-bit number (ECMA-119 7.2.3), read through [`Both16`].
+    pub(crate) struct BothEndian16[4] {
+        le: 0, 2, Le16, "little-endian copy", Explain::Nothing;
+        be: 2, 2, Be16, "big-endian copy", Explain::Nothing;
+    }
+}
+
+/// A both-endian 32-bit number as the encoding of a table's field.
 pub(crate) struct Both32;
-/// A both-endian 16-bit number (ECMA-119 7.2.3).
+/// A both-endian 16-bit number as the encoding of a table's field.
 pub(crate) struct Both16;
 
 impl Encoding for Both32 {
     /// The little-endian copy, and whether the big-endian copy disagrees with it.
     type Value<'a> = (u32, bool);
-    const WIDTH: Option<usize> = Some(8);
+    const WIDTH: Option<usize> = Some(BothEndian32::LEN);
     fn read(b: &[u8], _: &'static str) -> (u32, bool) {
-        let le = le32(b, 0);
-        (le, le != be32(b, 4))
+        BothEndian32::new(b).map_or((0, false), |n| (n.le(), n.le() != n.be()))
     }
 }
 
 impl Encoding for Both16 {
     /// The little-endian copy, and whether the big-endian copy disagrees with it.
     type Value<'a> = (u16, bool);
-    const WIDTH: Option<usize> = Some(4);
+    const WIDTH: Option<usize> = Some(BothEndian16::LEN);
     fn read(b: &[u8], _: &'static str) -> (u16, bool) {
-        let le = le16(b, 0);
-        (le, le != be16(b, 2))
+        BothEndian16::new(b).map_or((0, false), |n| (n.le(), n.le() != n.be()))
     }
 }
 
@@ -47,7 +63,7 @@ structure! {
         extent: 2, 8, Both32, "extent location", Explain::Placement;
         data_len: 10, 8, Both32, "data length",
             Explain::EntryOrPlacement(&[Key::SIZE, Key::Children, Key::Content]);
-        date: 18, 7, Raw, "recording date",
+        date: 18, 7, RecordDate, "recording date",
             Explain::Entry(&[Key::MTIME, Key::Attribute(RECORD_DATE)]);
         flags: 25, 1, U8, "flags", Explain::Entry(&[Key::TYPE, Key::Attribute(RECORD_FLAGS)]);
         unit_size: 26, 1, U8, "file unit size",
@@ -109,82 +125,120 @@ fn zone(raw: u8) -> (i32, Option<i16>) {
     }
 }
 
-/// Bytes of a directory record's date (also a short-form TF stamp).
-pub(crate) const RECORD_DATE_LEN: usize = 7;
-/// Bytes of a volume descriptor's date (also a long-form TF stamp).
-pub(crate) const LONG_DATE_LEN: usize = 17;
-
-/// The 7-byte recording date of a directory record (ECMA-119 9.1.5).
-/// `Unset` when all bytes are zero, the raw bytes when a field is out of range.
-pub(crate) fn record_date(b: &[u8]) -> Value {
-    let Some(b) = b.get(..RECORD_DATE_LEN) else {
-        return Value::Unset;
-    };
-    if b.iter().all(|&x| x == 0) {
-        return Value::Unset;
-    }
-    let civil = Civil {
-        year: 1900 + i64::from(b[0]),
-        month: u32::from(b[1]),
-        day: u32::from(b[2]),
-        hour: u32::from(b[3]),
-        minute: u32::from(b[4]),
-        second: u32::from(b[5]),
-    };
-    let (offset, raw_offset) = zone(b[6]);
-    match Timestamp::from_civil(civil, offset, 0, Precision::Seconds) {
-        Some(mut t) => {
-            t.offset_minutes = raw_offset;
-            Value::Time(t)
-        }
-        None => Value::Bytes(b.to_vec()),
+structure! {
+    /// The 7-byte date of a directory record (ECMA-119 9.1.5), also a
+    /// short-form TF stamp; read through [`RecordDate`].
+    pub(crate) struct RecordStamp[7] {
+        year: 0, 1, U8, "years since 1900", Explain::Nothing;
+        month: 1, 1, U8, "month", Explain::Nothing;
+        day: 2, 1, U8, "day", Explain::Nothing;
+        hour: 3, 1, U8, "hour", Explain::Nothing;
+        minute: 4, 1, U8, "minute", Explain::Nothing;
+        second: 5, 1, U8, "second", Explain::Nothing;
+        zone: 6, 1, U8, "zone", Explain::Nothing;
     }
 }
 
-/// The 17-byte date of a volume descriptor (ECMA-119 8.4.26.1), also used by Rock
-/// Ridge long-form TF stamps. `Unset` when the digits are all zero (the standard's
-/// "not specified"), the raw bytes when they do not form a date.
-pub(crate) fn long_date(b: &[u8]) -> Value {
-    let Some(b) = b.get(..LONG_DATE_LEN) else {
-        return Value::Unset;
-    };
-    let digits = &b[..16];
-    if digits.iter().all(|&d| d == b'0' || d == 0) && (b[16] == 0) {
-        return Value::Unset;
+structure! {
+    /// The 17-byte date of a volume descriptor (ECMA-119 8.4.26.1), also a
+    /// long-form TF stamp: sixteen digits and a zone; read through
+    /// [`LongDate`].
+    pub(crate) struct LongStamp[17] {
+        year: 0, 4, AsciiDecimal, "year", Explain::Nothing;
+        month: 4, 2, AsciiDecimal, "month", Explain::Nothing;
+        day: 6, 2, AsciiDecimal, "day", Explain::Nothing;
+        hour: 8, 2, AsciiDecimal, "hour", Explain::Nothing;
+        minute: 10, 2, AsciiDecimal, "minute", Explain::Nothing;
+        second: 12, 2, AsciiDecimal, "second", Explain::Nothing;
+        hundredths: 14, 2, AsciiDecimal, "hundredths", Explain::Nothing;
+        zone: 16, 1, U8, "zone", Explain::Nothing;
     }
-    let num = |from: usize, len: usize| -> Option<u32> {
-        let mut v = 0u32;
-        for &d in digits.get(from..from + len)? {
-            if !d.is_ascii_digit() {
-                return None;
-            }
-            v = v * 10 + u32::from(d - b'0');
+}
+
+/// Where a long date's digits end: its zone byte.
+const LONG_ZONE_AT: usize = field_at(LongStamp::FIELDS, "zone") as usize;
+
+/// A directory record's date as an encoding of a table's field ([`RecordStamp`]):
+/// `Unset` when all bytes are zero, the raw bytes when a field is out of range.
+pub(crate) struct RecordDate;
+/// A volume descriptor's date as an encoding of a table's field ([`LongStamp`]):
+/// `Unset` when the digits are all zero (the standard's "not specified"), the
+/// raw bytes when they do not form a date.
+pub(crate) struct LongDate;
+
+impl Encoding for RecordDate {
+    type Value<'a> = Value;
+    const WIDTH: Option<usize> = Some(RecordStamp::LEN);
+    fn read(b: &[u8], _: &'static str) -> Value {
+        RecordStamp::new(b).map_or(Value::Unset, |s| s.value())
+    }
+}
+
+impl Encoding for LongDate {
+    type Value<'a> = Value;
+    const WIDTH: Option<usize> = Some(LongStamp::LEN);
+    fn read(b: &[u8], _: &'static str) -> Value {
+        LongStamp::new(b).map_or(Value::Unset, |s| s.value())
+    }
+}
+
+impl RecordStamp<'_> {
+    fn value(&self) -> Value {
+        let b = self.bytes();
+        if b.iter().all(|&x| x == 0) {
+            return Value::Unset;
         }
-        Some(v)
-    };
-    let parsed = (|| {
         let civil = Civil {
-            year: i64::from(num(0, 4)?),
-            month: num(4, 2)?,
-            day: num(6, 2)?,
-            hour: num(8, 2)?,
-            minute: num(10, 2)?,
-            second: num(12, 2)?,
+            year: 1900 + i64::from(self.year()),
+            month: u32::from(self.month()),
+            day: u32::from(self.day()),
+            hour: u32::from(self.hour()),
+            minute: u32::from(self.minute()),
+            second: u32::from(self.second()),
         };
-        let hundredths = num(14, 2)?;
-        let (offset, raw_offset) = zone(b[16]);
-        let mut t = Timestamp::from_civil(
-            civil,
-            offset,
-            hundredths * 10_000_000,
-            Precision::Hundredths,
-        )?;
-        t.offset_minutes = raw_offset;
-        Some(t)
-    })();
-    match parsed {
-        Some(t) => Value::Time(t),
-        None => Value::Bytes(b.to_vec()),
+        let (offset, raw_offset) = zone(self.zone());
+        match Timestamp::from_civil(civil, offset, 0, Precision::Seconds) {
+            Some(mut t) => {
+                t.offset_minutes = raw_offset;
+                Value::Time(t)
+            }
+            None => Value::Bytes(b.to_vec()),
+        }
+    }
+}
+
+impl LongStamp<'_> {
+    fn value(&self) -> Value {
+        let b = self.bytes();
+        if b[..LONG_ZONE_AT].iter().all(|&d| d == b'0' || d == 0) && self.zone() == 0 {
+            return Value::Unset;
+        }
+        // Two digits are at most 99, four 9999: the conversions cannot fail.
+        let num = |v: Result<u64, NotANumber>| v.ok().and_then(|v| u32::try_from(v).ok());
+        let parsed = (|| {
+            let civil = Civil {
+                year: i64::from(num(self.year())?),
+                month: num(self.month())?,
+                day: num(self.day())?,
+                hour: num(self.hour())?,
+                minute: num(self.minute())?,
+                second: num(self.second())?,
+            };
+            let (offset, raw_offset) = zone(self.zone());
+            let hundredths = num(self.hundredths())?;
+            let mut t = Timestamp::from_civil(
+                civil,
+                offset,
+                hundredths * 10_000_000,
+                Precision::Hundredths,
+            )?;
+            t.offset_minutes = raw_offset;
+            Some(t)
+        })();
+        match parsed {
+            Some(t) => Value::Time(t),
+            None => Value::Bytes(b.to_vec()),
+        }
     }
 }
 
@@ -378,6 +432,10 @@ mod tests {
             check_table(RecordFixed::FIELDS, RECORD_FIXED as u64),
             Ok(())
         );
+        assert_eq!(check_table(RecordStamp::FIELDS, 7), Ok(()));
+        assert_eq!(check_table(BothEndian32::FIELDS, 8), Ok(()));
+        assert_eq!(check_table(BothEndian16::FIELDS, 4), Ok(()));
+        assert_eq!(check_table(LongStamp::FIELDS, 17), Ok(()));
     }
 
     #[test]
@@ -437,6 +495,7 @@ mod tests {
     #[test]
     fn record_dates_with_zones() {
         // 2024-06-02 12:30:15 at +02:00 is 10:30:15 UTC.
+        let record_date = |b: &[u8]| RecordDate::read(b, "date");
         let v = record_date(&[124, 6, 2, 12, 30, 15, 8]);
         assert!(
             matches!(v, Value::Time(t) if t.rfc3339() == "2024-06-02T10:30:15Z" && t.offset_minutes == Some(120))
@@ -455,6 +514,7 @@ mod tests {
 
     #[test]
     fn long_dates() {
+        let long_date = |b: &[u8]| LongDate::read(b, "date");
         let v = long_date(b"2024060212301525\x00");
         assert!(matches!(v, Value::Time(t) if t.rfc3339() == "2024-06-02T12:30:15.25Z"));
         assert_eq!(long_date(b"0000000000000000\x00"), Value::Unset);

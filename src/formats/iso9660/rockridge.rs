@@ -7,10 +7,10 @@ use std::borrow::Cow;
 
 use super::attrs;
 use super::raw::Both32;
-use super::raw::{long_date, record_date, LONG_DATE_LEN, RECORD_DATE_LEN};
+use super::raw::{LongDate, LongStamp, RecordDate, RecordStamp};
 use super::susp::SuspEntry;
 use crate::model::span::{Explain, Key};
-use crate::model::structure::{field_at, structure, Array, Raw, U8};
+use crate::model::structure::{field_at, structure, Array, Encoding, Raw, U8};
 use crate::model::{Fact, Value};
 
 structure! {
@@ -124,9 +124,9 @@ impl TfEntry<'_> {
     /// Bytes of each stamp: the 17-byte form, or the 7-byte one.
     pub(crate) fn stamp_len(&self) -> usize {
         if self.flags() & TF_LONG_FORM != 0 {
-            LONG_DATE_LEN
+            LongStamp::LEN
         } else {
-            RECORD_DATE_LEN
+            RecordStamp::LEN
         }
     }
 
@@ -303,10 +303,10 @@ pub(crate) fn decode(entries: &[SuspEntry<'_>]) -> RockRidge {
                         rr.oddities.push((super::oddity::SHORT_TF, e.offset));
                         break;
                     };
-                    let v = if width == LONG_DATE_LEN {
-                        long_date(raw)
+                    let v = if width == LongStamp::LEN {
+                        LongDate::read(raw, stamp.name)
                     } else {
-                        record_date(raw)
+                        RecordDate::read(raw, stamp.name)
                     };
                     rr.stamps.push((stamp.name, v));
                     at += width;

@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 use super::attrs::{self, *};
 use super::descriptor::{
-    BootRecord, DescriptorHeader, PartitionDescriptor, VolumeDescriptor, ROOT_AT, SECTOR,
+    BootRecord, DescriptorHeader, PartitionDescriptor, VolumeDescriptor, FIRST_DESCRIPTOR,
+    MAX_DESCRIPTORS, ROOT_AT, SECTOR,
 };
 use super::eltorito::{
     BootImageEntry, BootInfoTable, SectionHeader, ValidationEntry, BOOT_INFO_AT, ENTRY,
@@ -28,7 +29,7 @@ use super::IsoFs;
 use crate::model::span::{
     f, fact, EntryPath, Explain, Field, Key, Keys, Layout, Owner, Placement, Span,
 };
-use crate::model::structure::{fields_at, FieldDef};
+use crate::model::structure::{fields_at, fields_under, FieldDef};
 use crate::model::EntryKind;
 
 /// What a file's extent holds: its content, or an image compared inside it.
@@ -43,8 +44,6 @@ const ZISOFS_DATA: Keys = &[
     Key::Attribute(super::zisofs::BLOCK_SIZE),
 ];
 
-/// Descriptor sectors looked at (as the reader does).
-const MAX_DESCRIPTORS: u64 = 256;
 /// SUSP entries given a span of their own per record. Real records have a
 /// dozen; a hostile one chaining continuation areas could have a quarter of a
 /// million, each a span. Past this the bytes are named by their region only.
@@ -584,33 +583,12 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
     }
 }
 
-/// The fields of a table at `at`, the facts of [`super::descriptor::own_fact`]
-/// named under `prefix`; without one (a descriptor whose facts the reader
-/// does not name) those fields explain nothing.
-pub(super) fn fields_under(defs: &[FieldDef], at: u64, prefix: Option<&str>) -> Vec<Field> {
-    let mut v = fields_at(defs, at);
-    for field in &mut v {
-        let Explain::Fact(name) = &field.explain else {
-            continue;
-        };
-        let Some(own) = name.strip_prefix('.') else {
-            continue;
-        };
-        field.explain = match prefix {
-            Some(p) if own.is_empty() => fact(p.to_owned()),
-            Some(p) => fact(format!("{p}.{own}")),
-            None => Explain::Nothing,
-        };
-    }
-    v
-}
-
 /// The volume descriptors, field by field.
 fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
     let mut out = Vec::new();
     let (mut svds, mut partitions, mut joliet_seen) = (0, 0, false);
     for index in 0..MAX_DESCRIPTORS {
-        let start = (16 + index) * SECTOR;
+        let start = (FIRST_DESCRIPTOR + index) * SECTOR;
         let Some(d) = data.get(start as usize..(start + SECTOR) as usize) else {
             break;
         };

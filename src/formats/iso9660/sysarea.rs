@@ -4,11 +4,9 @@
 //! do not explain (the boot code, any embedded loader) stay comparable as content.
 
 use super::descriptor::own_fact;
-use super::spans::fields_under;
-use crate::bytes::{le16, le32};
 use crate::model::span::{Explain, Field, Layout, Owner, Span};
 use crate::model::structure::{
-    field_at, fields_at, structure, Array, Be16, Be32, Le16, Le32, Le64, Raw, U8,
+    field_at, fields_at, fields_under, structure, Array, Be16, Be32, Le16, Le32, Le64, Raw, U8,
 };
 use crate::model::{Fact, Follows, Value};
 
@@ -100,7 +98,7 @@ structure! {
         backup_lba: 32, 8, Le64, "backup LBA", Explain::fact_named("gpt.backup_lba");
         first_usable: 40, 8, Le64, "first usable LBA", Explain::fact_named("gpt.first_usable_lba");
         last_usable: 48, 8, Le64, "last usable LBA", Explain::fact_named("gpt.last_usable_lba");
-        disk_guid: 56, 16, Raw, "disk GUID", Explain::fact_named("gpt.disk_guid");
+        disk_guid: 56, 16, Guid<'static>, "disk GUID", Explain::fact_named("gpt.disk_guid");
         entries_lba: 72, 8, Le64, "entries LBA", Explain::fact_named("gpt.entries_lba");
         entry_count: 80, 4, Le32, "entry count", Explain::fact_named("gpt.entry_count");
         entry_size: 84, 4, Le32, "entry size", Explain::fact_named("gpt.entry_size");
@@ -119,8 +117,8 @@ structure! {
     /// A GPT partition entry (UEFI 5.3.3), facts named under
     /// `gpt.partition1` ... ([`own_fact`]); entries may be longer.
     pub(crate) struct GptEntry[128] {
-        type_guid: 0, 16, Raw, "type GUID", own_fact(".type_guid");
-        unique_guid: 16, 16, Raw, "unique GUID", own_fact(".unique_guid");
+        type_guid: 0, 16, Guid<'static>, "type GUID", own_fact(".type_guid");
+        unique_guid: 16, 16, Guid<'static>, "unique GUID", own_fact(".unique_guid");
         first_lba: 32, 8, Le64, "first LBA", own_fact(".first_lba");
         last_lba: 40, 8, Le64, "last LBA", own_fact(".last_lba");
         attributes: 48, 8, Le64, "attributes", own_fact(".attributes");
@@ -142,7 +140,7 @@ structure! {
 impl<'a> ApmDriver<'a> {
     /// The map's block size, when `area` starts with a driver descriptor
     /// of a block size an ISO hybrid uses.
-    fn block_of(area: &'a [u8]) -> Option<usize> {
+    pub(crate) fn block_of(area: &'a [u8]) -> Option<usize> {
         let d = ApmDriver::new(area).filter(|d| d.signature() == *b"ER")?;
         let block = usize::from(d.block_size());
         matches!(block, 512 | 1024 | 2048).then_some(block)
@@ -177,7 +175,7 @@ fn apm_text(b: &[u8]) -> String {
 impl GptEntry<'_> {
     /// Whether the slot holds a partition (a type GUID).
     fn used(&self) -> bool {
-        self.type_guid().iter().any(|&b| b != 0)
+        self.type_guid().bytes().iter().any(|&b| b != 0)
     }
 
     /// The partition's name.
@@ -260,22 +258,27 @@ pub(crate) fn read(area: &[u8], facts: &mut Vec<Fact>) -> Vec<std::ops::Range<us
     covered
 }
 
-/// A GUID in its usual text form (the first three fields little-endian).
-pub(crate) fn guid(b: &[u8]) -> String {
-    if b.len() < 16 {
-        return String::new();
+structure! {
+    /// A GUID as stored: the first three fields little-endian.
+    pub(crate) struct Guid[16] {
+        data1: 0, 4, Le32, "data 1", Explain::Nothing;
+        data2: 4, 2, Le16, "data 2", Explain::Nothing;
+        data3: 6, 2, Le16, "data 3", Explain::Nothing;
+        data4: 8, 2, Array<2>, "data 4", Explain::Nothing;
+        node: 10, 6, Array<6>, "node", Explain::Nothing;
     }
+}
+
+/// A GUID in its usual text form.
+pub(crate) fn guid(g: Guid<'_>) -> String {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02X}")).collect::<String>();
     format!(
-        "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{}",
-        le32(b, 0),
-        le16(b, 4),
-        le16(b, 6),
-        b[8],
-        b[9],
-        b[10..16]
-            .iter()
-            .map(|x| format!("{x:02X}"))
-            .collect::<String>()
+        "{:08X}-{:04X}-{:04X}-{}-{}",
+        g.data1(),
+        g.data2(),
+        g.data3(),
+        hex(&g.data4()),
+        hex(&g.node()),
     )
 }
 
@@ -698,6 +701,7 @@ mod tests {
     fn the_mbr_and_gpt_are_declared_byte_by_byte() {
         use crate::model::structure::check_table;
         for (fields, len) in [
+            (Guid::FIELDS, Guid::LEN),
             (MbrTail::FIELDS, MbrTail::LEN),
             (MbrPartition::FIELDS, MbrPartition::LEN),
             (GptHeader::FIELDS, GptHeader::LEN),
@@ -719,7 +723,10 @@ mod tests {
             0xa2, 0xa0, 0xd0, 0xeb, 0xe5, 0xb9, 0x33, 0x44, 0x87, 0xc0, 0x68, 0xb6, 0xb7, 0x26,
             0x99, 0xc7,
         ];
-        assert_eq!(guid(&raw), "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7");
+        assert_eq!(
+            guid(Guid::from_array(&raw)),
+            "EBD0A0A2-B9E5-4433-87C0-68B6B72699C7"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::attrs;
 use super::descriptor::{VolumeRoot, SECTOR};
 use super::oddity::{self, Oddities};
-use super::raw::{flag, record_date, strip_version, ucs2_to_utf8, DirRecord};
+use super::raw::{flag, strip_version, ucs2_to_utf8, DirRecord};
 use super::rockridge::{self, RockRidge};
 use super::susp;
 use super::zisofs::{self, Zf};
@@ -668,7 +668,7 @@ impl<'a> Walker<'a, '_> {
         };
         meta.mtime = match rr.stamp("modify") {
             Some(v) => time(Some(v)),
-            None => time(Some(&record_date(rec_m.fixed.date()))),
+            None => time(Some(&rec_m.fixed.date())),
         };
         meta.atime = time(rr.stamp("access"));
         meta.ctime = time(rr.stamp("attributes"));
@@ -699,7 +699,7 @@ impl<'a> Walker<'a, '_> {
             ),
             Fact::new(attrs::RECORD_FLAGS, Value::Int(u64::from(rec_m.flags()))),
             // The record's date is the entry's mtime where Rock Ridge has no TF.
-            Fact::time(attrs::RECORD_DATE, record_date(rec_m.fixed.date()))
+            Fact::time(attrs::RECORD_DATE, rec_m.fixed.date())
                 .follows(Follows::Entry(EntryField::Mtime)),
             Fact::new(
                 attrs::RECORD_FILE_UNIT_SIZE,

@@ -43,13 +43,13 @@
 //! hs  8 * (blocks + 1)  little-endian 64-bit offsets, as in version 1
 //! ```
 
+use super::raw::Both32;
 use super::susp::SuspHeader;
-use crate::bytes::le32;
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::model::key::Attr;
 use crate::model::span::{Explain, Key};
-use crate::model::structure::{structure, Array, Le32, Le64, Raw, U8};
+use crate::model::structure::{structure, Array, Encoding, Le32, Le64, Raw, U8};
 
 /// The magic that starts a version 1 compressed file.
 pub(crate) const MAGIC_V1: [u8; 8] = [0x37, 0xe4, 0x53, 0x96, 0xc9, 0xdb, 0xd6, 0x07];
@@ -131,7 +131,7 @@ impl Zf {
         let size = z.size();
         let size = match version {
             2 => u64::from_le_bytes(size),
-            _ => u64::from(le32(&size, 0)),
+            _ => u64::from(Both32::read(&size, "uncompressed size").0),
         };
         Some(Zf {
             algorithm: z.algorithm(),
@@ -190,7 +190,7 @@ pub(crate) fn parts(zf: &Zf, stored: &[u8]) -> Option<(u64, u64, u64)> {
     let header = u64::from(zf.header_words) * 4;
     let block = zf.block_size()?;
     let (magic, width) = zf.shape()?;
-    if stored.get(..8) != Some(&magic[..]) {
+    if stored.get(..magic.len()) != Some(&magic[..]) {
         return None;
     }
     let blocks = zf.size.div_ceil(block);
@@ -264,7 +264,7 @@ pub(crate) fn decode(zf: &Zf, stored: &[u8], offset: u64, limits: &Limits) -> Re
             format!("block size 2^{} is not 2^15..2^17", zf.log2_block),
         )
     })?;
-    if stored.get(..8) != Some(&magic[..]) {
+    if stored.get(..magic.len()) != Some(&magic[..]) {
         return Err(bad(
             0,
             "no zisofs magic at the start of the file".to_owned(),

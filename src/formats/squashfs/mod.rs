@@ -60,7 +60,7 @@ use crate::formats::tree;
 use crate::limits::Limits;
 use crate::model::blocks::Codec;
 use crate::model::{Content, Fact, Filesystem, Format, Listing, Meta, NodeId, Value};
-use metadata::{Lookup, Reader, Table};
+use metadata::{IndexEntry, Lookup, Reader, Table};
 use superblock::{Superblock, ABSENT, SUPERBLOCK_SIZE};
 
 /// Bit of a block size word that marks a block stored uncompressed.
@@ -338,10 +338,10 @@ fn directory_table_end(image: Bytes<'_>, sb: &Superblock) -> u64 {
         if !present || index == ABSENT {
             return None;
         }
-        let b = image.get(index, 8, "table index").ok()?;
-        Some(u64::from_le_bytes([
-            b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7],
-        ]))
+        let b = image
+            .get(index, IndexEntry::LEN as u64, "table index")
+            .ok()?;
+        IndexEntry::new(b).map(|e| e.block())
     };
     let candidates = [
         Some(sb.fragment_table),

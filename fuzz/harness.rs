@@ -376,14 +376,24 @@ pub fn squashfs_fields(image: &[u8]) -> Vec<FieldAt> {
     span_fields(&mut layout, image, &mut out);
     for span in layout.spans() {
         if span.owner.class == "table index" && span.owner.fields.is_empty() {
-            for k in 0..span.len / 8 {
-                let start = span.start.saturating_add(8 * k);
+            // A damaged count makes an index of millions of entries past
+            // the image's end: only those inside it are fields.
+            let end = span.end().min(image.len() as u64);
+            let mut start = span.start;
+            while start.saturating_add(8) <= end {
                 push_field(&mut out, image, start, 8, "block position".into());
+                start += 8;
             }
         }
     }
     for table in &layout.tables {
         for item in &table.items {
+            // Fields are made item by item, and a table of compressed blocks
+            // can decode to tens of thousands of items: only those that start
+            // in a block stored as is are asked for theirs.
+            if stored_at(image, &table.blocks, item.range.start, 1).is_none() {
+                continue;
+            }
             let Some(bytes) = usize::try_from(item.range.start)
                 .ok()
                 .zip(usize::try_from(item.range.end).ok())

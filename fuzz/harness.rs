@@ -320,26 +320,143 @@ pub fn iso_fields(image: &[u8]) -> Vec<FieldAt> {
         return Vec::new();
     };
     let mut out = Vec::new();
+    span_fields(&mut layout, image, &mut out);
+    out
+}
+
+/// Pushes the fields of 1, 2, 4 or 8 bytes that the layout's spans declare
+/// and that lie inside the image.
+fn span_fields(layout: &mut isodiff::internals::Layout, image: &[u8], out: &mut Vec<FieldAt>) {
     for span in layout.spans() {
         for f in &span.owner.fields {
-            let (Ok(start), Ok(len)) = (
-                usize::try_from(span.start.saturating_add(f.at)),
-                usize::try_from(f.len),
-            ) else {
+            push_field(
+                out,
+                image,
+                span.start.saturating_add(f.at),
+                f.len,
+                f.name.to_string(),
+            );
+        }
+    }
+}
+
+fn push_field(out: &mut Vec<FieldAt>, image: &[u8], start: u64, len: u64, name: String) {
+    let (Ok(start), Ok(len)) = (usize::try_from(start), usize::try_from(len)) else {
+        return;
+    };
+    if matches!(len, 1 | 2 | 4 | 8) && start.checked_add(len).is_some_and(|e| e <= image.len()) {
+        out.push(FieldAt { start, len, name });
+    }
+}
+
+/// The numeric fields of a squashfs image, as its reader lays them out; empty
+/// when it cannot open it:
+///
+/// - what the spans declare: the superblock, every metadata block's header,
+///   the xattr id table header;
+/// - each 8-byte block position of a lookup table's index (fragment, export,
+///   id and xattr id tables), which the layout gives as one span;
+/// - the fields of the decoded tables' items (inodes, directory headers and
+///   entries, fragment, id, export and xattr id entries, xattr keys) that lie
+///   in a metadata block stored uncompressed (`mksquashfs -noI -noD -noF
+///   -noX`): only there are they bytes of the image. A field split across two
+///   blocks is left out.
+///
+/// Names are the layout's, without the entry number of a directory entry's
+/// fields (`entry 3 offset` is `entry offset`), so that a same-named field is
+/// another entry's.
+pub fn squashfs_fields(image: &[u8]) -> Vec<FieldAt> {
+    let Ok(fs) = isodiff::internals::SquashFs::open(image, &limits()) else {
+        return Vec::new();
+    };
+    let Ok(mut layout) = fs.byte_layout() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    span_fields(&mut layout, image, &mut out);
+    for span in layout.spans() {
+        if span.owner.class == "table index" && span.owner.fields.is_empty() {
+            // A damaged count makes an index of millions of entries past
+            // the image's end: only those inside it are fields.
+            let end = span.end().min(image.len() as u64);
+            let mut start = span.start;
+            while start.saturating_add(8) <= end {
+                push_field(&mut out, image, start, 8, "block position".into());
+                start += 8;
+            }
+        }
+    }
+    for table in &layout.tables {
+        for item in &table.items {
+            // Fields are made item by item, and a table of compressed blocks
+            // can decode to tens of thousands of items: only those that start
+            // in a block stored as is are asked for theirs.
+            if stored_at(image, &table.blocks, item.range.start, 1).is_none() {
+                continue;
+            }
+            let Some(bytes) = usize::try_from(item.range.start)
+                .ok()
+                .zip(usize::try_from(item.range.end).ok())
+                .and_then(|(s, e)| table.stream.get(s..e))
+            else {
                 continue;
             };
-            if matches!(len, 1 | 2 | 4 | 8)
-                && start.checked_add(len).is_some_and(|e| e <= image.len())
-            {
-                out.push(FieldAt {
-                    start,
-                    len,
-                    name: f.name.to_string(),
-                });
+            for f in (table.fields)(item, bytes) {
+                let at = item.range.start.saturating_add(f.at);
+                let Some(start) = stored_at(image, &table.blocks, at, f.len) else {
+                    continue;
+                };
+                let Some(stream) = usize::try_from(at)
+                    .ok()
+                    .and_then(|at| table.stream.get(at..at.checked_add(f.len as usize)?))
+                else {
+                    continue;
+                };
+                // Stored as is, so the image holds the decoded bytes.
+                if image.get(start as usize..start as usize + f.len as usize) == Some(stream) {
+                    push_field(&mut out, image, start, f.len, unnumbered(&f.name));
+                }
             }
         }
     }
     out
+}
+
+/// Where `len` bytes at `at` of a decoded table's stream are in the image,
+/// when they lie in one metadata block stored uncompressed (bit 15 of its
+/// 2-byte header set).
+fn stored_at(
+    image: &[u8],
+    blocks: &[(u64, std::ops::Range<u64>)],
+    at: u64,
+    len: u64,
+) -> Option<u64> {
+    // Blocks are decoded one after the other: their ranges are in order.
+    let k = blocks
+        .partition_point(|(_, r)| r.start <= at)
+        .checked_sub(1)?;
+    let (pos, range) = &blocks[k];
+    if at.saturating_add(len) > range.end {
+        return None;
+    }
+    let pos = usize::try_from(*pos).ok()?;
+    let header = image.get(pos..pos.checked_add(2)?)?;
+    if header[1] & 0x80 == 0 {
+        return None;
+    }
+    (pos as u64 + 2).checked_add(at - range.start)
+}
+
+/// A directory entry's field name without its number: `entry 3 offset` is
+/// `entry offset`.
+fn unnumbered(name: &str) -> String {
+    match name
+        .strip_prefix("entry ")
+        .and_then(|rest| rest.split_once(' '))
+    {
+        Some((n, field)) if n.bytes().all(|b| b.is_ascii_digit()) => format!("entry {field}"),
+        _ => name.to_string(),
+    }
 }
 
 /// How a field's bytes hold its number, told from the bytes themselves: ISO
@@ -403,14 +520,49 @@ fn write_field(bytes: &mut [u8], form: Form, value: u64) {
 /// halves of a both-endian field alike. Returns the input's size, or None
 /// when the reader declares no field in it (the caller mutates otherwise).
 pub fn mutate_iso_field(data: &mut [u8], size: usize, seed: u32) -> Option<usize> {
+    let fields = iso_fields(data.get(..size)?);
+    mutate_field(data, size, seed, &fields, Numbers::Iso9660)
+}
+
+/// The `squashfs` target's structure-aware mutation: one of the fields
+/// [`squashfs_fields`] finds set to 0, the largest value, the image's size,
+/// one more or less than now, half the largest, what another field of that
+/// name holds (another inode's start block, another entry's offset), or
+/// what any other field of that width holds (a table's start written into an
+/// inode). Returns the input's size, or None when the reader declares no
+/// field in it.
+pub fn mutate_squashfs_field(data: &mut [u8], size: usize, seed: u32) -> Option<usize> {
+    let fields = squashfs_fields(data.get(..size)?);
+    mutate_field(data, size, seed, &fields, Numbers::Little)
+}
+
+/// How a format stores its numbers, and the value peculiar to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Numbers {
+    /// Little-, big- or both-endian (told from the bytes); a size in 2 KiB
+    /// sectors.
+    Iso9660,
+    /// Little-endian; another field's value of the same width.
+    Little,
+}
+
+fn mutate_field(
+    data: &mut [u8],
+    size: usize,
+    seed: u32,
+    fields: &[FieldAt],
+    numbers: Numbers,
+) -> Option<usize> {
     let image = data.get(..size)?;
-    let fields = iso_fields(image);
     if fields.is_empty() {
         return None;
     }
     let mut rng = Rng::new(seed);
     let f = &fields[rng.below(fields.len())];
-    let form = form(&image[f.start..f.start + f.len], &mut rng);
+    let form = match numbers {
+        Numbers::Iso9660 => form(&image[f.start..f.start + f.len], &mut rng),
+        Numbers::Little => Form::Le,
+    };
     let width = match form {
         Form::Both32 => 4,
         Form::Both16 => 2,
@@ -423,21 +575,27 @@ pub fn mutate_iso_field(data: &mut [u8], size: usize, seed: u32) -> Option<usize
     };
     let now = read_field(&image[f.start..f.start + f.len], form);
     let size_bytes = size as u64;
-    let neighbours: Vec<&FieldAt> = fields
-        .iter()
-        .filter(|g| g.name == f.name && g.len == f.len && g.start != f.start)
-        .collect();
+    let value_of = |g: &FieldAt| read_field(&image[g.start..g.start + g.len], form);
+    let other = |rng: &mut Rng, same_name: bool| {
+        let others: Vec<&FieldAt> = fields
+            .iter()
+            .filter(|g| (!same_name || g.name == f.name) && g.len == f.len && g.start != f.start)
+            .collect();
+        others.get(rng.below(others.len())).map(|g| value_of(g))
+    };
     let value = match rng.below(8) {
         0 => 0,
         1 => max,
         2 => size_bytes,
-        3 => size_bytes / 2048,
+        3 if numbers == Numbers::Iso9660 => size_bytes / 2048,
+        3 => other(&mut rng, false).unwrap_or(size_bytes / 2),
         4 => now.wrapping_add(1),
         5 => now.wrapping_sub(1),
         6 => max / 2,
-        _ => match neighbours.get(rng.below(neighbours.len())) {
-            Some(g) => read_field(&image[g.start..g.start + g.len], form),
-            None => size_bytes / 2048 + 1,
+        _ => match other(&mut rng, true) {
+            Some(v) => v,
+            None if numbers == Numbers::Iso9660 => size_bytes / 2048 + 1,
+            None => size_bytes + 1,
         },
     } & max;
     write_field(&mut data[f.start..f.start + f.len], form, value);

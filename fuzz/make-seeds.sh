@@ -185,6 +185,31 @@ if command -v mksquashfs >/dev/null; then
     # The squashfs target reads them too (it had no seeds of its own).
     mkdir -p "$fuzz/corpus/squashfs"
     cp "$fuzz"/corpus/open_any/*.squashfs "$fuzz/corpus/squashfs/"
+    # Metadata stored uncompressed, whose inodes, listings and table entries
+    # the squashfs target's structure-aware mutator can set in place
+    # (harness::squashfs_fields; in compressed metadata it reaches only the
+    # superblock, block headers and table indexes): the tree above with
+    # fragments and 4 KiB blocks, and the largest generated image of each
+    # mksquashfs variant (see write_fuzz_seeds) unpacked and packed again.
+    mksquashfs "$sq" "$fuzz/corpus/squashfs/uncompressed-4k.squashfs" -quiet -noappend \
+        -noI -noD -noF -noX -b 4096 -mkfs-time 0 >/dev/null
+    for variant in gzip lz4-no-xattrs lzo-all-root xz-no-fragments zstd-4k; do
+        # shellcheck disable=SC2012 # generated names: no spaces
+        from=$(ls -S "$fuzz"/corpus/squashfs/gen-mksquashfs-"$variant"-* 2>/dev/null | head -n 1)
+        [ -n "$from" ] && command -v unsquashfs >/dev/null || continue
+        rm -rf "$work/unpacked"
+        unsquashfs -q -d "$work/unpacked" "$from" >/dev/null
+        case $variant in
+            *no-xattrs) opts=-no-xattrs ;;
+            *no-fragments) opts=-no-fragments ;;
+            *all-root) opts=-all-root ;;
+            *4k) opts="-b 4096" ;;
+            *) opts= ;;
+        esac
+        # shellcheck disable=SC2086 # $opts is one or two words
+        mksquashfs "$work/unpacked" "$fuzz/corpus/squashfs/uncompressed-$(basename "$from")" \
+            -quiet -noappend -comp "${variant%%-*}" $opts -noI -noD -noF -noX -mkfs-time 0 >/dev/null
+    done
 fi
 # Formats open() is about to sniff (efi.img's FAT, an initrd's cpio), so open_any
 # has seeds for them the day they arrive.

@@ -508,29 +508,45 @@ impl HexRow<'_> {
     /// passed through `byte` with whether it differs: the HTML report marks
     /// them so.
     pub(crate) fn write_with(&self, out: &mut String, byte: &dyn Fn(&mut String, &str, bool)) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         out.push(match self.side {
             None => ' ',
             Some(Which::A) => '-',
             Some(Which::B) => '+',
         });
-        out.push_str(&format!("{:08x}:", self.offset));
+        // Into the string itself, and each byte's text from a stack buffer:
+        // a string allocated per byte made the rows of every renderer the
+        // `members` fuzz target's most costly part.
+        let _ = fmt::Write::write_fmt(out, format_args!("{:08x}:", self.offset));
         for i in 0..HEX_ROW {
             if i % 2 == 0 {
                 out.push(' ');
             }
             match self.bytes.get(i) {
-                Some(b) => byte(out, &format!("{b:02x}"), self.differs(i)),
+                Some(&b) => {
+                    let text = [DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 15)]];
+                    byte(
+                        out,
+                        std::str::from_utf8(&text).unwrap_or("??"),
+                        self.differs(i),
+                    );
+                }
                 None => out.push_str("  "),
             }
         }
         out.push_str("  ");
-        for (i, b) in self.bytes.iter().enumerate() {
-            let c = if b.is_ascii_graphic() || *b == b' ' {
-                char::from(*b).to_string()
+        for (i, &b) in self.bytes.iter().enumerate() {
+            let c = if b.is_ascii_graphic() || b == b' ' {
+                b
             } else {
-                ".".to_owned()
+                b'.'
             };
-            byte(out, &c, self.differs(i));
+            let text = [c];
+            byte(
+                out,
+                std::str::from_utf8(&text).unwrap_or("."),
+                self.differs(i),
+            );
         }
     }
 }

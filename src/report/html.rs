@@ -643,13 +643,24 @@ fn difference(d: &Difference, open: bool, s: &mut String) {
                 DetailLine::HexRow(r) => {
                     let mut body = String::new();
                     r.write_with(&mut body, &|out, text, differs| {
-                        let text = h(text.as_bytes());
+                        // Hex digits, letters, `.` and spaces need no escaping
+                        // (the others: `\\`, `<`, `&`...): no string per byte.
+                        let plain = text
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b' ');
+                        let escaped;
+                        let text = if plain {
+                            text
+                        } else {
+                            escaped = h(text.as_bytes());
+                            escaped.as_str()
+                        };
                         if differs {
                             out.push_str("<mark>");
-                            out.push_str(&text);
+                            out.push_str(text);
                             out.push_str("</mark>");
                         } else {
-                            out.push_str(&text);
+                            out.push_str(text);
                         }
                     });
                     body

@@ -225,3 +225,64 @@ fn the_iso_field_mutation_sets_one_declared_field() {
         "no both-endian field was set in 300 mutations"
     );
 }
+
+/// The `squashfs` target's structure-aware mutation finds every inode of an
+/// image whose metadata is stored uncompressed, where the image holds it
+/// (each inode's number read from where the field is said to be: 1 to the
+/// superblock's inode count, each once), none in compressed metadata, and
+/// changes one field only, reaching the inodes' and listings' fields.
+#[test]
+fn the_squashfs_field_mutation_sets_one_declared_field() {
+    let seed = |name: &str| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus/squashfs")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    };
+    let le = |b: &[u8]| b.iter().rev().fold(0u64, |v, &x| v << 8 | u64::from(x));
+    let image = seed("uncompressed.squashfs");
+    let fields = harness::squashfs_fields(&image);
+    let mut numbers: Vec<u64> = fields
+        .iter()
+        .filter(|f| f.name == "inode number")
+        .map(|f| le(&image[f.start..f.start + f.len]))
+        .collect();
+    numbers.sort_unstable();
+    let count = le(&image[4..8]);
+    assert!(count > 5, "{count} inodes");
+    assert_eq!(numbers, (1..=count).collect::<Vec<_>>());
+    let in_tables = |name: &str| {
+        matches!(
+            name,
+            "inode number" | "mode" | "mtime" | "uid index" | "gid index"
+        ) || name.starts_with("entry ")
+            || name.starts_with("header ")
+    };
+    let compressed = harness::squashfs_fields(&seed("gzip-4k.squashfs"));
+    assert!(compressed.iter().any(|f| f.name == "block position"));
+    assert!(!compressed.iter().any(|f| f.name == "inode number"));
+
+    let mut reached = 0;
+    for seed in 0..300u32 {
+        let mut data = image.clone();
+        let size = harness::mutate_squashfs_field(&mut data, image.len(), seed);
+        assert_eq!(size, Some(image.len()));
+        let changed: Vec<usize> = (0..image.len()).filter(|&i| data[i] != image[i]).collect();
+        let (Some(&first), Some(&last)) = (changed.first(), changed.last()) else {
+            continue;
+        };
+        let field = fields
+            .iter()
+            .find(|f| f.start <= first && last < f.start + f.len)
+            .unwrap_or_else(|| {
+                panic!("seed {seed}: bytes {first}..={last} changed, in no one field")
+            });
+        if in_tables(&field.name) {
+            reached += 1;
+        }
+    }
+    assert!(
+        reached > 0,
+        "no inode or listing field was set in 300 mutations"
+    );
+}

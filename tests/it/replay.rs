@@ -196,16 +196,9 @@ fn the_iso_field_mutation_sets_one_declared_field() {
         let mut data = image.clone();
         let size = harness::mutate_iso_field(&mut data, image.len(), seed);
         assert_eq!(size, Some(image.len()));
-        let changed: Vec<usize> = (0..image.len()).filter(|&i| data[i] != image[i]).collect();
-        let (Some(&first), Some(&last)) = (changed.first(), changed.last()) else {
+        let Some(field) = changed_field(&fields, &image, &data, seed) else {
             continue;
         };
-        let field = fields
-            .iter()
-            .find(|f| f.start <= first && last < f.start + f.len)
-            .unwrap_or_else(|| {
-                panic!("seed {seed}: bytes {first}..={last} changed, in no one field")
-            });
         let now = &data[field.start..field.start + field.len];
         let was = &image[field.start..field.start + field.len];
         let both = |b: &[u8]| {
@@ -224,6 +217,23 @@ fn the_iso_field_mutation_sets_one_declared_field() {
         both_endian > 0,
         "no both-endian field was set in 300 mutations"
     );
+}
+
+/// The one declared field holding every byte a mutation (by `seed`) changed
+/// in `data`, a copy of `image`; `None` when it changed nothing.
+fn changed_field<'f>(
+    fields: &'f [harness::FieldAt],
+    image: &[u8],
+    data: &[u8],
+    seed: u32,
+) -> Option<&'f harness::FieldAt> {
+    let changed: Vec<usize> = (0..image.len()).filter(|&i| data[i] != image[i]).collect();
+    let (&first, &last) = (changed.first()?, changed.last()?);
+    let field = fields
+        .iter()
+        .find(|f| f.start <= first && last < f.start + f.len)
+        .unwrap_or_else(|| panic!("seed {seed}: bytes {first}..={last} changed, in no one field"));
+    Some(field)
 }
 
 /// The `squashfs` target's structure-aware mutation finds every inode of an
@@ -267,16 +277,9 @@ fn the_squashfs_field_mutation_sets_one_declared_field() {
         let mut data = image.clone();
         let size = harness::mutate_squashfs_field(&mut data, image.len(), seed);
         assert_eq!(size, Some(image.len()));
-        let changed: Vec<usize> = (0..image.len()).filter(|&i| data[i] != image[i]).collect();
-        let (Some(&first), Some(&last)) = (changed.first(), changed.last()) else {
+        let Some(field) = changed_field(&fields, &image, &data, seed) else {
             continue;
         };
-        let field = fields
-            .iter()
-            .find(|f| f.start <= first && last < f.start + f.len)
-            .unwrap_or_else(|| {
-                panic!("seed {seed}: bytes {first}..={last} changed, in no one field")
-            });
         if in_tables(&field.name) {
             reached += 1;
         }

@@ -233,25 +233,12 @@ fn chunk_runs(a: &[u8], b: &[u8], base: usize) -> (Vec<Run>, Vec<u16>) {
 fn block_runs(a: &[u8], b: &[u8], base: u64) -> (Vec<Run>, u64) {
     let mut out = Vec::new();
     let mut differing = 0;
-    // Eight bytes at a time: the bytes between the first and the last differing
-    // byte of a word are fewer than MERGE_GAP, so they join one run anyway.
-    let mut add_word = |out: &mut Vec<Run>, at: u64, t: u64| {
-        if t != 0 {
-            add_run(
-                out,
-                at + u64::from(t.trailing_zeros() / 8),
-                at + 7 - u64::from(t.leading_zeros() / 8),
-            );
-            differing += differing_in_word(t);
-        }
-    };
     // Moved data differs in nearly every word: eight words at a time, a group
     // whose words all differ is one run (two differing words side by side
     // always join) counted without a branch per word.
     const _: () = assert!(MERGE_GAP > 14, "adjacent differing words join one run");
     const GROUP: usize = 64;
     let groups = a.len() / GROUP * GROUP;
-    let mut group_differing = 0;
     for (g, (x, y)) in a[..groups]
         .chunks_exact(GROUP)
         .zip(b[..groups].chunks_exact(GROUP))
@@ -268,10 +255,10 @@ fn block_runs(a: &[u8], b: &[u8], base: u64) -> (Vec<Run>, u64) {
                 at + u64::from(t[0].trailing_zeros() / 8),
                 at + GROUP as u64 - 1 - u64::from(t[GROUP / 8 - 1].leading_zeros() / 8),
             );
-            group_differing += t.iter().map(|&w| differing_in_word(w)).sum::<u64>();
+            differing += t.iter().map(|&w| differing_in_word(w)).sum::<u64>();
         } else {
             for (k, &w) in t.iter().enumerate() {
-                add_word(&mut out, at + (k * 8) as u64, w);
+                differing += add_word(&mut out, at + (k * 8) as u64, w);
             }
         }
     }
@@ -281,16 +268,32 @@ fn block_runs(a: &[u8], b: &[u8], base: u64) -> (Vec<Run>, u64) {
         .zip(b[groups..words].chunks_exact(8))
         .enumerate()
     {
-        add_word(&mut out, base + (groups + n * 8) as u64, word(x) ^ word(y));
+        differing += add_word(&mut out, base + (groups + n * 8) as u64, word(x) ^ word(y));
     }
     for (i, (p, q)) in a[words..].iter().zip(&b[words..]).enumerate() {
         if p != q {
             let at = base + (words + i) as u64;
             add_run(&mut out, at, at);
-            group_differing += 1;
+            differing += 1;
         }
     }
-    (out, differing + group_differing)
+    (out, differing)
+}
+
+/// Adds the differing bytes of the word at `at` whose XOR is `t` to the runs,
+/// and says how many they are. The bytes between the first and the last
+/// differing byte of a word are fewer than [`MERGE_GAP`], so they join one run
+/// anyway.
+fn add_word(out: &mut Vec<Run>, at: u64, t: u64) -> u64 {
+    if t == 0 {
+        return 0;
+    }
+    add_run(
+        out,
+        at + u64::from(t.trailing_zeros() / 8),
+        at + 7 - u64::from(t.leading_zeros() / 8),
+    );
+    differing_in_word(t)
 }
 
 /// Adds the differing bytes `first..=last` to the runs: to the last one when

@@ -154,13 +154,20 @@ pub const RELEASE_EVERY_FILES: usize = 2048;
 /// A file the walk met, and where.
 type Found = (Vec<u8>, NodeId);
 
+/// A file looked into that is an image, or whose content could not be had.
+type Sniffed = (Found, Option<Error>);
+
+/// Most batches of files waiting to be looked into while the walk goes on;
+/// past it the walking thread looks into its batch itself. Bounds the paths
+/// held whatever the image (the walk is faster than decoding files' heads).
+const MAX_WAITING_BATCHES: usize = 4;
+
 /// Which of `batch` are images, in order; a file whose content cannot be had
-/// is an error for it. Looked into in parallel: decoding a file's head is the
-/// listing's main cost, and the files are independent.
-fn sniff_batch(fs: &dyn Filesystem, batch: Vec<Found>) -> Vec<(Found, Option<Error>)> {
-    use rayon::prelude::*;
+/// is an error for it. The files of a batch are looked into one after the
+/// other, so that consecutive files sharing a fragment block find it decoded.
+fn sniff_batch(fs: &dyn Filesystem, batch: Vec<Found>) -> Vec<Sniffed> {
     batch
-        .into_par_iter()
+        .into_iter()
         .filter_map(|(path, node)| {
             // A manifest's section of a nested image: no bytes to look into.
             if fs.described_image(node).is_some() {
@@ -176,6 +183,73 @@ fn sniff_batch(fs: &dyn Filesystem, batch: Vec<Found>) -> Vec<(Found, Option<Err
         .collect()
 }
 
+/// The images among the files of `fs` (and the files that could not be read),
+/// in walk order, walking `fs` as [`walk`] does meanwhile. Decoding files'
+/// heads is the listing's main cost: batches of files are looked into on the
+/// pool's threads while this one walks on.
+fn walk_and_sniff(
+    fs: &dyn Filesystem,
+    prefix: &[Vec<u8>],
+    look: bool,
+    release: &(dyn Fn() + Sync),
+    visit: &mut dyn FnMut(Listed),
+    problem: &mut dyn FnMut(ListError),
+) -> Vec<Sniffed> {
+    use std::collections::BTreeMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    // By batch number, so that the images come out in walk order whichever
+    // batch is looked into first.
+    let done: Mutex<BTreeMap<usize, Vec<Sniffed>>> = Mutex::new(BTreeMap::new());
+    let waiting = AtomicUsize::new(0);
+    rayon::in_place_scope(|scope| {
+        let (done, waiting) = (&done, &waiting);
+        let mut sent = 0;
+        let mut send = |batch: &mut Vec<Found>| {
+            if batch.is_empty() {
+                return;
+            }
+            let (batch, index) = (std::mem::take(batch), sent);
+            sent += 1;
+            let finish = move |found| {
+                release();
+                done.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(index, found);
+            };
+            if waiting.load(Ordering::Acquire) >= MAX_WAITING_BATCHES {
+                finish(sniff_batch(fs, batch));
+                return;
+            }
+            waiting.fetch_add(1, Ordering::AcqRel);
+            scope.spawn(move |_| {
+                finish(sniff_batch(fs, batch));
+                waiting.fetch_sub(1, Ordering::AcqRel);
+            });
+        };
+        let mut batch: Vec<Found> = Vec::new();
+        walk(
+            fs,
+            prefix,
+            &mut |l: Listed| {
+                if look && l.meta.kind == EntryKind::File && l.meta.size > 0 {
+                    if let Some(path) = l.location.last() {
+                        batch.push((path.clone(), l.node));
+                        if batch.len() >= RELEASE_EVERY_FILES {
+                            send(&mut batch);
+                        }
+                    }
+                }
+                visit(l);
+            },
+            problem,
+        );
+        send(&mut batch);
+    });
+    let done = done.into_inner().unwrap_or_else(|e| e.into_inner());
+    done.into_values().flatten().collect()
+}
+
 fn walk_nested_at(
     fs: &dyn Filesystem,
     prefix: &[Vec<u8>],
@@ -186,33 +260,8 @@ fn walk_nested_at(
     problem: &mut dyn FnMut(ListError),
 ) {
     let look = depth < nesting.max_depth;
-    // Files are looked into in batches as the walk meets them, so that only the
-    // images found (and one batch) are held, not every file of the image.
-    let mut batch: Vec<Found> = Vec::new();
-    let mut found: Vec<(Found, Option<Error>)> = Vec::new();
-    let flush = |batch: &mut Vec<Found>, found: &mut Vec<(Found, Option<Error>)>| {
-        if !batch.is_empty() {
-            found.extend(sniff_batch(fs, std::mem::take(batch)));
-            release();
-        }
-    };
-    walk(
-        fs,
-        prefix,
-        &mut |l: Listed| {
-            if look && l.meta.kind == EntryKind::File && l.meta.size > 0 {
-                if let Some(path) = l.location.last() {
-                    batch.push((path.clone(), l.node));
-                    if batch.len() >= RELEASE_EVERY_FILES {
-                        flush(&mut batch, &mut found);
-                    }
-                }
-            }
-            visit(l);
-        },
-        problem,
-    );
-    flush(&mut batch, &mut found);
+    // Only the images found (and the batches waiting) are held, not every file.
+    let found = walk_and_sniff(fs, prefix, look, release, visit, problem);
     for ((path, node), error) in found {
         let mut location = prefix.to_vec();
         location.push(path);

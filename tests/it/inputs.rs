@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{found, have, isodiff, json_report, ls_json, TempDir};
+use common::{found, have, isodiff, json_report, ls_json, member, TempDir};
 
 /// Compresses bytes whole.
 type Pack = fn(&[u8]) -> Vec<u8>;
@@ -311,36 +311,6 @@ fn compressed_images_nested_in_images_are_opened_at_every_level() {
             listed.keys().collect::<Vec<_>>()
         );
     }
-}
-
-/// One newc member of a cpio archive.
-fn member(name: &str, mode: u32, data: &[u8]) -> Vec<u8> {
-    let mut h = format!(
-        "070701{:08x}{mode:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
-        1,
-        0,
-        0,
-        1,
-        0,
-        data.len(),
-        0,
-        0,
-        0,
-        0,
-        name.len() + 1,
-        0
-    )
-    .into_bytes();
-    h.extend(name.as_bytes());
-    h.push(0);
-    while h.len() % 4 != 0 {
-        h.push(0);
-    }
-    h.extend(data);
-    while h.len() % 4 != 0 {
-        h.push(0);
-    }
-    h
 }
 
 /// A compressed cpio archive (an initrd) still opens as cpio, its segments

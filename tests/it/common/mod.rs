@@ -223,3 +223,33 @@ pub fn grub_mkrescue_images(dir: &Path, names: &[&str]) -> Vec<PathBuf> {
     }
     out
 }
+
+/// One newc member of a cpio archive (an archive is members, then `TRAILER!!!`).
+pub fn member(name: &str, mode: u32, data: &[u8]) -> Vec<u8> {
+    let mut h = format!(
+        "070701{:08x}{mode:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+        1,
+        0,
+        0,
+        1,
+        0,
+        data.len(),
+        0,
+        0,
+        0,
+        0,
+        name.len() + 1,
+        0
+    )
+    .into_bytes();
+    h.extend(name.as_bytes());
+    h.push(0);
+    while h.len() % 4 != 0 {
+        h.push(0);
+    }
+    h.extend(data);
+    while h.len() % 4 != 0 {
+        h.push(0);
+    }
+    h
+}

@@ -2,10 +2,8 @@
 
 use crate::model::Format;
 
-/// Where ISO 9660's first standard identifier sits: sector 16, byte 1.
-const ISO_MAGIC_AT: usize = 16 * 2048 + 1;
 /// How much of a file's head [`sniff`] needs to see an ISO 9660 image.
-pub const ISO_HEAD: usize = ISO_MAGIC_AT + 5;
+pub const ISO_HEAD: usize = super::iso9660::SNIFF_HEAD;
 
 /// The format of an image, judged by its magic bytes alone.
 ///
@@ -13,10 +11,10 @@ pub const ISO_HEAD: usize = ISO_MAGIC_AT + 5;
 /// 4 KiB, and [`ISO_HEAD`] bytes of a longer file): a compressed cpio archive is recognized by decompressing its first
 /// bytes from what is there, and is not recognized when that is too little.
 pub fn sniff(data: &[u8]) -> Option<Format> {
-    if data.get(ISO_MAGIC_AT..ISO_MAGIC_AT + 5) == Some(b"CD001") {
+    if super::iso9660::sniff(data) {
         return Some(Format::Iso9660);
     }
-    if data.get(..4) == Some(b"hsqs") {
+    if super::squashfs::sniff(data) {
         return Some(Format::Squashfs);
     }
     // After ISO 9660: a hybrid ISO starts with an MBR, which also ends in 0x55aa
@@ -40,10 +38,15 @@ pub fn sniff(data: &[u8]) -> Option<Format> {
 mod tests {
     use super::*;
 
+    /// ECMA-119: the first volume descriptor is sector 16, its standard
+    /// identifier bytes 1 to 5 (written out here, not taken from the tables).
+    const CD001_AT: usize = 16 * 2048 + 1;
+
     #[test]
     fn magic() {
+        assert_eq!(ISO_HEAD, CD001_AT + 5);
         let mut iso = vec![0u8; 40_000];
-        iso[ISO_MAGIC_AT..ISO_MAGIC_AT + 5].copy_from_slice(b"CD001");
+        iso[CD001_AT..CD001_AT + 5].copy_from_slice(b"CD001");
         assert_eq!(sniff(&iso), Some(Format::Iso9660));
         assert_eq!(sniff(b"hsqs\0\0\0\0"), Some(Format::Squashfs));
         assert_eq!(sniff(b"hsq"), None);
@@ -86,7 +89,7 @@ mod tests {
         // A hybrid ISO whose MBR would look like FAT is still ISO 9660.
         let mut iso = b.clone();
         iso.resize(40_000, 0);
-        iso[ISO_MAGIC_AT..ISO_MAGIC_AT + 5].copy_from_slice(b"CD001");
+        iso[CD001_AT..CD001_AT + 5].copy_from_slice(b"CD001");
         assert_eq!(sniff(&iso), Some(Format::Iso9660));
     }
 

@@ -33,6 +33,15 @@ structure! {
     }
 }
 
+/// The standard identifier every volume descriptor carries.
+pub(crate) const STANDARD_ID: &[u8] = b"CD001";
+
+/// Where the first descriptor's standard identifier is in an image: what tells
+/// an ISO 9660 image by its magic.
+pub(crate) const FIRST_STANDARD_ID_AT: usize = (FIRST_DESCRIPTOR * SECTOR
+    + field_at(DescriptorHeader::FIELDS, "standard identifier"))
+    as usize;
+
 structure! {
     /// A boot record (ECMA-119 8.2); El Torito keeps the boot catalog's block
     /// in the first word of its system use.
@@ -191,7 +200,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
         ) else {
             return Err(Error::malformed("volume descriptor", offset, "short"));
         };
-        if header.standard_id() != b"CD001" {
+        if header.standard_id() != STANDARD_ID {
             return Err(Error::malformed(
                 "volume descriptor",
                 offset,

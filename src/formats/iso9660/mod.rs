@@ -36,6 +36,15 @@ use crate::model::{Content, Fact, Filesystem, Format, Listing, Meta, NodeId, Spe
 
 use descriptor::SECTOR;
 
+/// How much of a file's head [`sniff`] needs to see.
+pub const SNIFF_HEAD: usize = descriptor::FIRST_STANDARD_ID_AT + descriptor::STANDARD_ID.len();
+
+/// Whether `data` (at least [`SNIFF_HEAD`] bytes of it) carries ISO 9660's
+/// standard identifier where the first volume descriptor starts.
+pub fn sniff(data: &[u8]) -> bool {
+    data.get(descriptor::FIRST_STANDARD_ID_AT..SNIFF_HEAD) == Some(descriptor::STANDARD_ID)
+}
+
 /// An opened ISO 9660 image.
 #[derive(Debug)]
 pub struct IsoFs<'a> {

@@ -47,6 +47,7 @@ mod xattr;
 pub use crate::model::blocks::{BlockList, DataBlock, FragmentTail};
 pub use compress::Compressor;
 pub use content::{FragmentCache, SquashCodec};
+pub(crate) use superblock::has_magic as sniff;
 
 /// Bytes of decompressed fragment blocks kept per image (16 blocks of 1 MiB,
 /// 128 of 128 KiB). Files are read about in the order their tails were

@@ -36,6 +36,15 @@ structure! {
     }
 }
 
+/// The superblock's magic, little-endian squashfs 4.0.
+pub(crate) const MAGIC: &[u8] = b"hsqs";
+
+/// Whether `data` starts with the squashfs magic.
+pub(crate) fn has_magic(data: &[u8]) -> bool {
+    let at = field_at(RawSuperblock::FIELDS, "magic") as usize;
+    data.get(at..at + MAGIC.len()) == Some(MAGIC)
+}
+
 /// Where the superblock's field of this name starts, for the offset an error
 /// names: read from the table (a name it lacks fails the build).
 macro_rules! at {
@@ -99,7 +108,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Superblock> {
             format!("shorter than {SUPERBLOCK_SIZE} bytes"),
         ));
     };
-    if raw.magic() != b"hsqs" {
+    if raw.magic() != MAGIC {
         return Err(Error::malformed(
             "superblock",
             0,

@@ -18,6 +18,7 @@ mod eltorito;
 mod hfsplus;
 mod oddity;
 mod raw;
+mod recorded;
 mod rockridge;
 mod spans;
 mod susp;
@@ -42,8 +43,10 @@ pub struct IsoFs<'a> {
     image: Bytes<'a>,
     /// The same bytes, for byte accounting.
     raw: &'a [u8],
-    /// The budgets it was opened with (byte accounting reads its records again).
+    /// The budgets it was opened with (zisofs content is decoded within them).
     limits: Limits,
+    /// The volume descriptors read, for the byte layout.
+    descriptors: Vec<descriptor::Seen>,
     facts: Vec<Fact>,
     tree: walk::Tree,
     /// The tree of the other namespace (Joliet beside Rock Ridge, the plain
@@ -116,8 +119,8 @@ impl<'a> IsoFs<'a> {
                 None,
             ),
         };
-        // The byte layout reads the other tree's names, kinds and record
-        // positions only: its attributes and errors are dropped.
+        // The byte layout reads the other tree's names, kinds and what its
+        // walk recorded only: its attributes and errors are dropped.
         let other = other.map(|(mut t, label)| {
             for n in &mut t.nodes {
                 n.entry.attrs = Vec::new();
@@ -145,6 +148,7 @@ impl<'a> IsoFs<'a> {
             image,
             raw: data,
             limits: limits.clone(),
+            descriptors: d.seen,
             facts,
             tree,
             other,

@@ -47,6 +47,8 @@ pub struct IsoFs<'a> {
     limits: Limits,
     /// The volume descriptors read, for the byte layout.
     descriptors: Vec<descriptor::Seen>,
+    /// The El Torito boot catalog read, for the byte layout.
+    catalog: eltorito::Catalog,
     facts: Vec<Fact>,
     tree: walk::Tree,
     /// The tree of the other namespace (Joliet beside Rock Ridge, the plain
@@ -149,6 +151,7 @@ impl<'a> IsoFs<'a> {
             raw: data,
             limits: limits.clone(),
             descriptors: d.seen,
+            catalog: eltorito::Catalog::default(),
             facts,
             tree,
             other,
@@ -166,7 +169,8 @@ impl<'a> IsoFs<'a> {
     /// info tables) and keeps the boot images no file holds. A damaged catalog is a
     /// problem of the root directory; the rest of the image still reads.
     fn read_el_torito(&mut self, catalog: u32) {
-        let entries = match eltorito::read(self.image, catalog, &mut self.facts) {
+        let read = eltorito::read(self.image, catalog, &mut self.facts, &mut self.catalog);
+        let entries = match read {
             Ok(e) => e,
             Err(e) => {
                 self.tree.nodes[0].errors.push(e);

@@ -5,11 +5,12 @@
 //! every file's extent, owned by its entry.
 //!
 //! Built when asked from what the reader recorded as it opened the image
-//! (the descriptors it read; for each tree, the effective one and the other
-//! namespace's, the extents, records and SUSP entries its walk read, see
-//! [`super::recorded`]), each structure decoded again where the reader found
-//! it: no tree is walked and no continuation area followed again, so the
-//! layout names exactly what the reader read.
+//! (the descriptors and boot catalog entries it read; for each tree, the
+//! effective one and the other namespace's, the extents, records and SUSP
+//! entries its walk read, see [`super::recorded`]), each structure decoded
+//! again where the reader found it: no tree is walked, no continuation area
+//! followed and no catalog read again, so the layout names exactly what the
+//! reader read.
 
 use std::collections::HashMap;
 
@@ -19,7 +20,8 @@ use super::descriptor::{
     ROOT_AT, SECTOR,
 };
 use super::eltorito::{
-    BootImageEntry, BootInfoTable, SectionHeader, ValidationEntry, BOOT_INFO_AT, ENTRY,
+    BootImageEntry, BootInfoTable, Catalog, Piece, SectionHeader, ValidationEntry, BOOT_INFO_AT,
+    ENTRY,
 };
 use super::raw::{DirRecord, PathRecord, RecordFixed, RECORD_FIXED};
 use super::rockridge::{
@@ -78,9 +80,7 @@ impl IsoFs<'_> {
             path_tables(data, d, &dir_paths, &mut l);
         }
         self.file_spans(&paths, &mut l);
-        if let Some(d) = self.descriptors.iter().find(|d| d.kind == 0) {
-            catalog(data, d.start, &mut l);
-        }
+        catalog(&self.catalog, &mut l);
         for (name, start, bytes) in &self.hidden_boot_images {
             l.push_coarse(Span {
                 start: *start,
@@ -745,87 +745,40 @@ fn path_tables(data: &[u8], d: &Seen, dir_paths: &HashMap<u64, EntryPath>, l: &m
     }
 }
 
-/// The El Torito boot catalog, entry by entry, numbered as the reader numbers
-/// the boot entries.
-fn catalog(data: &[u8], boot_record: u64, l: &mut Layout) {
-    let desc = data.get(boot_record as usize..(boot_record + SECTOR) as usize);
-    let Some(lba) = desc
-        .and_then(BootRecord::new)
-        .and_then(|d| d.el_torito_catalog())
-    else {
-        return;
-    };
-    let start = u64::from(lba) * SECTOR;
-    let avail = (data.len() as u64).saturating_sub(start).min(4 * SECTOR);
-    let Some(cat) = data.get(start as usize..(start + avail) as usize) else {
-        return;
-    };
-    if cat.len() < ENTRY {
-        return;
-    }
-    l.region(start, avail, "the boot catalog");
-    let mut push = |pos: usize, name: String, explain: Explain, fields: Vec<Field>| {
+/// The El Torito boot catalog, entry by entry, as the reader read and
+/// numbered them.
+fn catalog(read: &Catalog, l: &mut Layout) {
+    let Catalog { start, len, pieces } = read;
+    l.region(*start, *len, "the boot catalog");
+    let image_entry = |p: &str| fields_under(BootImageEntry::FIELDS, 0, Some(p));
+    for &(pos, piece) in pieces {
+        let (name, explain, fields) = match piece {
+            Piece::Validation => (
+                "boot catalog validation entry".to_owned(),
+                Explain::Nothing,
+                fields_at(ValidationEntry::FIELDS, 0),
+            ),
+            Piece::Boot(n) => {
+                let p = format!("eltorito.entry{n}");
+                let fields = image_entry(&p);
+                (format!("boot catalog entry {n}"), fact(p), fields)
+            }
+            Piece::Section(n) => {
+                let p = format!("eltorito.section{n}");
+                let fields = fields_under(SectionHeader::FIELDS, 0, Some(&p));
+                (format!("boot catalog section header {n}"), fact(p), fields)
+            }
+            Piece::Extension(n) => (
+                format!("boot catalog extension entry after entry {n}"),
+                fact(format!("eltorito.entry{n}")),
+                Vec::new(),
+            ),
+        };
         l.push(Span {
             start: start + pos as u64,
             len: ENTRY as u64,
             owner: Owner::new("boot catalog entry", name, explain).with_fields(fields),
         });
-    };
-    push(
-        0,
-        "boot catalog validation entry".to_owned(),
-        Explain::Nothing,
-        fields_at(ValidationEntry::FIELDS, 0),
-    );
-    let image_entry = |p: &str| fields_under(BootImageEntry::FIELDS, 0, Some(p));
-    let (mut number, mut sections, mut in_section, mut final_header) = (0u32, 0u32, false, false);
-    let mut pos = ENTRY;
-    while let Some(e) = cat.get(pos..pos + ENTRY) {
-        let indicator = e.first().copied().unwrap_or(0);
-        if number == 0 {
-            number = 1;
-            let p = "eltorito.entry1";
-            push(
-                pos,
-                "boot catalog entry 1".to_owned(),
-                fact(p),
-                image_entry(p),
-            );
-        } else {
-            match indicator {
-                0x90 | 0x91 => {
-                    sections += 1;
-                    let p = format!("eltorito.section{sections}");
-                    push(
-                        pos,
-                        format!("boot catalog section header {sections}"),
-                        fact(p.clone()),
-                        fields_under(SectionHeader::FIELDS, 0, Some(&p)),
-                    );
-                    final_header = indicator == 0x91;
-                    in_section = true;
-                }
-                0x88 | 0x00 if in_section && e.iter().any(|&b| b != 0) => {
-                    number += 1;
-                    let p = format!("eltorito.entry{number}");
-                    push(
-                        pos,
-                        format!("boot catalog entry {number}"),
-                        fact(p.clone()),
-                        image_entry(&p),
-                    );
-                }
-                0x44 => push(
-                    pos,
-                    format!("boot catalog extension entry after entry {number}"),
-                    fact(format!("eltorito.entry{number}")),
-                    Vec::new(),
-                ),
-                _ if final_header || e.iter().all(|&b| b == 0) => break,
-                _ => break,
-            }
-        }
-        pos += ENTRY;
     }
 }
 

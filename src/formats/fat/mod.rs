@@ -494,6 +494,66 @@ mod tests {
         }
     }
 
+    /// A FAT32 image of 64 sectors, one sector per cluster, one FAT: the
+    /// root's chain is 2 -> 5 (two runs), `A.TXT` at cluster 3 in its first
+    /// cluster (the other slots deleted) and `B.TXT` at cluster 4 in its
+    /// second.
+    fn fat32_image() -> Vec<u8> {
+        let mut img = boot_sector(1, 0, 64);
+        img[16] = 1; // one FAT
+        img[17..19].fill(0); // no fixed root
+        img[36..90].fill(0); // the FAT32 BPB, no extended BPB
+        img[36..40].copy_from_slice(&1u32.to_le_bytes()); // sectors per FAT
+        img[44..48].copy_from_slice(&2u32.to_le_bytes()); // root cluster
+        img.resize(64 * 512, 0);
+        let fat = [
+            0x0fff_fff8u32,
+            0x0fff_ffff,
+            5,
+            0x0fff_ffff,
+            0x0fff_ffff,
+            0x0fff_ffff,
+        ];
+        for (i, v) in fat.iter().enumerate() {
+            img[512 + i * 4..512 + i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        let cluster = |c: usize| 1024 + (c - 2) * 512;
+        img[cluster(2)..][..32].copy_from_slice(&entry(b"A       TXT", 0x20, 3, 5));
+        // Deleted slots fill the first cluster: no end mark before the second.
+        for slot in 1..16 {
+            img[cluster(2) + slot * 32] = 0xe5;
+        }
+        img[cluster(5)..][..32].copy_from_slice(&entry(b"B       TXT", 0x20, 4, 3));
+        img
+    }
+
+    #[test]
+    fn the_walk_keeps_the_fat32_roots_chain() {
+        let img = fat32_image();
+        let fs = FatFs::open(&img, &Limits::default()).unwrap();
+        assert_eq!(fs.geo.fat_type, FatType::Fat32);
+        let runs = |v: &[(u32, u32)]| -> Vec<chain::Run> {
+            v.iter()
+                .map(|&(first, count)| chain::Run { first, count })
+                .collect()
+        };
+        assert_eq!(fs.tree.nodes[0].runs, runs(&[(2, 1), (5, 1)]));
+        let listed = fs.children(fs.root()).unwrap().entries;
+        let names: Vec<Vec<u8>> = listed.into_iter().map(|e| e.name).collect();
+        assert_eq!(names, [b"A.TXT".to_vec(), b"B.TXT".to_vec()]);
+        // The byte layout names the root's FAT entries and both its
+        // clusters' entries from that chain.
+        let mut l = fs.byte_layout().unwrap();
+        l.finish();
+        let owner = |at: u64| Some(l.finished_spans()[l.at(at).ok()?].owner.name.clone());
+        assert_eq!(owner(512 + 8).as_deref(), Some("FAT 1: chain of /"));
+        assert_eq!(
+            owner(512 + 20).as_deref(),
+            Some("FAT 1: chain of / (run 2)")
+        );
+        assert_eq!(owner(2560).as_deref(), Some("directory entry of /B.TXT"));
+    }
+
     fn walk_all(fs: &FatFs<'_>) {
         let mut stack = vec![fs.root()];
         while let Some(dir) = stack.pop() {

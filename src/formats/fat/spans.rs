@@ -6,12 +6,13 @@
 //! every file's clusters, owned by the file, with the slack after its end.
 //!
 //! Free clusters are not claimed: a changed byte there is unclaimed, named by
-//! the region `free clusters`. Built from the bytes again when asked, never
-//! when the image is opened.
+//! the region `free clusters`. Built when asked, never when the image is
+//! opened, from the cluster chains the walk followed (the FAT32 root's
+//! included: no chain is followed again); the directory slots are decoded
+//! again where those chains put them.
 
 use std::collections::HashMap;
 
-use super::chain::{Claimed, Fat, Run, Want};
 use super::raw::{
     attr, extended_at, BootSector, BootSignature, CommonBpb, DirEntry, ExtendedRaw, Fat32BpbRaw,
     FatType, FsInfo, LabelEntry, LongNameEntry, BOOT_SECTOR_LEN, BOOT_SIGNATURE_AT, DIR_ENTRY_SIZE,
@@ -48,10 +49,9 @@ impl FatFs<'_> {
         };
         let geo = self.geo;
         let paths = self.paths();
-        let runs = self.all_runs();
         boot_sectors(self.image, &bs, &mut l);
-        self.fat_spans(&bs, &paths, &runs, &mut l);
-        self.directory_spans(&paths, &runs, &mut l);
+        self.fat_spans(&bs, &paths, &mut l);
+        self.directory_spans(&paths, &mut l);
         self.cluster_spans(&paths, &mut l);
         let volume_end = geo.volume_bytes.min(self.image.len());
         l.region(
@@ -97,11 +97,10 @@ impl FatFs<'_> {
             geo.volume_bytes.saturating_sub(geo.data_offset),
         ));
         let paths = self.paths();
-        let runs = self.all_runs();
         for (i, n) in self.tree.nodes.iter().enumerate() {
             let dir = n.entry.meta.kind == EntryKind::Dir;
             let mut left = n.entry.meta.size;
-            for (k, r) in runs[i].iter().enumerate() {
+            for (k, r) in n.runs.iter().enumerate() {
                 let bytes = u64::from(r.count) * geo.cluster_bytes;
                 let len = if dir { bytes } else { bytes.min(left) };
                 left -= len.min(left);
@@ -130,36 +129,14 @@ impl FatFs<'_> {
         crate::formats::tree::entry_paths(&self.tree.nodes)
     }
 
-    /// The cluster runs of every node; the FAT32 root's chain is followed again
-    /// (the walk read it without keeping it).
-    fn all_runs(&self) -> Vec<Vec<Run>> {
-        let mut runs: Vec<Vec<Run>> = self.tree.nodes.iter().map(|n| n.runs.clone()).collect();
-        if self.geo.root_region.is_none() {
-            if let (Some(root), Ok(table)) = (
-                runs.first_mut(),
-                self.image
-                    .get(self.geo.fat_offset, self.geo.fat_bytes, "FAT"),
-            ) {
-                let fat = Fat {
-                    geo: self.geo,
-                    table,
-                };
-                let mut claimed = Claimed::new(&self.geo);
-                *root = fat
-                    .chain(self.geo.root_cluster, Want::Directory, &mut claimed)
-                    .0;
-            }
-        }
-        runs
-    }
-
     /// Every FAT copy: reserved entries, chains, free entries, the tail.
-    fn fat_spans(&self, bs: &BootSector, paths: &[EntryPath], runs: &[Vec<Run>], l: &mut Layout) {
+    fn fat_spans(&self, bs: &BootSector, paths: &[EntryPath], l: &mut Layout) {
         let geo = self.geo;
         let first = u64::from(bs.reserved_sectors) * u64::from(bs.bytes_per_sector);
         let last_entry = u64::from(geo.clusters) + 2;
         let mut owned = Bits::new(last_entry);
-        for r in runs.iter().flatten() {
+        // The chains the walk followed, the FAT32 root's included.
+        for r in self.tree.nodes.iter().flat_map(|n| &n.runs) {
             for c in u64::from(r.first)..u64::from(r.first) + u64::from(r.count) {
                 owned.set(c);
             }
@@ -193,9 +170,9 @@ impl FatFs<'_> {
                 )
                 .with_fields(vec![f(0, 1, "media byte", fact("bpb.media"))]),
             );
-            for (i, node_runs) in runs.iter().enumerate() {
+            for (i, n) in self.tree.nodes.iter().enumerate() {
                 let shown = String::from_utf8_lossy(&paths[i]);
-                for (k, r) in node_runs.iter().enumerate() {
+                for (k, r) in n.runs.iter().enumerate() {
                     let name = if k == 0 {
                         format!("{label}: chain of {shown}")
                     } else {
@@ -304,7 +281,7 @@ impl FatFs<'_> {
     }
 
     /// Every directory's 32-byte entries.
-    fn directory_spans(&self, paths: &[EntryPath], runs: &[Vec<Run>], l: &mut Layout) {
+    fn directory_spans(&self, paths: &[EntryPath], l: &mut Layout) {
         let geo = self.geo;
         let by_offset: HashMap<u64, usize> = self
             .tree
@@ -333,7 +310,7 @@ impl FatFs<'_> {
                     pieces.push((start, len));
                 }
                 _ => {
-                    for r in &runs[i] {
+                    for r in &n.runs {
                         let (start, len) = (
                             geo.cluster_offset(r.first),
                             u64::from(r.count) * geo.cluster_bytes,

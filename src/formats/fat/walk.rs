@@ -55,8 +55,6 @@ pub(crate) struct Tree {
 enum Place {
     /// The fixed root directory of FAT12/16.
     Fixed(u64, u64),
-    /// The cluster chain starting at this cluster (the FAT32 root).
-    Chain(u32),
     /// A chain already followed.
     Runs(Vec<Run>),
 }
@@ -90,9 +88,15 @@ pub(crate) struct Walker<'a, 'l> {
 impl<'a> Walker<'a, '_> {
     pub(crate) fn walk(mut self) -> Tree {
         let geo = self.fat.geo;
-        let (place, first_cluster) = match geo.root_region {
-            Some((offset, len)) => (Place::Fixed(offset, len), 0),
-            None => (Place::Chain(geo.root_cluster), geo.root_cluster),
+        // The FAT32 root's chain is kept with the root, as a directory's is
+        // (the byte layout names its clusters).
+        let (place, first_cluster, runs, errors) = match geo.root_region {
+            Some((offset, len)) => (Place::Fixed(offset, len), 0, Vec::new(), Vec::new()),
+            None => {
+                let root = geo.root_cluster;
+                let (runs, e) = self.fat.chain(root, Want::Directory, &mut self.claimed);
+                (Place::Runs(runs.clone()), root, runs, Vec::from_iter(e))
+            }
         };
         let mut tree = Tree {
             nodes: vec![Node {
@@ -103,8 +107,8 @@ impl<'a> Walker<'a, '_> {
                     attrs: Vec::new(),
                 },
                 children: Vec::new(),
-                errors: Vec::new(),
-                runs: Vec::new(),
+                errors,
+                runs,
                 content_error: None,
                 parent: 0,
                 first_cluster,
@@ -224,20 +228,13 @@ impl<'a> Walker<'a, '_> {
 
     /// The 32-byte records of a directory with their image offsets, and the
     /// problem that cut them short.
-    fn records(&mut self, place: &Place) -> (Vec<(u64, &'a [u8])>, Vec<Error>) {
+    fn records(&self, place: &Place) -> (Vec<(u64, &'a [u8])>, Vec<Error>) {
         let mut errors = Vec::new();
         let mut spans: Vec<(u64, u64)> = Vec::new();
-        let chain;
         let runs = match place {
             Place::Fixed(offset, len) => {
                 spans.push((*offset, *len));
                 &[][..]
-            }
-            Place::Chain(first) => {
-                let (runs, e) = self.fat.chain(*first, Want::Directory, &mut self.claimed);
-                errors.extend(e);
-                chain = runs;
-                &chain[..]
             }
             Place::Runs(runs) => &runs[..],
         };

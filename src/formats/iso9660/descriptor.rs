@@ -163,6 +163,26 @@ pub(crate) struct Descriptors<'a> {
     pub problems: Vec<Error>,
     /// Oddities read leniently (a root record of 68 bytes).
     pub oddities: Oddities,
+    /// Every descriptor read, in order, the terminator included: what the
+    /// byte layout names, without reading the set again.
+    pub seen: Vec<Seen>,
+}
+
+/// A volume descriptor as the reader read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// Its sector's first byte.
+    pub start: u64,
+    /// Its type (0 boot record, 1 primary, 2 supplementary, 3 partition,
+    /// 255 terminator).
+    pub kind: u8,
+    /// What its facts are named under (`pvd`, `joliet`, `svd1`,
+    /// `partition1`, `boot_record`); empty for the terminator and unknown
+    /// types.
+    pub prefix: String,
+    /// Its number among the descriptors of its kind (`svd2`: 2), counted as
+    /// the prefixes count them; 0 where the prefix has none.
+    pub number: u32,
 }
 
 /// Reads the descriptor set starting at sector 16.
@@ -178,6 +198,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
     let mut el_torito_catalog = None;
     let mut problems = Vec::new();
     let mut oddities = Oddities::default();
+    let mut seen = Vec::new();
     for index in 0..MAX_DESCRIPTORS {
         let offset = (FIRST_DESCRIPTOR + index) * SECTOR;
         let d = match image.get(offset, SECTOR, "volume descriptor") {
@@ -207,7 +228,25 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
                 "no CD001 standard identifier (not ISO 9660, or the descriptor set is damaged)",
             ));
         }
-        match header.kind() {
+        let kind = header.kind();
+        let (prefix, number) = match kind {
+            0 => ("boot_record".to_owned(), 0),
+            // A second primary descriptor makes no facts; the layout still
+            // names its fields as a primary's.
+            1 => ("pvd".to_owned(), 0),
+            2 if v.is_joliet() && joliet.is_none() => ("joliet".to_owned(), 0),
+            2 => (format!("svd{}", supplementary + 1), supplementary + 1),
+            3 => (format!("partition{}", partitions + 1), partitions + 1),
+            _ => (String::new(), 0),
+        };
+        seen.push(Seen {
+            start: offset,
+            kind,
+            prefix,
+            number,
+        });
+        let p = seen.last().map_or("", |s| s.prefix.as_str());
+        match kind {
             0 => {
                 sequence.push("boot_record");
                 boot_record(&boot, &mut facts);
@@ -217,26 +256,23 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
             }
             1 if primary.is_none() => {
                 sequence.push("primary");
-                let (root, bytes) = volume(&v, offset, "pvd", false, &mut facts, &mut oddities)?;
+                let (root, bytes) = volume(&v, offset, p, false, &mut facts, &mut oddities)?;
                 volume_bytes = bytes;
                 primary = Some(root);
             }
+            2 if joliet.is_none() && p == "joliet" => {
+                sequence.push("joliet");
+                let (root, _) = volume(&v, offset, p, true, &mut facts, &mut oddities)?;
+                joliet = Some(root);
+            }
             2 => {
-                if v.is_joliet() && joliet.is_none() {
-                    sequence.push("joliet");
-                    let (root, _) = volume(&v, offset, "joliet", true, &mut facts, &mut oddities)?;
-                    joliet = Some(root);
-                } else {
-                    sequence.push("supplementary");
-                    supplementary += 1;
-                    let prefix = format!("svd{supplementary}");
-                    volume(&v, offset, &prefix, false, &mut facts, &mut oddities)?;
-                }
+                sequence.push("supplementary");
+                supplementary = number;
+                volume(&v, offset, p, false, &mut facts, &mut oddities)?;
             }
             3 => {
                 sequence.push("partition");
-                partitions += 1;
-                let p = format!("partition{partitions}");
+                partitions = number;
                 facts.push(Fact::new(
                     format!("{p}.system_id"),
                     text(Some(part.system_id())),
@@ -288,6 +324,7 @@ pub(crate) fn read(image: Bytes<'_>) -> Result<Descriptors<'_>> {
         facts,
         problems,
         oddities,
+        seen,
     })
 }
 

@@ -118,9 +118,37 @@ fn media_name(m: u8) -> &'static str {
     }
 }
 
+/// What a catalog entry is, as the reader read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Piece {
+    /// The validation entry.
+    Validation,
+    /// Boot entry `n` (1: the default entry).
+    Boot(u32),
+    /// Section header `n`.
+    Section(u32),
+    /// An extension entry continuing boot entry `n`.
+    Extension(u32),
+}
+
+/// The catalog as the reader read it, for the byte layout: where it is, how
+/// many bytes of it the image holds, and each entry read (its position in
+/// the catalog and what it is), those before a damaged one included.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Catalog {
+    pub start: u64,
+    pub len: u64,
+    pub pieces: Vec<(usize, Piece)>,
+}
+
 /// Reads the boot catalog at `lba` (2048-byte blocks), pushing its fields as facts
-/// named `eltorito.*`. Returns the boot entries.
-pub(crate) fn read(image: Bytes<'_>, lba: u32, facts: &mut Vec<Fact>) -> Result<Vec<BootEntry>> {
+/// named `eltorito.*` and what it read to `seen`. Returns the boot entries.
+pub(crate) fn read(
+    image: Bytes<'_>,
+    lba: u32,
+    facts: &mut Vec<Fact>,
+    seen: &mut Catalog,
+) -> Result<Vec<BootEntry>> {
     let start = u64::from(lba) * 2048;
     // The catalog's length is not recorded; read what the image holds of 4 sectors.
     let avail = image.len().saturating_sub(start).min(4 * 2048);
@@ -131,6 +159,11 @@ pub(crate) fn read(image: Bytes<'_>, lba: u32, facts: &mut Vec<Fact>) -> Result<
         end: start + ValidationEntry::LEN as u64,
         len: image.len(),
     })?;
+    *seen = Catalog {
+        start,
+        len: avail,
+        pieces: vec![(0, Piece::Validation)],
+    };
     if validation.header_id() != 1 || validation.key() != [0x55, 0xaa] {
         return Err(Error::malformed(
             "El Torito validation entry",
@@ -176,10 +209,12 @@ pub(crate) fn read(image: Bytes<'_>, lba: u32, facts: &mut Vec<Fact>) -> Result<
             break;
         };
         let at = start + pos as u64;
+        let piece_at = pos;
         pos += ENTRY;
         let indicator = image_entry.indicator();
         if number == 0 {
             number = 1;
+            seen.pieces.push((piece_at, Piece::Boot(1)));
             entry_facts(&image_entry, "eltorito.entry1", platform, facts);
             entries.push(boot_entry(&image_entry, 1, platform));
             continue;
@@ -187,6 +222,7 @@ pub(crate) fn read(image: Bytes<'_>, lba: u32, facts: &mut Vec<Fact>) -> Result<
         match indicator {
             0x90 | 0x91 => {
                 sections += 1;
+                seen.pieces.push((piece_at, Piece::Section(sections)));
                 section_platform = header.platform();
                 let p = format!("eltorito.section{sections}");
                 facts.push(Fact::new(
@@ -203,6 +239,7 @@ pub(crate) fn read(image: Bytes<'_>, lba: u32, facts: &mut Vec<Fact>) -> Result<
             }
             0x88 | 0x00 if in_section && e.iter().any(|&b| b != 0) => {
                 number += 1;
+                seen.pieces.push((piece_at, Piece::Boot(number)));
                 entry_facts(
                     &image_entry,
                     &format!("eltorito.entry{number}"),
@@ -212,7 +249,7 @@ pub(crate) fn read(image: Bytes<'_>, lba: u32, facts: &mut Vec<Fact>) -> Result<
                 entries.push(boot_entry(&image_entry, number, section_platform));
             }
             // Extension entries continue the selection criteria of the entry before.
-            0x44 => {}
+            0x44 => seen.pieces.push((piece_at, Piece::Extension(number))),
             _ if final_header || e.iter().all(|&b| b == 0) => break,
             other => {
                 return Err(Error::malformed(
@@ -349,10 +386,24 @@ mod tests {
 
     #[test]
     fn reads_default_and_section_entries() {
-        let c = catalog();
+        let mut c = catalog();
+        // An extension entry after the section's entry.
+        c[2048 + 128] = 0x44;
         let mut facts = Vec::new();
-        let entries = read(Bytes::new(&c), 1, &mut facts).unwrap_or_default();
+        let mut seen = Catalog::default();
+        let entries = read(Bytes::new(&c), 1, &mut facts, &mut seen).unwrap_or_default();
         assert_eq!(entries.len(), 2);
+        // What the byte layout names: the entries the reader read, where it
+        // read them.
+        let pieces = [
+            (0, Piece::Validation),
+            (32, Piece::Boot(1)),
+            (64, Piece::Section(1)),
+            (96, Piece::Boot(2)),
+            (128, Piece::Extension(2)),
+        ];
+        assert_eq!((seen.start, seen.len), (2048, 4096));
+        assert_eq!(seen.pieces, pieces);
         assert_eq!(
             (entries[0].platform_name(), entries[0].load_rba),
             ("BIOS".to_owned(), 40)
@@ -379,14 +430,25 @@ mod tests {
 
     #[test]
     fn damaged_catalogs_are_errors() {
+        let read = |c: &[u8], lba: u32| {
+            let mut seen = Catalog::default();
+            let r = read(Bytes::new(c), lba, &mut Vec::new(), &mut seen);
+            (r.is_err(), seen.pieces)
+        };
         let mut c = catalog();
         c[2048 + 31] = 0;
-        assert!(read(Bytes::new(&c), 1, &mut Vec::new()).is_err());
-        assert!(read(Bytes::new(&c), 100, &mut Vec::new()).is_err());
+        // The validation entry was read, and is named.
+        assert_eq!(read(&c, 1), (true, vec![(0, Piece::Validation)]));
+        assert_eq!(read(&c, 100), (true, Vec::new()));
         let mut c = catalog();
         c[2048 + 96] = 0x77;
         c[2048 + 64] = 0x90;
-        assert!(read(Bytes::new(&c), 1, &mut Vec::new()).is_err());
+        let before = vec![
+            (0, Piece::Validation),
+            (32, Piece::Boot(1)),
+            (64, Piece::Section(1)),
+        ];
+        assert_eq!(read(&c, 1), (true, before));
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod eltorito;
 mod hfsplus;
 mod oddity;
 mod raw;
+mod recorded;
 mod rockridge;
 mod spans;
 mod susp;
@@ -51,8 +52,12 @@ pub struct IsoFs<'a> {
     image: Bytes<'a>,
     /// The same bytes, for byte accounting.
     raw: &'a [u8],
-    /// The budgets it was opened with (byte accounting reads its records again).
+    /// The budgets it was opened with (zisofs content is decoded within them).
     limits: Limits,
+    /// The volume descriptors read, for the byte layout.
+    descriptors: Vec<descriptor::Seen>,
+    /// The El Torito boot catalog read, for the byte layout.
+    catalog: eltorito::Catalog,
     facts: Vec<Fact>,
     tree: walk::Tree,
     /// The tree of the other namespace (Joliet beside Rock Ridge, the plain
@@ -125,8 +130,8 @@ impl<'a> IsoFs<'a> {
                 None,
             ),
         };
-        // The byte layout reads the other tree's names, kinds and record
-        // positions only: its attributes and errors are dropped.
+        // The byte layout reads the other tree's names, kinds and what its
+        // walk recorded only: its attributes and errors are dropped.
         let other = other.map(|(mut t, label)| {
             for n in &mut t.nodes {
                 n.entry.attrs = Vec::new();
@@ -154,6 +159,8 @@ impl<'a> IsoFs<'a> {
             image,
             raw: data,
             limits: limits.clone(),
+            descriptors: d.seen,
+            catalog: eltorito::Catalog::default(),
             facts,
             tree,
             other,
@@ -171,7 +178,8 @@ impl<'a> IsoFs<'a> {
     /// info tables) and keeps the boot images no file holds. A damaged catalog is a
     /// problem of the root directory; the rest of the image still reads.
     fn read_el_torito(&mut self, catalog: u32) {
-        let entries = match eltorito::read(self.image, catalog, &mut self.facts) {
+        let read = eltorito::read(self.image, catalog, &mut self.facts, &mut self.catalog);
+        let entries = match read {
             Ok(e) => e,
             Err(e) => {
                 self.tree.nodes[0].errors.push(e);

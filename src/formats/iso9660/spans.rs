@@ -4,26 +4,31 @@
 //! continuation areas, the boot catalog entry by entry, boot info tables, and
 //! every file's extent, owned by its entry.
 //!
-//! Built from the bytes again when asked, not kept from opening: the walks
-//! that opened the image (the effective tree and the other namespace's) kept
-//! only where each entry's record is.
+//! Built when asked from what the reader recorded as it opened the image
+//! (the descriptors and boot catalog entries it read; for each tree, the
+//! effective one and the other namespace's, the extents, records and SUSP
+//! entries its walk read, see [`super::recorded`]), each structure decoded
+//! again where the reader found it: no tree is walked, no continuation area
+//! followed and no catalog read again, so the layout names exactly what the
+//! reader read.
 
 use std::collections::HashMap;
 
 use super::attrs::{self, *};
 use super::descriptor::{
-    BootRecord, DescriptorHeader, PartitionDescriptor, VolumeDescriptor, FIRST_DESCRIPTOR,
-    MAX_DESCRIPTORS, ROOT_AT, SECTOR,
+    BootRecord, DescriptorHeader, PartitionDescriptor, Seen, VolumeDescriptor, FIRST_DESCRIPTOR,
+    ROOT_AT, SECTOR,
 };
 use super::eltorito::{
-    BootImageEntry, BootInfoTable, SectionHeader, ValidationEntry, BOOT_INFO_AT, ENTRY,
+    BootImageEntry, BootInfoTable, Catalog, Piece, SectionHeader, ValidationEntry, BOOT_INFO_AT,
+    ENTRY,
 };
 use super::raw::{DirRecord, PathRecord, RecordFixed, RECORD_FIXED};
 use super::rockridge::{
     ErEntry, LinkEntry, NmEntry, PnEntry, PxEntry, RrEntry, SlEntry, SpEntry, TfEntry,
 };
-use super::susp::{self, CeEntry, SuspHeader};
-use super::walk::{Namespace, Tree, SYSTEM_USE_SLACK};
+use super::susp::{CeEntry, SuspEntry, SuspHeader};
+use super::walk::{Namespace, Tree};
 use super::zisofs::ZfEntry;
 use super::IsoFs;
 use crate::model::span::{
@@ -49,20 +54,13 @@ const ZISOFS_DATA: Keys = &[
 /// million, each a span. Past this the bytes are named by their region only.
 const MAX_SUSP_SPANS: usize = 1024;
 
-/// A volume descriptor's sector, what it is and the facts' prefix.
-struct Descriptor {
-    start: u64,
-    kind: u8,
-    prefix: String,
-}
-
 impl IsoFs<'_> {
     /// See [`crate::Filesystem::byte_layout`].
     pub(crate) fn layout(&self) -> Layout {
         let mut l = Layout::new();
         let data = self.raw;
         super::sysarea::spans(data, &mut l);
-        let descriptors = descriptors(data, &mut l);
+        descriptors(&self.descriptors, &mut l);
 
         // The effective tree, and the other namespace's tree with its pairing.
         let paths = crate::formats::tree::entry_paths(&self.tree.nodes);
@@ -78,13 +76,11 @@ impl IsoFs<'_> {
             }
             self.tree_spans(other, &other_paths, label, &mut l, &mut dir_paths);
         }
-        for d in &descriptors {
+        for d in &self.descriptors {
             path_tables(data, d, &dir_paths, &mut l);
         }
         self.file_spans(&paths, &mut l);
-        if let Some(d) = descriptors.iter().find(|d| d.kind == 0) {
-            catalog(data, d.start, &mut l);
-        }
+        catalog(&self.catalog, &mut l);
         for (name, start, bytes) in &self.hidden_boot_images {
             l.push_coarse(Span {
                 start: *start,
@@ -130,8 +126,9 @@ impl IsoFs<'_> {
         out
     }
 
-    /// The records of every directory of `tree`, with their SUSP entries.
-    /// `label` starts each record's name (`Joliet ` for the Joliet tree).
+    /// The records of every directory of `tree` its walk read, with their
+    /// SUSP entries, as the walk recorded them. `label` starts each record's
+    /// name (`Joliet ` for the Joliet tree).
     fn tree_spans(
         &self,
         tree: &Tree,
@@ -140,6 +137,13 @@ impl IsoFs<'_> {
         l: &mut Layout,
         dir_paths: &mut HashMap<u64, EntryPath>,
     ) {
+        for (n, dir) in tree.nodes.iter().zip(paths) {
+            if n.entry.meta.kind == EntryKind::Dir {
+                dir_paths
+                    .entry(u64::from(n.dir_block))
+                    .or_insert(dir.clone());
+            }
+        }
         let by_record: HashMap<u64, usize> = tree
             .nodes
             .iter()
@@ -151,52 +155,23 @@ impl IsoFs<'_> {
             Namespace::RockRidge { skip } => Some(usize::from(skip)),
             _ => None,
         };
-        let bs = SECTOR;
-        // The walk's budget for the whole tree: records that share continuation
-        // areas must not make the layout grow past what opening allowed.
-        let mut su_left = (self.raw.len() as u64).saturating_add(SYSTEM_USE_SLACK);
-        // And each continuation area is followed once, as the walk does.
-        let mut claimed = susp::Claimed::default();
-        for (i, n) in tree.nodes.iter().enumerate() {
-            if n.entry.meta.kind != EntryKind::Dir {
-                continue;
-            }
-            let dir = &paths[i];
-            let parent_path = &paths[n.parent as usize];
-            let start = u64::from(n.dir_block) * bs;
-            dir_paths
-                .entry(u64::from(n.dir_block))
-                .or_insert(dir.clone());
-            let Some(extent) = self
-                .raw
-                .get(start as usize..(start + u64::from(n.dir_size)) as usize)
-            else {
+        for extent in tree.recorded.extents() {
+            let i = extent.node as usize;
+            let (Some(n), Some(dir)) = (tree.nodes.get(i), paths.get(i)) else {
                 continue;
             };
+            let parent_path = &paths[n.parent as usize];
             let shown = String::from_utf8_lossy(&dir[..]);
             l.region(
-                start,
-                extent.len() as u64,
+                extent.start,
+                u64::from(n.dir_size),
                 format!("{label}directory extent of {shown}"),
             );
-            let mut pos = 0usize;
             let mut last: Option<(Vec<u8>, EntryPath)> = None;
-            while pos < extent.len() {
-                let sector_end = ((pos / bs as usize + 1) * bs as usize).min(extent.len());
-                let len = usize::from(extent[pos]);
-                let at = start + pos as u64;
-                let Some(raw) = extent
-                    .get(pos..pos + len)
-                    .filter(|_| len > 0 && pos + len <= sector_end)
-                else {
-                    pos = sector_end;
+            for (at, entries) in tree.recorded.records(&extent) {
+                let Some(rec) = self.record_at(at) else {
                     continue;
                 };
-                let Ok(rec) = DirRecord::parse(raw, at) else {
-                    pos = sector_end;
-                    continue;
-                };
-                pos += len;
                 let (what, owner_path): (String, EntryPath) = if rec.is_self() {
                     (format!(". record of {shown}"), dir.clone())
                 } else if rec.is_parent() {
@@ -232,13 +207,13 @@ impl IsoFs<'_> {
                         .of(&owner_path)
                         .with_fields(record_fields(rec.name.len() as u64, su_start)),
                 });
-                let record_end = at + len as u64;
+                let record_end = rec.system_use_offset + rec.system_use.len() as u64;
                 let is_root_dot = i == 0 && rec.is_self();
                 match skip {
                     Some(skip) => {
                         let skip = if is_root_dot { 0 } else { skip };
                         let at = (&owner_path, &name[..], record_end);
-                        self.susp_spans(&rec, skip, at, (&mut su_left, &mut claimed), l);
+                        self.susp_spans(&rec, skip, entries, at, l);
                     }
                     None => {
                         if !rec.system_use.is_empty() {
@@ -259,13 +234,22 @@ impl IsoFs<'_> {
         }
     }
 
-    /// The SUSP entries of one record (and of its continuation areas).
+    /// The directory record a walk read at `at`, decoded again.
+    fn record_at(&self, at: u64) -> Option<DirRecord<'_>> {
+        let start = usize::try_from(at).ok()?;
+        let len = usize::from(*self.raw.get(start)?);
+        let raw = self.raw.get(start..start + len)?;
+        DirRecord::parse(raw, at).ok()
+    }
+
+    /// The SUSP entries of one record (and of its continuation areas), at
+    /// the `offsets` its walk recorded.
     fn susp_spans(
         &self,
         rec: &DirRecord<'_>,
         skip: usize,
+        offsets: &[u64],
         (path, record_name, record_end): (&EntryPath, &str, u64),
-        (su_left, claimed): (&mut u64, &mut susp::Claimed),
         l: &mut Layout,
     ) {
         let shown = String::from_utf8_lossy(&path[..]);
@@ -281,23 +265,11 @@ impl IsoFs<'_> {
                 .of(path),
             });
         }
-        let area = rec.system_use.get(skip..).unwrap_or_default();
-        let mut limits = self.limits.clone();
-        limits.max_system_use_bytes = limits.max_system_use_bytes.min(*su_left);
-        let (entries, _) = susp::collect(
-            self.image,
-            area,
-            rec.system_use_offset + skip as u64,
-            SECTOR as u32,
-            &limits,
-            claimed,
-        );
-        let used: u64 = entries.iter().map(|e| e.data.len() as u64).sum();
-        *su_left = su_left.saturating_sub(used);
+        let entries = offsets.iter().filter_map(|&at| SuspEntry::at(self.raw, at));
         let mut seen: HashMap<[u8; 2], u32> = HashMap::new();
         let mut in_record_end = rec.system_use_offset + skip as u64;
         let mut er = 0u32;
-        for e in entries.iter().take(MAX_SUSP_SPANS) {
+        for e in entries.take(MAX_SUSP_SPANS) {
             let n = seen.entry(e.sig).or_insert(0);
             *n += 1;
             let sig = String::from_utf8_lossy(&e.sig).into_owned();
@@ -583,69 +555,42 @@ fn susp_fields(sig: &str, d: &[u8], er: u32) -> (Explain, Vec<Field>) {
     }
 }
 
-/// The volume descriptors, field by field.
-fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
-    let mut out = Vec::new();
-    let (mut svds, mut partitions, mut joliet_seen) = (0, 0, false);
-    for index in 0..MAX_DESCRIPTORS {
-        let start = (FIRST_DESCRIPTOR + index) * SECTOR;
-        let Some(d) = data.get(start as usize..(start + SECTOR) as usize) else {
-            break;
-        };
-        let (Some(header), Some(volume)) = (DescriptorHeader::new(d), VolumeDescriptor::new(d))
-        else {
-            break;
-        };
-        if header.standard_id() != b"CD001" {
-            break;
-        }
-        let kind = header.kind();
-        let (name, prefix, fields) = match kind {
+/// The volume descriptors the reader read, field by field.
+fn descriptors(seen: &[Seen], l: &mut Layout) {
+    for d in seen {
+        let Seen {
+            start,
+            kind,
+            prefix,
+            number,
+        } = d;
+        let (name, fields) = match kind {
             0 => (
                 "boot record volume descriptor".to_owned(),
-                "boot_record".to_owned(),
-                body_fields(BootRecord::FIELDS, "boot_record"),
+                body_fields(BootRecord::FIELDS, prefix),
             ),
             1 => (
                 "primary volume descriptor".to_owned(),
-                "pvd".to_owned(),
-                volume_fields("pvd", true),
+                volume_fields(prefix, true),
             ),
-            2 => {
-                if volume.is_joliet() && !joliet_seen {
-                    joliet_seen = true;
-                    (
-                        "Joliet volume descriptor".to_owned(),
-                        "joliet".to_owned(),
-                        volume_fields("joliet", false),
-                    )
-                } else {
-                    svds += 1;
-                    let p = format!("svd{svds}");
-                    (
-                        format!("supplementary volume descriptor {svds}"),
-                        p.clone(),
-                        volume_fields(&p, false),
-                    )
-                }
-            }
-            3 => {
-                partitions += 1;
-                let p = format!("partition{partitions}");
-                (
-                    format!("partition volume descriptor {partitions}"),
-                    p.clone(),
-                    body_fields(PartitionDescriptor::FIELDS, &p),
-                )
-            }
-            255 => (
-                "volume descriptor set terminator".to_owned(),
-                String::new(),
-                Vec::new(),
+            2 if prefix == "joliet" => (
+                "Joliet volume descriptor".to_owned(),
+                volume_fields(prefix, false),
             ),
+            2 => (
+                format!("supplementary volume descriptor {number}"),
+                volume_fields(prefix, false),
+            ),
+            3 => (
+                format!("partition volume descriptor {number}"),
+                body_fields(PartitionDescriptor::FIELDS, prefix),
+            ),
+            255 => ("volume descriptor set terminator".to_owned(), Vec::new()),
             _ => (
-                format!("volume descriptor {index} (type {kind})"),
-                String::new(),
+                format!(
+                    "volume descriptor {} (type {kind})",
+                    start / SECTOR - FIRST_DESCRIPTOR
+                ),
                 Vec::new(),
             ),
         };
@@ -660,20 +605,11 @@ fn descriptors(data: &[u8], l: &mut Layout) -> Vec<Descriptor> {
             owner = owner.of(&EntryPath::from(&b"/"[..]));
         }
         l.push(Span {
-            start,
+            start: *start,
             len: SECTOR,
             owner,
         });
-        out.push(Descriptor {
-            start,
-            kind,
-            prefix,
-        });
-        if kind == 255 {
-            break;
-        }
     }
-    out
 }
 
 /// The fields of a descriptor's table after its header, facts named under
@@ -735,7 +671,7 @@ fn root_fields(p: &str) -> Vec<Field> {
 
 /// The path tables a primary or supplementary descriptor names, record by
 /// record, each named by the directory it points to.
-fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>, l: &mut Layout) {
+fn path_tables(data: &[u8], d: &Seen, dir_paths: &HashMap<u64, EntryPath>, l: &mut Layout) {
     if !matches!(d.kind, 1 | 2) {
         return;
     }
@@ -809,87 +745,40 @@ fn path_tables(data: &[u8], d: &Descriptor, dir_paths: &HashMap<u64, EntryPath>,
     }
 }
 
-/// The El Torito boot catalog, entry by entry, numbered as the reader numbers
-/// the boot entries.
-fn catalog(data: &[u8], boot_record: u64, l: &mut Layout) {
-    let desc = data.get(boot_record as usize..(boot_record + SECTOR) as usize);
-    let Some(lba) = desc
-        .and_then(BootRecord::new)
-        .and_then(|d| d.el_torito_catalog())
-    else {
-        return;
-    };
-    let start = u64::from(lba) * SECTOR;
-    let avail = (data.len() as u64).saturating_sub(start).min(4 * SECTOR);
-    let Some(cat) = data.get(start as usize..(start + avail) as usize) else {
-        return;
-    };
-    if cat.len() < ENTRY {
-        return;
-    }
-    l.region(start, avail, "the boot catalog");
-    let mut push = |pos: usize, name: String, explain: Explain, fields: Vec<Field>| {
+/// The El Torito boot catalog, entry by entry, as the reader read and
+/// numbered them.
+fn catalog(read: &Catalog, l: &mut Layout) {
+    let Catalog { start, len, pieces } = read;
+    l.region(*start, *len, "the boot catalog");
+    let image_entry = |p: &str| fields_under(BootImageEntry::FIELDS, 0, Some(p));
+    for &(pos, piece) in pieces {
+        let (name, explain, fields) = match piece {
+            Piece::Validation => (
+                "boot catalog validation entry".to_owned(),
+                Explain::Nothing,
+                fields_at(ValidationEntry::FIELDS, 0),
+            ),
+            Piece::Boot(n) => {
+                let p = format!("eltorito.entry{n}");
+                let fields = image_entry(&p);
+                (format!("boot catalog entry {n}"), fact(p), fields)
+            }
+            Piece::Section(n) => {
+                let p = format!("eltorito.section{n}");
+                let fields = fields_under(SectionHeader::FIELDS, 0, Some(&p));
+                (format!("boot catalog section header {n}"), fact(p), fields)
+            }
+            Piece::Extension(n) => (
+                format!("boot catalog extension entry after entry {n}"),
+                fact(format!("eltorito.entry{n}")),
+                Vec::new(),
+            ),
+        };
         l.push(Span {
             start: start + pos as u64,
             len: ENTRY as u64,
             owner: Owner::new("boot catalog entry", name, explain).with_fields(fields),
         });
-    };
-    push(
-        0,
-        "boot catalog validation entry".to_owned(),
-        Explain::Nothing,
-        fields_at(ValidationEntry::FIELDS, 0),
-    );
-    let image_entry = |p: &str| fields_under(BootImageEntry::FIELDS, 0, Some(p));
-    let (mut number, mut sections, mut in_section, mut final_header) = (0u32, 0u32, false, false);
-    let mut pos = ENTRY;
-    while let Some(e) = cat.get(pos..pos + ENTRY) {
-        let indicator = e.first().copied().unwrap_or(0);
-        if number == 0 {
-            number = 1;
-            let p = "eltorito.entry1";
-            push(
-                pos,
-                "boot catalog entry 1".to_owned(),
-                fact(p),
-                image_entry(p),
-            );
-        } else {
-            match indicator {
-                0x90 | 0x91 => {
-                    sections += 1;
-                    let p = format!("eltorito.section{sections}");
-                    push(
-                        pos,
-                        format!("boot catalog section header {sections}"),
-                        fact(p.clone()),
-                        fields_under(SectionHeader::FIELDS, 0, Some(&p)),
-                    );
-                    final_header = indicator == 0x91;
-                    in_section = true;
-                }
-                0x88 | 0x00 if in_section && e.iter().any(|&b| b != 0) => {
-                    number += 1;
-                    let p = format!("eltorito.entry{number}");
-                    push(
-                        pos,
-                        format!("boot catalog entry {number}"),
-                        fact(p.clone()),
-                        image_entry(&p),
-                    );
-                }
-                0x44 => push(
-                    pos,
-                    format!("boot catalog extension entry after entry {number}"),
-                    fact(format!("eltorito.entry{number}")),
-                    Vec::new(),
-                ),
-                _ if final_header || e.iter().all(|&b| b == 0) => break,
-                _ => break,
-            }
-        }
-        pos += ENTRY;
     }
 }
 

@@ -54,6 +54,22 @@ pub(crate) struct SuspEntry<'a> {
     pub offset: u64,
 }
 
+impl<'a> SuspEntry<'a> {
+    /// The entry whose header is at `offset` of `image`, decoded again where
+    /// a walk found it (see [`super::recorded`]).
+    pub(crate) fn at(image: &'a [u8], offset: u64) -> Option<SuspEntry<'a>> {
+        let start = usize::try_from(offset).ok()?;
+        let header = image.get(start..).and_then(SuspHeader::new)?;
+        let data = image.get(start..start + usize::from(header.len()))?;
+        Some(SuspEntry {
+            sig: header.sig(),
+            version: header.version(),
+            data,
+            offset,
+        })
+    }
+}
+
 /// The continuation areas one pass over a directory tree has followed, by their
 /// byte ranges in the image.
 ///

@@ -7,6 +7,7 @@ use super::attrs;
 use super::descriptor::{VolumeRoot, SECTOR};
 use super::oddity::{self, Oddities};
 use super::raw::{flag, strip_version, ucs2_to_utf8, DirRecord};
+use super::recorded::Recorded;
 use super::rockridge::{self, RockRidge};
 use super::susp;
 use super::zisofs::{self, Zf};
@@ -75,6 +76,9 @@ pub(crate) struct Tree {
     pub namespace: Namespace,
     /// Oddities met and read leniently (said as warnings).
     pub oddities: Oddities,
+    /// The extents, records and SUSP entries the walk read, for the byte
+    /// layout.
+    pub recorded: Recorded,
 }
 
 /// The `SP` skip length when the root's `.` record announces Rock Ridge (SUSP 5.3).
@@ -130,7 +134,7 @@ struct Built {
 /// The slack is small: it was 1 MiB, which let a 63 KB hostile image gather 17
 /// times its size in 4-byte entries (2 s per run in the fuzzer's sanitized
 /// build, its slowest input by far); a sound image needs none of it.
-pub(super) const SYSTEM_USE_SLACK: u64 = 64 << 10;
+const SYSTEM_USE_SLACK: u64 = 64 << 10;
 
 struct Walker<'a, 'l> {
     image: Bytes<'a>,
@@ -143,6 +147,8 @@ struct Walker<'a, 'l> {
     claimed: RefCell<susp::Claimed>,
     /// Oddities read leniently so far.
     oddities: RefCell<Oddities>,
+    /// What was read so far.
+    recorded: RefCell<Recorded>,
 }
 
 impl Tree {
@@ -161,6 +167,7 @@ impl Tree {
             system_use: Cell::new(0),
             claimed: RefCell::new(susp::Claimed::default()),
             oddities: RefCell::new(Oddities::default()),
+            recorded: RefCell::new(Recorded::default()),
         };
         // The root's attributes live in the `.` record of its own extent.
         let root_start = w.block_start(vol.root.extent());
@@ -187,6 +194,7 @@ impl Tree {
             }],
             namespace: ns,
             oddities: Oddities::default(),
+            recorded: Recorded::default(),
         };
         let mut stack = vec![Pending {
             node: 0,
@@ -199,7 +207,7 @@ impl Tree {
         // read as a huge tree, so the second is not descended into.
         let mut listed: HashMap<u32, u32> = HashMap::from([(vol.root.extent(), 0)]);
         while let Some(dir) = stack.pop() {
-            let (built, errors) = w.read_dir(dir.block, dir.size);
+            let (built, errors) = w.read_dir(dir.node, dir.block, dir.size);
             let mut children = Vec::with_capacity(built.len());
             let mut errors = errors;
             let mut stop = false;
@@ -280,6 +288,8 @@ impl Tree {
             }
         }
         tree.oddities = w.oddities.into_inner();
+        tree.recorded = w.recorded.into_inner();
+        tree.recorded.finish();
         Ok(tree)
     }
 
@@ -304,6 +314,7 @@ impl Tree {
             }],
             namespace: ns,
             oddities: Oddities::default(),
+            recorded: Recorded::default(),
         }
     }
 
@@ -451,7 +462,29 @@ impl<'a> Walker<'a, '_> {
             .get(usize::from(skip)..)
             .unwrap_or_default();
         let entries = self.gather(area, parent.system_use_offset + u64::from(skip), errors);
+        let offsets = entries.iter().map(|e| e.offset);
+        self.recorded.borrow_mut().ahead(parent.offset, offsets);
         entries.iter().any(|e| &e.sig == b"PL")
+    }
+
+    /// Records the SUSP entries of a record no entry is built from (`.`,
+    /// `..`, an associated file) for the byte layout: those gathered ahead,
+    /// else gathered now. `root_dot`: the root's `.`, whose area has no skip
+    /// bytes. What such entries hold is no entry's, so a problem with them is
+    /// not reported (the layout leaves what follows it unnamed).
+    fn record_unbuilt(&self, rec: &DirRecord<'a>, root_dot: bool) {
+        let Namespace::RockRidge { skip } = self.ns else {
+            return;
+        };
+        let ahead = self.recorded.borrow_mut().take_ahead(rec.offset);
+        let offsets = ahead.unwrap_or_else(|| {
+            let skip = if root_dot { 0 } else { usize::from(skip) };
+            let area = rec.system_use.get(skip..).unwrap_or_default();
+            let offset = rec.system_use_offset + skip as u64;
+            let entries = self.gather(area, offset, &mut Vec::new());
+            entries.iter().map(|e| e.offset).collect()
+        });
+        self.recorded.borrow_mut().entries(offsets);
     }
 
     /// The SUSP entries of one record's System Use area (`area`, at `offset`),
@@ -494,15 +527,17 @@ impl<'a> Walker<'a, '_> {
         entries
     }
 
-    /// Reads one directory extent into entries. Records cannot cross a sector
-    /// boundary; a zero length byte means "the rest of this sector is padding".
-    fn read_dir(&self, block: u32, size: u32) -> (Vec<Built>, Vec<Error>) {
+    /// Reads the extent of directory `node` into entries. Records cannot
+    /// cross a sector boundary; a zero length byte means "the rest of this
+    /// sector is padding".
+    fn read_dir(&self, node: u32, block: u32, size: u32) -> (Vec<Built>, Vec<Error>) {
         let mut errors = Vec::new();
         let start = self.block_start(block);
         let data = match self.image.get(start, u64::from(size), "directory extent") {
             Ok(d) => d,
             Err(e) => return (Vec::new(), vec![e]),
         };
+        self.recorded.borrow_mut().extent(node, start);
         let sector = SECTOR as usize;
         let mut out: Vec<Built> = Vec::new();
         let mut multi: Option<Built> = None;
@@ -532,7 +567,9 @@ impl<'a> Walker<'a, '_> {
                 }
             };
             pos += len;
+            self.recorded.borrow_mut().record(at);
             if rec.is_self() || rec.is_parent() || rec.flags() & flag::ASSOCIATED != 0 {
+                self.record_unbuilt(&rec, node == 0 && rec.is_self());
                 continue;
             }
             let b = self.build(&rec, false, &mut errors);
@@ -598,6 +635,12 @@ impl<'a> Walker<'a, '_> {
                 let skip = if is_root { 0 } else { usize::from(skip) };
                 let area = rec.system_use.get(skip..).unwrap_or_default();
                 let entries = self.gather(area, rec.system_use_offset + skip as u64, errors);
+                let offsets = entries.iter().map(|e| e.offset);
+                match is_root {
+                    // Read before the root's extent is: kept for its `.` there.
+                    true => self.recorded.borrow_mut().ahead(rec.offset, offsets),
+                    false => self.recorded.borrow_mut().entries(offsets),
+                }
                 let mut rr = rockridge::decode(&entries);
                 for p in &rr.problems {
                     errors.push(Error::malformed("Rock Ridge entry", rec.offset, p.clone()));
@@ -809,6 +852,8 @@ impl<'a> Walker<'a, '_> {
                 };
                 let area = dot.system_use.get(skip..).unwrap_or_default();
                 let entries = self.gather(area, dot.system_use_offset + skip as u64, errors);
+                let offsets = entries.iter().map(|e| e.offset);
+                self.recorded.borrow_mut().ahead(dot.offset, offsets);
                 let rr = rockridge::decode(&entries);
                 self.note(&rr.oddities);
                 Some((dot, rr))

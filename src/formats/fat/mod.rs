@@ -44,6 +44,7 @@
 
 mod chain;
 mod raw;
+mod slots;
 mod spans;
 mod walk;
 

@@ -8,23 +8,22 @@
 //! Free clusters are not claimed: a changed byte there is unclaimed, named by
 //! the region `free clusters`. Built when asked, never when the image is
 //! opened, from the cluster chains the walk followed (the FAT32 root's
-//! included: no chain is followed again); the directory slots are decoded
-//! again where those chains put them.
-
-use std::collections::HashMap;
+//! included: no chain is followed again), and the directory slots from what
+//! the walk recorded in each as it read it (none is decoded again).
 
 use super::raw::{
-    attr, extended_at, BootSector, BootSignature, CommonBpb, DirEntry, ExtendedRaw, Fat32BpbRaw,
-    FatType, FsInfo, LabelEntry, LongNameEntry, BOOT_SECTOR_LEN, BOOT_SIGNATURE_AT, DIR_ENTRY_SIZE,
+    extended_at, BootSector, BootSignature, CommonBpb, DirEntry, ExtendedRaw, Fat32BpbRaw, FatType,
+    FsInfo, LabelEntry, LongNameEntry, BOOT_SECTOR_LEN, BOOT_SIGNATURE_AT, DIR_ENTRY_SIZE,
     SHORT_EXTENDED_LEN,
 };
+use super::slots::Slot;
 use super::FatFs;
 use crate::bytes::Bytes;
 use crate::model::span::{
     f, fact, EntryPath, Explain, Field, Key, Keys, Layout, Owner, Placement, Span,
 };
 use crate::model::structure::fields_at;
-use crate::model::{EntryKind, Value};
+use crate::model::EntryKind;
 
 /// Runs of free FAT entries given a span of their own, per FAT copy. A hostile
 /// FAT alternating free and used entries would otherwise make a span of every
@@ -280,22 +279,10 @@ impl FatFs<'_> {
         }
     }
 
-    /// Every directory's 32-byte entries.
+    /// Every directory's 32-byte entries, named from what the walk recorded
+    /// in each slot as it read it.
     fn directory_spans(&self, paths: &[EntryPath], l: &mut Layout) {
         let geo = self.geo;
-        let by_offset: HashMap<u64, usize> = self
-            .tree
-            .nodes
-            .iter()
-            .enumerate()
-            .skip(1)
-            .filter_map(|(i, n)| {
-                n.entry.attrs.iter().find_map(|a| match a.value {
-                    Value::Int(o) if a.name == "fat.entry_offset" => Some((o, i)),
-                    _ => None,
-                })
-            })
-            .collect();
         let fat32 = geo.fat_type == FatType::Fat32;
         for (i, n) in self.tree.nodes.iter().enumerate() {
             if n.entry.meta.kind != EntryKind::Dir {
@@ -323,48 +310,46 @@ impl FatFs<'_> {
             let mut d = DirWalk {
                 dir,
                 shown: &shown,
-                is_root: i == 0,
                 fat32,
-                pending: Vec::new(),
-                label_seen: false,
-                free: None,
-                free_parts: 0,
+                paths,
+                long_names: 0,
+                ended: false,
+                run: None,
+                run_parts: 0,
                 l: &mut *l,
             };
+            let mut read = n.slots.iter().peekable();
             let mut slot = 0u64;
             for (start, len) in pieces {
                 for k in 0..len / DIR_ENTRY_SIZE {
                     let at = start + k * DIR_ENTRY_SIZE;
-                    let Some(e) = self
-                        .image
-                        .get(at, DIR_ENTRY_SIZE, "FAT directory entry")
-                        .ok()
-                        .and_then(DirEntry::new)
-                    else {
+                    if at + DIR_ENTRY_SIZE > self.image.len() {
                         break;
-                    };
-                    d.record(at, slot, e, |o| by_offset.get(&o).map(|&n| &paths[n]));
+                    }
+                    let found = read.next_if(|(o, _)| *o == at).map(|&(_, s)| s);
+                    d.slot(at, slot, found);
                     slot += 1;
                 }
             }
-            d.flush_free();
-            d.orphans();
+            d.flush_run();
         }
     }
 }
 
-/// The walk through one directory's entries.
+/// The spans of one directory's slots.
 struct DirWalk<'x> {
     dir: &'x EntryPath,
     shown: &'x str,
-    is_root: bool,
     fat32: bool,
-    /// Long-name entries waiting for their 8.3 entry: offset and slot.
-    pending: Vec<(u64, u64)>,
-    label_seen: bool,
-    /// Free slots after the end mark not yet pushed: start and end.
-    free: Option<(u64, u64)>,
-    free_parts: u32,
+    paths: &'x [EntryPath],
+    /// Long-name entries of the current run so far.
+    long_names: usize,
+    /// The end mark was met: every slot from it on is free.
+    ended: bool,
+    /// Free slots (after the end mark) or unread ones (after the walk
+    /// stopped at a limit) not yet pushed: start and end.
+    run: Option<(u64, u64)>,
+    run_parts: u32,
     l: &'x mut Layout,
 }
 
@@ -377,105 +362,86 @@ impl DirWalk<'_> {
         });
     }
 
-    /// One 32-byte record at `at`, the `slot`th of the directory; `path_at`
-    /// gives the path of the entry whose 8.3 record is at an offset.
-    fn record<'p>(
-        &mut self,
-        at: u64,
-        slot: u64,
-        e: DirEntry<'_>,
-        path_at: impl Fn(u64) -> Option<&'p EntryPath>,
-    ) {
-        if let Some((start, end)) = self.free {
-            if end == at {
-                self.free = Some((start, end + DIR_ENTRY_SIZE));
-            } else {
-                self.flush_free();
-                self.free = Some((at, at + DIR_ENTRY_SIZE));
-            }
-            return;
+    /// The slot at `at`, the `slot`th of the directory, and what the walk
+    /// found there (none when it did not read it).
+    fn slot(&mut self, at: u64, slot: u64, found: Option<Slot>) {
+        if found == Some(Slot::End) {
+            self.ended = true;
         }
+        let Some(found) = found.filter(|_| !self.ended) else {
+            self.extend_run(at);
+            return;
+        };
         let shown = self.shown;
-        match e.first_byte() {
-            // The end mark: nothing after it is in use.
-            0x00 => {
-                self.orphans();
-                self.free = Some((at, at + DIR_ENTRY_SIZE));
-                return;
-            }
-            0xe5 => {
-                self.orphans();
-                let owner = Owner::new(
-                    "directory entry",
-                    format!("deleted entry in slot {slot} of {shown}"),
-                    entry(&[Key::Children]),
-                )
-                .of(self.dir);
-                self.push(at, owner);
-                return;
-            }
-            _ => {}
+        if !matches!(found, Slot::LongName(Some(_))) {
+            self.long_names = 0;
         }
-        if e.is_long_name() {
-            self.pending.push((at, slot));
-            return;
-        }
-        let short = e.short_name();
-        if e.attributes() & attr::VOLUME_ID != 0 {
-            self.orphans();
-            let owner = if self.is_root && !self.label_seen {
-                self.label_seen = true;
-                Owner::new("directory entry", "volume label entry", Explain::Nothing)
-                    .with_fields(fields_at(LabelEntry::FIELDS, 0))
-            } else {
-                self.unknown(slot)
-            };
-            self.push(at, owner);
-            return;
-        }
-        let dots = [(b".          ", "."), (b"..         ", "..")];
-        if let Some((_, dot)) = dots.iter().find(|(n, _)| **n == short) {
-            self.orphans();
-            // `.` and `..` are stamped with the directory's own times.
-            let owner = Owner::new(
+        let owner = match found {
+            Slot::End => return,
+            Slot::Deleted => Owner::new(
                 "directory entry",
-                format!("{dot} entry of {shown}"),
+                format!("deleted entry in slot {slot} of {shown}"),
+                entry(&[Key::Children]),
+            )
+            .of(self.dir),
+            Slot::LongName(Some(node)) => {
+                self.long_names += 1;
+                let path = self.node_path(node);
+                Owner::new(
+                    "long-name entry",
+                    format!(
+                        "long-name entry {} of {}",
+                        self.long_names,
+                        String::from_utf8_lossy(path)
+                    ),
+                    Explain::Nothing,
+                )
+                .of(path)
+                .with_fields(long_name_fields())
+            }
+            Slot::LongName(None) => Owner::new(
+                "long-name entry",
+                format!("orphaned long-name entry in slot {slot} of {shown}"),
                 Explain::Nothing,
             )
             .of(self.dir)
-            .with_fields(entry_fields(self.fat32));
-            self.push(at, owner);
-            return;
-        }
-        let Some(path) = path_at(at) else {
-            self.orphans();
-            let owner = self.unknown(slot).with_fields(entry_fields(self.fat32));
-            self.push(at, owner);
-            return;
+            .with_fields(long_name_fields()),
+            Slot::Label => Owner::new("directory entry", "volume label entry", Explain::Nothing)
+                .with_fields(fields_at(LabelEntry::FIELDS, 0)),
+            Slot::StrayLabel => self.unknown(slot),
+            // `.` and `..` are stamped with the directory's own times.
+            Slot::Dot | Slot::DotDot => {
+                let dot = if found == Slot::Dot { "." } else { ".." };
+                Owner::new(
+                    "directory entry",
+                    format!("{dot} entry of {shown}"),
+                    Explain::Nothing,
+                )
+                .of(self.dir)
+                .with_fields(entry_fields(self.fat32))
+            }
+            Slot::Entry(node) => {
+                let path = self.node_path(node);
+                Owner::new(
+                    "directory entry",
+                    format!("directory entry of {}", String::from_utf8_lossy(path)),
+                    Explain::Nothing,
+                )
+                .of(path)
+                .with_fields(entry_fields(self.fat32))
+            }
+            Slot::Skipped => self.unknown(slot).with_fields(entry_fields(self.fat32)),
         };
-        let name = String::from_utf8_lossy(&path[..]).into_owned();
-        let pending = std::mem::take(&mut self.pending);
-        for (n, (lfn_at, _)) in pending.iter().enumerate() {
-            let owner = Owner::new(
-                "long-name entry",
-                format!("long-name entry {} of {name}", n + 1),
-                Explain::Nothing,
-            )
-            .of(path)
-            .with_fields(long_name_fields());
-            self.push(*lfn_at, owner);
-        }
-        let owner = Owner::new(
-            "directory entry",
-            format!("directory entry of {name}"),
-            Explain::Nothing,
-        )
-        .of(path)
-        .with_fields(entry_fields(self.fat32));
         self.push(at, owner);
     }
 
-    /// An entry the tree does not hold (skipped for damage or a limit).
+    /// The path of node `node`; the directory's own when the record names
+    /// no node the tree holds.
+    fn node_path(&self, node: u32) -> &EntryPath {
+        self.paths.get(node as usize).unwrap_or(self.dir)
+    }
+
+    /// An entry the tree does not hold (skipped for damage).
     fn unknown(&self, slot: u64) -> Owner {
         Owner::new(
             "directory entry",
@@ -484,33 +450,36 @@ impl DirWalk<'_> {
         )
     }
 
-    /// Long-name entries that belong to no 8.3 entry.
-    fn orphans(&mut self) {
-        for (at, slot) in std::mem::take(&mut self.pending) {
-            let owner = Owner::new(
-                "long-name entry",
-                format!("orphaned long-name entry in slot {slot} of {}", self.shown),
-                Explain::Nothing,
-            )
-            .of(self.dir)
-            .with_fields(long_name_fields());
-            self.push(at, owner);
+    fn extend_run(&mut self, at: u64) {
+        match self.run {
+            Some((start, end)) if end == at => self.run = Some((start, end + DIR_ENTRY_SIZE)),
+            _ => {
+                self.flush_run();
+                self.run = Some((at, at + DIR_ENTRY_SIZE));
+            }
         }
     }
 
-    fn flush_free(&mut self) {
-        if let Some((start, end)) = self.free.take() {
-            self.free_parts += 1;
-            let name = if self.free_parts == 1 {
-                format!("free slots of {}", self.shown)
+    /// Free slots after the end mark change with the entries; slots the walk
+    /// did not read (it stopped at a limit) are named as such.
+    fn flush_run(&mut self) {
+        if let Some((start, end)) = self.run.take() {
+            self.run_parts += 1;
+            let what = if self.ended { "free" } else { "unread" };
+            let name = if self.run_parts == 1 {
+                format!("{what} slots of {}", self.shown)
             } else {
-                format!("free slots of {} (part {})", self.shown, self.free_parts)
+                format!("{what} slots of {} (part {})", self.shown, self.run_parts)
+            };
+            let owner = if self.ended {
+                Owner::new("free directory slots", name, entry(&[Key::Children]))
+            } else {
+                Owner::new("unread directory slots", name, Explain::Nothing)
             };
             self.l.push(Span {
                 start,
                 len: end - start,
-                owner: Owner::new("free directory slots", name, entry(&[Key::Children]))
-                    .of(self.dir),
+                owner: owner.of(self.dir),
             });
         }
     }

@@ -8,6 +8,7 @@
 
 use super::chain::{Claimed, Fat, Run, Want};
 use super::raw::{self, attr, DirEntry, DIR_ENTRY_SIZE};
+use super::slots::{record, Slot};
 use crate::bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::limits::{check, Limits};
@@ -39,6 +40,8 @@ pub(crate) struct Node {
     /// Why the cluster chain could not be followed to its end, when it could not.
     pub content_error: Option<Error>,
     pub(crate) parent: u32,
+    /// What the walk found in each slot of a directory, in the order read.
+    pub slots: Vec<(u64, Slot)>,
     /// First cluster of a directory (0 for the fixed root of FAT12/16).
     first_cluster: u32,
 }
@@ -111,6 +114,7 @@ impl<'a> Walker<'a, '_> {
                 runs,
                 content_error: None,
                 parent: 0,
+                slots: Vec::new(),
                 first_cluster,
             }],
             label_facts: Vec::new(),
@@ -125,16 +129,21 @@ impl<'a> Walker<'a, '_> {
             let is_root = dir.node == 0;
             let mut children = Vec::new();
             let mut long: Option<LongName> = None;
+            let mut read = Vec::new();
             for (offset, rec) in records {
                 let Some(e) = DirEntry::new(rec) else {
                     break;
                 };
                 match e.first_byte() {
                     // The end of the directory: nothing after it is in use.
-                    0x00 => break,
+                    0x00 => {
+                        record(&mut read, offset, Slot::End);
+                        break;
+                    }
                     // A deleted entry, and with it any long name before it.
                     0xe5 => {
                         long = None;
+                        record(&mut read, offset, Slot::Deleted);
                         continue;
                     }
                     _ => {}
@@ -143,13 +152,16 @@ impl<'a> Walker<'a, '_> {
                     if let Some(err) = gather(&mut long, &e, offset) {
                         errors.push(err);
                     }
+                    record(&mut read, offset, Slot::LongName(None));
                     continue;
                 }
                 let lfn = long.take();
                 if e.attributes() & attr::VOLUME_ID != 0 {
                     if is_root && tree.label_facts.is_empty() {
                         tree.label_facts = label_facts(&e);
+                        record(&mut read, offset, Slot::Label);
                     } else {
+                        record(&mut read, offset, Slot::StrayLabel);
                         errors.push(Error::malformed(
                             "FAT directory entry",
                             offset,
@@ -159,7 +171,12 @@ impl<'a> Walker<'a, '_> {
                     continue;
                 }
                 let short = e.short_name();
-                if &short == b".          " || &short == b"..         " {
+                if &short == b".          " {
+                    record(&mut read, offset, Slot::Dot);
+                    continue;
+                }
+                if &short == b"..         " {
+                    record(&mut read, offset, Slot::DotDot);
                     continue;
                 }
                 let id = tree.nodes.len() as u32;
@@ -175,6 +192,7 @@ impl<'a> Walker<'a, '_> {
                     }
                     Err(err) => {
                         errors.push(err);
+                        record(&mut read, offset, Slot::Skipped);
                         continue;
                     }
                 };
@@ -183,6 +201,7 @@ impl<'a> Walker<'a, '_> {
                     Ok(n) => n,
                     Err(err) => {
                         errors.push(err);
+                        record(&mut read, offset, Slot::Skipped);
                         continue;
                     }
                 };
@@ -204,6 +223,7 @@ impl<'a> Walker<'a, '_> {
                         });
                     }
                 }
+                record(&mut read, offset, Slot::Entry(id));
                 tree.nodes.push(node);
                 children.push(id);
             }
@@ -221,6 +241,7 @@ impl<'a> Walker<'a, '_> {
             if let Some(n) = tree.nodes.get_mut(dir.node as usize) {
                 n.children = children;
                 n.errors.extend(errors);
+                n.slots = read;
             }
         }
         tree
@@ -324,6 +345,7 @@ impl<'a> Walker<'a, '_> {
             runs: Vec::new(),
             content_error: None,
             parent,
+            slots: Vec::new(),
             first_cluster: first,
         };
         let path = |t: &Tree, name: &[u8]| path_of(t, parent, name);

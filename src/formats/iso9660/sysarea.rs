@@ -348,7 +348,7 @@ fn gpt(area: &[u8], facts: &mut Vec<Fact>) -> Option<Vec<std::ops::Range<usize>>
     let mut number = 0;
     for i in 0..count.min(MAX_GPT_ENTRIES) as usize {
         let at = start.checked_add(i.checked_mul(size)?)?;
-        let Some(e) = area.get(at..at + size).and_then(GptEntry::new) else {
+        let Some(e) = bytes_at(area, at, size).and_then(GptEntry::new) else {
             break;
         };
         covered.push(at..at + size);
@@ -519,7 +519,7 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                     else {
                         break;
                     };
-                    if start + u64::from(size) > data.len() as u64 {
+                    if start.saturating_add(u64::from(size)) > data.len() as u64 {
                         break;
                     }
                     let p = format!("gpt.partition{}", i + 1);
@@ -554,7 +554,7 @@ pub(crate) fn spans(data: &[u8], layout: &mut Layout) {
                 let Some(at) = start.and_then(|s| s.checked_add(i * size as usize)) else {
                     break;
                 };
-                if at + size as usize > area.len() {
+                if at.saturating_add(size as usize) > area.len() {
                     break;
                 }
                 let p = format!("gpt.partition{}", i + 1);
@@ -638,10 +638,11 @@ fn partition_regions(data: &[u8], area: &[u8], layout: &mut Layout) {
         let (entries_lba, count, size) = (h.entries_lba(), h.entry_count(), h.entry_size());
         if (128..=4096).contains(&size) {
             for i in 0..u64::from(count.min(MAX_GPT_ENTRIES)) {
-                let at = entries_lba.saturating_mul(512) + i * u64::from(size);
-                let Some(e) = usize::try_from(at)
-                    .ok()
-                    .and_then(|at| area.get(at..at + size as usize))
+                let Some(e) = entries_lba
+                    .checked_mul(512)
+                    .and_then(|s| s.checked_add(i * u64::from(size)))
+                    .and_then(|at| usize::try_from(at).ok())
+                    .and_then(|at| bytes_at(area, at, size as usize))
                     .and_then(GptEntry::new)
                 else {
                     break;
@@ -691,6 +692,12 @@ pub(crate) fn unexplained(area: &[u8], covered: &[std::ops::Range<usize>]) -> Ve
         }
     }
     rest
+}
+
+/// The `len` bytes of `area` from `at`, if it holds them (`at` and `len`
+/// come from the image: their sum may not fit).
+fn bytes_at(area: &[u8], at: usize, len: usize) -> Option<&[u8]> {
+    area.get(at..at.checked_add(len)?)
 }
 
 #[cfg(test)]
@@ -771,5 +778,37 @@ mod tests {
         let mut facts = Vec::new();
         read(&area, &mut facts);
         assert!(facts.len() < 40);
+    }
+
+    /// Entry LBAs whose byte offset, or that offset plus an entry, does not
+    /// fit 64 bits (the fuzzer's `open_any` found the sum overflowing in
+    /// `partition_regions`), in the header and in its backup: read and laid
+    /// out without a panic, no entry found.
+    #[test]
+    fn gpt_entry_offsets_past_u64_are_no_entries() {
+        for lba in [u64::MAX, u64::MAX / 512, u64::MAX / 512 - 1, 1 << 55] {
+            for size in [128u32, 4096] {
+                let mut data = vec![0u8; SIZE + 1024];
+                for (at, backup) in [(512, (SIZE / 512) as u64), (SIZE, 1)] {
+                    data[at..at + 8].copy_from_slice(b"EFI PART");
+                    data[at + 32..at + 40].copy_from_slice(&backup.to_le_bytes());
+                    data[at + 72..at + 80].copy_from_slice(&lba.to_le_bytes());
+                    data[at + 80..at + 84].copy_from_slice(&4u32.to_le_bytes());
+                    data[at + 84..at + 88].copy_from_slice(&size.to_le_bytes());
+                }
+                let mut facts = Vec::new();
+                read(&data[..SIZE], &mut facts);
+                assert!(
+                    facts.iter().all(|f| !f.name.starts_with("gpt.partition1")),
+                    "{lba} {size}"
+                );
+                let mut layout = Layout::new();
+                spans(&data, &mut layout);
+                assert!(layout
+                    .spans()
+                    .iter()
+                    .all(|s| !s.owner.display().contains("partition entry")));
+            }
+        }
     }
 }

@@ -633,6 +633,10 @@ impl<'o> Differ<'o> {
                     // The inside is reported; the container's own size is noise.
                     found.retain(|d| d.kind() != Kind::Size);
                 }
+                // Known only now that the content is compared.
+                if nested || found.iter().any(|d| d.kind() == Kind::Content) {
+                    found.retain(|d| d.follows != Some(Follows::Content));
+                }
                 self.emit(found);
             }
             _ => self.emit(found),

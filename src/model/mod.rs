@@ -285,6 +285,10 @@ pub enum Follows {
         /// Whether it follows the extended attributes too.
         xattrs: bool,
     },
+    /// The data of the file it belongs to: differs whenever the content does
+    /// (how a squashfs file's bytes are split: a block of zeros is stored as
+    /// a hole, a short file of zeros as one instead of a fragment).
+    Content,
     /// The size of the image: differs whenever the image size does (a GPT's
     /// backup header address, a partition's sector count).
     ImageSize,

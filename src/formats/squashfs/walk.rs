@@ -175,11 +175,12 @@ impl Node {
                 "squashfs.blocks_start",
                 Value::Int(f.blocks_start),
             ));
-            // Full blocks and sparse ones: they follow the block size,
-            // and the file's size.
+            // Full blocks and sparse ones: they follow the block size and
+            // the file's data, its size included (a short file of zeros is
+            // one hole, not a fragment's tail).
             attrs.push(
                 Fact::packing("squashfs.blocks", Value::Int(f.block_count))
-                    .follows(Follows::Entry(EntryField::Size)),
+                    .follows(Follows::Content),
             );
             if let Some((index, offset)) = f.fragment {
                 attrs.push(Fact::layout(

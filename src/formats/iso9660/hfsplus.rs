@@ -423,9 +423,6 @@ impl Kind {
 
 /// The catalog node id of the root folder.
 const ROOT_ID: u32 = 2;
-/// Folders walked up from an entry to the root, at most: a catalog whose
-/// parent ids loop gives its entries no path.
-const MAX_DEPTH: usize = 1024;
 
 /// A catalog leaf record, read.
 #[derive(Debug)]
@@ -556,65 +553,132 @@ pub(crate) struct IsoEntry<'p> {
     pub data_start: Option<u64>,
 }
 
-/// The path (`/`, `/a/b`) of the folder or file `id`, from the folder and
-/// file records' keys (`names`: id -> (parent id, name)). An HFS+ name holds
-/// `/` where the POSIX name has `:`.
-fn path_of(id: u32, names: &HashMap<u32, (u32, &[u16])>) -> Option<Vec<u8>> {
-    let mut parts = Vec::new();
-    let mut at = id;
-    while at != ROOT_ID {
-        if parts.len() >= MAX_DEPTH {
-            return None;
-        }
-        let &(parent, name) = names.get(&at)?;
-        parts.push(String::from_utf16_lossy(name).replace('/', ":"));
-        at = parent;
-    }
-    let mut path = Vec::new();
-    for p in parts.iter().rev() {
-        path.push(b'/');
-        path.extend_from_slice(p.as_bytes());
-    }
-    if path.is_empty() {
-        path.push(b'/');
-    }
-    Some(path)
+/// The ISO entry a catalog record stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Paired {
+    /// An index of the ISO entries paired with.
+    entry: usize,
+    /// The entry's own record: paired by its path, or by its data where no
+    /// other record had it. Not own: one more file record whose data fork
+    /// is an entry's that has its own record (the data of two names is
+    /// stored once; the layout still gives the record to that entry).
+    own: bool,
 }
 
-/// For each record, the ISO entry (an index of `iso`) it stands for: a
-/// folder record the directory at its path; a file record the file at its
-/// path (each of a file's hard links its own), else, when a name differs
-/// (HFS+ decomposes accented letters, mangles clashing names), the file whose
-/// data starts where its data fork does; a thread record its folder's or
+/// For each record, the ISO entry (an index of `iso`) it stands for, found
+/// from the root down: a folder or file record the entry of its name (HFS+
+/// `/` is POSIX `:`) in the directory its parent folder stands for (each of
+/// a file's hard links its own, an empty file too). Names may differ: HFS+
+/// decomposes accented letters, xorriso mangles names that clash when case
+/// is ignored and, in the C locale, writes each non-ASCII byte as `_`. So
+/// the records left over in a folder pair with the entries left over in its
+/// directory as [`left_over`] finds; a file record left over anywhere then
+/// pairs with a file whose data starts where its data fork does, one paired
+/// with no record first (two names whose data is stored once, one of them
+/// renamed, each get their own). A thread record goes with its folder's or
 /// file's entry.
-fn pair(records: &[Record<'_>], iso: &[IsoEntry<'_>]) -> Vec<Option<usize>> {
+fn pair(records: &[Record<'_>], iso: &[IsoEntry<'_>]) -> Vec<Option<Paired>> {
     let mut by_path: HashMap<&[u8], usize> = HashMap::new();
-    let mut by_start: HashMap<u64, usize> = HashMap::new();
+    let mut by_start: HashMap<u64, Vec<usize>> = HashMap::new();
     for (i, e) in iso.iter().enumerate() {
         by_path.entry(e.path).or_insert(i);
         if let Some(s) = e.data_start {
-            by_start.entry(s).or_insert(i);
+            by_start.entry(s).or_default().push(i);
         }
     }
-    let names: HashMap<u32, (u32, &[u16])> = records
-        .iter()
-        .filter(|r| matches!(r.kind, Kind::Folder | Kind::File))
-        .map(|r| (r.id, (r.parent, &r.name[..])))
-        .collect();
-    let mut out = vec![None; records.len()];
-    let mut of_id: HashMap<u32, usize> = HashMap::new();
-    for (k, r) in records.iter().enumerate() {
-        if !matches!(r.kind, Kind::Folder | Kind::File) {
+    // The ISO entries by (directory, name), and each directory's entries.
+    let mut named: HashMap<(usize, &[u8]), usize> = HashMap::new();
+    let mut iso_children: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, e) in iso.iter().enumerate() {
+        let Some(cut) = e.path.iter().rposition(|&b| b == b'/') else {
+            continue;
+        };
+        let (dir, name) = (&e.path[..cut.max(1)], &e.path[cut + 1..]);
+        if name.is_empty() {
             continue;
         }
-        let folder = r.kind == Kind::Folder;
-        let found = path_of(r.id, &names)
-            .and_then(|p| by_path.get(&p[..]).copied())
-            .filter(|&i| iso[i].dir == folder)
-            .or_else(|| r.data_start.and_then(|s| by_start.get(&s).copied()));
-        if let Some(i) = found {
-            out[k] = Some(i);
-            of_id.entry(r.id).or_insert(i);
+        if let Some(&d) = by_path.get(dir) {
+            named.entry((d, name)).or_insert(i);
+            iso_children.entry(d).or_default().push(i);
+        }
+    }
+    let is_item = |r: &Record<'_>| matches!(r.kind, Kind::Folder | Kind::File);
+    let mut record_children: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (k, r) in records.iter().enumerate().filter(|(_, r)| is_item(r)) {
+        record_children.entry(r.parent).or_default().push(k);
+    }
+    let mut out: Vec<Option<Paired>> = vec![None; records.len()];
+    let mut taken = vec![false; iso.len()];
+    // Record k stands for entry i: its own record if the entry had none.
+    fn take(out: &mut [Option<Paired>], taken: &mut [bool], k: usize, i: usize) {
+        out[k] = Some(Paired {
+            entry: i,
+            own: !taken[i],
+        });
+        taken[i] = true;
+    }
+    // Folder ids paired with ISO directories, to visit; each visited once
+    // (a catalog whose parent ids loop cannot loop here).
+    let mut todo: Vec<(u32, usize)> = Vec::new();
+    if let (Some(k), Some(&root)) = (
+        records
+            .iter()
+            .position(|r| r.kind == Kind::Folder && r.id == ROOT_ID),
+        by_path.get(&b"/"[..]),
+    ) {
+        take(&mut out, &mut taken, k, root);
+        todo.push((ROOT_ID, root));
+    }
+    let mut visited = std::collections::HashSet::new();
+    while let Some((folder, dir)) = todo.pop() {
+        if !visited.insert(folder) {
+            continue;
+        }
+        let Some(children) = record_children.get(&folder) else {
+            continue;
+        };
+        let mut left = Vec::new();
+        for &k in children {
+            let r = &records[k];
+            let folder = r.kind == Kind::Folder;
+            let name = String::from_utf16_lossy(&r.name).replace('/', ":");
+            match named.get(&(dir, name.as_bytes())) {
+                Some(&i) if iso[i].dir == folder => take(&mut out, &mut taken, k, i),
+                _ => left.push(k),
+            }
+        }
+        let left_entries: Vec<usize> = iso_children
+            .get(&dir)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&i| !taken[i])
+            .collect();
+        for (k, i) in left_over(records, &left, iso, &left_entries, &by_start) {
+            take(&mut out, &mut taken, k, i);
+        }
+        for &k in children {
+            if let Some(p) = out[k].filter(|_| records[k].kind == Kind::Folder) {
+                todo.push((records[k].id, p.entry));
+            }
+        }
+    }
+    for (k, r) in records.iter().enumerate().filter(|(_, r)| is_item(r)) {
+        if out[k].is_some() || r.kind != Kind::File {
+            continue;
+        }
+        let Some(sharing) = r.data_start.and_then(|s| by_start.get(&s)) else {
+            continue;
+        };
+        let free = sharing.iter().copied().find(|&i| !taken[i]);
+        if let Some(i) = free.or_else(|| sharing.first().copied()) {
+            take(&mut out, &mut taken, k, i);
+        }
+    }
+    let mut of_id: HashMap<u32, Paired> = HashMap::new();
+    for (r, p) in records.iter().zip(&out) {
+        if let Some(p) = p {
+            of_id.entry(r.id).or_insert(*p);
         }
     }
     for (k, r) in records.iter().enumerate() {
@@ -623,6 +687,93 @@ fn pair(records: &[Record<'_>], iso: &[IsoEntry<'_>]) -> Vec<Option<usize>> {
         }
     }
     out
+}
+
+/// Pairs of the records (indexes of `records`) and ISO entries (indexes of
+/// `iso`) of one directory left over after pairing by name, folders with
+/// directories and files with files: a file with the file whose data
+/// starts where its data fork does; then, of the folders and of the files
+/// without data of the ISO tree's (`by_start`: the ISO files by where their
+/// data starts), those whose names agree in their ASCII letters and digits,
+/// case ignored, where no other left-over record or entry of their kind
+/// does; then the last one of each kind if one is left on both sides.
+fn left_over(
+    records: &[Record<'_>],
+    left: &[usize],
+    iso: &[IsoEntry<'_>],
+    entries: &[usize],
+    by_start: &HashMap<u64, Vec<usize>>,
+) -> Vec<(usize, usize)> {
+    fn key(chars: impl Iterator<Item = char>) -> String {
+        chars
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_lowercase())
+            .collect()
+    }
+    let record_key = |k: usize| key(String::from_utf16_lossy(&records[k].name).chars());
+    let entry_key = |i: usize| {
+        let name = iso[i]
+            .path
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or_default();
+        key(name.iter().map(|&b| char::from(b)))
+    };
+    let mut pairs = Vec::new();
+    for folders in [true, false] {
+        let mut ks: Vec<usize> = left
+            .iter()
+            .copied()
+            .filter(|&k| (records[k].kind == Kind::Folder) == folders)
+            .collect();
+        let mut is: Vec<usize> = entries
+            .iter()
+            .copied()
+            .filter(|&i| iso[i].dir == folders)
+            .collect();
+        let mut pair_if = |ks: &mut Vec<usize>, is: &mut Vec<usize>, k: usize, i: usize| {
+            pairs.push((k, i));
+            ks.retain(|&x| x != k);
+            is.retain(|&x| x != i);
+        };
+        for k in ks.clone() {
+            let start = records[k].data_start;
+            let same: Vec<usize> = is
+                .iter()
+                .copied()
+                .filter(|&i| start.is_some() && iso[i].data_start == start)
+                .collect();
+            if let [i] = same[..] {
+                pair_if(&mut ks, &mut is, k, i);
+            }
+        }
+        // A file with data the ISO tree has is its data's: paired by it
+        // below if at all. (A symlink's target is a data fork only HFS+ has.)
+        ks.retain(|&k| {
+            records[k]
+                .data_start
+                .is_none_or(|s| !by_start.contains_key(&s))
+        });
+        is.retain(|&i| iso[i].data_start.is_none());
+        let record_keys: Vec<(usize, String)> = ks.iter().map(|&k| (k, record_key(k))).collect();
+        let entry_keys: Vec<(usize, String)> = is.iter().map(|&i| (i, entry_key(i))).collect();
+        for (k, rk) in &record_keys {
+            let records_so = record_keys.iter().filter(|(_, x)| x == rk).count();
+            let entries_so: Vec<usize> = entry_keys
+                .iter()
+                .filter(|(_, x)| x == rk)
+                .map(|(i, _)| *i)
+                .collect();
+            if let (1, [i]) = (records_so, &entries_so[..]) {
+                pair_if(&mut ks, &mut is, *k, *i);
+            }
+        }
+        if let ([k], [i]) = (&ks[..], &is[..]) {
+            let (k, i) = (*k, *i);
+            pair_if(&mut ks, &mut is, k, i);
+        }
+    }
+    pairs
 }
 
 /// What the HFS+ tree says of an ISO entry: the name and dates of the
@@ -644,8 +795,11 @@ pub(crate) fn entries(data: &[u8], iso: &[IsoEntry<'_>]) -> Option<Vec<Option<Hf
     let records = records(data, &v);
     let paired = pair(&records, iso);
     let mut out = vec![None; iso.len()];
-    for (r, i) in records.iter().zip(paired) {
-        let Some(i) = i.filter(|_| matches!(r.kind, Kind::Folder | Kind::File)) else {
+    for (r, p) in records.iter().zip(paired) {
+        let Some(i) = p
+            .filter(|p| p.own && matches!(r.kind, Kind::Folder | Kind::File))
+            .map(|p| p.entry)
+        else {
             continue;
         };
         if out[i].is_none() {
@@ -767,13 +921,13 @@ pub(crate) fn spans(data: &[u8], l: &mut Layout, iso: &[IsoEntry<'_>], paths: &[
     let owners: HashMap<u64, EntryPath> = records
         .iter()
         .zip(&paired)
-        .filter_map(|(r, i)| Some((r.at, paths.get((*i)?)?.clone())))
+        .filter_map(|(r, p)| Some((r.at, paths.get(p.as_ref()?.entry)?.clone())))
         .collect();
     // Data only the HFS+ tree has (a symlink's target, in its data fork):
     // its file's, as its record is.
     let iso_data: std::collections::HashSet<u64> =
         iso.iter().filter_map(|e| e.data_start).collect();
-    for (r, i) in records.iter().zip(&paired) {
+    for (r, p) in records.iter().zip(&paired) {
         let Some(start) = r.data_start.filter(|s| !iso_data.contains(s)) else {
             continue;
         };
@@ -781,7 +935,7 @@ pub(crate) fn spans(data: &[u8], l: &mut Layout, iso: &[IsoEntry<'_>], paths: &[
         if len == 0 {
             continue;
         }
-        let entry = i.and_then(|i| paths.get(i));
+        let entry = p.and_then(|p| paths.get(p.entry));
         let explain = match entry {
             Some(_) => Explain::Entry(FORK_DATA),
             None => Explain::AnyEntry(FORK_DATA),
@@ -1095,9 +1249,9 @@ mod tests {
 
     /// Folder records pair with the directory at their path, files with
     /// the file at their path (each hard link its own; an empty file too),
-    /// else with the file whose data they share; thread records with the
-    /// entry of the id they name; records of nothing the tree has, with
-    /// nothing.
+    /// else with the file whose data they share, one no other record has
+    /// first; thread records with the entry of the id they name; records of
+    /// nothing the tree has, with nothing.
     #[test]
     fn records_pair_with_the_entries_they_stand_for() {
         let v = Volume {
@@ -1117,6 +1271,26 @@ mod tests {
             rec(2, "gone", &item(1, 21, 7, 0)),
             thread(16, 3),
             thread(21, 3),
+            // Two names of one file's data, one renamed (xorriso in the C
+            // locale writes a non-ASCII byte as `_`) and before the other in
+            // the catalog: the renamed one is the name the other record
+            // leaves, not the other's.
+            rec(2, "_+x", &item(2, 22, 8, 11)),
+            rec(2, "b", &item(2, 23, 9, 11)),
+            // A third name of that data HFS+ has and the ISO tree lacks: it
+            // shares the first entry's, as no entry is left.
+            rec(2, "c", &item(2, 24, 10, 11)),
+            // A folder whose name xorriso wrote in the C locale (`ñ` as
+            // `__`), and an empty file in it: the folder pairs with the
+            // directory its ASCII letters and digits name, the file by its
+            // name in it.
+            rec(2, "dir2__", &item(1, 25, 11, 0)),
+            rec(25, "e", &item(2, 26, 12, 0)),
+            // An empty file so written: by the ASCII of its name.
+            rec(2, "f__", &item(2, 27, 13, 0)),
+            // A symlink so written: its target is a data fork the ISO tree
+            // lacks, so it pairs by name too.
+            rec(2, "l__", &item(2, 28, 14, 15)),
         ];
         let records: Vec<Record<'_>> = raw
             .iter()
@@ -1136,7 +1310,14 @@ mod tests {
                 File,
                 Folder,
                 FolderThread,
-                FolderThread
+                FolderThread,
+                File,
+                File,
+                File,
+                Folder,
+                File,
+                File,
+                File
             ]
         );
         assert_eq!(records[2].data_start, Some(4096 + 7 * 4096));
@@ -1150,6 +1331,12 @@ mod tests {
             ("/Am\u{e9}lie", false, Some(4096 + 9 * 4096)),
             // A file where HFS+ has a folder: not the same entry.
             ("/gone", false, None),
+            ("/b", false, Some(4096 + 11 * 4096)),
+            ("/\u{bb}+x", false, Some(4096 + 11 * 4096)),
+            ("/dir2\u{f1}", true, None),
+            ("/dir2\u{f1}/e", false, None),
+            ("/f\u{e9}", false, None),
+            ("/l\u{e9}", false, None),
         ];
         let iso: Vec<IsoEntry<'_>> = iso
             .iter()
@@ -1159,18 +1346,29 @@ mod tests {
                 data_start,
             })
             .collect();
+        let paired: Vec<Option<(usize, bool)>> = pair(&records, &iso)
+            .into_iter()
+            .map(|p| p.map(|p| (p.entry, p.own)))
+            .collect();
         assert_eq!(
-            pair(&records, &iso),
+            paired,
             [
-                Some(0),
-                Some(1),
-                Some(2),
-                Some(3),
-                Some(4),
-                Some(5),
+                Some((0, true)),
+                Some((1, true)),
+                Some((2, true)),
+                Some((3, true)),
+                Some((4, true)),
+                Some((5, true)),
                 None,
-                Some(1),
-                None
+                Some((1, true)),
+                None,
+                Some((8, true)),
+                Some((7, true)),
+                Some((7, false)),
+                Some((9, true)),
+                Some((10, true)),
+                Some((11, true)),
+                Some((12, true)),
             ]
         );
         let fields = record_fields(&records[1], true);

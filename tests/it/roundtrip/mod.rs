@@ -69,6 +69,10 @@ const REGRESSIONS: &[(&str, u64)] = &[
     ("mkfs.vfat-mcopy", 16588207502955783167),
     // An empty tree (find with nothing to hand mcopy).
     ("mkfs.vfat-mcopy", 16588207502955783158),
+    // A file and a hard link to it with a non-ASCII name (HFS+ `_+VGF...`,
+    // its catalog record before the file's): the renamed record took the
+    // file's HFS+ name, and the link had none.
+    ("xorriso-hfsplus", 2098877855739464932),
     // Now and then packed into an image with a fragment table entry whose
     // block sqfstar did not keep (see `producers::sqfstar`): the content of a
     // file in it could not be read.
@@ -318,7 +322,60 @@ fn round_trip(p: &Producer, tree: &Tree, scratch: &Path) -> Vec<String> {
         }
     }
     problems.extend(mismatches(&want, &got, &p.keeps));
+    if p.keeps.hfsplus_names {
+        problems.extend(hfsplus_mismatches(&img));
+    }
     problems
+}
+
+/// Every entry of the image at `img` with a plain path that its HFS+ tree
+/// does not name as the listing does: no catalog record paired with it
+/// (`hfsplus.name` unset), or a record of another name. A plain path is one
+/// HFS+ holds as it is, so that the reader can pair it by path: every
+/// component ASCII and no sibling of the same name but for case. (The tests
+/// pack in the C locale, where xorriso writes each non-ASCII byte of a name
+/// as `_`; it mangles names that clash when case is ignored; the reader pairs
+/// such an entry only when it is a non-empty file, by its data.)
+fn hfsplus_mismatches(img: &Path) -> Vec<String> {
+    let Ok(map) = MappedFile::open(img) else {
+        return Vec::new(); // `list` reported it
+    };
+    let Ok(fs) = isodiff::open(map.bytes(), &Limits::default()) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut dirs = vec![(fs.root(), b"/".to_vec(), true)];
+    while let Some((dir, path, plain_dir)) = dirs.pop() {
+        let Ok(listing) = fs.children(dir) else {
+            continue;
+        };
+        let folded = |n: &[u8]| n.to_ascii_lowercase();
+        for e in &listing.entries {
+            let mut full = path.clone();
+            if full.len() > 1 {
+                full.push(b'/');
+            }
+            full.extend_from_slice(&e.name);
+            let name = e.attrs.iter().find(|f| f.name == "hfsplus.name");
+            let plain = plain_dir
+                && e.name.is_ascii()
+                && listing
+                    .entries
+                    .iter()
+                    .filter(|o| folded(&o.name) == folded(&e.name))
+                    .count()
+                    == 1;
+            match name.map(|f| &f.value) {
+                Some(isodiff::Value::Text(_)) if !plain => {}
+                Some(isodiff::Value::Text(t)) if t.as_bytes() == e.name => {}
+                other => out.push(format!("{}: hfsplus.name {other:?}", esc(&full))),
+            }
+            if e.meta.kind == EntryKind::Dir {
+                dirs.push((e.node, full, plain));
+            }
+        }
+    }
+    out
 }
 
 /// True when `problems` is only the producer's known bug (see
@@ -782,6 +839,8 @@ change_tests! {
     changes_cpio_newc => "cpio-newc",
     changes_bsdtar_newc => "bsdtar-newc",
     changes_xorriso_rr_joliet => "xorriso-rr-joliet",
+    changes_xorriso_hfsplus => "xorriso-hfsplus",
+    changes_mksquashfs_sort => "mksquashfs-sort",
     changes_genisoimage_rr => "genisoimage-rr",
     changes_bsdtar_iso9660 => "bsdtar-iso9660",
     changes_fat_mcopy => "mkfs.vfat-mcopy",
@@ -805,12 +864,14 @@ producer_tests! {
     mksquashfs_zstd_4k => "mksquashfs-zstd-4k",
     mksquashfs_lz4_no_xattrs => "mksquashfs-lz4-no-xattrs",
     mksquashfs_lzo_all_root => "mksquashfs-lzo-all-root",
+    mksquashfs_sort => "mksquashfs-sort",
     gensquashfs => "gensquashfs",
     // Left out of the default run for now: xorriso failed on one of the first 25
     // trees (not yet looked at), and genisoimage takes minutes on some trees.
     xorriso_rr_joliet => "xorriso-rr-joliet",
     xorriso_hardlinks => "xorriso-hardlinks",
     xorriso_zisofs => "xorriso-zisofs",
+    xorriso_hfsplus => "xorriso-hfsplus",
     pycdlib => "pycdlib",
     genisoimage_rr => "genisoimage-rr",
     fat_mcopy => "mkfs.vfat-mcopy",
@@ -940,6 +1001,23 @@ fn changes_genisoimage_record_date() {
         "genisoimage-rr",
         12928156773091817729,
         &[changes::Change::Add(Vec::new())],
+    );
+}
+
+/// One byte of a file of 2,049 zeros set (seed 4689086773608405842 of
+/// mksquashfs with `-sort` and 4 KiB blocks, shrunk from two changes): its
+/// content alone. Once isodiff also reported `squashfs.blocks` 1 -> 0:
+/// mksquashfs stores a short file of zeros as one hole (a block of size 0),
+/// and the same file with a byte set as a fragment's tail; the block count
+/// now follows the content, not only the size.
+#[test]
+fn changes_mksquashfs_zeros_then_data() {
+    change_case_again(
+        "mksquashfs-sort",
+        4689086773608405842,
+        &[changes::Change::Content(
+            b"Wg\xc2udaUR~G\xf0\x9f\x98\x80/WaX@tGWngVhq".to_vec(),
+        )],
     );
 }
 

@@ -70,6 +70,10 @@ pub struct Keeps {
     /// does, so it is not compared on symlinks. (The Rock Ridge `TF` times
     /// come from `lstat`: the link's own.)
     pub symlink_record_date: bool,
+    /// The image holds an HFS+ tree (xorriso's `-hfsplus on`): every entry
+    /// but the root is paired with a catalog record, whose name is the
+    /// entry's where HFS+ can hold it as it is.
+    pub hfsplus_names: bool,
 }
 
 /// One way of packing a directory into an image.
@@ -182,6 +186,7 @@ const SQUASHFS: Keeps = Keeps {
     relocation_dir: None,
     mangled_names: &[],
     symlink_record_date: true,
+    hfsplus_names: false,
 };
 
 /// GNU cpio cleans a symlink target as it cleans a member name: it drops leading
@@ -287,6 +292,57 @@ fn mksquashfs(src: &Path, img: &Path, args: &[&str]) -> Result<(), String> {
         .arg(img)
         .args(["-noappend", "-quiet", "-no-progress", "-processors", "1"])
         .args(args))
+}
+
+/// mksquashfs with `-sort`: every file and directory of `src` gets a priority
+/// (-32768 to 32767, from a hash of its path, so the same tree sorts the same
+/// way), and mksquashfs writes the files' data blocks and fragments in
+/// priority order instead of directory order; the reader must not depend on
+/// that order. The sort file lies beside the image.
+fn mksquashfs_sorted(src: &Path, img: &Path, args: &[&str]) -> Result<(), String> {
+    let mut list = Vec::new();
+    sort_lines(src, &mut Vec::new(), &mut list).map_err(|e| format!("sort file: {e}"))?;
+    let sort = img.with_extension("sort");
+    std::fs::write(&sort, list).map_err(|e| format!("{}: {e}", sort.display()))?;
+    let sort = sort.to_str().ok_or("the sort file's path is not UTF-8")?;
+    let mut all = vec!["-sort", sort];
+    all.extend_from_slice(args);
+    mksquashfs(src, img, &all)
+}
+
+/// One line per entry below `dir` (`rel` its path from the source root):
+/// the path, relative to the source directory as mksquashfs resolves it, with
+/// a backslash before every byte its parser would end a name at (white space)
+/// or read otherwise (a backslash; `#` first on a line makes a comment), then
+/// the priority.
+fn sort_lines(dir: &Path, rel: &mut Vec<u8>, out: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        let len = rel.len();
+        if !rel.is_empty() {
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(e.file_name().as_bytes());
+        let kind = e.file_type()?;
+        if kind.is_file() || kind.is_dir() {
+            for &b in rel.iter() {
+                if b.is_ascii_whitespace() || b == b'\\' || b == b'#' {
+                    out.push(b'\\');
+                }
+                out.push(b);
+            }
+            let hash = rel.iter().fold(0x811c_9dc5u32, |h, &b| {
+                (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+            });
+            out.extend_from_slice(format!(" {}\n", i32::from(hash as u16) - 32768).as_bytes());
+        }
+        if kind.is_dir() {
+            sort_lines(&e.path(), rel, out)?;
+        }
+        rel.truncate(len);
+    }
+    Ok(())
 }
 
 /// Every producer these tests know, installed or not.
@@ -411,6 +467,15 @@ pub fn all() -> Vec<Producer> {
             pack: |s, i| mksquashfs(s, i, &["-comp", "lzo", "-all-root"]),
         },
         Producer {
+            name: "mksquashfs-sort",
+            tools: &["mksquashfs"],
+            caps: unix,
+            keeps: SQUASHFS,
+            known_failure: None,
+            unavailable: available,
+            pack: |s, i| mksquashfs_sorted(s, i, &["-comp", "gzip", "-b", "4096"]),
+        },
+        Producer {
             name: "gensquashfs",
             tools: &["gensquashfs"],
             caps: unix,
@@ -502,6 +567,28 @@ pub fn all() -> Vec<Producer> {
                     .args(["-set_filter_r", "--zisofs", "/", "--"])
                     .env("LC_ALL", "C"))
             },
+        },
+        Producer {
+            // An HFS+ tree beside the ISO 9660 one (`-hfsplus on`, as
+            // grub-mkrescue makes hybrid images for Macs): an Apple partition
+            // map in the system area and an HFS+ catalog over the same file
+            // data. The listing is Rock Ridge's, as without it; each entry's
+            // `hfsplus.name` is checked too (`Keeps::hfsplus_names`).
+            name: "xorriso-hfsplus",
+            tools: &["xorriso"],
+            caps: xorriso_caps(),
+            keeps: Keeps {
+                nlink: false,
+                hfsplus_names: true,
+                // HFS+ names clash more than Rock Ridge's (case is ignored,
+                // and in the C locale every non-ASCII byte is `_`): xorriso
+                // makes them unique, so one may change with a sibling.
+                mangled_names: &["iso.name", "hfsplus.name"],
+                ..XORRISO
+            },
+            known_failure: Some("Calculated/written tree end address mismatch"),
+            unavailable: available,
+            pack: |s, i| xorriso(s, i, &["-hfsplus", "on"]),
         },
         Producer {
             // pycdlib, the Python library (Debian's python3-pycdlib 1.12):
@@ -634,6 +721,7 @@ pub fn all() -> Vec<Producer> {
                 relocation_dir: None,
                 mangled_names: &[],
                 symlink_record_date: true,
+                hfsplus_names: false,
             },
             known_failure: None,
             unavailable: available,

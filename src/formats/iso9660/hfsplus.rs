@@ -12,7 +12,8 @@
 //! file with the file at its path (so each hard link and each empty file
 //! has its own), else with the file whose data its data fork shares (HFS+
 //! decomposes accented letters; xorriso mangles names that clash when case
-//! is ignored); a thread record goes with its folder's or file's entry.
+//! is ignored, and writes non-ASCII bytes as `_` in the C locale); a thread
+//! record goes with its folder's or file's entry.
 //! The record's name and five dates become the entry's attributes
 //! (`hfsplus.name`, unset for an entry the HFS+ tree lacks, and
 //! `hfsplus.record.*`, following the entry's times, as xorriso takes them
@@ -20,10 +21,10 @@
 //! target (a data fork only the HFS+ tree has), belongs to its entry, so a
 //! differing catalog byte is reported against its entry. A record of
 //! nothing the ISO tree has is explained by a difference at any entry (the
-//! accounting's `AnyEntry`); the root folder's name is the volume id. Paths
-//! are compared as bytes: a directory whose name HFS+ decomposes pairs with
-//! nothing (its files still pair by their data). The format: Apple's
-//! Technical Note TN1150.
+//! accounting's `AnyEntry`); the root folder's name is the volume id. Names
+//! are compared as bytes, then, for what is left over in a directory, by
+//! looser keys (see [`left_over`]). The format: Apple's Technical Note
+//! TN1150.
 
 use std::collections::HashMap;
 
@@ -694,9 +695,10 @@ fn pair(records: &[Record<'_>], iso: &[IsoEntry<'_>]) -> Vec<Option<Paired>> {
 /// directories and files with files: a file with the file whose data
 /// starts where its data fork does; then, of the folders and of the files
 /// without data of the ISO tree's (`by_start`: the ISO files by where their
-/// data starts), those whose names agree in their ASCII letters and digits,
-/// case ignored, where no other left-over record or entry of their kind
-/// does; then the last one of each kind if one is left on both sides.
+/// data starts), those whose names agree (as xorriso writes a name in the C
+/// locale, each non-ASCII byte `_`; then in their ASCII letters and digits;
+/// then those with case ignored) where no other left-over record or entry
+/// of their kind does; then the last one of each kind if one is left on both sides.
 fn left_over(
     records: &[Record<'_>],
     left: &[usize],
@@ -704,20 +706,24 @@ fn left_over(
     entries: &[usize],
     by_start: &HashMap<u64, Vec<usize>>,
 ) -> Vec<(usize, usize)> {
-    fn key(chars: impl Iterator<Item = char>) -> String {
+    // Tier 0: the name as xorriso writes it in the C locale (each
+    // non-ASCII byte `_`); 1: its ASCII letters and digits; 2: those with
+    // case ignored.
+    fn key(chars: impl Iterator<Item = char>, tier: u8) -> String {
         chars
-            .filter(char::is_ascii_alphanumeric)
-            .map(|c| c.to_ascii_lowercase())
+            .map(|c| if c.is_ascii() { c } else { '_' })
+            .filter(|c| tier == 0 || c.is_ascii_alphanumeric())
+            .map(|c| if tier == 2 { c.to_ascii_lowercase() } else { c })
             .collect()
     }
-    let record_key = |k: usize| key(String::from_utf16_lossy(&records[k].name).chars());
-    let entry_key = |i: usize| {
+    let record_key = |k: usize, tier| key(String::from_utf16_lossy(&records[k].name).chars(), tier);
+    let entry_key = |i: usize, tier| {
         let name = iso[i]
             .path
             .rsplit(|&b| b == b'/')
             .next()
             .unwrap_or_default();
-        key(name.iter().map(|&b| char::from(b)))
+        key(name.iter().map(|&b| char::from(b)), tier)
     };
     let mut pairs = Vec::new();
     for folders in [true, false] {
@@ -755,17 +761,23 @@ fn left_over(
                 .is_none_or(|s| !by_start.contains_key(&s))
         });
         is.retain(|&i| iso[i].data_start.is_none());
-        let record_keys: Vec<(usize, String)> = ks.iter().map(|&k| (k, record_key(k))).collect();
-        let entry_keys: Vec<(usize, String)> = is.iter().map(|&i| (i, entry_key(i))).collect();
-        for (k, rk) in &record_keys {
-            let records_so = record_keys.iter().filter(|(_, x)| x == rk).count();
-            let entries_so: Vec<usize> = entry_keys
-                .iter()
-                .filter(|(_, x)| x == rk)
-                .map(|(i, _)| *i)
-                .collect();
-            if let (1, [i]) = (records_so, &entries_so[..]) {
-                pair_if(&mut ks, &mut is, *k, *i);
+        // Case kept first: of two names that differ only in case, xorriso
+        // keeps one as it is.
+        for tier in 0..3 {
+            let record_keys: Vec<(usize, String)> =
+                ks.iter().map(|&k| (k, record_key(k, tier))).collect();
+            let entry_keys: Vec<(usize, String)> =
+                is.iter().map(|&i| (i, entry_key(i, tier))).collect();
+            for (k, rk) in &record_keys {
+                let records_so = record_keys.iter().filter(|(_, x)| x == rk).count();
+                let entries_so: Vec<usize> = entry_keys
+                    .iter()
+                    .filter(|(_, x)| x == rk)
+                    .map(|(i, _)| *i)
+                    .collect();
+                if let (1, [i]) = (records_so, &entries_so[..]) {
+                    pair_if(&mut ks, &mut is, *k, *i);
+                }
             }
         }
         if let ([k], [i]) = (&ks[..], &is[..]) {

@@ -328,14 +328,14 @@ fn round_trip(p: &Producer, tree: &Tree, scratch: &Path) -> Vec<String> {
     problems
 }
 
-/// Every entry of the image at `img` with a plain path that its HFS+ tree
-/// does not name as the listing does: no catalog record paired with it
-/// (`hfsplus.name` unset), or a record of another name. A plain path is one
-/// HFS+ holds as it is, so that the reader can pair it by path: every
-/// component ASCII and no sibling of the same name but for case. (The tests
-/// pack in the C locale, where xorriso writes each non-ASCII byte of a name
-/// as `_`; it mangles names that clash when case is ignored; the reader pairs
-/// such an entry only when it is a non-empty file, by its data.)
+/// Every entry of the image at `img` that its HFS+ tree does not name as
+/// the reader should: an entry with no catalog record paired with it
+/// (`hfsplus.name` unset), or, where the path is plain, a record of another
+/// name. A plain path is one HFS+ holds as it is: every component ASCII and
+/// no sibling of the same name but for case. (The tests pack in the C
+/// locale, where xorriso writes each non-ASCII byte of a name as `_`, and it
+/// mangles names that clash when case is ignored: such a record pairs by
+/// data or by a looser form of its name.)
 fn hfsplus_mismatches(img: &Path) -> Vec<String> {
     let Ok(map) = MappedFile::open(img) else {
         return Vec::new(); // `list` reported it
@@ -1018,6 +1018,36 @@ fn changes_mksquashfs_zeros_then_data() {
         &[changes::Change::Content(
             b"Wg\xc2udaUR~G\xf0\x9f\x98\x80/WaX@tGWngVhq".to_vec(),
         )],
+    );
+}
+
+/// An empty file that grows, in a directory whose name xorriso wrote to
+/// HFS+ as `zn__irug` (the C locale's `_` for each byte of `ñ`; seed
+/// 2098877855667738990 of xorriso with `-hfsplus on`, shrunk to this one
+/// change): its size and content alone. Once isodiff also reported
+/// `hfsplus.name` (none) -> 6Pon0 and the record's dates: HFS+ folders were
+/// paired with directories by path only, so nothing in that directory had
+/// a record but a file with data, paired by its data, as the grown file
+/// was in b only. Folders now pair down from the root, a folder left over
+/// by the ASCII letters and digits of its name.
+#[test]
+fn changes_hfsplus_file_in_renamed_folder() {
+    change_case_again(
+        "xorriso-hfsplus",
+        2098877855667738990,
+        &[changes::Change::Grow("znñirug/6Pon0".as_bytes().to_vec())],
+    );
+}
+
+/// The same for an empty file whose own name HFS+ holds otherwise
+/// (`SI_i_sxQ~__`; seed 2098877855667739008, shrunk from three changes):
+/// data-less files left over pair by their ASCII letters and digits.
+#[test]
+fn changes_hfsplus_renamed_empty_file() {
+    change_case_again(
+        "xorriso-hfsplus",
+        2098877855667739008,
+        &[changes::Change::Grow(b"SI\xfbi\x80sxQ~\xce\xa9".to_vec())],
     );
 }
 

@@ -26,7 +26,7 @@
 //! looser keys (see [`left_over`]). The format: Apple's Technical Note
 //! TN1150.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::attrs::{
     HFSPLUS_ACCESS_DATE, HFSPLUS_ATTRIBUTE_DATE, HFSPLUS_BACKUP_DATE, HFSPLUS_CREATE_DATE,
@@ -630,7 +630,7 @@ fn pair(records: &[Record<'_>], iso: &[IsoEntry<'_>]) -> Vec<Option<Paired>> {
         take(&mut out, &mut taken, k, root);
         todo.push((ROOT_ID, root));
     }
-    let mut visited = std::collections::HashSet::new();
+    let mut visited = HashSet::new();
     while let Some((folder, dir)) = todo.pop() {
         if !visited.insert(folder) {
             continue;
@@ -725,6 +725,8 @@ fn left_over(
             .unwrap_or_default();
         key(name.iter().map(|&b| char::from(b)), tier)
     };
+    // Maps and sets throughout: a hostile catalog may leave many thousands
+    // over in one folder.
     let mut pairs = Vec::new();
     for folders in [true, false] {
         let mut ks: Vec<usize> = left
@@ -737,52 +739,58 @@ fn left_over(
             .copied()
             .filter(|&i| iso[i].dir == folders)
             .collect();
-        let mut pair_if = |ks: &mut Vec<usize>, is: &mut Vec<usize>, k: usize, i: usize| {
-            pairs.push((k, i));
-            ks.retain(|&x| x != k);
-            is.retain(|&x| x != i);
-        };
-        for k in ks.clone() {
-            let start = records[k].data_start;
-            let same: Vec<usize> = is
-                .iter()
-                .copied()
-                .filter(|&i| start.is_some() && iso[i].data_start == start)
-                .collect();
-            if let [i] = same[..] {
-                pair_if(&mut ks, &mut is, k, i);
+        let mut paired_k = HashSet::new();
+        let mut paired_i = HashSet::new();
+        if !folders {
+            let mut here: HashMap<u64, Vec<usize>> = HashMap::new();
+            for &i in &is {
+                if let Some(s) = iso[i].data_start {
+                    here.entry(s).or_default().push(i);
+                }
             }
+            for &k in &ks {
+                let same = records[k].data_start.and_then(|s| here.get(&s));
+                if let Some(&[i]) = same.map(Vec::as_slice) {
+                    if paired_i.insert(i) {
+                        paired_k.insert(k);
+                        pairs.push((k, i));
+                    }
+                }
+            }
+            // A file with data the ISO tree has is its data's: paired by it
+            // below if at all. (A symlink's target is a data fork only HFS+
+            // has.)
+            ks.retain(|&k| {
+                !paired_k.contains(&k)
+                    && records[k]
+                        .data_start
+                        .is_none_or(|s| !by_start.contains_key(&s))
+            });
+            is.retain(|&i| !paired_i.contains(&i) && iso[i].data_start.is_none());
         }
-        // A file with data the ISO tree has is its data's: paired by it
-        // below if at all. (A symlink's target is a data fork only HFS+ has.)
-        ks.retain(|&k| {
-            records[k]
-                .data_start
-                .is_none_or(|s| !by_start.contains_key(&s))
-        });
-        is.retain(|&i| iso[i].data_start.is_none());
         // Case kept first: of two names that differ only in case, xorriso
         // keeps one as it is.
         for tier in 0..3 {
-            let record_keys: Vec<(usize, String)> =
-                ks.iter().map(|&k| (k, record_key(k, tier))).collect();
-            let entry_keys: Vec<(usize, String)> =
-                is.iter().map(|&i| (i, entry_key(i, tier))).collect();
-            for (k, rk) in &record_keys {
-                let records_so = record_keys.iter().filter(|(_, x)| x == rk).count();
-                let entries_so: Vec<usize> = entry_keys
-                    .iter()
-                    .filter(|(_, x)| x == rk)
-                    .map(|(i, _)| *i)
-                    .collect();
-                if let (1, [i]) = (records_so, &entries_so[..]) {
-                    pair_if(&mut ks, &mut is, *k, *i);
+            let mut record_keys: HashMap<String, Vec<usize>> = HashMap::new();
+            for &k in &ks {
+                record_keys.entry(record_key(k, tier)).or_default().push(k);
+            }
+            let mut entry_keys: HashMap<String, Vec<usize>> = HashMap::new();
+            for &i in &is {
+                entry_keys.entry(entry_key(i, tier)).or_default().push(i);
+            }
+            for (key, k) in &record_keys {
+                if let (&[k], Some(&[i])) = (k.as_slice(), entry_keys.get(key).map(Vec::as_slice)) {
+                    paired_k.insert(k);
+                    paired_i.insert(i);
+                    pairs.push((k, i));
                 }
             }
+            ks.retain(|k| !paired_k.contains(k));
+            is.retain(|i| !paired_i.contains(i));
         }
-        if let ([k], [i]) = (&ks[..], &is[..]) {
-            let (k, i) = (*k, *i);
-            pair_if(&mut ks, &mut is, k, i);
+        if let (&[k], &[i]) = (ks.as_slice(), is.as_slice()) {
+            pairs.push((k, i));
         }
     }
     pairs
@@ -937,8 +945,7 @@ pub(crate) fn spans(data: &[u8], l: &mut Layout, iso: &[IsoEntry<'_>], paths: &[
         .collect();
     // Data only the HFS+ tree has (a symlink's target, in its data fork):
     // its file's, as its record is.
-    let iso_data: std::collections::HashSet<u64> =
-        iso.iter().filter_map(|e| e.data_start).collect();
+    let iso_data: HashSet<u64> = iso.iter().filter_map(|e| e.data_start).collect();
     for (r, p) in records.iter().zip(&paired) {
         let Some(start) = r.data_start.filter(|s| !iso_data.contains(s)) else {
             continue;

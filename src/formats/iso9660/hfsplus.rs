@@ -1301,11 +1301,11 @@ mod tests {
             rec(2, "c", &item(2, 24, 10, 11)),
             // A folder whose name xorriso wrote in the C locale (`ñ` as
             // `__`), and an empty file in it: the folder pairs with the
-            // directory its ASCII letters and digits name, the file by its
+            // directory whose name, so written, is its own; the file by its
             // name in it.
             rec(2, "dir2__", &item(1, 25, 11, 0)),
             rec(25, "e", &item(2, 26, 12, 0)),
-            // An empty file so written: by the ASCII of its name.
+            // An empty file so written (and so paired).
             rec(2, "f__", &item(2, 27, 13, 0)),
             // A symlink so written: its target is a data fork the ISO tree
             // lacks, so it pairs by name too.
